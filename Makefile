@@ -1,0 +1,117 @@
+# lcnetd: real-time PP-LCNet video classification daemon.  See README.md.
+#
+# Every public goal first runs tools/deps.sh (installs missing Debian packages),
+# then re-enters make with LCNETD_DEPS=1 so that the pkg-config queries below
+# run only once the packages they ask about are there.
+
+BUILD   ?= build
+PUBLIC  := all check check-unit check-int check-asan check-conformance bench bench-e2e \
+           fuzz soak demo install train-default-model fixtures
+NPROC   := $(shell nproc 2>/dev/null || echo 2)
+
+ifeq ($(LCNETD_DEPS),)
+
+.PHONY: $(PUBLIC) clean distclean
+$(PUBLIC):
+	@./tools/deps.sh
+	@$(MAKE) --no-print-directory -j$(NPROC) LCNETD_DEPS=1 $@
+
+clean:
+	rm -rf build
+
+else # ---------------------------------------------------------------- real rules
+
+CC      ?= gcc
+ifeq ($(CC),cc)
+CC      := gcc
+endif
+PKGS    := libavformat libavcodec libswscale libavutil inih libsystemd libprotobuf-c
+PKGCF   := $(shell pkg-config --cflags $(PKGS))
+PKGLIBS := $(shell pkg-config --libs $(PKGS))
+OPT     ?= -O2
+SAN     ?=
+CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -fopenmp -fno-strict-aliasing \
+           -D_GNU_SOURCE -MMD -MP -I. -I$(BUILD)/gen $(PKGCF) $(SAN) $(EXTRA_CFLAGS)
+# Test builds compile in fault hooks (LCNETD_TESTING) that production builds lack.
+TCFLAGS := $(CFLAGS) -DLCNETD_TESTING
+LDLIBS  := $(PKGLIBS) -ldnnl -lm -lpthread -fopenmp $(SAN)
+
+GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c
+ENG_SRC := $(sort $(wildcard engine/*.c)) $(GEN_PB)
+CFG_SRC := $(sort $(wildcard config/*.c))
+DMN_SRC := $(filter-out daemon/main.c,$(sort $(wildcard daemon/*.c)))
+obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
+tobj     = $(patsubst %.c,$(BUILD)/tobj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
+
+LIBENG  := $(BUILD)/libengine.a
+LIBCFG  := $(BUILD)/libconfig.a
+LIBDMN  := $(BUILD)/libdaemon.a
+TLIBDMN := $(BUILD)/libdaemon-test.a
+
+BINS    := $(BUILD)/lcnetd $(BUILD)/lcnet-infer
+TESTBIN := $(BUILD)/lcnetd-test
+UNIT    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
+
+.PHONY: $(PUBLIC)
+.DEFAULT_GOAL := all
+all: $(BINS) $(TESTBIN)
+
+$(BUILD)/gen/onnx/onnx.pb-c.c: /usr/include/onnx/onnx.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen -I/usr/include onnx/onnx.proto
+$(BUILD)/gen/onnx/onnx.pb-c.h: $(BUILD)/gen/onnx/onnx.pb-c.c
+
+# Generated code is not ours to hold to -Werror.
+$(BUILD)/obj/gen/%.o $(BUILD)/tobj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Werror -Wextra,$(CFLAGS)) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c | $(BUILD)/gen/onnx/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/tobj/%.o: %.c | $(BUILD)/gen/onnx/onnx.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TCFLAGS) -c $< -o $@
+
+$(LIBENG): $(call obj,$(ENG_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(LIBCFG): $(call obj,$(CFG_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(LIBDMN): $(call obj,$(DMN_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(TLIBDMN): $(call tobj,$(DMN_SRC))
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/lcnetd: $(call obj,daemon/main.c) $(LIBDMN) $(LIBCFG) $(LIBENG)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# The daemon the integration tests run: same code plus the test-only fault hooks.
+$(BUILD)/lcnetd-test: $(call tobj,daemon/main.c) $(TLIBDMN) $(LIBCFG) $(LIBENG)
+	$(CC) $(TCFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/lcnet-infer: $(call obj,tools/lcnet-infer.c) $(LIBDMN) $(LIBENG)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(call tobj,tests/%.c) $(TLIBDMN) $(LIBCFG) $(LIBENG)
+	@mkdir -p $(dir $@)
+	$(CC) $(TCFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# --------------------------------------------------------------- tests
+PY      := /usr/bin/python3
+FIXDIR  := $(BUILD)/fixtures
+
+fixtures: $(FIXDIR)/.stamp
+$(FIXDIR)/.stamp: tests/fixtures/gen-fixtures.sh $(wildcard tests/fixtures/*.py tests/fixtures/*.js tools/*.py)
+	tests/fixtures/gen-fixtures.sh $(FIXDIR)
+	@touch $@
+
+check: all $(UNIT) fixtures
+	tests/run.sh $(BUILD)
+
+check-unit: all $(UNIT) fixtures
+	tests/run.sh $(BUILD) unit
+
+check-int: all fixtures
+	tests/run.sh $(BUILD) integration
+
+-include $(shell find $(BUILD)/obj $(BUILD)/tobj -name '*.d' 2>/dev/null)
+
+endif

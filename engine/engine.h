@@ -1,0 +1,133 @@
+/* engine.h: load a PP-LCNet model and classify frames with oneDNN.
+ *
+ * Pure compute: no FFmpeg, no sockets, no threads of its own beyond
+ * oneDNN's OpenMP team.  One eng_model is used by one thread at a time.
+ *
+ * A model is an ONNX file or a PaddlePaddle inference folder.  It is
+ * compiled once per batch size (lazily, weights shared) and run on 8-bit
+ * RGB/BGR frames already resized to the model's input, or on float tensors.
+ */
+#ifndef LCNETD_ENGINE_H
+#define LCNETD_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    ENG_OK = 0,
+    ENG_EINVAL = -1,   /* bad argument from the caller */
+    ENG_ENOMEM = -2,
+    ENG_EMODEL = -3,   /* model file malformed, inconsistent or unsupported */
+    ENG_EIO = -4,      /* could not read a file */
+    ENG_EUNSUP = -5,   /* valid but outside what this build or CPU supports */
+};
+
+typedef enum {
+    ENG_PREC_FP32 = 0,
+    ENG_PREC_BF16,
+    ENG_PREC_INT8,
+    ENG_PREC_AUTO,     /* bf16 where the CPU has it natively, else fp32 */
+} eng_precision;
+
+typedef enum { ENG_ORDER_RGB = 0, ENG_ORDER_BGR } eng_order;
+
+typedef enum {
+    ENG_RESIZE_DEFAULT = 0,   /* what the model's metadata says, else short-crop */
+    ENG_RESIZE_SHORT_CROP,    /* short side to 256/224 of input, centre crop */
+    ENG_RESIZE_STRETCH,       /* straight to input size, aspect not kept */
+} eng_resize;
+
+/* A constant fed to a named graph input at load time, so that shape inputs
+ * (a Reshape's target, Clip bounds) become compile-time facts. */
+typedef struct {
+    const char *name;
+    int dtype;                /* ENG_DT_* */
+    int ndim;
+    const int64_t *dims;
+    const void *data;
+} eng_binding;
+
+enum { ENG_DT_F32 = 1, ENG_DT_U8 = 2, ENG_DT_I8 = 3, ENG_DT_I32 = 6, ENG_DT_I64 = 7 };
+
+typedef struct {
+    eng_precision precision;
+    int threads;              /* OpenMP team size in every call; 0 = OpenMP default */
+    /* Preprocessing overrides; a zero std[0] / scale means "model's, else ImageNet". */
+    float mean[3], std[3], scale;
+    int order;                /* -1 = model's, else eng_order */
+    eng_resize resize;
+    const eng_binding *bind;
+    int nbind;
+    const char *calib_path;   /* int8: scales file; NULL = <model>.calib next to the model */
+} eng_options;
+
+void eng_options_init(eng_options *o);
+
+#define ENG_MAX_DIMS 6
+
+typedef struct {
+    const char *name;
+    int ndim;
+    int64_t dims[ENG_MAX_DIMS];   /* dims[0] == -1: batch chosen per call */
+} eng_tensor_info;
+
+typedef struct {
+    /* the image input, NCHW */
+    int channels, height, width;
+    int classes;                  /* size of the first output's last axis */
+    int ends_in_softmax;          /* outputs are already probabilities */
+    eng_precision precision;      /* what actually runs */
+    eng_order order;              /* preprocessing in effect */
+    eng_resize resize;
+    float mean[3], std[3], scale;
+    int ninputs, noutputs;
+    const char *format;           /* "onnx", "paddle-pir", "paddle-pdmodel" */
+} eng_info;
+
+typedef struct eng_model eng_model;
+
+/* Load and compile.  path: an .onnx file or a Paddle inference folder.
+ * On failure returns < 0 and writes one line naming the node, tensor or
+ * file and the reason into err.  Caller frees with eng_free. */
+int eng_load(eng_model **out, const eng_options *opt, const char *path,
+             char *err, size_t errlen);
+void eng_free(eng_model *m);
+
+const eng_info *eng_get_info(const eng_model *m);
+int eng_input_info(const eng_model *m, int i, eng_tensor_info *ti);
+int eng_output_info(const eng_model *m, int i, eng_tensor_info *ti);
+
+/* Run n frames, each height x width x 3 bytes in the given order with
+ * `stride` bytes per row.  out: n * classes raw outputs (first output). */
+int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride,
+                   int n, float *out, char *err, size_t errlen);
+
+/* Run float tensors: one per graph input, NCHW, dims as eng_input_info with
+ * dims[0] = batch where it is dynamic; outputs likewise, plain row-major. */
+int eng_run_tensors(eng_model *m, int batch, const float *const *in,
+                    float *const *out, char *err, size_t errlen);
+
+/* Softmax over `classes`, unless the model already ends in one. */
+void eng_probs(const eng_model *m, const float *raw, int n, float *probs);
+
+typedef struct { int cls; float score; } eng_top;
+/* The k best of `classes` scores, highest first; returns how many written. */
+int eng_topk(const float *scores, int classes, int k, eng_top *top);
+
+/* Labels: "<id> <name>" per line, or one name per line.  Unknown ids get
+ * NULL from eng_label. */
+typedef struct eng_labels eng_labels;
+int eng_labels_load(eng_labels **out, const char *path, char *err, size_t errlen);
+/* From a list held by the model (Paddle inference.yml); NULL when none. */
+eng_labels *eng_model_labels(eng_model *m);
+const char *eng_label(const eng_labels *l, int cls);
+int eng_labels_count(const eng_labels *l);
+void eng_labels_free(eng_labels *l);
+
+/* Does this CPU run bf16 / int8 (VNNI) natively?  As oneDNN reports it. */
+int eng_cpu_has_bf16(void);
+int eng_cpu_has_vnni(void);
+
+const char *eng_precision_name(eng_precision p);
+
+#endif

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Install the Debian packages lcnetd needs to build, test and demo, if any is missing.
+# Run by `make` before anything else, so that a fresh Debian 12 machine needs nothing but make.
+set -eu
+
+PKGS="build-essential pkg-config clang libclang-rt-14-dev llvm
+libdnnl-dev
+libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
+libinih-dev libsystemd-dev systemd libcmocka-dev
+libprotobuf-c-dev protobuf-c-compiler
+libonnx-dev libonnx-testdata
+python3 python3-torch python3-onnx python3-numpy python3-gi
+gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+netcat-openbsd socat procps iproute2 man-db groff-base
+fonts-dejavu-core"
+
+missing=""
+for p in $PKGS; do
+    s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$s" = "installed" ] || missing="$missing $p"
+done
+# Node.js and npm (for ONNX Runtime, the tests' reference) may come from elsewhere
+# than Debian; only install Debian's when the commands are absent.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO=sudo
+    else
+        echo "deps: not root and no sudo; run as root: apt-get install$missing" >&2
+        exit 1
+    fi
+else
+    SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
