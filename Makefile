@@ -30,7 +30,7 @@ PKGCF   := $(shell pkg-config --cflags $(PKGS))
 PKGLIBS := $(shell pkg-config --libs $(PKGS))
 OPT     ?= -O2
 SAN     ?=
-CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -fopenmp -fno-strict-aliasing \
+CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wno-format-truncation -fopenmp -fno-strict-aliasing \
            -D_GNU_SOURCE -MMD -MP -I. -I$(BUILD)/gen $(PKGCF) $(SAN) $(EXTRA_CFLAGS)
 # Test builds compile in fault hooks (LCNETD_TESTING) that production builds lack.
 TCFLAGS := $(CFLAGS) -DLCNETD_TESTING

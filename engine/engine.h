@@ -130,4 +130,10 @@ int eng_cpu_has_vnni(void);
 
 const char *eng_precision_name(eng_precision p);
 
+/* Diagnostics for tests and benchmarks: the compiled plan for a batch size. */
+int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *arena,
+                   char *err, size_t errlen);
+/* One line per primitive (kind, oneDNN implementation, type, node, shape). */
+void eng_plan_dump(eng_model *m, int batch, void (*line)(void *, const char *), void *arg);
+
 #endif

@@ -1,0 +1,452 @@
+/* engine.c: the public face of the engine: load, compile per batch size, run.
+ *
+ * A model is compiled for batch 1 at load, so that every error a model can
+ * cause shows up then, not on the first frame; other batch sizes compile on
+ * first use and share the weights already reordered. */
+#include "engine/engine.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine/loader.h"
+#include "engine/onednn.h"
+#include "engine/ops.h"
+
+#define MAX_BATCH 64
+
+struct eng_model {
+    gr_graph *g;
+    dnn_ctx *ctx;
+    dnn_plan *plan[MAX_BATCH + 1];
+    int fixed_batch;          /* > 0 when the file fixes the batch */
+    eng_info info;
+    eng_options opt;
+    model_meta meta;
+    eng_labels *labels;       /* from the model's metadata */
+    dnn_prec prec;
+    float lut[3][256];        /* byte -> normalised value, per channel */
+};
+
+static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
+static const float imagenet_std[3] = { 0.229f, 0.224f, 0.225f };
+
+void eng_options_init(eng_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->precision = ENG_PREC_FP32;
+    o->order = -1;
+}
+
+const char *eng_precision_name(eng_precision p)
+{
+    switch (p) {
+    case ENG_PREC_FP32: return "fp32";
+    case ENG_PREC_BF16: return "bf16";
+    case ENG_PREC_INT8: return "int8";
+    default: return "auto";
+    }
+}
+
+int eng_cpu_has_bf16(void) { return dnn_cpu_has_bf16(); }
+int eng_cpu_has_vnni(void) { return dnn_cpu_has_vnni(); }
+
+static void set_threads(const eng_model *m)
+{
+    if (m->opt.threads > 0)
+        omp_set_num_threads(m->opt.threads);
+}
+
+static int bind_inputs(gr_graph *g, const eng_options *o, char *err, size_t errlen)
+{
+    for (int i = 0; i < o->nbind; i++) {
+        const eng_binding *b = &o->bind[i];
+        int t = gr_tensor_get(g, b->name, 0), k;
+        for (k = 0; k < g->ninputs && g->inputs[k] != t; k++)
+            ;
+        if (t < 0 || k == g->ninputs) {
+            snprintf(err, errlen, "binding: the model has no input '%s'", b->name);
+            return ENG_EINVAL;
+        }
+        int64_t n = gr_numel(b->ndim, b->dims);
+        size_t es = gr_dtype_size(b->dtype);
+        if (n < 0 || !es || b->ndim > G_MAX_DIMS) {
+            snprintf(err, errlen, "binding '%s': bad shape or type", b->name);
+            return ENG_EINVAL;
+        }
+        void *d = malloc((size_t)(n ? n : 1) * es);
+        if (!d)
+            return ENG_ENOMEM;
+        memcpy(d, b->data, (size_t)n * es);
+        gr_tensor_new_const(g, b->name, b->dtype, b->ndim, b->dims, d);
+        g->t[t].is_input = 0;
+        memmove(&g->inputs[k], &g->inputs[k + 1], sizeof(int) * (size_t)(g->ninputs - k - 1));
+        g->ninputs--;
+    }
+    return 0;
+}
+
+/* Does output 0 come out of a Softmax (through views)? */
+static int ends_in_softmax(const gr_graph *g)
+{
+    int t = g->outputs[0];
+    for (int hops = 0; hops < 8; hops++) {
+        int p = g->t[t].producer;
+        if (p < 0)
+            return 0;
+        const gr_node *n = &g->n[p];
+        if (n->op == OP_SOFTMAX)
+            return 1;
+        if (n->op != OP_RESHAPE && n->op != OP_FLATTEN && n->op != OP_SQUEEZE &&
+            n->op != OP_IDENTITY)
+            return 0;
+        t = n->in[0];
+    }
+    return 0;
+}
+
+static void build_lut(eng_model *m)
+{
+    for (int c = 0; c < 3; c++)
+        for (int v = 0; v < 256; v++)
+            m->lut[c][v] = ((float)v * m->info.scale - m->info.mean[c]) / m->info.std[c];
+}
+
+static int set_info(eng_model *m, const char *format, char *err, size_t errlen)
+{
+    const gr_graph *g = m->g;
+    eng_info *in = &m->info;
+    const gr_tensor *x = &g->t[g->inputs[0]], *y = &g->t[g->outputs[0]];
+    const eng_options *o = &m->opt;
+
+    in->format = format;
+    in->ninputs = g->ninputs;
+    in->noutputs = g->noutputs;
+    if (x->ndim == 4) {
+        in->channels = (int)x->dims[1];
+        in->height = (int)x->dims[2];
+        in->width = (int)x->dims[3];
+    }
+    m->fixed_batch = x->dims[0] > 0 ? (int)x->dims[0] : 0;
+    int64_t per = 1;
+    for (int i = 1; i < y->ndim; i++)
+        per *= y->dims[i];
+    in->classes = y->ndim >= 1 ? (int)per : 1;
+    if (y->ndim >= 1 && y->dims[0] != G_BATCH && y->dims[0] != x->dims[0] && x->ndim == 4) {
+        snprintf(err, errlen, "output '%s' does not keep the batch dimension", y->name);
+        return ENG_EMODEL;
+    }
+    in->ends_in_softmax = ends_in_softmax(g);
+
+    const model_meta *mm = &m->meta;
+    for (int c = 0; c < 3; c++) {
+        in->mean[c] = o->std[0] > 0 ? o->mean[c] : mm->have_norm ? mm->mean[c] : imagenet_mean[c];
+        in->std[c] = o->std[0] > 0 ? o->std[c] : mm->have_norm ? mm->std[c] : imagenet_std[c];
+        if (!(in->std[c] > 0)) {
+            snprintf(err, errlen, "std[%d] must be > 0", c);
+            return ENG_EINVAL;
+        }
+    }
+    in->scale = o->scale > 0 ? o->scale : mm->have_norm && mm->scale > 0 ? mm->scale : 1.0f / 255;
+    in->order = o->order >= 0 ? (eng_order)o->order : mm->order >= 0 ? (eng_order)mm->order : ENG_ORDER_RGB;
+    in->resize = o->resize ? o->resize : mm->resize ? (eng_resize)mm->resize : ENG_RESIZE_SHORT_CROP;
+    build_lut(m);
+    return 0;
+}
+
+static int get_plan(eng_model *m, int batch, dnn_plan **out, char *err, size_t errlen)
+{
+    if (batch < 1 || batch > MAX_BATCH || (m->fixed_batch && batch != m->fixed_batch)) {
+        snprintf(err, errlen, "batch %d not allowed (%s %d)", batch,
+                 m->fixed_batch ? "the model fixes it at" : "at most",
+                 m->fixed_batch ? m->fixed_batch : MAX_BATCH);
+        return ENG_EINVAL;
+    }
+    if (!m->plan[batch]) {
+        set_threads(m);
+        int ret = dnn_compile(&m->plan[batch], m->ctx, m->g, batch, m->prec, err, errlen);
+        if (ret < 0)
+            return ret;
+    }
+    *out = m->plan[batch];
+    return 0;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int eng_load(eng_model **out, const eng_options *opt, const char *path, char *err, size_t errlen)
+{
+    eng_model *m = calloc(1, sizeof(*m));
+    const char *format = "onnx";
+    int ret;
+    dnn_plan *p;
+
+    *out = NULL;
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return ENG_ENOMEM;
+    }
+    if (opt)
+        m->opt = *opt;
+    else
+        eng_options_init(&m->opt);
+    m->meta.order = -1;
+    if (is_dir(path)) {
+        format = "paddle";
+        ret = paddle_load_dir(&m->g, &m->meta, path, err, errlen);
+    } else {
+        ret = onnx_load_file(&m->g, path, err, errlen);
+    }
+    if (ret < 0)
+        goto fail;
+    if ((ret = bind_inputs(m->g, &m->opt, err, errlen)) < 0)
+        goto fail;
+    if (m->g->ninputs < 1) {
+        snprintf(err, errlen, "%s: no input left to feed", path);
+        ret = ENG_EINVAL;
+        goto fail;
+    }
+    if ((ret = gr_infer(m->g, err, errlen)) < 0 || (ret = gr_fuse(m->g, err, errlen)) < 0)
+        goto prefixed;
+    if ((ret = set_info(m, format, err, errlen)) < 0)
+        goto prefixed;
+
+    switch (m->opt.precision) {
+    case ENG_PREC_AUTO:
+        m->prec = dnn_cpu_has_bf16() ? DNN_BF16 : DNN_F32;
+        break;
+    case ENG_PREC_BF16:
+        if (!dnn_cpu_has_bf16()) {
+            snprintf(err, errlen, "precision bf16: this CPU has no native bf16 "
+                     "(use fp32 or auto)");
+            ret = ENG_EUNSUP;
+            goto fail;
+        }
+        m->prec = DNN_BF16;
+        break;
+    case ENG_PREC_INT8:
+        snprintf(err, errlen, "precision int8 is not available for this model");
+        ret = ENG_EUNSUP;
+        goto fail;
+    default:
+        m->prec = DNN_F32;
+    }
+    m->info.precision = m->prec == DNN_BF16 ? ENG_PREC_BF16 : ENG_PREC_FP32;
+    if ((ret = dnn_ctx_new(&m->ctx, err, errlen)) < 0)
+        goto fail;
+    if ((ret = get_plan(m, m->fixed_batch ? m->fixed_batch : 1, &p, err, errlen)) < 0)
+        goto prefixed;
+    if (m->meta.nlabels) {
+        if ((ret = eng_labels_from_list(&m->labels, m->meta.labels, m->meta.nlabels)) < 0)
+            goto fail;
+    }
+    *out = m;
+    return 0;
+prefixed:
+    {
+        /* name the file: the pass said which node */
+        char tmp[512];
+        snprintf(tmp, sizeof tmp, "%s", err);
+        snprintf(err, errlen, "%s: %s", path, tmp);
+    }
+fail:
+    eng_free(m);
+    return ret;
+}
+
+void eng_free(eng_model *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i <= MAX_BATCH; i++)
+        dnn_plan_free(m->plan[i]);
+    dnn_ctx_free(m->ctx);
+    gr_free(m->g);
+    model_meta_free(&m->meta);
+    eng_labels_free(m->labels);
+    free(m);
+}
+
+const eng_info *eng_get_info(const eng_model *m)
+{
+    return &m->info;
+}
+
+static int tensor_info(const gr_graph *g, int t, eng_tensor_info *ti)
+{
+    const gr_tensor *x = &g->t[t];
+    ti->name = x->name;
+    ti->ndim = x->ndim;
+    for (int i = 0; i < x->ndim; i++)
+        ti->dims[i] = x->dims[i] == G_BATCH ? -1 : x->dims[i];
+    return 0;
+}
+
+int eng_input_info(const eng_model *m, int i, eng_tensor_info *ti)
+{
+    if (i < 0 || i >= m->g->ninputs)
+        return ENG_EINVAL;
+    return tensor_info(m->g, m->g->inputs[i], ti);
+}
+
+int eng_output_info(const eng_model *m, int i, eng_tensor_info *ti)
+{
+    if (i < 0 || i >= m->g->noutputs)
+        return ENG_EINVAL;
+    return tensor_info(m->g, m->g->outputs[i], ti);
+}
+
+static int64_t per_item(const gr_graph *g, int t)
+{
+    const gr_tensor *x = &g->t[t];
+    int64_t n = 1;
+    for (int i = x->dims[0] == G_BATCH ? 1 : 0; i < x->ndim; i++)
+        n *= x->dims[i];
+    return n;
+}
+
+int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *const *out,
+                    char *err, size_t errlen)
+{
+    dnn_plan *p;
+    int b = m->fixed_batch ? m->fixed_batch : batch;
+    int ret = get_plan(m, b, &p, err, errlen);
+    if (ret < 0)
+        return ret;
+    const gr_graph *g = m->g;
+    for (int i = 0; i < g->ninputs; i++) {
+        int t = g->inputs[i];
+        int64_t n = per_item(g, t) * (g->t[t].dims[0] == G_BATCH ? b : 1);
+        memcpy(dnn_input(p, i), in[i], sizeof(float) * (size_t)n);
+    }
+    set_threads(m);
+    if ((ret = dnn_run(p, err, errlen)) < 0)
+        return ret;
+    for (int i = 0; i < g->noutputs; i++) {
+        int t = g->outputs[i];
+        int64_t n = per_item(g, t) * (g->t[t].dims[0] == G_BATCH ? b : 1);
+        memcpy(out[i], dnn_output(p, i), sizeof(float) * (size_t)n);
+    }
+    return 0;
+}
+
+/* Bytes to normalised floats, straight into the input buffer (plain NCHW,
+ * the layout the first convolution reads). */
+static void fill_pixels(const eng_model *m, float *dst, const uint8_t *src, int stride)
+{
+    int h = m->info.height, w = m->info.width;
+    size_t plane = (size_t)h * (size_t)w;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = src + (size_t)y * (size_t)stride;
+        float *d0 = dst + (size_t)y * (size_t)w, *d1 = d0 + plane, *d2 = d1 + plane;
+        for (int x = 0; x < w; x++) {
+            d0[x] = m->lut[0][row[3 * x]];
+            d1[x] = m->lut[1][row[3 * x + 1]];
+            d2[x] = m->lut[2][row[3 * x + 2]];
+        }
+    }
+}
+
+int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride, int n,
+                   float *out, char *err, size_t errlen)
+{
+    if (m->info.channels != 3 || m->g->ninputs != 1) {
+        snprintf(err, errlen, "the model does not take one 3-channel image input");
+        return ENG_EINVAL;
+    }
+    int chunk = m->fixed_batch ? m->fixed_batch : MAX_BATCH;
+    size_t per = (size_t)m->info.height * (size_t)m->info.width * 3;
+    for (int done = 0; done < n;) {
+        int b = n - done < chunk ? n - done : chunk, run = m->fixed_batch ? m->fixed_batch : b;
+        dnn_plan *p;
+        int ret = get_plan(m, run, &p, err, errlen);
+        if (ret < 0)
+            return ret;
+        float *in = dnn_input(p, 0);
+        for (int i = 0; i < b; i++)
+            fill_pixels(m, in + per * (size_t)i, frames[done + i], stride[done + i]);
+        set_threads(m);
+        if ((ret = dnn_run(p, err, errlen)) < 0)
+            return ret;
+        memcpy(out + (size_t)done * (size_t)m->info.classes, dnn_output(p, 0),
+               sizeof(float) * (size_t)b * (size_t)m->info.classes);
+        done += b;
+    }
+    return 0;
+}
+
+void eng_probs(const eng_model *m, const float *raw, int n, float *probs)
+{
+    int k = m->info.classes;
+    for (int i = 0; i < n; i++) {
+        const float *r = raw + (size_t)i * (size_t)k;
+        float *p = probs + (size_t)i * (size_t)k;
+        if (m->info.ends_in_softmax) {
+            memcpy(p, r, sizeof(float) * (size_t)k);
+            continue;
+        }
+        float mx = r[0], sum = 0;
+        for (int c = 1; c < k; c++)
+            if (r[c] > mx)
+                mx = r[c];
+        for (int c = 0; c < k; c++)
+            sum += (p[c] = expf(r[c] - mx));
+        for (int c = 0; c < k; c++)
+            p[c] /= sum;
+    }
+}
+
+int eng_topk(const float *scores, int classes, int k, eng_top *top)
+{
+    int n = 0;
+    if (k > classes)
+        k = classes;
+    /* insertion into a short sorted list: k is small, classes up to ~10^4 */
+    for (int c = 0; c < classes; c++) {
+        float s = scores[c];
+        if (n == k && !(s > top[n - 1].score))
+            continue;
+        int i = n < k ? n++ : k - 1;
+        while (i > 0 && s > top[i - 1].score) {
+            top[i] = top[i - 1];
+            i--;
+        }
+        top[i] = (eng_top){ c, s };
+    }
+    return n;
+}
+
+eng_labels *eng_model_labels(eng_model *m)
+{
+    return m->labels;
+}
+
+int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *arena, char *err,
+                   size_t errlen)
+{
+    dnn_plan *p;
+    dnn_stats s;
+    int ret = get_plan(m, batch, &p, err, errlen);
+    if (ret < 0)
+        return ret;
+    dnn_plan_stats(p, &s);
+    *steps = s.steps;
+    *reorders = s.reorders;
+    *arena = s.arena;
+    return 0;
+}
+
+void eng_plan_dump(eng_model *m, int batch, void (*line)(void *, const char *), void *arg)
+{
+    dnn_plan *p;
+    char err[256];
+    if (get_plan(m, batch, &p, err, sizeof err) == 0)
+        dnn_plan_dump(p, line, arg);
+}

@@ -1,0 +1,43 @@
+/* loader.h: model files to graphs.  Each loader validates what it reads and
+ * names the node, tensor or record at fault; none trusts a size in the file. */
+#ifndef LCNETD_LOADER_H
+#define LCNETD_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/graph.h"
+
+/* Preprocessing and labels a model folder may carry (Paddle inference.yml). */
+typedef struct {
+    int have_norm;
+    float mean[3], std[3], scale;
+    int order;              /* -1 unknown, else eng_order */
+    int resize;             /* eng_resize; 0 unknown */
+    int resize_w, resize_h; /* stretch target in the yml, 0 if none */
+    char **labels;
+    int nlabels;
+} model_meta;
+
+void model_meta_free(model_meta *m);
+
+/* Largest model file we read; PP-LCNet x2.5 is under 40 MB. */
+#define LOADER_MAX_FILE ((size_t)1 << 30)
+
+int read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
+              char *err, size_t errlen);
+
+int onnx_load_file(gr_graph **out, const char *path, char *err, size_t errlen);
+int onnx_load_buffer(gr_graph **out, const uint8_t *buf, size_t len, const char *name,
+                     char *err, size_t errlen);
+
+/* A Paddle inference folder (inference.json or inference.pdmodel, plus
+ * inference.pdiparams and optionally inference.yml). */
+int paddle_load_dir(gr_graph **out, model_meta *meta, const char *dir,
+                    char *err, size_t errlen);
+
+/* Labels from a list the model carries (names are copied). */
+struct eng_labels;
+int eng_labels_from_list(struct eng_labels **out, char **names, int n);
+
+#endif
