@@ -6,7 +6,7 @@
 
 BUILD   ?= build
 PUBLIC  := all check check-unit check-int check-asan check-conformance bench bench-e2e \
-           fuzz soak demo install train-default-model fixtures
+           fuzz fuzz-build fuzz-regress soak demo install train-default-model fixtures
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(LCNETD_DEPS),)
@@ -103,7 +103,7 @@ $(FIXDIR)/.stamp: tests/fixtures/gen-fixtures.sh $(wildcard tests/fixtures/*.py 
 	tests/fixtures/gen-fixtures.sh $(FIXDIR)
 	@touch $@
 
-check: all $(UNIT) fixtures
+check: all $(UNIT) fixtures fuzz-regress
 	tests/run.sh $(BUILD)
 
 check-unit: all $(UNIT) fixtures
@@ -111,6 +111,17 @@ check-unit: all $(UNIT) fixtures
 
 check-int: all fixtures
 	tests/run.sh $(BUILD) integration
+
+demo: all
+	@echo "demo: the daemon is not built yet; until it is, try the engine:"
+	@echo "  $(BUILD)/lcnet-infer --model MODEL.onnx --image PHOTO.jpg"
+
+install:
+	@echo "install: not yet (comes with the systemd integration)"
+
+# Fuzzing (libFuzzer, clang) and benchmarks keep their rules beside their sources.
+include tests/fuzz/fuzz.mk
+include bench/bench.mk
 
 -include $(shell find $(BUILD)/obj $(BUILD)/tobj -name '*.d' 2>/dev/null)
 

@@ -23,6 +23,7 @@ struct eng_model {
     dnn_ctx *ctx;
     dnn_plan *plan[MAX_BATCH + 1];
     int fixed_batch;          /* > 0 when the file fixes the batch */
+    int classifier;           /* one image in, one row of scores out per item */
     eng_info info;
     eng_options opt;
     model_meta meta;
@@ -131,14 +132,14 @@ static int set_info(eng_model *m, const char *format, char *err, size_t errlen)
         in->width = (int)x->dims[3];
     }
     m->fixed_batch = x->dims[0] > 0 ? (int)x->dims[0] : 0;
+    /* A classifier keeps the batch as the output's first dimension; other
+     * graphs (operator tests) are run whole through eng_run_tensors. */
     int64_t per = 1;
-    for (int i = 1; i < y->ndim; i++)
+    int batched = y->ndim >= 1 && y->dims[0] == x->dims[0];
+    for (int i = batched ? 1 : 0; i < y->ndim; i++)
         per *= y->dims[i];
-    in->classes = y->ndim >= 1 ? (int)per : 1;
-    if (y->ndim >= 1 && y->dims[0] != G_BATCH && y->dims[0] != x->dims[0] && x->ndim == 4) {
-        snprintf(err, errlen, "output '%s' does not keep the batch dimension", y->name);
-        return ENG_EMODEL;
-    }
+    in->classes = (int)per;
+    m->classifier = x->ndim == 4 && batched;
     in->ends_in_softmax = ends_in_softmax(g);
 
     const model_meta *mm = &m->meta;
@@ -357,7 +358,7 @@ static void fill_pixels(const eng_model *m, float *dst, const uint8_t *src, int 
 int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride, int n,
                    float *out, char *err, size_t errlen)
 {
-    if (m->info.channels != 3 || m->g->ninputs != 1) {
+    if (!m->classifier || m->info.channels != 3 || m->g->ninputs != 1) {
         snprintf(err, errlen, "the model does not take one 3-channel image input");
         return ENG_EINVAL;
     }

@@ -91,6 +91,29 @@ static int tensor_data(const Onnx__TensorProto *tp, const char *what, int *dtype
                  "export with the weights embedded", what);
         return ENG_EMODEL;
     }
+    /* Count before allocating: the dims are the file's word, the bytes are not. */
+    size_t have;
+    int ragged = 0;
+    if (tp->has_raw_data) {
+        have = tp->raw_data.len / es;
+        ragged = tp->raw_data.len % es != 0;
+    } else {
+        switch (dt) {
+        case G_F32: have = tp->n_float_data; break;
+        case G_F64: have = tp->n_double_data; break;
+        case G_I64: have = tp->n_int64_data; break;
+        /* ONNX packs these into int32_data, one element per entry */
+        case G_I32: case G_U8: case G_I8: case G_BOOL: case G_F16: have = tp->n_int32_data; break;
+        default: have = 0; ragged = 1; break;
+        }
+    }
+    if (ragged || have != (size_t)n) {
+        char s[96];
+        gr_dims_str(s, sizeof s, *ndim, dims);
+        snprintf(err, errlen, "%s: dims %s need %lld elements of %s, the file holds %zu",
+                 what, s, (long long)n, gr_dtype_name(dt), have);
+        return ENG_EMODEL;
+    }
     int out_dt = (dt == G_F16 || dt == G_F64) ? G_F32 : dt;
     size_t out_es = gr_dtype_size(out_dt);
     if (!(d = calloc((size_t)(n ? n : 1), out_es))) {
@@ -98,11 +121,7 @@ static int tensor_data(const Onnx__TensorProto *tp, const char *what, int *dtype
         return ENG_ENOMEM;
     }
 
-    size_t have;
     if (tp->has_raw_data) {
-        have = tp->raw_data.len / es;
-        if (tp->raw_data.len % es || have != (size_t)n)
-            goto count;
         const uint8_t *r = tp->raw_data.data;
         if (dt == G_F16) {
             for (int64_t i = 0; i < n; i++) {
@@ -134,25 +153,16 @@ static int tensor_data(const Onnx__TensorProto *tp, const char *what, int *dtype
     } else {
         switch (dt) {
         case G_F32:
-            if ((have = tp->n_float_data) != (size_t)n)
-                goto count;
             memcpy(d, tp->float_data, (size_t)n * 4);
             break;
         case G_F64:
-            if ((have = tp->n_double_data) != (size_t)n)
-                goto count;
             for (int64_t i = 0; i < n; i++)
                 ((float *)d)[i] = (float)tp->double_data[i];
             break;
         case G_I64:
-            if ((have = tp->n_int64_data) != (size_t)n)
-                goto count;
             memcpy(d, tp->int64_data, (size_t)n * 8);
             break;
-        case G_I32: case G_U8: case G_I8: case G_BOOL: case G_F16:
-            /* ONNX packs these into int32_data, one element per entry */
-            if ((have = tp->n_int32_data) != (size_t)n)
-                goto count;
+        default:
             for (int64_t i = 0; i < n; i++) {
                 int32_t v = tp->int32_data[i];
                 if (dt == G_I32)
@@ -165,23 +175,11 @@ static int tensor_data(const Onnx__TensorProto *tp, const char *what, int *dtype
                     ((float *)d)[i] = (float)v;   /* float16 bits: rare, approximate */
             }
             break;
-        default:
-            have = 0;
-            goto count;
         }
     }
     *dtype_out = out_dt;
     *data = d;
     return 0;
-count:
-    {
-        char s[96];
-        gr_dims_str(s, sizeof s, *ndim, dims);
-        snprintf(err, errlen, "%s: dims %s need %lld elements of %s, the file holds %zu",
-                 what, s, (long long)n, gr_dtype_name(dt), have);
-    }
-    free(d);
-    return ENG_EMODEL;
 }
 
 static int add_const(gr_graph *g, const char *name, const Onnx__TensorProto *tp,
@@ -481,8 +479,8 @@ static int load_model(gr_graph *g, const Onnx__ModelProto *mp, char *err, size_t
         snprintf(err, errlen, "no opset version for the default ONNX domain");
         return ENG_EMODEL;
     }
-    if (g->opset < 7 || g->opset > 21) {
-        snprintf(err, errlen, "opset %d unsupported (7..21)", g->opset);
+    if (g->opset > 21) {
+        snprintf(err, errlen, "opset %d is newer than lcnetd knows (up to 21)", g->opset);
         return ENG_EUNSUP;
     }
     if (gp->n_node > G_MAX_NODES || gp->n_initializer > G_MAX_TENSORS) {

@@ -629,14 +629,29 @@ static int do_cast(gr_graph *g, gr_node *n, char *err, size_t errlen)
         FAIL("Cast to %s unsupported", gr_dtype_name(to));
     int64_t cnt = gr_tensor_numel(x);
     float *f = gr_const_floats(g, n->in[0]);
+    if (!f)
+        FAIL("Cast from %s unsupported", gr_dtype_name(x->dtype));
     void *d = alloc_elems(cnt, to);
-    if (!f || !d) {
+    if (!d) {
         free(f);
-        free(d);
         return ENG_ENOMEM;
     }
     for (int64_t i = 0; i < cnt; i++) {
-        int64_t iv = x->dtype == G_I64 ? ((const int64_t *)x->data)[i] : (int64_t)f[i];
+        int64_t iv = 0;
+        if (x->dtype == G_I64)
+            iv = ((const int64_t *)x->data)[i];
+        else if (x->dtype == G_I32)
+            iv = ((const int32_t *)x->data)[i];
+        else if (to != G_F32) {
+            /* float to integer out of range (inf, nan, 1e30) is undefined, in C as in ONNX */
+            if (!(f[i] > -9.2e18f && f[i] < 9.2e18f)) {
+                float v = f[i];
+                free(f);
+                free(d);
+                FAIL("value %g does not fit %s", (double)v, gr_dtype_name(to));
+            }
+            iv = (int64_t)f[i];
+        }
         if (to == G_F32)
             ((float *)d)[i] = f[i];
         else if (to == G_I64)

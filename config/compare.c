@@ -1,0 +1,50 @@
+/* compare.c: what changed between two loads, for SIGHUP.
+ *
+ * Equality walks the same rows as parsing, so a key added to the table is
+ * compared without anyone remembering to add it here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "config/table.h"
+
+const cfg_stream *cfg_find_stream(const cfg *c, const char *name)
+{
+    for (int i = 0; c && i < c->nstreams; i++)
+        if (strcmp(c->streams[i].name, name) == 0)
+            return &c->streams[i];
+    return NULL;
+}
+
+int cfg_stream_equal(const cfg_stream *a, const cfg_stream *b)
+{
+    return strcmp(a->name, b->name) == 0 && cfg_sec_equal(&cfg_sec_stream, a, b);
+}
+
+int cfg_model_equal(const cfg_model *a, const cfg_model *b)
+{
+    return cfg_sec_equal(&cfg_sec_model, a, b);
+}
+
+int cfg_daemon_diff(const cfg_daemon *old, const cfg_daemon *next,
+                    char *restart_keys, size_t len)
+{
+    int diff = 0;
+    size_t o = 0;
+    if (restart_keys && len)
+        restart_keys[0] = '\0';
+    for (int i = 0; i < cfg_sec_daemon.nkeys; i++) {
+        const cfg_key *k = &cfg_sec_daemon.keys[i];
+        if (cfg_value_equal(k, old, next))
+            continue;
+        if (!(k->flags & CFG_F_RESTART)) {
+            diff |= CFG_DIFF_LIVE;
+            continue;
+        }
+        diff |= CFG_DIFF_RESTART;
+        if (restart_keys && o < len)
+            o += (size_t)snprintf(restart_keys + o, len - o, "%s%s", o ? ", " : "",
+                                  k->name);
+    }
+    return diff;
+}

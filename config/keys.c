@@ -1,0 +1,204 @@
+/* keys.c: the lcnetd.ini schema, one row per key.
+ *
+ * Adding a key is one row here, a field in config.h and an entry in
+ * lcnetd.ini(5); tests/test_config.c fails until the man page has it.
+ * Ranges are what still makes sense on real hardware and streams, wide
+ * enough not to get in an operator's way, narrow enough to catch a slipped
+ * digit or a value in the wrong unit.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "config/table.h"
+
+#define D(f) offsetof(cfg_daemon, f)
+#define M(f) offsetof(cfg_model, f)
+#define S(f) offsetof(cfg_stream, f)
+
+/* Stored as syslog priorities so the logger can use them unchanged. */
+static const cfg_word log_levels[] = {
+    { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE },
+    { "warning", LOG_WARNING }, { "error", LOG_ERR }, { NULL, 0 },
+};
+static const cfg_word precisions[] = {
+    { "fp32", CFG_PREC_FP32 }, { "bf16", CFG_PREC_BF16 },
+    { "int8", CFG_PREC_INT8 }, { "auto", CFG_PREC_AUTO }, { NULL, 0 },
+};
+static const cfg_word resizes[] = {
+    { "model", CFG_RESIZE_MODEL }, { "short-crop", CFG_RESIZE_SHORT_CROP },
+    { "stretch", CFG_RESIZE_STRETCH }, { NULL, 0 },
+};
+static const cfg_word orders[] = {
+    { "model", CFG_ORDER_MODEL }, { "rgb", CFG_ORDER_RGB },
+    { "bgr", CFG_ORDER_BGR }, { NULL, 0 },
+};
+static const cfg_word transports[] = {
+    { "tcp", CFG_TRANSPORT_TCP }, { "udp", CFG_TRANSPORT_UDP },
+    { "auto", CFG_TRANSPORT_AUTO }, { NULL, 0 },
+};
+static const cfg_word publishes[] = {
+    { "every", CFG_PUBLISH_EVERY }, { "change", CFG_PUBLISH_CHANGE }, { NULL, 0 },
+};
+static const cfg_word skips[] = {
+    { "auto", CFG_SKIP_AUTO }, { "none", CFG_SKIP_NONE }, { NULL, 0 },
+};
+
+/* Only the socket and what sizes threads or engine buffers need a restart;
+ * the rest the daemon applies on SIGHUP. */
+static const cfg_key daemon_keys[] = {
+    { "socket", CFG_T_PATH, D(socket), 0, 107, "/run/lcnetd/events.sock",
+      CFG_F_RESTART, NULL,
+      "event socket, used when systemd does not pass one" },
+    { "socket_mode", CFG_T_MODE, D(socket_mode), 0, 0777, "0660",
+      CFG_F_RESTART, NULL,
+      "permissions of that socket; never writable by others" },
+    { "inference_cpus", CFG_T_CPUS, D(inference_cpus), 0, 0, "",
+      CFG_F_RESTART, NULL,
+      "CPUs for inference; their number is the thread count; empty = all" },
+    { "decode_cpus", CFG_T_CPUS, D(decode_cpus), 0, 0, "",
+      CFG_F_RESTART, NULL,
+      "CPUs for stream ingest and decoding; empty = not pinned" },
+    { "max_batch", CFG_T_INT, D(max_batch), 1, 64, "4",
+      CFG_F_RESTART, NULL,
+      "frames from different streams classified in one inference call" },
+    { "log_level", CFG_T_ENUM, D(log_level), 0, 0, "info", 0, log_levels,
+      "least severe message logged" },
+    { "stats_interval", CFG_T_INT, D(stats_interval), 1, 3600, "10", 0, NULL,
+      "seconds between per-stream stats events" },
+    { "subscriber_buffer", CFG_T_INT, D(subscriber_buffer), 4096, 67108864,
+      "262144", 0, NULL,
+      "bytes of events queued per subscriber before it is dropped" },
+    { "max_subscribers", CFG_T_INT, D(max_subscribers), 1, 65536, "256", 0, NULL,
+      "event socket connections served at once" },
+    { "allow_root", CFG_T_BOOL, D(allow_root), 0, 0, "no", CFG_F_RESTART, NULL,
+      "allow running as root" },
+};
+
+static const cfg_key model_keys[] = {
+    { "path", CFG_T_PATH, M(path), 0, 0, "/var/lib/lcnetd/model.onnx", 0, NULL,
+      "ONNX file or PaddlePaddle inference folder" },
+    { "labels", CFG_T_PATH, M(labels), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "labels file; empty = the model's, else class numbers" },
+    { "precision", CFG_T_ENUM, M(precision), 0, 0, "fp32", 0, precisions,
+      "arithmetic for inference" },
+    { "resize", CFG_T_ENUM, M(resize), 0, 0, "model", 0, resizes,
+      "how frames are fitted to the model input" },
+    { "top_k", CFG_T_INT, M(top_k), 1, 100, "3", 0, NULL,
+      "labels per classification event" },
+    { "mean", CFG_T_VEC3, M(mean), 0, 255, "", CFG_F_EMPTY_OK, NULL,
+      "per-channel mean; empty = the model's, else ImageNet" },
+    { "std", CFG_T_VEC3, M(std), 0, 255, "", CFG_F_EMPTY_OK | CFG_F_ABOVE_MIN,
+      NULL, "per-channel standard deviation; empty = the model's, else ImageNet" },
+    { "scale", CFG_T_DOUBLE, M(scale), 0, 1, "0", 0, NULL,
+      "pixel scale before mean and std; 0 = the model's, else 1/255" },
+    { "channel_order", CFG_T_ENUM, M(channel_order), 0, 0, "model", 0, orders,
+      "channel order the model expects" },
+    { "calibration", CFG_T_PATH, M(calibration), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "int8 scales file; empty = next to the model" },
+};
+
+static const cfg_key stream_keys[] = {
+    { "url", CFG_T_URL, S(url), 0, 0, NULL, CFG_F_REQUIRED, NULL,
+      "source: rtsp(s)://, http(s)://, a file, or a V4L2 device" },
+    { "rtsp_transport", CFG_T_ENUM, S(rtsp_transport), 0, 0, "tcp", 0, transports,
+      "RTSP: transport of the media" },
+    { "sample_fps", CFG_T_DOUBLE, S(sample_fps), 0, 1000, "0", 0, NULL,
+      "frames per second classified; 0 = every decoded frame" },
+    { "min_score", CFG_T_DOUBLE, S(min_score), 0, 1, "0", 0, NULL,
+      "results whose top-1 score is below this are not published" },
+    { "publish", CFG_T_ENUM, S(publish), 0, 0, "every", 0, publishes,
+      "publish every result, or only when the top-1 label changes" },
+    { "hysteresis", CFG_T_INT, S(hysteresis), 1, 1000, "3", 0, NULL,
+      "publish=change: frames a new top-1 label must hold" },
+    { "loop", CFG_T_BOOL, S(loop), 0, 0, "no", 0, NULL,
+      "files: start again at the end" },
+    { "realtime", CFG_T_BOOL, S(realtime), 0, 0, "yes", 0, NULL,
+      "files: play at their frame rate; no = as fast as inference goes" },
+    { "open_timeout", CFG_T_DOUBLE, S(open_timeout), 0.1, 600, "10", 0, NULL,
+      "seconds to open the source before retrying" },
+    { "stall_timeout", CFG_T_DOUBLE, S(stall_timeout), 0.5, 3600, "10", 0, NULL,
+      "seconds without a frame before reconnecting" },
+    { "backoff_min", CFG_T_DOUBLE, S(backoff_min), 0.01, 3600, "0.5", 0, NULL,
+      "first reconnect delay in seconds" },
+    { "backoff_max", CFG_T_DOUBLE, S(backoff_max), 0.01, 86400, "30", 0, NULL,
+      "longest reconnect delay in seconds; at least backoff_min" },
+    { "decode_skip", CFG_T_ENUM, S(decode_skip), 0, 0, "auto", 0, skips,
+      "may frames sample_fps drops skip decoding" },
+    { "enabled", CFG_T_BOOL, S(enabled), 0, 0, "yes", 0, NULL,
+      "no = keep the section but do not run the stream" },
+};
+
+#define NKEYS(a) ((int)(sizeof a / sizeof a[0]))
+const cfg_section cfg_sec_daemon = { "daemon", daemon_keys, NKEYS(daemon_keys) };
+const cfg_section cfg_sec_model = { "model", model_keys, NKEYS(model_keys) };
+const cfg_section cfg_sec_stream = { "stream", stream_keys, NKEYS(stream_keys) };
+
+const cfg_key *cfg_sec_key(const cfg_section *s, const char *name)
+{
+    for (int i = 0; i < s->nkeys; i++)
+        if (strcmp(s->keys[i].name, name) == 0)
+            return &s->keys[i];
+    return NULL;
+}
+
+int cfg_sec_defaults(const cfg_section *s, void *base, char *why, size_t len)
+{
+    for (int i = 0; i < s->nkeys; i++) {
+        const cfg_key *k = &s->keys[i];
+        if (!k->def)
+            continue;
+        int ret = cfg_value_set(k, base, k->def, why, len);
+        if (ret == CFG_EINVAL) {
+            /* A bad row, not a bad file: say so, so nobody hunts the ini. */
+            char sub[128];
+            snprintf(sub, sizeof sub, "%s", why);
+            snprintf(why, len, "built-in default of [%s] %s: %s", s->name,
+                     k->name, sub);
+        }
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+void cfg_sec_free(const cfg_section *s, void *base)
+{
+    for (int i = 0; i < s->nkeys; i++)
+        cfg_value_free(&s->keys[i], base);
+}
+
+int cfg_sec_equal(const cfg_section *s, const void *a, const void *b)
+{
+    for (int i = 0; i < s->nkeys; i++)
+        if (!cfg_value_equal(&s->keys[i], a, b))
+            return 0;
+    return 1;
+}
+
+int cfg_doc_get(int i, cfg_doc *d)
+{
+    static const cfg_section *const secs[] = {
+        &cfg_sec_daemon, &cfg_sec_model, &cfg_sec_stream,
+    };
+    if (i < 0)
+        return -1;
+    for (size_t j = 0; j < sizeof secs / sizeof secs[0]; j++) {
+        const cfg_section *s = secs[j];
+        if (i >= s->nkeys) {
+            i -= s->nkeys;
+            continue;
+        }
+        const cfg_key *k = &s->keys[i];
+        d->section = s == &cfg_sec_stream ? "stream:NAME" : s->name;
+        d->key = k->name;
+        d->type = cfg_type_name(k->type);
+        d->def = k->def ? k->def : "";
+        d->doc = k->doc;
+        cfg_value_range(k, d->range, sizeof d->range);
+        d->required = !!(k->flags & CFG_F_REQUIRED);
+        d->restart = !!(k->flags & CFG_F_RESTART);
+        return 0;
+    }
+    return -1;
+}

@@ -1,0 +1,46 @@
+#!/bin/sh
+# Run the test suites: every cmocka binary in BUILD/tests, then the
+# integration tests (tests/integration/test_*.py, which run the real daemon).
+#
+#   tests/run.sh BUILD [unit|integration|all]
+set -u
+build=${1:-build}
+what=${2:-all}
+export LCNETD_BUILD=$build
+export LCNETD_FIXTURES=$build/fixtures
+PY=/usr/bin/python3
+failed=""
+total=0
+
+run() {
+    name=$1
+    shift
+    total=$((total + 1))
+    echo "=== $name"
+    start=$(date +%s)
+    if "$@"; then
+        echo "=== $name: ok ($(( $(date +%s) - start )) s)"
+    else
+        echo "=== $name: FAILED ($(( $(date +%s) - start )) s)"
+        failed="$failed $name"
+    fi
+}
+
+if [ "$what" != integration ]; then
+    for t in "$build"/tests/test_*; do
+        [ -x "$t" ] || continue
+        run "$(basename "$t")" "$t"
+    done
+fi
+if [ "$what" != unit ]; then
+    for t in tests/integration/test_*.py; do
+        [ -f "$t" ] || continue
+        run "$(basename "$t" .py)" "$PY" "$t"
+    done
+fi
+
+if [ -n "$failed" ]; then
+    echo "FAILED:$failed (of $total suites)"
+    exit 1
+fi
+echo "all $total suites passed"
