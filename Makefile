@@ -5,8 +5,8 @@
 # run only once the packages they ask about are there.
 
 BUILD   ?= build
-PUBLIC  := all check check-unit check-int check-asan check-conformance bench bench-e2e \
-           fuzz fuzz-build fuzz-regress soak demo install train-default-model fixtures
+PUBLIC  := all check check-unit check-int check-asan bench bench-e2e fuzz fuzz-build fuzz-regress \
+           soak demo install train-default-model fixtures clips
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(LCNETD_DEPS),)
@@ -25,7 +25,7 @@ CC      ?= gcc
 ifeq ($(CC),cc)
 CC      := gcc
 endif
-PKGS    := libavformat libavcodec libswscale libavutil inih libsystemd libprotobuf-c
+PKGS    := libavformat libavdevice libavcodec libswscale libavutil inih libsystemd libprotobuf-c
 PKGCF   := $(shell pkg-config --cflags $(PKGS))
 PKGLIBS := $(shell pkg-config --libs $(PKGS))
 OPT     ?= -O2
@@ -103,13 +103,18 @@ $(FIXDIR)/.stamp: tests/fixtures/gen-fixtures.sh $(wildcard tests/fixtures/*.py 
 	tests/fixtures/gen-fixtures.sh $(FIXDIR)
 	@touch $@
 
-check: all $(UNIT) fixtures fuzz-regress
+clips: $(BUILD)/clips/.stamp
+$(BUILD)/clips/.stamp: tests/fixtures/gen-clips.sh
+	sh tests/fixtures/gen-clips.sh $(BUILD)/clips
+	@touch $@
+
+check: all $(UNIT) fixtures clips fuzz-regress
 	tests/run.sh $(BUILD)
 
 check-unit: all $(UNIT) fixtures
 	tests/run.sh $(BUILD) unit
 
-check-int: all fixtures
+check-int: all fixtures clips
 	tests/run.sh $(BUILD) integration
 
 demo: all

@@ -137,6 +137,25 @@ static void usable_cpus(cfg_cpus *out)
     out->count = CPU_COUNT(&out->set);
 }
 
+/* The upper half of the usable CPUs (at least one): an OpenMP team that
+ * shares its cores with decoders waits at every barrier for a descheduled
+ * member, so inference and decoding get cores of their own by default. */
+static void default_inference_cpus(cfg_cpus *out)
+{
+    cfg_cpus all;
+    int n, keep, seen = 0;
+    usable_cpus(&all);
+    n = all.count;
+    keep = n > 1 ? n / 2 : 1;
+    CPU_ZERO(&out->set);
+    for (int i = CPU_SETSIZE - 1; i >= 0 && seen < keep; i--)
+        if (CPU_ISSET(i, &all.set)) {
+            CPU_SET(i, &out->set);
+            seen++;
+        }
+    out->count = CPU_COUNT(&out->set);
+}
+
 static void check_cpus(parser *p, const char *key)
 {
     int i = key_index(&cfg_sec_daemon, key);
@@ -604,7 +623,7 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
         ret = CFG_EINVAL;
     } else {
         if (c->daemon.inference_cpus.count == 0)
-            usable_cpus(&c->daemon.inference_cpus);
+            default_inference_cpus(&c->daemon.inference_cpus);
         *out = c;
         c = NULL;
     }

@@ -1,2 +1,583 @@
-/* placeholder until the daemon lands */
-int main(void) { return 0; }
+/* lcnetd: classify video streams with PP-LCNet, publish labels on a socket.
+ *
+ * main owns the event loop, the configuration and the sockets; each stream
+ * has an ingest thread, the inference thread owns the engine (the daemon headers say
+ * how they meet).  Signals reach main only, through a signalfd:
+ *   SIGTERM, SIGINT  stop ingest, finish the frames in flight, tell
+ *                    subscribers, exit 0
+ *   SIGHUP           re-read the config; unchanged streams keep running
+ *
+ * Exit codes: 0 clean stop, 64 usage, 65 the model cannot be used, 71 a
+ * system call failed, 77 started as root without allow_root, 78 config. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <libavdevice/avdevice.h>
+#include <libavformat/avformat.h>
+
+#include "config/config.h"
+#include "daemon/events.h"
+#include "daemon/evq.h"
+#include "daemon/ingest.h"
+#include "daemon/log.h"
+#include "daemon/publish.h"
+#include "daemon/sched.h"
+#include "daemon/svc.h"
+#include "daemon/util.h"
+
+#define LCNETD_VERSION "0.1"
+#define DEFAULT_CONFIG "/etc/lcnetd/lcnetd.ini"
+
+typedef struct {
+    lc_stream *s;
+    uint64_t decoded, sampled_out, skipped, classified, published, reconnects;  /* at last stats */
+} stream_ref;
+
+typedef struct {
+    const char *config_path;
+    cfg *c;
+    sch *sched;
+    evq *q;
+    pub_server *pub;
+    int listen_fd, own_socket;
+    stream_ref *st;
+    int nst;
+    int epfd, sigfd, timerfd;
+    int stopping;
+    int64_t last_stats_us, last_status_us, last_dog_us;
+    uint64_t dog_us;
+    uint64_t last_classified;
+    double fps;
+} daemon_t;
+
+/* ---------------------------------------------------------- streams */
+
+static int stream_up(daemon_t *d, const cfg_stream *c, char *err, size_t errlen)
+{
+    sch_model_info mi;
+    lc_stream *s;
+    sch_model(d->sched, &mi);
+    if (lc_stream_new(&s, c, mi.width, mi.height, mi.order, mi.mode, err, errlen) < 0)
+        return -1;
+    s->sched = d->sched;
+    s->q = d->q;
+    s->cpus = d->c->daemon.decode_cpus;
+    stream_ref *v = realloc(d->st, sizeof(*v) * (size_t)(d->nst + 1));
+    if (!v) {
+        lc_stream_free(s);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    d->st = v;
+    sch_add(d->sched, s);
+    if (ing_start(s, err, errlen) < 0) {
+        sch_remove(d->sched, s);
+        lc_stream_free(s);
+        return -1;
+    }
+    d->st[d->nst++] = (stream_ref){ .s = s };
+    return 0;
+}
+
+/* Stop streams [from, to) of d->st: all threads asked first, then joined,
+ * so a reconnect storm of many streams ends in one round. */
+static void streams_down(daemon_t *d, int *which, int n)
+{
+    for (int i = 0; i < n; i++)
+        ing_request_stop(d->st[which[i]].s);
+    for (int i = 0; i < n; i++) {
+        lc_stream *s = d->st[which[i]].s;
+        ing_join(s);
+        sch_remove(d->sched, s);
+    }
+}
+
+static void streams_forget(daemon_t *d, int *which, int n)
+{
+    for (int i = 0; i < n; i++) {
+        lc_stream_free(d->st[which[i]].s);
+        d->st[which[i]].s = NULL;
+    }
+    int k = 0;
+    for (int i = 0; i < d->nst; i++)
+        if (d->st[i].s)
+            d->st[k++] = d->st[i];
+    d->nst = k;
+}
+
+static void streams_stop_all(daemon_t *d)
+{
+    int *all = malloc(sizeof(int) * (size_t)(d->nst + 1));
+    if (!all)
+        return;
+    for (int i = 0; i < d->nst; i++)
+        all[i] = i;
+    streams_down(d, all, d->nst);
+    streams_forget(d, all, d->nst);
+    free(all);
+}
+
+/* -------------------------------------------------------- publishing */
+
+static void to_pub(void *arg, const char *stream, const char *line, size_t len)
+{
+    daemon_t *d = arg;
+    pub_broadcast(d->pub, stream, line, len);
+}
+
+static char *hello(void *arg)
+{
+    daemon_t *d = arg;
+    sch_model_info mi;
+    const char **names = calloc((size_t)d->nst + 1, sizeof(char *));
+    size_t len;
+    if (!names)
+        return NULL;
+    for (int i = 0; i < d->nst; i++)
+        names[i] = d->st[i].s->cfg.name;
+    sch_model(d->sched, &mi);
+    ev_hello_t h = { LCNETD_VERSION, mi.model, mi.precision, mi.classes, mi.width, mi.height,
+                     names, d->nst };
+    char *line = ev_hello(&h, &len);
+    free(names);
+    return line;
+}
+
+static const char *state_of(const lc_stream *s)
+{
+    return s->ended ? "eof" : s->up ? "up" : "down";
+}
+
+static char *status(void *arg)
+{
+    daemon_t *d = arg;
+    ev_status_stream *ss = calloc((size_t)d->nst + 1, sizeof(*ss));
+    pub_stats ps;
+    size_t len;
+    if (!ss)
+        return NULL;
+    for (int i = 0; i < d->nst; i++) {
+        lc_stream *s = d->st[i].s;
+        ss[i] = (ev_status_stream){ s->cfg.name, state_of(s), lc_read(&s->decoded),
+                                    lc_read(&s->classified), lc_read(&s->skipped),
+                                    lc_read(&s->reconnects) };
+    }
+    pub_get_stats(d->pub, &ps);
+    char *line = ev_status(ss, d->nst, ps.clients, d->fps, &len);
+    free(ss);
+    return line;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void stats_tick(daemon_t *d, double secs)
+{
+    for (int i = 0; i < d->nst; i++) {
+        stream_ref *r = &d->st[i];
+        lc_stream *s = r->s;
+        float lat[512];
+        int n;
+        pthread_mutex_lock(&s->m);
+        n = s->nlat < 512 ? s->nlat : 512;
+        memcpy(lat, s->lat, sizeof(float) * (size_t)n);
+        s->nlat = 0;
+        pthread_mutex_unlock(&s->m);
+        qsort(lat, (size_t)n, sizeof(float), cmp_float);
+        ev_stats_t st = { .seconds = secs, .state = state_of(s) };
+        st.decoded = lc_read(&s->decoded);
+        st.sampled_out = lc_read(&s->sampled_out);
+        st.skipped = lc_read(&s->skipped);
+        st.classified = lc_read(&s->classified);
+        st.published = lc_read(&s->published);
+        st.reconnects = lc_read(&s->reconnects);
+        st.decoded_fps = (double)(st.decoded - r->decoded) / secs;
+        st.classified_fps = (double)(st.classified - r->classified) / secs;
+        st.p50_ms = n ? lat[n / 2] : -1;
+        st.p99_ms = n ? lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : -1;
+        r->decoded = st.decoded;
+        r->classified = st.classified;
+        size_t len;
+        char *line = ev_stats(s->cfg.name, &st, &len);
+        if (line) {
+            pub_broadcast(d->pub, s->cfg.name, line, len);
+            free(line);
+        }
+    }
+}
+
+/* ------------------------------------------------------------- ticks */
+
+/* WATCHDOG=1 only while the threads make progress: a wedged inference or
+ * ingest thread must let systemd's watchdog fire. */
+static int healthy(daemon_t *d, int64_t now)
+{
+    int64_t limit = (int64_t)(d->dog_us / 2) > 5000000 ? (int64_t)(d->dog_us / 2) : 5000000;
+    if (now - sch_heartbeat(d->sched) > limit)
+        return 0;
+    for (int i = 0; i < d->nst; i++) {
+        lc_stream *s = d->st[i].s;
+        if (!s->ended && now - __atomic_load_n(&s->heartbeat_us, __ATOMIC_RELAXED) > limit)
+            return 0;
+    }
+    return 1;
+}
+
+static void tick(daemon_t *d)
+{
+    int64_t now = lc_mono_us();
+    if (d->dog_us && now - d->last_dog_us >= (int64_t)d->dog_us / 2) {
+        if (healthy(d, now)) {
+            svc_watchdog();
+            d->last_dog_us = now;
+        }
+    }
+    if (now - d->last_status_us >= 2000000) {
+        uint64_t c = sch_classified(d->sched);
+        double secs = (double)(now - d->last_status_us) / 1e6;
+        int up = 0;
+        pub_stats ps;
+        d->fps = d->last_status_us ? (double)(c - d->last_classified) / secs : 0;
+        d->last_classified = c;
+        d->last_status_us = now;
+        for (int i = 0; i < d->nst; i++)
+            up += d->st[i].s->up;
+        pub_get_stats(d->pub, &ps);
+        svc_status("streams up %d/%d, classified %.1f fps, %d subscribers", up, d->nst, d->fps,
+                   ps.clients);
+    }
+    if (now - d->last_stats_us >= (int64_t)d->c->daemon.stats_interval * 1000000) {
+        stats_tick(d, (double)(now - d->last_stats_us) / 1e6);
+        d->last_stats_us = now;
+    }
+}
+
+/* ------------------------------------------------------------ reload */
+
+static void reload(daemon_t *d)
+{
+    cfg *n = NULL;
+    char err[2048], keys[256] = "";
+    svc_reloading();
+    if (cfg_load_file(&n, d->config_path, err, sizeof err) < 0) {
+        lc_log(LOG_ERR, "reload rejected, the running configuration stays: %s", err);
+        svc_ready();
+        return;
+    }
+    if (cfg_daemon_diff(&d->c->daemon, &n->daemon, keys, sizeof keys) & CFG_DIFF_RESTART)
+        lc_log(LOG_WARNING, "reload: %s changed; that takes a restart, the old values stay", keys);
+    /* restart-only daemon keys keep their running values */
+    cfg_daemon keep = d->c->daemon;
+    int model_changed = !cfg_model_equal(&d->c->model, &n->model);
+    sch *fresh = NULL;
+    if (model_changed) {
+        n->daemon.inference_cpus = keep.inference_cpus;
+        if (sch_start(&fresh, n, d->q, err, sizeof err) < 0) {
+            lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
+            cfg_free(n);
+            svc_ready();
+            return;
+        }
+    }
+    /* which running streams go: removed, changed, or all when the model changed */
+    int *go = malloc(sizeof(int) * (size_t)(d->nst + 1)), ngo = 0;
+    if (!go) {
+        sch_stop(fresh);
+        cfg_free(n);
+        svc_ready();
+        return;
+    }
+    for (int i = 0; i < d->nst; i++) {
+        const cfg_stream *now = cfg_find_stream(n, d->st[i].s->cfg.name);
+        if (model_changed || !now || !now->enabled || !cfg_stream_equal(now, &d->st[i].s->cfg))
+            go[ngo++] = i;
+    }
+    streams_down(d, go, ngo);
+    for (int i = 0; i < ngo; i++) {
+        size_t len;
+        char *line = ev_stream_state(d->st[go[i]].s->cfg.name, "stopped", "configuration reloaded", -1, &len);
+        if (line) {
+            pub_broadcast(d->pub, d->st[go[i]].s->cfg.name, line, len);
+            free(line);
+        }
+    }
+    streams_forget(d, go, ngo);
+    free(go);
+    if (fresh) {
+        sch_stop(d->sched);
+        d->sched = fresh;
+    }
+    /* the new config, with the daemon keys that need a restart as they were */
+    char *t = n->daemon.socket;
+    n->daemon.socket = d->c->daemon.socket;
+    d->c->daemon.socket = t;
+    n->daemon.socket_mode = keep.socket_mode;
+    n->daemon.inference_cpus = keep.inference_cpus;
+    n->daemon.decode_cpus = keep.decode_cpus;
+    n->daemon.allow_root = keep.allow_root;
+    n->daemon.max_batch = keep.max_batch;
+    cfg *old = d->c;
+    d->c = n;
+    cfg_free(old);
+    lc_log_set_level(d->c->daemon.log_level);
+    sch_configure(d->sched, d->c);
+    pub_set_limits(d->pub, (size_t)d->c->daemon.subscriber_buffer, d->c->daemon.max_subscribers);
+    for (int i = 0; i < d->c->nstreams; i++) {
+        const cfg_stream *c = &d->c->streams[i];
+        int running = 0;
+        for (int k = 0; k < d->nst; k++)
+            running |= strcmp(d->st[k].s->cfg.name, c->name) == 0;
+        if (!c->enabled || running)
+            continue;
+        if (stream_up(d, c, err, sizeof err) < 0)
+            lc_log(LOG_ERR, "reload: stream %s: %s", c->name, err);
+    }
+    lc_log(LOG_INFO, "reloaded %s: %d streams", d->config_path, d->nst);
+    svc_ready();
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static int setup_socket(daemon_t *d, char *err, size_t errlen)
+{
+    int fd = svc_listen_fd(err, errlen);
+    if (fd < -1)
+        return -1;
+    if (fd >= 0) {
+        d->listen_fd = fd;
+        lc_log(LOG_INFO, "event socket from systemd");
+        return 0;
+    }
+    if (pub_listen(d->c->daemon.socket, d->c->daemon.socket_mode, &d->listen_fd, err, errlen) < 0)
+        return -1;
+    d->own_socket = 1;
+    lc_log(LOG_INFO, "event socket %s (mode %04o)", d->c->daemon.socket, d->c->daemon.socket_mode);
+    return 0;
+}
+
+static int epoll_add(int ep, int fd, uint32_t tag)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+enum { TAG_SIGNAL = 1, TAG_PUB, TAG_EVQ, TAG_TIMER };
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: lcnetd [-c FILE]           run (default " DEFAULT_CONFIG ")\n"
+               "       lcnetd --check-config FILE validate a configuration and exit\n"
+               "       lcnetd --version\n");
+}
+
+static void av_to_log(void *avcl, int level, const char *fmt, va_list vl)
+{
+    char buf[512];
+    (void)avcl;
+    if (level > AV_LOG_WARNING || !lc_log_enabled(LOG_DEBUG))
+        return;
+    vsnprintf(buf, sizeof buf, fmt, vl);
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] == '\n')
+        buf[n - 1] = 0;
+    lc_log(LOG_DEBUG, "libav: %s", buf);
+}
+
+static int run(daemon_t *d)
+{
+    struct epoll_event evs[16];
+    for (;;) {
+        int n = epoll_wait(d->epfd, evs, 16, 1000);
+        if (n < 0 && errno != EINTR) {
+            lc_log(LOG_ERR, "epoll_wait: %s", strerror(errno));
+            return EX_OSERR;
+        }
+        for (int i = 0; i < n; i++) {
+            switch (evs[i].data.u32) {
+            case TAG_SIGNAL: {
+                struct signalfd_siginfo si;
+                while (read(d->sigfd, &si, sizeof si) == sizeof si) {
+                    if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+                        return 0;
+                    if (si.ssi_signo == SIGHUP)
+                        reload(d);
+#ifdef LCNETD_TESTING
+                    if (si.ssi_signo == SIGUSR1)
+                        sch_test_wedge(d->sched, 1);
+                    if (si.ssi_signo == SIGUSR2)
+                        sch_test_wedge(d->sched, 0);
+#endif
+                }
+                break;
+            }
+            case TAG_PUB:
+                pub_dispatch(d->pub);
+                break;
+            case TAG_EVQ:
+                evq_drain(d->q, to_pub, d);
+                break;
+            case TAG_TIMER: {
+                uint64_t x;
+                if (read(d->timerfd, &x, sizeof x) < 0) {
+                    /* EAGAIN: spurious */
+                }
+                break;
+            }
+            }
+        }
+        tick(d);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "config", 1, 0, 'c' }, { "check-config", 1, 0, 'C' }, { "version", 0, 0, 'V' },
+        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    daemon_t d = { .config_path = DEFAULT_CONFIG, .listen_fd = -1, .epfd = -1, .sigfd = -1,
+                   .timerfd = -1 };
+    char err[2048];
+    int c, ret = EX_OSERR, check = 0;
+
+    while ((c = getopt_long(argc, argv, "c:hV", lo, NULL)) != -1) {
+        switch (c) {
+        case 'c': d.config_path = optarg; break;
+        case 'C': d.config_path = optarg; check = 1; break;
+        case 'V': printf("lcnetd %s\n", LCNETD_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EX_USAGE;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return EX_USAGE;
+    }
+    lc_log_init();
+    if (cfg_load_file(&d.c, d.config_path, err, sizeof err) < 0) {
+        lc_log(LOG_ERR, "%s", err);
+        return EX_CONFIG;
+    }
+    if (check) {
+        printf("%s: ok, %d streams\n", d.config_path, d.c->nstreams);
+        cfg_free(d.c);
+        return 0;
+    }
+    lc_log_set_level(d.c->daemon.log_level);
+    if (geteuid() == 0 && !d.c->daemon.allow_root) {
+        lc_log(LOG_ERR, "refusing to run as root: run as the lcnetd user (systemd does), "
+               "or set allow_root = yes in [daemon]");
+        cfg_free(d.c);
+        return EX_NOPERM;
+    }
+    avdevice_register_all();
+    av_log_set_callback(av_to_log);
+
+    /* before any thread: they inherit the mask, so signals come to main only */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (evq_new(&d.q, 100000, err, sizeof err) < 0) {
+        lc_log(LOG_ERR, "%s", err);
+        goto end;
+    }
+    lc_log(LOG_INFO, "loading %s", d.c->model.path);
+    if (sch_start(&d.sched, d.c, d.q, err, sizeof err) < 0) {
+        lc_log(LOG_ERR, "model: %s", err);
+        ret = EX_DATAERR;
+        goto end;
+    }
+    if (setup_socket(&d, err, sizeof err) < 0) {
+        lc_log(LOG_ERR, "event socket: %s", err);
+        ret = EX_OSERR;
+        goto end;
+    }
+    pub_hooks hooks = { hello, status, &d };
+    if (pub_new(&d.pub, d.listen_fd, (size_t)d.c->daemon.subscriber_buffer,
+                d.c->daemon.max_subscribers, &hooks, err, sizeof err) < 0) {
+        lc_log(LOG_ERR, "%s", err);
+        goto end;
+    }
+    if ((d.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+        (d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+        (d.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0) {
+        lc_log(LOG_ERR, "event loop: %s", strerror(errno));
+        goto end;
+    }
+    struct itimerspec it = { { 0, 250000000 }, { 0, 250000000 } };
+    timerfd_settime(d.timerfd, 0, &it, NULL);
+    if (epoll_add(d.epfd, d.sigfd, TAG_SIGNAL) < 0 || epoll_add(d.epfd, pub_fd(d.pub), TAG_PUB) < 0 ||
+        epoll_add(d.epfd, evq_fd(d.q), TAG_EVQ) < 0 || epoll_add(d.epfd, d.timerfd, TAG_TIMER) < 0) {
+        lc_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
+        goto end;
+    }
+    for (int i = 0; i < d.c->nstreams; i++) {
+        if (!d.c->streams[i].enabled)
+            continue;
+        if (stream_up(&d, &d.c->streams[i], err, sizeof err) < 0) {
+            lc_log(LOG_ERR, "%s", err);
+            goto end;
+        }
+    }
+    d.dog_us = svc_watchdog_usec();
+    d.last_stats_us = d.last_dog_us = lc_mono_us();
+    sch_model_info mi;
+    sch_model(d.sched, &mi);
+    lc_log(LOG_INFO, "ready: %s (%s, %dx%d, %d classes), %d streams", mi.model, mi.precision,
+           mi.width, mi.height, mi.classes, d.nst);
+    svc_ready();
+    if (d.dog_us)
+        svc_watchdog();
+    ret = run(&d);
+    lc_log(LOG_INFO, "stopping");
+    svc_stopping();
+end:
+    /* stop ingest, let the batch in flight finish, tell subscribers */
+    streams_stop_all(&d);
+    sch_stop(d.sched);
+    if (d.pub) {
+        evq_drain(d.q, to_pub, &d);
+        size_t len;
+        char *bye = ev_simple("shutdown", "lcnetd is stopping", &len);
+        if (bye) {
+            pub_goodbye(d.pub, bye, 1000);
+            free(bye);
+        }
+        pub_free(d.pub);
+    }
+    if (d.listen_fd >= 0)
+        close(d.listen_fd);
+    if (d.own_socket)
+        unlink(d.c->daemon.socket);
+    if (d.timerfd >= 0)
+        close(d.timerfd);
+    if (d.sigfd >= 0)
+        close(d.sigfd);
+    if (d.epfd >= 0)
+        close(d.epfd);
+    evq_free(d.q);
+    free(d.st);
+    cfg_free(d.c);
+    return ret;
+}

@@ -110,6 +110,8 @@ static int fold_bn(gr_graph *g)
         if (u < 0 || g->n[u].op != OP_BATCHNORM)
             continue;
         gr_node *bn = &g->n[u];
+        if (g->t[c->in[1]].dims[0] < 1)
+            continue;                  /* no channels: nothing to fold, no size per channel */
         float eps = gr_attr_float(bn, "epsilon", 1e-5f);
         float *sc = gr_const_floats(g, bn->in[1]), *bi = gr_const_floats(g, bn->in[2]);
         float *mu = gr_const_floats(g, bn->in[3]), *va = gr_const_floats(g, bn->in[4]);

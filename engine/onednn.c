@@ -337,6 +337,7 @@ static int weight(dnn_plan *p, int t, const dnnl_memory_desc_t *from,
         c->w = w;
         c->capw = cap;
     }
+    memset(&c->w[c->nw], 0, sizeof(c->w[c->nw]));   /* end: looks at its mem */
     if (!(f = gr_const_floats(p->g, t)))
         goto nomem;
     if (dnnl_memory_desc_get_size(from) != (size_t)gr_tensor_numel(x) * sizeof(float) &&
@@ -622,7 +623,7 @@ static int operand(dnn_plan *p, int t, int nd, int *out, const char *where, char
         d[i] = i < k ? 1 : tdims(p, t)[i - k];
     if (gr_is_const(p->g, t)) {
         dnnl_memory_desc_t md;
-        md_plain(&md, nd ? nd : 1, d, dnnl_f32);
+        md_plain(&md, nd, d, dnnl_f32);      /* rank 0: md_plain makes it [1] */
         return weight(p, t, &md, &md, out, where, err, errlen);
     }
     int v = p->tval[t];
@@ -1309,6 +1310,15 @@ static int compile_node(dnn_plan *p, int ni, char *err, size_t errlen)
             snprintf(err, errlen, "%s: input '%s' is not computed", where, p->g->t[t].name);
             return ENG_EMODEL;
         }
+    }
+    /* Only matmul, gemm and binary take a constant first operand; the rest
+     * read it as an activation (nothing folds them at load). */
+    int const_ok = n->op == OP_GEMM || n->op == OP_MATMUL || n->op == OP_ADD ||
+                   n->op == OP_SUB || n->op == OP_MUL || n->op == OP_DIV;
+    if (!const_ok && n->nin > 0 && gr_is_const(p->g, n->in[0])) {
+        snprintf(err, errlen, "%s: input '%s' is a constant; lcnetd computes %s only on "
+                 "activations", where, p->g->t[n->in[0]].name, n->op_type);
+        return ENG_EUNSUP;
     }
     switch (n->op) {
     case OP_CONV: return c_conv(p, ni, where, err, errlen);

@@ -147,20 +147,22 @@ static int tensor_data(const Onnx__TensorProto *tp, const char *what, int *dtype
                 memcpy(&v, r + 8 * i, 8);
                 ((float *)d)[i] = (float)v;
             }
-        } else {
+        } else if (n) {                 /* an empty field may have no buffer */
             memcpy(d, r, (size_t)n * es);
         }
     } else {
         switch (dt) {
         case G_F32:
-            memcpy(d, tp->float_data, (size_t)n * 4);
+            if (n)
+                memcpy(d, tp->float_data, (size_t)n * 4);
             break;
         case G_F64:
             for (int64_t i = 0; i < n; i++)
                 ((float *)d)[i] = (float)tp->double_data[i];
             break;
         case G_I64:
-            memcpy(d, tp->int64_data, (size_t)n * 8);
+            if (n)
+                memcpy(d, tp->int64_data, (size_t)n * 8);
             break;
         default:
             for (int64_t i = 0; i < n; i++) {
@@ -226,7 +228,8 @@ static int copy_attr(gr_graph *g, gr_node *n, const Onnx__AttributeProto *ap, co
     case A_STRING:
         if (!(a->s = malloc(ap->s.len + 1)))
             goto nomem;
-        memcpy(a->s, ap->s.data, ap->s.len);
+        if (ap->s.len)                  /* protobuf-c leaves an empty string NULL */
+            memcpy(a->s, ap->s.data, ap->s.len);
         a->s[ap->s.len] = 0;
         break;
     case A_INTS:
@@ -236,7 +239,8 @@ static int copy_attr(gr_graph *g, gr_node *n, const Onnx__AttributeProto *ap, co
         }
         if (!(a->ints = malloc(sizeof(int64_t) * (ap->n_ints + 1))))
             goto nomem;
-        memcpy(a->ints, ap->ints, sizeof(int64_t) * ap->n_ints);
+        if (ap->n_ints)
+            memcpy(a->ints, ap->ints, sizeof(int64_t) * ap->n_ints);
         a->n = (int)ap->n_ints;
         break;
     case A_FLOATS:
@@ -246,7 +250,8 @@ static int copy_attr(gr_graph *g, gr_node *n, const Onnx__AttributeProto *ap, co
         }
         if (!(a->floats = malloc(sizeof(float) * (ap->n_floats + 1))))
             goto nomem;
-        memcpy(a->floats, ap->floats, sizeof(float) * ap->n_floats);
+        if (ap->n_floats)
+            memcpy(a->floats, ap->floats, sizeof(float) * ap->n_floats);
         a->n = (int)ap->n_floats;
         break;
     case A_TENSOR: {
@@ -309,12 +314,14 @@ static int constant_node(gr_graph *g, const Onnx__NodeProto *np, const char *nd,
         dt = G_F32; nd1 = 1; dims[0] = (int64_t)ap->n_floats;
         if (!(d = malloc(4 * (ap->n_floats + 1))))
             goto nomem;
-        memcpy(d, ap->floats, 4 * ap->n_floats);
+        if (ap->n_floats)
+            memcpy(d, ap->floats, 4 * ap->n_floats);
     } else if (strcmp(an, "value_ints") == 0 && ap->n_ints <= 65536) {
         dt = G_I64; nd1 = 1; dims[0] = (int64_t)ap->n_ints;
         if (!(d = malloc(8 * (ap->n_ints + 1))))
             goto nomem;
-        memcpy(d, ap->ints, 8 * ap->n_ints);
+        if (ap->n_ints)
+            memcpy(d, ap->ints, 8 * ap->n_ints);
     } else {
         snprintf(err, errlen, "%s: Constant attribute '%s' unsupported", nd, an);
         return ENG_EMODEL;
@@ -446,7 +453,8 @@ static int add_input(gr_graph *g, const Onnx__ValueInfoProto *vi, char *err, siz
             return ENG_EMODEL;
         }
     }
-    if (gr_numel(x->ndim, x->dims) < 0 && x->dims[0] != G_BATCH) {
+    int b = x->ndim > 0 && x->dims[0] == G_BATCH;  /* per item, whatever the batch */
+    if (gr_numel(x->ndim - b, x->dims + b) < 0) {
         snprintf(err, errlen, "graph input '%.120s' is too large", name);
         return ENG_EMODEL;
     }

@@ -296,9 +296,9 @@ static int infer_reshape_target(gr_graph *g, gr_node *n, const gr_tensor *x,
         if (v < 0)
             FAIL("target shape entry %lld is invalid", (long long)v);
         out[i] = v;
-        known *= v;
-        if (known > G_MAX_ELEMS)
+        if (v > G_MAX_ELEMS || (v && known > G_MAX_ELEMS / v))
             FAIL("target shape too large");
+        known *= v;
     }
     if (nb_in != nb_out)
         FAIL("reshape would mix the dynamic batch with other dimensions; "
@@ -483,6 +483,10 @@ static int do_slice(gr_graph *g, gr_node *n, char *err, size_t errlen)
         int64_t dim = x->dims[a], s = k4 >= 0 ? sp[i] : 1, b = st[i], e = en[i];
         if (s == 0)
             FAIL("step 0");
+        /* a step past the whole axis takes one element at most: the same as
+         * dim + 1, which keeps the arithmetic below from overflowing */
+        if (s > dim + 1) s = dim + 1;
+        if (s < -dim - 1) s = -dim - 1;
         if (b < 0) b += dim;
         if (e < 0) e += dim;
         if (s > 0) {
@@ -680,7 +684,8 @@ static int fold_arith(gr_graph *g, gr_node *n, int nd, const int64_t *od, char *
     if (!isint && (!(fa = gr_const_floats(g, n->in[0])) || !(fb = gr_const_floats(g, n->in[1])))) {
         free(fa);
         free(d);
-        return ENG_ENOMEM;
+        FAIL("arithmetic on %s and %s constants unsupported", gr_dtype_name(a->dtype),
+             gr_dtype_name(b->dtype));
     }
     for (int64_t o = 0; o < cnt; o++) {
         int64_t rem = o, ia = 0, ib = 0, ma = 1, mb = 1;
@@ -703,17 +708,23 @@ static int fold_arith(gr_graph *g, gr_node *n, int nd, const int64_t *od, char *
                 free(d);
                 FAIL("arithmetic on the dynamic batch size is unsupported");
             }
+            int ovf;
             switch (n->op) {
-            case OP_ADD: r = x + y; break;
-            case OP_SUB: r = x - y; break;
-            case OP_MUL: r = x * y; break;
+            case OP_ADD: ovf = __builtin_add_overflow(x, y, &r); break;
+            case OP_SUB: ovf = __builtin_sub_overflow(x, y, &r); break;
+            case OP_MUL: ovf = __builtin_mul_overflow(x, y, &r); break;
             default:
                 if (y == 0) {
                     free(d);
                     FAIL("integer division by zero");
                 }
-                r = x / y;
+                ovf = x == INT64_MIN && y == -1;
+                r = ovf ? 0 : x / y;
                 break;
+            }
+            if (ovf) {
+                free(d);
+                FAIL("integer overflow in %lld %s %lld", (long long)x, gr_opname(n->op), (long long)y);
             }
             ((int64_t *)d)[o] = r;
         } else {
@@ -962,7 +973,22 @@ int gr_infer(gr_graph *g, char *err, size_t errlen)
         int ret = infer_node(g, n, err, errlen);
         if (ret < 0)
             return ret;
-        /* fold a run-time op whose inputs all turned out constant */
+        /* Every shape stays within G_MAX_ELEMS per batch item, so that no
+         * product of dims later (here, in fusion, in the compiler) overflows:
+         * broadcasting inputs against each other could otherwise reach 2^84. */
+        const gr_tensor *o = &g->t[n->out[0]];
+        int64_t per = 1;
+        for (int k = 0; k < o->ndim && per >= 0; k++) {
+            int64_t d = o->dims[k] == G_BATCH ? 1 : o->dims[k];
+            per = d < 0 || (d && per > G_MAX_ELEMS / d) ? -1 : per * d;
+        }
+        if (per < 0) {
+            char s[96], d_[300];
+            gr_dims_str(s, sizeof s, o->ndim, o->dims);
+            snprintf(err, errlen, "%s: output shape %s is negative or too large",
+                     gr_node_desc(n, d_, sizeof d_), s);
+            return ENG_EMODEL;
+        }
     }
     for (int i = 0; i < g->noutputs; i++) {
         const gr_tensor *o = &g->t[g->outputs[i]];

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev llvm
 libdnnl-dev
-libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
+libavformat-dev libavdevice-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
 libinih-dev libsystemd-dev systemd libcmocka-dev
 libprotobuf-c-dev protobuf-c-compiler
 libonnx-dev libonnx-testdata

@@ -1,0 +1,210 @@
+/* events.c: the JSON lines of the event socket.  See events.h; the
+ * README's "Events" section documents every field. */
+#include "daemon/events.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "daemon/json.h"
+
+static struct timespec ts_of(int64_t us)
+{
+    struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+    return ts;
+}
+
+static void time_now(json_buf *b)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    json_key(b, "time");
+    json_time(b, &ts);
+}
+
+static char *finish(json_buf *b, size_t *len)
+{
+    json_end(b);
+    *len = b->len;
+    return json_take(b);
+}
+
+char *ev_stream_state(const char *stream, const char *state, const char *reason, double retry_s,
+                      size_t *len)
+{
+    json_buf b = JSON_BUF_INIT;
+    json_begin(&b);
+    json_key(&b, "event");
+    json_str(&b, "stream");
+    json_key(&b, "stream");
+    json_str(&b, stream);
+    json_key(&b, "state");
+    json_str(&b, state);
+    if (reason) {
+        json_key(&b, "reason");
+        json_str(&b, reason);
+    }
+    if (retry_s >= 0) {
+        json_key(&b, "retry_in");
+        json_num(&b, retry_s);
+    }
+    time_now(&b);
+    return finish(&b, len);
+}
+
+char *ev_label(const lc_stream *s, const lc_frame *f, double latency_ms, const eng_top *top, int k,
+               const eng_labels *labels, size_t *len)
+{
+    json_buf b = JSON_BUF_INIT;
+    struct timespec ts = ts_of(f->capture_us);
+    json_begin(&b);
+    json_key(&b, "event");
+    json_str(&b, "label");
+    json_key(&b, "stream");
+    json_str(&b, s->cfg.name);
+    json_key(&b, "seq");
+    json_int(&b, f->seq);
+    json_key(&b, "pts");
+    json_num(&b, f->pts);
+    json_key(&b, "time");
+    json_time(&b, &ts);
+    json_key(&b, "latency_ms");
+    json_num(&b, latency_ms);
+    json_key(&b, "top");
+    json_array_begin(&b);
+    for (int i = 0; i < k; i++) {
+        json_item(&b);
+        json_begin(&b);
+        json_key(&b, "class");
+        json_int(&b, top[i].cls);
+        json_key(&b, "label");
+        json_str(&b, eng_label(labels, top[i].cls));
+        json_key(&b, "score");
+        json_num(&b, top[i].score);
+        json_end(&b);
+    }
+    json_array_end(&b);
+    return finish(&b, len);
+}
+
+char *ev_stats(const char *stream, const ev_stats_t *st, size_t *len)
+{
+    json_buf b = JSON_BUF_INIT;
+    json_begin(&b);
+    json_key(&b, "event");
+    json_str(&b, "stats");
+    json_key(&b, "stream");
+    json_str(&b, stream);
+    json_key(&b, "state");
+    json_str(&b, st->state);
+    json_key(&b, "interval_s");
+    json_num(&b, st->seconds);
+    json_key(&b, "decoded_fps");
+    json_num(&b, st->decoded_fps);
+    json_key(&b, "classified_fps");
+    json_num(&b, st->classified_fps);
+    json_key(&b, "decoded");
+    json_uint(&b, st->decoded);
+    json_key(&b, "classified");
+    json_uint(&b, st->classified);
+    json_key(&b, "skipped");
+    json_uint(&b, st->skipped);
+    json_key(&b, "sampled_out");
+    json_uint(&b, st->sampled_out);
+    json_key(&b, "published");
+    json_uint(&b, st->published);
+    json_key(&b, "reconnects");
+    json_uint(&b, st->reconnects);
+    json_key(&b, "latency_p50_ms");
+    if (st->p50_ms >= 0)
+        json_num(&b, st->p50_ms);
+    else
+        json_null(&b);
+    json_key(&b, "latency_p99_ms");
+    if (st->p99_ms >= 0)
+        json_num(&b, st->p99_ms);
+    else
+        json_null(&b);
+    time_now(&b);
+    return finish(&b, len);
+}
+
+char *ev_hello(const ev_hello_t *h, size_t *len)
+{
+    json_buf b = JSON_BUF_INIT;
+    json_begin(&b);
+    json_key(&b, "event");
+    json_str(&b, "hello");
+    json_key(&b, "version");
+    json_str(&b, h->version);
+    json_key(&b, "model");
+    json_str(&b, h->model);
+    json_key(&b, "precision");
+    json_str(&b, h->precision);
+    json_key(&b, "classes");
+    json_int(&b, h->classes);
+    json_key(&b, "input");
+    json_array_begin(&b);
+    json_item(&b);
+    json_int(&b, h->width);
+    json_item(&b);
+    json_int(&b, h->height);
+    json_array_end(&b);
+    json_key(&b, "streams");
+    json_array_begin(&b);
+    for (int i = 0; i < h->nstreams; i++) {
+        json_item(&b);
+        json_str(&b, h->streams[i]);
+    }
+    json_array_end(&b);
+    time_now(&b);
+    return finish(&b, len);
+}
+
+char *ev_status(const ev_status_stream *st, int n, int subscribers, double classified_fps,
+                size_t *len)
+{
+    json_buf b = JSON_BUF_INIT;
+    json_begin(&b);
+    json_key(&b, "event");
+    json_str(&b, "status");
+    json_key(&b, "subscribers");
+    json_int(&b, subscribers);
+    json_key(&b, "classified_fps");
+    json_num(&b, classified_fps);
+    json_key(&b, "streams");
+    json_array_begin(&b);
+    for (int i = 0; i < n; i++) {
+        json_item(&b);
+        json_begin(&b);
+        json_key(&b, "stream");
+        json_str(&b, st[i].name);
+        json_key(&b, "state");
+        json_str(&b, st[i].state);
+        json_key(&b, "decoded");
+        json_uint(&b, st[i].decoded);
+        json_key(&b, "classified");
+        json_uint(&b, st[i].classified);
+        json_key(&b, "skipped");
+        json_uint(&b, st[i].skipped);
+        json_key(&b, "reconnects");
+        json_uint(&b, st[i].reconnects);
+        json_end(&b);
+    }
+    json_array_end(&b);
+    time_now(&b);
+    return finish(&b, len);
+}
+
+char *ev_simple(const char *event, const char *message, size_t *len)
+{
+    json_buf b = JSON_BUF_INIT;
+    json_begin(&b);
+    json_key(&b, "event");
+    json_str(&b, event);
+    if (message) {
+        json_key(&b, "message");
+        json_str(&b, message);
+    }
+    time_now(&b);
+    return finish(&b, len);
+}

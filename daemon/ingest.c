@@ -1,0 +1,374 @@
+/* ingest.c: the per-stream ingest thread.  See ingest.h.
+ *
+ * The thread owns its demuxer, decoder and scaler; each (re)connect starts
+ * them afresh and frees them on the way out, so nothing accumulates across
+ * reconnects.  States go to subscribers as `stream` events: up when the
+ * first frame is decoded, down with the reason when it fails, reconnecting
+ * with the delay, eof when a file ends. */
+#include "daemon/ingest.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavdevice/avdevice.h>
+#include <libavformat/avformat.h>
+#include <libavutil/time.h>
+
+#include "daemon/events.h"
+#include "daemon/evq.h"
+#include "daemon/log.h"
+#include "daemon/scale.h"
+#include "daemon/sched.h"
+#include "daemon/util.h"
+
+/* How a run of the stream ended. */
+enum { RUN_STOP = 0, RUN_EOF = 1, RUN_ERROR = 2 };
+
+typedef struct {
+    lc_stream *s;
+    int64_t deadline_us;       /* monotonic; 0 = none */
+    const char *phase;         /* what a timeout interrupted, for the message */
+    int timed_out;
+} io_guard;
+
+static int should_interrupt(void *opaque)
+{
+    io_guard *g = opaque;
+    int64_t now = lc_mono_us();
+    __atomic_store_n(&g->s->heartbeat_us, now, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&g->s->stop, __ATOMIC_ACQUIRE))
+        return 1;
+    if (g->deadline_us && now > g->deadline_us) {
+        g->timed_out = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void emit_state(lc_stream *s, const char *state, const char *reason, double retry)
+{
+    size_t len;
+    char *line = ev_stream_state(s->cfg.name, state, reason, retry, &len);
+    if (line)
+        evq_push(s->q, s->cfg.name, line, len);
+}
+
+static void av_msg(int ret, char *buf, size_t len)
+{
+    if (av_strerror(ret, buf, len) < 0)
+        snprintf(buf, len, "error %d", ret);
+}
+
+typedef struct {
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    AVPacket *pkt;
+    AVFrame *frame;
+    scl *scaler;
+    int si;
+    AVRational tb;
+    int64_t first_pts;          /* of this run, for realtime pacing */
+    int64_t start_us;           /* monotonic time the first frame was due */
+    double next_keep;           /* sample_fps: the pts from which to keep */
+    double pts_base;            /* added to pts so that loops keep it increasing */
+    double last_pts;
+    int got_frame;
+} run_ctx;
+
+static void run_free(run_ctx *r)
+{
+    scl_free(r->scaler);
+    av_frame_free(&r->frame);
+    av_packet_free(&r->pkt);
+    avcodec_free_context(&r->dec);
+    avformat_close_input(&r->fmt);
+}
+
+static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t errlen)
+{
+    const cfg_stream *c = &s->cfg;
+    AVDictionary *o = NULL;
+    const AVInputFormat *ifmt = NULL;
+    const AVCodec *codec = NULL;
+    char e[128];
+    int ret;
+
+    if (!(r->fmt = avformat_alloc_context())) {
+        snprintf(err, errlen, "out of memory");
+        return AVERROR(ENOMEM);
+    }
+    r->fmt->interrupt_callback = (AVIOInterruptCB){ should_interrupt, g };
+    if (c->url_kind == CFG_URL_RTSP) {
+        const char *t = c->rtsp_transport == CFG_TRANSPORT_UDP ? "udp" :
+                        c->rtsp_transport == CFG_TRANSPORT_AUTO ? "udp+tcp" : "tcp";
+        av_dict_set(&o, "rtsp_transport", t, 0);
+        /* socket-level timeout too, for the I/O the callback does not see */
+        av_dict_set_int(&o, "timeout", (int64_t)(c->stall_timeout * 1e6), 0);
+    } else if (c->url_kind == CFG_URL_HTTP) {
+        av_dict_set_int(&o, "rw_timeout", (int64_t)(c->stall_timeout * 1e6), 0);
+    } else if (c->url_kind == CFG_URL_DEVICE) {
+        ifmt = av_find_input_format("video4linux2");
+    }
+    g->phase = "opening";
+    g->deadline_us = lc_mono_us() + (int64_t)(c->open_timeout * 1e6);
+    ret = avformat_open_input(&r->fmt, c->url, ifmt, &o);
+    av_dict_free(&o);
+    if (ret < 0) {
+        av_msg(ret, e, sizeof e);
+        snprintf(err, errlen, "%s", g->timed_out ? "no answer within open_timeout" : e);
+        return ret;
+    }
+    if ((ret = avformat_find_stream_info(r->fmt, NULL)) < 0) {
+        av_msg(ret, e, sizeof e);
+        snprintf(err, errlen, "reading stream info: %s", g->timed_out ? "timed out" : e);
+        return ret;
+    }
+    if ((ret = r->si = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0) {
+        snprintf(err, errlen, "no decodable video stream");
+        return ret;
+    }
+    AVStream *st = r->fmt->streams[r->si];
+    r->tb = st->time_base;
+    if (!(r->dec = avcodec_alloc_context3(codec)) || !(r->pkt = av_packet_alloc()) ||
+        !(r->frame = av_frame_alloc())) {
+        snprintf(err, errlen, "out of memory");
+        return AVERROR(ENOMEM);
+    }
+    if ((ret = avcodec_parameters_to_context(r->dec, st->codecpar)) < 0)
+        goto dec_fail;
+    /* one decoding thread per stream: many streams share few cores */
+    r->dec->thread_count = 1;
+    if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0)
+        goto dec_fail;
+    for (unsigned i = 0; i < r->fmt->nb_streams; i++)
+        if ((int)i != r->si)
+            r->fmt->streams[i]->discard = AVDISCARD_ALL;
+    if ((ret = scl_new(&r->scaler, s->w, s->h, s->mode, s->order)) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return ret;
+    }
+    r->first_pts = AV_NOPTS_VALUE;
+    return 0;
+dec_fail:
+    av_msg(ret, e, sizeof e);
+    snprintf(err, errlen, "cannot open %s decoder: %s", codec->name, e);
+    return ret;
+}
+
+/* Wall-clock capture time: the sender's clock (RTCP sender reports give
+ * libavformat start_time_realtime) when there is one, else now. */
+static int64_t capture_time(const run_ctx *r, int64_t pts)
+{
+    int64_t rt = r->fmt->start_time_realtime;
+    AVStream *st = r->fmt->streams[r->si];
+    if (rt != AV_NOPTS_VALUE && rt > 0 && pts != AV_NOPTS_VALUE) {
+        int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+        return rt + av_rescale_q(pts - start, r->tb, AV_TIME_BASE_Q);
+    }
+    return lc_wall_us();
+}
+
+static int handle_frame(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t errlen)
+{
+    const cfg_stream *c = &s->cfg;
+    AVFrame *fr = r->frame;
+    int64_t pts = fr->best_effort_timestamp;
+    double sec = pts != AV_NOPTS_VALUE ? pts * av_q2d(r->tb) : r->last_pts;
+
+    lc_count(&s->decoded, 1);
+    sec += r->pts_base;
+    r->last_pts = sec;
+    if (!r->got_frame) {
+        r->got_frame = 1;
+        s->up = 1;
+        emit_state(s, "up", NULL, -1);
+    }
+    /* Files in realtime play at their own rate, like a camera would. */
+    if (c->url_kind == CFG_URL_FILE && c->realtime && pts != AV_NOPTS_VALUE) {
+        if (r->first_pts == AV_NOPTS_VALUE) {
+            r->first_pts = pts;
+            r->start_us = lc_mono_us();
+        }
+        int64_t due = r->start_us + av_rescale_q(pts - r->first_pts, r->tb, AV_TIME_BASE_Q);
+        int64_t wait = due - lc_mono_us();
+        if (wait > 0 && lc_sleep_unless(wait > 2000000 ? 2000000 : wait, &s->stop))
+            return 0;
+    }
+    if (c->sample_fps > 0) {
+        if (sec + 1e-6 < r->next_keep) {
+            lc_count(&s->sampled_out, 1);
+            return 0;
+        }
+        double step = 1.0 / c->sample_fps;
+        /* keep the phase, but never fall behind by more than one step */
+        r->next_keep = r->next_keep + step > sec ? r->next_keep + step : sec + step;
+    }
+    lc_frame *f = lc_slot_spare(s);
+    int ret = scl_frame(r->scaler, fr, f->pix, s->w * 3, err, errlen);
+    if (ret < 0)
+        return ret;
+    f->seq = (int64_t)lc_read(&s->decoded);
+    f->pts = sec;
+    f->capture_us = capture_time(r, pts);
+    f->decoded_us = lc_mono_us();
+    /* files not in realtime are read as fast as inference takes them: every
+     * frame classified, back-pressure instead of skips */
+    lc_slot_put(s, c->url_kind == CFG_URL_FILE && !c->realtime);
+    sch_kick(s->sched);
+    g->deadline_us = lc_mono_us() + (int64_t)(c->stall_timeout * 1e6);
+    return 0;
+}
+
+static int decode_packet(lc_stream *s, run_ctx *r, AVPacket *pkt, io_guard *g, char *err,
+                         size_t errlen)
+{
+    int ret = avcodec_send_packet(r->dec, pkt);
+    if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) {
+        /* a corrupt packet: count it and carry on, the decoder resyncs */
+        lc_count(&s->errors, 1);
+        return 0;
+    }
+    for (;;) {
+        ret = avcodec_receive_frame(r->dec, r->frame);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
+            return 0;
+        if (ret < 0) {
+            lc_count(&s->errors, 1);
+            return 0;
+        }
+        ret = handle_frame(s, r, g, err, errlen);
+        av_frame_unref(r->frame);
+        if (ret < 0)
+            return ret;
+        if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+            return 0;
+    }
+}
+
+/* One connection: open, then read and decode until the end, an error, a
+ * stall or a stop.  Everything it allocated is freed before it returns. */
+static int run_once(lc_stream *s, double *pts_base, char *err, size_t errlen)
+{
+    run_ctx r = { 0 };
+    io_guard g = { s, 0, "", 0 };
+    char e[128];
+    int ret, how = RUN_ERROR;
+
+    r.pts_base = *pts_base;
+    r.next_keep = -1e300;
+    if (open_input(s, &r, &g, err, errlen) < 0)
+        goto end;
+    g.phase = "reading";
+    g.deadline_us = lc_mono_us() + (int64_t)(s->cfg.stall_timeout * 1e6);
+    while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+        ret = av_read_frame(r.fmt, r.pkt);
+        if (ret == AVERROR_EOF || (ret < 0 && avio_feof(r.fmt->pb) && !g.timed_out)) {
+            decode_packet(s, &r, NULL, &g, err, errlen);     /* flush */
+            how = RUN_EOF;
+            snprintf(err, errlen, "end of stream");
+            goto end;
+        }
+        if (ret < 0) {
+            av_msg(ret, e, sizeof e);
+            if (g.timed_out)
+                snprintf(err, errlen, "stalled: no frame for %.1f s", s->cfg.stall_timeout);
+            else
+                snprintf(err, errlen, "read: %s", e);
+            goto end;
+        }
+        if (r.pkt->stream_index == r.si)
+            ret = decode_packet(s, &r, r.pkt, &g, err, errlen);
+        else
+            ret = 0;
+        av_packet_unref(r.pkt);
+        if (ret < 0)
+            goto end;
+    }
+    how = RUN_STOP;
+end:
+    if (how == RUN_EOF && r.got_frame)
+        *pts_base = r.last_pts + (r.dec && r.dec->framerate.num ? av_q2d(av_inv_q(r.dec->framerate)) : 0.04);
+    if (how == RUN_ERROR && !r.got_frame && !err[0])
+        snprintf(err, errlen, "failed");
+    int had = r.got_frame;
+    run_free(&r);
+    return how == RUN_ERROR && had ? -RUN_ERROR : how;
+}
+
+static void *ing_main(void *arg)
+{
+    lc_stream *s = arg;
+    const cfg_stream *c = &s->cfg;
+    char name[16], err[256];
+    double backoff = c->backoff_min, pts_base = 0;
+    unsigned seed = (unsigned)lc_mono_us() ^ (unsigned)(uintptr_t)s;
+
+    snprintf(name, sizeof name, "in:%s", c->name);
+    pthread_setname_np(pthread_self(), name);
+    lc_block_signals();
+    if (lc_pin_self(&s->cpus, err, sizeof err) < 0)
+        lc_log(LOG_WARNING, "stream %s: ingest unpinned: %s", c->name, err);
+
+    while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+        err[0] = 0;
+        int64_t t0 = lc_mono_us();
+        int how = run_once(s, &pts_base, err, sizeof err);
+        s->up = 0;
+        if (how == RUN_STOP || __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+            break;
+        if (how == RUN_EOF && c->url_kind == CFG_URL_FILE) {
+            if (!c->loop) {
+                emit_state(s, "eof", NULL, -1);
+                lc_log(LOG_INFO, "stream %s: end of file", c->name);
+                s->ended = 1;
+                break;
+            }
+            continue;                   /* loop: start again at once */
+        }
+        /* a connection that delivered for a while resets the backoff */
+        if (how == -RUN_ERROR && lc_mono_us() - t0 > (int64_t)(c->backoff_max * 1e6))
+            backoff = c->backoff_min;
+        emit_state(s, "down", err, -1);
+        double delay = backoff * (0.5 + 0.5 * (double)rand_r(&seed) / RAND_MAX);
+        lc_log(LOG_WARNING, "stream %s: %s; retry in %.1f s", c->name, err, delay);
+        emit_state(s, "reconnecting", err, delay);
+        lc_count(&s->reconnects, 1);
+        if (lc_sleep_unless((int64_t)(delay * 1e6), &s->stop))
+            break;
+        backoff = fmin(backoff * 2, c->backoff_max);
+    }
+    __atomic_store_n(&s->heartbeat_us, lc_mono_us(), __ATOMIC_RELAXED);
+    return NULL;
+}
+
+int ing_start(lc_stream *s, char *err, size_t errlen)
+{
+    int e = pthread_create(&s->thread, NULL, ing_main, s);
+    if (e) {
+        snprintf(err, errlen, "stream %s: pthread_create: %s", s->cfg.name, strerror(e));
+        return -1;
+    }
+    s->started = 1;
+    return 0;
+}
+
+void ing_request_stop(lc_stream *s)
+{
+    __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&s->m);
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->m);
+}
+
+void ing_join(lc_stream *s)
+{
+    if (s->started) {
+        pthread_join(s->thread, NULL);
+        s->started = 0;
+    }
+}

@@ -1,0 +1,19 @@
+/* ingest.h: one thread per stream: open, read, decode, scale into the slot.
+ *
+ * Every libav call that can block is bounded by an interrupt callback with a
+ * deadline, so no read waits forever.  A stream that fails or stalls is
+ * reopened with exponential backoff and jitter; files end (or loop). */
+#ifndef LCNETD_INGEST_H
+#define LCNETD_INGEST_H
+
+#include <stddef.h>
+
+#include "daemon/stream.h"
+
+/* Start s's thread.  s->sched and s->q must be set. */
+int ing_start(lc_stream *s, char *err, size_t errlen);
+/* Ask the thread to stop (returns at once); ing_join waits for it. */
+void ing_request_stop(lc_stream *s);
+void ing_join(lc_stream *s);
+
+#endif

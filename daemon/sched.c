@@ -1,0 +1,349 @@
+/* sched.c: the inference thread.  See sched.h.
+ *
+ * DESIGN: streams register their slots here.  The thread sleeps on a
+ * condition until some slot has a frame (or 200 ms pass, to beat its
+ * heartbeat), takes the newest frame of up to max_batch streams starting
+ * after the stream served last (round robin: no stream starves), runs them
+ * as one batch, and emits a label event per frame unless the stream's
+ * publish rule holds it back.  Removal waits for the batch in flight, so a
+ * stream's buffers are never freed under the engine. */
+#include "daemon/sched.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/events.h"
+#include "daemon/evq.h"
+#include "daemon/log.h"
+#include "daemon/scale.h"
+#include "daemon/util.h"
+
+#define MAX_STREAMS 1024
+#define MAX_BATCH 64
+
+struct sch {
+    pthread_t thread;
+    pthread_mutex_t m;
+    pthread_cond_t cv, idle;
+    lc_stream **st;
+    int nst, next;
+    int kicked, stop, busy;
+    int max_batch, top_k;
+    struct evq *q;
+
+    /* set up by the thread before it reports ready */
+    eng_model *model;
+    eng_labels *labels;
+    sch_model_info info;
+    int ready;                  /* 1 loaded, -1 failed */
+    char err[512];
+    cfg_cpus cpus;
+    eng_options opt;
+    char *model_path, *labels_path;
+
+    int64_t heartbeat_us;
+    uint64_t classified;
+#ifdef LCNETD_TESTING
+    int wedged;
+#endif
+};
+
+static int load_model(sch *s, char *err, size_t errlen)
+{
+    int ret = eng_load(&s->model, &s->opt, s->model_path, err, errlen);
+    if (ret < 0)
+        return ret;
+    if (s->labels_path && s->labels_path[0] &&
+        (ret = eng_labels_load(&s->labels, s->labels_path, err, errlen)) < 0)
+        return ret;
+    const eng_info *in = eng_get_info(s->model);
+    if (in->channels != 3 || in->height < 8 || in->width < 8) {
+        snprintf(err, errlen, "%s: not an image classifier (input %dx%dx%d)", s->model_path,
+                 in->channels, in->height, in->width);
+        return ENG_EMODEL;
+    }
+    s->info.width = in->width;
+    s->info.height = in->height;
+    s->info.classes = in->classes;
+    s->info.order = in->order == ENG_ORDER_BGR ? SCL_BGR : SCL_RGB;
+    s->info.mode = in->resize == ENG_RESIZE_STRETCH ? SCL_STRETCH : SCL_SHORT_CROP;
+    snprintf(s->info.precision, sizeof s->info.precision, "%s", eng_precision_name(in->precision));
+    snprintf(s->info.model, sizeof s->info.model, "%s", s->model_path);
+    return 0;
+}
+
+/* Scores to events, by the stream's publish rule. */
+static void publish(sch *s, lc_stream *st, const lc_frame *f, const float *probs, int64_t now)
+{
+    eng_top top[100];
+    int k = eng_topk(probs, s->info.classes, s->top_k, top);
+    float ms = (float)(now - f->decoded_us) / 1000.0f;
+    lc_stream_latency(st, ms);
+    lc_count(&st->classified, 1);
+    if (k < 1 || top[0].score < st->cfg.min_score)
+        return;
+    if (st->cfg.publish == CFG_PUBLISH_CHANGE) {
+        /* hysteresis: a new top-1 must hold for that many frames in a row */
+        int c = top[0].cls;
+        if (c == st->last_cls) {
+            st->cand_n = 0;
+            return;
+        }
+        st->cand_n = c == st->cand_cls ? st->cand_n + 1 : 1;
+        st->cand_cls = c;
+        if (st->cand_n < st->cfg.hysteresis)
+            return;
+        st->last_cls = c;
+        st->cand_n = 0;
+    }
+    size_t len;
+    char *line = ev_label(st, f, ms, top, k, s->labels ? s->labels : eng_model_labels(s->model), &len);
+    if (line) {
+        evq_push(s->q, st->cfg.name, line, len);
+        lc_count(&st->published, 1);
+    }
+}
+
+static void run_batch(sch *s, lc_stream **bs, lc_frame **bf, int n, float *raw, float *probs)
+{
+    const uint8_t *frames[MAX_BATCH];
+    int strides[MAX_BATCH];
+    char err[512];
+    for (int i = 0; i < n; i++) {
+        frames[i] = bf[i]->pix;
+        strides[i] = bs[i]->w * 3;
+    }
+    if (eng_run_pixels(s->model, frames, strides, n, raw, err, sizeof err) < 0) {
+        lc_log(LOG_ERR, "inference failed: %s", err);
+        return;
+    }
+    eng_probs(s->model, raw, n, probs);
+    int64_t now = lc_mono_us();
+    for (int i = 0; i < n; i++)
+        publish(s, bs[i], bf[i], probs + (size_t)i * (size_t)s->info.classes, now);
+    __atomic_add_fetch(&s->classified, (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+static void *sch_main(void *arg)
+{
+    sch *s = arg;
+    char err[512];
+    float *raw = NULL, *probs = NULL;
+    lc_stream *bs[MAX_BATCH];
+    lc_frame *bf[MAX_BATCH];
+
+    pthread_setname_np(pthread_self(), "lcnetd-infer");
+    lc_block_signals();
+    if (lc_pin_self(&s->cpus, err, sizeof err) < 0)
+        lc_log(LOG_WARNING, "inference unpinned: %s", err);
+    int ret = load_model(s, s->err, sizeof s->err);
+    if (ret == 0) {
+        raw = malloc(sizeof(float) * (size_t)s->info.classes * MAX_BATCH);
+        probs = malloc(sizeof(float) * (size_t)s->info.classes * MAX_BATCH);
+        if (!raw || !probs) {
+            snprintf(s->err, sizeof s->err, "out of memory");
+            ret = -1;
+        }
+    }
+    pthread_mutex_lock(&s->m);
+    s->ready = ret == 0 ? 1 : -1;
+    pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->m);
+    if (ret < 0)
+        goto end;
+
+    pthread_mutex_lock(&s->m);
+    while (!s->stop) {
+        __atomic_store_n(&s->heartbeat_us, lc_mono_us(), __ATOMIC_RELAXED);
+#ifdef LCNETD_TESTING
+        while (s->wedged && !s->stop)
+            pthread_cond_wait(&s->cv, &s->m);
+#endif
+        int n = 0;
+        for (int i = 0; i < s->nst && n < s->max_batch; i++) {
+            lc_stream *st = s->st[(s->next + i) % s->nst];
+            lc_frame *f = lc_slot_take(st);
+            if (f) {
+                bs[n] = st;
+                bf[n++] = f;
+            }
+        }
+        if (n == 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 200 * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            if (!s->kicked)
+                pthread_cond_timedwait(&s->cv, &s->m, &ts);
+            s->kicked = 0;
+            continue;
+        }
+        if (s->nst)
+            s->next = (s->next + 1) % s->nst;
+        s->kicked = 0;
+        s->busy = 1;
+        pthread_mutex_unlock(&s->m);
+        run_batch(s, bs, bf, n, raw, probs);
+        pthread_mutex_lock(&s->m);
+        s->busy = 0;
+        pthread_cond_broadcast(&s->idle);
+    }
+    pthread_mutex_unlock(&s->m);
+end:
+    free(raw);
+    free(probs);
+    eng_labels_free(s->labels);
+    s->labels = NULL;
+    eng_free(s->model);
+    s->model = NULL;
+    return NULL;
+}
+
+static void opts_from(eng_options *o, const cfg *c)
+{
+    eng_options_init(o);
+    o->precision = (eng_precision)c->model.precision;
+    o->threads = c->daemon.inference_cpus.count > 0 ? c->daemon.inference_cpus.count : 1;
+    if (c->model.mean.set && c->model.std.set) {
+        memcpy(o->mean, c->model.mean.v, sizeof o->mean);
+        memcpy(o->std, c->model.std.v, sizeof o->std);
+    }
+    o->scale = (float)c->model.scale;
+    o->order = c->model.channel_order;
+    o->resize = c->model.resize == CFG_RESIZE_STRETCH ? ENG_RESIZE_STRETCH :
+                c->model.resize == CFG_RESIZE_SHORT_CROP ? ENG_RESIZE_SHORT_CROP : ENG_RESIZE_DEFAULT;
+}
+
+int sch_start(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen)
+{
+    sch *s = calloc(1, sizeof(*s));
+    int e;
+    *out = NULL;
+    if (!s || !(s->st = calloc(MAX_STREAMS, sizeof(lc_stream *))) ||
+        !(s->model_path = strdup(c->model.path)) ||
+        !(s->labels_path = strdup(c->model.labels ? c->model.labels : ""))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    pthread_mutex_init(&s->m, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->idle, NULL);
+    s->q = q;
+    s->cpus = c->daemon.inference_cpus;
+    s->max_batch = c->daemon.max_batch;
+    s->top_k = c->model.top_k;
+    opts_from(&s->opt, c);
+    s->heartbeat_us = lc_mono_us();
+    if ((e = pthread_create(&s->thread, NULL, sch_main, s))) {
+        snprintf(err, errlen, "pthread_create: %s", strerror(e));
+        goto fail;
+    }
+    pthread_mutex_lock(&s->m);
+    while (!s->ready)
+        pthread_cond_wait(&s->idle, &s->m);
+    pthread_mutex_unlock(&s->m);
+    if (s->ready < 0) {
+        snprintf(err, errlen, "%s", s->err);
+        pthread_join(s->thread, NULL);
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    if (s) {
+        free(s->st);
+        free(s->model_path);
+        free(s->labels_path);
+        free(s);
+    }
+    return -1;
+}
+
+void sch_stop(sch *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->m);
+    s->stop = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->m);
+    pthread_join(s->thread, NULL);
+    pthread_mutex_destroy(&s->m);
+    pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->idle);
+    free(s->st);
+    free(s->model_path);
+    free(s->labels_path);
+    free(s);
+}
+
+void sch_model(const sch *s, sch_model_info *mi)
+{
+    *mi = s->info;
+}
+
+void sch_add(sch *s, lc_stream *st)
+{
+    pthread_mutex_lock(&s->m);
+    if (s->nst < MAX_STREAMS)
+        s->st[s->nst++] = st;
+    pthread_mutex_unlock(&s->m);
+}
+
+void sch_remove(sch *s, lc_stream *st)
+{
+    pthread_mutex_lock(&s->m);
+    for (int i = 0; i < s->nst; i++)
+        if (s->st[i] == st) {
+            memmove(&s->st[i], &s->st[i + 1], sizeof(lc_stream *) * (size_t)(s->nst - i - 1));
+            s->nst--;
+            break;
+        }
+    if (s->next >= s->nst)
+        s->next = 0;
+    while (s->busy)
+        pthread_cond_wait(&s->idle, &s->m);
+    pthread_mutex_unlock(&s->m);
+}
+
+void sch_kick(sch *s)
+{
+    pthread_mutex_lock(&s->m);
+    s->kicked = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->m);
+}
+
+void sch_configure(sch *s, const cfg *c)
+{
+    pthread_mutex_lock(&s->m);
+    s->max_batch = c->daemon.max_batch;
+    s->top_k = c->model.top_k;
+    pthread_mutex_unlock(&s->m);
+}
+
+int64_t sch_heartbeat(const sch *s)
+{
+    return __atomic_load_n(&s->heartbeat_us, __ATOMIC_RELAXED);
+}
+
+uint64_t sch_classified(const sch *s)
+{
+    return __atomic_load_n(&s->classified, __ATOMIC_RELAXED);
+}
+
+#ifdef LCNETD_TESTING
+void sch_test_wedge(sch *s, int on)
+{
+    pthread_mutex_lock(&s->m);
+    s->wedged = on;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->m);
+}
+#endif

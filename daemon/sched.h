@@ -1,0 +1,50 @@
+/* sched.h: the inference thread.
+ *
+ * It owns the engine: loads the model on itself (so oneDNN's OpenMP team is
+ * born pinned to inference_cpus), then batches the newest pending frame of
+ * up to max_batch streams per call, and turns the scores into label events. */
+#ifndef LCNETD_SCHED_H
+#define LCNETD_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "daemon/stream.h"
+#include "engine/engine.h"
+
+struct evq;
+typedef struct sch sch;
+
+typedef struct {
+    int width, height, classes;
+    int order, mode;          /* scl_order, scl_mode the streams must produce */
+    char precision[8];
+    char model[256];
+} sch_model_info;
+
+/* Start the thread and load the model on it; returns once loaded (or failed,
+ * with the engine's message). */
+int sch_start(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen);
+/* Finish the batch in flight and stop. */
+void sch_stop(sch *s);
+void sch_model(const sch *s, sch_model_info *mi);
+
+void sch_add(sch *s, lc_stream *st);
+/* Returns once the inference thread no longer holds st's frames. */
+void sch_remove(sch *s, lc_stream *st);
+/* New frame somewhere: wake the thread. */
+void sch_kick(sch *s);
+/* Live settings from a reload: batch size, top_k. */
+void sch_configure(sch *s, const cfg *c);
+
+/* Monotonic time of the thread's last loop: stale means wedged. */
+int64_t sch_heartbeat(const sch *s);
+uint64_t sch_classified(const sch *s);
+
+#ifdef LCNETD_TESTING
+/* Test-only fault: the thread stops making progress until released. */
+void sch_test_wedge(sch *s, int on);
+#endif
+
+#endif

@@ -1,0 +1,113 @@
+/* stream.c: the per-stream slot.  See stream.h. */
+#include "daemon/stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/util.h"
+
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, int order, int mode,
+                  char *err, size_t errlen)
+{
+    lc_stream *s = calloc(1, sizeof(*s));
+    *out = NULL;
+    if (!s)
+        goto nomem;
+    s->cfg = *c;
+    s->cfg.name = dup_or_empty(c->name);
+    s->cfg.url = dup_or_empty(c->url);
+    if (!s->cfg.name || !s->cfg.url)
+        goto nomem;
+    s->w = w;
+    s->h = h;
+    s->order = order;
+    s->mode = mode;
+    for (int i = 0; i < 3; i++)
+        if (!(s->f[i].pix = malloc((size_t)w * (size_t)h * 3)))
+            goto nomem;
+    s->spare = 0;
+    s->pending = -1;
+    s->working = 1;
+    s->last_cls = s->cand_cls = -1;
+    pthread_mutex_init(&s->m, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->heartbeat_us = lc_mono_us();
+    *out = s;
+    return 0;
+nomem:
+    snprintf(err, errlen, "stream %s: out of memory", c->name);
+    lc_stream_free(s);
+    return -1;
+}
+
+void lc_stream_free(lc_stream *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < 3; i++)
+        free(s->f[i].pix);
+    if (s->f[0].pix || s->cfg.name) {
+        pthread_mutex_destroy(&s->m);
+        pthread_cond_destroy(&s->cv);
+    }
+    free(s->cfg.name);
+    free(s->cfg.url);
+    free(s);
+}
+
+lc_frame *lc_slot_spare(lc_stream *s)
+{
+    return &s->f[s->spare];     /* only the ingest thread touches spare */
+}
+
+void lc_slot_put(lc_stream *s, int wait)
+{
+    pthread_mutex_lock(&s->m);
+    while (wait && s->pending >= 0 && !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&s->cv, &s->m, &ts);
+        /* waiting on a slow consumer is progress, not a hang */
+        __atomic_store_n(&s->heartbeat_us, lc_mono_us(), __ATOMIC_RELAXED);
+    }
+    if (s->pending >= 0)
+        lc_count(&s->skipped, 1);      /* replaced before inference saw it */
+    int t = s->pending >= 0 ? s->pending : -1;
+    s->pending = s->spare;
+    s->spare = t >= 0 ? t : 3 - s->pending - s->working;
+    pthread_mutex_unlock(&s->m);
+}
+
+lc_frame *lc_slot_take(lc_stream *s)
+{
+    lc_frame *f = NULL;
+    pthread_mutex_lock(&s->m);
+    if (s->pending >= 0) {
+        /* the old working buffer is now free; the next put makes it spare */
+        s->working = s->pending;
+        s->pending = -1;
+        f = &s->f[s->working];
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->m);
+    return f;
+}
+
+void lc_stream_latency(lc_stream *s, float ms)
+{
+    pthread_mutex_lock(&s->m);
+    /* a ring: stats read the newest samples of the interval */
+    s->lat[s->nlat++ % (int)(sizeof s->lat / sizeof s->lat[0])] = ms;
+    pthread_mutex_unlock(&s->m);
+}

@@ -1,0 +1,80 @@
+/* stream.h: one configured stream as the threads share it.
+ *
+ * The ingest thread owns the demuxer and decoder and writes frames; the
+ * inference thread reads them; they meet only at the slot below, under the
+ * stream's mutex.  Newest frame wins: a late label is worth less than a
+ * skipped one, and a queue here would let latency grow without bound. */
+#ifndef LCNETD_STREAM_H
+#define LCNETD_STREAM_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+struct evq;
+struct sch;
+
+typedef struct {
+    uint8_t *pix;          /* h rows of w*3 bytes, the model's size and channel order */
+    int64_t seq;           /* frame number in this stream, counting decoded frames */
+    double pts;            /* seconds in the stream's time base */
+    int64_t capture_us;    /* wall clock: the sender's (RTCP) when known, else decode time */
+    int64_t decoded_us;    /* monotonic: when it left the decoder; latency starts here */
+} lc_frame;
+
+typedef struct lc_stream {
+    cfg_stream cfg;        /* own copy */
+    int w, h;
+    int order, mode;       /* scl_order, scl_mode */
+
+    pthread_mutex_t m;
+    pthread_cond_t cv;     /* pending frame taken (back-pressure waits on it) */
+    lc_frame f[3];
+    int spare, pending, working;   /* indices into f; pending -1 when empty */
+
+    pthread_t thread;
+    int started;
+    int stop;              /* set by main; read by the thread and its I/O callback */
+    int64_t heartbeat_us;  /* last sign of life from the ingest thread */
+    cfg_cpus cpus;         /* decode CPUs; count 0 = not pinned */
+    struct sch *sched;
+    struct evq *q;
+
+    /* counters: written by one thread, read by main for stats */
+    uint64_t decoded, sampled_out, skipped, classified, published, reconnects, errors;
+    int up;                /* 1 while frames flow */
+    int ended;             /* file ended, no loop: the thread is done */
+
+    /* latency samples since the last stats event (ms), a ring under m;
+     * nlat counts all of them, the ring keeps the newest 512 */
+    float lat[512];
+    int nlat;
+
+    /* publish state: the inference thread's alone */
+    int last_cls, cand_cls, cand_n;
+    int64_t labels_sent;
+} lc_stream;
+
+int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, int order, int mode,
+                  char *err, size_t errlen);
+void lc_stream_free(lc_stream *s);
+
+/* Ingest side: the buffer to fill next, then hand it over.  With wait set,
+ * blocks until the previous frame was taken (files with realtime = no). */
+lc_frame *lc_slot_spare(lc_stream *s);
+void lc_slot_put(lc_stream *s, int wait);
+/* Inference side: the newest frame, or NULL; valid until the next take. */
+lc_frame *lc_slot_take(lc_stream *s);
+void lc_stream_latency(lc_stream *s, float ms);
+
+static inline void lc_count(uint64_t *c, uint64_t n)
+{
+    __atomic_add_fetch(c, n, __ATOMIC_RELAXED);
+}
+static inline uint64_t lc_read(const uint64_t *c)
+{
+    return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+#endif

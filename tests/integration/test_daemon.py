@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+"""lcnetd end to end: real RTSP server, real clips, real subscribers.
+
+What the daemon issue asks to be shown: events for every stream with the
+right ids, increasing seq and pts, labels from the model and rates that
+follow sample_fps; an RTSP server killed and restarted while another stream
+runs on; a subscriber that stops reading does not slow the others and is
+told what it missed; corrupt input gives a stream event, not a crash;
+SIGHUP and SIGTERM.
+"""
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Daemon, DaemonTest, RtspServer, Subscriber, clip,  # noqa: E402
+                     main, write_config)
+
+
+def labels_by_stream(sub):
+    out = {}
+    for e in sub.of("label"):
+        out.setdefault(e["stream"], []).append(e)
+    return out
+
+
+class Pipeline(DaemonTest):
+    def test_events_from_rtsp_and_file(self):
+        srv = self.track(RtspServer({"cam": clip("clip-a.mp4")}))
+        cfg, sock = write_config(self.tmp, [
+            ("front", {"url": srv.url("cam"), "rtsp_transport": "tcp"}),
+            ("yard", {"url": clip("clip-b.mkv"), "loop": "yes", "sample_fps": "5"}),
+        ])
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        hello = sub.wait_for(lambda e: True, what="hello")
+        self.assertEqual(hello["event"], "hello")
+        self.assertEqual(sorted(hello["streams"]), ["front", "yard"])
+        self.assertEqual(hello["classes"], 1000)
+        t0 = time.time()
+        time.sleep(8)
+        elapsed = time.time() - t0
+        by = labels_by_stream(sub)
+        self.assertEqual(sorted(by), ["front", "yard"], "labels from both streams")
+        for name, evs in by.items():
+            seqs = [e["seq"] for e in evs]
+            pts = [e["pts"] for e in evs]
+            self.assertEqual(seqs, sorted(set(seqs)), "%s: seq strictly increasing" % name)
+            self.assertTrue(all(b > a for a, b in zip(pts, pts[1:])), "%s: pts increasing" % name)
+            for e in evs:
+                self.assertEqual(len(e["top"]), 3)
+                top = e["top"][0]
+                self.assertEqual(top["label"], "class-%d" % top["class"])
+                self.assertGreaterEqual(top["score"], e["top"][1]["score"])
+                self.assertTrue(e["time"].endswith("Z"))
+                self.assertGreaterEqual(e["latency_ms"], 0)
+        # yard: 30 fps file sampled at 5 fps, played in real time
+        rate = len(by["yard"]) / elapsed
+        self.assertTrue(3.5 <= rate <= 5.5, "yard label rate %.2f/s, sample_fps 5" % rate)
+        # front: 25 fps camera, every frame classified (skips allowed, not expected)
+        rate = len(by["front"]) / elapsed
+        self.assertTrue(rate >= 15, "front label rate %.2f/s of a 25 fps stream" % rate)
+        stats = sub.wait_for(lambda e: e["event"] == "stats", what="stats")
+        for k in ("decoded_fps", "classified_fps", "skipped", "reconnects", "latency_p50_ms",
+                  "latency_p99_ms"):
+            self.assertIn(k, stats)
+        d.stop()
+        self.assertEqual(d.p.returncode, 0, d.stderr())
+        time.sleep(0.3)
+        self.assertEqual(sub.events[-1]["event"], "shutdown")
+
+    def test_rtsp_server_killed_and_restarted(self):
+        srv = self.track(RtspServer({"cam": clip("clip-a.mp4")}))
+        port = srv.port
+        cfg, sock = write_config(self.tmp, [
+            ("front", {"url": srv.url("cam"), "stall_timeout": "2", "backoff_min": "0.2",
+                       "backoff_max": "1"}),
+            ("yard", {"url": clip("clip-b.mkv"), "loop": "yes"}),
+        ])
+        self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "front", what="front label")
+        srv.stop(signal.SIGKILL)
+        sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == "front" and
+                     e["state"] == "down", timeout=15, what="front down")
+        sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == "front" and
+                     e["state"] == "reconnecting", timeout=15, what="front reconnecting")
+        n_yard = len(sub.of("label", "yard"))
+        time.sleep(2)
+        self.assertGreater(len(sub.of("label", "yard")), n_yard + 20,
+                           "yard keeps classifying while front is down")
+        srv2 = self.track(RtspServer({"cam": clip("clip-a.mp4")}, port=port))
+        self.assertEqual(srv2.port, port)
+        sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == "front" and
+                     e["state"] == "up", timeout=20, what="front up again")
+        last = sub.of("label", "front")[-1]["seq"] if sub.of("label", "front") else 0
+        ev = sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "front",
+                          timeout=10, what="front labels again")
+        self.assertGreater(ev["seq"], last - 1)
+
+    def test_slow_subscriber_does_not_stall_others(self):
+        cfg, sock = write_config(self.tmp, [
+            ("a", {"url": clip("clip-a.mp4"), "loop": "yes"}),
+            ("b", {"url": clip("clip-b.mkv"), "loop": "yes"}),
+        ], daemon_extra="subscriber_buffer = 16384")
+        self.track(Daemon(cfg, sock))
+        fast = self.track(Subscriber(sock))
+        slow = self.track(Subscriber(sock, read=False))     # connected, never reads
+        fast.wait_for(lambda e: e["event"] == "label", what="first label")
+        time.sleep(2)
+        n0, t0 = len(fast.of("label")), time.time()
+        time.sleep(30)
+        rate = (len(fast.of("label")) - n0) / (time.time() - t0)
+        # two streams at 25 and 30 fps: the fast reader gets nearly all of them
+        self.assertGreater(rate, 45, "fast subscriber label rate %.1f/s with a stalled peer" % rate)
+        slow.start_reading()
+        ev = slow.wait_for(lambda e: e["event"] == "dropped", timeout=15, what="dropped")
+        self.assertGreater(ev["count"], 100)
+        slow.wait_for(lambda e: e["event"] == "label", timeout=10, what="labels after dropped")
+
+
+class Faults(DaemonTest):
+    def test_corrupt_and_missing_inputs(self):
+        cfg, sock = write_config(self.tmp, [
+            ("good", {"url": clip("clip-b.mkv"), "loop": "yes"}),
+            ("trunc", {"url": clip("corrupt-truncated.mp4"), "backoff_min": "0.5",
+                       "backoff_max": "1"}),
+            ("garbage", {"url": clip("garbage.ts"), "backoff_min": "0.5", "backoff_max": "1"}),
+            ("flips", {"url": clip("corrupt-bitflip.ts")}),
+            ("nosps", {"url": clip("corrupt-nosps.h264"), "backoff_min": "0.5", "backoff_max": "1"}),
+            ("gone", {"url": os.path.join(self.tmp, "no-such-file.mp4"), "backoff_min": "0.5",
+                      "backoff_max": "1"}),
+        ])
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        for name in ("trunc", "garbage", "gone"):
+            ev = sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == name and
+                              e["state"] == "down", timeout=20, what="%s down" % name)
+            self.assertTrue(ev["reason"], "a down event says why")
+        # bit flips: the decoder resyncs, most of the clip is still classified
+        sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == "flips" and
+                     e["state"] == "eof", timeout=30, what="flips eof")
+        self.assertGreater(len(sub.of("label", "flips")), 50)
+        time.sleep(1)
+        self.assertIsNone(d.p.poll(), "daemon still running")
+        n = len(sub.of("label", "good"))
+        time.sleep(2)
+        self.assertGreater(len(sub.of("label", "good")), n + 20, "the good stream runs on")
+
+    def test_bad_configs(self):
+        cases = [
+            ("[daemon]\nsockett = /tmp/x\n", ":2:", "sockett"),
+            ("[model]\ntop_k = 0\n", ":2:", "top_k"),
+            ("[stream:a]\nurl = rtsp://x/y\nsample_fps = fast\n", ":3:", "sample_fps"),
+            ("[stream:a]\npublish = sometimes\n", ":2:", "publish"),
+            ("[bogus]\n", ":1:", "bogus"),
+            ("[daemon]\nsocket_mode = 0666\n", ":2:", "socket_mode"),
+            ("[stream:a]\n", ":1:", "url"),
+        ]
+        for text, line, key in cases:
+            path = os.path.join(self.tmp, "bad.ini")
+            with open(path, "w") as f:
+                f.write(text)
+            for args in (["--check-config", path], ["-c", path]):
+                r = __import__("subprocess").run([sys.modules["harness"].DAEMON] + args,
+                                                 capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 78, "%r %s: %s" % (text, args, r.stderr))
+                self.assertIn(path + line, r.stderr)
+                self.assertIn(key, r.stderr)
+
+    def test_sighup_reload(self):
+        streams = [("keep", {"url": clip("clip-b.mkv"), "loop": "yes"}),
+                   ("drop", {"url": clip("clip-a.mp4"), "loop": "yes"})]
+        cfg, sock = write_config(self.tmp, streams)
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "drop", what="drop label")
+        sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "keep", what="keep label")
+        keep_before = sub.of("label", "keep")[-1]["seq"]
+        write_config(self.tmp, [streams[0], ("added", {"url": clip("clip-a.ts"), "loop": "yes"})])
+        d.p.send_signal(signal.SIGHUP)
+        sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == "drop" and
+                     e["state"] == "stopped", timeout=15, what="drop stopped")
+        sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "added", timeout=15,
+                     what="added label")
+        time.sleep(1)
+        keep = [e["seq"] for e in sub.of("label", "keep") if e["seq"] > keep_before]
+        self.assertTrue(keep and keep[0] <= keep_before + 40,
+                        "the unchanged stream ran on untouched (no restart of its seq)")
+        # an invalid config is refused and the running one stays
+        with open(cfg, "w") as f:
+            f.write("[daemon]\nnonsense = 1\n")
+        d.p.send_signal(signal.SIGHUP)
+        time.sleep(2)
+        self.assertIsNone(d.p.poll())
+        n = len(sub.of("label", "keep"))
+        time.sleep(1.5)
+        self.assertGreater(len(sub.of("label", "keep")), n + 10)
+        self.assertIn("reload rejected", d.stderr())
+
+
+if __name__ == "__main__":
+    main()
