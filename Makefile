@@ -121,8 +121,37 @@ demo: all
 	@echo "demo: the daemon is not built yet; until it is, try the engine:"
 	@echo "  $(BUILD)/lcnet-infer --model MODEL.onnx --image PHOTO.jpg"
 
-install:
-	@echo "install: not yet (comes with the systemd integration)"
+# Install: PREFIX for programs and data; the config lives in /etc/lcnetd
+# (the unit's ConfigurationDirectory=), units where pkg-config says.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(shell pkg-config --variable=systemdsystemunitdir systemd)
+SYSUSERSDIR ?= $(shell pkg-config --variable=sysusersdir systemd)
+TMPFILESDIR ?= $(shell pkg-config --variable=tmpfilesdir systemd)
+D          := $(DESTDIR)
+
+install: $(BINS)
+	install -d $(D)$(BINDIR) $(D)$(UNITDIR) $(D)$(SYSUSERSDIR) $(D)$(TMPFILESDIR) \
+	    $(D)$(MANDIR)/man8 $(D)$(MANDIR)/man5 $(D)$(DATADIR)/lcnetd $(D)$(DATADIR)/doc/lcnetd \
+	    $(D)$(SYSCONFDIR)/lcnetd
+	install -m 0755 $(BUILD)/lcnetd $(BUILD)/lcnet-infer $(D)$(BINDIR)/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    systemd/lcnetd.service.in >$(D)$(UNITDIR)/lcnetd.service
+	install -m 0644 systemd/lcnetd.socket $(D)$(UNITDIR)/
+	install -m 0644 systemd/lcnetd.sysusers $(D)$(SYSUSERSDIR)/lcnetd.conf
+	install -m 0644 systemd/lcnetd.tmpfiles $(D)$(TMPFILESDIR)/lcnetd.conf
+	install -m 0644 systemd/lcnetd-v4l2.conf $(D)$(DATADIR)/doc/lcnetd/
+	install -m 0644 daemon/lcnetd.8 $(D)$(MANDIR)/man8/
+	install -m 0644 config/lcnetd.ini.5 $(D)$(MANDIR)/man5/
+	for f in models/camera-health.onnx models/camera-health.labels; do \
+	    [ ! -f $$f ] || install -m 0644 $$f $(D)$(DATADIR)/lcnetd/; done
+	sed -e 's|/usr/share/lcnetd/|$(DATADIR)/lcnetd/|g' config/lcnetd.ini.example \
+	    >$(D)$(DATADIR)/doc/lcnetd/lcnetd.ini.example
+	[ -f $(D)$(SYSCONFDIR)/lcnetd/lcnetd.ini ] || \
+	    install -m 0644 $(D)$(DATADIR)/doc/lcnetd/lcnetd.ini.example $(D)$(SYSCONFDIR)/lcnetd/lcnetd.ini
 
 # Fuzzing (libFuzzer, clang) and benchmarks keep their rules beside their sources.
 include tests/fuzz/fuzz.mk

@@ -1,0 +1,174 @@
+#!/usr/bin/python3
+"""lcnetd as a systemd service: the real notify protocol on a datagram socket
+the test reads, socket activation through systemd-socket-activate, and the
+installed units checked by systemd-analyze."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (DAEMON, ROOT, Daemon, DaemonTest, Subscriber, clip,  # noqa: E402
+                     main, write_config)
+
+
+class NotifyListener:
+    """What systemd would read from NOTIFY_SOCKET, with arrival times."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.s.bind(path)
+        self.s.settimeout(0.2)
+        self.msgs = []              # (time, {key: value})
+        self.stop = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stop:
+            try:
+                data = self.s.recv(4096)
+            except socket.timeout:
+                continue
+            kv = dict(line.split("=", 1) for line in data.decode().split("\n") if "=" in line)
+            self.msgs.append((time.time(), kv))
+
+    def wait(self, key, value=None, after=0, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            for t, kv in list(self.msgs):
+                if t >= after and key in kv and (value is None or kv[key] == value):
+                    return t, kv
+            time.sleep(0.02)
+        raise AssertionError("no %s=%s within %d s; got %s" % (key, value, timeout,
+                                                            [m[1] for m in self.msgs[-8:]]))
+
+    def count(self, key, since, until=None):
+        return sum(1 for t, kv in self.msgs if key in kv and t >= since and
+                   (until is None or t < until))
+
+    def close(self):
+        self.stop = True
+        self.t.join()
+        self.s.close()
+
+
+class Systemd(DaemonTest):
+    def test_notify_ready_status_watchdog_reload_stop(self):
+        cfg, sock = write_config(self.tmp, [("a", {"url": clip("clip-b.mkv"), "loop": "yes"})])
+        nl = NotifyListener(os.path.join(self.tmp, "notify.sock"))
+        try:
+            d = self.track(Daemon(cfg, sock, wait=False, env={
+                "NOTIFY_SOCKET": nl.s.getsockname(), "WATCHDOG_USEC": "2000000"}))
+            t_ready, _ = nl.wait("READY", "1")
+            # READY=1 only once the event socket accepts: connect right now
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                c.connect(sock)
+                self.assertIn(b'"event":"hello"', c.recv(4096))
+            _, st = nl.wait("STATUS", timeout=10)
+            self.assertRegex(st["STATUS"], r"streams up \d+/1, classified [\d.]+ fps")
+            time.sleep(4)
+            n = nl.count("WATCHDOG", t_ready)
+            self.assertGreaterEqual(n, 3, "WATCHDOG=1 every second with WATCHDOG_USEC=2 s")
+            # wedge the inference thread (test build fault hook): pings stop
+            d.p.send_signal(signal.SIGUSR1)
+            time.sleep(6)            # staleness limit: max(5 s, half the interval)
+            t0 = time.time()
+            time.sleep(3)
+            self.assertEqual(nl.count("WATCHDOG", t0), 0, "no WATCHDOG=1 while wedged")
+            d.p.send_signal(signal.SIGUSR2)
+            nl.wait("WATCHDOG", "1", after=time.time(), timeout=5)
+            # reload: RELOADING=1 with MONOTONIC_USEC, then READY=1
+            t_hup = time.time()
+            d.p.send_signal(signal.SIGHUP)
+            t_rel, kv = nl.wait("RELOADING", "1", after=t_hup)
+            self.assertTrue(kv.get("MONOTONIC_USEC", "").isdigit(), kv)
+            t_rdy, _ = nl.wait("READY", "1", after=t_rel)
+            self.assertGreaterEqual(t_rdy, t_rel)
+            t_term = time.time()
+            self.assertEqual(d.stop(), 0)
+            nl.wait("STOPPING", "1", after=t_term, timeout=5)
+        finally:
+            nl.close()
+
+    def test_socket_activation(self):
+        path = os.path.join(self.tmp, "activated.sock")
+        cfg, own = write_config(self.tmp, [("a", {"url": clip("clip-b.mkv"), "loop": "yes"})])
+        sa = subprocess.Popen(["systemd-socket-activate", "-l", path,
+                               "-E", "LCNETD_UNUSED=1", DAEMON, "-c", cfg],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            end = time.time() + 10
+            while not os.path.exists(path) and time.time() < end:
+                time.sleep(0.05)
+            # connected before lcnetd runs: systemd-socket-activate starts it
+            # on this first connection, handing it the listening socket
+            sub = self.track(Subscriber(path))
+            sub.wait_for(lambda e: e["event"] == "hello", timeout=30, what="hello")
+            sub.wait_for(lambda e: e["event"] == "label", timeout=30, what="label")
+            self.assertFalse(os.path.exists(own), "lcnetd used the passed socket, not its own")
+        finally:
+            sa.send_signal(signal.SIGTERM)
+            try:
+                sa.wait(15)
+            except subprocess.TimeoutExpired:
+                sa.kill()
+                sa.wait()
+            sa.stderr.close()
+        self.assertEqual(sa.returncode, 0)
+
+    def test_install_tree_and_units(self):
+        dest = os.path.join(self.tmp, "dest")
+        r = subprocess.run(["make", "-C", ROOT, "--no-print-directory", "LCNETD_DEPS=1",
+                            "install", "DESTDIR=" + dest, "PREFIX=/usr"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        unitdir = subprocess.run(["pkg-config", "--variable=systemdsystemunitdir", "systemd"],
+                                 capture_output=True, text=True).stdout.strip()
+        want = ["usr/bin/lcnetd", "usr/bin/lcnet-infer", unitdir[1:] + "/lcnetd.service",
+                unitdir[1:] + "/lcnetd.socket", "usr/lib/sysusers.d/lcnetd.conf",
+                "usr/lib/tmpfiles.d/lcnetd.conf", "usr/share/man/man8/lcnetd.8",
+                "usr/share/man/man5/lcnetd.ini.5", "etc/lcnetd/lcnetd.ini",
+                "usr/share/doc/lcnetd/lcnetd.ini.example", "usr/share/doc/lcnetd/lcnetd-v4l2.conf"]
+        for f in want:
+            self.assertTrue(os.path.isfile(os.path.join(dest, f)), f)
+        with open(os.path.join(dest, unitdir[1:], "lcnetd.service")) as f:
+            unit = f.read()
+        self.assertIn("ExecStart=/usr/bin/lcnetd -c /etc/lcnetd/lcnetd.ini", unit)
+        self.assertNotRegex(unit, r"@[A-Z]+@", "every placeholder filled in")
+        for page in ("usr/share/man/man8/lcnetd.8", "usr/share/man/man5/lcnetd.ini.5"):
+            r = subprocess.run(["man", "--warnings", "-l", os.path.join(dest, page)],
+                               capture_output=True, text=True, env=dict(os.environ, MANWIDTH="80"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr.strip(), "", "man page renders without warnings")
+            self.assertIn("lcnetd", r.stdout)
+        # the installed config is valid as shipped
+        r = subprocess.run([os.path.join(dest, "usr/bin/lcnetd"), "--check-config",
+                            os.path.join(dest, "etc/lcnetd/lcnetd.ini")], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # systemd-analyze verify resolves ExecStart= on this machine, so the
+        # units are verified as installed into a scratch prefix
+        pre = os.path.join(self.tmp, "prefix")
+        r = subprocess.run(["make", "-C", ROOT, "--no-print-directory", "LCNETD_DEPS=1", "install",
+                            "PREFIX=" + pre + "/usr", "SYSCONFDIR=" + pre + "/etc",
+                            "UNITDIR=" + pre + "/units", "SYSUSERSDIR=" + pre + "/sysusers",
+                            "TMPFILESDIR=" + pre + "/tmpfiles"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        units = [os.path.join(pre, "units", u) for u in ("lcnetd.service", "lcnetd.socket")]
+        r = subprocess.run(["systemd-analyze", "verify", "--man=no"] + units,
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--root=" + dest,
+                            "lcnetd.service"], capture_output=True, text=True)
+        m = re.search(r"Overall exposure level for lcnetd.service: ([\d.]+) (\w+)", r.stdout + r.stderr)
+        self.assertIsNotNone(m, r.stdout + r.stderr)
+        print("\nsystemd-analyze security: exposure %s %s" % (m.group(1), m.group(2)))
+        self.assertLess(float(m.group(1)), 2.5)
+
+
+if __name__ == "__main__":
+    main()
