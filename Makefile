@@ -30,11 +30,19 @@ PKGCF   := $(shell pkg-config --cflags $(PKGS))
 PKGLIBS := $(shell pkg-config --libs $(PKGS))
 OPT     ?= -O2
 SAN     ?=
-CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror -Wno-format-truncation -fopenmp -fno-strict-aliasing \
+# Debian's oneDNN runs on GNU libgomp: clang must use it too, not its libomp.
+ifneq ($(findstring clang,$(CC)),)
+OMPFLAG ?= -fopenmp=libgomp
+WNOTRUNC :=
+else
+OMPFLAG ?= -fopenmp
+WNOTRUNC := -Wno-format-truncation
+endif
+CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(WNOTRUNC) $(OMPFLAG) -fno-strict-aliasing \
            -D_GNU_SOURCE -MMD -MP -I. -I$(BUILD)/gen $(PKGCF) $(SAN) $(EXTRA_CFLAGS)
 # Test builds compile in fault hooks (LCNETD_TESTING) that production builds lack.
 TCFLAGS := $(CFLAGS) -DLCNETD_TESTING
-LDLIBS  := $(PKGLIBS) -ldnnl -lm -lpthread -fopenmp $(SAN)
+LDLIBS  := $(PKGLIBS) -ldnnl -lm -lpthread $(OMPFLAG) $(SAN)
 
 GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c
 ENG_SRC := $(sort $(wildcard engine/*.c)) $(GEN_PB)
@@ -99,7 +107,7 @@ PY      := /usr/bin/python3
 FIXDIR  := $(BUILD)/fixtures
 
 fixtures: $(FIXDIR)/.stamp
-$(FIXDIR)/.stamp: tests/fixtures/gen-fixtures.sh $(wildcard tests/fixtures/*.py tests/fixtures/*.js tools/*.py)
+$(FIXDIR)/.stamp: tests/fixtures/gen-fixtures.sh $(wildcard tests/fixtures/*.py tests/fixtures/*.js) tools/pplcnet.py
 	tests/fixtures/gen-fixtures.sh $(FIXDIR)
 	@touch $@
 
@@ -110,6 +118,19 @@ $(BUILD)/clips/.stamp: tests/fixtures/gen-clips.sh
 
 check: all $(UNIT) fixtures clips fuzz-regress
 	tests/run.sh $(BUILD)
+
+# The whole suite again, built by clang with ASan, UBSan and LeakSanitizer.
+ASAN_BUILD := build/asan
+check-asan: fixtures clips
+	$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CC=clang OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    all $(patsubst $(BUILD)/%,$(ASAN_BUILD)/%,$(UNIT))
+	ln -sfn $(abspath $(BUILD)/fixtures) $(ASAN_BUILD)/fixtures
+	ln -sfn $(abspath $(BUILD)/clips) $(ASAN_BUILD)/clips
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    tests/run.sh $(ASAN_BUILD)
 
 check-unit: all $(UNIT) fixtures
 	tests/run.sh $(BUILD) unit

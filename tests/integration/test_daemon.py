@@ -8,8 +8,10 @@ runs on; a subscriber that stops reading does not slow the others and is
 told what it missed; corrupt input gives a stream event, not a crash;
 SIGHUP and SIGTERM.
 """
+import json
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -118,6 +120,47 @@ class Pipeline(DaemonTest):
         ev = slow.wait_for(lambda e: e["event"] == "dropped", timeout=15, what="dropped")
         self.assertGreater(ev["count"], 100)
         slow.wait_for(lambda e: e["event"] == "label", timeout=10, what="labels after dropped")
+
+
+    def test_publish_rules_and_filter_command(self):
+        cfg, sock = write_config(self.tmp, [
+            ("chg", {"url": clip("clip-a.mp4"), "loop": "yes", "publish": "change",
+                     "hysteresis": "2"}),
+            ("quiet", {"url": clip("clip-b.mkv"), "loop": "yes", "min_score": "0.999"}),
+            ("all", {"url": clip("clip-a.ts"), "loop": "yes"}),
+        ])
+        self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        sub.wait_for(lambda e: e["event"] == "stats" and e["stream"] == "quiet" and
+                     e["classified"] > 20, timeout=20, what="quiet classifying")
+        time.sleep(3)
+        self.assertEqual(sub.of("label", "quiet"), [], "min_score holds back unsure labels")
+        chg = [e["top"][0]["class"] for e in sub.of("label", "chg")]
+        self.assertTrue(all(a != b for a, b in zip(chg, chg[1:])),
+                        "publish = change: consecutive labels differ")
+        st = [e for e in sub.of("stats", "chg")][-1]
+        self.assertLess(st["published"], st["classified"], "change publishes fewer than it classifies")
+        # a subscriber narrows its feed with a command on the same connection
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.connect(sock)
+            f = c.makefile("rwb")
+            json.loads(f.readline())                        # hello
+            f.write(b"streams all\nping\n")
+            f.flush()
+            seen, end = set(), time.time() + 5
+            pong = False
+            while time.time() < end and len(seen) < 40:
+                e = json.loads(f.readline())
+                pong |= e["event"] == "pong"
+                if e["event"] == "label":
+                    seen.add(e["stream"])
+                    if len(seen) > 1:
+                        break
+            self.assertTrue(pong)
+            # lines already queued before the command may still name others
+            self.assertIn("all", seen)
+            late = [json.loads(f.readline()) for _ in range(30)]
+            self.assertEqual({e["stream"] for e in late if e["event"] == "label"}, {"all"})
 
 
 class Faults(DaemonTest):
