@@ -68,7 +68,7 @@ static const cfg_key daemon_keys[] = {
       "seconds between per-stream stats events" },
     { "subscriber_buffer", CFG_T_INT, D(subscriber_buffer), 4096, 67108864,
       "262144", 0, NULL,
-      "bytes of events queued per subscriber before it is dropped" },
+      "bytes of events queued per subscriber; beyond, its lines are dropped" },
     { "max_subscribers", CFG_T_INT, D(max_subscribers), 1, 65536, "256", 0, NULL,
       "event socket connections served at once" },
     { "allow_root", CFG_T_BOOL, D(allow_root), 0, 0, "no", CFG_F_RESTART, NULL,

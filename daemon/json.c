@@ -64,11 +64,12 @@ char *json_take(json_buf *b)
 {
     char *s;
 
-    if (b->failed || reserve(b, 0) < 0) {      /* reserve: an empty buffer gets its NUL */
+    if (b->failed || reserve(b, 0) < 0) {      /* an empty buffer still gives "" */
         json_release(b);
         return NULL;
     }
     s = b->s;
+    s[b->len] = 0;
     *b = (json_buf)JSON_BUF_INIT;
     return s;
 }

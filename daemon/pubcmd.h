@@ -3,8 +3,9 @@
  * Pure functions with no I/O, kept apart from the socket server so they can
  * be tested and fuzzed on bytes alone.  A command is one line:
  *
- *     streams a,b,c     only these streams' events (daemon-wide events still come)
- *     streams *         every stream (so does a bare "streams")
+ *     streams a,b,c     only these streams' events (daemon-wide events still come);
+ *                       answered {"event":"streams","streams":["a","b","c"]}
+ *     streams *         every stream (so does a bare "streams"); ... "streams":["*"]
  *     ping              answered {"event":"pong"}
  *     status            answered with the daemon's status object
  *     help              answered with the list of commands

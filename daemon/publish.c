@@ -15,7 +15,9 @@
  * and keep being dropped until the backlog is below half the limit: with
  * that hysteresis the {"event":"dropped"} notice sits exactly where the gap
  * is, and a subscriber is not woken for single lines squeezed in between
- * drops.  Lines are whole or absent, never cut.
+ * drops.  Lines are whole or absent, never cut; the one exception is a
+ * subscriber we give up on (goodbye or linger deadline passed), whose
+ * stream may end in an unterminated fragment before EOF: not a line.
  *
  * Lifetime.  A subscriber can vanish in the middle of anything (a send
  * fails while a hook broadcasts during dispatch), so dropping one only
@@ -48,6 +50,7 @@
 #include <unistd.h>
 
 #include "daemon/json.h"
+#include "daemon/util.h"
 
 enum {
     READ_CHUNK = 4096,        /* bytes read from one subscriber per event: no one starves the rest */
@@ -60,8 +63,15 @@ enum {
 
 enum { PUT_OK = 0, PUT_DROPPED = 1, PUT_GONE = -1 };
 
+#ifdef LCNETD_TESTING
+int pub_test_linger_ms = LINGER_MS;
+#define LINGER pub_test_linger_ms
+#else
+#define LINGER LINGER_MS
+#endif
+
 static const char hello_default[] = "{\"event\":\"hello\"}";
-static const char too_many[] = "{\"event\":\"error\",\"message\":\"too many subscribers\"}";
+static const char too_many[] = "{\"event\":\"error\",\"message\":\"too many subscribers\"}\n";
 
 typedef struct pub_client pub_client;
 struct pub_client {
@@ -471,7 +481,7 @@ static void client_too_long(pub_server *p, pub_client *c)
     snprintf(msg, sizeof msg, "command line longer than %d bytes; closing", PUB_CMD_MAX);
     if (client_error(p, c, msg, 1) == PUT_GONE)
         return;
-    client_close_soon(p, c, now_ms() + LINGER_MS);
+    client_close_soon(p, c, now_ms() + LINGER);
 }
 
 /* Split s[0..n) into lines; a partial one waits in c->in for the rest. */
@@ -619,54 +629,6 @@ static void accept_some(pub_server *p)
 
 /* ------------------------------------------------------------ public */
 
-/* "what: strerror(errno)" into err, errno kept for the caller. */
-__attribute__((format(printf, 4, 5)))
-static int fail_sys(int ret, char *err, size_t errlen, const char *fmt, ...)
-{
-    int e = errno;
-    size_t n;
-    va_list ap;
-
-    if (errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        n = strlen(err);
-        snprintf(err + n, errlen - n, ": %s", strerror(e));
-    }
-    errno = e;
-    return ret;
-}
-
-int pub_check_fd(int fd, char *err, size_t errlen)
-{
-    struct stat st;
-    int v;
-    socklen_t len = sizeof v;
-
-    if (fstat(fd, &st) < 0)
-        return fail_sys(PUB_EINVAL, err, errlen, "fd %d", fd);
-    if (!S_ISSOCK(st.st_mode)) {
-        snprintf(err, errlen, "fd %d is not a socket", fd);
-        return PUB_EINVAL;
-    }
-    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_UNIX) {
-        snprintf(err, errlen, "fd %d is not a unix socket", fd);
-        return PUB_EINVAL;
-    }
-    len = sizeof v;
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_STREAM) {
-        snprintf(err, errlen, "fd %d is not a stream socket (ListenStream= in the unit)", fd);
-        return PUB_EINVAL;
-    }
-    len = sizeof v;
-    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || !v) {
-        snprintf(err, errlen, "fd %d is not listening", fd);
-        return PUB_EINVAL;
-    }
-    return PUB_OK;
-}
-
 int pub_new(pub_server **out, int listen_fd, size_t client_buffer, int max_clients,
             const pub_hooks *hooks, char *err, size_t errlen)
 {
@@ -694,25 +656,25 @@ int pub_new(pub_server **out, int listen_fd, size_t client_buffer, int max_clien
         p->hooks = *hooks;
     /* A connection that goes away between epoll and accept() must not block us. */
     if ((flags = fcntl(listen_fd, F_GETFL)) < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-        ret = fail_sys(PUB_ESYS, err, errlen, "fcntl O_NONBLOCK on fd %d", listen_fd);
+        ret = lc_syserr(PUB_ESYS, err, errlen, "fcntl O_NONBLOCK on fd %d", listen_fd);
         goto end;
     }
     if ((p->ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
-        ret = fail_sys(PUB_ESYS, err, errlen, "epoll_create1");
+        ret = lc_syserr(PUB_ESYS, err, errlen, "epoll_create1");
         goto end;
     }
     if ((p->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0) {
-        ret = fail_sys(PUB_ESYS, err, errlen, "timerfd_create");
+        ret = lc_syserr(PUB_ESYS, err, errlen, "timerfd_create");
         goto end;
     }
     ev.data.ptr = &p->tag_timer;
     if (epoll_ctl(p->ep, EPOLL_CTL_ADD, p->timer_fd, &ev) < 0) {
-        ret = fail_sys(PUB_ESYS, err, errlen, "epoll_ctl timerfd");
+        ret = lc_syserr(PUB_ESYS, err, errlen, "epoll_ctl timerfd");
         goto end;
     }
     listen_on(p, 1);
     if (!p->listening) {
-        ret = fail_sys(PUB_ESYS, err, errlen, "epoll_ctl fd %d", listen_fd);
+        ret = lc_syserr(PUB_ESYS, err, errlen, "epoll_ctl fd %d", listen_fd);
         goto end;
     }
     *out = p;
@@ -847,104 +809,3 @@ void pub_get_stats(const pub_server *p, pub_stats *s)
     *s = p->st;
 }
 
-/* ------------------------------------------------------------ the socket file */
-
-/* Does someone accept on this socket?  1 yes, 0 no (stale), -1 cannot tell. */
-static int socket_live(const struct sockaddr_un *sa)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), r, e;
-
-    if (fd < 0)
-        return -1;
-    r = connect(fd, (const struct sockaddr *)sa, sizeof *sa);
-    e = errno;
-    close(fd);
-    errno = e;
-    if (r == 0 || e == EAGAIN || e == EINPROGRESS)
-        return 1;                              /* EAGAIN: its backlog is full, so it is alive */
-    return e == ECONNREFUSED ? 0 : -1;
-}
-
-int pub_listen(const char *path, unsigned mode, int *fd, char *err, size_t errlen)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    struct stat st;
-    int s = -1, ret = PUB_OK, bound = 0, r, e, live;
-    mode_t old;
-
-    *fd = -1;
-    if (mode & ~0777u || mode & 0002) {
-        snprintf(err, errlen, "socket mode %04o: at most 0777 and never writable by others", mode);
-        return PUB_EINVAL;
-    }
-    if (!path[0] || strlen(path) >= sizeof sa.sun_path) {
-        snprintf(err, errlen, "socket path \"%s\": 1 to %zu bytes", path, sizeof sa.sun_path - 1);
-        return PUB_EINVAL;
-    }
-    strcpy(sa.sun_path, path);
-
-    if (lstat(path, &st) == 0) {
-        if (S_ISLNK(st.st_mode)) {
-            snprintf(err, errlen, "%s is a symbolic link; refusing to follow it", path);
-            return PUB_EEXIST;
-        }
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
-            return PUB_EEXIST;
-        }
-        if ((live = socket_live(&sa)) != 0) {
-            if (live > 0)
-                snprintf(err, errlen, "%s: another process is listening on it (lcnetd running?)", path);
-            else
-                snprintf(err, errlen, "%s: cannot tell whether it is in use: connect: %s", path,
-                         strerror(errno));
-            return PUB_EEXIST;
-        }
-        /* Stale: left by a run that did not clean up.  Were it swapped for
-         * something else since the lstat, unlink removes only the name, and
-         * bind below creates its own file or fails. */
-        if (unlink(path) < 0 && errno != ENOENT)
-            return fail_sys(PUB_ESYS, err, errlen, "removing stale socket %s", path);
-    } else if (errno != ENOENT) {
-        return fail_sys(PUB_ESYS, err, errlen, "lstat %s", path);
-    }
-
-    if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-        return fail_sys(PUB_ESYS, err, errlen, "socket");
-    /* bind() creates the file with 0777 & ~umask: with this umask it is born
-     * with at most `mode`, never wider even for an instant. */
-    old = umask(~mode & 0777);
-    r = bind(s, (struct sockaddr *)&sa, sizeof sa);
-    e = errno;
-    umask(old);
-    if (r < 0) {
-        errno = e;
-        if (e == EADDRINUSE)
-            ret = fail_sys(PUB_EEXIST, err, errlen, "%s appeared while starting; refusing to replace it", path);
-        else
-            ret = fail_sys(PUB_ESYS, err, errlen, "bind %s", path);
-        goto end;
-    }
-    bound = 1;
-    /* A default ACL on the directory overrides the umask; set the mode
-     * exactly, on the name we just created and never through a symlink. */
-    if (fchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW) < 0) {
-        ret = fail_sys(PUB_ESYS, err, errlen, "chmod %s %04o", path, mode);
-        goto end;
-    }
-    if (listen(s, SOMAXCONN) < 0) {
-        ret = fail_sys(PUB_ESYS, err, errlen, "listen %s", path);
-        goto end;
-    }
-    *fd = s;
-    s = -1;
-end:
-    if (s >= 0) {
-        e = errno;
-        close(s);
-        if (bound && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-            unlink(path);
-        errno = e;
-    }
-    return ret;
-}

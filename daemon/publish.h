@@ -8,10 +8,16 @@
  * slowly loses lines (counted, then announced to it as
  *     {"event":"dropped","count":N}
  * once its buffer has drained below half) and never slows the pipeline or
- * the other subscribers.  A subscriber only ever sees whole lines.
+ * the other subscribers.  A subscriber only ever sees whole lines (when we
+ * give up on one that stopped reading, its stream may end in a fragment
+ * without '\n' before EOF: readers ignore it).
  *
  * Subscribers may send commands (see pubcmd.h); answers and errors are
- * lines like the events, e.g. {"event":"error","message":"..."}.
+ * lines like the events, e.g. {"event":"error","message":"..."}, and go
+ * through the same bounded buffer.  A subscriber that shuts down its
+ * sending side (`nc -N`) keeps its subscription; one that closes is
+ * removed at once.  A command line past PUB_CMD_MAX bytes gets an error,
+ * then the connection is closed once that is read (within 5 s).
  */
 #ifndef LCNETD_PUBLISH_H
 #define LCNETD_PUBLISH_H
@@ -51,8 +57,10 @@ typedef struct pub_hooks {
  * anything else (a regular file, a directory, a socket another process
  * serves, a socket whose state cannot be probed) is refused with
  * PUB_EEXIST.  The socket never has more permissions than `mode`, not even
- * for a moment.  Call before starting threads: it sets the umask around
- * bind().  Caller closes *fd and unlinks path on exit. */
+ * for a moment (one caveat: a default ACL on the directory overrides the
+ * umask, so bind() creates what the ACL says; the chmod right after sets
+ * `mode`).  Call before starting threads: it sets the umask around bind().
+ * Caller closes *fd and unlinks path on exit. */
 int pub_listen(const char *path, unsigned mode, int *fd, char *err, size_t errlen);
 
 /* Is fd (from systemd) a listening AF_UNIX SOCK_STREAM socket?  0, or PUB_EINVAL. */
@@ -97,11 +105,20 @@ typedef struct pub_stats {
     int clients;                    /* connected now */
     unsigned long long events;      /* pub_broadcast calls with a valid line */
     unsigned long long lines;       /* event lines queued, one per subscriber */
-    unsigned long long dropped;     /* event lines a full subscriber did not get */
+    unsigned long long dropped;     /* lines (events, answers) a full subscriber did not get */
     unsigned long long disconnects; /* subscribers gone, for any reason */
     unsigned long long rejected;    /* connections refused: max_clients reached */
     size_t buffered;                /* bytes of memory held in subscriber buffers now */
 } pub_stats;
 void pub_get_stats(const pub_server *p, pub_stats *s);
+
+#ifdef LCNETD_TESTING
+/* Test builds only.  pub_test_bound: called in pub_listen between bind()
+ * and chmod(), so a test can see the mode the socket file is born with.
+ * pub_test_linger_ms: how long a subscriber being closed may take to read
+ * its last lines (5000 ms otherwise). */
+extern void (*pub_test_bound)(const char *path);
+extern int pub_test_linger_ms;
+#endif
 
 #endif

@@ -1,9 +1,11 @@
 /* util.c: see util.h. */
 #include "daemon/util.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,4 +59,19 @@ int lc_sleep_unless(int64_t us, const volatile int *stop)
         nanosleep(&ts, NULL);
     }
     return 1;
+}
+
+int lc_syserr(int ret, char *err, size_t errlen, const char *fmt, ...)
+{
+    int e = errno;
+    va_list ap;
+    if (errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        size_t n = strlen(err);
+        snprintf(err + n, errlen - n, ": %s", strerror(e));
+    }
+    errno = e;
+    return ret;
 }

@@ -14,6 +14,9 @@ int64_t lc_wall_us(void);            /* CLOCK_REALTIME, since the epoch */
 int lc_pin_self(const cfg_cpus *cpus, char *err, size_t errlen);
 /* Block the signals main handles, so they reach main's signalfd only. */
 void lc_block_signals(void);
+/* Write "<what>: strerror(errno)" into err, keep errno, return ret. */
+int lc_syserr(int ret, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Sleep up to us microseconds; returns early (nonzero) once *stop is set. */
 int lc_sleep_unless(int64_t us, const volatile int *stop);
 

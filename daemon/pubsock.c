@@ -1,0 +1,154 @@
+/* pubsock.c: the event socket itself: creating it safely in a shared
+ * directory, and checking one systemd passes.  See publish.h. */
+#include "daemon/publish.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon/util.h"
+
+int pub_check_fd(int fd, char *err, size_t errlen)
+{
+    struct stat st;
+    int v;
+    socklen_t len = sizeof v;
+
+    if (fstat(fd, &st) < 0)
+        return lc_syserr(PUB_EINVAL, err, errlen, "fd %d", fd);
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "fd %d is not a socket", fd);
+        return PUB_EINVAL;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_UNIX) {
+        snprintf(err, errlen, "fd %d is not a unix socket", fd);
+        return PUB_EINVAL;
+    }
+    len = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_STREAM) {
+        snprintf(err, errlen, "fd %d is not a stream socket (ListenStream= in the unit)", fd);
+        return PUB_EINVAL;
+    }
+    len = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || !v) {
+        snprintf(err, errlen, "fd %d is not listening", fd);
+        return PUB_EINVAL;
+    }
+    return PUB_OK;
+}
+
+
+/* ------------------------------------------------------------ the socket file */
+
+#ifdef LCNETD_TESTING
+void (*pub_test_bound)(const char *path);
+#endif
+
+/* Does someone accept on this socket?  1 yes, 0 no (stale), -1 cannot tell. */
+static int socket_live(const struct sockaddr_un *sa)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), r, e;
+
+    if (fd < 0)
+        return -1;
+    r = connect(fd, (const struct sockaddr *)sa, sizeof *sa);
+    e = errno;
+    close(fd);
+    errno = e;
+    if (r == 0 || e == EAGAIN || e == EINPROGRESS)
+        return 1;                              /* EAGAIN: its backlog is full, so it is alive */
+    return e == ECONNREFUSED ? 0 : -1;
+}
+
+int pub_listen(const char *path, unsigned mode, int *fd, char *err, size_t errlen)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct stat st;
+    int s = -1, ret = PUB_OK, bound = 0, r, e, live;
+    mode_t old;
+
+    *fd = -1;
+    if (mode & ~0777u || mode & 0002) {
+        snprintf(err, errlen, "socket mode %04o: at most 0777 and never writable by others", mode);
+        return PUB_EINVAL;
+    }
+    if (!path[0] || strlen(path) >= sizeof sa.sun_path) {
+        snprintf(err, errlen, "socket path \"%s\": 1 to %zu bytes", path, sizeof sa.sun_path - 1);
+        return PUB_EINVAL;
+    }
+    strcpy(sa.sun_path, path);
+
+    if (lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode)) {
+            snprintf(err, errlen, "%s is a symbolic link; refusing to follow it", path);
+            return PUB_EEXIST;
+        }
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
+            return PUB_EEXIST;
+        }
+        if ((live = socket_live(&sa)) != 0) {
+            if (live > 0)
+                snprintf(err, errlen, "%s: another process is listening on it (lcnetd running?)", path);
+            else
+                snprintf(err, errlen, "%s: cannot tell whether it is in use: connect: %s", path,
+                         strerror(errno));
+            return PUB_EEXIST;
+        }
+        /* Stale: left by a run that did not clean up.  Were it swapped for
+         * something else since the lstat, unlink removes only the name, and
+         * bind below creates its own file or fails. */
+        if (unlink(path) < 0 && errno != ENOENT)
+            return lc_syserr(PUB_ESYS, err, errlen, "removing stale socket %s", path);
+    } else if (errno != ENOENT) {
+        return lc_syserr(PUB_ESYS, err, errlen, "lstat %s", path);
+    }
+
+    if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+        return lc_syserr(PUB_ESYS, err, errlen, "socket");
+    /* bind() creates the file with 0777 & ~umask: with this umask it is born
+     * with at most `mode`, never wider even for an instant. */
+    old = umask(~mode & 0777);
+    r = bind(s, (struct sockaddr *)&sa, sizeof sa);
+    e = errno;
+    umask(old);
+    if (r < 0) {
+        errno = e;
+        if (e == EADDRINUSE)
+            ret = lc_syserr(PUB_EEXIST, err, errlen, "%s appeared while starting; refusing to replace it", path);
+        else
+            ret = lc_syserr(PUB_ESYS, err, errlen, "bind %s", path);
+        goto end;
+    }
+    bound = 1;
+#ifdef LCNETD_TESTING
+    if (pub_test_bound)
+        pub_test_bound(path);
+#endif
+    /* A default ACL on the directory overrides the umask; set the mode
+     * exactly, on the name we just created and never through a symlink. */
+    if (fchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW) < 0) {
+        ret = lc_syserr(PUB_ESYS, err, errlen, "chmod %s %04o", path, mode);
+        goto end;
+    }
+    if (listen(s, SOMAXCONN) < 0) {
+        ret = lc_syserr(PUB_ESYS, err, errlen, "listen %s", path);
+        goto end;
+    }
+    *fd = s;
+    s = -1;
+end:
+    if (s >= 0) {
+        e = errno;
+        close(s);
+        if (bound && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(path);
+        errno = e;
+    }
+    return ret;
+}

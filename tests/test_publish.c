@@ -1,0 +1,1505 @@
+/* test_publish.c: the event socket (publish.c), its command parser
+ * (pubcmd.c) and the JSON line builder (json.c).
+ *
+ * Servers listen on real Unix sockets in a fresh temporary directory and
+ * clients are real sockets (plus `nc -U` once, when installed).  The test
+ * is single-threaded like the daemon: every wait for a client's line pumps
+ * pub_dispatch, so a publisher that blocked anywhere would hang the test
+ * (alarm() turns a hang into a failure).  SIGPIPE keeps its default action
+ * on purpose: a send to a departed subscriber without MSG_NOSIGNAL kills
+ * the test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/json.h"
+#include "daemon/publish.h"
+#include "daemon/pubcmd.h"
+
+enum { WAIT_MS = 5000, LINE_MAX_T = 8192 };
+
+static const char hello_line[] = "{\"event\":\"hello\",\"daemon\":\"test\"}";
+
+typedef struct fx {
+    char dir[PATH_MAX];
+    char path[PATH_MAX];
+    int lfd;
+    pub_server *p;
+    int status_calls;
+    int status_fails;         /* the status hook returns NULL */
+} fx;
+
+/* ------------------------------------------------------------ helpers */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char *hook_hello(void *arg)
+{
+    (void)arg;
+    return strdup(hello_line);
+}
+
+static char *hook_status(void *arg)
+{
+    fx *f = arg;
+    char t[64];
+
+    if (f->status_fails)
+        return NULL;
+    snprintf(t, sizeof t, "{\"event\":\"status\",\"calls\":%d}", ++f->status_calls);
+    return strdup(t);
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    const char *tmp = getenv("TMPDIR");
+    char err[256];
+
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "%s/lcnetd-pub-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof f->path, "%s/events.sock", f->dir);
+    f->lfd = -1;
+    if (pub_listen(f->path, 0660, &f->lfd, err, sizeof err) != PUB_OK) {
+        fprintf(stderr, "pub_listen: %s\n", err);
+        rmdir(f->dir);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+
+    pub_free(f->p);
+    if (f->lfd >= 0)
+        close(f->lfd);
+    /* Tests leave links, files, folders and sockets of their own in dir. */
+    if (nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+        fprintf(stderr, "could not remove %s: %s\n", f->dir, strerror(errno));
+    free(f);
+    return 0;
+}
+
+static void start(fx *f, size_t buffer, int max_clients)
+{
+    pub_hooks h = { hook_hello, hook_status, f };
+    char err[256];
+
+    pub_free(f->p);
+    f->p = NULL;
+    if (pub_new(&f->p, f->lfd, buffer, max_clients, &h, err, sizeof err) != PUB_OK)
+        fail_msg("pub_new: %s", err);
+}
+
+/* A test client: a socket and what it received but was not yet taken. */
+typedef struct tc {
+    int fd;
+    char *buf;
+    size_t len, cap;
+    int end;                  /* 1: EOF, 2: an error such as ECONNRESET */
+} tc;
+
+static int unix_connect(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static void tc_open(fx *f, tc *t)
+{
+    memset(t, 0, sizeof *t);
+    t->fd = unix_connect(f->path);
+    if (t->fd < 0)
+        fail_msg("connect %s: %s", f->path, strerror(errno));
+}
+
+static void tc_close(tc *t)
+{
+    if (t->fd >= 0)
+        close(t->fd);
+    t->fd = -1;
+    free(t->buf);
+    t->buf = NULL;
+    t->len = t->cap = 0;
+}
+
+/* Take whatever is readable now.  Returns bytes read. */
+static size_t tc_pump(tc *t)
+{
+    size_t got = 0;
+
+    while (!t->end) {
+        ssize_t n;
+        if (t->cap - t->len < 65536) {
+            t->cap = t->cap ? t->cap * 2 : 262144;
+            assert_non_null(t->buf = realloc(t->buf, t->cap));
+        }
+        n = read(t->fd, t->buf + t->len, t->cap - t->len);
+        if (n > 0) {
+            t->len += (size_t)n;
+            got += (size_t)n;
+        } else if (n == 0) {
+            t->end = 1;
+        } else if (errno == EAGAIN) {
+            break;
+        } else if (errno != EINTR) {
+            t->end = 2;
+        }
+    }
+    return got;
+}
+
+/* Move the first complete line into out (NUL-terminated, no newline). */
+static int tc_take(tc *t, char *out, size_t outlen)
+{
+    char *nl = t->buf ? memchr(t->buf, '\n', t->len) : NULL;
+    size_t n;
+
+    if (!nl)
+        return 0;
+    n = (size_t)(nl - t->buf);
+    assert_true(n < outlen);
+    memcpy(out, t->buf, n);
+    out[n] = 0;
+    memmove(t->buf, nl + 1, t->len - n - 1);
+    t->len -= n + 1;
+    return 1;
+}
+
+/* The next line, dispatching p meanwhile.  1: a line; 0: the stream ended;
+ * -1: nothing within ms. */
+static int tc_line(pub_server *p, tc *t, char *out, size_t outlen, int ms)
+{
+    long long deadline = now_ms() + ms;
+
+    for (;;) {
+        if (tc_take(t, out, outlen))
+            return 1;
+        if (t->end)
+            return 0;
+        if (now_ms() > deadline)
+            return -1;
+        if (p)
+            pub_dispatch(p);
+        if (!tc_pump(t) && !t->end) {
+            struct pollfd pf[2] = { { t->fd, POLLIN, 0 }, { p ? pub_fd(p) : -1, POLLIN, 0 } };
+            poll(pf, 2, 5);
+        }
+    }
+}
+
+static void expect_line(fx *f, tc *t, const char *want)
+{
+    char got[LINE_MAX_T];
+    int r = tc_line(f->p, t, got, sizeof got, WAIT_MS);
+
+    if (r != 1)
+        fail_msg("expected line %s, got %s", want, r ? "nothing (timeout)" : "end of stream");
+    if (strcmp(got, want) != 0)
+        fail_msg("expected line\n  %s\ngot\n  %s", want, got);
+}
+
+static void expect_line_has(fx *f, tc *t, const char *a, const char *b)
+{
+    char got[LINE_MAX_T];
+    int r = tc_line(f->p, t, got, sizeof got, WAIT_MS);
+
+    if (r != 1)
+        fail_msg("expected a line with %s, got %s", a, r ? "nothing (timeout)" : "end of stream");
+    if (!strstr(got, a) || (b && !strstr(got, b)))
+        fail_msg("expected a line with \"%s\"%s%s, got\n  %s", a, b ? " and " : "", b ? b : "", got);
+}
+
+static void expect_end(fx *f, tc *t)
+{
+    char got[LINE_MAX_T];
+    int r = tc_line(f->p, t, got, sizeof got, WAIT_MS);
+
+    if (r != 0)
+        fail_msg("expected the stream to end, got %s", r > 0 ? got : "nothing (timeout)");
+}
+
+/* Nothing more arrives while the server runs for ms. */
+static void expect_quiet(fx *f, tc *t, int ms)
+{
+    char got[LINE_MAX_T];
+    int r = tc_line(f->p, t, got, sizeof got, ms);
+
+    if (r != -1)
+        fail_msg("expected silence, got %s", r > 0 ? got : "end of stream");
+}
+
+static void tc_send(tc *t, const char *s)
+{
+    size_t n = strlen(s);
+    assert_int_equal(send(t->fd, s, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void bcast(fx *f, const char *stream, const char *line, int want)
+{
+    assert_int_equal(pub_broadcast(f->p, stream, line, strlen(line)), want);
+}
+
+static pub_stats stats(fx *f)
+{
+    pub_stats s;
+    pub_get_stats(f->p, &s);
+    return s;
+}
+
+/* Dispatch until `clients` subscribers are connected. */
+static void wait_clients(fx *f, int clients)
+{
+    long long deadline = now_ms() + WAIT_MS;
+
+    while (stats(f).clients != clients) {
+        if (now_ms() > deadline)
+            fail_msg("expected %d subscribers, have %d", clients, stats(f).clients);
+        pub_dispatch(f->p);
+        poll(NULL, 0, 1);
+    }
+}
+
+/* ------------------------------------------------------------ serving */
+
+static void test_hello_on_connect(void **state)
+{
+    fx *f = *state;
+    tc a;
+    char err[256];
+    pub_server *bare = NULL;
+
+    start(f, 65536, 8);
+    tc_open(f, &a);
+    expect_line(f, &a, hello_line);
+    expect_quiet(f, &a, 50);
+    assert_int_equal(stats(f).clients, 1);
+    tc_close(&a);
+
+    /* Without hooks: a default hello, and `status` says it is unavailable. */
+    pub_free(f->p);
+    f->p = NULL;
+    assert_int_equal(pub_new(&bare, f->lfd, 65536, 8, NULL, err, sizeof err), PUB_OK);
+    f->p = bare;
+    tc_open(f, &a);
+    expect_line(f, &a, "{\"event\":\"hello\"}");
+    tc_send(&a, "status\n");
+    expect_line(f, &a, "{\"event\":\"error\",\"message\":\"status unavailable\"}");
+    tc_close(&a);
+}
+
+static void test_broadcast_reaches_all(void **state)
+{
+    fx *f = *state;
+    tc t[3];
+    char line[64];
+
+    start(f, 65536, 8);
+    for (int i = 0; i < 3; i++) {
+        tc_open(f, &t[i]);
+        expect_line(f, &t[i], hello_line);
+    }
+    for (int n = 0; n < 20; n++) {
+        snprintf(line, sizeof line, "{\"n\":%d}", n);
+        bcast(f, n % 2 ? "cam1" : NULL, line, 3);
+    }
+    for (int i = 0; i < 3; i++) {
+        for (int n = 0; n < 20; n++) {
+            snprintf(line, sizeof line, "{\"n\":%d}", n);
+            expect_line(f, &t[i], line);
+        }
+        expect_quiet(f, &t[i], 20);
+    }
+    assert_int_equal(stats(f).events, 20);
+    assert_int_equal(stats(f).lines, 60);
+    assert_int_equal(stats(f).dropped, 0);
+    /* A subscriber that keeps up holds no buffer. */
+    assert_int_equal(stats(f).buffered, 0);
+    /* A line with a newline would break the framing: refused whole. */
+    assert_int_equal(pub_broadcast(f->p, NULL, "{}\n{}", 5), PUB_EINVAL);
+    expect_quiet(f, &t[0], 20);
+    for (int i = 0; i < 3; i++)
+        tc_close(&t[i]);
+}
+
+static void test_filter_by_streams(void **state)
+{
+    fx *f = *state;
+    tc a, b;
+
+    start(f, 65536, 8);
+    tc_open(f, &a);
+    tc_open(f, &b);
+    expect_line(f, &a, hello_line);
+    expect_line(f, &b, hello_line);
+    assert_true(pub_wanted(f->p, "cam2"));
+
+    tc_send(&a, "streams cam3 , cam1,cam3\r\n");
+    expect_line(f, &a, "{\"event\":\"streams\",\"streams\":[\"cam1\",\"cam3\"]}");
+    bcast(f, "cam1", "{\"s\":\"cam1\"}", 2);
+    bcast(f, "cam2", "{\"s\":\"cam2\"}", 1);
+    bcast(f, NULL, "{\"s\":\"daemon\"}", 2);
+    bcast(f, "cam3", "{\"s\":\"cam3\"}", 2);
+    bcast(f, "cam10", "{\"s\":\"cam10\"}", 1);
+    expect_line(f, &a, "{\"s\":\"cam1\"}");
+    expect_line(f, &a, "{\"s\":\"daemon\"}");
+    expect_line(f, &a, "{\"s\":\"cam3\"}");
+    expect_quiet(f, &a, 30);
+    expect_line(f, &b, "{\"s\":\"cam1\"}");
+    expect_line(f, &b, "{\"s\":\"cam2\"}");
+    expect_line(f, &b, "{\"s\":\"daemon\"}");
+    expect_line(f, &b, "{\"s\":\"cam3\"}");
+    expect_line(f, &b, "{\"s\":\"cam10\"}");
+
+    /* Only a is left: nobody wants cam2, so the daemon need not format it. */
+    tc_close(&b);
+    wait_clients(f, 1);
+    assert_false(pub_wanted(f->p, "cam2"));
+    assert_true(pub_wanted(f->p, "cam1"));
+    assert_true(pub_wanted(f->p, NULL));
+
+    /* A bad filter is an error and leaves the old one in place. */
+    tc_send(&a, "streams cam1,bad/name\n");
+    expect_line_has(f, &a, "\"event\":\"error\"", "bad/name");
+    bcast(f, "cam2", "{\"s\":\"cam2\"}", 0);
+    bcast(f, "cam1", "{\"s\":\"cam1\"}", 1);
+    expect_line(f, &a, "{\"s\":\"cam1\"}");
+
+    tc_send(&a, "streams *\n");
+    expect_line(f, &a, "{\"event\":\"streams\",\"streams\":[\"*\"]}");
+    bcast(f, "cam2", "{\"s\":\"cam2\"}", 1);
+    expect_line(f, &a, "{\"s\":\"cam2\"}");
+    tc_send(&a, "streams cam9\nstreams\n");
+    expect_line(f, &a, "{\"event\":\"streams\",\"streams\":[\"cam9\"]}");
+    expect_line(f, &a, "{\"event\":\"streams\",\"streams\":[\"*\"]}");
+    bcast(f, "cam2", "{\"s\":\"cam2\"}", 1);
+    expect_line(f, &a, "{\"s\":\"cam2\"}");
+    tc_close(&a);
+}
+
+static void test_commands(void **state)
+{
+    fx *f = *state;
+    tc a;
+
+    start(f, 65536, 8);
+    tc_open(f, &a);
+    expect_line(f, &a, hello_line);
+
+    tc_send(&a, "ping\n");
+    expect_line(f, &a, "{\"event\":\"pong\"}");
+    tc_send(&a, "status\r\n");
+    expect_line(f, &a, "{\"event\":\"status\",\"calls\":1}");
+    tc_send(&a, "help\n");
+    expect_line(f, &a, pub_cmd_help);
+    tc_send(&a, "frobnicate now\n");
+    expect_line(f, &a, "{\"event\":\"error\",\"message\":\"unknown command (try help): \\\"frobnicate\\\"\"}");
+    tc_send(&a, "ping twice\n");
+    expect_line_has(f, &a, "\"event\":\"error\"", "no arguments");
+    /* A command split over several writes, and an empty line: no answer. */
+    tc_send(&a, "pi");
+    expect_quiet(f, &a, 30);
+    tc_send(&a, "ng\n\n   \n\r\nstat");
+    tc_send(&a, "us\n");
+    expect_line(f, &a, "{\"event\":\"pong\"}");
+    expect_line(f, &a, "{\"event\":\"status\",\"calls\":2}");
+    expect_quiet(f, &a, 30);
+    /* Hostile bytes come back escaped, as valid JSON. */
+    tc_send(&a, "\x01\"\xff\n");
+    expect_line(f, &a, "{\"event\":\"error\",\"message\":\"unknown command (try help): "
+                       "\\\"\\u0001\\\"\xEF\xBF\xBD\\\"\"}");
+    f->status_fails = 1;
+    tc_send(&a, "status\n");
+    expect_line(f, &a, "{\"event\":\"error\",\"message\":\"status unavailable\"}");
+    assert_int_equal(stats(f).clients, 1);
+    tc_close(&a);
+}
+
+/* Parse {"seq":N...}: N, or -1. */
+static long seq_of(const char *line)
+{
+    long n;
+    return sscanf(line, "{\"seq\":%ld,", &n) == 1 ? n : -1;
+}
+
+static void make_seq(char *line, size_t n, long seq)
+{
+    snprintf(line, n, "{\"seq\":%ld,\"pad\":\"%0150d\"}", seq, 0);
+}
+
+/* Take b's complete lines, each the next in sequence. */
+static void drain_in_order(tc *b, long *next)
+{
+    char got[LINE_MAX_T];
+
+    tc_pump(b);
+    while (tc_take(b, got, sizeof got)) {
+        if (seq_of(got) != *next)
+            fail_msg("reader: expected seq %ld, got %s", *next, got);
+        ++*next;
+    }
+}
+
+static void test_slow_subscriber_gets_dropped_count(void **state)
+{
+    fx *f = *state;
+    enum { BUF = 8192 };
+    tc a, b;
+    char line[256], got[LINE_MAX_T];
+    long seq = 0, b_next = 0, a_next = 0, last_before = -1, first_after = -1;
+    unsigned long long announced = 0;
+    int notices = 0;
+    pub_stats st;
+
+    start(f, BUF, 8);
+    tc_open(f, &a);
+    tc_open(f, &b);
+    expect_line(f, &a, hello_line);
+    expect_line(f, &b, hello_line);
+
+    /* a stops reading.  Broadcast until it has lost 50 lines: every call
+     * returns (the test would hang otherwise) and b misses nothing. */
+    for (;; seq++) {
+        assert_true(seq < 1000000);
+        make_seq(line, sizeof line, seq);
+        int n = pub_broadcast(f->p, "cam1", line, strlen(line));
+        assert_true(n == 1 || n == 2);
+        drain_in_order(&b, &b_next);
+        pub_dispatch(f->p);
+        if (stats(f).dropped >= 50)
+            break;
+    }
+    /* While a is full every broadcast reaches b alone. */
+    for (int i = 0; i < 20; i++) {
+        make_seq(line, sizeof line, ++seq);
+        assert_int_equal(pub_broadcast(f->p, "cam1", line, strlen(line)), 1);
+        drain_in_order(&b, &b_next);
+    }
+    st = stats(f);
+    assert_int_equal(st.dropped, 50 + 20);
+    assert_true(st.buffered <= 2 * BUF);      /* a's queue is bounded by its limit */
+    while (b_next <= seq) {
+        pub_dispatch(f->p);
+        drain_in_order(&b, &b_next);
+    }
+
+    /* a reads again: whole lines in order, one notice where the gap is,
+     * then new lines flow. */
+    for (;;) {
+        int r = tc_line(f->p, &a, got, sizeof got, WAIT_MS);
+        long s;
+        assert_int_equal(r, 1);
+        if (sscanf(got, "{\"event\":\"dropped\",\"count\":%llu}", &announced) == 1) {
+            notices++;
+            last_before = a_next - 1;
+            for (int i = 0; i < 5; i++) {
+                make_seq(line, sizeof line, ++seq);
+                assert_int_equal(pub_broadcast(f->p, "cam1", line, strlen(line)), 2);
+            }
+            continue;
+        }
+        s = seq_of(got);
+        if (s < 0)
+            fail_msg("a: unexpected line %s", got);
+        if (notices && first_after < 0)
+            first_after = s;
+        else if (s != a_next)
+            fail_msg("a: expected seq %ld, got %ld", a_next, s);
+        a_next = s + 1;
+        if (s == seq)
+            break;
+    }
+    assert_int_equal(notices, 1);
+    assert_true(last_before >= 0);
+    assert_int_equal(announced, 70);
+    assert_int_equal(first_after - last_before - 1, (long)announced);
+    assert_int_equal(stats(f).dropped, 70);
+    while (b_next <= seq) {
+        pub_dispatch(f->p);
+        drain_in_order(&b, &b_next);
+    }
+    assert_int_equal(b_next, seq + 1);
+    /* Both caught up: the buffer a needed is given back. */
+    pub_dispatch(f->p);
+    assert_int_equal(stats(f).buffered, 0);
+    tc_close(&a);
+    tc_close(&b);
+}
+
+static void test_long_command_line_disconnects(void **state)
+{
+    fx *f = *state;
+    enum { TOTAL = 10 << 20, CHUNK = 65536 };
+    tc a;
+    char *chunk = malloc(CHUNK), got[LINE_MAX_T];
+    size_t written = 0, most = 0;
+    int write_failed = 0, lines = 0;
+    long long deadline = now_ms() + 4 * WAIT_MS;
+    pub_stats st;
+
+    assert_non_null(chunk);
+    memset(chunk, 'x', CHUNK);
+    start(f, 65536, 8);
+    tc_open(f, &a);
+    expect_line(f, &a, hello_line);
+
+    while (!a.end) {
+        if (now_ms() > deadline)
+            fail_msg("not disconnected after %zu bytes", written);
+        if (written < TOTAL && !write_failed) {
+            ssize_t n = send(a.fd, chunk, CHUNK, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n > 0)
+                written += (size_t)n;
+            else if (errno != EAGAIN)
+                write_failed = 1;              /* EPIPE: the server closed */
+        }
+        pub_dispatch(f->p);
+        st = stats(f);
+        if (st.buffered > most)
+            most = st.buffered;
+        tc_pump(&a);
+        while (tc_take(&a, got, sizeof got)) {
+            if (!strstr(got, "\"event\":\"error\"") || !strstr(got, "longer than 4096"))
+                fail_msg("expected the too-long error, got %.200s", got);
+            lines++;
+        }
+        poll(NULL, 0, lines ? 1 : 0);
+    }
+    assert_int_equal(lines, 1);
+    assert_true(written < TOTAL);             /* the server stopped reading */
+    assert_true(most <= 2 * PUB_CMD_MAX);     /* and never held more than a line */
+    st = stats(f);
+    assert_int_equal(st.clients, 0);
+    assert_int_equal(st.disconnects, 1);
+    assert_int_equal(st.buffered, 0);
+    tc_close(&a);
+    free(chunk);
+}
+
+/* A subscriber being closed that does not read its last lines goes at the
+ * linger deadline (the timer), not never. */
+static void test_closing_subscriber_lingers_then_goes(void **state)
+{
+    fx *f = *state;
+    tc a, b;
+    char line[256], *junk = malloc(PUB_CMD_MAX + 2);
+    long seq = 0;
+    long long t0;
+    pub_stats st;
+
+    assert_non_null(junk);
+    memset(junk, 'x', PUB_CMD_MAX + 1);
+    junk[PUB_CMD_MAX + 1] = 0;
+#ifdef LCNETD_TESTING
+    pub_test_linger_ms = 300;
+#endif
+    start(f, 8192, 8);
+    tc_open(f, &a);
+    tc_open(f, &b);
+    expect_line(f, &a, hello_line);
+    expect_line(f, &b, hello_line);
+    while (stats(f).dropped == 0) {             /* a does not read: full */
+        assert_true(seq < 1000000);
+        make_seq(line, sizeof line, seq++);
+        pub_broadcast(f->p, "cam1", line, strlen(line));
+        pub_dispatch(f->p);
+        tc_pump(&b);
+        b.len = 0;
+    }
+    tc_send(&a, junk);                          /* too long: closing, error queued */
+    t0 = now_ms();
+    while (stats(f).disconnects == 0) {
+        assert_true(now_ms() - t0 < 20000);
+        pub_dispatch(f->p);
+        struct pollfd pf = { pub_fd(f->p), POLLIN, 0 };
+        poll(&pf, 1, 50);
+        st = stats(f);
+        if (now_ms() - t0 < 250)
+            assert_int_equal(st.clients, 2);   /* it gets its time */
+    }
+    st = stats(f);
+    assert_int_equal(st.clients, 1);
+    assert_true(pub_wanted(f->p, "cam1"));      /* b is still there */
+    bcast(f, "cam1", "{}", 1);
+    /* a's stream ends with whole lines: the unsent error is simply not there. */
+    while (tc_line(NULL, &a, line, sizeof line, WAIT_MS) == 1)
+        ;
+    assert_true(a.end);
+#ifdef LCNETD_TESTING
+    pub_test_linger_ms = 5000;
+#endif
+    tc_close(&a);
+    tc_close(&b);
+    free(junk);
+}
+
+static void test_max_clients(void **state)
+{
+    fx *f = *state;
+    tc a, b, c, d, e;
+
+    start(f, 65536, 2);
+    tc_open(f, &a);
+    tc_open(f, &b);
+    expect_line(f, &a, hello_line);
+    expect_line(f, &b, hello_line);
+    tc_open(f, &c);
+    expect_line(f, &c, "{\"event\":\"error\",\"message\":\"too many subscribers\"}");
+    expect_end(f, &c);
+    assert_int_equal(stats(f).rejected, 1);
+    assert_int_equal(stats(f).clients, 2);
+
+    tc_close(&a);
+    wait_clients(f, 1);
+    tc_open(f, &d);
+    expect_line(f, &d, hello_line);
+
+    assert_int_equal(pub_set_limits(f->p, 100, 3), PUB_EINVAL);
+    assert_int_equal(pub_set_limits(f->p, 65536, 0), PUB_EINVAL);
+    assert_int_equal(pub_set_limits(f->p, 65536, 3), PUB_OK);
+    tc_open(f, &e);
+    expect_line(f, &e, hello_line);
+    assert_int_equal(stats(f).clients, 3);
+    for (tc *t = &b; t; t = t == &b ? &c : t == &c ? &d : t == &d ? &e : NULL)
+        tc_close(t);
+}
+
+static void test_disconnect_mid_stream(void **state)
+{
+    fx *f = *state;
+    tc a, b, c;
+    char line[256];
+    long seq = 0, b_next = 0;
+    pub_stats st;
+
+    start(f, 16384, 8);
+    tc_open(f, &a);
+    tc_open(f, &b);
+    tc_open(f, &c);
+    expect_line(f, &a, hello_line);
+    expect_line(f, &b, hello_line);
+    expect_line(f, &c, hello_line);
+
+    /* a goes away with nothing queued: the next broadcast's send fails
+     * (EPIPE, no SIGPIPE) and a is removed then and there. */
+    for (; seq < 10; seq++) {
+        make_seq(line, sizeof line, seq);
+        bcast(f, NULL, line, 3);
+    }
+    close(a.fd);
+    a.fd = -1;
+    make_seq(line, sizeof line, seq++);
+    bcast(f, NULL, line, 2);
+    st = stats(f);
+    assert_int_equal(st.clients, 2);
+    assert_int_equal(st.disconnects, 1);
+
+    /* c stops reading until its queue holds bytes, then goes away: the
+     * next dispatch sees the hangup and frees its buffer. */
+    while (stats(f).buffered == 0) {
+        assert_true(seq < 1000000);
+        make_seq(line, sizeof line, seq++);
+        assert_int_equal(pub_broadcast(f->p, NULL, line, strlen(line)), 2);
+        drain_in_order(&b, &b_next);
+    }
+    tc_close(&c);
+    pub_dispatch(f->p);
+    st = stats(f);
+    assert_int_equal(st.clients, 1);
+    assert_int_equal(st.disconnects, 2);
+    assert_int_equal(st.buffered, 0);
+
+    /* b saw everything, in order, throughout. */
+    for (int i = 0; i < 10; i++) {
+        make_seq(line, sizeof line, seq++);
+        bcast(f, NULL, line, 1);
+    }
+    for (long long deadline = now_ms() + WAIT_MS; b_next < seq;) {
+        assert_true(now_ms() < deadline);
+        pub_dispatch(f->p);
+        drain_in_order(&b, &b_next);
+        assert_false(b.end);
+    }
+    tc_close(&a);
+    tc_close(&b);
+}
+
+/* 200 subscribers that connect and keep up cost no buffers at all. */
+static void test_idle_subscribers_hold_no_buffers(void **state)
+{
+    fx *f = *state;
+    enum { N = 200 };
+    tc *t = calloc(N, sizeof *t);
+    char line[] = "{\"event\":\"label\",\"stream\":\"cam1\",\"label\":\"cat\",\"score\":0.93}";
+
+    assert_non_null(t);
+    start(f, 256 * 1024, N);
+    for (int i = 0; i < N; i++)
+        tc_open(f, &t[i]);
+    wait_clients(f, N);
+    assert_int_equal(stats(f).buffered, 0);
+    bcast(f, "cam1", line, N);
+    assert_int_equal(stats(f).buffered, 0);
+    for (int i = 0; i < N; i++) {
+        expect_line(f, &t[i], hello_line);
+        expect_line(f, &t[i], line);
+        tc_close(&t[i]);
+    }
+    wait_clients(f, 0);
+    free(t);
+}
+
+/* One dispatch reads a bounded amount (4096 bytes) from each subscriber: a
+ * client that sends a flood does not delay another's command.  The flood is
+ * `status` commands, so the hook's call count says how many were read. */
+static void test_chatty_client_does_not_starve_others(void **state)
+{
+    fx *f = *state;
+    enum { CMDS = 10000, LEN = 7 };
+    tc a, b;
+    char *flood = malloc(CMDS * LEN), got[LINE_MAX_T];
+    size_t sent = 0;
+    int answers = 0;
+
+    assert_non_null(flood);
+    for (int i = 0; i < CMDS; i++)
+        memcpy(flood + i * LEN, "status\n", LEN);
+    start(f, 1 << 20, 8);
+    tc_open(f, &a);
+    tc_open(f, &b);
+    expect_line(f, &a, hello_line);
+    expect_line(f, &b, hello_line);
+
+    while (sent < CMDS * LEN) {
+        ssize_t n = send(a.fd, flood + sent, CMDS * LEN - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        sent += (size_t)n;
+    }
+    assert_true(sent > 3 * 4096);
+    tc_send(&b, "ping\n");
+    pub_dispatch(f->p);                        /* exactly one */
+    assert_true(f->status_calls >= 1);
+    assert_true(f->status_calls <= 4096 / LEN);
+    tc_pump(&b);
+    assert_true(tc_take(&b, got, sizeof got));
+    assert_string_equal(got, "{\"event\":\"pong\"}");
+    /* The rest is answered, in order, over later dispatches. */
+    while (answers < (int)(sent / LEN)) {
+        char want[64];
+        int r = tc_line(f->p, &a, got, sizeof got, WAIT_MS);
+        assert_int_equal(r, 1);
+        snprintf(want, sizeof want, "{\"event\":\"status\",\"calls\":%d}", ++answers);
+        assert_string_equal(got, want);
+    }
+    assert_int_equal(f->status_calls, answers);
+    assert_int_equal(stats(f).dropped, 0);
+    tc_close(&a);
+    tc_close(&b);
+    free(flood);
+}
+
+/* shutdown(SHUT_WR) from a subscriber (`nc -N`) ends its commands, not its
+ * subscription. */
+static void test_half_close_keeps_subscription(void **state)
+{
+    fx *f = *state;
+    tc a;
+
+    start(f, 65536, 8);
+    tc_open(f, &a);
+    expect_line(f, &a, hello_line);
+    tc_send(&a, "streams cam1\nping");            /* the last command unterminated */
+    assert_int_equal(shutdown(a.fd, SHUT_WR), 0);
+    expect_line(f, &a, "{\"event\":\"streams\",\"streams\":[\"cam1\"]}");
+    expect_line(f, &a, "{\"event\":\"pong\"}");
+    bcast(f, "cam2", "{\"s\":2}", 0);
+    bcast(f, "cam1", "{\"s\":1}", 1);
+    expect_line(f, &a, "{\"s\":1}");
+    assert_int_equal(stats(f).clients, 1);
+    tc_close(&a);
+    wait_clients(f, 0);
+}
+
+static void test_goodbye(void **state)
+{
+    fx *f = *state;
+    tc a, b;
+    char line[256], got[LINE_MAX_T];
+    long seq = 0;
+    long long t0, took;
+    int lines = 0;
+
+    start(f, 8192, 8);
+    tc_open(f, &a);
+    tc_open(f, &b);
+    expect_line(f, &a, hello_line);
+    expect_line(f, &b, hello_line);
+    while (stats(f).dropped == 0) {             /* b never reads */
+        assert_true(seq < 1000000);
+        make_seq(line, sizeof line, seq++);
+        pub_broadcast(f->p, NULL, line, strlen(line));
+        tc_pump(&a);
+        while (tc_take(&a, got, sizeof got))
+            ;
+    }
+    t0 = now_ms();
+    pub_goodbye(f->p, "{\"event\":\"bye\"}", 300);
+    took = now_ms() - t0;
+    assert_true(took >= 290 && took < 3000);   /* b held it to the deadline, no longer */
+    assert_int_equal(stats(f).clients, 0);
+    assert_int_equal(pub_broadcast(f->p, NULL, "{}", 2), 0);
+
+    /* a: the rest of the stream, then bye, then the end. */
+    for (;;) {
+        int r = tc_line(NULL, &a, got, sizeof got, WAIT_MS);
+        assert_int_equal(r, 1);
+        if (strcmp(got, "{\"event\":\"bye\"}") == 0)
+            break;
+        assert_true(seq_of(got) >= 0);
+    }
+    assert_int_equal(tc_line(NULL, &a, got, sizeof got, WAIT_MS), 0);
+    /* b: whole lines until its stream ends (an unterminated tail is not a line). */
+    while (tc_line(NULL, &b, got, sizeof got, WAIT_MS) == 1) {
+        assert_true(seq_of(got) >= 0 || strstr(got, "\"event\":"));
+        lines++;
+    }
+    assert_true(b.end);
+    assert_true(lines > 0);
+    tc_close(&a);
+    tc_close(&b);
+}
+
+static int have_program(const char *name)
+{
+    const char *path = getenv("PATH");
+    char buf[PATH_MAX];
+
+    for (const char *p = path ? path : ""; *p;) {
+        size_t n = strcspn(p, ":");
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)n, p, name);
+        if (access(buf, X_OK) == 0)
+            return 1;
+        p += n + (p[n] == ':');
+    }
+    return 0;
+}
+
+/* A real tool as subscriber: netcat (OpenBSD) with -N shuts down its
+ * sending side after the commands and keeps reading until we close. */
+static void test_nc_subscriber(void **state)
+{
+    fx *f = *state;
+    int in[2], out[2], status;
+    pid_t pid;
+    tc t;
+
+    if (!have_program("nc"))
+        skip();
+    start(f, 65536, 8);
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    assert_true((pid = fork()) >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[0]);
+        close(in[1]);
+        execlp("nc", "nc", "-N", "-U", f->path, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    assert_int_equal(write(in[1], "streams cam1\nping\n", 18), 18);
+    close(in[1]);
+    memset(&t, 0, sizeof t);
+    t.fd = out[0];
+    assert_int_equal(fcntl(t.fd, F_SETFL, O_NONBLOCK), 0);
+    expect_line(f, &t, hello_line);
+    expect_line(f, &t, "{\"event\":\"streams\",\"streams\":[\"cam1\"]}");
+    expect_line(f, &t, "{\"event\":\"pong\"}");
+    bcast(f, "cam2", "{\"s\":2}", 0);
+    bcast(f, "cam1", "{\"s\":1}", 1);
+    expect_line(f, &t, "{\"s\":1}");
+    pub_goodbye(f->p, "{\"event\":\"bye\"}", 1000);
+    expect_line(f, &t, "{\"event\":\"bye\"}");
+    expect_end(f, &t);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    tc_close(&t);
+}
+
+/* ------------------------------------------------------------ the socket file */
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISSOCK(st.st_mode));
+    return st.st_mode & 07777;
+}
+
+static void sub_path(const fx *f, char *out, const char *name)
+{
+    snprintf(out, PATH_MAX, "%s/%s", f->dir, name);
+}
+
+#ifdef LCNETD_TESTING
+static mode_t born_mode;
+
+static void note_born_mode(const char *path)
+{
+    struct stat st;
+    born_mode = lstat(path, &st) == 0 ? st.st_mode & 07777 : (mode_t)-1;
+}
+#endif
+
+static void test_listen_mode(void **state)
+{
+    fx *f = *state;
+    char path[PATH_MAX], err[256];
+    const unsigned modes[] = { 0660, 0600, 0640 };
+    int fd, c;
+
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        sub_path(f, path, "m.sock");
+        /* A permissive umask must not widen it, a strict one not narrow it. */
+        mode_t old = umask(i % 2 ? 0 : 0077);
+#ifdef LCNETD_TESTING
+        born_mode = (mode_t)-1;
+        pub_test_bound = note_born_mode;
+#endif
+        assert_int_equal(pub_listen(path, modes[i], &fd, err, sizeof err), PUB_OK);
+        assert_int_equal(umask(old), i % 2 ? 0 : 0077);   /* and the umask is restored */
+#ifdef LCNETD_TESTING
+        pub_test_bound = NULL;
+        /* No moment with more permissions than asked for, even under umask 0. */
+        assert_int_equal(born_mode, modes[i]);
+#endif
+        assert_int_equal(mode_of(path), modes[i]);
+        assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        assert_true((c = unix_connect(path)) >= 0);
+        close(c);
+        close(fd);
+        unlink(path);
+    }
+    assert_int_equal(mode_of(f->path), 0660);
+
+    sub_path(f, path, "w.sock");
+    assert_int_equal(pub_listen(path, 0666, &fd, err, sizeof err), PUB_EINVAL);
+    assert_non_null(strstr(err, "0666"));
+    assert_int_equal(pub_listen(path, 01660, &fd, err, sizeof err), PUB_EINVAL);
+    assert_int_equal(fd, -1);
+    assert_int_equal(access(path, F_OK), -1);
+}
+
+/* A default ACL on the folder replaces the umask: the mode must still come
+ * out exactly as asked.  The ACL (owner rw-, group ---, others ---) makes
+ * the socket born 0600, narrower than the 0660 requested. */
+static void test_listen_mode_under_default_acl(void **state)
+{
+    fx *f = *state;
+    struct {
+        uint32_t version;
+        struct { uint16_t tag, perm; uint32_t id; } e[3];
+    } acl = { 2, { { 0x01, 6, UINT32_MAX }, { 0x04, 0, UINT32_MAX }, { 0x20, 0, UINT32_MAX } } };
+    char dir[PATH_MAX], path[PATH_MAX + 8], err[256];
+    int fd;
+
+    sub_path(f, dir, "acl");
+    assert_int_equal(mkdir(dir, 0700), 0);
+    if (setxattr(dir, "system.posix_acl_default", &acl, sizeof acl, 0) < 0)
+        skip();                                /* no ACLs on this filesystem */
+    snprintf(path, sizeof path, "%s/a.sock", dir);
+    assert_int_equal(pub_listen(path, 0660, &fd, err, sizeof err), PUB_OK);
+    assert_int_equal(mode_of(path), 0660);
+    close(fd);
+}
+
+static void test_listen_refuses_symlink(void **state)
+{
+    fx *f = *state;
+    char path[PATH_MAX], target[PATH_MAX], err[256];
+    int fd;
+
+    sub_path(f, path, "link.sock");
+    sub_path(f, target, "elsewhere");
+    assert_int_equal(symlink(target, path), 0);              /* dangling */
+    assert_int_equal(pub_listen(path, 0660, &fd, err, sizeof err), PUB_EEXIST);
+    assert_non_null(strstr(err, "symbolic link"));
+    assert_int_equal(fd, -1);
+    assert_int_equal(access(target, F_OK), -1);             /* nothing made through it */
+    /* A link to the live socket: still refused, still a link. */
+    unlink(path);
+    assert_int_equal(symlink(f->path, path), 0);
+    assert_int_equal(pub_listen(path, 0660, &fd, err, sizeof err), PUB_EEXIST);
+    assert_non_null(strstr(err, "symbolic link"));
+    struct stat st;
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+}
+
+static void test_listen_refuses_file(void **state)
+{
+    fx *f = *state;
+    char path[PATH_MAX], err[256], back[16] = "";
+    int fd, w;
+
+    sub_path(f, path, "file.sock");
+    assert_true((w = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
+    assert_int_equal(write(w, "precious", 8), 8);
+    close(w);
+    assert_int_equal(pub_listen(path, 0660, &fd, err, sizeof err), PUB_EEXIST);
+    assert_non_null(strstr(err, "not a socket"));
+    assert_true((w = open(path, O_RDONLY)) >= 0);
+    assert_int_equal(read(w, back, sizeof back - 1), 8);
+    close(w);
+    assert_string_equal(back, "precious");
+
+    sub_path(f, path, "dir.sock");
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(pub_listen(path, 0660, &fd, err, sizeof err), PUB_EEXIST);
+
+    memset(path, 'a', sizeof(((struct sockaddr_un *)0)->sun_path));
+    path[sizeof(((struct sockaddr_un *)0)->sun_path)] = 0;
+    assert_int_equal(pub_listen(path, 0660, &fd, err, sizeof err), PUB_EINVAL);
+}
+
+static void test_listen_replaces_stale_refuses_live(void **state)
+{
+    fx *f = *state;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    char path[PATH_MAX], err[256];
+    int s, fd, c;
+
+    /* Stale: bound by a process that is gone (closed without unlink). */
+    sub_path(f, path, "stale.sock");
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    assert_true((s = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(s, 1), 0);
+    close(s);
+    assert_int_equal(unix_connect(path), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    assert_int_equal(pub_listen(path, 0600, &fd, err, sizeof err), PUB_OK);
+    assert_int_equal(mode_of(path), 0600);
+    assert_true((c = unix_connect(path)) >= 0);
+    close(c);
+
+    /* Live: fd above still listens on it. */
+    assert_int_equal(pub_listen(path, 0600, &s, err, sizeof err), PUB_EEXIST);
+    assert_non_null(strstr(err, "listening"));
+    assert_int_equal(s, -1);
+    assert_true((c = unix_connect(path)) >= 0);            /* untouched */
+    close(c);
+    /* The fixture's socket, served by a pub_server, is as live. */
+    assert_int_equal(pub_listen(f->path, 0660, &s, err, sizeof err), PUB_EEXIST);
+    close(fd);
+}
+
+static void test_check_fd(void **state)
+{
+    fx *f = *state;
+    char err[256];
+    int s, pfd[2];
+    pub_server *p = (pub_server *)&err;
+
+    assert_int_equal(pub_check_fd(f->lfd, err, sizeof err), PUB_OK);
+
+    assert_true((s = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+    assert_int_equal(pub_check_fd(s, err, sizeof err), PUB_EINVAL);
+    assert_non_null(strstr(err, "not listening"));
+    close(s);
+
+    assert_true((s = socket(AF_UNIX, SOCK_DGRAM, 0)) >= 0);
+    assert_int_equal(pub_check_fd(s, err, sizeof err), PUB_EINVAL);
+    assert_non_null(strstr(err, "not a stream socket"));
+    assert_int_equal(pub_new(&p, s, 65536, 8, NULL, err, sizeof err), PUB_EINVAL);
+    assert_null(p);
+    close(s);
+
+    if ((s = socket(AF_INET, SOCK_DGRAM, 0)) >= 0) {
+        assert_int_equal(pub_check_fd(s, err, sizeof err), PUB_EINVAL);
+        assert_non_null(strstr(err, "not a unix socket"));
+        close(s);
+    }
+    if ((s = socket(AF_INET, SOCK_STREAM, 0)) >= 0) {
+        struct sockaddr_in in = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        if (bind(s, (struct sockaddr *)&in, sizeof in) == 0 && listen(s, 1) == 0) {
+            assert_int_equal(pub_check_fd(s, err, sizeof err), PUB_EINVAL);
+            assert_non_null(strstr(err, "not a unix socket"));
+        }
+        close(s);
+    }
+
+    assert_int_equal(pipe(pfd), 0);
+    assert_int_equal(pub_check_fd(pfd[0], err, sizeof err), PUB_EINVAL);
+    assert_non_null(strstr(err, "not a socket"));
+    close(pfd[0]);
+    close(pfd[1]);
+    assert_int_equal(pub_check_fd(pfd[0], err, sizeof err), PUB_EINVAL);   /* closed */
+
+    assert_int_equal(pub_new(&p, f->lfd, 100, 8, NULL, err, sizeof err), PUB_EINVAL);
+    assert_int_equal(pub_new(&p, f->lfd, 65536, 0, NULL, err, sizeof err), PUB_EINVAL);
+}
+
+/* ------------------------------------------------------------ commands, pure */
+
+static void expect_parse_error(const char *line, const char *words)
+{
+    pub_cmd c;
+    pub_cmd_parse(&c, line, strlen(line));
+    if (c.kind != PUB_CMD_ERROR)
+        fail_msg("\"%s\": expected an error, got kind %d", line, c.kind);
+    assert_null(c.filter);
+    if (!strstr(c.error, words))
+        fail_msg("\"%s\": error \"%s\" lacks \"%s\"", line, c.error, words);
+}
+
+static void test_cmd_parse(void **state)
+{
+    pub_cmd c;
+    char big[PUB_FILTER_MAX * 8 + 16], name[PUB_NAME_MAX + 2];
+    size_t n;
+    (void)state;
+
+    pub_cmd_parse(&c, "streams b,a.x, b ,A-1_z", 23);
+    assert_int_equal(c.kind, PUB_CMD_STREAMS);
+    assert_int_equal(pub_filter_count(c.filter), 3);
+    assert_string_equal(pub_filter_name(c.filter, 0), "A-1_z");
+    assert_string_equal(pub_filter_name(c.filter, 1), "a.x");
+    assert_string_equal(pub_filter_name(c.filter, 2), "b");
+    assert_null(pub_filter_name(c.filter, 3));
+    assert_true(pub_filter_has(c.filter, "b"));
+    assert_true(pub_filter_has(c.filter, "a.x"));
+    assert_false(pub_filter_has(c.filter, "a"));
+    assert_false(pub_filter_has(c.filter, "bb"));
+    assert_true(pub_filter_has(c.filter, NULL));          /* daemon-wide */
+    pub_filter_free(c.filter);
+
+    const char *all[] = { "streams", "streams *", " streams\t*  \r", "streams   " };
+    for (size_t i = 0; i < 4; i++) {
+        pub_cmd_parse(&c, all[i], strlen(all[i]));
+        assert_int_equal(c.kind, PUB_CMD_STREAMS);
+        assert_null(c.filter);
+    }
+    assert_true(pub_filter_has(NULL, "anything"));
+
+    pub_cmd_parse(&c, "ping\r", 5);
+    assert_int_equal(c.kind, PUB_CMD_PING);
+    pub_cmd_parse(&c, " \tstatus ", 9);
+    assert_int_equal(c.kind, PUB_CMD_STATUS);
+    pub_cmd_parse(&c, "help", 4);
+    assert_int_equal(c.kind, PUB_CMD_HELP);
+    pub_cmd_parse(&c, "", 0);
+    assert_int_equal(c.kind, PUB_CMD_NONE);
+    pub_cmd_parse(&c, " \r", 2);
+    assert_int_equal(c.kind, PUB_CMD_NONE);
+    pub_cmd_parse(&c, "ping", 3);                        /* the length rules, not a NUL */
+    assert_int_equal(c.kind, PUB_CMD_ERROR);
+    pub_cmd_parse(&c, "pi\0ng", 5);
+    assert_int_equal(c.kind, PUB_CMD_ERROR);
+
+    expect_parse_error("PING", "unknown command");
+    expect_parse_error("pings", "\"pings\"");
+    expect_parse_error("help me", "no arguments");
+    expect_parse_error("streams a,,b", "empty stream name");
+    expect_parse_error("streams a,", "empty stream name");
+    expect_parse_error("streams *,a", "'*'");
+    expect_parse_error("streams a b", "\"a b\"");
+    expect_parse_error("streams cam/1", "\"cam/1\"");
+    expect_parse_error("streams caf\xc3\xa9", "bad stream name");
+
+    memset(name, 'n', PUB_NAME_MAX);
+    name[PUB_NAME_MAX] = 0;
+    n = (size_t)snprintf(big, sizeof big, "streams %s", name);
+    pub_cmd_parse(&c, big, n);
+    assert_int_equal(c.kind, PUB_CMD_STREAMS);
+    assert_int_equal(strlen(pub_filter_name(c.filter, 0)), PUB_NAME_MAX);
+    pub_filter_free(c.filter);
+    strcat(name, "n");
+    n = (size_t)snprintf(big, sizeof big, "streams %s", name);
+    expect_parse_error(big, "longer than 64");
+
+    /* 256 names pass, 257 do not. */
+    n = (size_t)snprintf(big, sizeof big, "streams s0");
+    for (int i = 1; i < PUB_FILTER_MAX; i++)
+        n += (size_t)snprintf(big + n, sizeof big - n, ",s%d", i);
+    pub_cmd_parse(&c, big, n);
+    assert_int_equal(c.kind, PUB_CMD_STREAMS);
+    assert_int_equal(pub_filter_count(c.filter), PUB_FILTER_MAX);
+    assert_true(pub_filter_has(c.filter, "s255"));
+    assert_false(pub_filter_has(c.filter, "s256"));
+    pub_filter_free(c.filter);
+    snprintf(big + n, sizeof big - n, ",s%d", PUB_FILTER_MAX);
+    expect_parse_error(big, "too many");
+}
+
+/* Random bytes (a fixed seed: the same run every time) never crash the
+ * parser, and what it says is bounded and terminated. */
+static void test_cmd_parse_random(void **state)
+{
+    static const char alphabet[] = "streams pingstatushelp*,_.-\r\t \x01\xff\xc3\xa9" "az09";
+    unsigned seed = 12345;
+    char line[600];
+    (void)state;
+
+    for (int i = 0; i < 20000; i++) {
+        size_t n = (size_t)(rand_r(&seed) % (int)sizeof line);
+        for (size_t j = 0; j < n; j++)
+            line[j] = rand_r(&seed) % 4 ? alphabet[rand_r(&seed) % (int)(sizeof alphabet - 1)]
+                                        : (char)rand_r(&seed);
+        if (i % 3 == 0 && n >= 8)
+            memcpy(line, "streams ", 8);
+        pub_cmd c;
+        pub_cmd_parse(&c, line, n);
+        assert_true(c.kind >= PUB_CMD_NONE && c.kind <= PUB_CMD_ERROR);
+        assert_true(memchr(c.error, 0, sizeof c.error) != NULL);
+        if (c.kind == PUB_CMD_ERROR)
+            assert_true(c.error[0] != 0);
+        for (int k = 0; k < pub_filter_count(c.filter); k++) {
+            const char *s = pub_filter_name(c.filter, k);
+            assert_true(strlen(s) >= 1 && strlen(s) <= PUB_NAME_MAX);
+            assert_true(strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+                        strlen(s));
+            if (k)
+                assert_true(strcmp(pub_filter_name(c.filter, k - 1), s) < 0);
+            assert_true(pub_filter_has(c.filter, s));
+        }
+        pub_filter_free(c.filter);
+    }
+}
+
+/* ------------------------------------------------------------ JSON */
+
+static char *str_json(const char *s, size_t n)
+{
+    json_buf b = JSON_BUF_INIT;
+    assert_int_equal(json_strn(&b, s, n), JSON_OK);
+    return json_take(&b);
+}
+
+static void expect_json_str(const char *in, size_t n, const char *want)
+{
+    char *got = str_json(in, n);
+    if (strcmp(got, want) != 0)
+        fail_msg("escaping %zu bytes: expected\n  %s\ngot\n  %s", n, want, got);
+    free(got);
+}
+
+#define EXPECT_STR(lit, want) expect_json_str(lit, sizeof lit - 1, want)
+
+static void test_json_escaping(void **state)
+{
+    (void)state;
+    EXPECT_STR("plain", "\"plain\"");
+    EXPECT_STR("", "\"\"");
+    EXPECT_STR("a\"b\\c/d", "\"a\\\"b\\\\c/d\"");
+    EXPECT_STR("\n\r\t\b\f", "\"\\n\\r\\t\\b\\f\"");
+    EXPECT_STR("\x01\x1f\x7f", "\"\\u0001\\u001f\\u007f\"");
+    EXPECT_STR("a\0b", "\"a\\u0000b\"");
+    /* Valid UTF-8 passes through, 2, 3 and 4 bytes, up to U+10FFFF. */
+    EXPECT_STR("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf",
+               "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"");
+    /* Invalid: one U+FFFD per maximal invalid subpart. */
+    EXPECT_STR("\xff", "\"\xef\xbf\xbd\"");
+    EXPECT_STR("a\x80z", "\"a\xef\xbf\xbdz\"");                       /* lone continuation */
+    EXPECT_STR("\xe2\x82z", "\"\xef\xbf\xbdz\"");                     /* truncated: one */
+    EXPECT_STR("\xe2\x82", "\"\xef\xbf\xbd\"");                       /* cut at the end */
+    EXPECT_STR("\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\"");           /* overlong '/' */
+    EXPECT_STR("\xe0\x80\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+    EXPECT_STR("\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");   /* surrogate */
+    EXPECT_STR("\xf4\x90\x80\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+    EXPECT_STR("\xf0\x9f\x98", "\"\xef\xbf\xbd\"");
+    EXPECT_STR("\xf0\x9f\x98\"", "\"\xef\xbf\xbd\\\"\"");
+}
+
+static void test_json_values_and_objects(void **state)
+{
+    json_buf b = JSON_BUF_INIT;
+    char *s;
+    (void)state;
+
+    json_begin(&b);
+    json_key(&b, "event");
+    json_str(&b, "label");
+    json_key(&b, "score");
+    json_num(&b, 0.934567891);
+    json_key(&b, "big");
+    json_num(&b, 1e6);
+    json_key(&b, "nan");
+    json_num(&b, NAN);
+    json_key(&b, "inf");
+    json_num(&b, -INFINITY);
+    json_key(&b, "i");
+    json_int(&b, INT64_MIN);
+    json_key(&b, "u");
+    json_uint(&b, UINT64_MAX);
+    json_key(&b, "t");
+    json_bool(&b, 1);
+    json_key(&b, "none");
+    json_str(&b, NULL);
+    json_key(&b, "top");
+    json_array_begin(&b);
+    for (int i = 0; i < 3; i++) {
+        json_item(&b);
+        json_begin(&b);
+        json_key(&b, "k\"");
+        json_int(&b, i);
+        json_end(&b);
+    }
+    json_array_end(&b);
+    json_key(&b, "empty");
+    json_array_begin(&b);
+    json_array_end(&b);
+    json_end(&b);
+    assert_false(b.failed);
+    s = json_take(&b);
+    assert_string_equal(s, "{\"event\":\"label\",\"score\":0.934568,\"big\":1e+06,\"nan\":null,"
+                           "\"inf\":null,\"i\":-9223372036854775808,\"u\":18446744073709551615,"
+                           "\"t\":true,\"none\":null,\"top\":[{\"k\\\"\":0},{\"k\\\"\":1},"
+                           "{\"k\\\"\":2}],\"empty\":[]}");
+    free(s);
+    assert_null(b.s);
+    assert_int_equal(b.len, 0);
+
+    /* Take of an empty buffer is an empty string; clear keeps the memory. */
+    s = json_take(&b);
+    assert_string_equal(s, "");
+    free(s);
+    json_raw(&b, "xyz", 3);
+    json_clear(&b);
+    assert_int_equal(b.len, 0);
+    json_num(&b, -0.5);
+    assert_string_equal(b.s, "-0.5");
+    json_release(&b);
+
+    /* A long string grows the buffer across many doublings. */
+    char *big = malloc(100000);
+    assert_non_null(big);
+    memset(big, 'q', 99999);
+    big[99999] = 0;
+    json_str(&b, big);
+    assert_int_equal(b.len, 100001);
+    assert_int_equal(b.s[0], '"');
+    assert_int_equal(b.s[100000], '"');
+    json_release(&b);
+    free(big);
+}
+
+static void expect_time(time_t sec, long nsec, const char *want)
+{
+    struct timespec ts = { sec, nsec };
+    char t[JSON_TIME_LEN];
+    json_buf b = JSON_BUF_INIT;
+    char quoted[64];
+
+    assert_int_equal(json_format_time(t, &ts), want ? 0 : -1);
+    assert_string_equal(t, want ? want : "");
+    json_time(&b, &ts);
+    snprintf(quoted, sizeof quoted, want ? "\"%s\"" : "null", want);
+    assert_string_equal(b.s, quoted);
+    json_release(&b);
+}
+
+static void test_json_time(void **state)
+{
+    (void)state;
+    expect_time(1795514401, 233999999, "2026-11-24T10:00:01.233Z");
+    expect_time(0, 0, "1970-01-01T00:00:00.000Z");
+    expect_time(951868799, 999999999, "2000-02-29T23:59:59.999Z");
+    expect_time(253402300799, 1000000, "9999-12-31T23:59:59.001Z");
+    expect_time(-1, 500000000, "1969-12-31T23:59:59.500Z");
+    expect_time(253402300800, 0, NULL);           /* year 10000 */
+    expect_time(0, 1000000000, NULL);
+    expect_time(0, -1, NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_hello_on_connect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broadcast_reaches_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filter_by_streams, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_subscriber_gets_dropped_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_command_line_disconnects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_closing_subscriber_lingers_then_goes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_mid_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_subscribers_hold_no_buffers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chatty_client_does_not_starve_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_half_close_keeps_subscription, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_goodbye, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nc_subscriber, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listen_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listen_mode_under_default_acl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listen_refuses_symlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listen_refuses_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listen_replaces_stale_refuses_live, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_check_fd, setup, teardown),
+        cmocka_unit_test(test_cmd_parse),
+        cmocka_unit_test(test_cmd_parse_random),
+        cmocka_unit_test(test_json_escaping),
+        cmocka_unit_test(test_json_values_and_objects),
+        cmocka_unit_test(test_json_time),
+    };
+
+    alarm(300);               /* a publisher that blocks hangs the test: fail instead */
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
