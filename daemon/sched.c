@@ -172,13 +172,7 @@ static void *sch_main(void *arg)
             }
         }
         if (n == 0) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200 * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
+            struct timespec ts = lc_deadline(200);
             if (!s->kicked)
                 pthread_cond_timedwait(&s->cv, &s->m, &ts);
             s->kicked = 0;

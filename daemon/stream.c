@@ -70,13 +70,7 @@ void lc_slot_put(lc_stream *s, int wait)
 {
     pthread_mutex_lock(&s->m);
     while (wait && s->pending >= 0 && !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        struct timespec ts = lc_deadline(200);
         pthread_cond_timedwait(&s->cv, &s->m, &ts);
         /* waiting on a slow consumer is progress, not a hang */
         __atomic_store_n(&s->heartbeat_us, lc_mono_us(), __ATOMIC_RELAXED);

@@ -10,6 +10,8 @@
 
 int64_t lc_mono_us(void);            /* CLOCK_MONOTONIC */
 int64_t lc_wall_us(void);            /* CLOCK_REALTIME, since the epoch */
+/* CLOCK_REALTIME ms from now, for pthread_cond_timedwait. */
+struct timespec lc_deadline(int ms);
 /* Pin the calling thread to cpus; count 0 = leave it alone. */
 int lc_pin_self(const cfg_cpus *cpus, char *err, size_t errlen);
 /* Block the signals main handles, so they reach main's signalfd only. */

@@ -313,6 +313,15 @@ static int64_t per_item(const gr_graph *g, int t)
     return n;
 }
 
+/* NCHW floats from the caller into an NHWC input buffer. */
+static void nchw_to_nhwc(float *dst, const float *src, int64_t n, int64_t c, int64_t hw)
+{
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t i = 0; i < hw; i++)
+            for (int64_t k = 0; k < c; k++)
+                dst[(b * hw + i) * c + k] = src[(b * c + k) * hw + i];
+}
+
 int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *const *out,
                     char *err, size_t errlen)
 {
@@ -325,7 +334,12 @@ int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *cons
     for (int i = 0; i < g->ninputs; i++) {
         int t = g->inputs[i];
         int64_t n = per_item(g, t) * (g->t[t].dims[0] == G_BATCH ? b : 1);
-        memcpy(dnn_input(p, i), in[i], sizeof(float) * (size_t)n);
+        const gr_tensor *x = &g->t[t];
+        if (dnn_input_nhwc(p, i))
+            nchw_to_nhwc(dnn_input(p, i), in[i], n / (x->dims[1] * x->dims[2] * x->dims[3]),
+                         x->dims[1], x->dims[2] * x->dims[3]);
+        else
+            memcpy(dnn_input(p, i), in[i], sizeof(float) * (size_t)n);
     }
     set_threads(m);
     if ((ret = dnn_run(p, err, errlen)) < 0)
@@ -338,14 +352,23 @@ int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *cons
     return 0;
 }
 
-/* Bytes to normalised floats, straight into the input buffer (plain NCHW,
- * the layout the first convolution reads). */
-static void fill_pixels(const eng_model *m, float *dst, const uint8_t *src, int stride)
+/* Bytes to normalised floats, straight into the input buffer in the layout
+ * the first convolution reads: NHWC (the pixels' own order) or NCHW. */
+static void fill_pixels(const eng_model *m, float *dst, const uint8_t *src, int stride, int nhwc)
 {
     int h = m->info.height, w = m->info.width;
     size_t plane = (size_t)h * (size_t)w;
     for (int y = 0; y < h; y++) {
         const uint8_t *row = src + (size_t)y * (size_t)stride;
+        if (nhwc) {
+            float *d = dst + (size_t)y * (size_t)w * 3;
+            for (int x = 0; x < 3 * w; x += 3) {
+                d[x] = m->lut[0][row[x]];
+                d[x + 1] = m->lut[1][row[x + 1]];
+                d[x + 2] = m->lut[2][row[x + 2]];
+            }
+            continue;
+        }
         float *d0 = dst + (size_t)y * (size_t)w, *d1 = d0 + plane, *d2 = d1 + plane;
         for (int x = 0; x < w; x++) {
             d0[x] = m->lut[0][row[3 * x]];
@@ -354,6 +377,7 @@ static void fill_pixels(const eng_model *m, float *dst, const uint8_t *src, int 
         }
     }
 }
+
 
 int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride, int n,
                    float *out, char *err, size_t errlen)
@@ -372,7 +396,8 @@ int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride
             return ret;
         float *in = dnn_input(p, 0);
         for (int i = 0; i < b; i++)
-            fill_pixels(m, in + per * (size_t)i, frames[done + i], stride[done + i]);
+            fill_pixels(m, in + per * (size_t)i, frames[done + i], stride[done + i],
+                        dnn_input_nhwc(p, 0));
         set_threads(m);
         if ((ret = dnn_run(p, err, errlen)) < 0)
             return ret;

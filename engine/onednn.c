@@ -63,6 +63,10 @@ typedef struct {
     char kind[24];
     char impl[40];
     dnnl_exec_arg_t args[MAX_ARGS + 1];
+    /* convolutions keep what built them, to be rebuilt with another dst
+     * layout when the next layer asks for one (see relayout) */
+    dnnl_convolution_desc_t cd;
+    dnnl_primitive_attr_t attr;
 } dstep;
 
 struct dnn_plan {
@@ -234,6 +238,34 @@ end:
     return ret;
 }
 
+typedef struct { int key, val; } arg;
+
+/* The step for pd, reading `in`, writing a new value laid out as the
+ * primitive's destination (returned in *out).  inplace: an input the
+ * output may share storage with when it dies there (-1: none). */
+static int emit(dnn_plan *p, dnnl_primitive_desc_t pd, int node, const char *kind,
+                const arg *in, int nin, int dst_key, int inplace, int *out,
+                const char *where, char *err, size_t errlen)
+{
+    dstep *s;
+    int ret = step_from_pd(p, pd, node, kind, &s, where, err, errlen);
+    if (ret < 0)
+        return ret;
+    int o = val_new(p, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), (int)(s - p->s));
+    if (o < 0) {
+        snprintf(err, errlen, "%s: out of memory", where);
+        return ENG_ENOMEM;
+    }
+    for (int i = 0; i < nin; i++)
+        step_arg(p, s, in[i].key, in[i].val);
+    step_arg(p, s, dst_key, o);
+    s->dst = o;
+    if (inplace >= 0 && !p->v[inplace].is_const && dnnl_memory_desc_equal(&p->v[inplace].md, &p->v[o].md))
+        s->inplace_src = inplace;
+    *out = o;
+    return 0;
+}
+
 static dnnl_primitive_attr_t attr_new(void)
 {
     dnnl_primitive_attr_t a = NULL;
@@ -249,7 +281,6 @@ static int reorder_to(dnn_plan *p, int v, const dnnl_memory_desc_t *md, int *out
 {
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = NULL;
-    dstep *s;
     int ret = 0;
     if (dnnl_memory_desc_equal(&p->v[v].md, md)) {
         *out = v;
@@ -260,19 +291,11 @@ static int reorder_to(dnn_plan *p, int v, const dnnl_memory_desc_t *md, int *out
         return ENG_ENOMEM;
     }
     DNN_TRY(dnnl_reorder_primitive_desc_create(&pd, &p->v[v].md, p->c->eng, md, p->c->eng, attr));
-    if ((ret = step_from_pd(p, pd, -1, "reorder", &s, where, err, errlen)) < 0)
+    arg in[] = { { DNNL_ARG_FROM, v } };
+    if ((ret = emit(p, pd, -1, "reorder", in, 1, DNNL_ARG_TO, -1, out, where, err, errlen)) < 0)
         goto end;
-    s->is_reorder = 1;
+    p->s[p->ns - 1].is_reorder = 1;
     p->nreorder++;
-    int nv = val_new(p, md, (int)(s - p->s));
-    if (nv < 0) {
-        ret = ENG_ENOMEM;
-        goto end;
-    }
-    step_arg(p, s, DNNL_ARG_FROM, v);
-    step_arg(p, s, DNNL_ARG_TO, nv);
-    s->dst = nv;
-    *out = nv;
 end:
     dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_attr_destroy(attr);
@@ -426,12 +449,61 @@ static int tnd(const dnn_plan *p, int t) { return p->g->t[t].ndim; }
 
 /* --------------------------------------------------------------- conv */
 
+
 /* The reference implementations are for correctness checks: 10-50x slower. */
 static int is_ref(const_dnnl_primitive_desc_t pd)
 {
     const char *impl = NULL;
     return dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
            impl && strncmp(impl, "ref", 3) == 0;
+}
+
+/* A consumer wants value v in layout md.  When v comes straight out of a
+ * convolution that nothing else reads, have that convolution write md
+ * itself instead of paying a reorder between the two. */
+static int relayout(dnn_plan *p, int v, const dnnl_memory_desc_t *md)
+{
+    dval *val = &p->v[v];
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    if (val->def < 0 || val->alias >= 0 || val->last != val->def)
+        return 0;
+    dstep *s = &p->s[val->def];
+    if (!s->attr || s->dst != v || s->node < 0)
+        return 0;
+    const gr_tensor *t = &p->g->t[p->g->n[s->node].out[0]];
+    if (t->nuse != 1 || t->is_output)
+        return 0;
+    dnnl_convolution_desc_t cd = s->cd;
+    cd.dst_desc = *md;
+    if (dnnl_primitive_desc_create(&pd, &cd, s->attr, p->c->eng, NULL) != dnnl_success)
+        return 0;
+    int ok = !is_ref(pd);
+    /* the weights were reordered for the old choice: it must not change */
+    const dnnl_memory_desc_t *w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    for (int k = 0; k < s->n; k++)
+        if (s->key[k] == DNNL_ARG_WEIGHTS && !dnnl_memory_desc_equal(w, &p->v[s->val[k]].md))
+            ok = 0;
+    if (ok && dnnl_primitive_create(&prim, pd) == dnnl_success) {
+        dnnl_primitive_destroy(s->prim);
+        s->prim = prim;
+        const char *impl = NULL;
+        if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+            snprintf(s->impl, sizeof s->impl, "%s", impl);
+        const dnnl_memory_desc_t *sm = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+        memset(&s->scratch_md, 0, sizeof s->scratch_md);
+        if (sm && dnnl_memory_desc_get_size(sm) > 0) {
+            s->scratch_md = *sm;
+            if (dnnl_memory_desc_get_size(sm) > p->scratch_size)
+                p->scratch_size = dnnl_memory_desc_get_size(sm);
+        }
+        s->cd = cd;
+        val->md = *md;
+    } else {
+        ok = 0;
+    }
+    dnnl_primitive_desc_destroy(pd);
+    return ok;
 }
 
 static int wants_bf16(const dnn_plan *p, const gr_node *n)
@@ -457,7 +529,6 @@ static int c_conv(dnn_plan *p, int ni, const char *where, char *err, size_t errl
     dnnl_primitive_attr_t attr = NULL;
     dnnl_memory_desc_t src, wei, bias, dst, wplain;
     int ret, x = p->tval[n->in[0]], w, b = -1, o;
-    dstep *s;
     dnnl_status_t st;
 
     if ((ret = conv_get(p->g, n, &cp, err, errlen)) < 0)
@@ -475,10 +546,12 @@ static int c_conv(dnn_plan *p, int ni, const char *where, char *err, size_t errl
         wnd = 4;
     }
     src = p->v[x].md;
-    if (src.data_type != dt) {
-        /* same layout, other type: let oneDNN choose */
+    /* The first layer may read the image in whatever layout it likes best
+     * (nhwc for the brgemm kernels): the engine writes pixels in either. */
+    int from_input = p->v[x].def == -1 && !p->v[x].is_const && p->v[x].alias < 0 &&
+                     p->g->t[n->in[0]].is_input && p->g->t[n->in[0]].nuse == 1;
+    if (src.data_type != dt || from_input)
         md_any(&src, 4, xd, dt);
-    }
     md_any(&wei, wnd, wd, dt);
     md_plain(&wplain, wnd, wd, dnnl_f32);
     int has_b = n->nin > 2 && n->in[2] >= 0;
@@ -511,8 +584,17 @@ static int c_conv(dnn_plan *p, int ni, const char *where, char *err, size_t errl
         }
     }
     DNN_TRY(st);
-    if ((ret = reorder_to(p, x, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), &x,
-                          where, err, errlen)) < 0)
+    const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    if (from_input && want->data_type == dnnl_f32) {
+        dnnl_memory_desc_t nhwc;
+        dnnl_dims_t d4 = { xd[0], xd[1], xd[2], xd[3] };
+        dnnl_memory_desc_init_by_tag(&nhwc, 4, d4, dnnl_f32, dnnl_acdb);
+        if (dnnl_memory_desc_equal(want, &nhwc))
+            p->v[x].md = nhwc;
+    }
+    if (!dnnl_memory_desc_equal(&p->v[x].md, want))
+        relayout(p, x, want);
+    if ((ret = reorder_to(p, x, want, &x, where, err, errlen)) < 0)
         goto end;
     if ((ret = weight(p, n->in[1], &wplain, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
                       &w, where, err, errlen)) < 0)
@@ -520,25 +602,21 @@ static int c_conv(dnn_plan *p, int ni, const char *where, char *err, size_t errl
     if (has_b && (ret = weight(p, n->in[2], &bias, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1),
                                &b, where, err, errlen)) < 0)
         goto end;
-    if ((ret = step_from_pd(p, pd, ni, "conv", &s, where, err, errlen)) < 0)
+    arg in[] = { { DNNL_ARG_SRC, x }, { DNNL_ARG_WEIGHTS, w }, { DNNL_ARG_BIAS, b } };
+    if ((ret = emit(p, pd, ni, "conv", in, has_b ? 3 : 2, DNNL_ARG_DST, -1, &o, where, err, errlen)) < 0)
         goto end;
-    if ((o = val_new(p, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), (int)(s - p->s))) < 0)
-        goto nomem;
-    step_arg(p, s, DNNL_ARG_SRC, x);
-    step_arg(p, s, DNNL_ARG_WEIGHTS, w);
-    if (has_b)
-        step_arg(p, s, DNNL_ARG_BIAS, b);
-    step_arg(p, s, DNNL_ARG_DST, o);
-    s->dst = o;
     p->tval[n->out[0]] = o;
+    /* keep the recipe for relayout; the desc's src/weights are the chosen ones */
+    dstep *s = &p->s[p->ns - 1];
+    s->cd = cd;
+    s->cd.src_desc = *want;
+    s->cd.weights_desc = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    s->cd.dst_desc = p->v[o].md;
+    dnnl_primitive_attr_clone(&s->attr, attr);
 end:
     dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_attr_destroy(attr);
     return ret;
-nomem:
-    snprintf(err, errlen, "%s: out of memory", where);
-    ret = ENG_ENOMEM;
-    goto end;
 }
 
 /* ----------------------------------------------------------- eltwise */
@@ -549,22 +627,13 @@ static int eltwise(dnn_plan *p, int ni, int x, dnnl_alg_kind_t alg, float a, flo
     dnnl_eltwise_desc_t ed;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = attr_new();
-    dstep *s;
-    int ret = 0, o;
+    int ret = 0;
     if (!attr)
         goto nomem;
     DNN_TRY(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg, &p->v[x].md, a, b));
     DNN_TRY(dnnl_primitive_desc_create(&pd, &ed, attr, p->c->eng, NULL));
-    if ((ret = step_from_pd(p, pd, ni, "eltwise", &s, where, err, errlen)) < 0)
-        goto end;
-    if ((o = val_new(p, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), (int)(s - p->s))) < 0)
-        goto nomem;
-    step_arg(p, s, DNNL_ARG_SRC, x);
-    step_arg(p, s, DNNL_ARG_DST, o);
-    s->dst = o;
-    if (dnnl_memory_desc_equal(&p->v[x].md, &p->v[o].md))
-        s->inplace_src = x;
-    *out = o;
+    arg in[] = { { DNNL_ARG_SRC, x } };
+    ret = emit(p, pd, ni, "eltwise", in, 1, DNNL_ARG_DST, x, out, where, err, errlen);
 end:
     dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_attr_destroy(attr);
@@ -676,7 +745,6 @@ static int c_binary(dnn_plan *p, int ni, const char *where, char *err, size_t er
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = attr_new();
     dnnl_memory_desc_t dst = p->v[va].md;
-    dstep *s;
     dnnl_status_t st;
     if (!attr)
         goto nomem;
@@ -692,16 +760,9 @@ static int c_binary(dnn_plan *p, int ni, const char *where, char *err, size_t er
         st = dnnl_primitive_desc_create(&pd, &bd, attr, p->c->eng, NULL);
     }
     DNN_TRY(st);
-    if ((ret = step_from_pd(p, pd, ni, "binary", &s, where, err, errlen)) < 0)
+    arg in[] = { { DNNL_ARG_SRC_0, va }, { DNNL_ARG_SRC_1, vb } };
+    if ((ret = emit(p, pd, ni, "binary", in, 2, DNNL_ARG_DST, va, &o, where, err, errlen)) < 0)
         goto end;
-    if ((o = val_new(p, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), (int)(s - p->s))) < 0)
-        goto nomem;
-    step_arg(p, s, DNNL_ARG_SRC_0, va);
-    step_arg(p, s, DNNL_ARG_SRC_1, vb);
-    step_arg(p, s, DNNL_ARG_DST, o);
-    s->dst = o;
-    if (dnnl_memory_desc_equal(&p->v[va].md, &p->v[o].md) && !p->v[va].is_const)
-        s->inplace_src = va;
     if (tnd(p, n->out[0]) != nd) {
         snprintf(err, errlen, "%s: rank mismatch", where);
         ret = ENG_EMODEL;
@@ -730,8 +791,7 @@ static int avg_spatial(dnn_plan *p, int ni, int x, int nd, const int64_t *xd, in
     dnnl_memory_desc_t dst;
     dnnl_dims_t k, s0, dl, pl, pr;
     int64_t od[G_MAX_DIMS];
-    dstep *s;
-    int ret = 0, o;
+    int ret = 0;
     if (!attr)
         goto nomem;
     for (int i = 0; i < nd; i++)
@@ -753,14 +813,8 @@ static int avg_spatial(dnn_plan *p, int ni, int x, int nd, const int64_t *xd, in
         st = dnnl_primitive_desc_create(&pd, &pdsc, attr, p->c->eng, NULL);
     }
     DNN_TRY(st);
-    if ((ret = step_from_pd(p, pd, ni, "pool", &s, where, err, errlen)) < 0)
-        goto end;
-    if ((o = val_new(p, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), (int)(s - p->s))) < 0)
-        goto nomem;
-    step_arg(p, s, DNNL_ARG_SRC, x);
-    step_arg(p, s, DNNL_ARG_DST, o);
-    s->dst = o;
-    *out = o;
+    arg in[] = { { DNNL_ARG_SRC, x } };
+    ret = emit(p, pd, ni, "pool", in, 1, DNNL_ARG_DST, -1, out, where, err, errlen);
 end:
     dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_attr_destroy(attr);
@@ -792,27 +846,18 @@ static int c_reduce(dnn_plan *p, int ni, const char *where, char *err, size_t er
         dnnl_primitive_attr_t attr = attr_new();
         dnnl_memory_desc_t dst;
         int64_t od[G_MAX_DIMS];
-        dstep *s;
         if (!attr)
             return ENG_ENOMEM;
         for (int i = 0; i < nd; i++)
             od[i] = mask & (1u << i) ? 1 : xd[i];
         if ((ret = to_plain(p, x, dnnl_f32, &x, where, err, errlen)) < 0)
-            goto rend;
+            goto end;
         md_plain(&dst, nd, od, dnnl_f32);
         DNN_TRY(dnnl_reduction_desc_init(&rd, dnnl_reduction_mean, &p->v[x].md, &dst, 0, 0));
         DNN_TRY(dnnl_primitive_desc_create(&pd, &rd, attr, p->c->eng, NULL));
-        if ((ret = step_from_pd(p, pd, ni, "reduce", &s, where, err, errlen)) < 0)
-            goto rend;
-        if ((o = val_new(p, &dst, (int)(s - p->s))) < 0) {
-            ret = ENG_ENOMEM;
-            goto rend;
-        }
-        step_arg(p, s, DNNL_ARG_SRC, x);
-        step_arg(p, s, DNNL_ARG_DST, o);
-        s->dst = o;
+        arg in[] = { { DNNL_ARG_SRC, x } };
+        ret = emit(p, pd, ni, "reduce", in, 1, DNNL_ARG_DST, -1, &o, where, err, errlen);
 end:
-rend:
         dnnl_primitive_desc_destroy(pd);
         dnnl_primitive_attr_destroy(attr);
         if (ret < 0)
@@ -854,8 +899,7 @@ static int matmul_step(dnn_plan *p, int ni, int va, int vw, int vb, const dnnl_m
     dnnl_matmul_desc_t md;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = attr_new();
-    dstep *s;
-    int ret = 0, o;
+    int ret = 0;
     if (!attr || (with_post && post_ops(n, attr) < 0))
         goto nomem;
     if (alpha != 1.0f)
@@ -865,17 +909,8 @@ static int matmul_step(dnn_plan *p, int ni, int va, int vw, int vb, const dnnl_m
     if (wconst_t >= 0 && (ret = weight(p, wconst_t, wfrom,
             dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &vw, where, err, errlen)) < 0)
         goto end;
-    if ((ret = step_from_pd(p, pd, ni, "matmul", &s, where, err, errlen)) < 0)
-        goto end;
-    if ((o = val_new(p, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), (int)(s - p->s))) < 0)
-        goto nomem;
-    step_arg(p, s, DNNL_ARG_SRC, va);
-    step_arg(p, s, DNNL_ARG_WEIGHTS, vw);
-    if (vb >= 0)
-        step_arg(p, s, DNNL_ARG_BIAS, vb);
-    step_arg(p, s, DNNL_ARG_DST, o);
-    s->dst = o;
-    *out = o;
+    arg in[] = { { DNNL_ARG_SRC, va }, { DNNL_ARG_WEIGHTS, vw }, { DNNL_ARG_BIAS, vb } };
+    ret = emit(p, pd, ni, "matmul", in, vb >= 0 ? 3 : 2, DNNL_ARG_DST, -1, out, where, err, errlen);
 end:
     dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_attr_destroy(attr);
@@ -894,24 +929,15 @@ static int add_scaled(dnn_plan *p, int ni, int y, int vc, float beta, int with_p
     dnnl_binary_desc_t bd;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = attr_new();
-    dstep *s;
-    int ret = 0, o;
+    int ret = 0;
     if (!attr || (with_post && post_ops(n, attr) < 0))
         goto nomem;
     if (beta != 1.0f)
         DNN_TRY(dnnl_primitive_attr_set_scales(attr, DNNL_ARG_SRC_1, 1, 0, &beta));
     DNN_TRY(dnnl_binary_desc_init(&bd, dnnl_binary_add, &p->v[y].md, &p->v[vc].md, &p->v[y].md));
     DNN_TRY(dnnl_primitive_desc_create(&pd, &bd, attr, p->c->eng, NULL));
-    if ((ret = step_from_pd(p, pd, ni, "binary", &s, where, err, errlen)) < 0)
-        goto end;
-    if ((o = val_new(p, &p->v[y].md, (int)(s - p->s))) < 0)
-        goto nomem;
-    step_arg(p, s, DNNL_ARG_SRC_0, y);
-    step_arg(p, s, DNNL_ARG_SRC_1, vc);
-    step_arg(p, s, DNNL_ARG_DST, o);
-    s->dst = o;
-    s->inplace_src = y;
-    *out = o;
+    arg in[] = { { DNNL_ARG_SRC_0, y }, { DNNL_ARG_SRC_1, vc } };
+    ret = emit(p, pd, ni, "binary", in, 2, DNNL_ARG_DST, y, out, where, err, errlen);
 end:
     dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_attr_destroy(attr);
@@ -1034,7 +1060,6 @@ static int c_softmax(dnn_plan *p, int ni, const char *where, char *err, size_t e
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = attr_new();
     dnnl_memory_desc_t md;
-    dstep *s;
     int coerce = p->g->opset < 13 && axis != nd - 1;
     if (!attr)
         goto nomem;
@@ -1053,14 +1078,9 @@ static int c_softmax(dnn_plan *p, int ni, const char *where, char *err, size_t e
     DNN_TRY(dnnl_softmax_v2_forward_desc_init(&sd, dnnl_forward_inference, dnnl_softmax_accurate,
                                               &p->v[x].md, &p->v[x].md, axis));
     DNN_TRY(dnnl_primitive_desc_create(&pd, &sd, attr, p->c->eng, NULL));
-    if ((ret = step_from_pd(p, pd, ni, "softmax", &s, where, err, errlen)) < 0)
+    arg in[] = { { DNNL_ARG_SRC, x } };
+    if ((ret = emit(p, pd, ni, "softmax", in, 1, DNNL_ARG_DST, x, &o, where, err, errlen)) < 0)
         goto end;
-    if ((o = val_new(p, &p->v[x].md, (int)(s - p->s))) < 0)
-        goto nomem;
-    step_arg(p, s, DNNL_ARG_SRC, x);
-    step_arg(p, s, DNNL_ARG_DST, o);
-    s->dst = o;
-    s->inplace_src = x;
     if (coerce) {
         md_plain(&md, nd, xd, dnnl_f32);
         if ((o = view(p, o, &md)) < 0)
@@ -1086,7 +1106,6 @@ static int c_bnorm(dnn_plan *p, int ni, const char *where, char *err, size_t err
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = attr_new();
     dnnl_memory_desc_t cmd;
-    dstep *s;
     if (!attr)
         goto nomem;
     if (p->v[x].md.data_type != dnnl_f32 && (ret = to_plain(p, x, dnnl_f32, &x, where, err, errlen)) < 0)
@@ -1098,19 +1117,10 @@ static int c_bnorm(dnn_plan *p, int ni, const char *where, char *err, size_t err
     DNN_TRY(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, &p->v[x].md,
             gr_attr_float(n, "epsilon", 1e-5f), dnnl_use_global_stats | dnnl_use_scale | dnnl_use_shift));
     DNN_TRY(dnnl_primitive_desc_create(&pd, &bd, attr, p->c->eng, NULL));
-    if ((ret = step_from_pd(p, pd, ni, "bnorm", &s, where, err, errlen)) < 0)
+    arg in[] = { { DNNL_ARG_SRC, x }, { DNNL_ARG_SCALE, v[0] }, { DNNL_ARG_SHIFT, v[1] },
+                 { DNNL_ARG_MEAN, v[2] }, { DNNL_ARG_VARIANCE, v[3] } };
+    if ((ret = emit(p, pd, ni, "bnorm", in, 5, DNNL_ARG_DST, x, &o, where, err, errlen)) < 0)
         goto end;
-    if ((o = val_new(p, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), (int)(s - p->s))) < 0)
-        goto nomem;
-    step_arg(p, s, DNNL_ARG_SRC, x);
-    step_arg(p, s, DNNL_ARG_SCALE, v[0]);
-    step_arg(p, s, DNNL_ARG_SHIFT, v[1]);
-    step_arg(p, s, DNNL_ARG_MEAN, v[2]);
-    step_arg(p, s, DNNL_ARG_VARIANCE, v[3]);
-    step_arg(p, s, DNNL_ARG_DST, o);
-    s->dst = o;
-    if (dnnl_memory_desc_equal(&p->v[x].md, &p->v[o].md))
-        s->inplace_src = x;
     p->tval[n->out[0]] = o;
 end:
     dnnl_primitive_desc_destroy(pd);
@@ -1144,18 +1154,11 @@ static int c_copy(dnn_plan *p, int ni, const char *where, char *err, size_t errl
     md_plain(&md, tnd(p, n->out[0]), tdims(p, n->out[0]), dnnl_f32);
     /* a copy even when layouts match: the output needs its own buffer */
     dnnl_primitive_desc_t pd = NULL;
-    dstep *s;
     ret = 0;
     DNN_TRY(dnnl_reorder_primitive_desc_create(&pd, &p->v[x].md, p->c->eng, &md, p->c->eng, NULL));
-    if ((ret = step_from_pd(p, pd, ni, "copy", &s, where, err, errlen)) < 0)
+    arg in[] = { { DNNL_ARG_FROM, x } };
+    if ((ret = emit(p, pd, ni, "copy", in, 1, DNNL_ARG_TO, -1, &o, where, err, errlen)) < 0)
         goto end;
-    if ((o = val_new(p, &md, (int)(s - p->s))) < 0) {
-        ret = ENG_ENOMEM;
-        goto end;
-    }
-    step_arg(p, s, DNNL_ARG_FROM, x);
-    step_arg(p, s, DNNL_ARG_TO, o);
-    s->dst = o;
     p->tval[n->out[0]] = o;
 end:
     dnnl_primitive_desc_destroy(pd);
@@ -1420,6 +1423,8 @@ void dnn_plan_free(dnn_plan *p)
     for (int i = 0; i < p->ns; i++) {
         dnnl_primitive_destroy(p->s[i].prim);
         dnnl_memory_destroy(p->s[i].scratch);
+        if (p->s[i].attr)
+            dnnl_primitive_attr_destroy(p->s[i].attr);
     }
     for (int i = 0; i < p->nv; i++)
         if (!p->v[i].is_const)
@@ -1433,6 +1438,12 @@ void dnn_plan_free(dnn_plan *p)
     free(p->arena);
     free(p->scratch);
     free(p);
+}
+
+int dnn_input_nhwc(const dnn_plan *p, int i)
+{
+    const dnnl_memory_desc_t *m = &p->v[p->in_val[i]].md;
+    return m->ndims == 4 && !is_plain(m) && m->format_desc.blocking.strides[1] == 1;
 }
 
 float *dnn_input(dnn_plan *p, int i)

@@ -19,8 +19,10 @@ int dnn_compile(dnn_plan **out, dnn_ctx *c, const gr_graph *g, int batch, dnn_pr
                 char *err, size_t errlen);
 void dnn_plan_free(dnn_plan *p);
 
-/* Graph input i as a plain row-major float32 buffer inside the plan. */
+/* Graph input i as a float32 buffer inside the plan: plain row-major, or
+ * NHWC when dnn_input_nhwc says so (the first layer chose it). */
 float *dnn_input(dnn_plan *p, int i);
+int dnn_input_nhwc(const dnn_plan *p, int i);
 /* Graph output i, plain row-major float32, valid until the next run. */
 const float *dnn_output(dnn_plan *p, int i);
 int dnn_run(dnn_plan *p, char *err, size_t errlen);
