@@ -191,6 +191,46 @@ class Faults(DaemonTest):
         time.sleep(2)
         self.assertGreater(len(sub.of("label", "good")), n + 20, "the good stream runs on")
 
+    def test_reconnects_free_everything(self):
+        # two streams that fail at once, retried every 10 ms: a thousand
+        # reconnects in seconds; the daemon's memory must not grow with them
+        cfg, sock = write_config(self.tmp, [
+            ("nofile", {"url": os.path.join(self.tmp, "missing.mp4"), "backoff_min": "0.01",
+                        "backoff_max": "0.01"}),
+            ("refused", {"url": "rtsp://127.0.0.1:9/none", "backoff_min": "0.01",
+                         "backoff_max": "0.01"}),
+        ])
+        d = self.track(Daemon(cfg, sock))
+
+        def rss_kb():
+            with open("/proc/%d/status" % d.p.pid) as f:
+                return int(next(l for l in f if l.startswith("VmRSS")).split()[1])
+
+        def reconnects():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                c.connect(sock)
+                f = c.makefile("rwb")
+                f.readline()
+                f.write(b"status\n")
+                f.flush()
+                while True:
+                    e = json.loads(f.readline())
+                    if e["event"] == "status":
+                        return sum(st["reconnects"] for st in e["streams"])
+
+        end = time.time() + 60
+        while reconnects() < 300 and time.time() < end:
+            time.sleep(0.5)
+        base = rss_kb()
+        n0 = reconnects()
+        while reconnects() < n0 + 1000 and time.time() < end:
+            time.sleep(0.5)
+        n1 = reconnects()
+        grown = rss_kb() - base
+        print("\n%d reconnects after warm-up, RSS %+d KiB" % (n1 - n0, grown))
+        self.assertGreaterEqual(n1 - n0, 1000)
+        self.assertLess(grown, 2048, "RSS grew %d KiB over %d reconnects" % (grown, n1 - n0))
+
     def test_bad_configs(self):
         cases = [
             ("[daemon]\nsockett = /tmp/x\n", ":2:", "sockett"),
