@@ -110,6 +110,8 @@ char *ev_stats(const char *stream, const ev_stats_t *st, size_t *len)
     json_uint(&b, st->skipped);
     json_key(&b, "sampled_out");
     json_uint(&b, st->sampled_out);
+    json_key(&b, "decode_skipped");
+    json_uint(&b, st->decode_skipped);
     json_key(&b, "published");
     json_uint(&b, st->published);
     json_key(&b, "reconnects");

@@ -78,6 +78,8 @@ typedef struct {
     double pts_base;            /* added to pts so that loops keep it increasing */
     double last_pts;
     int got_frame;
+    double last_key;           /* pts of the last keyframe packet */
+    int keys_only;
 } run_ctx;
 
 static void run_free(run_ctx *r)
@@ -250,6 +252,35 @@ static int decode_packet(lc_stream *s, run_ctx *r, AVPacket *pkt, io_guard *g, c
     }
 }
 
+/* Frames sample_fps would throw away need not be decoded.  When one sample
+ * period spans at least a GOP, keyframes alone carry every frame kept: the
+ * other packets are not even handed to the decoder.  Below that, a decoder
+ * may still skip non-reference (B) frames.  The keyframe spacing is learnt
+ * from the stream and kept across reconnects and loops; the switch happens
+ * at a keyframe, where decoding can start cleanly. */
+static int skip_packet(lc_stream *s, run_ctx *r, const AVPacket *pkt)
+{
+    const cfg_stream *c = &s->cfg;
+    if (c->decode_skip != CFG_SKIP_AUTO || c->sample_fps <= 0)
+        return 0;
+    int key = pkt->flags & AV_PKT_FLAG_KEY;
+    if (key && pkt->pts != AV_NOPTS_VALUE) {
+        double t = pkt->pts * av_q2d(r->tb);
+        if (r->last_key >= 0 && t > r->last_key)
+            s->key_gap = fmax(s->key_gap, t - r->last_key);
+        r->last_key = t;
+        r->keys_only = s->key_gap > 0 && 1.0 / c->sample_fps >= s->key_gap * 0.999;
+        if (r->dec && r->dec->framerate.num > 0 &&
+            c->sample_fps * 2 < av_q2d(r->dec->framerate))
+            r->dec->skip_frame = AVDISCARD_NONREF;
+    }
+    if (r->keys_only && !key) {
+        lc_count(&s->decode_skipped, 1);
+        return 1;
+    }
+    return 0;
+}
+
 /* One connection: open, then read and decode until the end, an error, a
  * stall or a stop.  Everything it allocated is freed before it returns. */
 static int run_once(lc_stream *s, double *pts_base, char *err, size_t errlen)
@@ -261,6 +292,7 @@ static int run_once(lc_stream *s, double *pts_base, char *err, size_t errlen)
 
     r.pts_base = *pts_base;
     r.next_keep = -1e300;
+    r.last_key = -1;
     if (open_input(s, &r, &g, err, errlen) < 0)
         goto end;
     g.phase = "reading";
@@ -281,7 +313,7 @@ static int run_once(lc_stream *s, double *pts_base, char *err, size_t errlen)
                 snprintf(err, errlen, "read: %s", e);
             goto end;
         }
-        if (r.pkt->stream_index == r.si)
+        if (r.pkt->stream_index == r.si && !skip_packet(s, &r, r.pkt))
             ret = decode_packet(s, &r, r.pkt, &g, err, errlen);
         else
             ret = 0;

@@ -41,8 +41,11 @@ typedef struct lc_stream {
     struct sch *sched;
     struct evq *q;
 
+    double key_gap;        /* widest keyframe spacing seen (s); the ingest thread's */
+
     /* counters: written by one thread, read by main for stats */
     uint64_t decoded, sampled_out, skipped, classified, published, reconnects, errors;
+    uint64_t decode_skipped;   /* packets never decoded: sample_fps would drop them */
     int up;                /* 1 while frames flow */
     int ended;             /* file ended, no loop: the thread is done */
 

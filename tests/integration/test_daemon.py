@@ -163,6 +163,26 @@ class Pipeline(DaemonTest):
             self.assertEqual({e["stream"] for e in late if e["event"] == "label"}, {"all"})
 
 
+    def test_low_sample_rate_decodes_keyframes_only(self):
+        # clip-b: 30 fps, a keyframe every second; at 0.5 labels/s only the
+        # keyframes need decoding
+        cfg, sock = write_config(self.tmp, [
+            ("slow", {"url": clip("clip-b.mkv"), "loop": "yes", "sample_fps": "0.5"}),
+            ("every", {"url": clip("clip-b.mkv"), "loop": "yes", "sample_fps": "0.5",
+                       "decode_skip": "none"}),
+        ])
+        self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        time.sleep(9)
+        slow = sub.of("stats", "slow")[-1]
+        every = sub.of("stats", "every")[-1]
+        self.assertGreater(slow["decode_skipped"], 100)
+        self.assertLess(slow["decoded_fps"], 3, "keyframes only: about one frame a second")
+        self.assertEqual(every["decode_skipped"], 0)
+        self.assertGreater(every["decoded_fps"], 25)
+        self.assertGreaterEqual(len(sub.of("label", "slow")), 3)
+
+
 class Faults(DaemonTest):
     def test_corrupt_and_missing_inputs(self):
         cfg, sock = write_config(self.tmp, [
