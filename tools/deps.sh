@@ -3,11 +3,11 @@
 # Run by `make` before anything else, so that a fresh Debian 12 machine needs nothing but make.
 set -eu
 
-PKGS="build-essential pkg-config clang libclang-rt-14-dev llvm
+PKGS="build-essential pkg-config clang libclang-rt-14-dev libomp-14-dev llvm
 libdnnl-dev
 libavformat-dev libavdevice-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
 libinih-dev libsystemd-dev systemd libcmocka-dev
-libprotobuf-c-dev protobuf-c-compiler
+libprotobuf-c-dev protobuf-c-compiler libcjson-dev libyaml-dev protobuf-compiler python3-protobuf
 libonnx-dev libonnx-testdata
 python3 python3-torch python3-onnx python3-numpy python3-gi python3-skimage python3-pil
 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
