@@ -277,14 +277,19 @@ const char *gr_dtype_name(int dtype)
 int64_t gr_numel(int ndim, const int64_t *dims)
 {
     int64_t n = 1;
+    int empty = 0;
     for (int i = 0; i < ndim; i++) {
         if (dims[i] < 0)
             return -1;
-        if (dims[i] && n > G_MAX_ELEMS / dims[i])
+        if (dims[i] == 0) {          /* [0, 2^62, 2^62] holds nothing, yet its loops overflow */
+            empty = 1;
+            continue;
+        }
+        if (n > G_MAX_ELEMS / dims[i])
             return -1;
         n *= dims[i];
     }
-    return n;
+    return empty ? 0 : n;
 }
 
 int64_t gr_tensor_numel(const gr_tensor *t)

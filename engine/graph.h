@@ -124,7 +124,8 @@ gr_opkind gr_opkind_of(const char *op_type);
 const char *gr_opname(gr_opkind op);
 size_t gr_dtype_size(int dtype);
 const char *gr_dtype_name(int dtype);
-/* Product of dims, -1 on overflow past G_MAX_ELEMS or a negative dim. */
+/* Product of dims; -1 for a negative dim or when the nonzero dims multiply
+ * past G_MAX_ELEMS (so no partial product overflows, even in an empty tensor). */
 int64_t gr_numel(int ndim, const int64_t *dims);
 int64_t gr_tensor_numel(const gr_tensor *t);
 void gr_dims_str(char *buf, size_t len, int ndim, const int64_t *dims);

@@ -13,6 +13,12 @@
 
 #include "engine/engine.h"
 
+/* Concat and Gather of constants can grow them 64-fold a node; past this
+ * many elements it is no longer shape arithmetic. */
+#define FOLD_MAX_ELEMS ((int64_t)1 << 20)
+/* What folding may allocate in all, beyond the constants the file holds. */
+#define FOLD_SLACK_BYTES ((size_t)64 << 20)
+
 #define FAIL(...) do { char d_[300]; snprintf(err, errlen, "%s: ", gr_node_desc(n, d_, sizeof d_)); \
         size_t l_ = strlen(err); snprintf(err + l_, errlen > l_ ? errlen - l_ : 0, __VA_ARGS__); \
         return ENG_EMODEL; } while (0)
@@ -547,8 +553,8 @@ static int do_concat(gr_graph *g, gr_node *n, char *err, size_t errlen)
     if (!allc)
         FAIL("Concat is supported on constants (shape arithmetic) only");
     int64_t cnt = gr_numel(r, od);
-    if (cnt < 0)
-        FAIL("result too large");
+    if (cnt < 0 || cnt > FOLD_MAX_ELEMS)
+        FAIL("the result has more than the %lld elements lcnetd folds", (long long)FOLD_MAX_ELEMS);
     size_t es = gr_dtype_size(x->dtype);
     int64_t outer = 1, inner_out = od[a];
     for (int j = 0; j < a; j++)
@@ -559,7 +565,7 @@ static int do_concat(gr_graph *g, gr_node *n, char *err, size_t errlen)
     if (!d)
         return ENG_ENOMEM;
     int64_t off = 0;
-    for (int i = 0; i < n->nin; i++) {
+    for (int i = 0; i < n->nin && cnt; i++) {     /* empty: outer may be 2^28 for nothing */
         const gr_tensor *y = tin(g, n, i);
         int64_t inner = y->dims[a];
         for (int j = (int)a + 1; j < r; j++)
@@ -594,16 +600,19 @@ static int do_gather(gr_graph *g, gr_node *n, char *err, size_t errlen)
         od[r++] = ix->dims[j];
     for (int j = (int)a + 1; j < x->ndim; j++)
         od[r++] = x->dims[j];
+    int64_t cnt = gr_numel(r, od);
+    if (cnt < 0 || cnt > FOLD_MAX_ELEMS)
+        FAIL("the result has more than the %lld elements lcnetd folds", (long long)FOLD_MAX_ELEMS);
     int64_t outer = 1, inner = 1, dim = x->dims[a];
     for (int j = 0; j < a; j++)
         outer *= x->dims[j];
     for (int j = (int)a + 1; j < x->ndim; j++)
         inner *= x->dims[j];
     size_t es = gr_dtype_size(x->dtype);
-    uint8_t *d = alloc_elems(outer * k * inner, x->dtype);
+    uint8_t *d = alloc_elems(cnt, x->dtype);
     if (!d)
         return ENG_ENOMEM;
-    for (int64_t o = 0; o < outer; o++)
+    for (int64_t o = 0; o < outer && cnt; o++)
         for (int i = 0; i < k; i++) {
             int64_t s = idx[i] < 0 ? idx[i] + dim : idx[i];
             if (s < 0 || s >= dim) {
@@ -963,8 +972,19 @@ static int infer_node(gr_graph *g, gr_node *n, char *err, size_t errlen)
     }
 }
 
+static size_t const_bytes(const gr_tensor *t)
+{
+    int64_t n = t->data ? gr_tensor_numel(t) : 0;
+    return n > 0 ? (size_t)n * gr_dtype_size(t->dtype) : 0;
+}
+
 int gr_infer(gr_graph *g, char *err, size_t errlen)
 {
+    /* Folding copies constants (Reshape of a weight) and grows them (Concat,
+     * Gather): a few KB of file must not become GBs of memory. */
+    size_t budget = FOLD_SLACK_BYTES, spent = 0;
+    for (int i = 0; i < g->nt; i++)
+        budget += const_bytes(&g->t[i]);
     gr_recount(g);
     for (int i = 0; i < g->nn; i++) {
         gr_node *n = &g->n[i];
@@ -973,20 +993,27 @@ int gr_infer(gr_graph *g, char *err, size_t errlen)
         int ret = infer_node(g, n, err, errlen);
         if (ret < 0)
             return ret;
-        /* Every shape stays within G_MAX_ELEMS per batch item, so that no
-         * product of dims later (here, in fusion, in the compiler) overflows:
-         * broadcasting inputs against each other could otherwise reach 2^84. */
+        /* Every shape stays within G_MAX_ELEMS per batch item, zero dims
+         * aside, so that no product of dims later (here, in fusion, in the
+         * compiler) overflows: broadcasting inputs against each other could
+         * otherwise reach 2^84. */
         const gr_tensor *o = &g->t[n->out[0]];
         int64_t per = 1;
         for (int k = 0; k < o->ndim && per >= 0; k++) {
             int64_t d = o->dims[k] == G_BATCH ? 1 : o->dims[k];
-            per = d < 0 || (d && per > G_MAX_ELEMS / d) ? -1 : per * d;
+            per = d < 0 || (d && per > G_MAX_ELEMS / d) ? -1 : d ? per * d : per;
         }
+        char d_[300];
         if (per < 0) {
-            char s[96], d_[300];
+            char s[96];
             gr_dims_str(s, sizeof s, o->ndim, o->dims);
             snprintf(err, errlen, "%s: output shape %s is negative or too large",
                      gr_node_desc(n, d_, sizeof d_), s);
+            return ENG_EMODEL;
+        }
+        if (n->dead && (spent += const_bytes(o)) > budget) {
+            snprintf(err, errlen, "%s: folding constants takes more than %zu MB",
+                     gr_node_desc(n, d_, sizeof d_), budget >> 20);
             return ENG_EMODEL;
         }
     }

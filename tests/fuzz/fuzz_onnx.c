@@ -53,7 +53,7 @@ static int cheap_to_compile(const gr_graph *g)
             int64_t d = t->dims[k] == G_BATCH ? 2 : t->dims[k];
             if (d < 0 || (d && n > FUZZ_MAX_ELEMS / d))
                 return 0;
-            n *= d;
+            n *= d ? d : 1;           /* an empty tensor's other dims still size loops */
         }
         if (n > FUZZ_MAX_ELEMS)
             return 0;
@@ -334,7 +334,8 @@ static int mutate_graph(mut *m, Onnx__ModelProto *mp)
         if (!g->n_input)
             return -1;
         Onnx__ValueInfoProto *vi = g->input[rnd(m, g->n_input)];
-        Onnx__TypeProto__Tensor *tt = vi->type ? vi->type->tensor_type : NULL;
+        Onnx__TypeProto__Tensor *tt = vi->type && vi->type->value_case ==
+            ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ? vi->type->tensor_type : NULL;
         Onnx__TensorShapeProto *sh = tt ? tt->shape : NULL;
         if (!sh || !sh->n_dim)
             return -1;

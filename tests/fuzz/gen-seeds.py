@@ -46,7 +46,8 @@ def init(name, arr):
 
 def const(name, arr):
     """A Constant node, as paddle2onnx writes weights."""
-    return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(arr), name))
+    return helper.make_node("Constant", [], [name],
+                            value=numpy_helper.from_array(np.asarray(arr), name))
 
 
 def fin(name, *dims):
@@ -135,7 +136,8 @@ def se_block():
 def x_hardsigmoid():
     """timm at opset 13: HardSwish spelled x * HardSigmoid(x), SE by ReduceMean."""
     nodes = [
-        helper.make_node("Conv", ["x", "c_w", "c_b"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["x", "c_w", "c_b"], ["c"], kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1]),
         helper.make_node("HardSigmoid", ["c"], ["hs"], alpha=1.0 / 6, beta=0.5),
         helper.make_node("Mul", ["c", "hs"], ["h"]),
         helper.make_node("ReduceMean", ["h"], ["m"], axes=[2, 3], keepdims=1),
@@ -247,6 +249,37 @@ def value_attrs():
     return model("value_attrs", nodes, [fin("x", 3)], [fin("y", 1, 3)], inits)
 
 
+def edges():
+    """One- or two-node graphs at the corners the compiler meets: two inputs,
+    an output that is an input, softmax before opset 13, Gemm's C computed,
+    a batched MatMul, a rank-0 tensor, the batch moved off dim 0."""
+    i64 = lambda v: np.array(v, dtype=np.int64)  # noqa: E731
+    node = helper.make_node
+    return {
+        "two_inputs": model("two_inputs", [node("Add", ["a", "b"], ["y"])],
+                            [fin("a", "N", 3), fin("b", 1, 3)], [fin("y", "N", 3)]),
+        "in_is_out": model("in_is_out", [node("Relu", ["x"], ["y"])], [fin("x", "N", 3)],
+                           [fin("y", "N", 3), fin("x", "N", 3)]),
+        "softmax_opset11": model("softmax_opset11", [node("Softmax", ["x"], ["y"], axis=1)],
+                                 [fin("x", "N", 3, 4)], [fin("y", "N", 3, 4)], opset=11),
+        "gemm_c_input": model("gemm_c_input", [node("Gemm", ["x", "w", "c"], ["g"], beta=2.0),
+                                               node("Relu", ["g"], ["y"])],
+                              [fin("x", "N", 3), fin("c", "N", 2)], [fin("y", "N", 2)],
+                              [init("w", w(3, 2))]),
+        "matmul_batched": model("matmul_batched", [node("MatMul", ["x", "w"], ["y"])],
+                                [fin("x", "N", 2, 3)], [fin("y", "N", 2, 2)], [init("w", w(3, 2))]),
+        "rank0": model("rank0", [node("Add", ["x", "k"], ["y"])], [fin("x")], [fin("y")],
+                       [init("k", np.array(1.0, dtype=np.float32))]),
+        "batch_moved": model("batch_moved", [node("Reshape", ["x", "t"], ["r"]),
+                                             node("Sigmoid", ["r"], ["y"])],
+                             [fin("x", "N", 3, 4)], [fin("y", 3, "N", 4)],
+                             [init("t", i64([3, -2, 4]))]),
+        "reduce_keep0": model("reduce_keep0",
+                              [node("ReduceMean", ["x"], ["y"], axes=[2, 3], keepdims=0)],
+                              [fin("x", "N", 3, 2, 2)], [fin("y", "N", 3)], opset=13),
+    }
+
+
 SEEDS = [conv_bn_hswish, paddle_style, se_block, x_hardsigmoid, reduce_mean, matmul_add,
          dropout_identity, clip, clip_opset6, flatten, shape_ops, value_attrs]
 
@@ -257,6 +290,9 @@ def main():
     for f in SEEDS:
         with open(os.path.join(out, f.__name__ + ".onnx"), "wb") as fh:
             fh.write(f().SerializeToString())
+    for name, m in edges().items():
+        with open(os.path.join(out, "edge-" + name + ".onnx"), "wb") as fh:
+            fh.write(m.SerializeToString())
     for t in ONNX_TESTS:
         src = os.path.join(NODE_TESTS, t)
         shutil.copyfile(os.path.join(src, "model.onnx"), os.path.join(out, "onnx-" + t + ".onnx"))
