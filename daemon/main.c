@@ -2,7 +2,7 @@
  *
  * main owns the event loop, the configuration and the sockets; each stream
  * has an ingest thread, the inference thread owns the engine (the daemon headers say
- * how they meet).  Signals reach main only, through a signalfd:
+ * how they meet).  Signals reach main's loop through a self-pipe:
  *   SIGTERM, SIGINT  stop ingest, finish the frames in flight, tell
  *                    subscribers, exit 0
  *   SIGHUP           re-read the config; unchanged streams keep running
@@ -10,6 +10,7 @@
  * Exit codes: 0 clean stop, 64 usage, 65 the model cannot be used, 71 a
  * system call failed, 77 started as root without allow_root, 78 config. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sysexits.h>
@@ -53,7 +53,7 @@ typedef struct {
     int listen_fd, own_socket;
     stream_ref *st;
     int nst;
-    int epfd, sigfd, timerfd;
+    int epfd, timerfd;
     int stopping;
     int64_t last_stats_us, last_status_us, last_dog_us;
     uint64_t dog_us;
@@ -398,6 +398,40 @@ static void av_to_log(void *avcl, int level, const char *fmt, va_list vl)
     lc_log(LOG_DEBUG, "libav: %s", buf);
 }
 
+/* Signals become bytes on a pipe the loop reads.  A handler rather than a
+ * signalfd: a signalfd needs the signal blocked in every thread, and a
+ * library may start a thread of its own before main can block anything
+ * (seen on a minimal Debian 12); a signal landing there would take its
+ * default action and kill the daemon.  Our own threads block them anyway. */
+static int sig_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+    int e = errno;
+    unsigned char c = (unsigned char)sig;
+    if (write(sig_pipe[1], &c, 1) < 0) {
+        /* pipe full: the loop has plenty to read already */
+    }
+    errno = e;
+}
+
+static int catch_signals(void)
+{
+    static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
+    struct sigaction sa;
+    if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+        return -1;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigaction(sigs[i], &sa, NULL) < 0)
+            return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
 static int run(daemon_t *d)
 {
     struct epoll_event evs[16];
@@ -410,16 +444,16 @@ static int run(daemon_t *d)
         for (int i = 0; i < n; i++) {
             switch (evs[i].data.u32) {
             case TAG_SIGNAL: {
-                struct signalfd_siginfo si;
-                while (read(d->sigfd, &si, sizeof si) == sizeof si) {
-                    if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+                unsigned char sig;
+                while (read(sig_pipe[0], &sig, 1) == 1) {
+                    if (sig == SIGTERM || sig == SIGINT)
                         return 0;
-                    if (si.ssi_signo == SIGHUP)
+                    if (sig == SIGHUP)
                         reload(d);
 #ifdef LCNETD_TESTING
-                    if (si.ssi_signo == SIGUSR1)
+                    if (sig == SIGUSR1)
                         sch_test_wedge(d->sched, 1);
-                    if (si.ssi_signo == SIGUSR2)
+                    if (sig == SIGUSR2)
                         sch_test_wedge(d->sched, 0);
 #endif
                 }
@@ -450,7 +484,7 @@ int main(int argc, char **argv)
         { "config", 1, 0, 'c' }, { "check-config", 1, 0, 'C' }, { "version", 0, 0, 'V' },
         { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
-    daemon_t d = { .config_path = DEFAULT_CONFIG, .listen_fd = -1, .epfd = -1, .sigfd = -1,
+    daemon_t d = { .config_path = DEFAULT_CONFIG, .listen_fd = -1, .epfd = -1,
                    .timerfd = -1 };
     char err[2048];
     int c, ret = EX_OSERR, check = 0;
@@ -469,6 +503,10 @@ int main(int argc, char **argv)
         return EX_USAGE;
     }
     lc_log_init();
+    if (catch_signals() < 0) {
+        lc_log(LOG_ERR, "signal handlers: %s", strerror(errno));
+        return EX_OSERR;
+    }
     if (cfg_load_file(&d.c, d.config_path, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "%s", err);
         return EX_CONFIG;
@@ -488,16 +526,6 @@ int main(int argc, char **argv)
     avdevice_register_all();
     av_log_set_callback(av_to_log);
 
-    /* before any thread: they inherit the mask, so signals come to main only */
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);
-    sigaddset(&mask, SIGUSR1);
-    sigaddset(&mask, SIGUSR2);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     if (evq_new(&d.q, 100000, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "%s", err);
@@ -521,14 +549,13 @@ int main(int argc, char **argv)
         goto end;
     }
     if ((d.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-        (d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
         (d.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0) {
         lc_log(LOG_ERR, "event loop: %s", strerror(errno));
         goto end;
     }
     struct itimerspec it = { { 0, 250000000 }, { 0, 250000000 } };
     timerfd_settime(d.timerfd, 0, &it, NULL);
-    if (epoll_add(d.epfd, d.sigfd, TAG_SIGNAL) < 0 || epoll_add(d.epfd, pub_fd(d.pub), TAG_PUB) < 0 ||
+    if (epoll_add(d.epfd, sig_pipe[0], TAG_SIGNAL) < 0 || epoll_add(d.epfd, pub_fd(d.pub), TAG_PUB) < 0 ||
         epoll_add(d.epfd, evq_fd(d.q), TAG_EVQ) < 0 || epoll_add(d.epfd, d.timerfd, TAG_TIMER) < 0) {
         lc_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
         goto end;
@@ -573,8 +600,6 @@ end:
         unlink(d.c->daemon.socket);
     if (d.timerfd >= 0)
         close(d.timerfd);
-    if (d.sigfd >= 0)
-        close(d.sigfd);
     if (d.epfd >= 0)
         close(d.epfd);
     evq_free(d.q);
