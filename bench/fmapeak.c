@@ -1,0 +1,112 @@
+/* fmapeak: measure one core's clock and its fp32 FMA throughput.
+ *
+ *   fmapeak            prints one JSON line
+ *
+ * clock: a chain of dependent register-to-register integer adds retires one
+ * add per cycle on any x86 core of the last decade (latency 1, nothing to
+ * fold: the added operand is a register), so adds per second = cycles per
+ * second, at whatever frequency the core really runs (turbo included, the
+ * TSC rate not).
+ *
+ * FMA: 12 independent accumulators of 512-bit vfmadd231ps (more than latency
+ * x ports, so the FMA units never wait), 16 fp32 FMAs each; FMAs per second
+ * is the achieved peak, and FMAs per cycle = that / clock.
+ *
+ * 25 alternating trials of about 20 ms each, timed in this thread's CPU
+ * time; the best of each is kept (a shared machine only ever makes a trial
+ * slower).  Needs AVX-512F; built with
+ * -mavx512f by bench.mk.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+/* This thread's CPU time: time the scheduler or the hypervisor gives to
+ * someone else is not counted, so a busy machine slows no trial down. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 64 dependent adds per iteration */
+static void add_chain(uint64_t iters)
+{
+    uint64_t a = 0, b = 1;
+    for (uint64_t i = 0; i < iters; i++) {
+        __asm__ volatile(
+#define A1 "add %1, %0\n\t"
+#define A8 A1 A1 A1 A1 A1 A1 A1 A1
+            A8 A8 A8 A8 A8 A8 A8 A8
+            : "+r"(a) : "r"(b));
+    }
+    __asm__ volatile("" ::"r"(a));
+}
+
+/* 12 independent zmm FMAs, 4 times over: 48 instructions per iteration */
+static void fma_zmm(uint64_t iters)
+{
+    __asm__ volatile(
+        "vxorps %%zmm0, %%zmm0, %%zmm0\n\t"
+        "vmovaps %%zmm0, %%zmm1\n\t" "vmovaps %%zmm0, %%zmm2\n\t" "vmovaps %%zmm0, %%zmm3\n\t"
+        "vmovaps %%zmm0, %%zmm4\n\t" "vmovaps %%zmm0, %%zmm5\n\t" "vmovaps %%zmm0, %%zmm6\n\t"
+        "vmovaps %%zmm0, %%zmm7\n\t" "vmovaps %%zmm0, %%zmm8\n\t" "vmovaps %%zmm0, %%zmm9\n\t"
+        "vmovaps %%zmm0, %%zmm10\n\t" "vmovaps %%zmm0, %%zmm11\n\t"
+        "vmovaps %%zmm0, %%zmm12\n\t" "vmovaps %%zmm0, %%zmm13\n\t"
+        "1:\n\t"
+#define F12 "vfmadd231ps %%zmm12, %%zmm13, %%zmm0\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm1\n\t" \
+            "vfmadd231ps %%zmm12, %%zmm13, %%zmm2\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm3\n\t" \
+            "vfmadd231ps %%zmm12, %%zmm13, %%zmm4\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm5\n\t" \
+            "vfmadd231ps %%zmm12, %%zmm13, %%zmm6\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm7\n\t" \
+            "vfmadd231ps %%zmm12, %%zmm13, %%zmm8\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm9\n\t" \
+            "vfmadd231ps %%zmm12, %%zmm13, %%zmm10\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm11\n\t"
+        F12 F12 F12 F12
+        "dec %0\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : "+r"(iters)
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
+}
+
+/* Iterations of fn that take about `secs` of CPU time. */
+static uint64_t calibrate(void (*fn)(uint64_t), double secs)
+{
+    uint64_t iters = 1000;
+    for (;;) {
+        double t0 = cpu_s();
+        fn(iters);
+        double dt = cpu_s() - t0;
+        if (dt > 0.005)
+            return (uint64_t)((double)iters * secs / dt) + 1;
+        iters *= 4;
+    }
+}
+
+/* Best rate (units per CPU-second) of one trial of `iters` iterations. */
+static void trial(void (*fn)(uint64_t), uint64_t iters, double units_per_iter, double *best)
+{
+    double t0 = cpu_s();
+    fn(iters);
+    double dt = cpu_s() - t0;
+    double r = (double)iters * units_per_iter / dt;
+    if (r > *best)
+        *best = r;
+}
+
+int main(void)
+{
+    double hz = 0, fma = 0;
+    uint64_t n_add = calibrate(add_chain, 0.02), n_fma = calibrate(fma_zmm, 0.02);
+    /* alternate short trials, so that both see the same conditions */
+    for (int i = 0; i < 25; i++) {
+        trial(add_chain, n_add, 64, &hz);
+        trial(fma_zmm, n_fma, 48 * 16, &fma);
+    }
+    printf("{\"clock_mhz\":%.0f,\"fp32_fma_per_s\":%.4g,\"fp32_fma_per_cycle\":%.2f,"
+           "\"zmm_fma_per_cycle\":%.2f}\n",
+           hz / 1e6, fma, fma / hz, fma / hz / 16);
+    return 0;
+}
