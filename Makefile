@@ -25,7 +25,7 @@ CC      ?= gcc
 ifeq ($(CC),cc)
 CC      := gcc
 endif
-PKGS    := libavformat libavdevice libavcodec libswscale libavutil inih libsystemd libprotobuf-c
+PKGS    := libavformat libavdevice libavcodec libswscale libavutil inih libsystemd libprotobuf-c libcjson yaml-0.1
 PKGCF   := $(shell pkg-config --cflags $(PKGS))
 PKGLIBS := $(shell pkg-config --libs $(PKGS))
 OPT     ?= -O2
@@ -44,7 +44,8 @@ CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(WNOTRUNC) $(OMPFLAG) -fn
 TCFLAGS := $(CFLAGS) -DLCNETD_TESTING
 LDLIBS  := $(PKGLIBS) -ldnnl -lm -lpthread $(OMPFLAG) $(SAN)
 
-GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c
+GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c $(BUILD)/gen/engine/paddle_framework.pb-c.c
+GEN_H   := $(GEN_PB:.c=.h)
 ENG_SRC := $(sort $(wildcard engine/*.c)) $(GEN_PB)
 CFG_SRC := $(sort $(wildcard config/*.c))
 DMN_SRC := $(filter-out daemon/main.c,$(sort $(wildcard daemon/*.c)))
@@ -68,16 +69,21 @@ $(BUILD)/gen/onnx/onnx.pb-c.c: /usr/include/onnx/onnx.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c --c_out=$(BUILD)/gen -I/usr/include onnx/onnx.proto
 $(BUILD)/gen/onnx/onnx.pb-c.h: $(BUILD)/gen/onnx/onnx.pb-c.c
+# Paddle 2.x's ProgramDesc: the subset of Paddle's framework.proto we read.
+$(BUILD)/gen/engine/paddle_framework.pb-c.c: engine/paddle_framework.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen -I. engine/paddle_framework.proto
+$(BUILD)/gen/engine/paddle_framework.pb-c.h: $(BUILD)/gen/engine/paddle_framework.pb-c.c
 
 # Generated code is not ours to hold to -Werror.
 $(BUILD)/obj/gen/%.o $(BUILD)/tobj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Werror -Wextra,$(CFLAGS)) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c | $(BUILD)/gen/onnx/onnx.pb-c.h
+$(BUILD)/obj/%.o: %.c | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(BUILD)/tobj/%.o: %.c | $(BUILD)/gen/onnx/onnx.pb-c.h
+$(BUILD)/tobj/%.o: %.c | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(TCFLAGS) -c $< -o $@
 
@@ -107,7 +113,8 @@ PY      := /usr/bin/python3
 FIXDIR  := $(BUILD)/fixtures
 
 fixtures: $(FIXDIR)/.stamp
-$(FIXDIR)/.stamp: tests/fixtures/gen-fixtures.sh $(wildcard tests/fixtures/*.py tests/fixtures/*.js) tools/pplcnet.py
+$(FIXDIR)/.stamp: tests/fixtures/gen-fixtures.sh $(wildcard tests/fixtures/*.py tests/fixtures/*.js) \
+                  tools/pplcnet.py engine/paddle_framework.proto
 	tests/fixtures/gen-fixtures.sh $(FIXDIR)
 	@touch $@
 

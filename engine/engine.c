@@ -200,7 +200,6 @@ int eng_load(eng_model **out, const eng_options *opt, const char *path, char *er
         eng_options_init(&m->opt);
     m->meta.order = -1;
     if (is_dir(path)) {
-        format = "paddle";
         ret = paddle_load_dir(&m->g, &m->meta, path, err, errlen);
     } else {
         ret = onnx_load_file(&m->g, path, err, errlen);
@@ -216,6 +215,8 @@ int eng_load(eng_model **out, const eng_options *opt, const char *path, char *er
     }
     if ((ret = gr_infer(m->g, err, errlen)) < 0 || (ret = gr_fuse(m->g, err, errlen)) < 0)
         goto prefixed;
+    if (m->meta.format)
+        format = m->meta.format;
     if ((ret = set_info(m, format, err, errlen)) < 0)
         goto prefixed;
 

@@ -17,6 +17,7 @@ typedef struct {
     int resize_w, resize_h; /* stretch target in the yml, 0 if none */
     char **labels;
     int nlabels;
+    const char *format;     /* "paddle-pir" or "paddle-pdmodel"; NULL for ONNX */
 } model_meta;
 
 void model_meta_free(model_meta *m);
