@@ -50,7 +50,15 @@ $(FUZZ_BIN): $(call fuzzobj,tests/fuzz/fuzz_onnx.c $(ENG_SRC))
 $(FUZZ_PBIN): $(call fuzzobj,tests/fuzz/fuzz_paddle.c $(ENG_SRC))
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
 
-fuzz-build: $(FUZZ_BIN) $(FUZZ_PBIN)
+# The configuration parser and the subscriber command parser.
+FUZZ_CBIN    := $(FUZZ_DIR)/fuzz_config
+FUZZ_SBIN    := $(FUZZ_DIR)/fuzz_pubcmd
+$(FUZZ_CBIN): $(call fuzzobj,tests/fuzz/fuzz_config.c $(CFG_SRC))
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(shell pkg-config --libs inih)
+$(FUZZ_SBIN): $(call fuzzobj,tests/fuzz/fuzz_pubcmd.c daemon/pubcmd.c)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
+
+fuzz-build: $(FUZZ_BIN) $(FUZZ_PBIN) $(FUZZ_CBIN) $(FUZZ_SBIN)
 
 # What `make fuzz` runs: the ONNX loader (corpus/) or the Paddle one (corpus-paddle/).
 ifeq ($(FUZZ_TARGET),paddle)
@@ -58,6 +66,16 @@ FZ_BIN := $(FUZZ_PBIN)
 FZ_SEEDS := $(FUZZ_PSEEDS)
 FZ_OPTS := $(FUZZ_POPTS)
 FZ_TAG := -paddle
+else ifeq ($(FUZZ_TARGET),config)
+FZ_BIN := $(FUZZ_CBIN)
+FZ_SEEDS := tests/fuzz/corpus/config
+FZ_OPTS := -max_len=8192 -timeout=10 -rss_limit_mb=2048
+FZ_TAG := -config
+else ifeq ($(FUZZ_TARGET),pubcmd)
+FZ_BIN := $(FUZZ_SBIN)
+FZ_SEEDS := tests/fuzz/corpus/pubcmd
+FZ_OPTS := -max_len=16384 -timeout=10 -rss_limit_mb=2048
+FZ_TAG := -pubcmd
 else
 FZ_BIN := $(FUZZ_BIN)
 FZ_SEEDS := $(FUZZ_SEEDS)
@@ -85,11 +103,15 @@ fuzz: $(FZ_BIN)
 FUZZ_PREG     = $(sort $(wildcard $(FUZZ_REGRESS)/paddle-*))
 FUZZ_RUNS     = $(filter-out $(FUZZ_PREG),$(sort $(wildcard $(FUZZ_REGRESS)/*))) $(sort $(wildcard $(FUZZ_SEEDS)/*))
 FUZZ_PRUNS    = $(FUZZ_PREG) $(sort $(wildcard $(FUZZ_PSEEDS)/*))
-fuzz-regress: $(FUZZ_BIN) $(FUZZ_PBIN)
+fuzz-regress: $(FUZZ_BIN) $(FUZZ_PBIN) $(FUZZ_CBIN) $(FUZZ_SBIN)
 	@$(FUZZ_ENV) $(FUZZ_BIN) $(FUZZ_OPTS) $(FUZZ_RUNS) >$(FUZZ_DIR)/regress.log 2>&1 || \
 	    { cat $(FUZZ_DIR)/regress.log; echo "fuzz-regress: FAILED; log in $(FUZZ_DIR)/regress.log"; exit 1; }
 	@$(FUZZ_ENV) $(FUZZ_PBIN) $(FUZZ_POPTS) $(FUZZ_PRUNS) >$(FUZZ_DIR)/regress-paddle.log 2>&1 || \
 	    { cat $(FUZZ_DIR)/regress-paddle.log; echo "fuzz-regress: FAILED; log in $(FUZZ_DIR)/regress-paddle.log"; exit 1; }
+	@$(FUZZ_CBIN) $(sort $(wildcard tests/fuzz/corpus/config/*)) >$(FUZZ_DIR)/regress-config.log 2>&1 || \
+	    { cat $(FUZZ_DIR)/regress-config.log; echo "fuzz-regress: FAILED (config)"; exit 1; }
+	@$(FUZZ_SBIN) $(sort $(wildcard tests/fuzz/corpus/pubcmd/*)) >$(FUZZ_DIR)/regress-pubcmd.log 2>&1 || \
+	    { cat $(FUZZ_DIR)/regress-pubcmd.log; echo "fuzz-regress: FAILED (pubcmd)"; exit 1; }
 	@echo "fuzz-regress: $(words $(FUZZ_RUNS) $(FUZZ_PRUNS)) inputs ($(words $(wildcard $(FUZZ_REGRESS)/*)) past crashes) ok"
 
 -include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)
