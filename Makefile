@@ -146,8 +146,10 @@ check-int: all fixtures clips
 	tests/run.sh $(BUILD) integration
 
 demo: all
-	@echo "demo: the daemon is not built yet; until it is, try the engine:"
-	@echo "  $(BUILD)/lcnet-infer --model MODEL.onnx --image PHOTO.jpg"
+	tools/demo.sh $(BUILD)
+
+train-default-model:
+	/usr/bin/python3 tools/train_default_model.py --out models
 
 # Install: PREFIX for programs and data; the config lives in /etc/lcnetd
 # (the unit's ConfigurationDirectory=), units where pkg-config says.
