@@ -962,7 +962,7 @@ static void test_example_config_parses(void **state)
     assert_int_equal(yard->publish, CFG_PUBLISH_CHANGE);
     assert_true(yard->sample_fps == 2.0);
     assert_int_equal(cfg_find_stream(c, "replay")->enabled, 0);
-    assert_string_equal(c->model.path, "/var/lib/lcnetd/model.onnx");
+    assert_string_equal(c->model.path, "/usr/share/lcnetd/camera-health.onnx");
     cfg_free(c);
 }
 

@@ -9,7 +9,7 @@ libavformat-dev libavdevice-dev libavcodec-dev libswscale-dev libavutil-dev ffmp
 libinih-dev libsystemd-dev systemd libcmocka-dev
 libprotobuf-c-dev protobuf-c-compiler libcjson-dev libyaml-dev protobuf-compiler python3-protobuf
 libonnx-dev libonnx-testdata
-python3 python3-torch python3-onnx python3-numpy python3-gi python3-skimage python3-pil
+python3 python3-torch python3-onnx python3-numpy python3-gi python3-skimage python3-pil palapeli-data
 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 netcat-openbsd socat procps iproute2 man-db groff-base
