@@ -163,6 +163,17 @@ class Pipeline(DaemonTest):
             self.assertEqual({e["stream"] for e in late if e["event"] == "label"}, {"all"})
 
 
+    def test_file_without_realtime_classifies_every_frame(self):
+        # realtime = no: read as fast as inference takes the frames; back-pressure, no skips
+        cfg, sock = write_config(self.tmp, [("fast", {"url": clip("clip-a.mp4"), "realtime": "no"})])
+        self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        st = sub.wait_for(lambda e: e["event"] == "stats" and e["state"] == "eof", timeout=60,
+                          what="stats after the end of the file")
+        self.assertEqual(st["decoded"], 200, "clip-a has 200 frames")
+        self.assertEqual(st["classified"], 200, "every one classified")
+        self.assertEqual(st["skipped"], 0)
+
     def test_low_sample_rate_decodes_keyframes_only(self):
         # clip-b: 30 fps, a keyframe every second; at 0.5 labels/s only the
         # keyframes need decoding
