@@ -20,43 +20,13 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "tests/testutil.h"
 
 typedef struct {
     char name[64];
     int c, h, w, classes, softmax, batch;
     char ref[64];
 } fixture;
-
-static const char *fixdir(void)
-{
-    const char *d = getenv("LCNETD_FIXTURES");
-    return d ? d : "build/fixtures";
-}
-
-static const char *shared_models(void)
-{
-    const char *d = getenv("LCNETD_SHARED");
-    return d ? d : "../shared/models";
-}
-
-static void *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return b;
-}
 
 static void *fixfile(const fixture *fx, const char *suffix, size_t *len)
 {
@@ -132,7 +102,7 @@ static void test_parity(void **state)
 {
     const fixture *fx = *state;
     char path[512];
-    size_t len;
+    size_t len = 0;
     snprintf(path, sizeof path, "%s/%s.onnx", fixdir(), fx->name);
     eng_model *m = load(path, ENG_PREC_FP32);
     const eng_info *in = eng_get_info(m);
@@ -258,7 +228,7 @@ static void test_shared_lcnet050_timm(void **state)
 static double bf16_agreement(const char *model, const char *frames_file, int h, int w)
 {
     char p[512], err[512];
-    size_t len;
+    size_t len = 0;
     if (!eng_cpu_has_bf16()) {
         print_message("skipped: this CPU has no native bf16\n");
         skip();
@@ -339,7 +309,7 @@ static void test_shared_textline_classifies(void **state)
 {
     (void)state;
     char p[512], err[512];
-    size_t len;
+    size_t len = 0;
     if (!shared_path(p, sizeof p, "PP-LCNet_x0_25_textline_ori.fp32.onnx")) {
         print_message("skipped: %s absent\n", p);
         skip();

@@ -22,39 +22,7 @@
 
 #include "daemon/scale.h"
 #include "engine/engine.h"
-
-static const char *fixdir(void)
-{
-    const char *d = getenv("LCNETD_FIXTURES");
-    return d ? d : "build/fixtures";
-}
-
-static const char *shared_models(void)
-{
-    const char *d = getenv("LCNETD_SHARED");
-    return d ? d : "../shared/models";
-}
-
-static void *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b)
-        ((char *)b)[n] = 0;
-    if (len)
-        *len = (size_t)n;
-    return b;
-}
+#include "tests/testutil.h"
 
 static void spit(const char *path, const void *b, size_t n)
 {
