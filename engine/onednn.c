@@ -247,7 +247,7 @@ static int emit(dnn_plan *p, dnnl_primitive_desc_t pd, int node, const char *kin
                 const arg *in, int nin, int dst_key, int inplace, int *out,
                 const char *where, char *err, size_t errlen)
 {
-    dstep *s;
+    dstep *s = NULL;
     int ret = step_from_pd(p, pd, node, kind, &s, where, err, errlen);
     if (ret < 0)
         return ret;

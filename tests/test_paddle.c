@@ -278,7 +278,7 @@ static void test_parity(void **state)
 {
     const fixture *fx = *state;
     char dir[512], err[512];
-    size_t len;
+    size_t len = 0;
     snprintf(dir, sizeof dir, "%s/paddle/%s", fixdir(), fx->name);
     eng_model *m = load(dir);
     const eng_info *in = eng_get_info(m);
@@ -405,7 +405,7 @@ static void test_bad_folders(void **state)
 {
     tmpdir t;
     char p[512], src[512];
-    size_t len;
+    size_t len = 0;
     (void)state;
 
     print_message("truncated weights file\n");
@@ -466,7 +466,7 @@ static void test_bad_folders(void **state)
     print_message("an operator lcnetd does not know (ProgramDesc)\n");
     tmp_from_fixture(&t, "pd2_textline", "inference.pdmodel");
     snprintf(src, sizeof src, "%s/paddle/pd2_textline/inference.pdmodel", fixdir());
-    size_t mlen;
+    size_t mlen = 0;
     uint8_t *pdm = slurp(src, &mlen);
     assert_non_null(pdm);
     /* OpDesc.type (field 3, length 12): not a variable named hard_sigmoid_N */
