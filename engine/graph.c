@@ -354,6 +354,25 @@ int gr_is_const(const gr_graph *g, int t)
     return t >= 0 && g->t[t].data != NULL;
 }
 
+int gr_const_ints(const gr_graph *g, int t, int64_t *v, int max)
+{
+    if (!gr_is_const(g, t))
+        return -1;
+    const gr_tensor *x = &g->t[t];
+    int64_t n = gr_tensor_numel(x);
+    if (n < 0 || n > max)
+        return -1;
+    for (int64_t i = 0; i < n; i++) {
+        if (x->dtype == G_I64)
+            v[i] = ((const int64_t *)x->data)[i];
+        else if (x->dtype == G_I32)
+            v[i] = ((const int32_t *)x->data)[i];
+        else
+            return -1;
+    }
+    return (int)n;
+}
+
 float *gr_const_floats(const gr_graph *g, int t)
 {
     if (!gr_is_const(g, t))

@@ -138,6 +138,9 @@ void gr_replace_uses(gr_graph *g, int from, int to);
 /* Constant tensor as float (converting int types); caller frees.  NULL if not constant. */
 float *gr_const_floats(const gr_graph *g, int t);
 int gr_is_const(const gr_graph *g, int t);
+/* Values of a constant int64/int32 tensor of at most max elements (shape
+ * arithmetic); the count, or -1 when not such a constant. */
+int gr_const_ints(const gr_graph *g, int t, int64_t *v, int max);
 int gr_is_scalar_const(const gr_graph *g, int t, float *v);
 
 /* Node description for messages: "node 'name' (OpType)". */

@@ -124,25 +124,6 @@ static const int64_t *decl_dims(pd_map *m, const pd_op *o, const char *slot)
     return m->p->v[v].ndim >= 0 ? m->p->v[v].dims : NULL;
 }
 
-/* Integer values of a constant tensor (a full_int_array's result). */
-static int const_ints(const gr_graph *g, int t, int64_t *v, int max)
-{
-    const gr_tensor *x = &g->t[t];
-    if (!x->data)
-        return -1;
-    int64_t n = gr_tensor_numel(x);
-    if (n < 0 || n > max)
-        return -1;
-    for (int64_t i = 0; i < n; i++) {
-        if (x->dtype == G_I64)
-            v[i] = ((const int64_t *)x->data)[i];
-        else if (x->dtype == G_I32)
-            v[i] = ((const int32_t *)x->data)[i];
-        else
-            return -1;
-    }
-    return (int)n;
-}
 
 /* ---------------------------------------------------------------- nodes */
 
@@ -454,7 +435,7 @@ static int map_pool(pd_map *m, const pd_op *o, char *err, size_t errlen)
     int kt = in_var(o, "KernelSize", 0);
     if (k < 0 && kt >= 0) {
         int t = m->vt[kt];
-        if (t < 0 || (k = const_ints(m->g, t, ks, 4)) < 0)
+        if (t < 0 || (k = gr_const_ints(m->g, t, ks, 4)) < 0)
             FAIL(ENG_EUNSUP, "the kernel size must be a constant");
     }
     if (k == 1)
@@ -717,7 +698,7 @@ static int map_reshape(pd_map *m, const pd_op *o, char *err, size_t errlen)
     IN(x, "X");
     int k = -1, sv = in_var(o, "Shape", 0);
     if (sv >= 0) {
-        if (m->vt[sv] < 0 || (k = const_ints(m->g, m->vt[sv], tgt, G_MAX_DIMS + 1)) < 0)
+        if (m->vt[sv] < 0 || (k = gr_const_ints(m->g, m->vt[sv], tgt, G_MAX_DIMS + 1)) < 0)
             FAIL(ENG_EUNSUP, "the target shape must be a constant");
     } else if (in_var(o, "ShapeTensor", 0) >= 0) {
         FAIL(ENG_EUNSUP, "a target shape from tensors (ShapeTensor) is unsupported");
@@ -745,7 +726,7 @@ static int map_squeeze(pd_map *m, const pd_op *o, char *err, size_t errlen)
     IN(x, "X");
     int unsq = !strcmp(o->type, "unsqueeze2");
     int k = aints(o, "axes", NULL, ax, G_MAX_DIMS + 1), av = in_var(o, "Axes", 0);
-    if (k < 0 && av >= 0 && (m->vt[av] < 0 || (k = const_ints(m->g, m->vt[av], ax, G_MAX_DIMS + 1)) < 0))
+    if (k < 0 && av >= 0 && (m->vt[av] < 0 || (k = gr_const_ints(m->g, m->vt[av], ax, G_MAX_DIMS + 1)) < 0))
         FAIL(ENG_EUNSUP, "the axes must be a constant");
     if (k > G_MAX_DIMS)
         FAIL(ENG_EMODEL, "%d axes", k);

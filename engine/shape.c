@@ -39,25 +39,6 @@ static int set_shape(gr_graph *g, int t, int dtype, int ndim, const int64_t *dim
     return 0;
 }
 
-/* Values of a constant integer tensor, for shape arithmetic. */
-static int const_ints(const gr_graph *g, int t, int64_t *v, int max)
-{
-    if (!gr_is_const(g, t))
-        return -1;
-    const gr_tensor *x = &g->t[t];
-    int64_t n = gr_tensor_numel(x);
-    if (n < 0 || n > max)
-        return -1;
-    for (int64_t i = 0; i < n; i++) {
-        if (x->dtype == G_I64)
-            v[i] = ((const int64_t *)x->data)[i];
-        else if (x->dtype == G_I32)
-            v[i] = ((const int32_t *)x->data)[i];
-        else
-            return -1;
-    }
-    return (int)n;
-}
 
 /* ------------------------------------------------------------- attributes */
 
@@ -154,7 +135,7 @@ int reduce_axes(const gr_graph *g, const gr_node *n, int rank, unsigned *mask, i
     int64_t v[G_MAX_DIMS + 1];
     int k = gr_attr_ints(n, "axes", v, G_MAX_DIMS + 1);
     if (k < 0 && n->nin > 1 && n->in[1] >= 0) {
-        if ((k = const_ints(g, n->in[1], v, G_MAX_DIMS + 1)) < 0)
+        if ((k = gr_const_ints(g, n->in[1], v, G_MAX_DIMS + 1)) < 0)
             FAIL("axes must be a constant");
     }
     *keep = (int)gr_attr_int(n, "keepdims", 1);
@@ -327,7 +308,7 @@ static int do_reshape(gr_graph *g, gr_node *n, char *err, size_t errlen)
     int k;
     if (!x || n->nin < 2 || n->in[1] < 0)
         FAIL("needs data and shape inputs");
-    if ((k = const_ints(g, n->in[1], tgt, G_MAX_DIMS + 1)) < 0)
+    if ((k = gr_const_ints(g, n->in[1], tgt, G_MAX_DIMS + 1)) < 0)
         FAIL("the shape input '%s' must be a constant (or computed from constants)",
              g->t[n->in[1]].name);
     if (k > G_MAX_DIMS)
@@ -363,7 +344,7 @@ static int squeeze_axes(gr_graph *g, gr_node *n, int64_t *ax, char *err, size_t 
 {
     int k = gr_attr_ints(n, "axes", ax, G_MAX_DIMS + 1);
     if (k < 0 && n->nin > 1 && n->in[1] >= 0)
-        if ((k = const_ints(g, n->in[1], ax, G_MAX_DIMS + 1)) < 0)
+        if ((k = gr_const_ints(g, n->in[1], ax, G_MAX_DIMS + 1)) < 0)
             FAIL("axes must be a constant");
     return k;
 }
@@ -465,11 +446,11 @@ static int do_slice(gr_graph *g, gr_node *n, char *err, size_t errlen)
         k2 = gr_attr_ints(n, "ends", en, G_MAX_DIMS);
         k3 = gr_attr_ints(n, "axes", ax, G_MAX_DIMS);
     } else {
-        k = n->nin > 1 ? const_ints(g, n->in[1], st, G_MAX_DIMS) : -1;
-        k2 = n->nin > 2 ? const_ints(g, n->in[2], en, G_MAX_DIMS) : -1;
-        if (n->nin > 3 && n->in[3] >= 0 && (k3 = const_ints(g, n->in[3], ax, G_MAX_DIMS)) < 0)
+        k = n->nin > 1 ? gr_const_ints(g, n->in[1], st, G_MAX_DIMS) : -1;
+        k2 = n->nin > 2 ? gr_const_ints(g, n->in[2], en, G_MAX_DIMS) : -1;
+        if (n->nin > 3 && n->in[3] >= 0 && (k3 = gr_const_ints(g, n->in[3], ax, G_MAX_DIMS)) < 0)
             FAIL("axes must be constant");
-        if (n->nin > 4 && n->in[4] >= 0 && (k4 = const_ints(g, n->in[4], sp, G_MAX_DIMS)) < 0)
+        if (n->nin > 4 && n->in[4] >= 0 && (k4 = gr_const_ints(g, n->in[4], sp, G_MAX_DIMS)) < 0)
             FAIL("steps must be constant");
     }
     if (k < 0 || k2 != k || (k3 >= 0 && k3 != k) || (k4 >= 0 && k4 != k))
@@ -584,7 +565,7 @@ static int do_gather(gr_graph *g, gr_node *n, char *err, size_t errlen)
     int64_t idx[64];
     if (!x || !ix || !gr_is_const(g, n->in[0]))
         FAIL("Gather is supported on constants (shape arithmetic) only");
-    int k = const_ints(g, n->in[1], idx, 64);
+    int k = gr_const_ints(g, n->in[1], idx, 64);
     if (k < 0)
         FAIL("indices must be a small constant");
     int64_t a = gr_attr_int(n, "axis", 0);
