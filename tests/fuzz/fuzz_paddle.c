@@ -27,60 +27,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/onednn.h"
-#include "engine/ops.h"
+#include "tests/fuzz/fuzz_graph.h"
 #include "engine/paddle.h"
 #include "engine/paddle_framework.pb-c.h"
 
-#define FUZZ_MAX_NODES 64
-#define FUZZ_MAX_ELEMS ((int64_t)1 << 20)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsigned int seed);
 
-static int cheap_to_compile(const gr_graph *g)
-{
-    int live = 0;
-    for (int i = 0; i < g->nn; i++)
-        live += !g->n[i].dead;
-    if (live > FUZZ_MAX_NODES)
-        return 0;
-    for (int i = 0; i < g->nt; i++) {
-        const gr_tensor *t = &g->t[i];
-        int64_t n = 1;
-        for (int k = 0; k < t->ndim; k++) {
-            int64_t d = t->dims[k] == G_BATCH ? 2 : t->dims[k];
-            if (d < 0 || (d && n > FUZZ_MAX_ELEMS / d))
-                return 0;
-            n *= d;
-        }
-        if (n > FUZZ_MAX_ELEMS)
-            return 0;
-    }
-    return 1;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    dnn_ctx *c = NULL;
-    char err[256];
     (void)argc;
     (void)argv;
-    if (dnn_ctx_new(&c, err, sizeof err) < 0) {
-        fprintf(stderr, "fuzz_paddle: %s\n", err);
-        exit(1);
-    }
-    dnn_ctx_free(c);
+    fuzz_need_onednn("fuzz_paddle");
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     gr_graph *g = NULL;
-    dnn_ctx *c = NULL;
-    dnn_plan *p1 = NULL, *p2 = NULL;
     model_meta meta;
     char err[512];
 
@@ -103,21 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (paddle_load_mem(&g, &meta, kind, data + 5, plen, data + 5 + plen, rest - plen, NULL, 0,
                         "fuzz", err, sizeof err) < 0)
         goto end;
-    if (g->ninputs < 1 || g->noutputs < 1)
-        goto end;
-    if (gr_infer(g, err, sizeof err) < 0 || gr_fuse(g, err, sizeof err) < 0)
-        goto end;
-    if (!cheap_to_compile(g))
-        goto end;
-    if (dnn_ctx_new(&c, err, sizeof err) < 0)
-        goto end;
-    if (dnn_compile(&p1, c, g, 1, DNN_F32, err, sizeof err) < 0)
-        goto end;
-    dnn_compile(&p2, c, g, 2, DNN_F32, err, sizeof err);
+    fuzz_compile(g);
 end:
-    dnn_plan_free(p2);
-    dnn_plan_free(p1);
-    dnn_ctx_free(c);
     gr_free(g);
     model_meta_free(&meta);
     return 0;
