@@ -14,7 +14,9 @@
 
 #include "engine/loader.h"
 #include "engine/onednn.h"
+#include "engine/onednn_q8.h"
 #include "engine/ops.h"
+#include "engine/quant.h"
 
 #define MAX_BATCH 64
 
@@ -22,6 +24,7 @@ struct eng_model {
     gr_graph *g;
     dnn_ctx *ctx;
     dnn_plan *plan[MAX_BATCH + 1];
+    q8_plan *qplan[MAX_BATCH + 1];   /* int8: these instead */
     int fixed_batch;          /* > 0 when the file fixes the batch */
     int classifier;           /* one image in, one row of scores out per item */
     eng_info info;
@@ -30,6 +33,9 @@ struct eng_model {
     eng_labels *labels;       /* from the model's metadata */
     dnn_prec prec;
     float lut[3][256];        /* byte -> normalised value, per channel */
+    uint8_t qlut[3][256];     /* int8: byte -> quantised normalised value */
+    int calibrating;          /* every activation is an output (eng_calib) */
+    int noutputs;             /* the model's own outputs, before calibration's */
 };
 
 static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
@@ -158,6 +164,49 @@ static int set_info(eng_model *m, const char *format, char *err, size_t errlen)
     return 0;
 }
 
+static int get_plan(eng_model *m, int batch, dnn_plan **out, char *err, size_t errlen);
+
+/* Compiles the plan for this batch size on first use (fp32/bf16 or int8). */
+static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
+{
+    if (batch < 1 || batch > MAX_BATCH || (m->fixed_batch && batch != m->fixed_batch)) {
+        snprintf(err, errlen, "batch %d not allowed (%s %d)", batch,
+                 m->fixed_batch ? "the model fixes it at" : "at most",
+                 m->fixed_batch ? m->fixed_batch : MAX_BATCH);
+        return ENG_EINVAL;
+    }
+    if (m->prec != DNN_INT8) {
+        dnn_plan *p;
+        return get_plan(m, batch, &p, err, errlen);
+    }
+    if (m->qplan[batch])
+        return 0;
+    set_threads(m);
+    int ret = q8_compile(&m->qplan[batch], m->ctx, m->g, batch, err, errlen);
+    if (ret == 0) {
+        float s;
+        int z;
+        q8_input_params(m->qplan[batch], 0, &s, &z);
+        for (int c = 0; c < 3; c++)
+            for (int v = 0; v < 256; v++)
+                m->qlut[c][v] = q_u8(m->lut[c][v], s, z);
+    }
+    return ret;
+}
+
+static int run_plan(eng_model *m, int batch, char *err, size_t errlen)
+{
+    set_threads(m);
+    if (m->prec == DNN_INT8)
+        return q8_run(m->qplan[batch], err, errlen);
+    return dnn_run(m->plan[batch], err, errlen);
+}
+
+static const float *plan_output(eng_model *m, int batch, int i)
+{
+    return m->prec == DNN_INT8 ? q8_output(m->qplan[batch], i) : dnn_output(m->plan[batch], i);
+}
+
 static int get_plan(eng_model *m, int batch, dnn_plan **out, char *err, size_t errlen)
 {
     if (batch < 1 || batch > MAX_BATCH || (m->fixed_batch && batch != m->fixed_batch)) {
@@ -182,12 +231,87 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+void eng_calib_default_path(const char *model, char *buf, size_t len)
+{
+    if (is_dir(model))
+        snprintf(buf, len, "%s/inference.calib", model);
+    else
+        snprintf(buf, len, "%s.calib", model);
+}
+
+/* Calibration reads every activation: make each one a graph output (after
+ * fusion, so that the tensors are the ones an int8 plan quantises). */
+static int expose_activations(gr_graph *g)
+{
+    int n = 0;
+    for (int t = 0; t < g->nt; t++)
+        n += !gr_is_const(g, t) && g->t[t].producer >= 0 && !g->t[t].is_output &&
+             g->t[t].dtype == G_F32 && !g->n[g->t[t].producer].dead;
+    int *o = realloc(g->outputs, sizeof(int) * (size_t)(g->noutputs + n + 1));
+    if (!o)
+        return ENG_ENOMEM;
+    g->outputs = o;
+    for (int t = 0; t < g->nt; t++)
+        if (!gr_is_const(g, t) && g->t[t].producer >= 0 && !g->t[t].is_output &&
+            g->t[t].dtype == G_F32 && !g->n[g->t[t].producer].dead) {
+            g->t[t].is_output = 1;
+            g->outputs[g->noutputs++] = t;
+        }
+    gr_recount(g);
+    return 0;
+}
+
+static int choose_precision(eng_model *m, const char *path, char *err, size_t errlen)
+{
+    eng_precision want = m->opt.precision;
+    if (q_is_qdq(m->g)) {
+        if (want == ENG_PREC_FP32 || want == ENG_PREC_BF16) {
+            snprintf(err, errlen, "the model is quantised (QuantizeLinear/DequantizeLinear): "
+                     "run it with precision int8 or auto");
+            return ENG_EUNSUP;
+        }
+        m->prec = DNN_INT8;
+        return q_fold_qdq(m->g, err, errlen);
+    }
+    switch (want) {
+    case ENG_PREC_AUTO:
+        m->prec = dnn_cpu_has_bf16() ? DNN_BF16 : DNN_F32;
+        return 0;
+    case ENG_PREC_BF16:
+        if (!dnn_cpu_has_bf16()) {
+            snprintf(err, errlen, "precision bf16: this CPU has no native bf16 "
+                     "(use fp32 or auto)");
+            return ENG_EUNSUP;
+        }
+        m->prec = DNN_BF16;
+        return 0;
+    case ENG_PREC_INT8: {
+        char def[4096];
+        const char *cp = m->opt.calib_path && *m->opt.calib_path ? m->opt.calib_path : def;
+        eng_calib_default_path(path, def, sizeof def);
+        m->prec = DNN_INT8;
+        return q_calib_apply(m->g, cp, err, errlen);
+    }
+    default:
+        m->prec = DNN_F32;
+        return 0;
+    }
+}
+
+static int load(eng_model **out, const eng_options *opt, const char *path, int calibrating,
+                char *err, size_t errlen);
+
 int eng_load(eng_model **out, const eng_options *opt, const char *path, char *err, size_t errlen)
+{
+    return load(out, opt, path, 0, err, errlen);
+}
+
+static int load(eng_model **out, const eng_options *opt, const char *path, int calibrating,
+                char *err, size_t errlen)
 {
     eng_model *m = calloc(1, sizeof(*m));
     const char *format = "onnx";
     int ret;
-    dnn_plan *p;
 
     *out = NULL;
     if (!m) {
@@ -220,30 +344,20 @@ int eng_load(eng_model **out, const eng_options *opt, const char *path, char *er
     if ((ret = set_info(m, format, err, errlen)) < 0)
         goto prefixed;
 
-    switch (m->opt.precision) {
-    case ENG_PREC_AUTO:
-        m->prec = dnn_cpu_has_bf16() ? DNN_BF16 : DNN_F32;
-        break;
-    case ENG_PREC_BF16:
-        if (!dnn_cpu_has_bf16()) {
-            snprintf(err, errlen, "precision bf16: this CPU has no native bf16 "
-                     "(use fp32 or auto)");
-            ret = ENG_EUNSUP;
+    m->noutputs = m->g->noutputs;
+    m->calibrating = calibrating;
+    if (calibrating) {
+        m->opt.precision = ENG_PREC_FP32;
+        if ((ret = expose_activations(m->g)) < 0)
             goto fail;
-        }
-        m->prec = DNN_BF16;
-        break;
-    case ENG_PREC_INT8:
-        snprintf(err, errlen, "precision int8 is not available for this model");
-        ret = ENG_EUNSUP;
-        goto fail;
-    default:
-        m->prec = DNN_F32;
     }
-    m->info.precision = m->prec == DNN_BF16 ? ENG_PREC_BF16 : ENG_PREC_FP32;
+    if ((ret = choose_precision(m, path, err, errlen)) < 0)
+        goto prefixed;
+    m->info.precision = m->prec == DNN_BF16 ? ENG_PREC_BF16 :
+                        m->prec == DNN_INT8 ? ENG_PREC_INT8 : ENG_PREC_FP32;
     if ((ret = dnn_ctx_new(&m->ctx, err, errlen)) < 0)
         goto fail;
-    if ((ret = get_plan(m, m->fixed_batch ? m->fixed_batch : 1, &p, err, errlen)) < 0)
+    if ((ret = ensure_plan(m, m->fixed_batch ? m->fixed_batch : 1, err, errlen)) < 0)
         goto prefixed;
     if (m->meta.nlabels) {
         if ((ret = eng_labels_from_list(&m->labels, m->meta.labels, m->meta.nlabels)) < 0)
@@ -267,8 +381,10 @@ void eng_free(eng_model *m)
 {
     if (!m)
         return;
-    for (int i = 0; i <= MAX_BATCH; i++)
+    for (int i = 0; i <= MAX_BATCH; i++) {
         dnn_plan_free(m->plan[i]);
+        q8_plan_free(m->qplan[i]);
+    }
     dnn_ctx_free(m->ctx);
     gr_free(m->g);
     model_meta_free(&m->meta);
@@ -323,16 +439,33 @@ static void nchw_to_nhwc(float *dst, const float *src, int64_t n, int64_t c, int
                 dst[(b * hw + i) * c + k] = src[(b * c + k) * hw + i];
 }
 
+/* NCHW floats into the int8 plan's NHWC bytes. */
+static void quantise_nchw(uint8_t *dst, const float *src, int64_t n, int64_t c, int64_t hw,
+                          float s, int z)
+{
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t i = 0; i < hw; i++)
+            for (int64_t k = 0; k < c; k++)
+                dst[(b * hw + i) * c + k] = q_u8(src[(b * c + k) * hw + i], s, z);
+}
+
 int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *const *out,
                     char *err, size_t errlen)
 {
-    dnn_plan *p;
     int b = m->fixed_batch ? m->fixed_batch : batch;
-    int ret = get_plan(m, b, &p, err, errlen);
+    int ret = ensure_plan(m, b, err, errlen);
     if (ret < 0)
         return ret;
     const gr_graph *g = m->g;
-    for (int i = 0; i < g->ninputs; i++) {
+    dnn_plan *p = m->plan[b];
+    if (m->prec == DNN_INT8) {
+        const gr_tensor *x = &g->t[g->inputs[0]];
+        float s;
+        int z;
+        q8_input_params(m->qplan[b], 0, &s, &z);
+        quantise_nchw(q8_input(m->qplan[b], 0), in[0], b, x->dims[1], x->dims[2] * x->dims[3], s, z);
+    }
+    for (int i = 0; m->prec != DNN_INT8 && i < g->ninputs; i++) {
         int t = g->inputs[i];
         int64_t n = per_item(g, t) * (g->t[t].dims[0] == G_BATCH ? b : 1);
         const gr_tensor *x = &g->t[t];
@@ -342,19 +475,32 @@ int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *cons
         else
             memcpy(dnn_input(p, i), in[i], sizeof(float) * (size_t)n);
     }
-    set_threads(m);
-    if ((ret = dnn_run(p, err, errlen)) < 0)
+    if ((ret = run_plan(m, b, err, errlen)) < 0)
         return ret;
-    for (int i = 0; i < g->noutputs; i++) {
+    for (int i = 0; i < m->noutputs; i++) {
         int t = g->outputs[i];
         int64_t n = per_item(g, t) * (g->t[t].dims[0] == G_BATCH ? b : 1);
-        memcpy(out[i], dnn_output(p, i), sizeof(float) * (size_t)n);
+        memcpy(out[i], plan_output(m, b, i), sizeof(float) * (size_t)n);
     }
     return 0;
 }
 
 /* Bytes to normalised floats, straight into the input buffer in the layout
  * the first convolution reads: NHWC (the pixels' own order) or NCHW. */
+static void fill_pixels_q8(const eng_model *m, uint8_t *dst, const uint8_t *src, int stride)
+{
+    int h = m->info.height, w = m->info.width;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = src + (size_t)y * (size_t)stride;
+        uint8_t *d = dst + (size_t)y * (size_t)w * 3;
+        for (int x = 0; x < 3 * w; x += 3) {
+            d[x] = m->qlut[0][row[x]];
+            d[x + 1] = m->qlut[1][row[x + 1]];
+            d[x + 2] = m->qlut[2][row[x + 2]];
+        }
+    }
+}
+
 static void fill_pixels(const eng_model *m, float *dst, const uint8_t *src, int stride, int nhwc)
 {
     int h = m->info.height, w = m->info.width;
@@ -391,18 +537,20 @@ int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride
     size_t per = (size_t)m->info.height * (size_t)m->info.width * 3;
     for (int done = 0; done < n;) {
         int b = n - done < chunk ? n - done : chunk, run = m->fixed_batch ? m->fixed_batch : b;
-        dnn_plan *p;
-        int ret = get_plan(m, run, &p, err, errlen);
+        int ret = ensure_plan(m, run, err, errlen);
         if (ret < 0)
             return ret;
-        float *in = dnn_input(p, 0);
-        for (int i = 0; i < b; i++)
-            fill_pixels(m, in + per * (size_t)i, frames[done + i], stride[done + i],
-                        dnn_input_nhwc(p, 0));
-        set_threads(m);
-        if ((ret = dnn_run(p, err, errlen)) < 0)
+        for (int i = 0; i < b; i++) {
+            if (m->prec == DNN_INT8)
+                fill_pixels_q8(m, q8_input(m->qplan[run], 0) + per * (size_t)i, frames[done + i],
+                               stride[done + i]);
+            else
+                fill_pixels(m, dnn_input(m->plan[run], 0) + per * (size_t)i, frames[done + i],
+                            stride[done + i], dnn_input_nhwc(m->plan[run], 0));
+        }
+        if ((ret = run_plan(m, run, err, errlen)) < 0)
             return ret;
-        memcpy(out + (size_t)done * (size_t)m->info.classes, dnn_output(p, 0),
+        memcpy(out + (size_t)done * (size_t)m->info.classes, plan_output(m, run, 0),
                sizeof(float) * (size_t)b * (size_t)m->info.classes);
         done += b;
     }
@@ -458,12 +606,14 @@ eng_labels *eng_model_labels(eng_model *m)
 int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *arena, char *err,
                    size_t errlen)
 {
-    dnn_plan *p;
     dnn_stats s;
-    int ret = get_plan(m, batch, &p, err, errlen);
+    int ret = ensure_plan(m, batch, err, errlen);
     if (ret < 0)
         return ret;
-    dnn_plan_stats(p, &s);
+    if (m->prec == DNN_INT8)
+        q8_plan_stats(m->qplan[batch], &s);
+    else
+        dnn_plan_stats(m->plan[batch], &s);
     *steps = s.steps;
     *reorders = s.reorders;
     *arena = s.arena;
@@ -472,8 +622,121 @@ int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *a
 
 void eng_plan_dump(eng_model *m, int batch, void (*line)(void *, const char *), void *arg)
 {
-    dnn_plan *p;
     char err[256];
-    if (get_plan(m, batch, &p, err, sizeof err) == 0)
-        dnn_plan_dump(p, line, arg);
+    if (ensure_plan(m, batch, err, sizeof err) < 0)
+        return;
+    if (m->prec == DNN_INT8)
+        q8_plan_dump(m->qplan[batch], line, arg);
+    else
+        dnn_plan_dump(m->plan[batch], line, arg);
+}
+
+/* ---------------------------------------------------------- calibration */
+
+struct eng_calib {
+    eng_model *m;
+    int frames;
+    float *lo, *hi;           /* per graph output (the model's own first) */
+    int n;
+};
+
+int eng_calib_new(eng_calib **out, const eng_options *opt, const char *path, char *err,
+                  size_t errlen)
+{
+    eng_calib *c = calloc(1, sizeof(*c));
+    int ret;
+    *out = NULL;
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return ENG_ENOMEM;
+    }
+    if ((ret = load(&c->m, opt, path, 1, err, errlen)) < 0) {
+        free(c);
+        return ret;
+    }
+    if (!c->m->classifier || c->m->info.channels != 3) {
+        snprintf(err, errlen, "%s: calibration takes a model with one 3-channel image input", path);
+        eng_calib_free(c);
+        return ENG_EINVAL;
+    }
+    c->n = c->m->g->noutputs + 1;         /* and the input, last */
+    c->lo = malloc(sizeof(float) * (size_t)c->n);
+    c->hi = malloc(sizeof(float) * (size_t)c->n);
+    if (!c->lo || !c->hi) {
+        eng_calib_free(c);
+        snprintf(err, errlen, "out of memory");
+        return ENG_ENOMEM;
+    }
+    for (int i = 0; i < c->n; i++) {
+        c->lo[i] = INFINITY;
+        c->hi[i] = -INFINITY;
+    }
+    /* The input's range is every value a pixel can take, seen or not. */
+    for (int ch = 0; ch < 3; ch++)
+        for (int v = 0; v < 256; v++) {
+            float x = c->m->lut[ch][v];
+            c->lo[c->n - 1] = x < c->lo[c->n - 1] ? x : c->lo[c->n - 1];
+            c->hi[c->n - 1] = x > c->hi[c->n - 1] ? x : c->hi[c->n - 1];
+        }
+    *out = c;
+    return 0;
+}
+
+const eng_info *eng_calib_info(const eng_calib *c)
+{
+    return &c->m->info;
+}
+
+int eng_calib_add(eng_calib *c, const uint8_t *frame, int stride, char *err, size_t errlen)
+{
+    eng_model *m = c->m;
+    int b = m->fixed_batch ? m->fixed_batch : 1;
+    int ret = ensure_plan(m, b, err, errlen);
+    if (ret < 0)
+        return ret;
+    fill_pixels(m, dnn_input(m->plan[b], 0), frame, stride, dnn_input_nhwc(m->plan[b], 0));
+    if ((ret = run_plan(m, b, err, errlen)) < 0)
+        return ret;
+    const gr_graph *g = m->g;
+    for (int i = 0; i < g->noutputs; i++) {
+        const float *y = plan_output(m, b, i);
+        int64_t n = per_item(g, g->outputs[i]) * (gr_has_batch(&g->t[g->outputs[i]]) ? b : 1);
+        for (int64_t k = 0; k < n; k++) {
+            c->lo[i] = y[k] < c->lo[i] ? y[k] : c->lo[i];
+            c->hi[i] = y[k] > c->hi[i] ? y[k] : c->hi[i];
+        }
+    }
+    c->frames++;
+    return 0;
+}
+
+int eng_calib_save(eng_calib *c, const char *path, const char *model, char *err, size_t errlen)
+{
+    const gr_graph *g = c->m->g;
+    const char **names = malloc(sizeof(char *) * (size_t)c->n);
+    if (!names) {
+        snprintf(err, errlen, "out of memory");
+        return ENG_ENOMEM;
+    }
+    if (!c->frames) {
+        free(names);
+        snprintf(err, errlen, "no frames were calibrated");
+        return ENG_EINVAL;
+    }
+    for (int i = 0; i < g->noutputs; i++)
+        names[i] = g->t[g->outputs[i]].name;
+    names[c->n - 1] = g->t[g->inputs[0]].name;
+    int ret = q_calib_save(path, model, c->frames, names, c->lo, c->hi, c->n, err, errlen);
+    free(names);
+    return ret;
+}
+
+void eng_calib_free(eng_calib *c)
+{
+    if (!c)
+        return;
+    eng_free(c->m);
+    free(c->lo);
+    free(c->hi);
+    free(c);
 }

@@ -58,7 +58,7 @@ typedef struct {
     eng_resize resize;
     const eng_binding *bind;
     int nbind;
-    const char *calib_path;   /* int8: scales file; NULL = <model>.calib next to the model */
+    const char *calib_path;   /* int8 of a float model: ranges file; NULL = eng_calib_default_path */
 } eng_options;
 
 void eng_options_init(eng_options *o);
@@ -129,6 +129,20 @@ int eng_cpu_has_bf16(void);
 int eng_cpu_has_vnni(void);
 
 const char *eng_precision_name(eng_precision p);
+
+/* int8 calibration: the float model runs over frames the user provides
+ * (each height x width x 3 bytes, as for eng_run_pixels) and every
+ * activation's range is recorded; eng_calib_save writes the file that
+ * precision int8 reads (by default eng_calib_default_path: <model>.calib,
+ * or inference.calib inside a Paddle folder).  model: named in the header. */
+typedef struct eng_calib eng_calib;
+int eng_calib_new(eng_calib **out, const eng_options *opt, const char *path, char *err,
+                  size_t errlen);
+const eng_info *eng_calib_info(const eng_calib *c);
+int eng_calib_add(eng_calib *c, const uint8_t *frame, int stride, char *err, size_t errlen);
+int eng_calib_save(eng_calib *c, const char *path, const char *model, char *err, size_t errlen);
+void eng_calib_free(eng_calib *c);
+void eng_calib_default_path(const char *model, char *buf, size_t len);
 
 /* Diagnostics for tests and benchmarks: the compiled plan for a batch size. */
 int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *arena,

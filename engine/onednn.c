@@ -19,27 +19,12 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+#include "engine/dnn_priv.h"
 #include "engine/engine.h"
 #include "engine/ops.h"
 
 #define MAX_ARGS 10
-#define ALIGN 64
 
-typedef struct {
-    int tensor;
-    int variant;                 /* same tensor may be needed in several layouts */
-    dnnl_memory_desc_t md;
-    dnnl_memory_t mem;
-    void *buf;
-} wentry;
-
-struct dnn_ctx {
-    dnnl_engine_t eng;
-    dnnl_stream_t stream;
-    wentry *w;
-    int nw, capw;
-    size_t wbytes;
-};
 
 typedef struct {
     dnnl_memory_desc_t md;
@@ -88,24 +73,6 @@ struct dnn_plan {
 
 /* ------------------------------------------------------------ errors */
 
-static int fail(dnnl_status_t st, const char *call, const char *where, char *err, size_t errlen)
-{
-    const char *s;
-    switch (st) {
-    case dnnl_out_of_memory: s = "out of memory"; break;
-    case dnnl_invalid_arguments: s = "invalid arguments"; break;
-    case dnnl_unimplemented: s = "no implementation for this configuration"; break;
-    case dnnl_runtime_error: s = "runtime error"; break;
-    default: s = "failure"; break;
-    }
-    snprintf(err, errlen, "%s: %s: %s", where, call, s);
-    if (st == dnnl_out_of_memory)
-        return ENG_ENOMEM;
-    return st == dnnl_unimplemented ? ENG_EUNSUP : ENG_EMODEL;
-}
-
-#define DNN_TRY(call) do { dnnl_status_t st_ = (call); if (st_ != dnnl_success) { \
-        ret = fail(st_, #call, where, err, errlen); goto end; } } while (0)
 
 /* ----------------------------------------------------------- helpers */
 
@@ -352,15 +319,8 @@ static int weight(dnn_plan *p, int t, const dnnl_memory_desc_t *from,
             *out = nv;
             return 0;
         }
-    if (c->nw == c->capw) {
-        int cap = c->capw ? c->capw * 2 : 64;
-        wentry *w = realloc(c->w, sizeof(*w) * (size_t)cap);
-        if (!w)
-            goto nomem;
-        c->w = w;
-        c->capw = cap;
-    }
-    memset(&c->w[c->nw], 0, sizeof(c->w[c->nw]));   /* end: looks at its mem */
+    if (!dnn_weight_slot(c))   /* zeroed: end: looks at its mem */
+        goto nomem;
     if (!(f = gr_const_floats(p->g, t)))
         goto nomem;
     if (dnnl_memory_desc_get_size(from) != (size_t)gr_tensor_numel(x) * sizeof(float) &&
@@ -412,55 +372,12 @@ nomem:
     goto end;
 }
 
-static int post_ops(const gr_node *n, dnnl_primitive_attr_t attr)
-{
-    dnnl_post_ops_t po = NULL;
-    if (!n->npost)
-        return 0;
-    if (dnnl_post_ops_create(&po) != dnnl_success)
-        return -1;
-    for (int i = 0; i < n->npost; i++) {
-        const gr_post *q = &n->post[i];
-        dnnl_alg_kind_t alg;
-        float a = 0, b = 0;
-        switch (q->kind) {
-        case PO_RELU: alg = dnnl_eltwise_relu; break;
-        case PO_HARDSWISH: alg = dnnl_eltwise_hardswish; break;
-        case PO_SIGMOID: alg = dnnl_eltwise_logistic; break;
-        case PO_LINEAR: alg = dnnl_eltwise_linear; a = q->alpha; b = q->beta; break;
-        case PO_CLIP:
-            alg = dnnl_eltwise_clip;
-            a = q->alpha < -FLT_MAX ? -FLT_MAX : q->alpha;
-            b = q->beta > FLT_MAX ? FLT_MAX : q->beta;
-            break;
-        default:
-            dnnl_post_ops_destroy(po);
-            return -1;
-        }
-        dnnl_post_ops_append_eltwise(po, 1.0f, alg, a, b);
-    }
-    dnnl_status_t st = dnnl_primitive_attr_set_post_ops(attr, po);
-    dnnl_post_ops_destroy(po);
-    return st == dnnl_success ? 0 : -1;
-}
-
 static const int64_t *tdims(const dnn_plan *p, int t) { return p->dims[t]; }
 static int tnd(const dnn_plan *p, int t) { return p->g->t[t].ndim; }
 
 /* --------------------------------------------------------------- conv */
 
 
-/* The reference implementations are for correctness checks: 10-50x slower. */
-static int is_ref(const_dnnl_primitive_desc_t pd)
-{
-    const char *impl = NULL;
-    return dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-           impl && strncmp(impl, "ref", 3) == 0;
-}
-
-/* A consumer wants value v in layout md.  When v comes straight out of a
- * convolution that nothing else reads, have that convolution write md
- * itself instead of paying a reorder between the two. */
 static int relayout(dnn_plan *p, int v, const dnnl_memory_desc_t *md)
 {
     dval *val = &p->v[v];
@@ -478,7 +395,7 @@ static int relayout(dnn_plan *p, int v, const dnnl_memory_desc_t *md)
     cd.dst_desc = *md;
     if (dnnl_primitive_desc_create(&pd, &cd, s->attr, p->c->eng, NULL) != dnnl_success)
         return 0;
-    int ok = !is_ref(pd);
+    int ok = !dnn_is_ref(pd);
     /* the weights were reordered for the old choice: it must not change */
     const dnnl_memory_desc_t *w = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     for (int k = 0; k < s->n; k++)
@@ -559,7 +476,7 @@ static int c_conv(dnn_plan *p, int ni, const char *where, char *err, size_t errl
     md_any(&dst, 4, od, dt);
     dnnl_dims_t strides = { cp.sh, cp.sw }, dil = { cp.dh - 1, cp.dw - 1 };
     dnnl_dims_t pl = { cp.pt, cp.pl }, pr = { cp.pb, cp.pr };
-    if (!(attr = attr_new()) || post_ops(n, attr) < 0) {
+    if (!(attr = attr_new()) || dnn_post_ops(n, attr) < 0) {
         snprintf(err, errlen, "%s: cannot set post-ops", where);
         ret = ENG_EMODEL;
         goto end;
@@ -567,7 +484,7 @@ static int c_conv(dnn_plan *p, int ni, const char *where, char *err, size_t errl
     DNN_TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
             dnnl_convolution_direct, &src, &wei, has_b ? &bias : NULL, &dst, strides, dil, pl, pr));
     st = dnnl_primitive_desc_create(&pd, &cd, attr, p->c->eng, NULL);
-    if (st == dnnl_unimplemented || (st == dnnl_success && is_ref(pd))) {
+    if (st == dnnl_unimplemented || (st == dnnl_success && dnn_is_ref(pd))) {
         /* The producer's layout is not one this conv takes, or only the
          * reference code does: let the conv choose, and pay one reorder. */
         dnnl_primitive_desc_t alt = NULL;
@@ -575,7 +492,7 @@ static int c_conv(dnn_plan *p, int ni, const char *where, char *err, size_t errl
         DNN_TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
                 dnnl_convolution_direct, &src, &wei, has_b ? &bias : NULL, &dst, strides, dil, pl, pr));
         if (dnnl_primitive_desc_create(&alt, &cd, attr, p->c->eng, NULL) == dnnl_success &&
-            (!pd || !is_ref(alt))) {
+            (!pd || !dnn_is_ref(alt))) {
             dnnl_primitive_desc_destroy(pd);
             pd = alt;
             st = dnnl_success;
@@ -900,7 +817,7 @@ static int matmul_step(dnn_plan *p, int ni, int va, int vw, int vb, const dnnl_m
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = attr_new();
     int ret = 0;
-    if (!attr || (with_post && post_ops(n, attr) < 0))
+    if (!attr || (with_post && dnn_post_ops(n, attr) < 0))
         goto nomem;
     if (alpha != 1.0f)
         dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha);
@@ -930,7 +847,7 @@ static int add_scaled(dnn_plan *p, int ni, int y, int vc, float beta, int with_p
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = attr_new();
     int ret = 0;
-    if (!attr || (with_post && post_ops(n, attr) < 0))
+    if (!attr || (with_post && dnn_post_ops(n, attr) < 0))
         goto nomem;
     if (beta != 1.0f)
         DNN_TRY(dnnl_primitive_attr_set_scales(attr, DNNL_ARG_SRC_1, 1, 0, &beta));
@@ -1167,38 +1084,6 @@ end:
 
 /* ------------------------------------------------------ allocation */
 
-typedef struct { size_t off, size; int v; } block;
-
-/* First fit among live blocks sorted by offset. */
-static size_t place(block *live, int *nlive, size_t size, int v, size_t *peak)
-{
-    size_t at = 0;
-    int i;
-    for (i = 0; i < *nlive; i++) {
-        if (live[i].off >= at + size)
-            break;
-        size_t end = live[i].off + live[i].size;
-        if (end > at)
-            at = end;
-    }
-    memmove(&live[i + 1], &live[i], sizeof(block) * (size_t)(*nlive - i));
-    live[i] = (block){ at, size, v };
-    (*nlive)++;
-    if (at + size > *peak)
-        *peak = at + size;
-    return at;
-}
-
-static void unplace(block *live, int *nlive, int v)
-{
-    for (int i = 0; i < *nlive; i++)
-        if (live[i].v == v) {
-            memmove(&live[i], &live[i + 1], sizeof(block) * (size_t)(*nlive - i - 1));
-            (*nlive)--;
-            return;
-        }
-}
-
 static size_t vsize(const dval *v)
 {
     size_t s = dnnl_memory_desc_get_size(&v->md);
@@ -1209,7 +1094,7 @@ static int allocate(dnn_plan *p, char *err, size_t errlen)
 {
     int nv = p->nv;
     int *rlast = malloc(sizeof(int) * (size_t)nv);
-    block *live = malloc(sizeof(block) * (size_t)(nv + 1));
+    dnn_block *live = malloc(sizeof(dnn_block) * (size_t)(nv + 1));
     size_t peak = 0;
     int nlive = 0, ret = 0;
     if (!rlast || !live) {
@@ -1247,14 +1132,14 @@ static int allocate(dnn_plan *p, char *err, size_t errlen)
     for (int si = -1; si < p->ns; si++) {
         for (int i = 0; i < nv; i++)
             if (p->v[i].alias < 0 && !p->v[i].is_const && p->v[i].def == si)
-                p->v[i].off = place(live, &nlive, vsize(&p->v[i]), i, &peak);
+                p->v[i].off = dnn_place(live, &nlive, vsize(&p->v[i]), i, &peak);
         for (int i = 0; i < nv; i++)
             if (p->v[i].alias < 0 && !p->v[i].is_const && rlast[i] == si && si >= 0)
-                unplace(live, &nlive, i);
+                dnn_unplace(live, &nlive, i);
         /* a value nobody reads dies where it is made */
         for (int i = 0; i < nv; i++)
             if (p->v[i].alias < 0 && !p->v[i].is_const && p->v[i].def == si && rlast[i] < si)
-                unplace(live, &nlive, i);
+                dnn_unplace(live, &nlive, i);
     }
     p->arena_size = peak;
     if (!(p->arena = aligned_alloc(ALIGN, peak ? peak : ALIGN))) {
@@ -1468,7 +1353,7 @@ int dnn_run(dnn_plan *p, char *err, size_t errlen)
                 gr_node_desc(&p->g->n[s->node], where, sizeof where);
             else
                 snprintf(where, sizeof where, "reorder");
-            return fail(st, "execute", where, err, errlen);
+            return dnn_fail(st, "execute", where, err, errlen);
         }
     }
     dnnl_stream_wait(p->c->stream);

@@ -5,6 +5,7 @@
  * would multiply it into another dimension is refused, so substituting the
  * real batch later is always exact. */
 #include "engine/ops.h"
+#include "engine/quant.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -739,6 +740,8 @@ static int need_const(gr_graph *g, gr_node *n, int i, const char *what, char *er
 {
     if (i >= n->nin || n->in[i] < 0)
         FAIL("%s is missing", what);
+    if (q_const_dq(g, n->in[i]))
+        return 0;                 /* int8 weights of a QDQ model */
     if (!gr_is_const(g, n->in[i]))
         FAIL("%s '%s' must be a constant", what, g->t[n->in[i]].name);
     if (g->t[n->in[i]].dtype != G_F32)

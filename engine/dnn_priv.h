@@ -1,0 +1,56 @@
+/* dnn_priv.h: what the two oneDNN compilers share (onednn.c for fp32/bf16,
+ * onednn_q8.c for int8).  Private to them: together with dnn_common.c they
+ * are the only files that see dnnl.h. */
+#ifndef LCNETD_DNN_PRIV_H
+#define LCNETD_DNN_PRIV_H
+
+#include <stddef.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "engine/graph.h"
+#include "engine/onednn.h"
+
+#define ALIGN 64
+
+/* A constant reordered into the layout a primitive wants, kept for the
+ * life of the model so that the plans of every batch size share it. */
+typedef struct {
+    int tensor;
+    int variant;                 /* same tensor may be needed in several layouts */
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem;
+    void *buf;
+} wentry;
+
+struct dnn_ctx {
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    wentry *w;
+    int nw, capw;
+    size_t wbytes;
+};
+
+/* Room in the ctx for one more weight entry; NULL when out of memory. */
+wentry *dnn_weight_slot(dnn_ctx *c);
+
+/* A oneDNN status as an engine error: "where: call: reason". */
+int dnn_fail(dnnl_status_t st, const char *call, const char *where, char *err, size_t errlen);
+
+#define DNN_TRY(call) do { dnnl_status_t st_ = (call); if (st_ != dnnl_success) { \
+        ret = dnn_fail(st_, #call, where, err, errlen); goto end; } } while (0)
+
+/* The node's fused activations (gr_post) as oneDNN eltwise post-ops. */
+int dnn_post_ops(const gr_node *n, dnnl_primitive_attr_t attr);
+/* Appends them to po (for callers adding more of their own). */
+int dnn_post_ops_append(const gr_node *n, dnnl_post_ops_t po);
+
+/* oneDNN's reference implementations: correct, 10-50x slower. */
+int dnn_is_ref(const_dnnl_primitive_desc_t pd);
+
+/* Activation arena planning: first fit among the live blocks, sorted by offset. */
+typedef struct { size_t off, size; int v; } dnn_block;
+size_t dnn_place(dnn_block *live, int *nlive, size_t size, int v, size_t *peak);
+void dnn_unplace(dnn_block *live, int *nlive, int v);
+
+#endif

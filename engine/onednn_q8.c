@@ -1,0 +1,1017 @@
+/* onednn_q8.c: int8 plans (see onednn_q8.h).
+ *
+ * The rules that keep it exact to the graph's QDQ semantics: a tensor's
+ * bytes mean scale * (q - zero); every step reads bytes and writes bytes
+ * rounded to nearest even and saturated, as QuantizeLinear does.  A
+ * convolution's bias is int32 in accumulator units (input scale times
+ * weight scale), so oneDNN adds it before the one float multiply. */
+#include "engine/onednn_q8.h"
+
+#include <immintrin.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/dnn_priv.h"
+#include "engine/engine.h"
+#include "engine/ops.h"
+#include "engine/quant.h"
+
+enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX };
+
+typedef struct {
+    int dt;                      /* G_U8 or G_F32 */
+    float s;
+    int z;
+    int nd;
+    int64_t d[G_MAX_DIMS];
+    int alias;                   /* value whose storage this view shares, or -1 */
+    int def, last;               /* defining step (-1: graph input), last reader */
+    int live;                    /* computed by some step */
+    size_t off;
+} qval;
+
+typedef struct {
+    int kind, node;
+    int a, b, y;                 /* values read and written (-1: none) */
+    dnnl_primitive_t prim;
+    dnnl_memory_desc_t amd, ymd, smd;
+    dnnl_memory_t am, ym, wm, bm, sm;   /* wm, bm: borrowed from the ctx */
+    uint8_t lut[256];
+    int op;                      /* S_BIN: 0 multiply, 1 add */
+    int64_t outer, inner, c;
+    char impl[40];
+} qstep;
+
+struct q8_plan {
+    dnn_ctx *c;
+    const gr_graph *g;
+    int batch;
+    qval *v;                     /* one per tensor, then one per dequantised output */
+    int nv;
+    qstep *s;
+    int ns, caps;
+    int *out_v;
+    unsigned char *absorbed;     /* HardSigmoid nodes folded into their Mul */
+    int64_t (*dims)[G_MAX_DIMS];
+    void *arena, *scratch;
+    size_t arena_size, scratch_size;
+};
+
+/* ------------------------------------------------------------ values */
+
+static int root(const q8_plan *p, int v)
+{
+    while (p->v[v].alias >= 0)
+        v = p->v[v].alias;
+    return v;
+}
+
+static void *vptr(const q8_plan *p, int v)
+{
+    return (char *)p->arena + p->v[root(p, v)].off;
+}
+
+static int64_t numel(const qval *v)
+{
+    return gr_numel(v->nd, v->d);
+}
+
+static size_t vbytes(const qval *v)
+{
+    size_t s = (size_t)numel(v) * (v->dt == G_U8 ? 1 : sizeof(float));
+    return (s + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+static void touch(q8_plan *p, int v, int step)
+{
+    p->v[v].last = step > p->v[v].last ? step : p->v[v].last;
+    if (p->v[v].alias >= 0)
+        touch(p, p->v[v].alias, step);
+}
+
+static qstep *step_new(q8_plan *p, int kind, int node, int a, int b, int y)
+{
+    if (p->ns == p->caps) {
+        int cap = p->caps ? p->caps * 2 : 64;
+        qstep *s = realloc(p->s, sizeof(*s) * (size_t)cap);
+        if (!s)
+            return NULL;
+        p->s = s;
+        p->caps = cap;
+    }
+    qstep *s = &p->s[p->ns];
+    memset(s, 0, sizeof(*s));
+    s->kind = kind;
+    s->node = node;
+    s->a = a;
+    s->b = b;
+    s->y = y;
+    if (a >= 0)
+        touch(p, a, p->ns);
+    if (b >= 0)
+        touch(p, b, p->ns);
+    p->v[y].def = p->ns;
+    p->v[y].last = p->ns;
+    p->v[y].live = 1;
+    p->ns++;
+    return s;
+}
+
+/* A computed, quantised input of node n, or an error naming it. */
+static int need_u8(const q8_plan *p, int t, const char *where, char *err, size_t errlen)
+{
+    if (t < 0 || !p->v[t].live) {
+        snprintf(err, errlen, "%s: input '%s' is not computed", where, t >= 0 ? p->g->t[t].name : "?");
+        return ENG_EMODEL;
+    }
+    if (p->v[t].dt != G_U8) {
+        snprintf(err, errlen, "%s: input '%s' has no int8 parameters (neither a QDQ model "
+                 "nor in the calibration file)", where, p->g->t[t].name);
+        return ENG_EUNSUP;
+    }
+    return 0;
+}
+
+static int need_u8_out(const q8_plan *p, int t, const char *where, char *err, size_t errlen);
+
+static float deq(const qval *v, int q)
+{
+    return v->s * (float)(q - v->z);
+}
+
+/* ------------------------------------------------------- convolution */
+
+static dnnl_primitive_attr_t attr_new(void)
+{
+    dnnl_primitive_attr_t a = NULL;
+    if (dnnl_primitive_attr_create(&a) != dnnl_success)
+        return NULL;
+    dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user);
+    return a;
+}
+
+/* Weights (variant 0) and bias (variant 1) of node ni in the ctx cache,
+ * reordered from `from` into `want` on first use. */
+static int cached(q8_plan *p, int ni, int variant, const dnnl_memory_desc_t *from, const void *data,
+                  const dnnl_memory_desc_t *want, dnnl_memory_t *out, const char *where,
+                  char *err, size_t errlen)
+{
+    dnn_ctx *c = p->c;
+    dnnl_memory_t src = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t r = NULL;
+    void *buf = NULL;
+    int ret = 0;
+
+    for (int i = 0; i < c->nw; i++)
+        if (c->w[i].tensor == ni && c->w[i].variant == variant &&
+            dnnl_memory_desc_equal(&c->w[i].md, want)) {
+            *out = c->w[i].mem;
+            return 0;
+        }
+    wentry *w = dnn_weight_slot(c);
+    size_t sz = dnnl_memory_desc_get_size(want);
+    if (!w || !(buf = aligned_alloc(ALIGN, (sz + ALIGN - 1) / ALIGN * ALIGN))) {
+        snprintf(err, errlen, "%s: out of memory", where);
+        return ENG_ENOMEM;
+    }
+    memset(buf, 0, sz);
+    DNN_TRY(dnnl_memory_create(&src, from, c->eng, (void *)data));
+    DNN_TRY(dnnl_memory_create(&w->mem, want, c->eng, buf));
+    DNN_TRY(dnnl_reorder_primitive_desc_create(&pd, from, c->eng, want, c->eng, NULL));
+    DNN_TRY(dnnl_primitive_create(&r, pd));
+    dnnl_exec_arg_t a[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, w->mem } };
+    DNN_TRY(dnnl_primitive_execute(r, c->stream, 2, a));
+    DNN_TRY(dnnl_stream_wait(c->stream));
+    w->tensor = ni;
+    w->variant = variant;
+    w->md = *want;
+    w->buf = buf;
+    buf = NULL;
+    c->nw++;
+    c->wbytes += sz;
+    *out = w->mem;
+end:
+    if (ret < 0 && w->mem) {
+        dnnl_memory_destroy(w->mem);
+        w->mem = NULL;
+    }
+    dnnl_primitive_destroy(r);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_memory_destroy(src);
+    free(buf);
+    return ret;
+}
+
+static void md_nhwc(dnnl_memory_desc_t *md, const int64_t *d, dnnl_data_type_t dt)
+{
+    dnnl_dims_t x = { d[0], d[1], d[2], d[3] };
+    dnnl_memory_desc_init_by_tag(md, 4, x, dt, dnnl_acdb);
+}
+
+/* Weights as int8 with per-output-channel scales, and the bias as floats
+ * (one per output channel) or NULL. */
+static int q8_weights_for(q8_plan *p, const gr_node *n, const conv_params *cp,
+                          const gemm_params *gp, int8_t **wq, float **ws, float **bf,
+                          const char *where, char *err, size_t errlen)
+{
+    const gr_graph *g = p->g;
+    int gemm = n->op == OP_GEMM, ret;
+    char e[256];
+    if ((ret = q_weights(g, n->in[1], cp->cout, gemm && !gp->tb, wq, ws, e, sizeof e)) < 0) {
+        snprintf(err, errlen, "%s: %s", where, e);
+        return ret;
+    }
+    int64_t want = cp->cout * (cp->cin / cp->group) * cp->kh * cp->kw;
+    if (gr_tensor_numel(&g->t[n->in[1]]) != want) {
+        snprintf(err, errlen, "%s: weights '%s' hold %lld values, the shapes need %lld", where,
+                 g->t[n->in[1]].name, (long long)gr_tensor_numel(&g->t[n->in[1]]), (long long)want);
+        return ENG_EMODEL;
+    }
+    if (n->nin < 3 || n->in[2] < 0)
+        return 0;
+    int64_t nb = gr_tensor_numel(&g->t[n->in[2]]);
+    float *b = q_const_floats(g, n->in[2]);
+    if (!b || (nb != 1 && nb != cp->cout)) {
+        snprintf(err, errlen, "%s: bias '%s' must be a constant of 1 or %lld values", where,
+                 g->t[n->in[2]].name, (long long)cp->cout);
+        free(b);
+        return ENG_EMODEL;
+    }
+    if (!(*bf = malloc(sizeof(float) * (size_t)cp->cout))) {
+        free(b);
+        return ENG_ENOMEM;
+    }
+    for (int64_t c = 0; c < cp->cout; c++)
+        (*bf)[c] = b[nb == 1 ? 0 : c];
+    free(b);
+    return 0;
+}
+
+/* Conv, or Gemm as a 1x1 conv over [N, K, 1, 1]. */
+static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
+{
+    const gr_node *n = &p->g->n[ni];
+    int gemm = n->op == OP_GEMM, x = n->in[0], y = n->out[0], ret;
+    conv_params cp;
+    gemm_params gp = { 1, 1, 0, 0 };
+    int8_t *wq = NULL;
+    float *ws = NULL, *bf = NULL, *scales = NULL;
+    int32_t *b32 = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    qstep *s;
+
+    if ((ret = need_u8(p, x, where, err, errlen)) < 0)
+        return ret;
+    const qval *X = &p->v[x];
+    qval *Y = &p->v[y];
+    int64_t sd[4], od[4];
+    if (gemm) {
+        gemm_get(n, &gp);
+        if (gp.ta || X->nd != 2) {
+            snprintf(err, errlen, "%s: int8 Gemm takes a plain [N, K] input", where);
+            return ENG_EUNSUP;
+        }
+        memset(&cp, 0, sizeof cp);
+        cp.kh = cp.kw = cp.sh = cp.sw = cp.dh = cp.dw = cp.group = 1;
+        cp.cin = X->d[1];
+        cp.cout = p->dims[y][1];
+        int64_t s4[4] = { X->d[0], X->d[1], 1, 1 }, o4[4] = { X->d[0], cp.cout, 1, 1 };
+        memcpy(sd, s4, sizeof sd);
+        memcpy(od, o4, sizeof od);
+    } else {
+        if ((ret = conv_get(p->g, n, &cp, err, errlen)) < 0)
+            return ret;
+        memcpy(sd, X->d, sizeof sd);
+        memcpy(od, p->dims[y], sizeof od);
+    }
+    if ((ret = q8_weights_for(p, n, &cp, &gp, &wq, &ws, &bf, where, err, errlen)) < 0)
+        goto end;
+    int64_t oc = cp.cout;
+    if (!(scales = malloc(sizeof(float) * (size_t)oc)) || !(b32 = calloc((size_t)oc, sizeof(int32_t))))
+        goto nomem;
+    int post = n->npost > 0, to_u8 = Y->dt == G_U8;
+    for (int64_t c = 0; c < oc; c++) {
+        float acc = gp.alpha * X->s * ws[c];       /* one accumulator unit, in real terms */
+        scales[c] = to_u8 && !post ? acc / Y->s : acc;
+        if (bf) {
+            double b = (double)gp.beta * bf[c] / acc;
+            b32[c] = b > INT_MAX ? INT_MAX : b < INT_MIN ? INT_MIN : (int32_t)lrint(b);
+        }
+    }
+    if (!(attr = attr_new()) || dnnl_post_ops_create(&po) != dnnl_success)
+        goto nomem;
+    if (dnn_post_ops_append(n, po) < 0) {
+        snprintf(err, errlen, "%s: cannot express its activations as post-ops", where);
+        ret = ENG_EUNSUP;
+        goto end;
+    }
+    if (to_u8 && post)
+        DNN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, 1.0f / Y->s, 0));
+    /* oneDNN adds the zero point before it rounds; in float32 near 255 that
+     * moves values within 4e-6 of a half to the wrong side.  QuantizeLinear
+     * rounds first: so do we. */
+    if (to_u8 && Y->z)
+        DNN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_round, 0, 0));
+    DNN_TRY(dnnl_primitive_attr_set_post_ops(attr, po));
+    DNN_TRY(dnnl_primitive_attr_set_output_scales(attr, oc, 1 << 1, scales));
+    int32_t zx = X->z, zy = Y->z;
+    if (zx)
+        DNN_TRY(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &zx));
+    if (to_u8 && zy)
+        DNN_TRY(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_DST, 1, 0, &zy));
+
+    dnnl_memory_desc_t src, wei, wplain, bias, dst;
+    int64_t wd[5];
+    int wnd;
+    if (cp.group > 1) {
+        int64_t w5[5] = { cp.group, cp.cout / cp.group, cp.cin / cp.group, cp.kh, cp.kw };
+        memcpy(wd, w5, sizeof w5);
+        wnd = 5;
+    } else {
+        int64_t w4[4] = { cp.cout, cp.cin, cp.kh, cp.kw };
+        memcpy(wd, w4, sizeof w4);
+        wnd = 4;
+    }
+    dnnl_dims_t dw;
+    for (int i = 0; i < wnd; i++)
+        dw[i] = wd[i];
+    md_nhwc(&src, sd, dnnl_u8);
+    md_nhwc(&dst, od, to_u8 ? dnnl_u8 : dnnl_f32);
+    dnnl_memory_desc_init_by_tag(&wei, wnd, dw, dnnl_s8, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&wplain, wnd, dw, dnnl_s8, wnd == 5 ? dnnl_goihw : dnnl_oihw);
+    dnnl_dims_t bd = { oc };
+    dnnl_memory_desc_init_by_tag(&bias, 1, bd, dnnl_s32, dnnl_x);
+    dnnl_dims_t strides = { cp.sh, cp.sw }, dil = { cp.dh - 1, cp.dw - 1 };
+    dnnl_dims_t pl = { cp.pt, cp.pl }, pr = { cp.pb, cp.pr };
+    dnnl_convolution_desc_t cd;
+    DNN_TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+            dnnl_convolution_direct, &src, &wei, &bias, &dst, strides, dil, pl, pr));
+    DNN_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, p->c->eng, NULL));
+
+    if (!(s = step_new(p, S_PRIM, ni, x, -1, y)))
+        goto nomem;
+    s->amd = src;
+    s->ymd = dst;
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+        snprintf(s->impl, sizeof s->impl, "%s", impl);
+    const dnnl_memory_desc_t *sm = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (sm && dnnl_memory_desc_get_size(sm) > 0) {
+        s->smd = *sm;
+        if (dnnl_memory_desc_get_size(sm) > p->scratch_size)
+            p->scratch_size = dnnl_memory_desc_get_size(sm);
+    }
+    DNN_TRY(dnnl_primitive_create(&s->prim, pd));
+    if ((ret = cached(p, ni, 0, &wplain, wq, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
+                      &s->wm, where, err, errlen)) < 0 ||
+        (ret = cached(p, ni, 1, &bias, b32, &bias, &s->bm, where, err, errlen)) < 0)
+        goto end;
+end:
+    dnnl_primitive_desc_destroy(pd);
+    if (po)
+        dnnl_post_ops_destroy(po);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    free(wq);
+    free(ws);
+    free(bf);
+    free(scales);
+    free(b32);
+    return ret;
+nomem:
+    snprintf(err, errlen, "%s: out of memory", where);
+    ret = ENG_ENOMEM;
+    goto end;
+}
+
+/* ------------------------------------------------ elementwise tables */
+
+/* The real function of a one-input activation node. */
+static float act(const q8_plan *p, const gr_node *n, float v)
+{
+    float lo, hi;
+    char e[8];
+    switch (n->op) {
+    case OP_RELU: return v > 0 ? v : 0;
+    case OP_HARDSIGMOID: {
+        float r = hardsigmoid_alpha(n) * v + hardsigmoid_beta(n);
+        return r < 0 ? 0 : r > 1 ? 1 : r;
+    }
+    case OP_HARDSWISH: {
+        float r = v / 6 + 0.5f;
+        return v * (r < 0 ? 0 : r > 1 ? 1 : r);
+    }
+    case OP_SIGMOID: return 1 / (1 + expf(-v));
+    case OP_CLIP:
+        if (clip_bounds(p->g, n, &lo, &hi, e, sizeof e) < 0)
+            return v;
+        return v < lo ? lo : v > hi ? hi : v;
+    default: return v;
+    }
+}
+
+static int is_act(gr_opkind op)
+{
+    return op == OP_RELU || op == OP_HARDSIGMOID || op == OP_HARDSWISH || op == OP_SIGMOID ||
+           op == OP_CLIP;
+}
+
+static int c_lut(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
+{
+    const gr_node *n = &p->g->n[ni];
+    int x = n->in[0], y = n->out[0], ret;
+    if ((ret = need_u8(p, x, where, err, errlen)) < 0 || (ret = need_u8_out(p, y, where, err, errlen)) < 0)
+        return ret;
+    qstep *s = step_new(p, S_LUT, ni, x, -1, y);
+    if (!s)
+        return ENG_ENOMEM;
+    for (int q = 0; q < 256; q++)
+        s->lut[q] = q_u8(act(p, n, deq(&p->v[x], q)), p->v[y].s, p->v[y].z);
+    snprintf(s->impl, sizeof s->impl, "table");
+    return 0;
+}
+
+/* HardSigmoid node producing t from x alone, used only here: x * h(x) is a
+ * function of x's byte, with h's own rounding kept. */
+static int gate_of(const q8_plan *p, int t, int x)
+{
+    int pr = p->g->t[t].producer;
+    if (pr < 0 || !is_act(p->g->n[pr].op) || p->g->n[pr].in[0] != x || p->g->t[t].nuse != 1 ||
+        p->g->t[t].is_output)
+        return -1;
+    return pr;
+}
+
+static int c_binary(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
+{
+    const gr_node *n = &p->g->n[ni];
+    const gr_graph *g = p->g;
+    int a = n->in[0], b = n->in[1], y = n->out[0], ret;
+    float k;
+    qstep *s;
+    if ((ret = need_u8_out(p, y, where, err, errlen)) < 0)
+        return ret;
+    const qval *Y = &p->v[y];
+    /* x * act(x): one table */
+    for (int side = 0; n->op == OP_MUL && side < 2; side++) {
+        int x = side ? b : a, h = side ? a : b, hn = gate_of(p, h, x);
+        if (hn < 0 || !p->absorbed[hn])
+            continue;
+        if ((ret = need_u8(p, x, where, err, errlen)) < 0)
+            return ret;
+        if (!g->t[h].qset) {
+            snprintf(err, errlen, "%s: '%s' has no int8 parameters", where, g->t[h].name);
+            return ENG_EUNSUP;
+        }
+        if (!(s = step_new(p, S_LUT, ni, x, -1, y)))
+            return ENG_ENOMEM;
+        for (int q = 0; q < 256; q++) {
+            float xr = deq(&p->v[x], q);
+            int hq = q_u8(act(p, &g->n[hn], xr), g->t[h].qscale, g->t[h].qzero);
+            s->lut[q] = q_u8(xr * g->t[h].qscale * (float)(hq - g->t[h].qzero), Y->s, Y->z);
+        }
+        snprintf(s->impl, sizeof s->impl, "table (x*%s(x))", g->n[hn].op_type);
+        return 0;
+    }
+    /* by a scalar constant: a table too */
+    for (int side = 0; side < 2; side++) {
+        int x = side ? b : a, c = side ? a : b;
+        if (!gr_is_scalar_const(g, c, &k))
+            continue;
+        if ((ret = need_u8(p, x, where, err, errlen)) < 0)
+            return ret;
+        if (!(s = step_new(p, S_LUT, ni, x, -1, y)))
+            return ENG_ENOMEM;
+        for (int q = 0; q < 256; q++) {
+            float xr = deq(&p->v[x], q);
+            float r = n->op == OP_MUL ? xr * k : n->op == OP_ADD ? xr + k :
+                      n->op == OP_SUB ? (side ? k - xr : xr - k) : (side ? k / xr : xr / k);
+            s->lut[q] = q_u8(r, Y->s, Y->z);
+        }
+        snprintf(s->impl, sizeof s->impl, "table");
+        return 0;
+    }
+    if (n->op != OP_MUL && n->op != OP_ADD) {
+        snprintf(err, errlen, "%s: int8 %s of two tensors is unsupported", where, n->op_type);
+        return ENG_EUNSUP;
+    }
+    if ((ret = need_u8(p, a, where, err, errlen)) < 0 || (ret = need_u8(p, b, where, err, errlen)) < 0)
+        return ret;
+    const qval *A = &p->v[a], *B = &p->v[b];
+    if (numel(A) < numel(B)) {
+        const qval *t = A;
+        A = B;
+        B = t;
+        int ti = a;
+        a = b;
+        b = ti;
+    }
+    if (numel(A) == numel(B) && A->nd == B->nd) {
+        if (!(s = step_new(p, S_BIN, ni, a, b, y)))
+            return ENG_ENOMEM;
+        s->op = n->op == OP_ADD;
+        s->outer = numel(A);
+        snprintf(s->impl, sizeof s->impl, "loop");
+        return 0;
+    }
+    /* [N, C, H, W] by [N, C, 1, 1] (squeeze-excitation): per-channel factors */
+    if (n->op == OP_MUL && A->nd == 4 && B->nd == 4 && B->d[0] == A->d[0] && B->d[1] == A->d[1] &&
+        B->d[2] == 1 && B->d[3] == 1) {
+        if (!(s = step_new(p, S_CMUL, ni, a, b, y)))
+            return ENG_ENOMEM;
+        s->outer = A->d[0];
+        s->inner = A->d[2] * A->d[3];
+        s->c = A->d[1];
+        snprintf(s->impl, sizeof s->impl, "loop (per channel)");
+        return 0;
+    }
+    snprintf(err, errlen, "%s: int8 broadcasting of these shapes is unsupported", where);
+    return ENG_EUNSUP;
+}
+
+static int c_mean(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
+{
+    const gr_node *n = &p->g->n[ni];
+    int x = n->in[0], y = n->out[0], ret;
+    if ((ret = need_u8(p, x, where, err, errlen)) < 0)
+        return ret;
+    const qval *X = &p->v[x];
+    unsigned mask = 3u << 2;
+    int keep = 1;
+    if (n->op == OP_REDUCEMEAN && (ret = reduce_axes(p->g, n, X->nd, &mask, &keep, err, errlen)) < 0)
+        return ret;
+    if (X->nd != 4 || mask != (3u << 2)) {
+        snprintf(err, errlen, "%s: int8 mean over other axes than height and width is unsupported",
+                 where);
+        return ENG_EUNSUP;
+    }
+    qstep *s = step_new(p, S_MEAN, ni, x, -1, y);
+    if (!s)
+        return ENG_ENOMEM;
+    s->outer = X->d[0];
+    s->inner = X->d[2] * X->d[3];
+    s->c = X->d[1];
+    snprintf(s->impl, sizeof s->impl, "loop");
+    return 0;
+}
+
+static int c_softmax(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
+{
+    const gr_node *n = &p->g->n[ni];
+    int x = n->in[0], y = n->out[0];
+    const qval *X = &p->v[x];
+    if (!X->live || softmax_axis(p->g, n, X->nd) != X->nd - 1 || p->v[y].dt != G_F32 ||
+        (X->nd == 4 && X->d[2] * X->d[3] != 1)) {
+        snprintf(err, errlen, "%s: int8 plans take Softmax over the last axis of a float tail only",
+                 where);
+        return ENG_EUNSUP;
+    }
+    qstep *s = step_new(p, S_SOFTMAX, ni, x, -1, y);
+    if (!s)
+        return ENG_ENOMEM;
+    s->c = X->d[X->nd - 1];
+    s->outer = numel(X) / s->c;
+    snprintf(s->impl, sizeof s->impl, "loop");
+    return 0;
+}
+
+/* Reshape-like nodes share storage when NHWC bytes read the same as the
+ * NCHW order they claim: no spatial extent, or the same shape. */
+static int c_view(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
+{
+    const gr_node *n = &p->g->n[ni];
+    int x = n->in[0], y = n->out[0];
+    qval *X = &p->v[x], *Y = &p->v[y];
+    if (!X->live) {
+        snprintf(err, errlen, "%s: input '%s' is not computed", where, p->g->t[x].name);
+        return ENG_EMODEL;
+    }
+    int same = X->nd == Y->nd && !memcmp(X->d, Y->d, sizeof(int64_t) * (size_t)X->nd);
+    if (!same && X->nd == 4 && X->d[2] * X->d[3] != 1) {
+        snprintf(err, errlen, "%s: int8 plans cannot flatten a tensor with height and width "
+                 "(%s)", where, p->g->t[x].name);
+        return ENG_EUNSUP;
+    }
+    Y->dt = X->dt;
+    Y->s = X->s;
+    Y->z = X->z;
+    Y->alias = x;
+    Y->live = 1;
+    Y->def = X->def;
+    Y->last = X->def;
+    return 0;
+}
+
+static int need_u8_out(const q8_plan *p, int t, const char *where, char *err, size_t errlen)
+{
+    if (p->v[t].dt == G_U8)
+        return 0;
+    snprintf(err, errlen, "%s: output '%s' has no int8 parameters (neither a QDQ model nor in the "
+             "calibration file)", where, p->g->t[t].name);
+    return ENG_EUNSUP;
+}
+
+/* ------------------------------------------------------------ compile */
+
+static int compile_node(q8_plan *p, int ni, char *err, size_t errlen)
+{
+    const gr_graph *g = p->g;
+    const gr_node *n = &g->n[ni];
+    char where[300];
+    gr_node_desc(n, where, sizeof where);
+    if (n->op == OP_DEQUANTIZE && gr_is_const(g, n->in[0]))
+        return 0;                       /* weights and biases: read through by their users */
+    if (p->absorbed[ni])
+        return 0;
+    switch (n->op) {
+    case OP_CONV: case OP_GEMM:
+        return c_conv(p, ni, where, err, errlen);
+    case OP_RELU: case OP_HARDSIGMOID: case OP_HARDSWISH: case OP_SIGMOID: case OP_CLIP:
+        return c_lut(p, ni, where, err, errlen);
+    case OP_MUL: case OP_ADD: case OP_SUB: case OP_DIV:
+        return c_binary(p, ni, where, err, errlen);
+    case OP_GAP: case OP_REDUCEMEAN:
+        return c_mean(p, ni, where, err, errlen);
+    case OP_SOFTMAX:
+        return c_softmax(p, ni, where, err, errlen);
+    case OP_RESHAPE: case OP_FLATTEN: case OP_SQUEEZE: case OP_UNSQUEEZE: case OP_IDENTITY:
+    case OP_DROPOUT:
+        return c_view(p, ni, where, err, errlen);
+    case OP_QUANTIZE: case OP_DEQUANTIZE:
+        snprintf(err, errlen, "%s: a quantise/dequantise that does not pair with its "
+                 "counterpart (int8 plans take QuantizeLinear -> DequantizeLinear pairs)", where);
+        return ENG_EUNSUP;
+    default:
+        snprintf(err, errlen, "%s: not supported in int8", where);
+        return ENG_EUNSUP;
+    }
+}
+
+/* Mul(x, act(x)) with act used nowhere else becomes one table (see c_binary). */
+static void find_gates(q8_plan *p)
+{
+    const gr_graph *g = p->g;
+    for (int i = 0; i < g->nn; i++) {
+        const gr_node *m = &g->n[i];
+        if (m->dead || m->op != OP_MUL || m->nin != 2)
+            continue;
+        for (int side = 0; side < 2; side++) {
+            int hn = gate_of(p, m->in[side], m->in[1 - side]);
+            if (hn >= 0 && g->t[m->in[side]].qset) {
+                p->absorbed[hn] = 1;
+                break;
+            }
+        }
+    }
+}
+
+static int allocate(q8_plan *p, char *err, size_t errlen)
+{
+    dnn_block *live = malloc(sizeof(dnn_block) * (size_t)(p->nv + 1));
+    size_t peak = 0;
+    int nlive = 0;
+    if (!live)
+        goto nomem;
+    for (int si = -1; si < p->ns; si++) {
+        for (int i = 0; i < p->nv; i++)
+            if (p->v[i].live && p->v[i].alias < 0 && p->v[i].def == si)
+                p->v[i].off = dnn_place(live, &nlive, vbytes(&p->v[i]), i, &peak);
+        for (int i = 0; i < p->nv; i++)
+            if (p->v[i].live && p->v[i].alias < 0 && p->v[i].last == si && si >= 0)
+                dnn_unplace(live, &nlive, i);
+    }
+    free(live);
+    p->arena_size = peak;
+    if (!(p->arena = aligned_alloc(ALIGN, peak ? peak : ALIGN)))
+        goto nomem;
+    memset(p->arena, 0, peak ? peak : ALIGN);
+    if (p->scratch_size &&
+        !(p->scratch = aligned_alloc(ALIGN, (p->scratch_size + ALIGN - 1) / ALIGN * ALIGN)))
+        goto nomem;
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory for int8 activations");
+    return ENG_ENOMEM;
+}
+
+static int bind(q8_plan *p, char *err, size_t errlen)
+{
+    for (int i = 0; i < p->ns; i++) {
+        qstep *s = &p->s[i];
+        if (s->kind != S_PRIM)
+            continue;
+        if (dnnl_memory_create(&s->am, &s->amd, p->c->eng, vptr(p, s->a)) != dnnl_success ||
+            dnnl_memory_create(&s->ym, &s->ymd, p->c->eng, vptr(p, s->y)) != dnnl_success ||
+            (s->smd.ndims &&
+             dnnl_memory_create(&s->sm, &s->smd, p->c->eng, p->scratch) != dnnl_success)) {
+            snprintf(err, errlen, "cannot create int8 memory objects");
+            return ENG_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int q8_compile(q8_plan **out, dnn_ctx *c, const gr_graph *g, int batch, char *err, size_t errlen)
+{
+    q8_plan *p = calloc(1, sizeof(*p));
+    int ret = ENG_ENOMEM;
+    *out = NULL;
+    if (!p)
+        goto nomem;
+    p->c = c;
+    p->g = g;
+    p->batch = batch;
+    p->nv = g->nt + g->noutputs;
+    p->v = calloc((size_t)p->nv, sizeof(qval));
+    p->dims = malloc(sizeof(*p->dims) * (size_t)(g->nt ? g->nt : 1));
+    p->out_v = malloc(sizeof(int) * (size_t)(g->noutputs + 1));
+    p->absorbed = calloc((size_t)(g->nn ? g->nn : 1), 1);
+    if (!p->v || !p->dims || !p->out_v || !p->absorbed)
+        goto nomem;
+    if ((ret = gr_shapes_for_batch(g, batch, p->dims, err, errlen)) < 0)
+        goto fail;
+    for (int t = 0; t < p->nv; t++) {
+        qval *v = &p->v[t];
+        v->alias = -1;
+        v->def = v->last = -2;
+        if (t >= g->nt)
+            continue;
+        v->dt = g->t[t].qset ? G_U8 : G_F32;
+        v->s = g->t[t].qscale;
+        v->z = g->t[t].qzero;
+        v->nd = g->t[t].ndim;
+        memcpy(v->d, p->dims[t], sizeof v->d);
+    }
+    if (g->ninputs != 1) {
+        snprintf(err, errlen, "int8 plans take one image input; the model has %d inputs", g->ninputs);
+        ret = ENG_EUNSUP;
+        goto fail;
+    }
+    int in = g->inputs[0];
+    if (p->v[in].dt != G_U8 || p->v[in].nd != 4) {
+        snprintf(err, errlen, "input '%s' has no int8 parameters (neither a QDQ model nor in "
+                 "the calibration file)", g->t[in].name);
+        ret = ENG_EUNSUP;
+        goto fail;
+    }
+    p->v[in].live = 1;
+    p->v[in].def = p->v[in].last = -1;
+    find_gates(p);
+    for (int i = 0; i < g->nn; i++) {
+        if (g->n[i].dead)
+            continue;
+        if ((ret = compile_node(p, i, err, errlen)) < 0)
+            goto fail;
+    }
+    for (int i = 0; i < g->noutputs; i++) {
+        int t = g->outputs[i];
+        if (!p->v[t].live) {
+            snprintf(err, errlen, "graph output '%s' is not computed", g->t[t].name);
+            ret = ENG_EMODEL;
+            goto fail;
+        }
+        p->out_v[i] = t;
+        if (p->v[t].dt == G_U8) {
+            int o = g->nt + i;
+            p->v[o] = p->v[t];
+            p->v[o].dt = G_F32;
+            p->v[o].alias = -1;
+            if (!step_new(p, S_DEQ, -1, t, -1, o))
+                goto nomem;
+            p->out_v[i] = o;
+        }
+        p->v[p->out_v[i]].last = INT_MAX;
+        touch(p, p->out_v[i], INT_MAX);
+    }
+    if ((ret = allocate(p, err, errlen)) < 0 || (ret = bind(p, err, errlen)) < 0)
+        goto fail;
+    *out = p;
+    return 0;
+nomem:
+    snprintf(err, errlen, "out of memory compiling int8 for batch %d", batch);
+    ret = ENG_ENOMEM;
+fail:
+    q8_plan_free(p);
+    return ret;
+}
+
+void q8_plan_free(q8_plan *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->ns; i++) {
+        dnnl_primitive_destroy(p->s[i].prim);
+        dnnl_memory_destroy(p->s[i].am);
+        dnnl_memory_destroy(p->s[i].ym);
+        dnnl_memory_destroy(p->s[i].sm);
+    }
+    free(p->s);
+    free(p->v);
+    free(p->dims);
+    free(p->out_v);
+    free(p->absorbed);
+    free(p->arena);
+    free(p->scratch);
+    free(p);
+}
+
+/* ---------------------------------------------------------------- run */
+
+/* A 256-byte table lookup, 64 bytes at a time: two two-register byte
+ * permutes cover the low and high halves of the table, the index's top
+ * bit picks between them.  A scalar loop runs ~2 cycles a byte, and the
+ * tables would otherwise cost as much as all the convolutions. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi")))
+static void lut_vbmi(const uint8_t *lut, const uint8_t *x, uint8_t *y, int64_t n)
+{
+    __m512i t0 = _mm512_loadu_si512(lut), t1 = _mm512_loadu_si512(lut + 64);
+    __m512i t2 = _mm512_loadu_si512(lut + 128), t3 = _mm512_loadu_si512(lut + 192);
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512i v = _mm512_loadu_si512(x + i);
+        __m512i lo = _mm512_permutex2var_epi8(t0, v, t1);
+        __m512i hi = _mm512_permutex2var_epi8(t2, v, t3);
+        __mmask64 top = _mm512_movepi8_mask(v);
+        _mm512_storeu_si512(y + i, _mm512_mask_blend_epi8(top, lo, hi));
+    }
+    for (; i < n; i++)
+        y[i] = lut[x[i]];
+}
+
+static void run_lut(const qstep *s, const uint8_t *x, uint8_t *y, int64_t n)
+{
+    static int vbmi = -1;
+    if (vbmi < 0)
+        vbmi = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
+    if (vbmi) {
+        lut_vbmi(s->lut, x, y, n);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = s->lut[x[i]];
+}
+
+static uint8_t requant(float r, float inv, int z)
+{
+    float q = nearbyintf(r * inv) + (float)z;
+    return q <= 0 ? 0 : q >= 255 ? 255 : (uint8_t)q;
+}
+
+static void run_bin(const q8_plan *p, const qstep *s)
+{
+    const qval *A = &p->v[s->a], *B = &p->v[s->b], *Y = &p->v[s->y];
+    const uint8_t *a = vptr(p, s->a), *b = vptr(p, s->b);
+    uint8_t *y = vptr(p, s->y);
+    float inv = 1.0f / Y->s;
+    int64_t n = s->outer;
+    #pragma omp parallel for if (n > (1 << 16)) schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float ar = A->s * (float)(a[i] - A->z), br = B->s * (float)(b[i] - B->z);
+        y[i] = requant(s->op ? ar + br : ar * br, inv, Y->z);
+    }
+}
+
+/* y[n, hw, c] = x[n, hw, c] * g[n, c], NHWC */
+static void run_cmul(const q8_plan *p, const qstep *s)
+{
+    const qval *A = &p->v[s->a], *B = &p->v[s->b], *Y = &p->v[s->y];
+    const uint8_t *a = vptr(p, s->a), *b = vptr(p, s->b);
+    uint8_t *y = vptr(p, s->y);
+    int64_t C = s->c;
+    float f[C > 0 ? C : 1];
+    for (int64_t n = 0; n < s->outer; n++) {
+        for (int64_t c = 0; c < C; c++)
+            f[c] = B->s * (float)(b[n * C + c] - B->z) * A->s / Y->s;
+        const uint8_t *xa = a + n * s->inner * C;
+        uint8_t *ya = y + n * s->inner * C;
+        for (int64_t i = 0; i < s->inner; i++)
+            for (int64_t c = 0; c < C; c++) {
+                float q = nearbyintf((float)(xa[i * C + c] - A->z) * f[c]) + (float)Y->z;
+                ya[i * C + c] = q <= 0 ? 0 : q >= 255 ? 255 : (uint8_t)q;
+            }
+    }
+}
+
+static void run_mean(const q8_plan *p, const qstep *s)
+{
+    const qval *A = &p->v[s->a], *Y = &p->v[s->y];
+    const uint8_t *a = vptr(p, s->a);
+    int64_t C = s->c;
+    for (int64_t n = 0; n < s->outer; n++) {
+        const uint8_t *xa = a + n * s->inner * C;
+        for (int64_t c = 0; c < C; c++) {
+            int64_t sum = 0;
+            for (int64_t i = 0; i < s->inner; i++)
+                sum += xa[i * C + c];
+            float r = A->s * ((float)sum / (float)s->inner - (float)A->z);
+            if (Y->dt == G_U8)
+                ((uint8_t *)vptr(p, s->y))[n * C + c] = q_u8(r, Y->s, Y->z);
+            else
+                ((float *)vptr(p, s->y))[n * C + c] = r;
+        }
+    }
+}
+
+static void run_deq(const q8_plan *p, const qstep *s)
+{
+    const qval *A = &p->v[s->a];
+    const uint8_t *a = vptr(p, s->a);
+    float *y = vptr(p, s->y);
+    for (int64_t i = 0, n = numel(A); i < n; i++)
+        y[i] = deq(A, a[i]);
+}
+
+static void run_softmax(const q8_plan *p, const qstep *s)
+{
+    const qval *A = &p->v[s->a];
+    float *y = vptr(p, s->y);
+    for (int64_t r = 0; r < s->outer; r++) {
+        float *row = y + r * s->c, mx = -INFINITY, sum = 0;
+        for (int64_t c = 0; c < s->c; c++) {
+            int64_t i = r * s->c + c;
+            row[c] = A->dt == G_U8 ? deq(A, ((const uint8_t *)vptr(p, s->a))[i])
+                                   : ((const float *)vptr(p, s->a))[i];
+            mx = row[c] > mx ? row[c] : mx;
+        }
+        for (int64_t c = 0; c < s->c; c++)
+            sum += (row[c] = expf(row[c] - mx));
+        for (int64_t c = 0; c < s->c; c++)
+            row[c] /= sum;
+    }
+}
+
+int q8_run(q8_plan *p, char *err, size_t errlen)
+{
+    for (int i = 0; i < p->ns; i++) {
+        qstep *s = &p->s[i];
+        if (s->kind == S_PRIM) {
+            dnnl_exec_arg_t a[5] = { { DNNL_ARG_SRC, s->am }, { DNNL_ARG_WEIGHTS, s->wm },
+                                     { DNNL_ARG_BIAS, s->bm }, { DNNL_ARG_DST, s->ym },
+                                     { DNNL_ARG_SCRATCHPAD, s->sm } };
+            dnnl_status_t st = dnnl_primitive_execute(s->prim, p->c->stream, s->sm ? 5 : 4, a);
+            if (st != dnnl_success) {
+                char where[300];
+                gr_node_desc(&p->g->n[s->node], where, sizeof where);
+                return dnn_fail(st, "execute", where, err, errlen);
+            }
+            continue;
+        }
+        dnnl_stream_wait(p->c->stream);
+        switch (s->kind) {
+        case S_LUT: run_lut(s, vptr(p, s->a), vptr(p, s->y), numel(&p->v[s->a])); break;
+        case S_BIN: run_bin(p, s); break;
+        case S_CMUL: run_cmul(p, s); break;
+        case S_MEAN: run_mean(p, s); break;
+        case S_DEQ: run_deq(p, s); break;
+        case S_SOFTMAX: run_softmax(p, s); break;
+        }
+    }
+    dnnl_stream_wait(p->c->stream);
+    return 0;
+}
+
+uint8_t *q8_input(q8_plan *p, int i)
+{
+    return vptr(p, p->g->inputs[i]);
+}
+
+void q8_input_params(const q8_plan *p, int i, float *scale, int *zero)
+{
+    *scale = p->v[p->g->inputs[i]].s;
+    *zero = p->v[p->g->inputs[i]].z;
+}
+
+const float *q8_output(q8_plan *p, int i)
+{
+    return vptr(p, p->out_v[i]);
+}
+
+void q8_plan_stats(const q8_plan *p, dnn_stats *s)
+{
+    s->steps = p->ns;
+    s->reorders = 0;
+    s->inplace = 0;
+    s->arena = p->arena_size;
+    s->weights = p->c->wbytes;
+}
+
+void q8_plan_dump(const q8_plan *p, void (*line)(void *, const char *), void *arg)
+{
+    static const char *kinds[] = { "conv", "table", "binary", "chmul", "mean", "deq", "softmax" };
+    char buf[512], shape[96];
+    for (int i = 0; i < p->ns; i++) {
+        const qstep *s = &p->s[i];
+        const qval *y = &p->v[s->y];
+        gr_dims_str(shape, sizeof shape, y->nd, y->d);
+        snprintf(buf, sizeof buf, "%3d %-8s %-28s %-4s %s -> %s", i, kinds[s->kind], s->impl,
+                 y->dt == G_U8 ? "u8" : "f32", s->node >= 0 ? p->g->n[s->node].name : "(output)",
+                 shape);
+        line(arg, buf);
+    }
+}
