@@ -42,7 +42,7 @@ struct sch {
     char err[512];
     cfg_cpus cpus;
     eng_options opt;
-    char *model_path, *labels_path;
+    char *model_path, *labels_path, *calib_path;
 
     int64_t heartbeat_us;
     uint64_t classified;
@@ -221,7 +221,8 @@ int sch_start(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen)
     *out = NULL;
     if (!s || !(s->st = calloc(MAX_STREAMS, sizeof(lc_stream *))) ||
         !(s->model_path = strdup(c->model.path)) ||
-        !(s->labels_path = strdup(c->model.labels ? c->model.labels : ""))) {
+        !(s->labels_path = strdup(c->model.labels ? c->model.labels : "")) ||
+        !(s->calib_path = strdup(c->model.calibration ? c->model.calibration : ""))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -233,6 +234,7 @@ int sch_start(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen)
     s->max_batch = c->daemon.max_batch;
     s->top_k = c->model.top_k;
     opts_from(&s->opt, c);
+    s->opt.calib_path = s->calib_path;
     s->heartbeat_us = lc_mono_us();
     if ((e = pthread_create(&s->thread, NULL, sch_main, s))) {
         snprintf(err, errlen, "pthread_create: %s", strerror(e));
@@ -254,6 +256,7 @@ fail:
         free(s->st);
         free(s->model_path);
         free(s->labels_path);
+        free(s->calib_path);
         free(s);
     }
     return -1;
@@ -274,6 +277,7 @@ void sch_stop(sch *s)
     free(s->st);
     free(s->model_path);
     free(s->labels_path);
+    free(s->calib_path);
     free(s);
 }
 

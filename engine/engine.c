@@ -244,16 +244,17 @@ void eng_calib_default_path(const char *model, char *buf, size_t len)
 static int expose_activations(gr_graph *g)
 {
     int n = 0;
-    for (int t = 0; t < g->nt; t++)
-        n += !gr_is_const(g, t) && g->t[t].producer >= 0 && !g->t[t].is_output &&
-             g->t[t].dtype == G_F32 && !g->n[g->t[t].producer].dead;
+    for (int i = 0; i < g->nn; i++)
+        n += g->n[i].dead ? 0 : g->n[i].nout;
     int *o = realloc(g->outputs, sizeof(int) * (size_t)(g->noutputs + n + 1));
     if (!o)
         return ENG_ENOMEM;
     g->outputs = o;
-    for (int t = 0; t < g->nt; t++)
-        if (!gr_is_const(g, t) && g->t[t].producer >= 0 && !g->t[t].is_output &&
-            g->t[t].dtype == G_F32 && !g->n[g->t[t].producer].dead) {
+    for (int i = 0; i < g->nn; i++)
+        for (int k = 0; !g->n[i].dead && k < g->n[i].nout; k++) {
+            int t = g->n[i].out[k];
+            if (t < 0 || g->t[t].is_output || g->t[t].dtype != G_F32 || gr_is_const(g, t))
+                continue;
             g->t[t].is_output = 1;
             g->outputs[g->noutputs++] = t;
         }
@@ -636,7 +637,7 @@ void eng_plan_dump(eng_model *m, int batch, void (*line)(void *, const char *), 
 struct eng_calib {
     eng_model *m;
     int frames;
-    float *lo, *hi;           /* per graph output (the model's own first) */
+    q_hist *h;                /* per graph output (the model's own first), then the input */
     int n;
 };
 
@@ -660,24 +661,17 @@ int eng_calib_new(eng_calib **out, const eng_options *opt, const char *path, cha
         return ENG_EINVAL;
     }
     c->n = c->m->g->noutputs + 1;         /* and the input, last */
-    c->lo = malloc(sizeof(float) * (size_t)c->n);
-    c->hi = malloc(sizeof(float) * (size_t)c->n);
-    if (!c->lo || !c->hi) {
+    c->h = malloc(sizeof(q_hist) * (size_t)c->n);
+    if (!c->h) {
         eng_calib_free(c);
         snprintf(err, errlen, "out of memory");
         return ENG_ENOMEM;
     }
-    for (int i = 0; i < c->n; i++) {
-        c->lo[i] = INFINITY;
-        c->hi[i] = -INFINITY;
-    }
+    for (int i = 0; i < c->n; i++)
+        q_hist_init(&c->h[i]);
     /* The input's range is every value a pixel can take, seen or not. */
     for (int ch = 0; ch < 3; ch++)
-        for (int v = 0; v < 256; v++) {
-            float x = c->m->lut[ch][v];
-            c->lo[c->n - 1] = x < c->lo[c->n - 1] ? x : c->lo[c->n - 1];
-            c->hi[c->n - 1] = x > c->hi[c->n - 1] ? x : c->hi[c->n - 1];
-        }
+        q_hist_add(&c->h[c->n - 1], c->m->lut[ch], 256);
     *out = c;
     return 0;
 }
@@ -701,10 +695,7 @@ int eng_calib_add(eng_calib *c, const uint8_t *frame, int stride, char *err, siz
     for (int i = 0; i < g->noutputs; i++) {
         const float *y = plan_output(m, b, i);
         int64_t n = per_item(g, g->outputs[i]) * (gr_has_batch(&g->t[g->outputs[i]]) ? b : 1);
-        for (int64_t k = 0; k < n; k++) {
-            c->lo[i] = y[k] < c->lo[i] ? y[k] : c->lo[i];
-            c->hi[i] = y[k] > c->hi[i] ? y[k] : c->hi[i];
-        }
+        q_hist_add(&c->h[i], y, n);
     }
     c->frames++;
     return 0;
@@ -714,11 +705,17 @@ int eng_calib_save(eng_calib *c, const char *path, const char *model, char *err,
 {
     const gr_graph *g = c->m->g;
     const char **names = malloc(sizeof(char *) * (size_t)c->n);
-    if (!names) {
+    float *lo = malloc(sizeof(float) * (size_t)c->n), *hi = malloc(sizeof(float) * (size_t)c->n);
+    if (!names || !lo || !hi) {
+        free(lo);
+        free(hi);
+        free(names);
         snprintf(err, errlen, "out of memory");
         return ENG_ENOMEM;
     }
     if (!c->frames) {
+        free(lo);
+        free(hi);
         free(names);
         snprintf(err, errlen, "no frames were calibrated");
         return ENG_EINVAL;
@@ -726,7 +723,14 @@ int eng_calib_save(eng_calib *c, const char *path, const char *model, char *err,
     for (int i = 0; i < g->noutputs; i++)
         names[i] = g->t[g->outputs[i]].name;
     names[c->n - 1] = g->t[g->inputs[0]].name;
-    int ret = q_calib_save(path, model, c->frames, names, c->lo, c->hi, c->n, err, errlen);
+    for (int i = 0; i < c->n; i++)
+        q_hist_range(&c->h[i], &lo[i], &hi[i]);
+    /* the input keeps every value a pixel can take */
+    lo[c->n - 1] = c->h[c->n - 1].lo;
+    hi[c->n - 1] = c->h[c->n - 1].hi;
+    int ret = q_calib_save(path, model, c->frames, names, lo, hi, c->n, err, errlen);
+    free(lo);
+    free(hi);
     free(names);
     return ret;
 }
@@ -736,7 +740,6 @@ void eng_calib_free(eng_calib *c)
     if (!c)
         return;
     eng_free(c->m);
-    free(c->lo);
-    free(c->hi);
+    free(c->h);
     free(c);
 }

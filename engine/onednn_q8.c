@@ -7,6 +7,7 @@
  * weight scale), so oneDNN adds it before the one float multiply. */
 #include "engine/onednn_q8.h"
 
+#include <float.h>
 #include <immintrin.h>
 #include <limits.h>
 #include <math.h>
@@ -251,6 +252,65 @@ static int q8_weights_for(q8_plan *p, const gr_node *n, const conv_params *cp,
     return 0;
 }
 
+typedef struct {
+    dnnl_alg_kind_t alg;
+    float a, b;
+} qpost;
+
+/* The node's activations, then a multiply by k (1 / output scale) when
+ * k != 1, as eltwise post-ops.  oneDNN 2.6's int8 kernels get a chain with
+ * two linear steps wrong (linear(0.5) then linear(100) gives 0), so k is
+ * moved back through clips and ReLU and merged into an earlier linear
+ * (hardsigmoid(x) * k = clip(x * k/6 + k/2, 0, k)). */
+static int post_chain(const gr_node *n, float k, dnnl_post_ops_t po)
+{
+    qpost l[G_MAX_POST + 1];
+    int m = 0, linears = 0;
+    for (int i = 0; i < n->npost; i++) {
+        const gr_post *q = &n->post[i];
+        switch (q->kind) {
+        case PO_RELU: l[m++] = (qpost){ dnnl_eltwise_relu, 0, 0 }; break;
+        case PO_HARDSWISH: l[m++] = (qpost){ dnnl_eltwise_hardswish, 0, 0 }; break;
+        case PO_SIGMOID: l[m++] = (qpost){ dnnl_eltwise_logistic, 0, 0 }; break;
+        case PO_LINEAR: l[m++] = (qpost){ dnnl_eltwise_linear, q->alpha, q->beta }; break;
+        case PO_CLIP:
+            l[m++] = (qpost){ dnnl_eltwise_clip, q->alpha < -FLT_MAX ? -FLT_MAX : q->alpha,
+                              q->beta > FLT_MAX ? FLT_MAX : q->beta };
+            break;
+        default: return -1;
+        }
+    }
+    if (k != 1) {
+        int i = m++;
+        l[i] = (qpost){ dnnl_eltwise_linear, k, 0 };
+        while (i > 0) {
+            qpost *p = &l[i - 1];
+            if (p->alg == dnnl_eltwise_linear) {
+                p->a *= k;
+                p->b *= k;
+                memmove(&l[i], &l[i + 1], sizeof(qpost) * (size_t)(m - i - 1));
+                m--;
+                break;
+            }
+            if (p->alg != dnnl_eltwise_clip && !(p->alg == dnnl_eltwise_relu && p->a == 0))
+                break;
+            l[i] = *p;
+            if (l[i].alg == dnnl_eltwise_clip) {
+                l[i].a = l[i].a > -FLT_MAX ? l[i].a * k : l[i].a;
+                l[i].b = l[i].b < FLT_MAX ? l[i].b * k : l[i].b;
+            }
+            l[i - 1] = (qpost){ dnnl_eltwise_linear, k, 0 };
+            i--;
+        }
+    }
+    for (int i = 0; i < m; i++) {
+        linears += l[i].alg == dnnl_eltwise_linear;
+        if (dnnl_post_ops_append_eltwise(po, 1.0f, l[i].alg, l[i].a, l[i].b) != dnnl_success)
+            return -1;
+    }
+    return linears > 1 ? -1 : 0;
+}
+
 /* Conv, or Gemm as a 1x1 conv over [N, K, 1, 1]. */
 static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
 {
@@ -296,6 +356,18 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
     if (!(scales = malloc(sizeof(float) * (size_t)oc)) || !(b32 = calloc((size_t)oc, sizeof(int32_t))))
         goto nomem;
     int post = n->npost > 0, to_u8 = Y->dt == G_U8;
+    int64_t k = cp.cin / cp.group * cp.kh * cp.kw;
+    for (int64_t c = 0; bf && c < oc; c++) {
+        /* A channel whose weights are all but zero (a dead branch) gets a
+         * scale so fine that its bias overflows int32 in accumulator units:
+         * coarsen it until the bias fits; such weights round to nothing. */
+        double need = fabs((double)gp.beta * bf[c]) / ((double)gp.alpha * X->s * (1 << 30));
+        if (ws[c] >= need)
+            continue;
+        for (int64_t i = 0; i < k; i++)
+            wq[c * k + i] = (int8_t)lrint(wq[c * k + i] * ws[c] / need);
+        ws[c] = (float)need;
+    }
     for (int64_t c = 0; c < oc; c++) {
         float acc = gp.alpha * X->s * ws[c];       /* one accumulator unit, in real terms */
         scales[c] = to_u8 && !post ? acc / Y->s : acc;
@@ -306,13 +378,11 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
     }
     if (!(attr = attr_new()) || dnnl_post_ops_create(&po) != dnnl_success)
         goto nomem;
-    if (dnn_post_ops_append(n, po) < 0) {
-        snprintf(err, errlen, "%s: cannot express its activations as post-ops", where);
+    if (post_chain(n, to_u8 && post ? 1.0f / Y->s : 1.0f, po) < 0) {
+        snprintf(err, errlen, "%s: cannot express its activations as int8 post-ops", where);
         ret = ENG_EUNSUP;
         goto end;
     }
-    if (to_u8 && post)
-        DNN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, 1.0f / Y->s, 0));
     /* oneDNN adds the zero point before it rounds; in float32 near 255 that
      * moves values within 4e-6 of a half to the wrong side.  QuantizeLinear
      * rounds first: so do we. */

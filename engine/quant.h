@@ -33,6 +33,20 @@ int q_calib_apply(gr_graph *g, const char *path, char *err, size_t errlen);
 int q_calib_save(const char *path, const char *model, int frames, const char *const *names,
                  const float *lo, const float *hi, int n, char *err, size_t errlen);
 
+/* A tensor's values seen during calibration: a histogram over [-r, r)
+ * that doubles r when a value falls outside, and the exact extremes. */
+#define Q_HIST_BINS 2048
+typedef struct {
+    double count[Q_HIST_BINS];
+    float r, lo, hi;
+} q_hist;
+void q_hist_init(q_hist *h);
+void q_hist_add(q_hist *h, const float *v, int64_t n);
+/* The range to quantise to: from the lowest value seen (activations here
+ * are mostly >= -0.375, HardSwish's floor) to the 99.99th percentile: a few
+ * outliers would otherwise leave the bulk of the values a handful of steps. */
+void q_hist_range(const q_hist *h, float *lo, float *hi);
+
 /* Weights of a conv (OIHW, axis 0) or of a Gemm as [M, K]: int8 values and
  * one scale per output channel (n of them), from a DequantizeLinear of int8
  * constants (taken as they are) or quantised symmetrically from floats.

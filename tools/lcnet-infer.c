@@ -4,7 +4,9 @@
  *   lcnet-infer --model M --image photo.jpg      decode, resize like PaddleClas, top-k
  *   lcnet-infer --model M --bench N --threads T --batch B [--precision P]
  *   lcnet-infer --model M --plan                 the compiled primitives, one per line
+ *   lcnet-infer --model M --calibrate DIR        int8 ranges from DIR's images -> <model>.calib
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -17,22 +19,27 @@
 #include "engine/engine.h"
 
 typedef struct {
-    const char *model, *labels, *tensor, *image, *precision, *resize, *order;
+    const char *model, *labels, *tensor, *image, *precision, *resize, *order, *calibrate, *calib;
     int threads, batch, bench, top, plan, warmup;
 } opts;
 
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: lcnet-infer --model PATH [--labels FILE] [--precision fp32|bf16|auto]\n"
-        "                   [--threads T] [--top K]\n"
+        "usage: lcnet-infer --model PATH [--labels FILE] [--precision fp32|bf16|int8|auto]\n"
+        "                   [--threads T] [--top K] [--calibration FILE]\n"
         "         ( --tensor FILE.f32 | --image FILE [--resize short-crop|stretch]\n"
-        "         | --bench N [--batch B] | --plan [--batch B] )\n"
+        "         | --bench N [--batch B] | --plan [--batch B] | --calibrate DIR )\n"
         "  --tensor  raw little-endian float32 NCHW, batch taken from the file size\n"
         "  --image   any picture FFmpeg decodes; short-crop = PaddleClas (short side to\n"
         "            256/224 of the input, centre crop), stretch = straight to input size\n"
         "  --bench   N timed runs after warm-up; prints median/p99 ms and images/s as JSON\n"
-        "  --order   rgb|bgr: channel order the model expects (default: the model's, else rgb)\n");
+        "  --order   rgb|bgr: channel order the model expects (default: the model's, else rgb)\n"
+        "  --calibrate DIR  run the float model over every image in DIR (a few hundred\n"
+        "            frames like the streams it will see) and write the int8 ranges to\n"
+        "            --calibration FILE, default <model>.calib (inference.calib in a Paddle\n"
+        "            folder), where precision int8 looks for them\n"
+        "  --calibration FILE  int8 ranges to use or write\n");
 }
 
 static double now_ms(void)
@@ -192,6 +199,106 @@ end:
     return ret;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every regular file in dir, sorted, so that a calibration is repeatable. */
+static int list_dir(const char *dir, char ***out, int *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **v = NULL;
+    int cap = 0;
+    *n = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nv = realloc(v, sizeof(char *) * (size_t)cap);
+            if (!nv)
+                break;
+            v = nv;
+        }
+        if (asprintf(&v[*n], "%s/%s", dir, e->d_name) < 0)
+            break;
+        (*n)++;
+    }
+    closedir(d);
+    if (*n)
+        qsort(v, (size_t)*n, sizeof(char *), cmp_name);
+    *out = v;
+    return 0;
+}
+
+static int run_calibrate(const opts *o, const eng_options *eo)
+{
+    eng_calib *c = NULL;
+    char err[1024], def[4096], **files = NULL;
+    int nf = 0, used = 0, ret = EX_DATAERR;
+    uint8_t *pix = NULL;
+
+    if (eng_calib_new(&c, eo, o->model, err, sizeof err) < 0) {
+        fprintf(stderr, "lcnet-infer: %s\n", err);
+        return EX_DATAERR;
+    }
+    const eng_info *in = eng_calib_info(c);
+    int stride = in->width * 3;
+    eng_resize rs = in->resize;
+    if (o->resize)
+        rs = strcmp(o->resize, "stretch") == 0 ? ENG_RESIZE_STRETCH : ENG_RESIZE_SHORT_CROP;
+    if (list_dir(o->calibrate, &files, &nf) < 0) {
+        fprintf(stderr, "lcnet-infer: %s: %s\n", o->calibrate, strerror(errno));
+        ret = EX_NOINPUT;
+        goto end;
+    }
+    if (!(pix = malloc((size_t)stride * (size_t)in->height))) {
+        fprintf(stderr, "lcnet-infer: out of memory\n");
+        goto end;
+    }
+    for (int i = 0; i < nf; i++) {
+        if (scl_load_image(files[i], in->width, in->height,
+                           rs == ENG_RESIZE_STRETCH ? SCL_STRETCH : SCL_SHORT_CROP,
+                           in->order == ENG_ORDER_BGR ? SCL_BGR : SCL_RGB, pix, stride, err,
+                           sizeof err) < 0) {
+            fprintf(stderr, "lcnet-infer: skipped %s\n", err);
+            continue;
+        }
+        if (eng_calib_add(c, pix, stride, err, sizeof err) < 0) {
+            fprintf(stderr, "lcnet-infer: %s: %s\n", files[i], err);
+            goto end;
+        }
+        used++;
+    }
+    if (!used) {
+        fprintf(stderr, "lcnet-infer: %s: no image could be read\n", o->calibrate);
+        ret = EX_NOINPUT;
+        goto end;
+    }
+    eng_calib_default_path(o->model, def, sizeof def);
+    const char *path = o->calib ? o->calib : def;
+    if (eng_calib_save(c, path, o->model, err, sizeof err) < 0) {
+        fprintf(stderr, "lcnet-infer: %s\n", err);
+        ret = EX_CANTCREAT;
+        goto end;
+    }
+    printf("{\"calibration\":");
+    json_str(path);
+    printf(",\"frames\":%d,\"skipped\":%d}\n", used, nf - used);
+    ret = 0;
+end:
+    for (int i = 0; i < nf; i++)
+        free(files[i]);
+    free(files);
+    free(pix);
+    eng_calib_free(c);
+    return ret;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -270,7 +377,8 @@ int main(int argc, char **argv)
 {
     static const struct option lo[] = {
         { "model", 1, 0, 'm' }, { "labels", 1, 0, 'l' }, { "tensor", 1, 0, 't' },
-        { "image", 1, 0, 'i' }, { "precision", 1, 0, 'p' }, { "threads", 1, 0, 'T' },
+        { "image", 1, 0, 'i' }, { "precision", 1, 0, 'p' }, { "calibrate", 1, 0, 'C' },
+        { "calibration", 1, 0, 'c' }, { "threads", 1, 0, 'T' },
         { "batch", 1, 0, 'b' }, { "bench", 1, 0, 'B' }, { "top", 1, 0, 'k' },
         { "resize", 1, 0, 'r' }, { "plan", 0, 0, 'P' }, { "warmup", 1, 0, 'w' },
         { "order", 1, 0, 'o' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
@@ -282,7 +390,7 @@ int main(int argc, char **argv)
     char err[1024];
     int c, ret = EX_USAGE;
 
-    while ((c = getopt_long(argc, argv, "m:l:t:i:p:T:b:B:k:r:Pw:o:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:l:t:i:p:T:b:B:k:r:Pw:o:C:c:h", lo, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;
         case 'l': o.labels = optarg; break;
@@ -297,12 +405,14 @@ int main(int argc, char **argv)
         case 'P': o.plan = 1; break;
         case 'w': o.warmup = atoi(optarg); break;
         case 'o': o.order = optarg; break;
+        case 'C': o.calibrate = optarg; break;
+        case 'c': o.calib = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EX_USAGE;
         }
     }
     eng_options_init(&eo);
-    if (!o.model || (!o.tensor && !o.image && !o.bench && !o.plan) || o.threads < 1 ||
+    if (!o.model || (!o.tensor && !o.image && !o.bench && !o.plan && !o.calibrate) || o.threads < 1 ||
         o.batch < 1 || o.batch > 64 || o.top < 1 || o.bench < 0 || o.warmup < 0 ||
         parse_precision(o.precision, &eo.precision) < 0 ||
         (o.resize && strcmp(o.resize, "stretch") && strcmp(o.resize, "short-crop")) ||
@@ -313,6 +423,9 @@ int main(int argc, char **argv)
     eo.threads = o.threads;
     if (o.order)
         eo.order = strcmp(o.order, "bgr") == 0 ? ENG_ORDER_BGR : ENG_ORDER_RGB;
+    eo.calib_path = o.calib;
+    if (o.calibrate)
+        return run_calibrate(&o, &eo);
     if (eng_load(&m, &eo, o.model, err, sizeof err) < 0) {
         fprintf(stderr, "lcnet-infer: %s\n", err);
         return EX_DATAERR;

@@ -1,0 +1,258 @@
+/* int8 tests: the shared ONNX Runtime QDQ model against ONNX Runtime's own
+ * documented outputs; calibrated float models against their fp32 top-1 on
+ * frames never used for calibration; and the errors a missing or foreign
+ * calibration file gets. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "tests/testutil.h"
+
+#define QDQ "nsfw-lite_lcnet_050_nsfw-sfw.int8.onnx"
+#define DEQUANT "nsfw-lite_lcnet_050_nsfw-sfw.dequant-fp32.onnx"
+
+static int shared(char *p, size_t len, const char *file)
+{
+    snprintf(p, len, "%s/%s", shared_models(), file);
+    if (access(p, R_OK) == 0)
+        return 1;
+    print_message("skipped: %s absent (the shared test models are not beside the project)\n", p);
+    return 0;
+}
+
+static eng_model *load(const char *path, eng_precision prec, const char *calib)
+{
+    eng_options o;
+    eng_model *m = NULL;
+    char err[1024];
+    eng_options_init(&o);
+    o.threads = 1;
+    o.precision = prec;
+    o.calib_path = calib;
+    if (eng_load(&m, &o, path, err, sizeof err) < 0)
+        fail_msg("load %s: %s", path, err);
+    return m;
+}
+
+/* PROVENANCE.md's synthetic input, NCHW, ImageNet-normalised. */
+static void synthetic(float *x, int h, int w)
+{
+    static const float mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < h; y++)
+            for (int i = 0; i < w; i++) {
+                float v = (float)((i * 7 + y * 3 + c * 50) % 256) / 255.0f;
+                x[((size_t)c * h + y) * w + i] = (v - mean[c]) / std[c];
+            }
+}
+
+/* ONNX Runtime 1.30's outputs for the QDQ file, from PROVENANCE.md.  Its
+ * logits are themselves quantised (step 1.613): a single misplaced byte
+ * anywhere upstream would show as a whole step. */
+static void test_qdq_matches_onnxruntime(void **state)
+{
+    (void)state;
+    char p[512], err[512];
+    if (!shared(p, sizeof p, QDQ))
+        skip();
+    eng_model *m = load(p, ENG_PREC_INT8, NULL);
+    assert_int_equal(eng_get_info(m)->precision, ENG_PREC_INT8);
+    float *x = malloc(sizeof(float) * 3 * 224 * 224), y[2];
+    synthetic(x, 224, 224);
+    const float *in[1] = { x };
+    float *out[1] = { y };
+    assert_int_equal(eng_run_tensors(m, 1, in, out, err, sizeof err), 0);
+    print_message("synthetic: [%.6f, %.6f], ONNX Runtime [-3.226101, -1.613051]\n", y[0], y[1]);
+    assert_true(fabsf(y[0] - -3.226101f) < 1e-4f && fabsf(y[1] - -1.613051f) < 1e-4f);
+    memset(x, 0, sizeof(float) * 3 * 224 * 224);
+    assert_int_equal(eng_run_tensors(m, 1, in, out, err, sizeof err), 0);
+    print_message("zeros: [%.6f, %.6f], ONNX Runtime [3.290623, 3.484190]\n", y[0], y[1]);
+    assert_true(fabsf(y[0] - 3.290623f) < 1e-4f && fabsf(y[1] - 3.484190f) < 1e-4f);
+
+    /* batch 3 gives each item what batch 1 gave it */
+    float *xb = calloc(3 * 3 * 224 * 224, sizeof(float)), yb[6];
+    synthetic(xb + 3 * 224 * 224, 224, 224);
+    const float *inb[1] = { xb };
+    float *outb[1] = { yb };
+    assert_int_equal(eng_run_tensors(m, 3, inb, outb, err, sizeof err), 0);
+    assert_true(fabsf(yb[0] - 3.290623f) < 1e-4f && fabsf(yb[2] - -3.226101f) < 1e-4f &&
+                fabsf(yb[5] - 3.484190f) < 1e-4f);
+    free(xb);
+    free(x);
+    eng_free(m);
+}
+
+static void test_qdq_refuses_float_precisions(void **state)
+{
+    (void)state;
+    char p[512], err[512];
+    eng_model *m = NULL;
+    eng_options o;
+    if (!shared(p, sizeof p, QDQ))
+        skip();
+    eng_options_init(&o);
+    o.precision = ENG_PREC_FP32;
+    assert_int_equal(eng_load(&m, &o, p, err, sizeof err), ENG_EUNSUP);
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, "int8"));
+    o.precision = ENG_PREC_AUTO;
+    assert_int_equal(eng_load(&m, &o, p, err, sizeof err), 0);
+    assert_int_equal(eng_get_info(m)->precision, ENG_PREC_INT8);
+    eng_free(m);
+}
+
+static uint8_t *frames(const char *file, int h, int w, int *n)
+{
+    char p[512];
+    size_t len = 0;
+    snprintf(p, sizeof p, "%s/%s", fixdir(), file);
+    uint8_t *pix = slurp(p, &len);
+    if (!pix)
+        fail_msg("missing %s: run `make fixtures`", p);
+    *n = (int)(len / ((size_t)h * w * 3));
+    return pix;
+}
+
+/* Calibrate on one frame set, write the file. */
+static void calibrate(const char *model, const char *file, int h, int w, const char *out)
+{
+    eng_calib *c = NULL;
+    eng_options o;
+    char err[1024];
+    int n;
+    eng_options_init(&o);
+    o.threads = 1;
+    if (eng_calib_new(&c, &o, model, err, sizeof err) < 0)
+        fail_msg("calibrate %s: %s", model, err);
+    uint8_t *pix = frames(file, h, w, &n);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(eng_calib_add(c, pix + (size_t)i * h * w * 3, w * 3, err, sizeof err), 0);
+    if (eng_calib_save(c, out, model, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    free(pix);
+    eng_calib_free(c);
+}
+
+/* Percentage of frames whose top-1 in b is a's. */
+static double agreement(eng_model *a, eng_model *b, const char *file, int h, int w,
+                        const char *what)
+{
+    char err[512];
+    int n, k = eng_get_info(a)->classes, agree = 0;
+    uint8_t *pix = frames(file, h, w, &n);
+    float *ra = malloc(sizeof(float) * (size_t)k), *rb = malloc(sizeof(float) * (size_t)k);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *fr[1] = { pix + (size_t)i * h * w * 3 };
+        int st[1] = { w * 3 };
+        eng_top ta[1], tb[1];
+        assert_int_equal(eng_run_pixels(a, fr, st, 1, ra, err, sizeof err), 0);
+        assert_int_equal(eng_run_pixels(b, fr, st, 1, rb, err, sizeof err), 0);
+        eng_topk(ra, k, 1, ta);
+        eng_topk(rb, k, 1, tb);
+        agree += ta[0].cls == tb[0].cls;
+    }
+    print_message("%s: int8 top-1 agrees with fp32 on %d of %d frames (%.1f%%)\n", what, agree, n,
+                  100.0 * agree / n);
+    free(ra);
+    free(rb);
+    free(pix);
+    return 100.0 * agree / n;
+}
+
+static void calibrated_case(const char *file, const char *calib_frames, const char *eval_frames,
+                            int h, int w, double floor)
+{
+    char p[512], cal[512];
+    if (!shared(p, sizeof p, file))
+        skip();
+    snprintf(cal, sizeof cal, "%s/%s.test.calib", fixdir(), file);
+    calibrate(p, calib_frames, h, w, cal);
+    eng_model *f = load(p, ENG_PREC_FP32, NULL), *q = load(p, ENG_PREC_INT8, cal);
+    assert_int_equal(eng_get_info(q)->precision, ENG_PREC_INT8);
+    assert_true(agreement(f, q, eval_frames, h, w, file) >= floor);
+    eng_free(f);
+    eng_free(q);
+    unlink(cal);
+}
+
+/* Measured: 181 of 200 (90.5%), the same count ONNX Runtime gives for
+ * this model with the same ranges written as QDQ nodes.  Short of the 98%
+ * the performance issue asks: per-tensor uint8 activations lose this
+ * model's small margins (docs/benchmarks.md, int8).  The floor guards what
+ * is reached. */
+static void test_calibrated_photo_classifier(void **state)
+{
+    (void)state;
+    calibrated_case(DEQUANT, "calib224x224.u8", "frames224x224.u8", 224, 224, 88.0);
+}
+
+/* For the record: ONNX Runtime's own quantisation of the photo classifier
+ * against its float weights, as this engine runs both (135 of 200).  The
+ * quantiser's choices, not ours: test_qdq_matches_onnxruntime is what
+ * holds the int8 path to ONNX Runtime. */
+static void test_qdq_agreement_with_its_float_model(void **state)
+{
+    (void)state;
+    char p[512], d[512];
+    if (!shared(p, sizeof p, QDQ) || !shared(d, sizeof d, DEQUANT))
+        skip();
+    eng_model *f = load(d, ENG_PREC_FP32, NULL), *q = load(p, ENG_PREC_INT8, NULL);
+    assert_true(agreement(f, q, "frames224x224.u8", 224, 224, QDQ) >= 60.0);
+    eng_free(f);
+    eng_free(q);
+}
+
+static void test_calibration_file_errors(void **state)
+{
+    (void)state;
+    char p[512], cal[512], err[1024];
+    eng_model *m = NULL;
+    eng_options o;
+    if (!shared(p, sizeof p, DEQUANT))
+        skip();
+    eng_options_init(&o);
+    o.precision = ENG_PREC_INT8;
+    o.calib_path = "/nonexistent/lcnetd.calib";
+    assert_int_equal(eng_load(&m, &o, p, err, sizeof err), ENG_EIO);
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, "--calibrate"));
+
+    /* ranges written for another model name tensors this one lacks */
+    snprintf(cal, sizeof cal, "%s/foreign.calib", fixdir());
+    FILE *f = fopen(cal, "w");
+    fprintf(f, "# a calibration of some other model\nconv_0.tmp_0\t-1\t3\n");
+    fclose(f);
+    o.calib_path = cal;
+    assert_int_equal(eng_load(&m, &o, p, err, sizeof err), ENG_EMODEL);
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, ":2:"));
+    assert_non_null(strstr(err, "conv_0.tmp_0"));
+
+    f = fopen(cal, "w");
+    fprintf(f, "pixel_values\tlow\thigh\n");
+    fclose(f);
+    assert_int_equal(eng_load(&m, &o, p, err, sizeof err), ENG_EMODEL);
+    assert_non_null(strstr(err, ":1:"));
+    unlink(cal);
+}
+
+int main(void)
+{
+    const struct CMUnitTest t[] = {
+        cmocka_unit_test(test_qdq_matches_onnxruntime),
+        cmocka_unit_test(test_qdq_refuses_float_precisions),
+        cmocka_unit_test(test_calibrated_photo_classifier),
+        cmocka_unit_test(test_qdq_agreement_with_its_float_model),
+        cmocka_unit_test(test_calibration_file_errors),
+    };
+    return cmocka_run_group_tests(t, NULL, NULL);
+}
