@@ -132,7 +132,7 @@ class Server:
         mounts = ["s%d=%s" % (i, clip) for i in range(n)]
         self.p = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "tests/tools/rtsp_server.py"), "--port", "0", "--loop",
-             "--stagger", "%.4f" % (1.0 / n), "--stats", self.stats] + mounts,
+             "--stagger", "%.4f" % (1.0 / n if n > 1 else 0), "--stats", self.stats] + mounts,
             stdout=subprocess.PIPE, stderr=self.err, text=True)
         line = self.p.stdout.readline()
         if not line.startswith("READY "):
@@ -568,8 +568,11 @@ class Bench:
         return result
 
     def start_guess(self, cfg):
-        """A previous result of the same configuration, else 4 (doubled up)."""
-        prev = self.latest().get(cfg["name"])
+        """A previous result of the same (or the base) configuration, else 4
+        (16 for sample_fps < 10), doubled up from there."""
+        have = self.latest()
+        # a sweep point starts from its base configuration's maximum
+        prev = have.get(cfg["name"]) or have.get(SEARCH_ONLY.sub("", cfg["name"]))
         if prev and prev.get("trial_max"):
             return max(1, min(self.max_n, prev["trial_max"]))
         return min(self.max_n, 16 if cfg["fps"] and cfg["fps"] < 10 else 4)

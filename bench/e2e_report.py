@@ -16,6 +16,14 @@ BEGIN = "<!-- e2e:begin (written by bench/e2e.py, `make bench-e2e`) -->"
 END = "<!-- e2e:end -->"
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def clean(msg):
+    """Error texts name files under the checkout: keep them relative."""
+    return msg.replace(ROOT + "/", "").replace("|", "/")
+
+
 def f(x, fmt="%.2f"):
     return "-" if x is None else fmt % x
 
@@ -40,7 +48,7 @@ def section(results):
     o = ["## End to end", ""]
     if run:
         o.append("Produced by `make bench-e2e` (`bench/e2e.py`) on %s (%.0f minutes for %s), source commit %s, "
-                 "on a %s with %d logical CPUs; load average %s at the start, %s at the end. Trials of %g s "
+                 "on %s (%d logical CPUs); load average %s at the start, %s at the end. Trials of %g s "
                  "bracket each maximum, one run of %g s confirms it (after a %g s warm-up each). "
                  "%s; %s." % (run["date"], run["elapsed_s"] / 60, ", ".join(run["configs"]), run["source"],
                               run["cpu_model"], run["logical_cpus"], run["load_start"], run["load_end"],
@@ -56,6 +64,12 @@ def section(results):
         "the name says otherwise (`-bN`: max_batch N, `-cL`: inference_cpus L, `-sF`: sample_fps F), "
         "`publish = every`, one subscriber reading every line.",
         "",
+        "Run it with `make bench-e2e` (about 2.5 hours on 2 cores with int8, see `bench/e2e.py`); "
+        "`BENCH_E2E_CONFIGS=x10-fp32,x10-bf16 make bench-e2e` runs some configurations only (this section "
+        "then shows each configuration's latest result), `BENCH_E2E_TRIAL` and `BENCH_E2E_CONFIRM` set the "
+        "trial and confirmation lengths in seconds. Run it on a quiet machine: the \"others\" column says "
+        "whether it was.",
+        "",
         "A count passes when, over the measured window (between two `stats` events, 5 s apart), every stream: "
         "skipped no frame (`skipped` did not grow), did not reconnect, took in at least 29 frames/s "
         "(`decoded` + `decode_skipped`), and classified at least 29 frames/s (every frame) or 90 % of sample_fps; "
@@ -66,7 +80,7 @@ def section(results):
         "\"others\" is the rest of the machine (busy time from /proc/stat, steal included, minus the bench's "
         "own processes): above about 0.25 the numbers are contended.",
         ""]
-    o += ["| configuration | max streams | confirmed | first failing count | lcnetd CPU | per stream | server CPU "
+    o += ["| configuration | max streams | confirmed | first failing count | CPUs (lcnetd, or node + ffmpeg) | per stream | server CPU "
           "| others | RSS MiB | per stream MiB | note |",
           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     alt = {}
@@ -75,7 +89,7 @@ def section(results):
         r = latest[k]
         if r["kind"] == "unavailable":
             o.append("| %s | - | - | - | - | - | - | - | - | - | unavailable in this build: %s |" %
-                     (k, r["why"].replace("|", "/")[:160]))
+                     (k, clean(r["why"])[:160]))
             continue
         b = r.get("best") or {}
         n = b.get("n") or 0
@@ -145,7 +159,7 @@ def section(results):
     for k in sorted(trials):
         for t in trials[k]:
             o.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                k, t["phase"], t["n"], "yes" if t["ok"] else "no", t.get("why", "").replace("|", "/")[:120],
+                k, t["phase"], t["n"], "yes" if t["ok"] else "no", clean(t.get("why", ""))[:120],
                 f(t.get("seconds"), "%.0f"), f(t.get("min_in_fps"), "%.1f"), f(t.get("min_cls_fps"), "%.1f"),
                 f(t.get("daemon_cpu", t.get("node_cpu"))), f(t.get("server_cpu")), f(t.get("other_cpu")),
                 t.get("load", "")))
