@@ -10,3 +10,13 @@ $(BUILD)/bench/fmapeak: bench/fmapeak.c
 
 bench: $(BUILD)/lcnet-infer fixtures $(BUILD)/bench/fmapeak
 	CC="$(CC)" bench/run-bench.sh $(BUILD) docs/benchmarks.md
+
+# `make bench-e2e`: lcnetd end to end on real-time RTSP streams from loopback,
+# against ffmpeg + onnxruntime-node; writes the "End to end" section of
+# docs/benchmarks.md (see bench/e2e.py for the environment knobs).
+$(BUILD)/clips/cam720.mp4 $(BUILD)/clips/cam1080.mp4:
+	sh tests/fixtures/gen-clips.sh --bench $(BUILD)/clips
+
+bench-e2e: $(BUILD)/lcnetd $(BUILD)/lcnetd-test $(BUILD)/lcnet-infer fixtures \
+           $(BUILD)/clips/cam720.mp4 $(BUILD)/clips/cam1080.mp4
+	/usr/bin/python3 bench/e2e.py $(BUILD) docs/benchmarks.md

@@ -170,5 +170,10 @@ printf 'elapsed_s\t%s\n' "$(($(date +%s) - start))" >>"$facts"
 
 rm -f "$work/.times0" "$work/.times1"
 "$PYTHON" "$here/report.py" --work "$work" --verbose-iters 60 --verbose-keep 50 --bench-ms "$BENCH_MS" >"$out.tmp"
+# keep the "End to end" section of `make bench-e2e` (bench/e2e_report.py)
+if [ -f "$out" ] && grep -q '^<!-- e2e:begin' "$out"; then
+    printf '\n' >>"$out.tmp"
+    sed -n '/^<!-- e2e:begin/,/^<!-- e2e:end -->/p' "$out" >>"$out.tmp"
+fi
 mv "$out.tmp" "$out"
 echo "bench: wrote $out ($(($(date +%s) - start)) s)"

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A camera-like RTSP server on loopback for lcnetd's integration tests.
 
-    rtsp_server.py --port PORT [--loop] [--unshared] [-v] NAME=FILE [NAME=FILE ...]
+    rtsp_server.py --port PORT [--loop] [--unshared] [--stagger S] [--stats FILE] [-v]
+                   NAME=FILE [NAME=FILE ...]
 
 Serves each FILE (H.264 in MP4, Matroska or MPEG-TS, or a raw Annex-B .h264)
 at rtsp://127.0.0.1:PORT/NAME without re-encoding, paced in real time.
@@ -22,6 +23,13 @@ How a mount behaves (like an IP camera):
   * SPS/PPS are sent in-band before every IDR frame, so a client that joins
     mid-stream can decode from the next keyframe (GOP length of the file).
   * RTCP sender reports (NTP <-> RTP time) are on, as rtpbin does by default.
+  * --stagger S: the Nth mount on the command line (from 0) starts playing
+    (N * S) modulo 1 s after its first client asks for it, so that many
+    mounts of one file opened at once do not all send their keyframes in the
+    same instant (benchmarks).  The delay is only at the start: a mount keeps
+    its phase across loops.
+  * --stats FILE: once a second, write "<mounts playing> <frames sent>" to
+    FILE (rewritten in place), so a benchmark can check the server kept up.
 
 How it works: for each client-facing (media) pipeline, a private "reader"
 pipeline demuxes the file (filesrc ! parsebin ! h264parse ! appsink) as fast
@@ -45,6 +53,7 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 NONE = Gst.CLOCK_TIME_NONE
 VERBOSE = False
+STATS = {"frames": 0, "playing": 0}  # for --stats; approximate (no lock)
 
 
 def log(msg):
@@ -64,8 +73,9 @@ def valid(t):
 class Feeder:
     """Reads one file with a private pipeline and feeds one media's appsrc."""
 
-    def __init__(self, name, path, loop, appsrc, on_eos=None):
+    def __init__(self, name, path, loop, appsrc, on_eos=None, delay=0.0):
         self.on_eos = on_eos
+        self.delay = delay
         self.name = name
         self.path = path
         self.loop = loop
@@ -91,7 +101,10 @@ class Feeder:
             if self.started or self.stopped:
                 return
             self.started = True
-        GLib.idle_add(self._build_reader)
+        if self.delay > 0:
+            GLib.timeout_add(int(self.delay * 1000), self._build_reader)
+        else:
+            GLib.idle_add(self._build_reader)
 
     def stop(self):
         with self.lock:
@@ -242,6 +255,7 @@ class Feeder:
         ret = self.appsrc.emit("push-buffer", out)
         if ret == Gst.FlowReturn.OK:
             self.frames += 1
+            STATS["frames"] += 1
             return Gst.FlowReturn.OK
         return Gst.FlowReturn.FLUSHING
 
@@ -252,8 +266,9 @@ class CameraFactory(GstRtspServer.RTSPMediaFactory):
         "! clocksync ! rtph264pay name=pay0 pt=96 config-interval=-1"
     )
 
-    def __init__(self, name, path, loop):
+    def __init__(self, name, path, loop, delay=0.0):
         GstRtspServer.RTSPMediaFactory.__init__(self)
+        self.delay = delay
         self.name = name
         self.path = path
         self.loop = loop
@@ -275,10 +290,12 @@ class CameraFactory(GstRtspServer.RTSPMediaFactory):
     def do_configure(self, media):
         GstRtspServer.RTSPMediaFactory.do_configure(self, media)
         appsrc = media.get_element().get_by_name("src")
-        feeder = Feeder(self.name, self.path, self.loop, appsrc, self._media_ended)
+        feeder = Feeder(self.name, self.path, self.loop, appsrc, self._media_ended, self.delay)
         # A live appsrc asks for data only once its pipeline is PLAYING.
         appsrc.connect("need-data", lambda _src, _len: feeder.start())
         media.connect("unprepared", lambda _m: GLib.idle_add(feeder.stop))
+        STATS["playing"] += 1
+        media.connect("unprepared", lambda _m: STATS.__setitem__("playing", STATS["playing"] - 1))
         debug("%s: new media pipeline" % self.name)
 
 
@@ -290,6 +307,9 @@ def parse_args(argv):
                     help="restart each file at its end so that the stream never ends")
     ap.add_argument("--unshared", action="store_true",
                     help="one pipeline per client (each client starts at the file's start)")
+    ap.add_argument("--stagger", type=float, default=0.0, metavar="S",
+                    help="delay the Nth mount's start by N*S seconds modulo 1 s")
+    ap.add_argument("--stats", metavar="FILE", help="write '<playing> <frames sent>' there each second")
     ap.add_argument("-v", "--verbose", action="store_true", help="log clients and streams")
     ap.add_argument("mounts", nargs="+", metavar="NAME=FILE")
     args = ap.parse_args(argv)
@@ -303,6 +323,8 @@ def parse_args(argv):
         mounts.append((name, os.path.abspath(path)))
     if not 0 <= args.port <= 65535:
         ap.error("bad port")
+    if not 0 <= args.stagger < 1:
+        ap.error("--stagger must be in [0, 1)")
     return args, mounts
 
 
@@ -333,8 +355,8 @@ def main(argv):
     pool.add_range("127.0.0.1", "127.0.0.1", 20000, 60999, 0)
 
     mp = server.get_mount_points()
-    for name, path in mounts:
-        f = CameraFactory(name, path, args.loop)
+    for i, (name, path) in enumerate(mounts):
+        f = CameraFactory(name, path, args.loop, (i * args.stagger) % 1.0)
         f.set_shared(not args.unshared)
         f.set_enable_rtcp(True)  # the default; stated for the reader
         f.set_address_pool(pool)
@@ -363,6 +385,15 @@ def main(argv):
         server.get_session_pool().cleanup()
         return True
     GLib.timeout_add_seconds(2, cleanup)
+
+    if args.stats:
+        def write_stats():
+            tmp = args.stats + ".tmp"
+            with open(tmp, "w") as f:
+                f.write("%d %d\n" % (STATS["playing"], STATS["frames"]))
+            os.replace(tmp, args.stats)
+            return True
+        GLib.timeout_add_seconds(1, write_stats)
 
     def on_signal():
         loop.quit()

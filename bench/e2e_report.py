@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""The "End to end" section of docs/benchmarks.md, from bench/e2e.py's results.
+
+    bench/e2e_report.py RESULTS.jsonl OUT.md
+
+Each configuration's latest result is shown.  The section sits between two
+marker comments; the rest of OUT.md (bench/run-bench.sh's engine sections)
+is kept, and run-bench.sh keeps this section when it rewrites the file.
+"""
+
+import json
+import os
+import sys
+
+BEGIN = "<!-- e2e:begin (written by bench/e2e.py, `make bench-e2e`) -->"
+END = "<!-- e2e:end -->"
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def clean(msg):
+    """Error texts name files under the checkout: keep them relative."""
+    return msg.replace(ROOT + "/", "").replace("|", "/")
+
+
+def f(x, fmt="%.2f"):
+    return "-" if x is None else fmt % x
+
+
+def load(path):
+    latest, trials, run = {}, {}, None
+    with open(path) as fh:
+        for line in fh:
+            r = json.loads(line)
+            k = r.get("kind")
+            if k == "trial":
+                trials.setdefault(r["config"], []).append(r)
+            elif k == "run":
+                run = r
+            elif k in ("result", "unavailable", "latency", "infer"):
+                latest[r["config"]] = r
+    return latest, trials, run
+
+
+def section(results):
+    latest, trials, run = load(results)
+    o = ["## End to end", ""]
+    if run:
+        o.append("Produced by `make bench-e2e` (`bench/e2e.py`) on %s (%.0f minutes for %s), source commit %s, "
+                 "on %s (%d logical CPUs); load average %s at the start, %s at the end. Trials of %g s "
+                 "bracket each maximum, one run of %g s confirms it (after a %g s warm-up each). "
+                 "%s; %s." % (run["date"], run["elapsed_s"] / 60, ", ".join(run["configs"]), run["source"],
+                              run["cpu_model"], run["logical_cpus"], run["load_start"], run["load_end"],
+                              run["trial_s"], run["confirm_s"], run["warmup_s"], run["ffmpeg"],
+                              "onnxruntime-node " + run["ort"]))
+        o.append("")
+    o += [
+        "Workload: `cam720.mp4` of `tests/fixtures/gen-clips.sh --bench` (1280x720, 30 fps, H.264 High, no B-frames, "
+        "GOP 30, 2 Mbit/s, noise over a test pattern) served looped in real time over RTSP/TCP by "
+        "`tests/tools/rtsp_server.py` on 127.0.0.1, one mount per stream, the mounts' starts staggered over the 1 s "
+        "GOP so that keyframes do not all arrive at once. The server runs on the same 2 CPUs; its CPU is given "
+        "apart. lcnetd: the production binary, `max_batch = 4`, `inference_cpus = 1` (decoding unpinned) unless "
+        "the name says otherwise (`-bN`: max_batch N, `-cL`: inference_cpus L, `-sF`: sample_fps F), "
+        "`publish = every`, one subscriber reading every line.",
+        "",
+        "Run it with `make bench-e2e` (about 2.5 hours on 2 cores with int8, see `bench/e2e.py`); "
+        "`BENCH_E2E_CONFIGS=x10-fp32,x10-bf16 make bench-e2e` runs some configurations only (this section "
+        "then shows each configuration's latest result), `BENCH_E2E_TRIAL` and `BENCH_E2E_CONFIRM` set the "
+        "trial and confirmation lengths in seconds. Run it on a quiet machine: the \"others\" column says "
+        "whether it was.",
+        "",
+        "A count passes when, over the measured window (between two `stats` events, 5 s apart), every stream: "
+        "skipped no frame (`skipped` did not grow), did not reconnect, took in at least 29 frames/s "
+        "(`decoded` + `decode_skipped`), and classified at least 29 frames/s (every frame) or 90 % of sample_fps; "
+        "and the server sent at least 29 frames/s a stream (else the count is marked server-limited: the server, "
+        "not lcnetd, fell behind). The alternative passes when every stream's frames were received and classified "
+        "at 29 frames/s or more and its queue in Node.js stayed under 30 frames and grew by at most 15 over the "
+        "second half of the window. CPU figures are CPUs (1.00 = one core busy) averaged over the window; "
+        "\"others\" is the rest of the machine (busy time from /proc/stat, steal included, minus the bench's "
+        "own processes): above about 0.25 the numbers are contended.",
+        ""]
+    o += ["| configuration | max streams | confirmed | first failing count | CPUs (lcnetd, or node + ffmpeg) | per stream | server CPU "
+          "| others | RSS MiB | per stream MiB | note |",
+          "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    alt = {}
+    rows = sorted(k for k in latest if latest[k].get("kind") in ("result", "unavailable"))
+    for k in rows:
+        r = latest[k]
+        if r["kind"] == "unavailable":
+            o.append("| %s | - | - | - | - | - | - | - | - | - | unavailable in this build: %s |" %
+                     (k, clean(r["why"])[:160]))
+            continue
+        b = r.get("best") or {}
+        n = b.get("n") or 0
+        cpu = b.get("daemon_cpu", b.get("node_cpu"))
+        if k.startswith("alt-"):
+            alt[k[4:]] = r["max"]
+            cpu = (b.get("node_cpu") or 0) + (b.get("ffmpeg_cpu") or 0) if b.get("node_cpu") is not None else None
+        rss = b.get("rss_mb", b.get("node_rss_mb"))
+        note = []
+        if r.get("server_limited"):
+            note.append("server-limited trial seen")
+        if not r.get("confirmed"):
+            note.append("trials only" if r["max"] else "no count passed")
+        if k.startswith("alt-"):
+            note.append("node %s + ffmpeg %s CPUs" % (f(b.get("node_cpu")), f(b.get("ffmpeg_cpu"))))
+        o.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            k, r["max"], "%g s" % r["confirm_s"] if r.get("confirmed") else "no",
+            r["first_fail"] if r.get("first_fail") else "-", f(cpu), f(cpu / n if cpu and n else None, "%.3f"),
+            f(b.get("server_cpu")), f(b.get("other_cpu")), f(rss, "%.0f"),
+            f(rss / n if rss and n and not k.startswith("alt-") else None, "%.1f"), "; ".join(note)))
+    o.append("")
+    # ratios against the alternative
+    rat = []
+    for k in rows:
+        r = latest[k]
+        if r["kind"] != "result" or k.startswith("alt-"):
+            continue
+        m = k.split("-")[0]
+        if "-s" in k or "-b" in k or "-c" in k or m not in alt or not alt[m]:
+            continue
+        target = 1.6 if "-fp32" in k else 2.3
+        ratio = r["max"] / alt[m]
+        rat.append("| %s | %d | %d | %.2f | %.1f | %s |" % (k, r["max"], alt[m], ratio, target,
+                                                            "met" if ratio >= target else "missed"))
+    if rat:
+        o += ["Against the alternative (one `ffmpeg -i rtsp://... -vf scale=224:224 -pix_fmt rgb24 -f rawvideo "
+              "pipe:` per stream, one Node.js process classifying every frame with onnxruntime-node fp32, same "
+              "model file, batches of up to 4 frames, thread-pool spinning off), measured in the same run:", "",
+              "| configuration | lcnetd streams | alternative streams | ratio | target | |",
+              "|---|---:|---:|---:|---:|---|"] + rat + [""]
+    lat = [latest[k] for k in ("latency-50", "latency-90") if k in latest]
+    if lat:
+        o += ["Event latency, from the frame leaving the decoder (after scaling to 224x224, where lcnetd stamps "
+              "it) to the line's arrival at a subscriber (`recv()` returning on the event socket). The daemon's own "
+              "`latency_ms` ends when inference does, before the line is queued for subscribers; to measure the "
+              "whole path, test builds (`build/lcnetd-test`, used for these runs only) add the decode time on "
+              "CLOCK_MONOTONIC to label events (`decoded_mono_us`), which the subscriber subtracts from its own "
+              "CLOCK_MONOTONIC time. Inference time: `lcnet-infer --bench` batch 1 median with the inference "
+              "thread count, measured just before. Target: p99 <= inference time + 3 ms at 50 % load.", "",
+              "| load | streams | of (max) | events | subscriber p50 ms | p99 ms | daemon latency_ms p50 | p99 "
+              "| publish hop p99 | inference ms | target p99 | |",
+              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for r in lat:
+            tgt = r["infer_median_ms"] + 3 if r.get("infer_median_ms") is not None else None
+            verdict = ""
+            if r["load_frac"] == 0.5 and tgt is not None and r.get("sub_p99") is not None:
+                verdict = "met" if r["sub_p99"] <= tgt else "missed"
+            o.append("| %d %% | %d | %s (%d) | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                round(r["load_frac"] * 100), r["n"], r["of"], r["max"], r.get("events", "-"),
+                f(r.get("sub_p50")), f(r.get("sub_p99")), f(r.get("dmn_p50")), f(r.get("dmn_p99")),
+                f(r.get("hop_p99")), f(r.get("infer_median_ms"), "%.3f"), f(tgt), verdict))
+        o.append("")
+    o += ["<details><summary>Every trial</summary>", "",
+          "| configuration | phase | streams | pass | why not | window s | min in fps | min classified fps "
+          "| daemon/node CPU | server CPU | others | load avg |",
+          "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for k in sorted(trials):
+        for t in trials[k]:
+            o.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                k, t["phase"], t["n"], "yes" if t["ok"] else "no", clean(t.get("why", ""))[:120],
+                f(t.get("seconds"), "%.0f"), f(t.get("min_in_fps"), "%.1f"), f(t.get("min_cls_fps"), "%.1f"),
+                f(t.get("daemon_cpu", t.get("node_cpu"))), f(t.get("server_cpu")), f(t.get("other_cpu")),
+                t.get("load", "")))
+    o += ["", "</details>", ""]
+    return "\n".join(o)
+
+
+def write(results, out):
+    text = ""
+    if os.path.exists(out):
+        with open(out) as fh:
+            text = fh.read()
+    block = BEGIN + "\n\n" + section(results) + "\n" + END + "\n"
+    if BEGIN in text and END in text:
+        a = text.index(BEGIN)
+        z = text.index(END) + len(END)
+        text = text[:a] + block.rstrip("\n") + text[z:]
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block
+    with open(out + ".tmp", "w") as fh:
+        fh.write(text)
+    os.replace(out + ".tmp", out)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.stderr.write("usage: e2e_report.py RESULTS.jsonl OUT.md\n")
+        sys.exit(2)
+    write(sys.argv[1], sys.argv[2])
