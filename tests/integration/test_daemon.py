@@ -10,14 +10,16 @@ SIGHUP and SIGTERM.
 """
 import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Daemon, DaemonTest, RtspServer, Subscriber, clip,  # noqa: E402
-                     main, write_config)
+from harness import (BUILD, MODEL, ROOT, Daemon, DaemonTest, RtspServer,  # noqa: E402
+                     Subscriber, clip, main, write_config)
 
 
 def labels_by_stream(sub):
@@ -173,6 +175,37 @@ class Pipeline(DaemonTest):
         self.assertEqual(st["decoded"], 200, "clip-a has 200 frames")
         self.assertEqual(st["classified"], 200, "every one classified")
         self.assertEqual(st["skipped"], 0)
+
+    def test_int8_models(self):
+        # a QDQ model as ONNX Runtime wrote it, and a float model calibrated
+        # by lcnet-infer --calibrate, each classifying every frame of a file
+        shared = os.path.join(ROOT, "..", "shared", "models")
+        qdq = os.path.join(shared, "nsfw-lite_lcnet_050_nsfw-sfw.int8.onnx")
+        if not os.path.exists(qdq):
+            self.skipTest("%s absent (the shared test models are not beside the project)" % qdq)
+        frames = os.path.join(self.tmp, "frames")
+        os.mkdir(frames)
+        subprocess.run(["ffmpeg", "-v", "error", "-i", clip("clip-b.mkv"), "-vf", "fps=2",
+                        os.path.join(frames, "%03d.png")], check=True)
+        model = os.path.join(self.tmp, "x025.onnx")
+        shutil.copy(MODEL, model)
+        r = subprocess.run([os.path.join(BUILD, "lcnet-infer"), "--model", model, "--calibrate",
+                            frames], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["calibration"], model + ".calib")
+        for path in (qdq, model):
+            cfg, sock = write_config(self.tmp, [("f", {"url": clip("clip-a.mp4"), "realtime": "no"})],
+                                     model=path, model_extra="precision = int8",
+                                     name=os.path.basename(path) + ".ini")
+            d = self.track(Daemon(cfg, sock))
+            sub = self.track(Subscriber(sock))
+            hello = sub.wait_for(lambda e: e["event"] == "hello", what="hello")
+            self.assertEqual(hello["precision"], "int8")
+            st = sub.wait_for(lambda e: e["event"] == "stats" and e["state"] == "eof", timeout=60,
+                              what="stats after the end of the file")
+            self.assertEqual(st["classified"], 200)
+            sub.close()
+            d.stop()
 
     def test_low_sample_rate_decodes_keyframes_only(self):
         # clip-b: 30 fps, a keyframe every second; at 0.5 labels/s only the
