@@ -72,7 +72,7 @@ typedef struct {
     scl *scaler;
     int si;
     AVRational tb;
-    int64_t first_pts;          /* of this run, for realtime pacing */
+    double first_sec;           /* of this run, for realtime pacing; NAN until set */
     int64_t start_us;           /* monotonic time the first frame was due */
     double next_keep;           /* sample_fps: the pts from which to keep */
     double pts_base;            /* added to pts so that loops keep it increasing */
@@ -154,7 +154,7 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         return ret;
     }
-    r->first_pts = AV_NOPTS_VALUE;
+    r->first_sec = NAN;
     return 0;
 dec_fail:
     av_msg(ret, e, sizeof e);
@@ -175,15 +175,31 @@ static int64_t capture_time(const run_ctx *r, int64_t pts)
     return lc_wall_us();
 }
 
+/* Seconds from one frame to the next, for streams without timestamps. */
+static double frame_step(const run_ctx *r)
+{
+    AVRational fr = r->dec && r->dec->framerate.num > 0 ? r->dec->framerate :
+                    r->fmt->streams[r->si]->avg_frame_rate;
+    if (fr.num <= 0 || fr.den <= 0)
+        fr = r->fmt->streams[r->si]->r_frame_rate;
+    return fr.num > 0 && fr.den > 0 ? av_q2d(av_inv_q(fr)) : 0.04;
+}
+
 static int handle_frame(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t errlen)
 {
     const cfg_stream *c = &s->cfg;
     AVFrame *fr = r->frame;
     int64_t pts = fr->best_effort_timestamp;
-    double sec = pts != AV_NOPTS_VALUE ? pts * av_q2d(r->tb) : r->last_pts;
+    double sec;
 
     lc_count(&s->decoded, 1);
-    sec += r->pts_base;
+    /* Raw H.264 and the like carry no timestamps: count frames instead,
+     * so that pts still advances, sample_fps still thins and realtime
+     * still paces. */
+    if (pts != AV_NOPTS_VALUE)
+        sec = pts * av_q2d(r->tb) + r->pts_base;
+    else
+        sec = r->got_frame ? r->last_pts + frame_step(r) : r->pts_base;
     r->last_pts = sec;
     if (!r->got_frame) {
         r->got_frame = 1;
@@ -191,12 +207,12 @@ static int handle_frame(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t
         emit_state(s, "up", NULL, -1);
     }
     /* Files in realtime play at their own rate, like a camera would. */
-    if (c->url_kind == CFG_URL_FILE && c->realtime && pts != AV_NOPTS_VALUE) {
-        if (r->first_pts == AV_NOPTS_VALUE) {
-            r->first_pts = pts;
+    if (c->url_kind == CFG_URL_FILE && c->realtime) {
+        if (isnan(r->first_sec)) {
+            r->first_sec = sec;
             r->start_us = lc_mono_us();
         }
-        int64_t due = r->start_us + av_rescale_q(pts - r->first_pts, r->tb, AV_TIME_BASE_Q);
+        int64_t due = r->start_us + (int64_t)((sec - r->first_sec) * 1e6);
         int64_t wait = due - lc_mono_us();
         if (wait > 0 && lc_sleep_unless(wait > 2000000 ? 2000000 : wait, &s->stop))
             return 0;
@@ -324,7 +340,7 @@ static int run_once(lc_stream *s, double *pts_base, char *err, size_t errlen)
     how = RUN_STOP;
 end:
     if (how == RUN_EOF && r.got_frame)
-        *pts_base = r.last_pts + (r.dec && r.dec->framerate.num ? av_q2d(av_inv_q(r.dec->framerate)) : 0.04);
+        *pts_base = r.last_pts + frame_step(&r);
     if (how == RUN_ERROR && !r.got_frame && !err[0])
         snprintf(err, errlen, "failed");
     int had = r.got_frame;
