@@ -203,8 +203,10 @@ static int handle_frame(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t
     r->last_pts = sec;
     if (!r->got_frame) {
         r->got_frame = 1;
-        s->up = 1;
-        emit_state(s, "up", NULL, -1);
+        if (!s->up) {           /* a looping file stays up across its loops */
+            s->up = 1;
+            emit_state(s, "up", NULL, -1);
+        }
     }
     /* Files in realtime play at their own rate, like a camera would. */
     if (c->url_kind == CFG_URL_FILE && c->realtime) {
@@ -366,9 +368,10 @@ static void *ing_main(void *arg)
         err[0] = 0;
         int64_t t0 = lc_mono_us();
         int how = run_once(s, &pts_base, err, sizeof err);
-        s->up = 0;
         if (how == RUN_STOP || __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
             break;
+        if (how != RUN_EOF || c->url_kind != CFG_URL_FILE || !c->loop)
+            s->up = 0;
         if (how == RUN_EOF && c->url_kind == CFG_URL_FILE) {
             if (!c->loop) {
                 emit_state(s, "eof", NULL, -1);
@@ -390,6 +393,7 @@ static void *ing_main(void *arg)
             break;
         backoff = fmin(backoff * 2, c->backoff_max);
     }
+    s->up = 0;
     __atomic_store_n(&s->heartbeat_us, lc_mono_us(), __ATOMIC_RELAXED);
     return NULL;
 }
