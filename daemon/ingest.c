@@ -50,18 +50,77 @@ static int should_interrupt(void *opaque)
     return 0;
 }
 
+static void av_msg(int ret, char *buf, size_t len)
+{
+    if (av_strerror(ret, buf, len) < 0)
+        snprintf(buf, len, "error %d", ret);
+}
+
+/* libavformat often returns a bare EIO or EINVAL and says what really
+ * happened (the resolver's answer, the server's status line) only in a log
+ * message.  The log callback hands messages of error level here; each
+ * ingest thread keeps the first of its own, and uses it as the reason
+ * when opening fails. */
+static __thread char av_last[200];
+static __thread int av_listening;
+
+void ing_note_av_log(int level, const char *fmt, va_list vl)
+{
+    /* the first message of an attempt is the cause, later ones its echoes */
+    if (!av_listening || level > AV_LOG_ERROR || av_last[0])
+        return;
+    vsnprintf(av_last, sizeof av_last, fmt, vl);
+    size_t n = strlen(av_last);
+    while (n && (av_last[n - 1] == '\n' || av_last[n - 1] == '.'))
+        av_last[--n] = 0;
+}
+
+/* Credentials are never shown: blank the URL's password wherever a libav
+ * message repeats it. */
+static void scrub_password(char *msg, const char *url)
+{
+    const char *p = strstr(url, "://"), *at, *colon, *slash;
+    if (!p)
+        return;
+    p += 3;
+    slash = strchr(p, '/');
+    at = strchr(p, '@');
+    if (!at || (slash && at > slash) || !(colon = memchr(p, ':', (size_t)(at - p))))
+        return;
+    size_t plen = (size_t)(at - colon - 1);
+    char pw[256];
+    if (plen == 0 || plen >= sizeof pw)
+        return;
+    memcpy(pw, colon + 1, plen);
+    pw[plen] = 0;
+    for (char *q = strstr(msg, pw); q; q = strstr(q + 3, pw)) {
+        memmove(q + 3, q + plen, strlen(q + plen) + 1);
+        memcpy(q, "***", 3);
+    }
+}
+
+/* err = what failed: libav's own words when it logged any, its code too. */
+static void open_reason(lc_stream *s, const char *what, int ret, char *err, size_t errlen)
+{
+    char e[128];
+    av_msg(ret, e, sizeof e);
+    if (av_last[0] && strstr(av_last, e)) {
+        scrub_password(av_last, s->cfg.url);
+        snprintf(err, errlen, "%s%s", what, av_last);
+    } else if (av_last[0]) {
+        scrub_password(av_last, s->cfg.url);
+        snprintf(err, errlen, "%s%s (%s)", what, av_last, e);
+    } else {
+        snprintf(err, errlen, "%s%s", what, e);
+    }
+}
+
 static void emit_state(lc_stream *s, const char *state, const char *reason, double retry)
 {
     size_t len;
     char *line = ev_stream_state(s->cfg.name, state, reason, retry, &len);
     if (line)
         evq_push(s->q, s->cfg.name, line, len);
-}
-
-static void av_msg(int ret, char *buf, size_t len)
-{
-    if (av_strerror(ret, buf, len) < 0)
-        snprintf(buf, len, "error %d", ret);
 }
 
 typedef struct {
@@ -99,6 +158,11 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
     const AVCodec *codec = NULL;
     char e[128];
     int ret;
+    /* Our deadlines (the interrupt callback) must decide before the socket
+     * timeout does: libav reports its own timeout as a bare EIO or as
+     * invalid data, which says nothing about what happened.  The socket
+     * timeout stays as a backstop for I/O the callback does not see. */
+    int64_t sock_us = (int64_t)(fmax(c->open_timeout, c->stall_timeout) * 1e6) + 1000000;
 
     if (!(r->fmt = avformat_alloc_context())) {
         snprintf(err, errlen, "out of memory");
@@ -110,24 +174,30 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
                         c->rtsp_transport == CFG_TRANSPORT_AUTO ? "udp+tcp" : "tcp";
         av_dict_set(&o, "rtsp_transport", t, 0);
         /* socket-level timeout too, for the I/O the callback does not see */
-        av_dict_set_int(&o, "timeout", (int64_t)(c->stall_timeout * 1e6), 0);
+        av_dict_set_int(&o, "timeout", sock_us, 0);
     } else if (c->url_kind == CFG_URL_HTTP) {
-        av_dict_set_int(&o, "rw_timeout", (int64_t)(c->stall_timeout * 1e6), 0);
+        av_dict_set_int(&o, "rw_timeout", sock_us, 0);
     } else if (c->url_kind == CFG_URL_DEVICE) {
         ifmt = av_find_input_format("video4linux2");
     }
     g->phase = "opening";
     g->deadline_us = lc_mono_us() + (int64_t)(c->open_timeout * 1e6);
+    av_last[0] = 0;
     ret = avformat_open_input(&r->fmt, c->url, ifmt, &o);
     av_dict_free(&o);
     if (ret < 0) {
-        av_msg(ret, e, sizeof e);
-        snprintf(err, errlen, "%s", g->timed_out ? "no answer within open_timeout" : e);
+        if (g->timed_out)
+            snprintf(err, errlen, "no answer within open_timeout (%.1f s)", c->open_timeout);
+        else
+            open_reason(s, "", ret, err, errlen);
         return ret;
     }
     if ((ret = avformat_find_stream_info(r->fmt, NULL)) < 0) {
-        av_msg(ret, e, sizeof e);
-        snprintf(err, errlen, "reading stream info: %s", g->timed_out ? "timed out" : e);
+        if (g->timed_out)
+            snprintf(err, errlen, "reading stream info: no answer within open_timeout (%.1f s)",
+                     c->open_timeout);
+        else
+            open_reason(s, "reading stream info: ", ret, err, errlen);
         return ret;
     }
     if ((ret = r->si = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0) {
@@ -311,6 +381,7 @@ static int run_once(lc_stream *s, double *pts_base, char *err, size_t errlen)
     r.pts_base = *pts_base;
     r.next_keep = -1e300;
     r.last_key = -1;
+    av_listening = 1;
     if (open_input(s, &r, &g, err, errlen) < 0)
         goto end;
     g.phase = "reading";
