@@ -390,6 +390,13 @@ static int run_once(lc_stream *s, double *pts_base, char *err, size_t errlen)
         ret = av_read_frame(r.fmt, r.pkt);
         if (ret == AVERROR_EOF || (ret < 0 && avio_feof(r.fmt->pb) && !g.timed_out)) {
             decode_packet(s, &r, NULL, &g, err, errlen);     /* flush */
+            if (!r.got_frame) {
+                /* not an end but a failure: a looping file would
+                 * otherwise be read again at once, for ever, silently */
+                open_reason(s, "ended before any frame could be decoded: ", AVERROR_INVALIDDATA,
+                            err, errlen);
+                goto end;
+            }
             how = RUN_EOF;
             snprintf(err, errlen, "end of stream");
             goto end;
