@@ -50,18 +50,77 @@ static int should_interrupt(void *opaque)
     return 0;
 }
 
+static void av_msg(int ret, char *buf, size_t len)
+{
+    if (av_strerror(ret, buf, len) < 0)
+        snprintf(buf, len, "error %d", ret);
+}
+
+/* libavformat often returns a bare EIO or EINVAL and says what really
+ * happened (the resolver's answer, the server's status line) only in a log
+ * message.  The log callback hands messages of error level here; each
+ * ingest thread keeps the first of its own, and uses it as the reason
+ * when opening fails. */
+static __thread char av_last[200];
+static __thread int av_listening;
+
+void ing_note_av_log(int level, const char *fmt, va_list vl)
+{
+    /* the first message of an attempt is the cause, later ones its echoes */
+    if (!av_listening || level > AV_LOG_ERROR || av_last[0])
+        return;
+    vsnprintf(av_last, sizeof av_last, fmt, vl);
+    size_t n = strlen(av_last);
+    while (n && (av_last[n - 1] == '\n' || av_last[n - 1] == '.'))
+        av_last[--n] = 0;
+}
+
+/* Credentials are never shown: blank the URL's password wherever a libav
+ * message repeats it. */
+static void scrub_password(char *msg, const char *url)
+{
+    const char *p = strstr(url, "://"), *at, *colon, *slash;
+    if (!p)
+        return;
+    p += 3;
+    slash = strchr(p, '/');
+    at = strchr(p, '@');
+    if (!at || (slash && at > slash) || !(colon = memchr(p, ':', (size_t)(at - p))))
+        return;
+    size_t plen = (size_t)(at - colon - 1);
+    char pw[256];
+    if (plen == 0 || plen >= sizeof pw)
+        return;
+    memcpy(pw, colon + 1, plen);
+    pw[plen] = 0;
+    for (char *q = strstr(msg, pw); q; q = strstr(q + 3, pw)) {
+        memmove(q + 3, q + plen, strlen(q + plen) + 1);
+        memcpy(q, "***", 3);
+    }
+}
+
+/* err = what failed: libav's own words when it logged any, its code too. */
+static void open_reason(lc_stream *s, const char *what, int ret, char *err, size_t errlen)
+{
+    char e[128];
+    av_msg(ret, e, sizeof e);
+    if (av_last[0] && strstr(av_last, e)) {
+        scrub_password(av_last, s->cfg.url);
+        snprintf(err, errlen, "%s%s", what, av_last);
+    } else if (av_last[0]) {
+        scrub_password(av_last, s->cfg.url);
+        snprintf(err, errlen, "%s%s (%s)", what, av_last, e);
+    } else {
+        snprintf(err, errlen, "%s%s", what, e);
+    }
+}
+
 static void emit_state(lc_stream *s, const char *state, const char *reason, double retry)
 {
     size_t len;
     char *line = ev_stream_state(s->cfg.name, state, reason, retry, &len);
     if (line)
         evq_push(s->q, s->cfg.name, line, len);
-}
-
-static void av_msg(int ret, char *buf, size_t len)
-{
-    if (av_strerror(ret, buf, len) < 0)
-        snprintf(buf, len, "error %d", ret);
 }
 
 typedef struct {
@@ -72,7 +131,7 @@ typedef struct {
     scl *scaler;
     int si;
     AVRational tb;
-    int64_t first_pts;          /* of this run, for realtime pacing */
+    double first_sec;           /* of this run, for realtime pacing; NAN until set */
     int64_t start_us;           /* monotonic time the first frame was due */
     double next_keep;           /* sample_fps: the pts from which to keep */
     double pts_base;            /* added to pts so that loops keep it increasing */
@@ -99,6 +158,11 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
     const AVCodec *codec = NULL;
     char e[128];
     int ret;
+    /* Our deadlines (the interrupt callback) must decide before the socket
+     * timeout does: libav reports its own timeout as a bare EIO or as
+     * invalid data, which says nothing about what happened.  The socket
+     * timeout stays as a backstop for I/O the callback does not see. */
+    int64_t sock_us = (int64_t)(fmax(c->open_timeout, c->stall_timeout) * 1e6) + 1000000;
 
     if (!(r->fmt = avformat_alloc_context())) {
         snprintf(err, errlen, "out of memory");
@@ -110,24 +174,30 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
                         c->rtsp_transport == CFG_TRANSPORT_AUTO ? "udp+tcp" : "tcp";
         av_dict_set(&o, "rtsp_transport", t, 0);
         /* socket-level timeout too, for the I/O the callback does not see */
-        av_dict_set_int(&o, "timeout", (int64_t)(c->stall_timeout * 1e6), 0);
+        av_dict_set_int(&o, "timeout", sock_us, 0);
     } else if (c->url_kind == CFG_URL_HTTP) {
-        av_dict_set_int(&o, "rw_timeout", (int64_t)(c->stall_timeout * 1e6), 0);
+        av_dict_set_int(&o, "rw_timeout", sock_us, 0);
     } else if (c->url_kind == CFG_URL_DEVICE) {
         ifmt = av_find_input_format("video4linux2");
     }
     g->phase = "opening";
     g->deadline_us = lc_mono_us() + (int64_t)(c->open_timeout * 1e6);
+    av_last[0] = 0;
     ret = avformat_open_input(&r->fmt, c->url, ifmt, &o);
     av_dict_free(&o);
     if (ret < 0) {
-        av_msg(ret, e, sizeof e);
-        snprintf(err, errlen, "%s", g->timed_out ? "no answer within open_timeout" : e);
+        if (g->timed_out)
+            snprintf(err, errlen, "no answer within open_timeout (%.1f s)", c->open_timeout);
+        else
+            open_reason(s, "", ret, err, errlen);
         return ret;
     }
     if ((ret = avformat_find_stream_info(r->fmt, NULL)) < 0) {
-        av_msg(ret, e, sizeof e);
-        snprintf(err, errlen, "reading stream info: %s", g->timed_out ? "timed out" : e);
+        if (g->timed_out)
+            snprintf(err, errlen, "reading stream info: no answer within open_timeout (%.1f s)",
+                     c->open_timeout);
+        else
+            open_reason(s, "reading stream info: ", ret, err, errlen);
         return ret;
     }
     if ((ret = r->si = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0) {
@@ -154,7 +224,7 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         return ret;
     }
-    r->first_pts = AV_NOPTS_VALUE;
+    r->first_sec = NAN;
     return 0;
 dec_fail:
     av_msg(ret, e, sizeof e);
@@ -175,28 +245,46 @@ static int64_t capture_time(const run_ctx *r, int64_t pts)
     return lc_wall_us();
 }
 
+/* Seconds from one frame to the next, for streams without timestamps. */
+static double frame_step(const run_ctx *r)
+{
+    AVRational fr = r->dec && r->dec->framerate.num > 0 ? r->dec->framerate :
+                    r->fmt->streams[r->si]->avg_frame_rate;
+    if (fr.num <= 0 || fr.den <= 0)
+        fr = r->fmt->streams[r->si]->r_frame_rate;
+    return fr.num > 0 && fr.den > 0 ? av_q2d(av_inv_q(fr)) : 0.04;
+}
+
 static int handle_frame(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t errlen)
 {
     const cfg_stream *c = &s->cfg;
     AVFrame *fr = r->frame;
     int64_t pts = fr->best_effort_timestamp;
-    double sec = pts != AV_NOPTS_VALUE ? pts * av_q2d(r->tb) : r->last_pts;
+    double sec;
 
     lc_count(&s->decoded, 1);
-    sec += r->pts_base;
+    /* Raw H.264 and the like carry no timestamps: count frames instead,
+     * so that pts still advances, sample_fps still thins and realtime
+     * still paces. */
+    if (pts != AV_NOPTS_VALUE)
+        sec = pts * av_q2d(r->tb) + r->pts_base;
+    else
+        sec = r->got_frame ? r->last_pts + frame_step(r) : r->pts_base;
     r->last_pts = sec;
     if (!r->got_frame) {
         r->got_frame = 1;
-        s->up = 1;
-        emit_state(s, "up", NULL, -1);
+        if (!s->up) {           /* a looping file stays up across its loops */
+            s->up = 1;
+            emit_state(s, "up", NULL, -1);
+        }
     }
     /* Files in realtime play at their own rate, like a camera would. */
-    if (c->url_kind == CFG_URL_FILE && c->realtime && pts != AV_NOPTS_VALUE) {
-        if (r->first_pts == AV_NOPTS_VALUE) {
-            r->first_pts = pts;
+    if (c->url_kind == CFG_URL_FILE && c->realtime) {
+        if (isnan(r->first_sec)) {
+            r->first_sec = sec;
             r->start_us = lc_mono_us();
         }
-        int64_t due = r->start_us + av_rescale_q(pts - r->first_pts, r->tb, AV_TIME_BASE_Q);
+        int64_t due = r->start_us + (int64_t)((sec - r->first_sec) * 1e6);
         int64_t wait = due - lc_mono_us();
         if (wait > 0 && lc_sleep_unless(wait > 2000000 ? 2000000 : wait, &s->stop))
             return 0;
@@ -293,6 +381,7 @@ static int run_once(lc_stream *s, double *pts_base, char *err, size_t errlen)
     r.pts_base = *pts_base;
     r.next_keep = -1e300;
     r.last_key = -1;
+    av_listening = 1;
     if (open_input(s, &r, &g, err, errlen) < 0)
         goto end;
     g.phase = "reading";
@@ -301,6 +390,13 @@ static int run_once(lc_stream *s, double *pts_base, char *err, size_t errlen)
         ret = av_read_frame(r.fmt, r.pkt);
         if (ret == AVERROR_EOF || (ret < 0 && avio_feof(r.fmt->pb) && !g.timed_out)) {
             decode_packet(s, &r, NULL, &g, err, errlen);     /* flush */
+            if (!r.got_frame) {
+                /* not an end but a failure: a looping file would
+                 * otherwise be read again at once, for ever, silently */
+                open_reason(s, "ended before any frame could be decoded: ", AVERROR_INVALIDDATA,
+                            err, errlen);
+                goto end;
+            }
             how = RUN_EOF;
             snprintf(err, errlen, "end of stream");
             goto end;
@@ -324,7 +420,7 @@ static int run_once(lc_stream *s, double *pts_base, char *err, size_t errlen)
     how = RUN_STOP;
 end:
     if (how == RUN_EOF && r.got_frame)
-        *pts_base = r.last_pts + (r.dec && r.dec->framerate.num ? av_q2d(av_inv_q(r.dec->framerate)) : 0.04);
+        *pts_base = r.last_pts + frame_step(&r);
     if (how == RUN_ERROR && !r.got_frame && !err[0])
         snprintf(err, errlen, "failed");
     int had = r.got_frame;
@@ -350,9 +446,10 @@ static void *ing_main(void *arg)
         err[0] = 0;
         int64_t t0 = lc_mono_us();
         int how = run_once(s, &pts_base, err, sizeof err);
-        s->up = 0;
         if (how == RUN_STOP || __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
             break;
+        if (how != RUN_EOF || c->url_kind != CFG_URL_FILE || !c->loop)
+            s->up = 0;
         if (how == RUN_EOF && c->url_kind == CFG_URL_FILE) {
             if (!c->loop) {
                 emit_state(s, "eof", NULL, -1);
@@ -374,6 +471,7 @@ static void *ing_main(void *arg)
             break;
         backoff = fmin(backoff * 2, c->backoff_max);
     }
+    s->up = 0;
     __atomic_store_n(&s->heartbeat_us, lc_mono_us(), __ATOMIC_RELAXED);
     return NULL;
 }

@@ -388,7 +388,11 @@ static void usage(FILE *f)
 static void av_to_log(void *avcl, int level, const char *fmt, va_list vl)
 {
     char buf[512];
+    va_list vc;
     (void)avcl;
+    va_copy(vc, vl);
+    ing_note_av_log(level, fmt, vc);
+    va_end(vc);
     if (level > AV_LOG_WARNING || !lc_log_enabled(LOG_DEBUG))
         return;
     vsnprintf(buf, sizeof buf, fmt, vl);

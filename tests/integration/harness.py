@@ -43,7 +43,8 @@ def labels_file(tmp, n=1000):
     return p
 
 
-def write_config(tmp, streams, model=MODEL, daemon_extra="", model_extra="", name="lcnetd.ini"):
+def write_config(tmp, streams, model=MODEL, daemon_extra="", model_extra="", name="lcnetd.ini",
+                 stats_interval=2):
     """streams: list of (name, {key: value}) in file order."""
     sock = os.path.join(tmp, "events.sock")
     lines = ["[daemon]",
@@ -51,7 +52,7 @@ def write_config(tmp, streams, model=MODEL, daemon_extra="", model_extra="", nam
              "socket_mode = 0660",
              "inference_cpus = 1" if os.cpu_count() and os.cpu_count() > 1 else "",
              "max_batch = 4",
-             "stats_interval = 2",
+             "stats_interval = %d" % stats_interval,
              "allow_root = yes",
              "log_level = info",
              daemon_extra,
@@ -99,7 +100,7 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
-        self._t.join(2)
+        self._t.join(10)
         for f in (self.p.stdout, self.p.stderr):
             if f:
                 f.close()
@@ -121,6 +122,36 @@ class RtspServer(Process):
 
     def url(self, name):
         return "rtsp://127.0.0.1:%d/%s" % (self.port, name)
+
+
+class FaultServer(Process):
+    """tests/tools/fault_server.py in one of its modes (stall, garbage, ...)."""
+
+    def __init__(self, mode, port=0):
+        super().__init__([PY, os.path.join(ROOT, "tests/tools/fault_server.py"), "--mode", mode,
+                          "--port", str(port)])
+        line = self.p.stdout.readline().decode()
+        if not line.startswith("READY"):
+            self.stop()
+            raise RuntimeError("fault server did not start: %s %s" % (line, self.stderr()))
+        self.port = int(line.split()[1])
+
+    def url(self, name="x"):
+        return "rtsp://127.0.0.1:%d/%s" % (self.port, name)
+
+
+# What a sanitizer prints when it finds something: AddressSanitizer and
+# LeakSanitizer reports, UndefinedBehaviorSanitizer's "runtime error".
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "AddressSanitizer:", "LeakSanitizer:", "ThreadSanitizer:")
+
+
+def no_quarantine_env():
+    """ASAN_OPTIONS for a daemon whose RSS a test measures: ASan's quarantine
+    keeps freed memory resident by design, which would look like growth."""
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    return {"ASAN_OPTIONS": asan + (":" if asan else "") +
+            "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"}
 
 
 class Daemon(Process):
@@ -148,6 +179,26 @@ class Daemon(Process):
                     pass
             time.sleep(0.1)
         raise RuntimeError("lcnetd did not listen on %s: %s" % (self.sock, self.stderr()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        # LeakSanitizer scans the heap at exit: give it time
+        return super().stop(sig, timeout)
+
+    def sanitizer_report(self):
+        """The sanitizer's report in the daemon's stderr, or "" if none."""
+        err = self.stderr()
+        for m in SANITIZER_MARKS:
+            i = err.find(m)
+            if i >= 0:
+                return err[max(0, i - 200):][:6000]
+        return ""
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.p.pid) as f:
+            return int(next(l for l in f if l.startswith("VmRSS")).split()[1])
+
+    def fd_count(self):
+        return len(os.listdir("/proc/%d/fd" % self.p.pid))
 
 
 class Subscriber:
@@ -225,6 +276,13 @@ class DaemonTest(unittest.TestCase):
             if isinstance(p, Daemon) and failed:
                 sys.stderr.write("--- lcnetd stderr:\n%s\n" % p.stderr())
         subprocess.run(["rm", "-rf", self.tmp])
+        # Under `make check-asan` a leak, an invalid access or undefined
+        # behaviour shows only in the daemon's stderr (at exit, for leaks):
+        # any such report fails the test that ran the daemon.
+        reports = [p.sanitizer_report() for p in self.procs if isinstance(p, Daemon)]
+        reports = [r for r in reports if r]
+        if reports:
+            self.fail("sanitizer report from lcnetd:\n%s" % "\n".join(reports))
 
 
 def main():
