@@ -3,6 +3,9 @@
 # integration tests (tests/integration/test_*.py, which run the real daemon).
 #
 #   tests/run.sh BUILD [unit|integration|all]
+#
+# LCNETD_INTEGRATION, a space-separated list of names (test_faults ...),
+# narrows the integration suites to those.
 set -u
 build=${1:-build}
 what=${2:-all}
@@ -35,6 +38,9 @@ fi
 if [ "$what" != unit ]; then
     for t in tests/integration/test_*.py; do
         [ -f "$t" ] || continue
+        if [ -n "${LCNETD_INTEGRATION:-}" ]; then
+            case " $LCNETD_INTEGRATION " in *" $(basename "$t" .py) "*) ;; *) continue ;; esac
+        fi
         run "$(basename "$t" .py)" "$PY" "$t"
     done
 fi
