@@ -272,7 +272,7 @@ class Bench:
             if isinstance(self.calib[model], Unavailable):
                 raise self.calib[model]
             return self.calib[model]
-        path = model[:-5] + ".calib"
+        path = model + ".calib"
         imgs = os.path.join(self.work, "calib-images")
         try:
             if not os.path.isdir(imgs) or not os.listdir(imgs):
@@ -281,7 +281,8 @@ class Bench:
                                 "-vf", "fps=1.5", "-frames:v", "30", os.path.join(imgs, "f%03d.png")],
                                check=True)
             if not os.path.isfile(path):
-                r = subprocess.run([self.bins["lcnet-infer"], "--model", model, "--calibrate", imgs],
+                r = subprocess.run([self.bins["lcnet-infer"], "--model", model, "--calibrate", imgs,
+                                    "--calibration", path],
                                    capture_output=True, text=True)
                 if r.returncode != 0 or not os.path.isfile(path):
                     msg = (r.stderr.strip().splitlines() or ["no %s written" % path])[0]
