@@ -10,7 +10,8 @@
 # of the same names).  Raw results stay in BUILD/bench.  Environment:
 #   BENCH_MS      timed work per run in ms, N is chosen from it (default 300)
 #   BENCH_ROUNDS  rounds over every configuration, best median kept (default 2)
-#   NODE, PYTHON  interpreters (default node, /usr/bin/python3)
+#   NODE, PYTHON  interpreters (default node, /usr/bin/python3; PYTHON needs PIL,
+#                 to write the int8 calibration frames as PNGs)
 set -eu
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -192,7 +193,7 @@ done
 for p in fp32 bf16 int8; do
     echo "bench: oneDNN verbose breakdown, x1.0 B1 T1 $p"
     set -- --model "$fix/timm13_x10.onnx" --batch 1 --precision "$p"
-    [ "$p" = int8 ] && set -- "$@" --calibration "$(calib_of timm13_x10)"
+    if [ "$p" = int8 ]; then set -- "$@" --calibration "$(calib_of timm13_x10)"; fi
     "$infer" "$@" --plan >"$work/plan-$p.txt"
     ONEDNN_VERBOSE=1 "$infer" "$@" --bench 50 --warmup 10 --threads 1 >"$work/verbose-$p.log"
 done
