@@ -5,7 +5,7 @@
 
 Reads, in the work folder: facts.txt (key TAB value), macs.txt (count_macs.py),
 fmapeak.txt (fmapeak, one JSON line per measurement), results.jsonl (one line
-per timed run), plan-P.txt and verbose-P.log for P in fp32, bf16.  Every
+per timed run), plan-P.txt and verbose-P.log for P in fp32, bf16, int8.  Every
 number in the report comes from those files.
 """
 import argparse
@@ -17,7 +17,8 @@ import sys
 TARGET_FP32 = 0.80   # lcnetd fp32 batch-1 median <= 0.8 x ORT fp32
 TARGET_BF16 = 0.55   # lcnetd bf16 batch-1 median <= 0.55 x ORT fp32
 ISSUE_GMACS = 58.0   # "about 58 GMAC/s per core" (the issue's figure)
-RUNNERS = ("lcnetd-fp32", "lcnetd-bf16", "ort-fp32")
+RUNNERS = ("lcnetd-fp32", "lcnetd-bf16", "lcnetd-int8", "ort-fp32")
+PRECISIONS = ("fp32", "bf16", "int8")
 CONTENDED_SLACK = 0.25  # other processes' CPUs beyond (logical CPUs - threads)
 
 
@@ -129,9 +130,15 @@ def main(argv):
     p("- Same ONNX files for both: the timm-style PP-LCNet fixtures of `make fixtures` "
       "(random weights, identical architecture, scales 0.25 / 0.5 / 1.0 / 2.5, 3x224x224 input, "
       "1000 classes).")
-    p("- lcnetd: `build/lcnet-infer` (a copy taken at the start of the run) `--bench N --warmup W --threads T --batch B --precision fp32|bf16`. "
+    p("- lcnetd: `build/lcnet-infer` (a copy taken at the start of the run) `--bench N --warmup W --threads T --batch B --precision fp32|bf16|int8`. "
       "Each timed call is `eng_run_pixels` on B 224x224 RGB u8 frames, so **its time includes the "
-      "u8 -> float normalisation of the batch**.")
+      "u8 -> float normalisation of the batch** (for int8, the u8 -> u8 quantisation).")
+    p("- int8: the same float ONNX files, quantised by lcnet-infer at load time with activation ranges "
+      "from `lcnet-infer --calibrate DIR --resize stretch --calibration FILE`, run once per model at the "
+      "start of the bench over the 100 frames of `calib224x224.u8` (fixture calibration frames, written "
+      "out as 224x224 PNGs in the work folder; the timed runs use other input). The ranges files stay in "
+      "the work folder and each int8 run reads its model's with `--calibration`. Only speed is measured "
+      "here; int8's accuracy against fp32 is tested by `tests/test_int8.c`. There is no int8 target.")
     p("- ONNX Runtime: `node bench/ort_bench.js --bench N --warmup W --threads T --batch B`: CPU "
       "execution provider, intraOpNumThreads=T, interOpNumThreads=1, sequential execution, graph "
       "optimisation level `all`, otherwise defaults (thread-pool spinning on). Each timed call is one "
@@ -140,8 +147,8 @@ def main(argv):
       "Runtime slightly.")
     p(f"- Threads 1 and 2, batch 1 and 8, every scale. N is chosen to give about "
       f"{a.bench_ms} ms of timed work per run (15 to 500 runs), warm-up N/10 "
-      "(3 to 20) runs. For each configuration the three runs go back to back (lcnetd fp32, lcnetd "
-      "bf16, ONNX Runtime; the order reversed in even rounds), and the whole sweep is repeated "
+      "(3 to 20) runs. For each configuration the four runs go back to back (lcnetd fp32, lcnetd "
+      "bf16, lcnetd int8, ONNX Runtime; the order reversed in even rounds), and the whole sweep is repeated "
       f"{nrounds} times; the tables keep, per runner and configuration, the round with the lower "
       "median. Per-round medians are in the detail table.")
     p("- Contention: for each run the script records the CPUs it used and the CPUs everything else on "
@@ -177,17 +184,19 @@ def main(argv):
     p("Median latency per call (ms, best round), throughput, and the ratio to ONNX Runtime. "
       "\\* = the run was contended (see Method):")
     p("")
-    p("| scale | threads | batch | lcnetd fp32 ms | lcnetd bf16 ms | ORT fp32 ms | fp32 / ORT | bf16 / ORT "
-      "| lcnetd fp32 img/s | lcnetd bf16 img/s | ORT img/s |")
-    p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    p("| scale | threads | batch | " + " | ".join(f"lcnetd {x} ms" for x in PRECISIONS) + " | ORT fp32 ms | "
+      + " | ".join(f"{x} / ORT" for x in PRECISIONS) + " | "
+      + " | ".join(f"lcnetd {x} img/s" for x in PRECISIONS) + " | ORT img/s |")
+    p("|---:|---:|---:|" + "---:|" * (3 * len(PRECISIONS) + 2))
     for cfg in configs:
         name, scale, t, b = cfg
-        f32, b16, ort = (best[cfg + (who,)] for who in RUNNERS)
-        p(f"| {scale} | {t} | {b} | {mark(cfg, 'lcnetd-fp32', fmt(f32['median_ms'], 3))} | "
-          f"{mark(cfg, 'lcnetd-bf16', fmt(b16['median_ms'], 3))} | "
-          f"{mark(cfg, 'ort-fp32', fmt(ort['median_ms'], 3))} | {fmt(f32['median_ms'] / ort['median_ms'])} | "
-          f"{fmt(b16['median_ms'] / ort['median_ms'])} | {f32['images_per_s']:.0f} | "
-          f"{b16['images_per_s']:.0f} | {ort['images_per_s']:.0f} |")
+        ort = best[cfg + ("ort-fp32",)]
+        ours = [best[cfg + (f"lcnetd-{x}",)] for x in PRECISIONS]
+        p(f"| {scale} | {t} | {b} | "
+          + " | ".join(mark(cfg, f"lcnetd-{x}", fmt(r['median_ms'], 3)) for x, r in zip(PRECISIONS, ours))
+          + f" | {mark(cfg, 'ort-fp32', fmt(ort['median_ms'], 3))} | "
+          + " | ".join(fmt(r['median_ms'] / ort['median_ms']) for r in ours) + " | "
+          + " | ".join(f"{r['images_per_s']:.0f}" for r in ours) + f" | {ort['images_per_s']:.0f} |")
     p("")
     p("<details><summary>Detail: p99, min, runs and every round's median</summary>")
     p("")
@@ -214,13 +223,14 @@ def main(argv):
       "same configurations). A miss is given as how much lcnetd's time would have to shrink: "
       "1 - target x ORT / lcnetd. Ratios within a few percent of a target are inside this machine's "
       "round-to-round spread (detail table); \\* marks a verdict resting on a contended run. "
-      "The last two columns compare the fastest single calls instead (minimum over every round), "
+      "The last three columns compare the fastest single calls instead (minimum over every round), "
       "which other processes on the machine cannot make faster, only rarer: not the targets' "
-      "measure, but a steadier view of the code's relative speed when the medians are contended.")
+      "measure, but a steadier view of the code's relative speed when the medians are contended. "
+      "int8 has no target; its ratios are given for comparison.")
     p("")
-    p("| scale | threads | fp32 / ORT | fp32 target | bf16 / ORT | bf16 target | fp32 / ORT, minima "
-      "| bf16 / ORT, minima |")
-    p("|---:|---:|---:|---|---:|---|---:|---:|")
+    p("| scale | threads | fp32 / ORT | fp32 target | bf16 / ORT | bf16 target | int8 / ORT | fp32 / ORT, minima "
+      "| bf16 / ORT, minima | int8 / ORT, minima |")
+    p("|---:|---:|---:|---|---:|---|---:|---:|---:|---:|")
     met = {"fp32": 0, "bf16": 0}
     total = 0
     misses = []
@@ -248,8 +258,10 @@ def main(argv):
                     contended_misses += 1
             cells.append((fmt(ratio), verdict))
         omin = mn(cfg, "ort-fp32")
-        p(f"| {scale} | {t} | {cells[0][0]} | {cells[0][1]} | {cells[1][0]} | {cells[1][1]} | "
-          f"{fmt(mn(cfg, 'lcnetd-fp32') / omin)} | {fmt(mn(cfg, 'lcnetd-bf16') / omin)} |")
+        int8 = mark(cfg, "lcnetd-int8", fmt(med(cfg, "lcnetd-int8") / o))
+        p(f"| {scale} | {t} | {cells[0][0]} | {cells[0][1]} | {cells[1][0]} | {cells[1][1]} | {int8} | "
+          f"{fmt(mn(cfg, 'lcnetd-fp32') / omin)} | {fmt(mn(cfg, 'lcnetd-bf16') / omin)} | "
+          f"{fmt(mn(cfg, 'lcnetd-int8') / omin)} |")
     p("")
     p(f"fp32 target met in {met['fp32']} of {total} configurations, bf16 target in {met['bf16']} of {total}; "
       f"{contended_misses} of the {len(misses)} misses rest on a contended run.")
@@ -290,7 +302,8 @@ def main(argv):
         p("| runner | latency | ms | GMAC/s | of nominal peak | of measured FMA peak | of the issue's 58 GMAC/s |")
         p("|---|---|---:|---:|---:|---:|---:|")
         for who in RUNNERS:
-            note = " (bf16 MACs, against the fp32 peak)" if who == "lcnetd-bf16" else ""
+            note = {"lcnetd-bf16": " (bf16 MACs, against the fp32 peak)",
+                    "lcnetd-int8": " (int8 MACs, against the fp32 peak; one VNNI instruction does 4 per 32-bit lane)"}.get(who, "")
             for label, ms in (("median" + ("\\*" if contended(x10, who) else ""), med(x10, who)),
                               ("min", mn(x10, who))):
                 g = mac / (ms * 1e-3) / 1e9
@@ -308,12 +321,16 @@ def main(argv):
     else:
         p("Every target was met; the breakdown is kept for reference. ")
     p(f"`ONEDNN_VERBOSE=1 build/lcnet-infer --model build/fixtures/timm13_x10.onnx --bench "
-      f"{a.verbose_keep} --warmup {a.verbose_iters - a.verbose_keep} --threads 1 --batch 1 --precision P`, "
-      "parsed by `bench/verbose_breakdown.py`: each primitive's median `exec` time over the timed "
+      f"{a.verbose_keep} --warmup {a.verbose_iters - a.verbose_keep} --threads 1 --batch 1 --precision P` "
+      "(for int8 also `--calibration build/bench/timm13_x10.calib`), parsed by `bench/verbose_breakdown.py`: each primitive's median `exec` time over the timed "
       "iterations, named after the graph node by lining the log up with `lcnet-infer --plan`. Verbose "
-      "timing is per primitive, so the printing it does between primitives is not in these times.")
+      "timing is per primitive, so the printing it does between primitives is not in these times. "
+      "The int8 plan also has steps the engine "
+      "runs itself between the oneDNN convolutions (kinds \"table\", \"chmul\", \"mean\" in "
+      "`--plan`; which ones depends on the model), and these are not oneDNN primitives: verbose output does not time them, so they are "
+      "missing from its tables and counted only in the time outside oneDNN primitives.")
     p("")
-    for prec in ("fp32", "bf16"):
+    for prec in PRECISIONS:
         p(f"### {prec}")
         p("")
         wall = med(x10, f"lcnetd-{prec}") if x10 else 0.0
@@ -333,7 +350,8 @@ def main(argv):
     p("")
     p("builds `build/lcnet-infer` and the fixtures if needed, runs `bench/run-bench.sh build`, and "
       "rewrites this file. Raw data stays in `build/bench/` (`results.jsonl`: one line per run; "
-      "`fmapeak.txt`, `macs.txt`, the verbose logs and plans). `BENCH_MS` (timed work per run, ms) "
+      "`fmapeak.txt`, `macs.txt`, the verbose logs and plans, the int8 calibration frames `calib/` and "
+      "ranges `NAME.calib`). `BENCH_MS` (timed work per run, ms) "
       "and `BENCH_ROUNDS` in the environment change the run length; this file used "
       f"BENCH_MS={a.bench_ms}, BENCH_ROUNDS={nrounds}.")
     print("\n".join(out))

@@ -1,7 +1,8 @@
 #!/bin/sh
-# `make bench`: lcnet-infer (fp32, bf16) against ONNX Runtime (fp32) on the
-# same ONNX files, same machine, same thread counts, in one run; writes the
-# Markdown report.
+# `make bench`: lcnet-infer (fp32, bf16, int8) against ONNX Runtime (fp32) on
+# the same ONNX files, same machine, same thread counts, in one run; writes the
+# Markdown report.  int8 runs the float models with activation ranges
+# calibrated here, in the work folder, from the fixtures' calibration frames.
 #
 #   bench/run-bench.sh BUILD [OUT.md]        (OUT defaults to docs/benchmarks.md)
 #
@@ -9,7 +10,8 @@
 # of the same names).  Raw results stay in BUILD/bench.  Environment:
 #   BENCH_MS      timed work per run in ms, N is chosen from it (default 300)
 #   BENCH_ROUNDS  rounds over every configuration, best median kept (default 2)
-#   NODE, PYTHON  interpreters (default node, /usr/bin/python3)
+#   NODE, PYTHON  interpreters (default node, /usr/bin/python3; PYTHON needs PIL,
+#                 to write the int8 calibration frames as PNGs)
 set -eu
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -90,6 +92,33 @@ peak() { if grep -qw avx512f /proc/cpuinfo; then "$work/fmapeak"; fi; }
 echo "bench: clock and FMA peak"
 peak >"$work/fmapeak.txt"
 
+# ------------------------------------------------------------ int8 calibration
+# The fixtures' calibration frames (raw 224x224 RGB u8, never the evaluation
+# frames) as PNGs, since --calibrate reads a folder of images; 224x224 with
+# --resize stretch so the engine sees each frame unchanged.  The ranges go to
+# the work folder: the fixtures are shared and may be read-only.
+calib_frames=$fix/calib224x224.u8
+[ -f "$calib_frames" ] || { echo "bench: $calib_frames missing (make fixtures)" >&2; exit 1; }
+rm -rf "$work/calib"
+mkdir -p "$work/calib"
+"$PYTHON" - "$calib_frames" "$work/calib" <<'EOF'
+import sys
+from PIL import Image
+src, dst = sys.argv[1], sys.argv[2]
+size = 224 * 224 * 3
+with open(src, "rb") as f:
+    data = f.read()
+for i in range(min(100, len(data) // size)):
+    Image.frombytes("RGB", (224, 224), data[i * size:(i + 1) * size]).save(f"{dst}/{i:03d}.png")
+EOF
+calib_of() { printf '%s/%s.calib' "$work" "$1"; }
+for m in $MODELS; do
+    name=${m%%:*}
+    echo "bench: int8 calibration of $name"
+    "$infer" --model "$fix/$name.onnx" --calibrate "$work/calib" --resize stretch \
+        --calibration "$(calib_of "$name")" >"$work/calib-$name.json"
+done
+
 # ------------------------------------------------------------ timed runs
 # N: about BENCH_MS of timed work at a guessed 40 GMAC/s, 15..500 runs;
 # warm-up N/10, 3..20 runs (it also covers lcnet-infer's lazy compile).
@@ -116,6 +145,8 @@ run_one() {  # round runner name scale threads batch n warmup
     case $who in
     lcnetd-fp32) line=$("$infer" --model "$model" --bench "$n" --warmup "$w" --threads "$t" --batch "$b" --precision fp32) ;;
     lcnetd-bf16) line=$("$infer" --model "$model" --bench "$n" --warmup "$w" --threads "$t" --batch "$b" --precision bf16) ;;
+    lcnetd-int8) line=$("$infer" --model "$model" --bench "$n" --warmup "$w" --threads "$t" --batch "$b" --precision int8 \
+                        --calibration "$(calib_of "$name")") ;;
     ort-fp32) line=$("$NODE" "$here/ort_bench.js" --model "$model" --bench "$n" --warmup "$w" --threads "$t" --batch "$b") ;;
     esac
     times >"$work/.times1"
@@ -136,8 +167,8 @@ round=1
 while [ "$round" -le "$BENCH_ROUNDS" ]; do
     # alternate who goes first, so that a drift in machine load does not
     # always fall on the same side
-    if [ $((round % 2)) -eq 1 ]; then order="lcnetd-fp32 lcnetd-bf16 ort-fp32"
-    else order="ort-fp32 lcnetd-bf16 lcnetd-fp32"; fi
+    if [ $((round % 2)) -eq 1 ]; then order="lcnetd-fp32 lcnetd-bf16 lcnetd-int8 ort-fp32"
+    else order="ort-fp32 lcnetd-int8 lcnetd-bf16 lcnetd-fp32"; fi
     for m in $MODELS; do
         name=${m%%:*} scale=${m#*:}
         macs=$(macs_of "$name")
@@ -159,11 +190,12 @@ done
 # ------------------------------------------------------------ where the time goes
 # x1.0, batch 1, 1 thread, each precision: per-primitive times from oneDNN's
 # verbose log, steps named from the compiled plan.
-for p in fp32 bf16; do
+for p in fp32 bf16 int8; do
     echo "bench: oneDNN verbose breakdown, x1.0 B1 T1 $p"
-    "$infer" --model "$fix/timm13_x10.onnx" --plan --batch 1 --precision "$p" >"$work/plan-$p.txt"
-    ONEDNN_VERBOSE=1 "$infer" --model "$fix/timm13_x10.onnx" --bench 50 --warmup 10 --threads 1 \
-        --batch 1 --precision "$p" >"$work/verbose-$p.log"
+    set -- --model "$fix/timm13_x10.onnx" --batch 1 --precision "$p"
+    if [ "$p" = int8 ]; then set -- "$@" --calibration "$(calib_of timm13_x10)"; fi
+    "$infer" "$@" --plan >"$work/plan-$p.txt"
+    ONEDNN_VERBOSE=1 "$infer" "$@" --bench 50 --warmup 10 --threads 1 >"$work/verbose-$p.log"
 done
 printf 'load_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$facts"
 printf 'elapsed_s\t%s\n' "$(($(date +%s) - start))" >>"$facts"

@@ -10,7 +10,9 @@ iterations are the last N x (steps per iteration) exec lines of the log
 (anything before them is load-time work, e.g. weight reorders); the last K
 iterations of those are kept (default: all N).  When each iteration's exec
 lines line up with the plan's steps (same count, same implementations), the
-steps are named after the plan's graph nodes.
+steps are named after the plan's graph nodes.  Plan steps the engine runs
+itself (the int8 plan's "table", "chmul", "mean" loops) print no exec line:
+they are left out of the lining up, and their time is outside the tables.
 
 Per step the median time over the kept iterations is taken; the tables sum
 those medians.  Each iteration's primitive times are also added up, and their
@@ -24,6 +26,7 @@ Prints Markdown: totals, a table by primitive kind and implementation, and
 the top steps.
 """
 import argparse
+import collections
 import json
 import re
 import statistics
@@ -80,15 +83,20 @@ def parse_log(path):
     return info, execs, result
 
 
+# idx kind impl dtype what; an engine-side impl may carry a parenthesised
+# note ("loop (per channel)", "table (x*Sigmoid(x))")
+PLAN_RE = re.compile(r"^\s*(\d+)\s+(\S+)\s+(\S+(?: \(.*?\)(?=\s))?)\s+(\S+)\s+(.*\S)\s*$")
+
+
 def parse_plan(path):
     steps = []
     with open(path) as f:
         for line in f:
-            parts = line.split(None, 4)
-            if len(parts) < 5 or not parts[0].isdigit():
+            m = PLAN_RE.match(line)
+            if not m:
                 continue
-            idx, kind, impl, dtype, rest = parts
-            steps.append({"kind": kind, "impl": impl, "dtype": dtype, "what": rest.strip()})
+            idx, kind, impl, dtype, rest = m.groups()
+            steps.append({"idx": int(idx), "kind": kind, "impl": impl, "dtype": dtype, "what": rest})
     return steps
 
 
@@ -104,6 +112,11 @@ def main(argv):
 
     info, execs, result = parse_log(a.log)
     plan = parse_plan(a.plan)
+    # A plan step is a oneDNN primitive when its implementation shows up in
+    # the log's exec lines; the rest run in the engine's own loops, untimed.
+    dnn_impls = {e["impl"] for e in execs}
+    host = collections.Counter(s["kind"] for s in plan if s["impl"] not in dnn_impls)
+    plan = [s for s in plan if s["impl"] in dnn_impls]
     keep = a.keep or a.iters
     if a.iters < 1 or keep > a.iters:
         sys.exit("verbose_breakdown: need 1 <= keep <= iters")
@@ -134,7 +147,7 @@ def main(argv):
         times = [tail[i * per + s]["ms"] for i in range(keep)]
         e = tail[s]
         name = plan[s]["what"] if named else e["desc"]
-        steps.append({"idx": s, "kind": e["kind"], "impl": e["impl"], "desc": e["desc"],
+        steps.append({"idx": plan[s]["idx"] if named else s, "kind": e["kind"], "impl": e["impl"], "desc": e["desc"],
                       "name": name, "ms": statistics.median(times),
                       "macs": macs_of(e["kind"], e["desc"])})
     total = sum(s["ms"] for s in steps)
@@ -145,6 +158,12 @@ def main(argv):
           f"medians over the last {keep} of {a.iters} iterations"
           f"{', steps named from the plan' if named else ''}. "
           f"Load-time primitive work before the first inference (weight reorders): {load_time:.3f} ms.")
+    if host:
+        print()
+        print(f"The plan also has {sum(host.values())} steps the engine runs itself, outside oneDNN ("
+              + ", ".join(f"{n} {k}" for k, n in sorted(host.items(), key=lambda kv: (-kv[1], kv[0])))
+              + "): oneDNN's verbose output does not time them, so they are missing from the tables "
+              "below and their time is part of the \"outside oneDNN primitives\" figure.")
     print()
     # Per iteration: all its primitives' times added up.  On a busy machine a
     # primitive that gets preempted absorbs the wait, so these totals grow
@@ -161,7 +180,8 @@ def main(argv):
         wall_med, wall_min = result["median_ms"], result["min_ms"]
         print(f" The same run end to end, as lcnet-infer times it (here including the writing of the "
               f"verbose lines): median {wall_med:.3f} ms, min {wall_min:.3f} ms; so outside oneDNN "
-              f"primitives (u8 -> float preprocessing of the input, call overhead, verbose output) "
+              f"primitives (input preprocessing, {'the engine-side steps above, ' if host else ''}"
+              f"call overhead, verbose output) "
               f"about {wall_med - it_med:.3f} ms by the medians, {wall_min - it_min:.3f} ms by the "
               "minima.", end="")
     if a.wall > 0:
