@@ -14,6 +14,7 @@ the stalled subscriber told what it missed, the reading one missing nothing.
 """
 import json
 import os
+import resource
 import socket
 import sys
 import threading
@@ -250,7 +251,7 @@ class SubscriberLoad(DaemonTest):
         slow = [SlowReader(sock, until) for _ in range(3)]
         long_line = LongLine(sock)
         flood = CommandFlood(sock, until)
-        tc, cc, kc, _ = counters(sock)
+        tc, cc, kc, stc = counters(sock)
         wc = len(witness.of("label"))
         for t in churn + slow + [long_line, flood]:
             t.start()
@@ -259,11 +260,16 @@ class SubscriberLoad(DaemonTest):
             rss_peak, fds_peak = max(rss_peak, rss_kb(pid)), max(fds_peak, nfds(pid))
             subs_peak = max(subs_peak, status(sock)["subscribers"])
             time.sleep(1)
-        td, cd, kd, _ = counters(sock)
+        td, cd, kd, std = counters(sock)
         wd = len(witness.of("label"))
         for t in churn + slow + [long_line, flood]:
             t.join(30)
         rate_l, skip_l = (cd - cc) / (td - tc), (kd - kc) / (td - tc)
+        per_stream = ", ".join(
+            "%s %.1f/s decoded %.1f/s reconnects +%d" %
+            (b["stream"], (b["classified"] - a["classified"]) / (td - tc),
+             (b["decoded"] - a["decoded"]) / (td - tc), b["reconnects"] - a["reconnects"])
+            for a, b in zip(stc["streams"], std["streams"]))
         wrate_l = (wd - wc) / (td - tc)
         cycles = sum(t.cycles for t in churn)
         for s in slow:
@@ -283,11 +289,12 @@ class SubscriberLoad(DaemonTest):
               "witness %.2f -> %.2f labels/s\n"
               "%d connect/read/disconnect cycles in %d s (%.0f/s), peak %d subscribers; "
               "slow readers got %s bytes; %d pings unread; 10 MB line: %d bytes taken, then %s\n"
-              "RSS %d KiB -> peak %d -> after %d KiB (%+d KiB); fds %d -> peak %d -> after %d" %
+              "RSS %d KiB -> peak %d -> after %d KiB (%+d KiB); fds %d -> peak %d -> after %d\n"
+              "under load: %s" %
               (rate_u, skip_u, rate_l, skip_l, wrate_u, wrate_l, cycles, LOAD_SECONDS,
                cycles / LOAD_SECONDS, subs_peak, [s.got for s in slow], flood.sent, long_line.sent,
                type(long_line.send_error).__name__, rss0, rss_peak, rss1, rss1 - rss0,
-               fds0, fds_peak, fds1))
+               fds0, fds_peak, fds1, per_stream))
 
         # the load happened
         self.assertEqual([e for t in churn for e in t.errors], [], "churn clients failed")
@@ -311,7 +318,8 @@ class SubscriberLoad(DaemonTest):
         # the pipeline did not notice
         self.assertGreater(rate_u, 30, "four streams sampled at 10 fps")
         self.assertLess(abs(rate_l - rate_u) / rate_u, 0.05,
-                        "classified rate %.2f/s loaded vs %.2f/s unloaded" % (rate_l, rate_u))
+                        "classified rate %.2f/s loaded vs %.2f/s unloaded; %s" %
+                        (rate_l, rate_u, per_stream))
         # Subscribers are served by the main thread, never by inference: a
         # stalled pipeline would skip frames by the hundred.  A shared 2-core
         # box can still delay the inference thread past a frame interval now
@@ -341,6 +349,61 @@ class SubscriberLoad(DaemonTest):
         self.assertIsNotNone(dropped, "no dropped event for the subscriber that never read")
         self.assertGreater(dropped, 100)
         self.assertTrue(label_after, "labels after the dropped notice")
+
+
+    def test_out_of_descriptors_pauses_accepting(self):
+        # The daemon's descriptor limit lowered while it runs: subscribers past
+        # it wait in the listen backlog; accept() failing with EMFILE must not
+        # spin the main loop (the socket stays readable), and once they go
+        # the waiting ones are served.
+        cfg, sock = write_config(self.tmp, [
+            ("file1", {"url": clip("clip-b.mkv"), "loop": "yes", "sample_fps": "10"}),
+        ])
+        d = self.track(Daemon(cfg, sock))
+        pid = d.p.pid
+        witness = self.track(Subscriber(sock))
+        witness.wait_for(lambda e: e["event"] == "label", what="first label")
+        limit = nfds(pid) + 20
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
+        conns = []
+        self.addCleanup(lambda: [c.close() for c in conns])
+        for _ in range(60):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.settimeout(10)
+            c.connect(sock)                 # the backlog takes what accept() cannot
+            conns.append(c)
+        time.sleep(1)
+        cpu0, t0, n0 = cpu_seconds(pid), time.time(), len(witness.of("label"))
+        time.sleep(5)
+        cpu = (cpu_seconds(pid) - cpu0) / (time.time() - t0)
+        rate = (len(witness.of("label")) - n0) / (time.time() - t0)
+        self.assertLessEqual(nfds(pid), limit)
+        got, waiting = [], []
+        for c in conns:
+            c.setblocking(False)
+            try:
+                (got if c.recv(4096).startswith(b'{"event":"hello"') else waiting).append(c)
+            except BlockingIOError:
+                waiting.append(c)
+        served = len(got)
+        print("\nfd limit %d: %d of 60 served at once; daemon CPU %.0f %% while the rest wait; "
+              "witness %.1f labels/s" % (limit, served, 100 * cpu, rate))
+        self.assertGreater(served, 5)
+        self.assertLess(served, 60, "the limit did not bite")
+        self.assertLess(cpu, 0.6, "the main loop spins while out of descriptors")
+        self.assertGreater(rate, 7, "labels still flow")
+        for c in got:
+            c.close()
+        for c in waiting[:5]:               # served once descriptors are free again
+            c.settimeout(10)
+            e, _ = read_line(c)
+            self.assertEqual(e["event"], "hello")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
