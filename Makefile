@@ -155,6 +155,11 @@ check-unit: all $(UNIT) fixtures
 check-int: all fixtures clips
 	tests/run.sh $(BUILD) integration
 
+# Long run under load with RTSP server restarts; writes docs/soak.md, fails on RSS or fd growth.
+SOAK_MINUTES ?= 30
+soak: all fixtures clips
+	LCNETD_BUILD=$(BUILD) $(PY) tests/soak/soak.py --minutes $(SOAK_MINUTES) --report docs/soak.md
+
 demo: all
 	tools/demo.sh $(BUILD)
 
