@@ -170,7 +170,7 @@ char *ev_hello(const ev_hello_t *h, size_t *len)
 }
 
 char *ev_status(const ev_status_stream *st, int n, int subscribers, double classified_fps,
-                size_t *len)
+                unsigned long long events_dropped, size_t *len)
 {
     json_buf b = JSON_BUF_INIT;
     json_begin(&b);
@@ -180,6 +180,8 @@ char *ev_status(const ev_status_stream *st, int n, int subscribers, double class
     json_int(&b, subscribers);
     json_key(&b, "classified_fps");
     json_num(&b, classified_fps);
+    json_key(&b, "events_dropped");
+    json_uint(&b, events_dropped);
     json_key(&b, "streams");
     json_array_begin(&b);
     for (int i = 0; i < n; i++) {

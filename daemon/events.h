@@ -35,8 +35,9 @@ typedef struct {
     const char *name, *state;
     uint64_t decoded, classified, skipped, reconnects;
 } ev_status_stream;
+/* events_dropped: lines the threads' queue to the publisher had to drop */
 char *ev_status(const ev_status_stream *st, int n, int subscribers, double classified_fps,
-                size_t *len);
+                unsigned long long events_dropped, size_t *len);
 /* {"event":EVENT,"message":MESSAGE} */
 char *ev_simple(const char *event, const char *message, size_t *len);
 

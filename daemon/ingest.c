@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavdevice/avdevice.h>
@@ -25,6 +27,8 @@
 #include "daemon/scale.h"
 #include "daemon/sched.h"
 #include "daemon/util.h"
+
+#define INGEST_NICE 5           /* below the inference thread: see ing_main */
 
 /* How a run of the stream ended. */
 enum { RUN_STOP = 0, RUN_EOF = 1, RUN_ERROR = 2 };
@@ -441,6 +445,15 @@ static void *ing_main(void *arg)
     lc_block_signals();
     if (lc_pin_self(&s->cpus, err, sizeof err) < 0)
         lc_log(LOG_WARNING, "stream %s: ingest unpinned: %s", c->name, err);
+    /* Every stream waits on the one inference thread, and decoders share its
+     * CPUs unless decode_cpus keeps them apart: on a busy box the scheduler's
+     * fair share would leave it a slice among a dozen decoders, and frames
+     * would be overwritten while it waits.  Lowering our own priority needs
+     * no privilege. */
+    errno = 0;
+    int nice_now = getpriority(PRIO_PROCESS, (id_t)gettid());
+    if (errno == 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), nice_now + INGEST_NICE) < 0)
+        lc_log(LOG_DEBUG, "stream %s: setpriority: %s", c->name, strerror(errno));
 
     while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
         err[0] = 0;

@@ -174,7 +174,7 @@ static char *status(void *arg)
                                     lc_read(&s->reconnects) };
     }
     pub_get_stats(d->pub, &ps);
-    char *line = ev_status(ss, d->nst, ps.clients, d->fps, &len);
+    char *line = ev_status(ss, d->nst, ps.clients, d->fps, evq_dropped(d->q), &len);
     free(ss);
     return line;
 }

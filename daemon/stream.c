@@ -1,4 +1,4 @@
-/* stream.c: the per-stream slot.  See stream.h. */
+/* stream.c: the per-stream frame queue.  See stream.h. */
 #include "daemon/stream.h"
 
 #include <stdio.h>
@@ -28,12 +28,13 @@ int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, int order,
     s->h = h;
     s->order = order;
     s->mode = mode;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < LC_QUEUE + 2; i++)
         if (!(s->f[i].pix = malloc((size_t)w * (size_t)h * 3)))
             goto nomem;
     s->spare = 0;
-    s->pending = -1;
     s->working = 1;
+    for (int i = 2; i < LC_QUEUE + 2; i++)
+        s->freel[s->nfree++] = i;
     s->last_cls = s->cand_cls = -1;
     pthread_mutex_init(&s->m, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -50,7 +51,7 @@ void lc_stream_free(lc_stream *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < LC_QUEUE + 2; i++)
         free(s->f[i].pix);
     if (s->f[0].pix || s->cfg.name) {
         pthread_mutex_destroy(&s->m);
@@ -69,17 +70,21 @@ lc_frame *lc_slot_spare(lc_stream *s)
 void lc_slot_put(lc_stream *s, int wait)
 {
     pthread_mutex_lock(&s->m);
-    while (wait && s->pending >= 0 && !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+    while (wait && s->fqn == LC_QUEUE && !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
         struct timespec ts = lc_deadline(200);
         pthread_cond_timedwait(&s->cv, &s->m, &ts);
         /* waiting on a slow consumer is progress, not a hang */
         __atomic_store_n(&s->heartbeat_us, lc_mono_us(), __ATOMIC_RELAXED);
     }
-    if (s->pending >= 0)
-        lc_count(&s->skipped, 1);      /* replaced before inference saw it */
-    int t = s->pending >= 0 ? s->pending : -1;
-    s->pending = s->spare;
-    s->spare = t >= 0 ? t : 3 - s->pending - s->working;
+    if (s->fqn == LC_QUEUE) {
+        lc_count(&s->skipped, 1);      /* the oldest goes, never seen by inference */
+        s->freel[s->nfree++] = s->fq[s->fqhead];
+        s->fqhead = (s->fqhead + 1) % LC_QUEUE;
+        s->fqn--;
+    }
+    s->fq[(s->fqhead + s->fqn) % LC_QUEUE] = s->spare;
+    s->fqn++;
+    s->spare = s->freel[--s->nfree];
     pthread_mutex_unlock(&s->m);
 }
 
@@ -87,10 +92,11 @@ lc_frame *lc_slot_take(lc_stream *s)
 {
     lc_frame *f = NULL;
     pthread_mutex_lock(&s->m);
-    if (s->pending >= 0) {
-        /* the old working buffer is now free; the next put makes it spare */
-        s->working = s->pending;
-        s->pending = -1;
+    if (s->fqn > 0) {
+        s->freel[s->nfree++] = s->working;
+        s->working = s->fq[s->fqhead];
+        s->fqhead = (s->fqhead + 1) % LC_QUEUE;
+        s->fqn--;
         f = &s->f[s->working];
         pthread_cond_signal(&s->cv);
     }

@@ -1,9 +1,12 @@
 /* stream.h: one configured stream as the threads share it.
  *
  * The ingest thread owns the demuxer and decoder and writes frames; the
- * inference thread reads them; they meet only at the slot below, under the
- * stream's mutex.  Newest frame wins: a late label is worth less than a
- * skipped one, and a queue here would let latency grow without bound. */
+ * inference thread reads them; they meet only at the queue below, under the
+ * stream's mutex.  The queue is short (LC_QUEUE frames, 100 ms at 30 fps):
+ * long enough to absorb a burst (a server or a decoder catching up hands
+ * over two frames within one inference round), short enough that latency
+ * stays bounded; when it is full the oldest frame is dropped and counted as
+ * skipped, since a late label is worth less than a skipped one. */
 #ifndef LCNETD_STREAM_H
 #define LCNETD_STREAM_H
 
@@ -11,6 +14,8 @@
 #include <stdint.h>
 
 #include "config/config.h"
+
+#define LC_QUEUE 3
 
 struct evq;
 struct sch;
@@ -29,9 +34,11 @@ typedef struct lc_stream {
     int order, mode;       /* scl_order, scl_mode */
 
     pthread_mutex_t m;
-    pthread_cond_t cv;     /* pending frame taken (back-pressure waits on it) */
-    lc_frame f[3];
-    int spare, pending, working;   /* indices into f; pending -1 when empty */
+    pthread_cond_t cv;     /* a queued frame taken (back-pressure waits on it) */
+    lc_frame f[LC_QUEUE + 2];
+    int spare, working;    /* indices into f: being filled, being classified */
+    int fq[LC_QUEUE], fqhead, fqn;     /* queued, oldest first */
+    int freel[LC_QUEUE + 2], nfree;
 
     pthread_t thread;
     int started;
@@ -64,10 +71,10 @@ int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, int order,
 void lc_stream_free(lc_stream *s);
 
 /* Ingest side: the buffer to fill next, then hand it over.  With wait set,
- * blocks until the previous frame was taken (files with realtime = no). */
+ * blocks while the queue is full (files with realtime = no). */
 lc_frame *lc_slot_spare(lc_stream *s);
 void lc_slot_put(lc_stream *s, int wait);
-/* Inference side: the newest frame, or NULL; valid until the next take. */
+/* Inference side: the oldest queued frame, or NULL; valid until the next take. */
 lc_frame *lc_slot_take(lc_stream *s);
 void lc_stream_latency(lc_stream *s, float ms);
 

@@ -340,6 +340,7 @@ class SubscriberLoad(DaemonTest):
         self.assertLess(abs(wrate_l - wrate_u) / wrate_u, 0.05,
                         "reading subscriber %.2f labels/s loaded vs %.2f" % (wrate_l, wrate_u))
         self.assertEqual(witness.of("dropped"), [], "the reading subscriber lost lines")
+        self.assertEqual(status(sock)["events_dropped"], 0, "the threads' queue to the publisher overflowed")
 
         # resources back
         self.assertEqual(fds1, fds0, "descriptors after the load")
