@@ -2,7 +2,7 @@
  *
  * DESIGN: streams register their slots here.  The thread sleeps on a
  * condition until some slot has a frame (or 200 ms pass, to beat its
- * heartbeat), takes the newest frame of up to max_batch streams starting
+ * heartbeat), takes the oldest queued frame of up to max_batch streams starting
  * after the stream served last (round robin: no stream starves), runs them
  * as one batch, and emits a label event per frame unless the stream's
  * publish rule holds it back.  Removal waits for the batch in flight, so a
