@@ -111,3 +111,67 @@ wentry *dnn_weight_slot(dnn_ctx *c)
     memset(&c->w[c->nw], 0, sizeof(c->w[c->nw]));
     return &c->w[c->nw];
 }
+
+dnnl_primitive_attr_t dnn_attr_new(void)
+{
+    dnnl_primitive_attr_t a = NULL;
+    if (dnnl_primitive_attr_create(&a) != dnnl_success)
+        return NULL;
+    dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user);
+    return a;
+}
+
+dnnl_memory_t dnn_weight_find(const dnn_ctx *c, int key, int variant, const dnnl_memory_desc_t *want)
+{
+    for (int i = 0; i < c->nw; i++)
+        if (c->w[i].tensor == key && c->w[i].variant == variant &&
+            dnnl_memory_desc_equal(&c->w[i].md, want))
+            return c->w[i].mem;
+    return NULL;
+}
+
+int dnn_weight(dnn_ctx *c, int key, int variant, const dnnl_memory_desc_t *from, const void *data,
+               const dnnl_memory_desc_t *want, dnnl_memory_t *out, const char *where, char *err,
+               size_t errlen)
+{
+    dnnl_memory_t src = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t r = NULL;
+    void *buf = NULL;
+    int ret = 0;
+
+    if ((*out = dnn_weight_find(c, key, variant, want)))
+        return 0;
+    wentry *w = dnn_weight_slot(c);
+    size_t sz = dnnl_memory_desc_get_size(want);
+    if (!w || !(buf = aligned_alloc(ALIGN, (sz + ALIGN - 1) / ALIGN * ALIGN))) {
+        snprintf(err, errlen, "%s: out of memory", where);
+        return ENG_ENOMEM;
+    }
+    memset(buf, 0, sz);
+    DNN_TRY(dnnl_memory_create(&src, from, c->eng, (void *)data));
+    DNN_TRY(dnnl_memory_create(&w->mem, want, c->eng, buf));
+    DNN_TRY(dnnl_reorder_primitive_desc_create(&pd, from, c->eng, want, c->eng, NULL));
+    DNN_TRY(dnnl_primitive_create(&r, pd));
+    dnnl_exec_arg_t a[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, w->mem } };
+    DNN_TRY(dnnl_primitive_execute(r, c->stream, 2, a));
+    DNN_TRY(dnnl_stream_wait(c->stream));
+    w->tensor = key;
+    w->variant = variant;
+    w->md = *want;
+    w->buf = buf;
+    buf = NULL;
+    c->nw++;
+    c->wbytes += sz;
+    *out = w->mem;
+end:
+    if (ret < 0 && w->mem) {
+        dnnl_memory_destroy(w->mem);
+        w->mem = NULL;
+    }
+    dnnl_primitive_destroy(r);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_memory_destroy(src);
+    free(buf);
+    return ret;
+}

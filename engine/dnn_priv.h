@@ -33,6 +33,16 @@ struct dnn_ctx {
 
 /* Room in the ctx for one more weight entry; NULL when out of memory. */
 wentry *dnn_weight_slot(dnn_ctx *c);
+/* The constant (key, variant) kept in the ctx in layout want, or NULL. */
+dnnl_memory_t dnn_weight_find(const dnn_ctx *c, int key, int variant, const dnnl_memory_desc_t *want);
+/* ... found, or reordered from data (laid out as from) and kept for the
+ * model's life.  *out is owned by the ctx. */
+int dnn_weight(dnn_ctx *c, int key, int variant, const dnnl_memory_desc_t *from, const void *data,
+               const dnnl_memory_desc_t *want, dnnl_memory_t *out, const char *where, char *err,
+               size_t errlen);
+
+/* Primitive attributes with a user scratchpad (one buffer per plan). */
+dnnl_primitive_attr_t dnn_attr_new(void);
 
 /* A oneDNN status as an engine error: "where: call: reason". */
 int dnn_fail(dnnl_status_t st, const char *call, const char *where, char *err, size_t errlen);

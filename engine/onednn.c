@@ -233,15 +233,6 @@ static int emit(dnn_plan *p, dnnl_primitive_desc_t pd, int node, const char *kin
     return 0;
 }
 
-static dnnl_primitive_attr_t attr_new(void)
-{
-    dnnl_primitive_attr_t a = NULL;
-    if (dnnl_primitive_attr_create(&a) != dnnl_success)
-        return NULL;
-    dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user);
-    return a;
-}
-
 /* Reorder value v into layout md (new value), unless it already is. */
 static int reorder_to(dnn_plan *p, int v, const dnnl_memory_desc_t *md, int *out,
                       const char *where, char *err, size_t errlen)
@@ -253,7 +244,7 @@ static int reorder_to(dnn_plan *p, int v, const dnnl_memory_desc_t *md, int *out
         *out = v;
         return 0;
     }
-    if (!(attr = attr_new())) {
+    if (!(attr = dnn_attr_new())) {
         snprintf(err, errlen, "%s: out of memory", where);
         return ENG_ENOMEM;
     }
@@ -300,76 +291,36 @@ static int weight(dnn_plan *p, int t, const dnnl_memory_desc_t *from,
                   const dnnl_memory_desc_t *want, int *out, const char *where,
                   char *err, size_t errlen)
 {
-    dnn_ctx *c = p->c;
     const gr_tensor *x = &p->g->t[t];
-    dnnl_memory_t src = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t r = NULL;
-    void *buf = NULL;
-    float *f = NULL;
+    dnnl_memory_t mem = dnn_weight_find(p->c, t, 0, want);
     int ret = 0;
 
-    for (int i = 0; i < c->nw; i++)
-        if (c->w[i].tensor == t && dnnl_memory_desc_equal(&c->w[i].md, want)) {
-            int nv = val_new(p, want, -1);
-            if (nv < 0)
-                return ENG_ENOMEM;
-            p->v[nv].mem = c->w[i].mem;
-            p->v[nv].is_const = 1;
-            *out = nv;
-            return 0;
+    if (!mem) {
+        float *f = gr_const_floats(p->g, t);
+        if (!f) {
+            snprintf(err, errlen, "%s: out of memory", where);
+            return ENG_ENOMEM;
         }
-    if (!dnn_weight_slot(c))   /* zeroed: end: looks at its mem */
-        goto nomem;
-    if (!(f = gr_const_floats(p->g, t)))
-        goto nomem;
-    if (dnnl_memory_desc_get_size(from) != (size_t)gr_tensor_numel(x) * sizeof(float) &&
-        !(gr_tensor_numel(x) == 0)) {
-        snprintf(err, errlen, "%s: constant '%s' does not fit its use", where, x->name);
-        ret = ENG_EMODEL;
-        goto end;
+        if (dnnl_memory_desc_get_size(from) != (size_t)gr_tensor_numel(x) * sizeof(float) &&
+            gr_tensor_numel(x) != 0) {
+            snprintf(err, errlen, "%s: constant '%s' does not fit its use", where, x->name);
+            ret = ENG_EMODEL;
+        } else {
+            ret = dnn_weight(p->c, t, 0, from, f, want, &mem, where, err, errlen);
+        }
+        free(f);
+        if (ret < 0)
+            return ret;
     }
-    size_t sz = dnnl_memory_desc_get_size(want);
-    if (!(buf = aligned_alloc(ALIGN, (sz + ALIGN - 1) / ALIGN * ALIGN)))
-        goto nomem;
-    memset(buf, 0, sz);
-    dnnl_stream_t st = c->stream;
-    wentry *w = &c->w[c->nw];
-    memset(w, 0, sizeof(*w));
-    DNN_TRY(dnnl_memory_create(&src, from, c->eng, f));
-    DNN_TRY(dnnl_memory_create(&w->mem, want, c->eng, buf));
-    DNN_TRY(dnnl_reorder_primitive_desc_create(&pd, from, c->eng, want, c->eng, NULL));
-    DNN_TRY(dnnl_primitive_create(&r, pd));
-    dnnl_exec_arg_t a[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, w->mem } };
-    DNN_TRY(dnnl_primitive_execute(r, st, 2, a));
-    DNN_TRY(dnnl_stream_wait(st));
-    w->tensor = t;
-    w->md = *want;
-    w->buf = buf;
-    buf = NULL;
-    c->nw++;
-    c->wbytes += sz;
     int nv = val_new(p, want, -1);
-    if (nv < 0)
-        goto nomem;
-    p->v[nv].mem = w->mem;
+    if (nv < 0) {
+        snprintf(err, errlen, "%s: out of memory", where);
+        return ENG_ENOMEM;
+    }
+    p->v[nv].mem = mem;
     p->v[nv].is_const = 1;
     *out = nv;
-end:
-    if (ret < 0 && c->nw < c->capw && c->w[c->nw].mem) {
-        dnnl_memory_destroy(c->w[c->nw].mem);
-        c->w[c->nw].mem = NULL;
-    }
-    dnnl_primitive_destroy(r);
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_memory_destroy(src);
-    free(buf);
-    free(f);
-    return ret;
-nomem:
-    snprintf(err, errlen, "%s: out of memory", where);
-    ret = ENG_ENOMEM;
-    goto end;
+    return 0;
 }
 
 static const int64_t *tdims(const dnn_plan *p, int t) { return p->dims[t]; }
@@ -476,7 +427,7 @@ static int c_conv(dnn_plan *p, int ni, const char *where, char *err, size_t errl
     md_any(&dst, 4, od, dt);
     dnnl_dims_t strides = { cp.sh, cp.sw }, dil = { cp.dh - 1, cp.dw - 1 };
     dnnl_dims_t pl = { cp.pt, cp.pl }, pr = { cp.pb, cp.pr };
-    if (!(attr = attr_new()) || dnn_post_ops(n, attr) < 0) {
+    if (!(attr = dnn_attr_new()) || dnn_post_ops(n, attr) < 0) {
         snprintf(err, errlen, "%s: cannot set post-ops", where);
         ret = ENG_EMODEL;
         goto end;
@@ -543,7 +494,7 @@ static int eltwise(dnn_plan *p, int ni, int x, dnnl_alg_kind_t alg, float a, flo
 {
     dnnl_eltwise_desc_t ed;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_attr_t attr = attr_new();
+    dnnl_primitive_attr_t attr = dnn_attr_new();
     int ret = 0;
     if (!attr)
         goto nomem;
@@ -660,7 +611,7 @@ static int c_binary(dnn_plan *p, int ni, const char *where, char *err, size_t er
 
     dnnl_binary_desc_t bd;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_attr_t attr = attr_new();
+    dnnl_primitive_attr_t attr = dnn_attr_new();
     dnnl_memory_desc_t dst = p->v[va].md;
     dnnl_status_t st;
     if (!attr)
@@ -704,7 +655,7 @@ static int avg_spatial(dnn_plan *p, int ni, int x, int nd, const int64_t *xd, in
 {
     dnnl_pooling_v2_desc_t pdsc;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_attr_t attr = attr_new();
+    dnnl_primitive_attr_t attr = dnn_attr_new();
     dnnl_memory_desc_t dst;
     dnnl_dims_t k, s0, dl, pl, pr;
     int64_t od[G_MAX_DIMS];
@@ -760,7 +711,7 @@ static int c_reduce(dnn_plan *p, int ni, const char *where, char *err, size_t er
     } else {
         dnnl_reduction_desc_t rd;
         dnnl_primitive_desc_t pd = NULL;
-        dnnl_primitive_attr_t attr = attr_new();
+        dnnl_primitive_attr_t attr = dnn_attr_new();
         dnnl_memory_desc_t dst;
         int64_t od[G_MAX_DIMS];
         if (!attr)
@@ -815,7 +766,7 @@ static int matmul_step(dnn_plan *p, int ni, int va, int vw, int vb, const dnnl_m
     const gr_node *n = &p->g->n[ni];
     dnnl_matmul_desc_t md;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_attr_t attr = attr_new();
+    dnnl_primitive_attr_t attr = dnn_attr_new();
     int ret = 0;
     if (!attr || (with_post && dnn_post_ops(n, attr) < 0))
         goto nomem;
@@ -845,7 +796,7 @@ static int add_scaled(dnn_plan *p, int ni, int y, int vc, float beta, int with_p
     const gr_node *n = &p->g->n[ni];
     dnnl_binary_desc_t bd;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_attr_t attr = attr_new();
+    dnnl_primitive_attr_t attr = dnn_attr_new();
     int ret = 0;
     if (!attr || (with_post && dnn_post_ops(n, attr) < 0))
         goto nomem;
@@ -975,7 +926,7 @@ static int c_softmax(dnn_plan *p, int ni, const char *where, char *err, size_t e
     const int64_t *xd = tdims(p, n->in[0]);
     dnnl_softmax_v2_desc_t sd;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_attr_t attr = attr_new();
+    dnnl_primitive_attr_t attr = dnn_attr_new();
     dnnl_memory_desc_t md;
     int coerce = p->g->opset < 13 && axis != nd - 1;
     if (!attr)
@@ -1021,7 +972,7 @@ static int c_bnorm(dnn_plan *p, int ni, const char *where, char *err, size_t err
     int64_t c = tdims(p, n->in[0])[1];
     dnnl_batch_normalization_desc_t bd;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_attr_t attr = attr_new();
+    dnnl_primitive_attr_t attr = dnn_attr_new();
     dnnl_memory_desc_t cmd;
     if (!attr)
         goto nomem;

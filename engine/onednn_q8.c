@@ -145,68 +145,6 @@ static float deq(const qval *v, int q)
 
 /* ------------------------------------------------------- convolution */
 
-static dnnl_primitive_attr_t attr_new(void)
-{
-    dnnl_primitive_attr_t a = NULL;
-    if (dnnl_primitive_attr_create(&a) != dnnl_success)
-        return NULL;
-    dnnl_primitive_attr_set_scratchpad_mode(a, dnnl_scratchpad_mode_user);
-    return a;
-}
-
-/* Weights (variant 0) and bias (variant 1) of node ni in the ctx cache,
- * reordered from `from` into `want` on first use. */
-static int cached(q8_plan *p, int ni, int variant, const dnnl_memory_desc_t *from, const void *data,
-                  const dnnl_memory_desc_t *want, dnnl_memory_t *out, const char *where,
-                  char *err, size_t errlen)
-{
-    dnn_ctx *c = p->c;
-    dnnl_memory_t src = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t r = NULL;
-    void *buf = NULL;
-    int ret = 0;
-
-    for (int i = 0; i < c->nw; i++)
-        if (c->w[i].tensor == ni && c->w[i].variant == variant &&
-            dnnl_memory_desc_equal(&c->w[i].md, want)) {
-            *out = c->w[i].mem;
-            return 0;
-        }
-    wentry *w = dnn_weight_slot(c);
-    size_t sz = dnnl_memory_desc_get_size(want);
-    if (!w || !(buf = aligned_alloc(ALIGN, (sz + ALIGN - 1) / ALIGN * ALIGN))) {
-        snprintf(err, errlen, "%s: out of memory", where);
-        return ENG_ENOMEM;
-    }
-    memset(buf, 0, sz);
-    DNN_TRY(dnnl_memory_create(&src, from, c->eng, (void *)data));
-    DNN_TRY(dnnl_memory_create(&w->mem, want, c->eng, buf));
-    DNN_TRY(dnnl_reorder_primitive_desc_create(&pd, from, c->eng, want, c->eng, NULL));
-    DNN_TRY(dnnl_primitive_create(&r, pd));
-    dnnl_exec_arg_t a[2] = { { DNNL_ARG_FROM, src }, { DNNL_ARG_TO, w->mem } };
-    DNN_TRY(dnnl_primitive_execute(r, c->stream, 2, a));
-    DNN_TRY(dnnl_stream_wait(c->stream));
-    w->tensor = ni;
-    w->variant = variant;
-    w->md = *want;
-    w->buf = buf;
-    buf = NULL;
-    c->nw++;
-    c->wbytes += sz;
-    *out = w->mem;
-end:
-    if (ret < 0 && w->mem) {
-        dnnl_memory_destroy(w->mem);
-        w->mem = NULL;
-    }
-    dnnl_primitive_destroy(r);
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_memory_destroy(src);
-    free(buf);
-    return ret;
-}
-
 static void md_nhwc(dnnl_memory_desc_t *md, const int64_t *d, dnnl_data_type_t dt)
 {
     dnnl_dims_t x = { d[0], d[1], d[2], d[3] };
@@ -376,7 +314,7 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
             b32[c] = b > INT_MAX ? INT_MAX : b < INT_MIN ? INT_MIN : (int32_t)lrint(b);
         }
     }
-    if (!(attr = attr_new()) || dnnl_post_ops_create(&po) != dnnl_success)
+    if (!(attr = dnn_attr_new()) || dnnl_post_ops_create(&po) != dnnl_success)
         goto nomem;
     if (post_chain(n, to_u8 && post ? 1.0f / Y->s : 1.0f, po) < 0) {
         snprintf(err, errlen, "%s: cannot express its activations as int8 post-ops", where);
@@ -438,9 +376,10 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
             p->scratch_size = dnnl_memory_desc_get_size(sm);
     }
     DNN_TRY(dnnl_primitive_create(&s->prim, pd));
-    if ((ret = cached(p, ni, 0, &wplain, wq, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
-                      &s->wm, where, err, errlen)) < 0 ||
-        (ret = cached(p, ni, 1, &bias, b32, &bias, &s->bm, where, err, errlen)) < 0)
+    /* keyed by node: weights (0) and bias (1) in accumulator units are the node's own */
+    if ((ret = dnn_weight(p->c, ni, 0, &wplain, wq, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
+                          &s->wm, where, err, errlen)) < 0 ||
+        (ret = dnn_weight(p->c, ni, 1, &bias, b32, &bias, &s->bm, where, err, errlen)) < 0)
         goto end;
 end:
     dnnl_primitive_desc_destroy(pd);

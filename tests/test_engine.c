@@ -172,17 +172,6 @@ static int shared_path(char *p, size_t len, const char *file)
     return stat(p, &st) == 0;
 }
 
-/* The documented synthetic input of ../shared/models/PROVENANCE.md. */
-static void synthetic(float *x, int h, int w)
-{
-    static const float mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
-    for (int c = 0; c < 3; c++)
-        for (int y = 0; y < h; y++)
-            for (int i = 0; i < w; i++) {
-                float v = (float)((i * 7 + y * 3 + c * 50) % 256) / 255.0f;
-                x[((size_t)c * h + y) * w + i] = (v - mean[c]) / std[c];
-            }
-}
 
 static void shared_case(const char *file, int h, int w, const float *syn_want, const float *zero_want,
                         int probs)
@@ -195,7 +184,7 @@ static void shared_case(const char *file, int h, int w, const float *syn_want, c
     eng_model *m = load(p, ENG_PREC_FP32);
     size_t n = (size_t)3 * h * w;
     float *x = calloc(2 * n, sizeof(float)), got[4];
-    synthetic(x, h, w);
+    prov_synthetic(x, h, w);
     const float *ins[1] = { x };
     float *outs[1] = { got };
     assert_int_equal(eng_run_tensors(m, 2, ins, outs, err, sizeof err), 0);

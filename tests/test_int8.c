@@ -43,17 +43,6 @@ static eng_model *load(const char *path, eng_precision prec, const char *calib)
     return m;
 }
 
-/* PROVENANCE.md's synthetic input, NCHW, ImageNet-normalised. */
-static void synthetic(float *x, int h, int w)
-{
-    static const float mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
-    for (int c = 0; c < 3; c++)
-        for (int y = 0; y < h; y++)
-            for (int i = 0; i < w; i++) {
-                float v = (float)((i * 7 + y * 3 + c * 50) % 256) / 255.0f;
-                x[((size_t)c * h + y) * w + i] = (v - mean[c]) / std[c];
-            }
-}
 
 /* ONNX Runtime 1.30's outputs for the QDQ file, from PROVENANCE.md.  Its
  * logits are themselves quantised (step 1.613): a single misplaced byte
@@ -67,7 +56,7 @@ static void test_qdq_matches_onnxruntime(void **state)
     eng_model *m = load(p, ENG_PREC_INT8, NULL);
     assert_int_equal(eng_get_info(m)->precision, ENG_PREC_INT8);
     float *x = malloc(sizeof(float) * 3 * 224 * 224), y[2];
-    synthetic(x, 224, 224);
+    prov_synthetic(x, 224, 224);
     const float *in[1] = { x };
     float *out[1] = { y };
     assert_int_equal(eng_run_tensors(m, 1, in, out, err, sizeof err), 0);
@@ -80,7 +69,7 @@ static void test_qdq_matches_onnxruntime(void **state)
 
     /* batch 3 gives each item what batch 1 gave it */
     float *xb = calloc(3 * 3 * 224 * 224, sizeof(float)), yb[6];
-    synthetic(xb + 3 * 224 * 224, 224, 224);
+    prov_synthetic(xb + 3 * 224 * 224, 224, 224);
     const float *inb[1] = { xb };
     float *outb[1] = { yb };
     assert_int_equal(eng_run_tensors(m, 3, inb, outb, err, sizeof err), 0);

@@ -137,17 +137,6 @@ static int shared_folder(tmpdir *t)
     return 1;
 }
 
-static void synthetic(float *x, int h, int w)
-{
-    static const float mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
-    for (int c = 0; c < 3; c++)
-        for (int y = 0; y < h; y++)
-            for (int i = 0; i < w; i++) {
-                float v = (float)((i * 7 + y * 3 + c * 50) % 256) / 255.0f;
-                x[((size_t)c * h + y) * w + i] = (v - mean[c]) / std[c];
-            }
-}
-
 static void test_shared_pir_folder(void **state)
 {
     tmpdir t;
@@ -184,7 +173,7 @@ static void test_shared_pir_folder(void **state)
     static const float want[4] = { 0.470053f, 0.529947f, 0.494097f, 0.505903f };
     size_t n = (size_t)3 * 80 * 160;
     float *x = calloc(2 * n, sizeof(float)), got[4];
-    synthetic(x, 80, 160);
+    prov_synthetic(x, 80, 160);
     const float *ins[1] = { x };
     float *outs[1] = { got };
     assert_int_equal(eng_run_tensors(m, 2, ins, outs, err, sizeof err), 0);

@@ -42,4 +42,17 @@ static inline void *slurp(const char *path, size_t *len)
     return b;
 }
 
+/* The documented synthetic input of ../shared/models/PROVENANCE.md:
+ * NCHW, 3 x h x w, ImageNet-normalised. */
+static inline void prov_synthetic(float *x, int h, int w)
+{
+    static const float mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < h; y++)
+            for (int i = 0; i < w; i++) {
+                float v = (float)((i * 7 + y * 3 + c * 50) % 256) / 255.0f;
+                x[((size_t)c * h + y) * w + i] = (v - mean[c]) / std[c];
+            }
+}
+
 #endif
