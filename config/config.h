@@ -84,6 +84,7 @@ typedef struct cfg_stream {
     double open_timeout, stall_timeout;   /* seconds */
     double backoff_min, backoff_max;      /* seconds, min <= max */
     int decode_skip;           /* CFG_SKIP_* */
+    int deblock;               /* run the in-loop deblocking filter */
 } cfg_stream;
 
 typedef struct cfg {

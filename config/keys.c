@@ -125,6 +125,8 @@ static const cfg_key stream_keys[] = {
       "longest reconnect delay in seconds; at least backoff_min" },
     { "decode_skip", CFG_T_ENUM, S(decode_skip), 0, 0, "auto", 0, skips,
       "may frames sample_fps drops skip decoding" },
+    { "deblock", CFG_T_BOOL, S(deblock), 0, 0, "no", 0, NULL,
+      "run the codec's in-loop deblocking filter; no saves about a third of H.264 decoding" },
     { "enabled", CFG_T_BOOL, S(enabled), 0, 0, "yes", 0, NULL,
       "no = keep the section but do not run the stream" },
 };

@@ -219,6 +219,12 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
         goto dec_fail;
     /* one decoding thread per stream: many streams share few cores */
     r->dec->thread_count = 1;
+    /* Deblocking smooths 8x8 block edges that the scale to the model's input
+     * averages away anyway; skipping it saves about a third of H.264
+     * decoding.  The reference frames then drift from the encoder's until
+     * the next keyframe, which the model does not notice (docs/benchmarks.md). */
+    if (!s->cfg.deblock)
+        r->dec->skip_loop_filter = AVDISCARD_ALL;
     if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0)
         goto dec_fail;
     for (unsigned i = 0; i < r->fmt->nb_streams; i++)

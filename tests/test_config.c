@@ -198,6 +198,7 @@ static void test_stream_defaults(void **state)
     assert_true(s->backoff_min == 0.5);
     assert_true(s->backoff_max == 30.0);
     assert_int_equal(s->decode_skip, CFG_SKIP_AUTO);
+    assert_int_equal(s->deblock, 0);
     assert_int_equal(s->enabled, 1);
     cfg_free(c);
 }
@@ -244,6 +245,7 @@ static void test_every_key_set(void **state)
              "backoff_min = 0.01\n"
              "backoff_max = 86400\n"
              "decode_skip = none\n"
+             "deblock = yes\n"
              "enabled = false\n", cpu, cpu);
     cfg *c = load_ok(text);
     const cfg_daemon *d = &c->daemon;
@@ -289,6 +291,7 @@ static void test_every_key_set(void **state)
     assert_true(s->backoff_min == 0.01);
     assert_true(s->backoff_max == 86400.0);
     assert_int_equal(s->decode_skip, CFG_SKIP_NONE);
+    assert_int_equal(s->deblock, 1);
     assert_int_equal(s->enabled, 0);
     cfg_free(c);
 }

@@ -44,7 +44,7 @@ def labels_file(tmp, n=1000):
 
 
 def write_config(tmp, streams, model=MODEL, daemon_extra="", model_extra="", name="lcnetd.ini",
-                 stats_interval=2):
+                 stats_interval=2, labels=None):
     """streams: list of (name, {key: value}) in file order."""
     sock = os.path.join(tmp, "events.sock")
     lines = ["[daemon]",
@@ -59,7 +59,7 @@ def write_config(tmp, streams, model=MODEL, daemon_extra="", model_extra="", nam
              "",
              "[model]",
              "path = %s" % model,
-             "labels = %s" % labels_file(tmp),
+             "labels = %s" % (labels or labels_file(tmp)),
              "top_k = 3",
              model_extra,
              ""]

@@ -228,6 +228,38 @@ class Pipeline(DaemonTest):
         self.assertGreater(every["decoded_fps"], 25)
         self.assertGreaterEqual(len(sub.of("label", "slow")), 3)
 
+    def test_skipping_deblocking_keeps_the_labels(self):
+        # deblock = no (the default) decodes without the in-loop filter; a
+        # trained model must not notice: the same top-1, frame by frame, as
+        # exact decoding.  (The random-weight test model's margins are too
+        # thin to tell anything: any change of input moves its top-1.)
+        streams = [("%s-%s" % (name, db), {"url": clip(f), "realtime": "no", "deblock": db})
+                   for name, f in (("a", "clip-a.mp4"), ("b", "clip-b.mkv"))
+                   for db in ("yes", "no")]
+        model = os.path.join(ROOT, "models", "camera-health.onnx")
+        cfg, sock = write_config(self.tmp, streams, model=model, labels=model[:-4] + "labels")
+        self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        end = time.time() + 60
+        ended = set()
+        while len(ended) < len(streams) and time.time() < end:
+            time.sleep(0.2)
+            ended = {e["stream"] for e in sub.of("stream") if e["state"] == "eof"}
+        self.assertEqual(len(ended), len(streams), "streams at their end: %s" % sorted(ended))
+        for name in ("a", "b"):
+            exact = {e["seq"]: e["top"][0] for e in sub.of("label", name + "-yes")}
+            fast = {e["seq"]: e["top"][0] for e in sub.of("label", name + "-no")}
+            # a file read as fast as inference goes may be a few frames in
+            # before the subscriber connects: compare the frames both show
+            both = set(exact) & set(fast)
+            self.assertGreater(len(both), 150)
+            # the two decodings differ (else the key did nothing) ...
+            self.assertTrue(any(exact[k]["score"] != fast[k]["score"] for k in both))
+            # ... and the labels do not
+            same = sum(exact[k]["label"] == fast[k]["label"] for k in both)
+            print("%s: deblocked and not: same top-1 on %d of %d frames" % (name, same, len(both)))
+            self.assertGreaterEqual(same, 0.97 * len(both))
+
 
 class Faults(DaemonTest):
     def test_corrupt_and_missing_inputs(self):
