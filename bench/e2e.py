@@ -280,7 +280,9 @@ class Bench:
                 subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", self.clips["720"],
                                 "-vf", "fps=1.5", "-frames:v", "30", os.path.join(imgs, "f%03d.png")],
                                check=True)
-            if not os.path.isfile(path):
+            # made again by a newer engine: the file's format may have grown
+            if not os.path.isfile(path) or \
+                    os.path.getmtime(path) < os.path.getmtime(self.bins["lcnet-infer"]):
                 r = subprocess.run([self.bins["lcnet-infer"], "--model", model, "--calibrate", imgs,
                                     "--calibration", path],
                                    capture_output=True, text=True)

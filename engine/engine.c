@@ -183,14 +183,10 @@ static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
         return 0;
     set_threads(m);
     int ret = q8_compile(&m->qplan[batch], m->ctx, m->g, batch, err, errlen);
-    if (ret == 0) {
-        float s;
-        int z;
-        q8_input_params(m->qplan[batch], 0, &s, &z);
+    if (ret == 0)
         for (int c = 0; c < 3; c++)
             for (int v = 0; v < 256; v++)
-                m->qlut[c][v] = q_u8(m->lut[c][v], s, z);
-    }
+                m->qlut[c][v] = q8_input_byte(m->qplan[batch], 0, c, m->lut[c][v]);
     return ret;
 }
 
@@ -441,13 +437,13 @@ static void nchw_to_nhwc(float *dst, const float *src, int64_t n, int64_t c, int
 }
 
 /* NCHW floats into the int8 plan's NHWC bytes. */
-static void quantise_nchw(uint8_t *dst, const float *src, int64_t n, int64_t c, int64_t hw,
-                          float s, int z)
+static void quantise_nchw(const q8_plan *p, uint8_t *dst, const float *src, int64_t n, int64_t c,
+                          int64_t hw)
 {
     for (int64_t b = 0; b < n; b++)
         for (int64_t i = 0; i < hw; i++)
             for (int64_t k = 0; k < c; k++)
-                dst[(b * hw + i) * c + k] = q_u8(src[(b * c + k) * hw + i], s, z);
+                dst[(b * hw + i) * c + k] = q8_input_byte(p, 0, (int)k, src[(b * c + k) * hw + i]);
 }
 
 int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *const *out,
@@ -461,10 +457,8 @@ int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *cons
     dnn_plan *p = m->plan[b];
     if (m->prec == DNN_INT8) {
         const gr_tensor *x = &g->t[g->inputs[0]];
-        float s;
-        int z;
-        q8_input_params(m->qplan[b], 0, &s, &z);
-        quantise_nchw(q8_input(m->qplan[b], 0), in[0], b, x->dims[1], x->dims[2] * x->dims[3], s, z);
+        quantise_nchw(m->qplan[b], q8_input(m->qplan[b], 0), in[0], b, x->dims[1],
+                      x->dims[2] * x->dims[3]);
     }
     for (int i = 0; m->prec != DNN_INT8 && i < g->ninputs; i++) {
         int t = g->inputs[i];
@@ -638,8 +632,30 @@ struct eng_calib {
     eng_model *m;
     int frames;
     q_hist *h;                /* per graph output (the model's own first), then the input */
+    float **chmax;            /* the same tensors: largest magnitude in each channel */
+    int *nch;
     int n;
 };
+
+static int tensor_channels(const gr_graph *g, int t)
+{
+    const gr_tensor *x = &g->t[t];
+    return x->ndim >= 2 && x->dims[1] > 0 ? (int)x->dims[1] : 1;
+}
+
+/* NCHW values of one or more items: each channel's largest magnitude */
+static void chmax_add(float *mx, int c, const float *v, int64_t n)
+{
+    int64_t hw = n / c;
+    if (hw <= 0)
+        return;
+    for (int64_t i = 0; i < n; i++) {
+        float a = fabsf(v[i]);
+        int k = (int)(i / hw % c);
+        if (a > mx[k])
+            mx[k] = a;
+    }
+}
 
 int eng_calib_new(eng_calib **out, const eng_options *opt, const char *path, char *err,
                   size_t errlen)
@@ -660,18 +676,27 @@ int eng_calib_new(eng_calib **out, const eng_options *opt, const char *path, cha
         eng_calib_free(c);
         return ENG_EINVAL;
     }
-    c->n = c->m->g->noutputs + 1;         /* and the input, last */
+    const gr_graph *g = c->m->g;
+    c->n = g->noutputs + 1;         /* and the input, last */
     c->h = malloc(sizeof(q_hist) * (size_t)c->n);
-    if (!c->h) {
+    c->chmax = calloc((size_t)c->n, sizeof(float *));
+    c->nch = calloc((size_t)c->n, sizeof(int));
+    for (int i = 0; c->h && c->chmax && c->nch && i < c->n; i++) {
+        c->nch[i] = tensor_channels(g, i < g->noutputs ? g->outputs[i] : g->inputs[0]);
+        if (!(c->chmax[i] = calloc((size_t)c->nch[i], sizeof(float))))
+            break;
+        q_hist_init(&c->h[i]);
+    }
+    if (!c->h || !c->chmax || !c->nch || !c->chmax[c->n - 1]) {
         eng_calib_free(c);
         snprintf(err, errlen, "out of memory");
         return ENG_ENOMEM;
     }
-    for (int i = 0; i < c->n; i++)
-        q_hist_init(&c->h[i]);
     /* The input's range is every value a pixel can take, seen or not. */
-    for (int ch = 0; ch < 3; ch++)
+    for (int ch = 0; ch < 3; ch++) {
         q_hist_add(&c->h[c->n - 1], c->m->lut[ch], 256);
+        chmax_add(&c->chmax[c->n - 1][ch], 1, c->m->lut[ch], 256);
+    }
     *out = c;
     return 0;
 }
@@ -696,6 +721,7 @@ int eng_calib_add(eng_calib *c, const uint8_t *frame, int stride, char *err, siz
         const float *y = plan_output(m, b, i);
         int64_t n = per_item(g, g->outputs[i]) * (gr_has_batch(&g->t[g->outputs[i]]) ? b : 1);
         q_hist_add(&c->h[i], y, n);
+        chmax_add(c->chmax[i], c->nch[i], y, n);
     }
     c->frames++;
     return 0;
@@ -728,7 +754,8 @@ int eng_calib_save(eng_calib *c, const char *path, const char *model, char *err,
     /* the input keeps every value a pixel can take */
     lo[c->n - 1] = c->h[c->n - 1].lo;
     hi[c->n - 1] = c->h[c->n - 1].hi;
-    int ret = q_calib_save(path, model, c->frames, names, lo, hi, c->n, err, errlen);
+    int ret = q_calib_save(path, model, c->frames, names, lo, hi, (const float *const *)c->chmax,
+                           c->nch, c->n, err, errlen);
     free(lo);
     free(hi);
     free(names);
@@ -741,5 +768,9 @@ void eng_calib_free(eng_calib *c)
         return;
     eng_free(c->m);
     free(c->h);
+    for (int i = 0; c->chmax && i < c->n; i++)
+        free(c->chmax[i]);
+    free(c->chmax);
+    free(c->nch);
     free(c);
 }

@@ -25,6 +25,7 @@ void gr_free(gr_graph *g)
     for (int i = 0; i < g->nt; i++) {
         free(g->t[i].name);
         free(g->t[i].data);
+        free(g->t[i].qch);
     }
     for (int i = 0; i < g->nn; i++) {
         gr_node *n = &g->n[i];

@@ -65,6 +65,10 @@ typedef struct {
     float qscale;
     int qzero;
     int qset;
+    /* calibrated float models: int8 with zero point 0 and one scale per
+     * channel (axis 1), nqch of them (owned); NULL: per tensor as above */
+    float *qch;
+    int nqch;
 } gr_tensor;
 
 /* Elementwise work fused after a conv / matmul (oneDNN post-ops). */

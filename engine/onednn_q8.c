@@ -4,7 +4,14 @@
  * bytes mean scale * (q - zero); every step reads bytes and writes bytes
  * rounded to nearest even and saturated, as QuantizeLinear does.  A
  * convolution's bias is int32 in accumulator units (input scale times
- * weight scale), so oneDNN adds it before the one float multiply. */
+ * weight scale), so oneDNN adds it before the one float multiply.
+ *
+ * Calibrated float models may instead carry one scale per channel (int8,
+ * zero point 0): a few channels of a PP-LCNet tensor span ten times the
+ * range of the rest, and one scale per tensor leaves those a handful of
+ * steps.  A consumer convolution folds its input's channel scales into
+ * its weights; a producer divides by its output's channel scales in a
+ * per-channel multiply after its activations. */
 #include "engine/onednn_q8.h"
 
 #include <float.h>
@@ -20,12 +27,13 @@
 #include "engine/ops.h"
 #include "engine/quant.h"
 
-enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX };
+enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX, S_QCH };
 
 typedef struct {
-    int dt;                      /* G_U8 or G_F32 */
+    int dt;                      /* G_U8 (quantised bytes) or G_F32 */
     float s;
     int z;
+    const float *cs;             /* per-channel scales (int8, zero 0), or NULL */
     int nd;
     int64_t d[G_MAX_DIMS];
     int alias;                   /* value whose storage this view shares, or -1 */
@@ -40,6 +48,8 @@ typedef struct {
     dnnl_primitive_t prim;
     dnnl_memory_desc_t amd, ymd, smd;
     dnnl_memory_t am, ym, wm, bm, sm;   /* wm, bm: borrowed from the ctx */
+    dnnl_memory_t fm;            /* per-channel output factors of a binary post-op */
+    int fidx;                    /* that post-op's index */
     uint8_t lut[256];
     int op;                      /* S_BIN: 0 multiply, 1 add */
     int64_t outer, inner, c;
@@ -50,7 +60,8 @@ struct q8_plan {
     dnn_ctx *c;
     const gr_graph *g;
     int batch;
-    qval *v;                     /* one per tensor, then one per dequantised output */
+    qval *v;                     /* one per tensor, one per dequantised output, then
+                                  * one float staging value per tensor (stage()) */
     int nv;
     qstep *s;
     int ns, caps;
@@ -143,6 +154,32 @@ static float deq(const qval *v, int q)
     return v->s * (float)(q - v->z);
 }
 
+/* A byte of value v in channel c, as a real number (per-channel: int8). */
+static float deq_c(const qval *v, uint8_t q, int64_t c)
+{
+    return v->cs ? v->cs[c] * (float)(int8_t)q : deq(v, q);
+}
+
+static uint8_t q_s8(float r, float scale)
+{
+    float q = nearbyintf(r / scale);
+    return (uint8_t)(int8_t)(q <= -128 ? -128 : q >= 127 ? 127 : q);
+}
+
+static int64_t channels(const qval *v)
+{
+    return v->nd >= 2 ? v->d[1] : 1;
+}
+
+static int no_channels(const q8_plan *p, int t, const char *where, char *err, size_t errlen)
+{
+    if (t < 0 || !p->v[t].cs)
+        return 0;
+    snprintf(err, errlen, "%s: '%s' has per-channel int8 scales, which this operation does not "
+             "take", where, p->g->t[t].name);
+    return ENG_EUNSUP;
+}
+
 /* ------------------------------------------------------- convolution */
 
 static void md_nhwc(dnnl_memory_desc_t *md, const int64_t *d, dnnl_data_type_t dt)
@@ -151,16 +188,59 @@ static void md_nhwc(dnnl_memory_desc_t *md, const int64_t *d, dnnl_data_type_t d
     dnnl_memory_desc_init_by_tag(md, 4, x, dt, dnnl_acdb);
 }
 
+/* Float weights times their input channel's scale, quantised per output
+ * channel: the convolution then reads int8 inputs as they are. */
+static int fold_weights(const gr_graph *g, int t, const conv_params *cp, int transpose,
+                        const float *in_scale, int8_t **wq, float **ws, char *err, size_t errlen)
+{
+    int64_t n = cp->cout, k = cp->cin / cp->group * cp->kh * cp->kw;
+    int64_t per_group = cp->cout / cp->group, cin_g = cp->cin / cp->group, khw = cp->kh * cp->kw;
+    float *f = q_const_floats(g, t), *v = malloc(sizeof(float) * (size_t)(n * k));
+    int8_t *q = malloc((size_t)(n * k));
+    float *s = malloc(sizeof(float) * (size_t)n);
+    if (!f || !v || !q || !s) {
+        snprintf(err, errlen, "weights '%s' are not constant (or out of memory)", g->t[t].name);
+        free(f);
+        free(v);
+        free(q);
+        free(s);
+        return f ? ENG_ENOMEM : ENG_EMODEL;
+    }
+    for (int64_t o = 0; o < n; o++) {
+        float mx = 0;
+        for (int64_t i = 0; i < k; i++) {
+            int64_t ci = o / per_group * cin_g + i / khw;
+            float w = (transpose ? f[i * n + o] : f[o * k + i]) * in_scale[ci];
+            v[o * k + i] = w;
+            mx = fabsf(w) > mx ? fabsf(w) : mx;
+        }
+        s[o] = mx > 0 ? mx / 127.0f : 1.0f;
+        for (int64_t i = 0; i < k; i++) {
+            float r = nearbyintf(v[o * k + i] / s[o]);
+            q[o * k + i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
+        }
+    }
+    free(f);
+    free(v);
+    *wq = q;
+    *ws = s;
+    return 0;
+}
+
 /* Weights as int8 with per-output-channel scales, and the bias as floats
  * (one per output channel) or NULL. */
 static int q8_weights_for(q8_plan *p, const gr_node *n, const conv_params *cp,
-                          const gemm_params *gp, int8_t **wq, float **ws, float **bf,
-                          const char *where, char *err, size_t errlen)
+                          const gemm_params *gp, const float *in_scale, int8_t **wq, float **ws,
+                          float **bf, const char *where, char *err, size_t errlen)
 {
     const gr_graph *g = p->g;
     int gemm = n->op == OP_GEMM, ret;
     char e[256];
-    if ((ret = q_weights(g, n->in[1], cp->cout, gemm && !gp->tb, wq, ws, e, sizeof e)) < 0) {
+    if (in_scale)
+        ret = fold_weights(g, n->in[1], cp, gemm && !gp->tb, in_scale, wq, ws, e, sizeof e);
+    else
+        ret = q_weights(g, n->in[1], cp->cout, gemm && !gp->tb, wq, ws, e, sizeof e);
+    if (ret < 0) {
         snprintf(err, errlen, "%s: %s", where, e);
         return ret;
     }
@@ -249,6 +329,17 @@ static int post_chain(const gr_node *n, float k, dnnl_post_ops_t po)
     return linears > 1 ? -1 : 0;
 }
 
+/* The float staging value of tensor y: its shape, float. */
+static int stage(q8_plan *p, int y)
+{
+    int t = p->g->nt + p->g->noutputs + y;
+    p->v[t] = p->v[y];
+    p->v[t].dt = G_F32;
+    p->v[t].cs = NULL;
+    p->v[t].alias = -1;
+    return t;
+}
+
 /* Conv, or Gemm as a 1x1 conv over [N, K, 1, 1]. */
 static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
 {
@@ -288,18 +379,40 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
         memcpy(sd, X->d, sizeof sd);
         memcpy(od, p->dims[y], sizeof od);
     }
-    if ((ret = q8_weights_for(p, n, &cp, &gp, &wq, &ws, &bf, where, err, errlen)) < 0)
+    int post = n->npost > 0, to_u8 = Y->dt == G_U8;
+    if (to_u8 && !X->cs != !Y->cs) {
+        snprintf(err, errlen, "%s: '%s' and '%s' must both have per-channel int8 scales, or "
+                 "neither", where, p->g->t[x].name, p->g->t[y].name);
+        return ENG_EUNSUP;
+    }
+    if (X->cs && (cp.cin != channels(X) || cp.group < 1 || cp.cout % cp.group)) {
+        snprintf(err, errlen, "%s: %lld per-channel scales for %lld input channels", where,
+                 (long long)channels(X), (long long)cp.cin);
+        return ENG_EMODEL;
+    }
+    if ((ret = q8_weights_for(p, n, &cp, &gp, X->cs, &wq, &ws, &bf, where, err, errlen)) < 0)
         goto end;
     int64_t oc = cp.cout;
+    float xs = X->cs ? 1.0f : X->s;         /* folded into the weights */
+    /* Per-channel output scales: through ReLU (or no activation) they fold
+     * into the output scales; after other activations they take a binary
+     * multiply, except on a 1x1 output (squeeze-excitation, the head) where
+     * oneDNN 2.6 has only its reference kernel for that: there the result
+     * goes out as floats and a loop quantises it. */
+    int homog = 1;
+    for (int i = 0; i < n->npost; i++)
+        homog &= n->post[i].kind == PO_RELU;
+    int chan_out = to_u8 && Y->cs && post && !homog;
+    int via_f32 = chan_out && od[2] * od[3] == 1, binary = chan_out && !via_f32;
+    int fold_out = to_u8 && !chan_out && (!post || (Y->cs && homog));
     if (!(scales = malloc(sizeof(float) * (size_t)oc)) || !(b32 = calloc((size_t)oc, sizeof(int32_t))))
         goto nomem;
-    int post = n->npost > 0, to_u8 = Y->dt == G_U8;
     int64_t k = cp.cin / cp.group * cp.kh * cp.kw;
     for (int64_t c = 0; bf && c < oc; c++) {
         /* A channel whose weights are all but zero (a dead branch) gets a
          * scale so fine that its bias overflows int32 in accumulator units:
          * coarsen it until the bias fits; such weights round to nothing. */
-        double need = fabs((double)gp.beta * bf[c]) / ((double)gp.alpha * X->s * (1 << 30));
+        double need = fabs((double)gp.beta * bf[c]) / ((double)gp.alpha * xs * (1 << 30));
         if (ws[c] >= need)
             continue;
         for (int64_t i = 0; i < k; i++)
@@ -307,8 +420,8 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
         ws[c] = (float)need;
     }
     for (int64_t c = 0; c < oc; c++) {
-        float acc = gp.alpha * X->s * ws[c];       /* one accumulator unit, in real terms */
-        scales[c] = to_u8 && !post ? acc / Y->s : acc;
+        float acc = gp.alpha * xs * ws[c];       /* one accumulator unit, in real terms */
+        scales[c] = fold_out ? acc / (Y->cs ? Y->cs[c] : Y->s) : acc;
         if (bf) {
             double b = (double)gp.beta * bf[c] / acc;
             b32[c] = b > INT_MAX ? INT_MAX : b < INT_MIN ? INT_MIN : (int32_t)lrint(b);
@@ -316,10 +429,19 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
     }
     if (!(attr = dnn_attr_new()) || dnnl_post_ops_create(&po) != dnnl_success)
         goto nomem;
-    if (post_chain(n, to_u8 && post ? 1.0f / Y->s : 1.0f, po) < 0) {
+    if (post_chain(n, to_u8 && post && !Y->cs ? 1.0f / Y->s : 1.0f, po) < 0) {
         snprintf(err, errlen, "%s: cannot express its activations as int8 post-ops", where);
         ret = ENG_EUNSUP;
         goto end;
+    }
+    /* after the activations, each channel by 1 / its scale */
+    dnnl_memory_desc_t fmd;
+    int fidx = -1;
+    if (binary) {
+        dnnl_dims_t fd = { 1, oc, 1, 1 };
+        dnnl_memory_desc_init_by_tag(&fmd, 4, fd, dnnl_f32, dnnl_abcd);
+        DNN_TRY(dnnl_post_ops_append_binary(po, dnnl_binary_mul, &fmd));
+        fidx = dnnl_post_ops_len(po) - 1;
     }
     /* oneDNN adds the zero point before it rounds; in float32 near 255 that
      * moves values within 4e-6 of a half to the wrong side.  QuantizeLinear
@@ -349,8 +471,8 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
     dnnl_dims_t dw;
     for (int i = 0; i < wnd; i++)
         dw[i] = wd[i];
-    md_nhwc(&src, sd, dnnl_u8);
-    md_nhwc(&dst, od, to_u8 ? dnnl_u8 : dnnl_f32);
+    md_nhwc(&src, sd, X->cs ? dnnl_s8 : dnnl_u8);
+    md_nhwc(&dst, od, !to_u8 || via_f32 ? dnnl_f32 : Y->cs ? dnnl_s8 : dnnl_u8);
     dnnl_memory_desc_init_by_tag(&wei, wnd, dw, dnnl_s8, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&wplain, wnd, dw, dnnl_s8, wnd == 5 ? dnnl_goihw : dnnl_oihw);
     dnnl_dims_t bd = { oc };
@@ -362,7 +484,8 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
             dnnl_convolution_direct, &src, &wei, &bias, &dst, strides, dil, pl, pr));
     DNN_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, p->c->eng, NULL));
 
-    if (!(s = step_new(p, S_PRIM, ni, x, -1, y)))
+    int yw = via_f32 ? stage(p, y) : y;
+    if (!(s = step_new(p, S_PRIM, ni, x, -1, yw)))
         goto nomem;
     s->amd = src;
     s->ymd = dst;
@@ -376,11 +499,24 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
             p->scratch_size = dnnl_memory_desc_get_size(sm);
     }
     DNN_TRY(dnnl_primitive_create(&s->prim, pd));
+    if (fidx >= 0) {
+        float *f;
+        s->fidx = fidx;
+        DNN_TRY(dnnl_memory_create(&s->fm, &fmd, p->c->eng, DNNL_MEMORY_ALLOCATE));
+        DNN_TRY(dnnl_memory_get_data_handle(s->fm, (void **)&f));
+        for (int64_t c = 0; c < oc; c++)
+            f[c] = 1.0f / Y->cs[c];
+    }
     /* keyed by node: weights (0) and bias (1) in accumulator units are the node's own */
     if ((ret = dnn_weight(p->c, ni, 0, &wplain, wq, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0),
                           &s->wm, where, err, errlen)) < 0 ||
         (ret = dnn_weight(p->c, ni, 1, &bias, b32, &bias, &s->bm, where, err, errlen)) < 0)
         goto end;
+    if (via_f32) {
+        if (!(s = step_new(p, S_QCH, ni, yw, -1, y)))
+            goto nomem;
+        snprintf(s->impl, sizeof s->impl, "loop (per channel)");
+    }
 end:
     dnnl_primitive_desc_destroy(pd);
     if (po)
@@ -435,7 +571,8 @@ static int c_lut(q8_plan *p, int ni, const char *where, char *err, size_t errlen
 {
     const gr_node *n = &p->g->n[ni];
     int x = n->in[0], y = n->out[0], ret;
-    if ((ret = need_u8(p, x, where, err, errlen)) < 0 || (ret = need_u8_out(p, y, where, err, errlen)) < 0)
+    if ((ret = need_u8(p, x, where, err, errlen)) < 0 || (ret = need_u8_out(p, y, where, err, errlen)) < 0 ||
+        (ret = no_channels(p, x, where, err, errlen)) < 0 || (ret = no_channels(p, y, where, err, errlen)) < 0)
         return ret;
     qstep *s = step_new(p, S_LUT, ni, x, -1, y);
     if (!s)
@@ -467,10 +604,11 @@ static int c_binary(q8_plan *p, int ni, const char *where, char *err, size_t err
     if ((ret = need_u8_out(p, y, where, err, errlen)) < 0)
         return ret;
     const qval *Y = &p->v[y];
+    int chan = Y->cs || p->v[a].cs || p->v[b].cs;
     /* x * act(x): one table */
     for (int side = 0; n->op == OP_MUL && side < 2; side++) {
         int x = side ? b : a, h = side ? a : b, hn = gate_of(p, h, x);
-        if (hn < 0 || !p->absorbed[hn])
+        if (hn < 0 || !p->absorbed[hn] || chan)
             continue;
         if ((ret = need_u8(p, x, where, err, errlen)) < 0)
             return ret;
@@ -491,7 +629,7 @@ static int c_binary(q8_plan *p, int ni, const char *where, char *err, size_t err
     /* by a scalar constant: a table too */
     for (int side = 0; side < 2; side++) {
         int x = side ? b : a, c = side ? a : b;
-        if (!gr_is_scalar_const(g, c, &k))
+        if (!gr_is_scalar_const(g, c, &k) || chan)
             continue;
         if ((ret = need_u8(p, x, where, err, errlen)) < 0)
             return ret;
@@ -522,6 +660,10 @@ static int c_binary(q8_plan *p, int ni, const char *where, char *err, size_t err
         b = ti;
     }
     if (numel(A) == numel(B) && A->nd == B->nd) {
+        if ((ret = no_channels(p, a, where, err, errlen)) < 0 ||
+            (ret = no_channels(p, b, where, err, errlen)) < 0 ||
+            (ret = no_channels(p, y, where, err, errlen)) < 0)
+            return ret;
         if (!(s = step_new(p, S_BIN, ni, a, b, y)))
             return ENG_ENOMEM;
         s->op = n->op == OP_ADD;
@@ -532,6 +674,11 @@ static int c_binary(q8_plan *p, int ni, const char *where, char *err, size_t err
     /* [N, C, H, W] by [N, C, 1, 1] (squeeze-excitation): per-channel factors */
     if (n->op == OP_MUL && A->nd == 4 && B->nd == 4 && B->d[0] == A->d[0] && B->d[1] == A->d[1] &&
         B->d[2] == 1 && B->d[3] == 1) {
+        if (chan && (!A->cs || !B->cs || !Y->cs)) {
+            snprintf(err, errlen, "%s: a per-channel multiply takes per-channel int8 scales on "
+                     "both inputs and its output", where);
+            return ENG_EUNSUP;
+        }
         if (!(s = step_new(p, S_CMUL, ni, a, b, y)))
             return ENG_ENOMEM;
         s->outer = A->d[0];
@@ -610,6 +757,7 @@ static int c_view(q8_plan *p, int ni, const char *where, char *err, size_t errle
     Y->dt = X->dt;
     Y->s = X->s;
     Y->z = X->z;
+    Y->cs = X->cs;
     Y->alias = x;
     Y->live = 1;
     Y->def = X->def;
@@ -672,7 +820,7 @@ static void find_gates(q8_plan *p)
             continue;
         for (int side = 0; side < 2; side++) {
             int hn = gate_of(p, m->in[side], m->in[1 - side]);
-            if (hn >= 0 && g->t[m->in[side]].qset) {
+            if (hn >= 0 && g->t[m->in[side]].qset && !g->t[m->in[side]].qch) {
                 p->absorbed[hn] = 1;
                 break;
             }
@@ -736,7 +884,7 @@ int q8_compile(q8_plan **out, dnn_ctx *c, const gr_graph *g, int batch, char *er
     p->c = c;
     p->g = g;
     p->batch = batch;
-    p->nv = g->nt + g->noutputs;
+    p->nv = g->nt + g->noutputs + g->nt;
     p->v = calloc((size_t)p->nv, sizeof(qval));
     p->dims = malloc(sizeof(*p->dims) * (size_t)(g->nt ? g->nt : 1));
     p->out_v = malloc(sizeof(int) * (size_t)(g->noutputs + 1));
@@ -756,6 +904,16 @@ int q8_compile(q8_plan **out, dnn_ctx *c, const gr_graph *g, int batch, char *er
         v->z = g->t[t].qzero;
         v->nd = g->t[t].ndim;
         memcpy(v->d, p->dims[t], sizeof v->d);
+        if (g->t[t].qset && g->t[t].qch) {
+            if (g->t[t].nqch != channels(v)) {
+                snprintf(err, errlen, "'%s': %d per-channel scales for %lld channels", g->t[t].name,
+                         g->t[t].nqch, (long long)channels(v));
+                ret = ENG_EMODEL;
+                goto fail;
+            }
+            v->cs = g->t[t].qch;
+            v->z = 0;
+        }
     }
     if (g->ninputs != 1) {
         snprintf(err, errlen, "int8 plans take one image input; the model has %d inputs", g->ninputs);
@@ -819,6 +977,7 @@ void q8_plan_free(q8_plan *p)
         dnnl_memory_destroy(p->s[i].am);
         dnnl_memory_destroy(p->s[i].ym);
         dnnl_memory_destroy(p->s[i].sm);
+        dnnl_memory_destroy(p->s[i].fm);
     }
     free(p->s);
     free(p->v);
@@ -886,6 +1045,27 @@ static void run_bin(const q8_plan *p, const qstep *s)
     }
 }
 
+/* The same with per-channel int8 scales on all three. */
+static void run_cmul_chan(const q8_plan *p, const qstep *s)
+{
+    const qval *A = &p->v[s->a], *B = &p->v[s->b], *Y = &p->v[s->y];
+    const int8_t *a = vptr(p, s->a), *b = vptr(p, s->b);
+    int8_t *y = vptr(p, s->y);
+    int64_t C = s->c;
+    float f[C > 0 ? C : 1];
+    for (int64_t n = 0; n < s->outer; n++) {
+        for (int64_t c = 0; c < C; c++)
+            f[c] = B->cs[c] * (float)b[n * C + c] * A->cs[c] / Y->cs[c];
+        const int8_t *xa = a + n * s->inner * C;
+        int8_t *ya = y + n * s->inner * C;
+        for (int64_t i = 0; i < s->inner; i++)
+            for (int64_t c = 0; c < C; c++) {
+                float q = nearbyintf((float)xa[i * C + c] * f[c]);
+                ya[i * C + c] = (int8_t)(q <= -128 ? -128 : q >= 127 ? 127 : q);
+            }
+    }
+}
+
 /* y[n, hw, c] = x[n, hw, c] * g[n, c], NHWC */
 static void run_cmul(const q8_plan *p, const qstep *s)
 {
@@ -894,6 +1074,10 @@ static void run_cmul(const q8_plan *p, const qstep *s)
     uint8_t *y = vptr(p, s->y);
     int64_t C = s->c;
     float f[C > 0 ? C : 1];
+    if (A->cs) {
+        run_cmul_chan(p, s);
+        return;
+    }
     for (int64_t n = 0; n < s->outer; n++) {
         for (int64_t c = 0; c < C; c++)
             f[c] = B->s * (float)(b[n * C + c] - B->z) * A->s / Y->s;
@@ -916,10 +1100,19 @@ static void run_mean(const q8_plan *p, const qstep *s)
         const uint8_t *xa = a + n * s->inner * C;
         for (int64_t c = 0; c < C; c++) {
             int64_t sum = 0;
-            for (int64_t i = 0; i < s->inner; i++)
-                sum += xa[i * C + c];
-            float r = A->s * ((float)sum / (float)s->inner - (float)A->z);
-            if (Y->dt == G_U8)
+            float r;
+            if (A->cs) {
+                for (int64_t i = 0; i < s->inner; i++)
+                    sum += (int8_t)xa[i * C + c];
+                r = A->cs[c] * (float)sum / (float)s->inner;
+            } else {
+                for (int64_t i = 0; i < s->inner; i++)
+                    sum += xa[i * C + c];
+                r = A->s * ((float)sum / (float)s->inner - (float)A->z);
+            }
+            if (Y->dt == G_U8 && Y->cs)
+                ((uint8_t *)vptr(p, s->y))[n * C + c] = q_s8(r, Y->cs[c]);
+            else if (Y->dt == G_U8)
                 ((uint8_t *)vptr(p, s->y))[n * C + c] = q_u8(r, Y->s, Y->z);
             else
                 ((float *)vptr(p, s->y))[n * C + c] = r;
@@ -932,8 +1125,19 @@ static void run_deq(const q8_plan *p, const qstep *s)
     const qval *A = &p->v[s->a];
     const uint8_t *a = vptr(p, s->a);
     float *y = vptr(p, s->y);
+    int64_t C = channels(A);
     for (int64_t i = 0, n = numel(A); i < n; i++)
-        y[i] = deq(A, a[i]);
+        y[i] = deq_c(A, a[i], i % C);       /* NHWC: channels innermost */
+}
+
+static void run_qch(const q8_plan *p, const qstep *s)
+{
+    const qval *Y = &p->v[s->y];
+    const float *x = vptr(p, s->a);
+    uint8_t *y = vptr(p, s->y);
+    int64_t C = channels(Y);
+    for (int64_t i = 0, n = numel(Y); i < n; i++)
+        y[i] = q_s8(x[i], Y->cs[i % C]);
 }
 
 static void run_softmax(const q8_plan *p, const qstep *s)
@@ -944,7 +1148,7 @@ static void run_softmax(const q8_plan *p, const qstep *s)
         float *row = y + r * s->c, mx = -INFINITY, sum = 0;
         for (int64_t c = 0; c < s->c; c++) {
             int64_t i = r * s->c + c;
-            row[c] = A->dt == G_U8 ? deq(A, ((const uint8_t *)vptr(p, s->a))[i])
+            row[c] = A->dt == G_U8 ? deq_c(A, ((const uint8_t *)vptr(p, s->a))[i], c)
                                    : ((const float *)vptr(p, s->a))[i];
             mx = row[c] > mx ? row[c] : mx;
         }
@@ -960,10 +1164,15 @@ int q8_run(q8_plan *p, char *err, size_t errlen)
     for (int i = 0; i < p->ns; i++) {
         qstep *s = &p->s[i];
         if (s->kind == S_PRIM) {
-            dnnl_exec_arg_t a[5] = { { DNNL_ARG_SRC, s->am }, { DNNL_ARG_WEIGHTS, s->wm },
-                                     { DNNL_ARG_BIAS, s->bm }, { DNNL_ARG_DST, s->ym },
-                                     { DNNL_ARG_SCRATCHPAD, s->sm } };
-            dnnl_status_t st = dnnl_primitive_execute(s->prim, p->c->stream, s->sm ? 5 : 4, a);
+            dnnl_exec_arg_t a[6] = { { DNNL_ARG_SRC, s->am }, { DNNL_ARG_WEIGHTS, s->wm },
+                                     { DNNL_ARG_BIAS, s->bm }, { DNNL_ARG_DST, s->ym } };
+            int na = 4;
+            if (s->sm)
+                a[na++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, s->sm };
+            if (s->fm)
+                a[na++] = (dnnl_exec_arg_t){ DNNL_ARG_ATTR_MULTIPLE_POST_OP(s->fidx) | DNNL_ARG_SRC_1,
+                                             s->fm };
+            dnnl_status_t st = dnnl_primitive_execute(s->prim, p->c->stream, na, a);
             if (st != dnnl_success) {
                 char where[300];
                 gr_node_desc(&p->g->n[s->node], where, sizeof where);
@@ -979,6 +1188,7 @@ int q8_run(q8_plan *p, char *err, size_t errlen)
         case S_MEAN: run_mean(p, s); break;
         case S_DEQ: run_deq(p, s); break;
         case S_SOFTMAX: run_softmax(p, s); break;
+        case S_QCH: run_qch(p, s); break;
         }
     }
     dnnl_stream_wait(p->c->stream);
@@ -990,10 +1200,10 @@ uint8_t *q8_input(q8_plan *p, int i)
     return vptr(p, p->g->inputs[i]);
 }
 
-void q8_input_params(const q8_plan *p, int i, float *scale, int *zero)
+uint8_t q8_input_byte(const q8_plan *p, int i, int c, float v)
 {
-    *scale = p->v[p->g->inputs[i]].s;
-    *zero = p->v[p->g->inputs[i]].z;
+    const qval *x = &p->v[p->g->inputs[i]];
+    return x->cs ? q_s8(v, x->cs[c]) : q_u8(v, x->s, x->z);
 }
 
 const float *q8_output(q8_plan *p, int i)
@@ -1012,7 +1222,8 @@ void q8_plan_stats(const q8_plan *p, dnn_stats *s)
 
 void q8_plan_dump(const q8_plan *p, void (*line)(void *, const char *), void *arg)
 {
-    static const char *kinds[] = { "conv", "table", "binary", "chmul", "mean", "deq", "softmax" };
+    static const char *kinds[] = { "conv", "table", "binary", "chmul", "mean", "deq", "softmax",
+                                   "quant" };
     char buf[512], shape[96];
     for (int i = 0; i < p->ns; i++) {
         const qstep *s = &p->s[i];

@@ -22,7 +22,8 @@ void q8_plan_free(q8_plan *p);
 
 /* Graph input i: uint8 NHWC inside the plan, and how a real value maps to it. */
 uint8_t *q8_input(q8_plan *p, int i);
-void q8_input_params(const q8_plan *p, int i, float *scale, int *zero);
+/* The byte that real value v of channel c of input i is stored as. */
+uint8_t q8_input_byte(const q8_plan *p, int i, int c, float v);
 /* Graph output i: plain row-major float32, valid until the next run. */
 const float *q8_output(q8_plan *p, int i);
 int q8_run(q8_plan *p, char *err, size_t errlen);

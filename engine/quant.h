@@ -26,12 +26,15 @@ int q_fold_qdq(gr_graph *g, char *err, size_t errlen);
 void q_params(float lo, float hi, float *scale, int *zero);
 uint8_t q_u8(float v, float scale, int zero);
 
-/* Calibration file: one "name<TAB>min<TAB>max" line per activation, '#'
- * comments.  Apply sets the parameters of every named tensor, except the
- * float tail (graph outputs and what feeds a Softmax). */
+/* Calibration file: one "name<TAB>min<TAB>max[<TAB>m0,m1,...]" line per
+ * activation, '#' comments.  Apply sets the parameters of every named
+ * tensor, except the float tail (graph outputs and what feeds a Softmax):
+ * per tensor from min and max, and per channel (qch) from the magnitudes
+ * when the line has them.  chmax may be NULL (no per-channel field). */
 int q_calib_apply(gr_graph *g, const char *path, char *err, size_t errlen);
 int q_calib_save(const char *path, const char *model, int frames, const char *const *names,
-                 const float *lo, const float *hi, int n, char *err, size_t errlen);
+                 const float *lo, const float *hi, const float *const *chmax, const int *nch,
+                 int n, char *err, size_t errlen);
 
 /* A tensor's values seen during calibration: a histogram over [-r, r)
  * that doubles r when a value falls outside, and the exact extremes. */
