@@ -51,7 +51,7 @@
 #define OUT_LIMIT       (4u << 20)      /* a client further behind than this is dropped */
 #define IN_SIZE         8192            /* largest RTSP request head we accept */
 #define SR_INTERVAL     (5 * NS)
-#define SESSION_TIMEOUT 60
+#define SESSION_TIMEOUT 60              /* advertised only: a session ends with its connection */
 
 /* ------------------------------------------------------------------ logging */
 
