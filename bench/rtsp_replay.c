@@ -138,6 +138,8 @@ static int buf_reserve(struct buf *b, size_t more)
 
 static int buf_put(struct buf *b, const void *p, size_t n)
 {
+    if (!n)   /* p may be NULL then, which memcpy does not allow */
+        return 0;
     if (buf_reserve(b, n) < 0)
         return -1;
     memcpy(b->p + b->len, p, n);
