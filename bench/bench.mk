@@ -17,6 +17,13 @@ bench: $(BUILD)/lcnet-infer fixtures $(BUILD)/bench/fmapeak
 $(BUILD)/clips/cam720.mp4 $(BUILD)/clips/cam1080.mp4:
 	sh tests/fixtures/gen-clips.sh --bench $(BUILD)/clips
 
-bench-e2e: $(BUILD)/lcnetd $(BUILD)/lcnetd-test $(BUILD)/lcnet-infer fixtures \
+bench-e2e: $(BUILD)/lcnetd $(BUILD)/lcnetd-test $(BUILD)/lcnet-infer $(BUILD)/rtsp-replay fixtures \
            $(BUILD)/clips/cam720.mp4 $(BUILD)/clips/cam1080.mp4
 	/usr/bin/python3 bench/e2e.py $(BUILD) docs/benchmarks.md
+
+# The benchmark's RTSP server (bench/rtsp_replay.c): part of `all`, so that
+# `make check` builds it for tests/integration/test_replay.py.
+REPLAY_LIBS := $(shell pkg-config --libs libavformat libavcodec libavutil)
+all: $(BUILD)/rtsp-replay
+$(BUILD)/rtsp-replay: $(call obj,bench/rtsp_replay.c)
+	$(CC) $(CFLAGS) -o $@ $^ $(REPLAY_LIBS)

@@ -5,8 +5,8 @@
 
 For each configuration: the largest number of 720p30 streams (cam720.mp4 of
 `tests/fixtures/gen-clips.sh --bench`, served looped in real time by
-tests/tools/rtsp_server.py, one mount per stream, starts staggered over the
-1 s GOP) that lcnetd classifies with no skipped frame; the same for the
+BUILD/rtsp-replay (bench/rtsp_replay.c), one mount per stream, mounts phased
+over the 1 s GOP) that lcnetd classifies with no skipped frame; the same for the
 obvious alternative (one ffmpeg CLI per stream piping raw frames into one
 onnxruntime-node process, bench/alt_pipeline.js); event latency at a
 subscriber at 50 % and 90 % of the maximum.  Search: short trials bracket the
@@ -24,7 +24,11 @@ Configurations (BENCH_E2E_CONFIGS, comma separated; default: all below):
 
 Environment: BENCH_E2E_TRIAL (s, default 30), BENCH_E2E_CONFIRM (s, 300),
 BENCH_E2E_WARMUP (s, 10), BENCH_E2E_MAX (streams, 128), BENCH_E2E_ALT_THREADS
-(ORT intra-op threads, default: logical CPUs), NODE.  Raw results are
+(ORT intra-op threads, default: logical CPUs), NODE, BENCH_E2E_SERVER
+(replay, the default: BUILD/rtsp-replay, about 0.001 CPUs a 720p30 stream;
+gst: tests/tools/rtsp_server.py, the GStreamer server of the integration
+tests, about 0.018 CPUs a stream, which caps the sample_fps 1 rows near 32
+streams on 2 cores).  Raw results are
 appended to BUILD/bench-e2e/results.jsonl; the report takes each
 configuration's latest result, so a run can be split over several calls.
 """
@@ -121,8 +125,23 @@ def loadavg():
 
 # ------------------------------------------------------------------ pieces
 
+SERVERS = {"replay": "rtsp-replay (bench/rtsp_replay.c)",
+           "gst": "tests/tools/rtsp_server.py (GStreamer)"}
+
+
+def server_kind():
+    kind = os.environ.get("BENCH_E2E_SERVER", "") or "replay"
+    if kind not in SERVERS:
+        raise SystemExit("bench-e2e: BENCH_E2E_SERVER=%s: want one of %s" % (kind, ", ".join(SERVERS)))
+    return kind
+
+
 class Server:
-    """rtsp_server.py with n mounts of one clip, starts staggered over 1 s."""
+    """n mounts of one clip, phased over 1 s, from rtsp-replay or (with
+    BENCH_E2E_SERVER=gst) rtsp_server.py; both speak the same command line,
+    READY line and stats file."""
+
+    replay = None           # the rtsp-replay binary to run; set by Bench
 
     def __init__(self, work, clip, n):
         self.stats = os.path.join(work, "server.stats")
@@ -130,14 +149,17 @@ class Server:
             os.unlink(self.stats)
         self.err = open(os.path.join(work, "server.err"), "w")
         mounts = ["s%d=%s" % (i, clip) for i in range(n)]
+        if server_kind() == "gst":
+            cmd = [sys.executable, os.path.join(ROOT, "tests/tools/rtsp_server.py"), "--loop"]
+        else:
+            cmd = [self.replay]
         self.p = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "tests/tools/rtsp_server.py"), "--port", "0", "--loop",
-             "--stagger", "%.4f" % (1.0 / n if n > 1 else 0), "--stats", self.stats] + mounts,
-            stdout=subprocess.PIPE, stderr=self.err, text=True)
+            cmd + ["--port", "0", "--stagger", "%.4f" % (1.0 / n if n > 1 else 0), "--stats", self.stats] +
+            mounts, stdout=subprocess.PIPE, stderr=self.err, text=True)
         line = self.p.stdout.readline()
         if not line.startswith("READY "):
             self.stop()
-            raise RuntimeError("rtsp_server did not start (see %s)" % self.err.name)
+            raise RuntimeError("the RTSP server did not start (see %s)" % self.err.name)
         self.port = int(line.split()[1])
 
     def url(self, i):
@@ -234,13 +256,15 @@ class Bench:
                 raise SystemExit("bench-e2e: %s missing (sh tests/fixtures/gen-clips.sh --bench %s)" % (c, clips))
         # private copies: a rebuild during the run cannot swap the daemon
         self.bins = {}
-        for b in ("lcnetd", "lcnetd-test", "lcnet-infer"):
+        for b in ("lcnetd", "lcnetd-test", "lcnet-infer", "rtsp-replay"):
             src = os.path.join(build, b)
             if not os.access(src, os.X_OK):
                 raise SystemExit("bench-e2e: %s missing (make %s)" % (src, src))
             dst = os.path.join(self.work, b)
             shutil.copy2(src, dst)
             self.bins[b] = dst
+        Server.replay = self.bins["rtsp-replay"]
+        self.server = server_kind()
         self.node_path = os.path.abspath(os.path.join(build, "fixtures", "node", "node_modules"))
         self.calib = {}
 
@@ -677,7 +701,7 @@ def facts(b):
     return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu_model": cpu_field("model name"),
             "logical_cpus": os.cpu_count(), "load_start": loadavg(), "source": rev.stdout.strip() or "unknown",
             "ort": ort.stdout.strip(), "ffmpeg": (ff.stdout.splitlines() or ["?"])[0],
-            "trial_s": b.trial_s, "confirm_s": b.confirm_s, "warmup_s": b.warmup_s}
+            "trial_s": b.trial_s, "confirm_s": b.confirm_s, "warmup_s": b.warmup_s, "server": b.server}
 
 
 def main(argv):

@@ -43,6 +43,18 @@ def load(path):
     return latest, trials, run
 
 
+SERVER_NOTE = (
+    "The RTSP server: `build/rtsp-replay` (`bench/rtsp_replay.c`) reads each file once at start, cuts its H.264 "
+    "access units into RTP packets (RFC 6184: single NAL units and FU-A, SPS/PPS in-band before every IDR) and "
+    "serves them from one epoll thread over interleaved RTP/TCP: each mount plays in real time from its own clock, "
+    "looping with RTP timestamps and sequence numbers that run on, a client starts at the next keyframe after "
+    "PLAY, and a frame costs one patch of the packet headers and one `send()` a client. It costs about 0.0015 CPUs "
+    "a 720p30 stream (0.026 CPUs for 16 streams, 0.09 for 64, each read by `ffmpeg -c copy`), against 0.017 a "
+    "stream for `tests/tools/rtsp_server.py` (GStreamer's RTSP server with a Python callback a frame), which "
+    "held the sample_fps 1 rows near 32 streams on 2 cores. `BENCH_E2E_SERVER=gst` still runs the bench on the "
+    "GStreamer server.")
+
+
 def section(results):
     latest, trials, run = load(results)
     o = ["## End to end", ""]
@@ -55,14 +67,18 @@ def section(results):
                               run["trial_s"], run["confirm_s"], run["warmup_s"], run["ffmpeg"],
                               "onnxruntime-node " + run["ort"]))
         o.append("")
+    # Runs recorded before rtsp-replay existed used the GStreamer server.
+    server = "`build/rtsp-replay`" if run and run.get("server") == "replay" else "`tests/tools/rtsp_server.py`"
     o += [
         "Workload: `cam720.mp4` of `tests/fixtures/gen-clips.sh --bench` (1280x720, 30 fps, H.264 High, no B-frames, "
         "GOP 30, 2 Mbit/s, noise over a test pattern) served looped in real time over RTSP/TCP by "
-        "`tests/tools/rtsp_server.py` on 127.0.0.1, one mount per stream, the mounts' starts staggered over the 1 s "
+        + server + " on 127.0.0.1, one mount per stream, the mounts phased over the 1 s "
         "GOP so that keyframes do not all arrive at once. The server runs on the same 2 CPUs; its CPU is given "
         "apart. lcnetd: the production binary, `max_batch = 4`, `inference_cpus = 1` (decoding unpinned) unless "
         "the name says otherwise (`-bN`: max_batch N, `-cL`: inference_cpus L, `-sF`: sample_fps F), "
         "`publish = every`, one subscriber reading every line.",
+        "",
+        SERVER_NOTE,
         "",
         "Run it with `make bench-e2e` (about 2.5 hours on 2 cores with int8, see `bench/e2e.py`); "
         "`BENCH_E2E_CONFIGS=x10-fp32,x10-bf16 make bench-e2e` runs some configurations only (this section "
