@@ -28,7 +28,7 @@
 #include "daemon/sched.h"
 #include "daemon/util.h"
 
-#define INGEST_NICE 5           /* below the inference thread: see ing_main */
+#define INGEST_NICE 15          /* below the inference thread: see ing_main */
 
 /* How a run of the stream ended. */
 enum { RUN_STOP = 0, RUN_EOF = 1, RUN_ERROR = 2 };

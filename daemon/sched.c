@@ -140,6 +140,10 @@ static void *sch_main(void *arg)
     if (lc_pin_self(&s->cpus, err, sizeof err) < 0)
         lc_log(LOG_WARNING, "inference unpinned: %s", err);
     int ret = load_model(s, s->err, sizeof s->err);
+    /* every batch size now, not when a burst first asks for it: compiling
+     * one mid-stream held inference up long enough to skip frames */
+    if (ret == 0)
+        ret = eng_prepare(s->model, s->max_batch, s->err, sizeof s->err);
     if (ret == 0) {
         raw = malloc(sizeof(float) * (size_t)s->info.classes * MAX_BATCH);
         probs = malloc(sizeof(float) * (size_t)s->info.classes * MAX_BATCH);

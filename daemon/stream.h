@@ -2,11 +2,14 @@
  *
  * The ingest thread owns the demuxer and decoder and writes frames; the
  * inference thread reads them; they meet only at the queue below, under the
- * stream's mutex.  The queue is short (LC_QUEUE frames, 100 ms at 30 fps):
- * long enough to absorb a burst (a server or a decoder catching up hands
- * over two frames within one inference round), short enough that latency
- * stays bounded; when it is full the oldest frame is dropped and counted as
- * skipped, since a late label is worth less than a skipped one. */
+ * stream's mutex.  The queue holds LC_QUEUE frames (a quarter second at
+ * 30 fps): long enough to absorb a burst (an ingest thread, which runs at a
+ * lower priority than inference, kept off a busy CPU for a moment catches
+ * up with several frames at once; with 3 slots, 12-14 camera streams on 2
+ * cores lost a frame now and then with a third of the CPU idle), short
+ * enough that latency stays bounded; when it is full the oldest frame is
+ * dropped and counted as skipped, since a late label is worth less than a
+ * skipped one. */
 #ifndef LCNETD_STREAM_H
 #define LCNETD_STREAM_H
 
@@ -15,7 +18,7 @@
 
 #include "config/config.h"
 
-#define LC_QUEUE 3
+#define LC_QUEUE 8
 
 struct evq;
 struct sch;

@@ -598,6 +598,18 @@ eng_labels *eng_model_labels(eng_model *m)
     return m->labels;
 }
 
+int eng_prepare(eng_model *m, int max_batch, char *err, size_t errlen)
+{
+    for (int b = 1; b <= max_batch && b <= MAX_BATCH; b++) {
+        if (m->fixed_batch && b != m->fixed_batch)
+            continue;
+        int ret = ensure_plan(m, b, err, errlen);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
 int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *arena, char *err,
                    size_t errlen)
 {
