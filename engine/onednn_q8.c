@@ -1045,48 +1045,29 @@ static void run_bin(const q8_plan *p, const qstep *s)
     }
 }
 
-/* The same with per-channel int8 scales on all three. */
-static void run_cmul_chan(const q8_plan *p, const qstep *s)
-{
-    const qval *A = &p->v[s->a], *B = &p->v[s->b], *Y = &p->v[s->y];
-    const int8_t *a = vptr(p, s->a), *b = vptr(p, s->b);
-    int8_t *y = vptr(p, s->y);
-    int64_t C = s->c;
-    float f[C > 0 ? C : 1];
-    for (int64_t n = 0; n < s->outer; n++) {
-        for (int64_t c = 0; c < C; c++)
-            f[c] = B->cs[c] * (float)b[n * C + c] * A->cs[c] / Y->cs[c];
-        const int8_t *xa = a + n * s->inner * C;
-        int8_t *ya = y + n * s->inner * C;
-        for (int64_t i = 0; i < s->inner; i++)
-            for (int64_t c = 0; c < C; c++) {
-                float q = nearbyintf((float)xa[i * C + c] * f[c]);
-                ya[i * C + c] = (int8_t)(q <= -128 ? -128 : q >= 127 ? 127 : q);
-            }
-    }
-}
-
-/* y[n, hw, c] = x[n, hw, c] * g[n, c], NHWC */
+/* y[n, hw, c] = x[n, hw, c] * g[n, c], NHWC; uint8 with zero points, or
+ * int8 with per-channel scales on all three */
 static void run_cmul(const q8_plan *p, const qstep *s)
 {
     const qval *A = &p->v[s->a], *B = &p->v[s->b], *Y = &p->v[s->y];
     const uint8_t *a = vptr(p, s->a), *b = vptr(p, s->b);
     uint8_t *y = vptr(p, s->y);
     int64_t C = s->c;
-    float f[C > 0 ? C : 1];
-    if (A->cs) {
-        run_cmul_chan(p, s);
-        return;
-    }
+    int chan = A->cs != NULL;
+    float f[C > 0 ? C : 1], za = chan ? 0 : (float)A->z, zy = chan ? 0 : (float)Y->z;
+    float lo = chan ? -128 : 0, hi = chan ? 127 : 255;
     for (int64_t n = 0; n < s->outer; n++) {
         for (int64_t c = 0; c < C; c++)
-            f[c] = B->s * (float)(b[n * C + c] - B->z) * A->s / Y->s;
+            f[c] = chan ? B->cs[c] * (float)(int8_t)b[n * C + c] * A->cs[c] / Y->cs[c]
+                        : B->s * (float)(b[n * C + c] - B->z) * A->s / Y->s;
         const uint8_t *xa = a + n * s->inner * C;
         uint8_t *ya = y + n * s->inner * C;
         for (int64_t i = 0; i < s->inner; i++)
             for (int64_t c = 0; c < C; c++) {
-                float q = nearbyintf((float)(xa[i * C + c] - A->z) * f[c]) + (float)Y->z;
-                ya[i * C + c] = q <= 0 ? 0 : q >= 255 ? 255 : (uint8_t)q;
+                uint8_t v = xa[i * C + c];
+                float x = chan ? (float)(int8_t)v : (float)v - za;
+                float q = nearbyintf(x * f[c]) + zy;
+                ya[i * C + c] = (uint8_t)(int)(q <= lo ? lo : q >= hi ? hi : q);
             }
     }
 }
