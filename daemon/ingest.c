@@ -222,7 +222,8 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
     /* Deblocking smooths 8x8 block edges that the scale to the model's input
      * averages away anyway; skipping it saves about a third of H.264
      * decoding.  The reference frames then drift from the encoder's until
-     * the next keyframe, which the model does not notice (docs/benchmarks.md). */
+     * the next keyframe, which the model does not notice (test_daemon checks
+     * the labels of both test clips either way). */
     if (!s->cfg.deblock)
         r->dec->skip_loop_filter = AVDISCARD_ALL;
     if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0)

@@ -308,8 +308,12 @@ int q_calib_apply(gr_graph *g, const char *path, char *err, size_t errlen)
         q_params(lo, hi, &g->t[t].qscale, &g->t[t].qzero);
         g->t[t].qset = 1;
         if (line[used] == '\t' && (ret = parse_channels(line + used + 1, &g->t[t])) < 0) {
-            snprintf(err, errlen, "%s:%d: '%s': expected one magnitude per channel (%lld), "
-                     "comma-separated", path, ln, name, (long long)g->t[t].dims[1]);
+            if (ret == ENG_ENOMEM)
+                snprintf(err, errlen, "%s:%d: out of memory", path, ln);
+            else
+                snprintf(err, errlen, "%s:%d: '%s': expected one magnitude per channel (%lld), "
+                         "comma-separated (calibrate again with lcnet-infer --calibrate)", path, ln,
+                         name, (long long)g->t[t].dims[1]);
             break;
         }
         n++;

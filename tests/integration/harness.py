@@ -107,37 +107,36 @@ class Process:
         return self.p.returncode
 
 
-class RtspServer(Process):
+class ReadyServer(Process):
+    """A test server that prints "READY <port>" once it listens (--port 0)."""
+
+    def __init__(self, args, what):
+        super().__init__(args)
+        line = self.p.stdout.readline().decode()
+        if not line.startswith("READY"):
+            self.stop()
+            raise RuntimeError("%s did not start: %r %s" % (what, line, self.stderr()))
+        self.port = int(line.split()[1])
+
+    def url(self, name="x"):
+        return "rtsp://127.0.0.1:%d/%s" % (self.port, name)
+
+
+class RtspServer(ReadyServer):
     def __init__(self, mounts, port=0, loop=True):
         args = [PY, os.path.join(ROOT, "tests/tools/rtsp_server.py"), "--port", str(port)]
         if loop:
             args.append("--loop")
         args += ["%s=%s" % (k, v) for k, v in mounts.items()]
-        super().__init__(args)
-        line = self.p.stdout.readline().decode()
-        if not line.startswith("READY"):
-            self.stop()
-            raise RuntimeError("rtsp server did not start: %s %s" % (line, self.stderr()))
-        self.port = int(line.split()[1])
-
-    def url(self, name):
-        return "rtsp://127.0.0.1:%d/%s" % (self.port, name)
+        super().__init__(args, "rtsp server")
 
 
-class FaultServer(Process):
+class FaultServer(ReadyServer):
     """tests/tools/fault_server.py in one of its modes (stall, garbage, ...)."""
 
     def __init__(self, mode, port=0):
         super().__init__([PY, os.path.join(ROOT, "tests/tools/fault_server.py"), "--mode", mode,
-                          "--port", str(port)])
-        line = self.p.stdout.readline().decode()
-        if not line.startswith("READY"):
-            self.stop()
-            raise RuntimeError("fault server did not start: %s %s" % (line, self.stderr()))
-        self.port = int(line.split()[1])
-
-    def url(self, name="x"):
-        return "rtsp://127.0.0.1:%d/%s" % (self.port, name)
+                          "--port", str(port)], "fault server")
 
 
 # What a sanitizer prints when it finds something: AddressSanitizer and

@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUILD, Process  # noqa: E402
+from harness import BUILD, ReadyServer  # noqa: E402
 
 REPLAY = os.path.join(BUILD, "rtsp-replay")
 
@@ -24,18 +24,10 @@ def encode(path, codec_args, seconds=2):
                    check=True)
 
 
-class Replay(Process):
+class Replay(ReadyServer):
     def __init__(self, mounts, extra=()):
         super().__init__([REPLAY, "--port", "0"] + list(extra) +
-                         ["%s=%s" % (k, v) for k, v in mounts.items()])
-        line = self.p.stdout.readline().decode()
-        if not line.startswith("READY "):
-            self.stop()
-            raise RuntimeError("rtsp-replay did not start: %r %s" % (line, self.stderr()))
-        self.port = int(line.split()[1])
-
-    def url(self, name):
-        return "rtsp://127.0.0.1:%d/%s" % (self.port, name)
+                         ["%s=%s" % (k, v) for k, v in mounts.items()], "rtsp-replay")
 
 
 class ReplayTest(unittest.TestCase):
