@@ -87,6 +87,10 @@ $(BUILD)/tobj/%.o: %.c | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(TCFLAGS) -c $< -o $@
 
+# The resampler.s row loops are what vectorisation is for; -O2 leaves them scalar.
+$(call obj,daemon/resample.c): CFLAGS += -O3
+$(call tobj,daemon/resample.c): TCFLAGS += -O3
+
 $(LIBENG): $(call obj,$(ENG_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(LIBCFG): $(call obj,$(CFG_SRC))
