@@ -9,6 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* AVX2 and FMA copies of the hot loops beside the baseline ones, picked
+ * at load time.  Only static functions get them: clang 14 does not resolve
+ * a cloned function called from another file. */
+#if defined(__x86_64__)
+#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+
 void rsm_axis_free(rsm_axis *a)
 {
     free(a->first);
@@ -78,9 +87,7 @@ int rsm_axis_init(rsm_axis *a, int out, double x0, double len, int size)
 /* Vertical pass: whole rows, contiguous for planar data, a loop the
  * compiler vectorises (the Makefile builds this file at -O3; x86-64-v3's
  * AVX2 and FMA double its width where the CPU has them). */
-#if defined(__x86_64__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+CLONES
 static void vertical(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay, int row, float *restrict tmp)
 {
     const float *wy = ay->w + (size_t)row * (size_t)ay->taps;
@@ -167,10 +174,8 @@ void rsm_row(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay, int row
     horizontal(ax, tmp, 0, dst);
 }
 
-#if defined(__x86_64__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
-void rsm_yuv_to_rgb(float *restrict y, float *restrict u, float *restrict v, int n, const float m[6])
+CLONES
+static void yuv_to_rgb(float *restrict y, float *restrict u, float *restrict v, int n, const float m[6])
 {
     for (int x = 0; x < n; x++) {
         float l = m[0] * (y[x] - m[1]), cb = u[x] - 128.0f, cr = v[x] - 128.0f;
@@ -182,11 +187,9 @@ void rsm_yuv_to_rgb(float *restrict y, float *restrict u, float *restrict v, int
 
 /* Clamping and rounding vectorise; the byte interleave is a plain store
  * loop after them. */
-#if defined(__x86_64__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
-void rsm_pack(const float *restrict p0, const float *restrict p1, const float *restrict p2, int n,
-              uint8_t *restrict out)
+CLONES
+static void pack(const float *restrict p0, const float *restrict p1, const float *restrict p2, int n,
+                 uint8_t *restrict out)
 {
     int32_t q[3][64];
     for (int x0 = 0; x0 < n; x0 += 64) {
@@ -207,4 +210,14 @@ void rsm_pack(const float *restrict p0, const float *restrict p1, const float *r
             o[3 * x + 2] = (uint8_t)q[2][x];
         }
     }
+}
+
+void rsm_yuv_to_rgb(float *y, float *u, float *v, int n, const float m[6])
+{
+    yuv_to_rgb(y, u, v, n, m);
+}
+
+void rsm_pack(const float *p0, const float *p1, const float *p2, int n, uint8_t *out)
+{
+    pack(p0, p1, p2, n, out);
 }
