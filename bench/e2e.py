@@ -18,7 +18,8 @@ Configurations (BENCH_E2E_CONFIGS, comma separated; default: all below):
     x10-bf16-s1 x10-int8-s1 x10-bf16-s5 x10-int8-s5         sample_fps 1 / 5
     alt-x05 alt-x10                                         ffmpeg + ORT, fp32
     latency                                                 x10, int8 else bf16
-    x10-bf16-b1 x10-bf16-b2 x10-bf16-b8 x10-bf16-b16        max_batch (trials only)
+    x10-int8-b2 x10-int8-b4 x10-bf16-b4 x10-fp32-b4         max_batch (trials only; default 0:
+                                                            one per inference CPU, 1 here)
     x10-bf16-c0-1                                           inference_cpus = 0-1 (trials only)
   Other names of the same grammar work too: MODEL-PREC[-sFPS][-bBATCH][-cCPUS][-1080].
 
@@ -51,10 +52,17 @@ FPS = 30.0
 MIN_FPS = 29.0          # a stream "keeps up" at >= this many frames/s in the window
 STATS_INTERVAL = 5
 HZ = os.sysconf("SC_CLK_TCK")
+ALT_BATCH = 4           # frames per onnxruntime call in the alternative, as in every run so far
+# Mount i starts i * 31/30 / n s into the loop (modulo 1 s): keyframes spread
+# over the 1 s GOP, and frames over the 33 ms frame interval too (31 i mod n
+# runs through every residue), as cameras that are not frame-locked are.
+# 1/n alone puts every frame of n = 2, 3, 5, 6, 10 ... streams at the same
+# instant, so that the last of them waits for all the others' inference.
+STAGGER = 31.0 / 30.0
 MODELS = {"x05": "timm14_x05", "x10": "timm13_x10"}
 DEFAULT_CONFIGS = ("x05-fp32 x05-bf16 x05-int8 x10-fp32 x10-bf16 x10-int8 "
                    "x10-bf16-s1 x10-int8-s1 x10-bf16-s5 x10-int8-s5 alt-x05 alt-x10 latency "
-                   "x10-bf16-b1 x10-bf16-b2 x10-bf16-b8 x10-bf16-b16 x10-bf16-c0-1").split()
+                   "x10-int8-b2 x10-int8-b4 x10-bf16-b4 x10-fp32-b4 x10-bf16-c0-1").split()
 SEARCH_ONLY = re.compile(r"-(b\d+|c[\d,-]+)$")   # sweeps: trials, no confirmation
 
 
@@ -154,7 +162,7 @@ class Server:
         else:
             cmd = [self.replay]
         self.p = subprocess.Popen(
-            cmd + ["--port", "0", "--stagger", "%.4f" % (1.0 / n if n > 1 else 0), "--stats", self.stats] +
+            cmd + ["--port", "0", "--stagger", "%.6f" % (STAGGER / n if n > 1 else 0), "--stats", self.stats] +
             mounts, stdout=subprocess.PIPE, stderr=self.err, text=True)
         line = self.p.stdout.readline()
         if not line.startswith("READY "):
@@ -477,7 +485,7 @@ class Bench:
         errf = open(os.path.join(self.work, "alt.err"), "w")
         p = subprocess.Popen([self.node, os.path.join(HERE, "alt_pipeline.js"), "--model", model,
                               "--seconds", str(seconds), "--warmup", str(self.warmup_s),
-                              "--threads", str(self.alt_threads), "--batch", str(cfg["batch"]),
+                              "--threads", str(self.alt_threads), "--batch", str(cfg["batch"] or ALT_BATCH),
                               "--out", out] + [srv.url(i) for i in range(n)],
                              env=env, stdout=subprocess.DEVNULL, stderr=errf)
         t0 = time.monotonic()
@@ -662,7 +670,7 @@ def cpu_list(s):
 
 def parse_config(name):
     toks = name.split("-")
-    cfg = {"name": name, "alt": False, "fps": 0.0, "batch": 4, "res": "720",
+    cfg = {"name": name, "alt": False, "fps": 0.0, "batch": 0, "res": "720",
            "cpus": "1" if (os.cpu_count() or 1) > 1 else "0", "prec": "fp32"}
     if toks[0] == "alt":
         cfg["alt"] = True

@@ -73,8 +73,11 @@ def section(results):
         "Workload: `cam720.mp4` of `tests/fixtures/gen-clips.sh --bench` (1280x720, 30 fps, H.264 High, no B-frames, "
         "GOP 30, 2 Mbit/s, noise over a test pattern) served looped in real time over RTSP/TCP by "
         + server + " on 127.0.0.1, one mount per stream, the mounts phased over the 1 s "
-        "GOP so that keyframes do not all arrive at once. The server runs on the same 2 CPUs; its CPU is given "
-        "apart. lcnetd: the production binary, `max_batch = 4`, `inference_cpus = 1` (decoding unpinned) unless "
+        "GOP so that keyframes do not all arrive at once, and over the 33 ms frame interval so that frames do "
+        "not either (mount i starts i x 31/30/n s into the loop, modulo 1 s; runs before 2026-11-24 20:40 "
+        "were phased by 1/n s only). The server runs on the same 2 CPUs; its CPU is given "
+        "apart. lcnetd: the production binary, `max_batch` at its default (one per inference CPU: 1) and "
+        "`inference_cpus = 1` (decoding unpinned) unless "
         "the name says otherwise (`-bN`: max_batch N, `-cL`: inference_cpus L, `-sF`: sample_fps F), "
         "`publish = every`, one subscriber reading every line.",
         "",

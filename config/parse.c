@@ -624,6 +624,11 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
     } else {
         if (c->daemon.inference_cpus.count == 0)
             default_inference_cpus(&c->daemon.inference_cpus);
+        /* One frame per thread: on one thread a batch costs what its frames
+         * cost one by one (docs/benchmarks.md), so batching would only hold
+         * the first frame back for the others. */
+        if (c->daemon.max_batch == 0)
+            c->daemon.max_batch = c->daemon.inference_cpus.count;
         *out = c;
         c = NULL;
     }

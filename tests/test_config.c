@@ -152,7 +152,7 @@ static void test_empty_file_gives_defaults(void **state)
         }
     assert_true(CPU_ISSET(top, &d->inference_cpus.set));
     assert_int_equal(d->decode_cpus.count, 0);
-    assert_int_equal(d->max_batch, 4);
+    assert_int_equal(d->max_batch, d->inference_cpus.count);   /* 0: one per inference CPU */
     assert_int_equal(d->log_level, LOG_INFO);
     assert_int_equal(d->stats_interval, 10);
     assert_int_equal(d->subscriber_buffer, 262144);
@@ -561,16 +561,19 @@ static void test_integers(void **state)
     assert_int_equal(c->daemon.max_batch, 7);
     assert_int_equal(c->daemon.stats_interval, 1);
     cfg_free(c);
+    c = load_ok("[daemon]\ninference_cpus = 0\nmax_batch = 0\n");   /* 0: one per inference CPU */
+    assert_int_equal(c->daemon.max_batch, 1);
+    cfg_free(c);
     expect_error("[daemon]\nmax_batch = 65\n",
-                 "t.ini:2: [daemon] max_batch: \"65\" is out of range (expected 1..64)", NULL);
-    expect_error("[daemon]\nmax_batch = 0\n", "\"0\" is out of range (expected 1..64)", NULL);
+                 "t.ini:2: [daemon] max_batch: \"65\" is out of range (expected 0..64)", NULL);
+    expect_error("[daemon]\nmax_batch = -1\n", "\"-1\" is out of range (expected 0..64)", NULL);
     expect_error("[daemon]\nstats_interval = 10s\n",
                  "[daemon] stats_interval: \"10s\": unexpected \"s\" after the number "
                  "(expected 1..3600)", NULL);
     expect_error("[daemon]\nmax_batch = 2.5\n", "\"2.5\" is not a whole number", NULL);
     expect_error("[daemon]\nmax_batch = 0x10\n", "unexpected \"x10\" after the number", NULL);
     expect_error("[daemon]\nmax_batch = four\n", "\"four\" is not a number", NULL);
-    expect_error("[daemon]\nmax_batch =\n", "[daemon] max_batch: no value (expected 1..64)",
+    expect_error("[daemon]\nmax_batch =\n", "[daemon] max_batch: no value (expected 0..64)",
                  NULL);
     expect_error("[daemon]\nsubscriber_buffer = 99999999999999999999999\n",
                  "is out of range (expected 4096..67108864)", NULL);
@@ -886,7 +889,7 @@ static void test_several_errors_in_line_order(void **state)
     const char *text = "[stream:a]\n"              /* 1: url missing, found at the end */
                        "sample_fps = x\n"          /* 2 */
                        "[daemon]\n"
-                       "max_batch = 0\n"           /* 4 */
+                       "max_batch = 65\n"          /* 4 */
                        "log_levle = info\n"        /* 5 */
                        "[model]\n"
                        "top_k = 0\n"               /* 7 */
@@ -913,12 +916,12 @@ static void test_small_error_buffer(void **state)
     char err[24];
     cfg *c = NULL;
     memset(err, 'X', sizeof err);
-    assert_int_equal(cfg_load_string(&c, "[daemon]\nmax_batch = 0\n", "t.ini", err, 16),
+    assert_int_equal(cfg_load_string(&c, "[daemon]\nmax_batch = 65\n", "t.ini", err, 16),
                      CFG_EINVAL);
     assert_int_equal(strlen(err), 15);
     assert_int_equal(err[16], 'X');
     assert_memory_equal(err, "t.ini:2: [daemo", 15);
-    assert_int_equal(cfg_load_string(&c, "[daemon]\nmax_batch = 0\n", "t.ini", NULL, 0),
+    assert_int_equal(cfg_load_string(&c, "[daemon]\nmax_batch = 65\n", "t.ini", NULL, 0),
                      CFG_EINVAL);
     assert_null(c);
 }
@@ -1086,8 +1089,8 @@ static void test_doc_lists_every_key_once(void **state)
     assert_int_equal(d.required, 1);
     assert_int_equal(cfg_doc_get(4, &d), 0);
     assert_string_equal(d.key, "max_batch");
-    assert_string_equal(d.range, "1..64");
-    assert_string_equal(d.def, "4");
+    assert_string_equal(d.range, "0..64");
+    assert_string_equal(d.def, "0");
     assert_int_equal(d.restart, 1);
     assert_int_equal(cfg_doc_get(5, &d), 0);
     assert_string_equal(d.range, "debug|info|notice|warning|error");
