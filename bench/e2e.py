@@ -595,7 +595,7 @@ class Bench:
                 if r["ok"]:
                     best, confirmed = r, True
                     break
-                n = n - max(1, n // 20)
+                n = n - max(1, n // 10)
                 if n < 1:
                     break
             result.update(max=n if confirmed else 0, confirmed=confirmed, confirm_s=self.confirm_s, best=best)

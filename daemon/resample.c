@@ -113,8 +113,9 @@ static void vertical(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay,
 }
 
 /* Horizontal pass, outputs [from, ax->n): a dot product of ax->taps (a
- * multiple of 8) per output, zero-weighted past its own taps; tmp is
- * zero past the span, so the reads stay defined. */
+ * multiple of 8) per output, zero-weighted past its own taps.  Past this
+ * plane's span tmp holds zeros or another plane's row: finite values the
+ * zero weights cancel. */
 static void horizontal(const rsm_axis *ax, const float *restrict tmp, int from, float *restrict dst)
 {
     for (int i = from; i < ax->n; i++) {

@@ -35,7 +35,7 @@ int rsm_axis_init(rsm_axis *a, int out, double x0, double len, int size);
 void rsm_axis_free(rsm_axis *a);
 
 /* Output row `row` of plane p resampled by (ax, ay) into dst[ax->n];
- * tmp holds ax->span + ax->taps floats, the last ax->taps of them zero. */
+ * tmp holds ax->span + ax->taps floats, those past the span finite (zeroed once). */
 void rsm_row(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay, int row, float *tmp,
              float *dst);
 
