@@ -1,8 +1,10 @@
-/* scale.h: decoded frames to model input pixels (libswscale).
+/* scale.h: decoded frames to model input pixels.
  *
- * One conversion straight from the decoder's format and size to the
- * model's size and channel order; short-crop scales only the source window
- * the centre crop would keep, so no full-size intermediate is made. */
+ * One conversion straight from the decoder's planes to the model's size and
+ * channel order (resample.c's filter, the stream's colour matrix); short-crop
+ * reads only the source window the centre crop would keep.  Formats the
+ * resampler cannot address (more than 8 bits, palettes, grey) go through
+ * libswscale to RGB at their own size first. */
 #ifndef LCNETD_SCALE_H
 #define LCNETD_SCALE_H
 
