@@ -17,7 +17,7 @@ bench: $(BUILD)/lcnet-infer fixtures $(BUILD)/bench/fmapeak
 $(BUILD)/clips/cam720.mp4 $(BUILD)/clips/cam1080.mp4:
 	sh tests/fixtures/gen-clips.sh --bench $(BUILD)/clips
 
-bench-e2e: $(BUILD)/lcnetd $(BUILD)/lcnetd-test $(BUILD)/lcnet-infer $(BUILD)/rtsp-replay fixtures \
+bench-e2e: $(BUILD)/lcnetd $(BUILD)/lcnetd-test $(BUILD)/lcnet-infer $(BUILD)/rtsp-replay $(BUILD)/latsub fixtures \
            $(BUILD)/clips/cam720.mp4 $(BUILD)/clips/cam1080.mp4
 	/usr/bin/python3 bench/e2e.py $(BUILD) docs/benchmarks.md
 
@@ -27,3 +27,9 @@ REPLAY_LIBS := $(shell pkg-config --libs libavformat libavcodec libavutil)
 all: $(BUILD)/rtsp-replay
 $(BUILD)/rtsp-replay: $(call obj,bench/rtsp_replay.c)
 	$(CC) $(CFLAGS) -o $@ $^ $(REPLAY_LIBS)
+
+# The latency probe of bench-e2e (bench/latsub.c); in `all` so that it is
+# compiled, warnings and all, by every `make check`.
+all: $(BUILD)/latsub
+$(BUILD)/latsub: $(call obj,bench/latsub.c)
+	$(CC) $(CFLAGS) -o $@ $^

@@ -192,15 +192,14 @@ class Server:
 
 
 class Subscriber(threading.Thread):
-    """Reads the event socket; stats events kept, labels timed on arrival."""
+    """Reads the event socket and keeps the stats events (label latency is
+    LatencyProbe's)."""
 
-    def __init__(self, path, labels):
+    def __init__(self, path):
         super().__init__(daemon=True)
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.connect(path)
-        self.labels = labels
         self.stats = {}        # stream -> [(mono, event)]
-        self.lat = []          # (mono, subscriber ms, daemon ms)
         self.lock = threading.Lock()
         self.lines = 0
 
@@ -222,10 +221,6 @@ class Subscriber(threading.Thread):
                     ev = json.loads(ln)
                     with self.lock:
                         self.stats.setdefault(ev["stream"], []).append((t, ev))
-                elif self.labels and ln.startswith(b'{"event":"label"'):
-                    ev = json.loads(ln)
-                    if "decoded_mono_us" in ev:
-                        self.lat.append((t, (t - ev["decoded_mono_us"] / 1e6) * 1000, ev["latency_ms"]))
 
     def close(self):
         try:
@@ -233,6 +228,49 @@ class Subscriber(threading.Thread):
         except OSError:
             pass
         self.s.close()
+
+
+class LatencyProbe:
+    """BUILD/latsub (bench/latsub.c) on the event socket: a C subscriber
+    blocked in read(), writing each label line's arrival time and the
+    frame's stage times (test builds carry them) to a file."""
+
+    STAGES = (("scale", 2, 1), ("wait", 3, 2), ("infer", 4, 3), ("hop", 0, 4))
+
+    def __init__(self, binary, sock, path):
+        self.path = path
+        self.p = subprocess.Popen([binary, sock, path], stdout=subprocess.PIPE, text=True)
+        if self.p.stdout.readline().strip() != "READY":
+            self.stop()
+            raise RuntimeError("latsub did not connect to %s" % sock)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+    def summary(self, window):
+        """Percentiles over the events that arrived in the trial's window
+        (monotonic seconds, the clock latsub uses too)."""
+        self.stop()
+        t0, t1 = window[0] * 1e6, window[1] * 1e6
+        rows = []
+        with open(self.path) as f:
+            for line in f:
+                v = [int(x) for x in line.split()[:5]]
+                if len(v) == 5 and t0 <= v[0] <= t1:
+                    rows.append(v)
+        ms = lambda a, b: [(r[a] - r[b]) / 1000.0 for r in rows]
+        r = {"events": len(rows)}
+        r["sub_p50"], r["sub_p99"] = pct(ms(0, 1), 0.5), pct(ms(0, 1), 0.99)
+        r["dmn_p50"], r["dmn_p99"] = pct(ms(4, 1), 0.5), pct(ms(4, 1), 0.99)
+        for name, a, b in self.STAGES:
+            r[name + "_p50"], r[name + "_p99"] = pct(ms(a, b), 0.5), pct(ms(a, b), 0.99)
+        return r
 
 
 def pct(xs, q):
@@ -264,7 +302,7 @@ class Bench:
                 raise SystemExit("bench-e2e: %s missing (sh tests/fixtures/gen-clips.sh --bench %s)" % (c, clips))
         # private copies: a rebuild during the run cannot swap the daemon
         self.bins = {}
-        for b in ("lcnetd", "lcnetd-test", "lcnet-infer", "rtsp-replay"):
+        for b in ("lcnetd", "lcnetd-test", "lcnet-infer", "rtsp-replay", "latsub"):
             src = os.path.join(build, b)
             if not os.access(src, os.X_OK):
                 raise SystemExit("bench-e2e: %s missing (make %s)" % (src, src))
@@ -351,7 +389,7 @@ class Bench:
         errf = open(os.path.join(tmp, "lcnetd.err"), "w")
         binary = self.bins["lcnetd-test" if latency else "lcnetd"]
         d = subprocess.Popen([binary, "-c", conf], stdout=subprocess.DEVNULL, stderr=errf)
-        sub = None
+        sub = probe = None
         res = {"n": n, "seconds_asked": seconds}
         try:
             t_start = time.monotonic()
@@ -366,10 +404,17 @@ class Bench:
                     raise RuntimeError("lcnetd: no socket after 60 s")
                 time.sleep(0.1)
             time.sleep(0.2)
-            sub = Subscriber(sock, latency)
+            sub = Subscriber(sock)
             sub.start()
+            if latency:
+                probe = LatencyProbe(self.bins["latsub"], sock, os.path.join(tmp, "latency.txt"))
             res.update(self._watch(cfg, n, seconds, d, srv, sub, t_start))
+            window = res.pop("window", None)
+            if probe and window:
+                res.update(probe.summary(window))
         finally:
+            if probe:
+                probe.stop()
             if sub:
                 sub.close()
             if d.poll() is None:
@@ -465,12 +510,7 @@ class Bench:
              "server_fps": srv_fps, "server_limited": server_limited,
              "rss_mb": (mem_kb(d.pid, "VmRSS") or 0) / 1024, "hwm_mb": (mem_kb(d.pid, "VmHWM") or 0) / 1024,
              "stats_p50_max": max((p["p50"] or 0) for p in per), "stats_p99_max": max((p["p99"] or 0) for p in per)}
-        if sub.labels:
-            lat = [(a, b) for t, a, b in sub.lat if t_base <= t <= t_end]
-            r["events"] = len(lat)
-            r["sub_p50"], r["sub_p99"] = pct([a for a, _ in lat], 0.5), pct([a for a, _ in lat], 0.99)
-            r["dmn_p50"], r["dmn_p99"] = pct([b for _, b in lat], 0.5), pct([b for _, b in lat], 0.99)
-            r["hop_p50"], r["hop_p99"] = pct([a - b for a, b in lat], 0.5), pct([a - b for a, b in lat], 0.99)
+        r["window"] = (t_base, t_end)
         return r
 
     # -- one alternative-pipeline trial -----------------------------------

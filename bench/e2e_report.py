@@ -151,25 +151,29 @@ def section(results):
               "|---|---:|---:|---:|---:|---|"] + rat + [""]
     lat = [latest[k] for k in ("latency-50", "latency-90") if k in latest]
     if lat:
-        o += ["Event latency, from the frame leaving the decoder (after scaling to 224x224, where lcnetd stamps "
-              "it) to the line's arrival at a subscriber (`recv()` returning on the event socket). The daemon's own "
-              "`latency_ms` ends when inference does, before the line is queued for subscribers; to measure the "
-              "whole path, test builds (`build/lcnetd-test`, used for these runs only) add the decode time on "
-              "CLOCK_MONOTONIC to label events (`decoded_mono_us`), which the subscriber subtracts from its own "
-              "CLOCK_MONOTONIC time. Inference time: `lcnet-infer --bench` batch 1 median with the inference "
-              "thread count, measured just before. Target: p99 <= inference time + 3 ms at 50 % load.", "",
+        o += ["Event latency, from the frame leaving the decoder (lcnetd stamps it as `avcodec_receive_frame()` "
+              "hands it over, before scaling) to the line's arrival at a subscriber (`read()` returning on the "
+              "event socket). Test builds (`build/lcnetd-test`, used for these runs only) add the frame's stage "
+              "times on CLOCK_MONOTONIC to label events; `build/latsub` (bench/latsub.c), a C subscriber of its "
+              "own blocked in `read()`, stamps each line's arrival on the same clock. The daemon's `latency_ms` "
+              "ends when inference does. Stage columns are p99 of each stage on its own (they do not add up to "
+              "the total's p99): scaling to the model's input, waiting for the inference thread, inference, and "
+              "the publish hop (event loop to subscriber). Inference time: `lcnet-infer --bench` batch 1 median "
+              "with the inference thread count, measured just before. Target: p99 <= inference time + 3 ms at "
+              "50 % load.", "",
               "| load | streams | of (max) | events | subscriber p50 ms | p99 ms | daemon latency_ms p50 | p99 "
-              "| publish hop p99 | inference ms | target p99 | |",
-              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+              "| p99: scale | wait | inference | publish hop | inference ms (bench) | target p99 | |",
+              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in lat:
             tgt = r["infer_median_ms"] + 3 if r.get("infer_median_ms") is not None else None
             verdict = ""
             if r["load_frac"] == 0.5 and tgt is not None and r.get("sub_p99") is not None:
                 verdict = "met" if r["sub_p99"] <= tgt else "missed"
-            o.append("| %d %% | %d | %s (%d) | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            o.append("| %d %% | %d | %s (%d) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 round(r["load_frac"] * 100), r["n"], r["of"], r["max"], r.get("events", "-"),
                 f(r.get("sub_p50")), f(r.get("sub_p99")), f(r.get("dmn_p50")), f(r.get("dmn_p99")),
-                f(r.get("hop_p99")), f(r.get("infer_median_ms"), "%.3f"), f(tgt), verdict))
+                f(r.get("scale_p99")), f(r.get("wait_p99")), f(r.get("infer_p99")), f(r.get("hop_p99")),
+                f(r.get("infer_median_ms"), "%.3f"), f(tgt), verdict))
         o.append("")
     o += ["<details><summary>Every trial</summary>", "",
           "| configuration | phase | streams | pass | why not | window s | min in fps | min classified fps "

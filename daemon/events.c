@@ -75,6 +75,12 @@ char *ev_label(const lc_stream *s, const lc_frame *f, double latency_ms, const e
      * (bench/e2e.py).  Test builds only: not part of the event format. */
     json_key(&b, "decoded_mono_us");
     json_int(&b, f->decoded_us);
+    json_key(&b, "scaled_mono_us");
+    json_int(&b, f->scaled_us);
+    json_key(&b, "infer_start_mono_us");
+    json_int(&b, f->infer_start_us);
+    json_key(&b, "infer_end_mono_us");
+    json_int(&b, f->infer_end_us);
 #endif
     json_key(&b, "top");
     json_array_begin(&b);

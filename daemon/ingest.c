@@ -310,13 +310,17 @@ static int handle_frame(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t
         r->next_keep = r->next_keep + step > sec ? r->next_keep + step : sec + step;
     }
     lc_frame *f = lc_slot_spare(s);
+    /* latency counts the scaling too: it is part of what a frame costs */
+    f->decoded_us = lc_mono_us();
     int ret = scl_frame(r->scaler, fr, f->pix, s->w * 3, err, errlen);
     if (ret < 0)
         return ret;
+#ifdef LCNETD_TESTING
+    f->scaled_us = lc_mono_us();
+#endif
     f->seq = (int64_t)lc_read(&s->decoded);
     f->pts = sec;
     f->capture_us = capture_time(r, pts);
-    f->decoded_us = lc_mono_us();
     /* files not in realtime are read as fast as inference takes them: every
      * frame classified, back-pressure instead of skips */
     lc_slot_put(s, c->url_kind == CFG_URL_FILE && !c->realtime);

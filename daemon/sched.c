@@ -116,14 +116,22 @@ static void run_batch(sch *s, lc_stream **bs, lc_frame **bf, int n, float *raw, 
         frames[i] = bf[i]->pix;
         strides[i] = bs[i]->w * 3;
     }
+#ifdef LCNETD_TESTING
+    int64_t t0 = lc_mono_us();
+#endif
     if (eng_run_pixels(s->model, frames, strides, n, raw, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "inference failed: %s", err);
         return;
     }
     eng_probs(s->model, raw, n, probs);
     int64_t now = lc_mono_us();
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+#ifdef LCNETD_TESTING
+        bf[i]->infer_start_us = t0;
+        bf[i]->infer_end_us = now;
+#endif
         publish(s, bs[i], bf[i], probs + (size_t)i * (size_t)s->info.classes, now);
+    }
     __atomic_add_fetch(&s->classified, (uint64_t)n, __ATOMIC_RELAXED);
 }
 

@@ -29,6 +29,10 @@ typedef struct {
     double pts;            /* seconds in the stream's time base */
     int64_t capture_us;    /* wall clock: the sender's (RTCP) when known, else decode time */
     int64_t decoded_us;    /* monotonic: when it left the decoder; latency starts here */
+#ifdef LCNETD_TESTING
+    /* monotonic stage times, for the latency breakdown of bench/e2e.py */
+    int64_t scaled_us, infer_start_us, infer_end_us;
+#endif
 } lc_frame;
 
 typedef struct lc_stream {
