@@ -29,6 +29,15 @@ def labels_by_stream(sub):
     return out
 
 
+def cpu_list(text):
+    """"0,2-3" as in /proc/PID/status -> {0, 2, 3}"""
+    out = set()
+    for part in text.strip().split(","):
+        a, _, b = part.partition("-")
+        out.update(range(int(a), int(b or a) + 1))
+    return out
+
+
 class Pipeline(DaemonTest):
     def test_events_from_rtsp_and_file(self):
         srv = self.track(RtspServer({"cam": clip("clip-a.mp4")}))
@@ -177,6 +186,33 @@ class Pipeline(DaemonTest):
         self.assertEqual(st["decoded"], 200, "clip-a has 200 frames")
         self.assertEqual(st["classified"], 200, "every one classified")
         self.assertEqual(st["skipped"], 0)
+
+    def test_threads_keep_to_their_cpus(self):
+        # inference on inference_cpus, the event loop off them (it must not
+        # wait behind an inference to publish), ingest free to use every CPU
+        # but below both
+        usable = os.sched_getaffinity(0)
+        if 1 not in usable or len(usable) < 2:
+            self.skipTest("needs CPU 1 and another: the harness puts inference on CPU 1")
+        cfg, sock = write_config(self.tmp, [("yard", {"url": clip("clip-b.mkv"), "loop": "yes"})])
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        sub.wait_for(lambda e: e["event"] == "label", what="a label")
+        cpus, policy = {}, {}
+        for tid in os.listdir("/proc/%d/task" % d.p.pid):
+            base = "/proc/%d/task/%s/" % (d.p.pid, tid)
+            with open(base + "comm") as f:
+                comm = f.read().strip()
+            with open(base + "status") as f:
+                line = next(l for l in f if l.startswith("Cpus_allowed_list:"))
+            cpus[int(tid) if int(tid) == d.p.pid else comm] = cpu_list(line.split(":", 1)[1])
+            policy[comm] = os.sched_getscheduler(int(tid))
+        self.assertEqual(cpus["lcnetd-infer"], {1})
+        self.assertEqual(cpus[d.p.pid], usable - {1}, "the event loop (main thread)")
+        self.assertEqual(cpus["in:yard"], usable, "an unpinned stream gets every CPU back")
+        # decoders yield to inference and the event loop the moment those wake
+        self.assertEqual(policy["in:yard"], os.SCHED_IDLE)
+        self.assertEqual(policy["lcnetd-infer"], os.SCHED_OTHER)
 
     def test_int8_models(self):
         # a QDQ model as ONNX Runtime wrote it, and a float model calibrated
