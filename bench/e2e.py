@@ -144,6 +144,17 @@ def server_kind():
     return kind
 
 
+def terminate(p, grace=10):
+    """SIGTERM, then SIGKILL after grace seconds."""
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 class Server:
     """n mounts of one clip, phased over 1 s, from rtsp-replay or (with
     BENCH_E2E_SERVER=gst) rtsp_server.py; both speak the same command line,
@@ -181,13 +192,7 @@ class Server:
             return None
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+        terminate(self.p)
         self.err.close()
 
 
@@ -245,13 +250,7 @@ class LatencyProbe:
             raise RuntimeError("latsub did not connect to %s" % sock)
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+        terminate(self.p)
 
     def summary(self, window):
         """Percentiles over the events that arrived in the trial's window
@@ -417,13 +416,7 @@ class Bench:
                 probe.stop()
             if sub:
                 sub.close()
-            if d.poll() is None:
-                d.send_signal(signal.SIGTERM)
-                try:
-                    d.wait(20)
-                except subprocess.TimeoutExpired:
-                    d.kill()
-                    d.wait()
+            terminate(d, 20)
             errf.close()
             srv.stop()
             shutil.rmtree(tmp, ignore_errors=True)
