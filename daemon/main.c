@@ -62,6 +62,7 @@ typedef struct {
     uint64_t last_classified;
     double fps;
     cfg_cpus start_cpus;        /* the process's CPUs, before the loop is pinned */
+    cfg_cpus loop_cpus;         /* the loop's; count 0 = not pinned */
 } daemon_t;
 
 /* ---------------------------------------------------------- streams */
@@ -114,12 +115,25 @@ static void pin_loop(daemon_t *d)
     if (CPU_COUNT(&loop) == 0)
         return;
     int e = pthread_setaffinity_np(pthread_self(), sizeof loop, &loop);
-    cfg_cpus shown = { loop, CPU_COUNT(&loop) };
-    cfg_cpus_format(&shown, list, sizeof list);
-    if (e)
+    if (e) {
         lc_log(LOG_WARNING, "event loop unpinned: %s", strerror(e));
-    else
-        lc_log(LOG_DEBUG, "event loop on CPUs %s", list);
+        return;
+    }
+    d->loop_cpus = (cfg_cpus){ loop, CPU_COUNT(&loop) };
+    cfg_cpus_format(&d->loop_cpus, list, sizeof list);
+    lc_log(LOG_DEBUG, "event loop on CPUs %s", list);
+}
+
+/* The configuration checks CPU lists against the calling thread's CPUs:
+ * reading it on the loop's narrower set would refuse inference_cpus. */
+static int load_config_wide(daemon_t *d, cfg **out, char *err, size_t errlen)
+{
+    if (d->loop_cpus.count)
+        pthread_setaffinity_np(pthread_self(), sizeof d->start_cpus.set, &d->start_cpus.set);
+    int ret = cfg_load_file(out, d->config_path, err, errlen);
+    if (d->loop_cpus.count)
+        pthread_setaffinity_np(pthread_self(), sizeof d->loop_cpus.set, &d->loop_cpus.set);
+    return ret;
 }
 
 /* Stop streams [from, to) of d->st: all threads asked first, then joined,
@@ -306,7 +320,7 @@ static void reload(daemon_t *d)
     cfg *n = NULL;
     char err[2048], keys[256] = "";
     svc_reloading();
-    if (cfg_load_file(&n, d->config_path, err, sizeof err) < 0) {
+    if (load_config_wide(d, &n, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "reload rejected, the running configuration stays: %s", err);
         svc_ready();
         return;

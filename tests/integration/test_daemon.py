@@ -213,6 +213,16 @@ class Pipeline(DaemonTest):
         # decoders yield to inference and the event loop the moment those wake
         self.assertEqual(policy["in:yard"], os.SCHED_IDLE)
         self.assertEqual(policy["lcnetd-infer"], os.SCHED_OTHER)
+        # a reload reads the config on every CPU (inference_cpus = 1 must pass
+        # its check), then the loop goes back to its own
+        d.p.send_signal(signal.SIGHUP)
+        end = time.time() + 20
+        while "reloaded" not in d.stderr() and time.time() < end:
+            time.sleep(0.1)
+        self.assertIn("reloaded", d.stderr())
+        with open("/proc/%d/status" % d.p.pid) as f:
+            line = next(l for l in f if l.startswith("Cpus_allowed_list:"))
+        self.assertEqual(cpu_list(line.split(":", 1)[1]), usable - {1}, "the loop after a reload")
 
     def test_int8_models(self):
         # a QDQ model as ONNX Runtime wrote it, and a float model calibrated
