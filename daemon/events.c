@@ -70,9 +70,10 @@ char *ev_label(const lc_stream *s, const lc_frame *f, double latency_ms, const e
     json_key(&b, "latency_ms");
     json_num(&b, latency_ms);
 #ifdef LCNETD_TESTING
-    /* latency_ms ends when inference does; with the decode time on the
-     * monotonic clock a subscriber can also measure the publish hop
-     * (bench/e2e.py).  Test builds only: not part of the event format. */
+    /* latency_ms ends when inference does; with the stage times on the
+     * monotonic clock a subscriber can measure the whole path and see where
+     * it goes (bench/latsub.c).  Test builds only: not part of the event
+     * format. */
     json_key(&b, "decoded_mono_us");
     json_int(&b, f->decoded_us);
     json_key(&b, "scaled_mono_us");
