@@ -145,6 +145,15 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
                    "AddressSanitizer:", "LeakSanitizer:", "ThreadSanitizer:")
 
 
+def wait_until(pred, timeout, what):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("%s: not within %d s" % (what, timeout))
+
+
 def no_quarantine_env():
     """ASAN_OPTIONS for a daemon whose RSS a test measures: ASan's quarantine
     keeps freed memory resident by design, which would look like growth."""

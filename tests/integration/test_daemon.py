@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BUILD, MODEL, ROOT, Daemon, DaemonTest, RtspServer,  # noqa: E402
-                     Subscriber, clip, main, write_config)
+                     Subscriber, clip, main, wait_until, write_config)
 
 
 def labels_by_stream(sub):
@@ -29,8 +29,10 @@ def labels_by_stream(sub):
     return out
 
 
-def cpu_list(text):
-    """"0,2-3" as in /proc/PID/status -> {0, 2, 3}"""
+def allowed_cpus(status):
+    """Cpus_allowed_list of a /proc/.../status file: "0,2-3" -> {0, 2, 3}"""
+    with open(status) as f:
+        text = next(l for l in f if l.startswith("Cpus_allowed_list:")).split(":", 1)[1]
     out = set()
     for part in text.strip().split(","):
         a, _, b = part.partition("-")
@@ -203,9 +205,7 @@ class Pipeline(DaemonTest):
             base = "/proc/%d/task/%s/" % (d.p.pid, tid)
             with open(base + "comm") as f:
                 comm = f.read().strip()
-            with open(base + "status") as f:
-                line = next(l for l in f if l.startswith("Cpus_allowed_list:"))
-            cpus[int(tid) if int(tid) == d.p.pid else comm] = cpu_list(line.split(":", 1)[1])
+            cpus[int(tid) if int(tid) == d.p.pid else comm] = allowed_cpus(base + "status")
             policy[comm] = os.sched_getscheduler(int(tid))
         self.assertEqual(cpus["lcnetd-infer"], {1})
         self.assertEqual(cpus[d.p.pid], usable - {1}, "the event loop (main thread)")
@@ -216,13 +216,9 @@ class Pipeline(DaemonTest):
         # a reload reads the config on every CPU (inference_cpus = 1 must pass
         # its check), then the loop goes back to its own
         d.p.send_signal(signal.SIGHUP)
-        end = time.time() + 20
-        while "reloaded" not in d.stderr() and time.time() < end:
-            time.sleep(0.1)
-        self.assertIn("reloaded", d.stderr())
-        with open("/proc/%d/status" % d.p.pid) as f:
-            line = next(l for l in f if l.startswith("Cpus_allowed_list:"))
-        self.assertEqual(cpu_list(line.split(":", 1)[1]), usable - {1}, "the loop after a reload")
+        wait_until(lambda: "reloaded" in d.stderr(), 20, "the reload")
+        self.assertEqual(allowed_cpus("/proc/%d/status" % d.p.pid), usable - {1},
+                         "the loop after a reload")
 
     def test_int8_models(self):
         # a QDQ model as ONNX Runtime wrote it, and a float model calibrated

@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Daemon, DaemonTest, FaultServer, RtspServer, Subscriber, clip,  # noqa: E402
-                     main, no_quarantine_env, write_config)
+                     main, no_quarantine_env, wait_until, write_config)
 
 # Bounds on growth, generous: a leak per reconnect or per reload would
 # show as MiBs over the hundreds of them here, and an fd leak as dozens.
@@ -56,15 +56,6 @@ def settle(f, n=5):
         out.append(f())
         time.sleep(0.1)
     return min(out)
-
-
-def wait_until(pred, timeout, what):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("%s: not within %d s" % (what, timeout))
 
 
 class StreamFaults(DaemonTest):
