@@ -15,13 +15,16 @@ stepping down while the confirmation fails.
 
 Configurations (BENCH_E2E_CONFIGS, comma separated; default: all below):
     x05-fp32 x05-bf16 x05-int8 x10-fp32 x10-bf16 x10-int8   every frame
+    x10-fp32-q30 x10-bf16-q30 x10-int8-q30                  queue_frames = 30: the 1 s backlog
+                                                            the alternative is allowed
     x10-bf16-s1 x10-int8-s1 x10-bf16-s5 x10-int8-s5         sample_fps 1 / 5
     alt-x05 alt-x10                                         ffmpeg + ORT, fp32
     latency                                                 x10, int8 else bf16
     x10-int8-b2 x10-int8-b4 x10-bf16-b4 x10-fp32-b4         max_batch (trials only; default 0:
                                                             one per inference CPU, 1 here)
     x10-bf16-c0-1                                           inference_cpus = 0-1 (trials only)
-  Other names of the same grammar work too: MODEL-PREC[-sFPS][-bBATCH][-cCPUS][-1080].
+  Other names of the same grammar work too:
+  MODEL-PREC[-sFPS][-bBATCH][-cCPUS][-qQUEUE][-1080].
 
 Environment: BENCH_E2E_TRIAL (s, default 30), BENCH_E2E_CONFIRM (s, 300),
 BENCH_E2E_WARMUP (s, 10), BENCH_E2E_MAX (streams, 128), BENCH_E2E_ALT_THREADS
@@ -52,6 +55,7 @@ FPS = 30.0
 MIN_FPS = 29.0          # a stream "keeps up" at >= this many frames/s in the window
 STATS_INTERVAL = 5
 HZ = os.sysconf("SC_CLK_TCK")
+LATENCY_RUNS = 3        # per load; the median run is reported
 ALT_BATCH = 4           # frames per onnxruntime call in the alternative, as in every run so far
 # Mount i starts i * 31/30 / n s into the loop (modulo 1 s): keyframes spread
 # over the 1 s GOP, and frames over the 33 ms frame interval too (31 i mod n
@@ -60,7 +64,7 @@ ALT_BATCH = 4           # frames per onnxruntime call in the alternative, as in 
 # instant, so that the last of them waits for all the others' inference.
 STAGGER = 31.0 / 30.0
 MODELS = {"x05": "timm14_x05", "x10": "timm13_x10"}
-DEFAULT_CONFIGS = ("x05-fp32 x05-bf16 x05-int8 x10-fp32 x10-bf16 x10-int8 "
+DEFAULT_CONFIGS = ("x05-fp32 x05-bf16 x05-int8 x10-fp32 x10-bf16 x10-int8 x10-fp32-q30 x10-bf16-q30 x10-int8-q30 "
                    "x10-bf16-s1 x10-int8-s1 x10-bf16-s5 x10-int8-s5 alt-x05 alt-x10 latency "
                    "x10-int8-b2 x10-int8-b4 x10-bf16-b4 x10-fp32-b4 x10-bf16-c0-1").split()
 SEARCH_ONLY = re.compile(r"-(b\d+|c[\d,-]+)$")   # sweeps: trials, no confirmation
@@ -373,7 +377,8 @@ class Bench:
         sock = os.path.join(tmp, "events.sock")
         lines = ["[daemon]", "socket = %s" % sock, "inference_cpus = %s" % cfg["cpus"],
                  "max_batch = %d" % cfg["batch"], "stats_interval = %d" % STATS_INTERVAL,
-                 "allow_root = yes", "log_level = warning", "",
+                 "allow_root = yes", "log_level = warning",
+                 "queue_frames = %d" % cfg["queue"] if cfg["queue"] else "", "",
                  "[model]", "path = %s" % model, "precision = %s" % cfg["prec"], "top_k = 1"]
         if calib:
             lines.append("calibration = %s" % calib)
@@ -679,14 +684,24 @@ class Bench:
         r = subprocess.run(args, capture_output=True, text=True)
         infer = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
         self.record({"kind": "infer", "config": "infer-" + name, "result": infer})
+        # A 30 s p99 swings by 1-2 ms with the machine's other tenants: each
+        # load runs LATENCY_RUNS times and the run with the median p99 stands
+        # for it, the others' p99s beside it.
         for frac in (0.5, 0.9):
             n = max(1, round(r_max(have[name]) * frac))
-            t = self.lcnetd_trial(cfg, n, self.trial_s, latency=True)
-            t.update(kind="latency", config="latency-%d" % round(frac * 100), of=name, load_frac=frac,
-                     max=r_max(have[name]), infer_median_ms=infer.get("median_ms"), load=loadavg())
+            runs = []
+            for i in range(LATENCY_RUNS):
+                t = self.lcnetd_trial(cfg, n, self.trial_s, latency=True)
+                t.update(kind="latency-run", config="latency-%d" % round(frac * 100), of=name, load_frac=frac,
+                         max=r_max(have[name]), infer_median_ms=infer.get("median_ms"), load=loadavg(), run=i)
+                self.record(t)
+                log("latency %s at %d%% (%d streams), run %d: subscriber p50 %s p99 %s ms (daemon p99 %s)" % (
+                    name, frac * 100, n, i + 1, t.get("sub_p50"), t.get("sub_p99"), t.get("dmn_p99")))
+                runs.append(t)
+            ok = sorted((r for r in runs if r.get("sub_p99") is not None), key=lambda r: r["sub_p99"])
+            t = dict(ok[len(ok) // 2] if ok else runs[-1])
+            t.update(kind="latency", runs_p99=[r.get("sub_p99") for r in runs])
             self.record(t)
-            log("latency %s at %d%% (%d streams): subscriber p50 %s p99 %s ms (daemon p99 %s)" % (
-                name, frac * 100, n, t.get("sub_p50"), t.get("sub_p99"), t.get("dmn_p99")))
 
 
 def r_max(r):
@@ -703,7 +718,7 @@ def cpu_list(s):
 
 def parse_config(name):
     toks = name.split("-")
-    cfg = {"name": name, "alt": False, "fps": 0.0, "batch": 0, "res": "720",
+    cfg = {"name": name, "alt": False, "fps": 0.0, "batch": 0, "queue": 0, "res": "720",
            "cpus": "1" if (os.cpu_count() or 1) > 1 else "0", "prec": "fp32"}
     if toks[0] == "alt":
         cfg["alt"] = True
@@ -721,6 +736,8 @@ def parse_config(name):
             cfg["fps"] = float(t[1:])
         elif re.fullmatch(r"b\d+", t):
             cfg["batch"] = int(t[1:])
+        elif re.fullmatch(r"q\d+", t):
+            cfg["queue"] = int(t[1:])
         elif re.fullmatch(r"c\d+", t):      # c0-1: the '-' split it
             cfg["cpus"] = t[1:] + ("-" + toks.pop(0) if toks and toks[0].isdigit() else "")
         elif t == "1080":

@@ -51,6 +51,7 @@ typedef struct cfg_daemon {
     cfg_cpus inference_cpus;   /* after load: never empty (all usable CPUs) */
     cfg_cpus decode_cpus;      /* count == 0: ingest threads not pinned */
     int max_batch;
+    int queue_frames;          /* per stream, waiting for inference */
     int log_level;             /* a syslog priority, LOG_ERR..LOG_DEBUG */
     int stats_interval;        /* seconds */
     int subscriber_buffer;     /* bytes */

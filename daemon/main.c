@@ -72,7 +72,8 @@ static int stream_up(daemon_t *d, const cfg_stream *c, char *err, size_t errlen)
     sch_model_info mi;
     lc_stream *s;
     sch_model(d->sched, &mi);
-    if (lc_stream_new(&s, c, mi.width, mi.height, mi.order, mi.mode, err, errlen) < 0)
+    if (lc_stream_new(&s, c, mi.width, mi.height, mi.order, mi.mode, d->c->daemon.queue_frames,
+                      err, errlen) < 0)
         return -1;
     s->sched = d->sched;
     s->q = d->q;
@@ -377,6 +378,7 @@ static void reload(daemon_t *d)
     n->daemon.decode_cpus = keep.decode_cpus;
     n->daemon.allow_root = keep.allow_root;
     n->daemon.max_batch = keep.max_batch;
+    n->daemon.queue_frames = keep.queue_frames;
     cfg *old = d->c;
     d->c = n;
     cfg_free(old);

@@ -13,12 +13,14 @@ static char *dup_or_empty(const char *s)
 }
 
 int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, int order, int mode,
-                  char *err, size_t errlen)
+                  int depth, char *err, size_t errlen)
 {
     lc_stream *s = calloc(1, sizeof(*s));
     *out = NULL;
     if (!s)
         goto nomem;
+    pthread_mutex_init(&s->m, NULL);
+    pthread_cond_init(&s->cv, NULL);
     s->cfg = *c;
     s->cfg.name = dup_or_empty(c->name);
     s->cfg.url = dup_or_empty(c->url);
@@ -28,16 +30,20 @@ int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, int order,
     s->h = h;
     s->order = order;
     s->mode = mode;
-    for (int i = 0; i < LC_QUEUE + 2; i++)
+    s->depth = depth > 0 ? depth : 1;
+    s->f = calloc((size_t)s->depth + 2, sizeof(*s->f));
+    s->fq = calloc((size_t)s->depth, sizeof(*s->fq));
+    s->freel = calloc((size_t)s->depth + 2, sizeof(*s->freel));
+    if (!s->f || !s->fq || !s->freel)
+        goto nomem;
+    for (int i = 0; i < s->depth + 2; i++)
         if (!(s->f[i].pix = malloc((size_t)w * (size_t)h * 3)))
             goto nomem;
     s->spare = 0;
     s->working = 1;
-    for (int i = 2; i < LC_QUEUE + 2; i++)
+    for (int i = 2; i < s->depth + 2; i++)
         s->freel[s->nfree++] = i;
     s->last_cls = s->cand_cls = -1;
-    pthread_mutex_init(&s->m, NULL);
-    pthread_cond_init(&s->cv, NULL);
     s->heartbeat_us = lc_mono_us();
     *out = s;
     return 0;
@@ -51,12 +57,14 @@ void lc_stream_free(lc_stream *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < LC_QUEUE + 2; i++)
-        free(s->f[i].pix);
-    if (s->f[0].pix || s->cfg.name) {
-        pthread_mutex_destroy(&s->m);
-        pthread_cond_destroy(&s->cv);
-    }
+    if (s->f)
+        for (int i = 0; i < s->depth + 2; i++)
+            free(s->f[i].pix);
+    pthread_mutex_destroy(&s->m);
+    pthread_cond_destroy(&s->cv);
+    free(s->f);
+    free(s->fq);
+    free(s->freel);
     free(s->cfg.name);
     free(s->cfg.url);
     free(s);
@@ -70,19 +78,19 @@ lc_frame *lc_slot_spare(lc_stream *s)
 void lc_slot_put(lc_stream *s, int wait)
 {
     pthread_mutex_lock(&s->m);
-    while (wait && s->fqn == LC_QUEUE && !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+    while (wait && s->fqn == s->depth && !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
         struct timespec ts = lc_deadline(200);
         pthread_cond_timedwait(&s->cv, &s->m, &ts);
         /* waiting on a slow consumer is progress, not a hang */
         __atomic_store_n(&s->heartbeat_us, lc_mono_us(), __ATOMIC_RELAXED);
     }
-    if (s->fqn == LC_QUEUE) {
+    if (s->fqn == s->depth) {
         lc_count(&s->skipped, 1);      /* the oldest goes, never seen by inference */
         s->freel[s->nfree++] = s->fq[s->fqhead];
-        s->fqhead = (s->fqhead + 1) % LC_QUEUE;
+        s->fqhead = (s->fqhead + 1) % s->depth;
         s->fqn--;
     }
-    s->fq[(s->fqhead + s->fqn) % LC_QUEUE] = s->spare;
+    s->fq[(s->fqhead + s->fqn) % s->depth] = s->spare;
     s->fqn++;
     s->spare = s->freel[--s->nfree];
     pthread_mutex_unlock(&s->m);
@@ -95,7 +103,7 @@ lc_frame *lc_slot_take(lc_stream *s)
     if (s->fqn > 0) {
         s->freel[s->nfree++] = s->working;
         s->working = s->fq[s->fqhead];
-        s->fqhead = (s->fqhead + 1) % LC_QUEUE;
+        s->fqhead = (s->fqhead + 1) % s->depth;
         s->fqn--;
         f = &s->f[s->working];
         pthread_cond_signal(&s->cv);

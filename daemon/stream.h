@@ -2,14 +2,16 @@
  *
  * The ingest thread owns the demuxer and decoder and writes frames; the
  * inference thread reads them; they meet only at the queue below, under the
- * stream's mutex.  The queue holds LC_QUEUE frames (a quarter second at
- * 30 fps): long enough to absorb a burst (an ingest thread, which runs at a
- * lower priority than inference, kept off a busy CPU for a moment catches
- * up with several frames at once; with 3 slots, 12-14 camera streams on 2
- * cores lost a frame now and then with a third of the CPU idle), short
- * enough that latency stays bounded; when it is full the oldest frame is
- * dropped and counted as skipped, since a late label is worth less than a
- * skipped one. */
+ * stream's mutex.  The queue holds `depth` frames ([daemon] queue_frames,
+ * 8 by default: a quarter second at 30 fps): long enough to absorb a burst
+ * (an ingest thread, which runs at a lower priority than inference, kept
+ * off a busy CPU for a moment catches up with several frames at once; with
+ * 3 slots, 12-14 camera streams on 2 cores lost a frame now and then with a
+ * third of the CPU idle), short enough that latency stays bounded; when it
+ * is full the oldest frame is dropped and counted as skipped, since a late
+ * label is worth less than a skipped one.  The depth + 2 slots are
+ * allocated up front; a slot the queue never reached is never written, so
+ * it is usually not resident either. */
 #ifndef LCNETD_STREAM_H
 #define LCNETD_STREAM_H
 
@@ -17,8 +19,6 @@
 #include <stdint.h>
 
 #include "config/config.h"
-
-#define LC_QUEUE 8
 
 struct evq;
 struct sch;
@@ -42,10 +42,11 @@ typedef struct lc_stream {
 
     pthread_mutex_t m;
     pthread_cond_t cv;     /* a queued frame taken (back-pressure waits on it) */
-    lc_frame f[LC_QUEUE + 2];
+    int depth;             /* queue length; f, fq and freel are sized from it */
+    lc_frame *f;           /* depth + 2 */
     int spare, working;    /* indices into f: being filled, being classified */
-    int fq[LC_QUEUE], fqhead, fqn;     /* queued, oldest first */
-    int freel[LC_QUEUE + 2], nfree;
+    int *fq, fqhead, fqn;  /* queued, oldest first */
+    int *freel, nfree;
 
     pthread_t thread;
     int started;
@@ -74,7 +75,7 @@ typedef struct lc_stream {
 } lc_stream;
 
 int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, int order, int mode,
-                  char *err, size_t errlen);
+                  int depth, char *err, size_t errlen);
 void lc_stream_free(lc_stream *s);
 
 /* Ingest side: the buffer to fill next, then hand it over.  With wait set,

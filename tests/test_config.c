@@ -153,6 +153,7 @@ static void test_empty_file_gives_defaults(void **state)
     assert_true(CPU_ISSET(top, &d->inference_cpus.set));
     assert_int_equal(d->decode_cpus.count, 0);
     assert_int_equal(d->max_batch, d->inference_cpus.count);   /* 0: one per inference CPU */
+    assert_int_equal(d->queue_frames, 8);
     assert_int_equal(d->log_level, LOG_INFO);
     assert_int_equal(d->stats_interval, 10);
     assert_int_equal(d->subscriber_buffer, 262144);
@@ -215,6 +216,7 @@ static void test_every_key_set(void **state)
              "inference_cpus = %d\n"
              "decode_cpus = %d\n"
              "max_batch = 64\n"
+             "queue_frames = 300\n"
              "log_level = debug\n"
              "stats_interval = 3600\n"
              "subscriber_buffer = 4096\n"
@@ -255,6 +257,7 @@ static void test_every_key_set(void **state)
     assert_true(CPU_ISSET(cpu, &d->inference_cpus.set));
     assert_int_equal(d->decode_cpus.count, 1);
     assert_int_equal(d->max_batch, 64);
+    assert_int_equal(d->queue_frames, 300);
     assert_int_equal(d->log_level, LOG_DEBUG);
     assert_int_equal(d->stats_interval, 3600);
     assert_int_equal(d->subscriber_buffer, 4096);

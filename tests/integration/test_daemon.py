@@ -189,6 +189,49 @@ class Pipeline(DaemonTest):
         self.assertEqual(st["classified"], 200, "every one classified")
         self.assertEqual(st["skipped"], 0)
 
+    def test_full_queue_skips_the_oldest(self):
+        # inference held (test-build hook): the stream's queue fills to
+        # queue_frames and every frame past that is skipped; released, the
+        # queued frames are classified and nothing more is skipped
+        depth = 20
+        cfg, sock = write_config(self.tmp, [("cam", {"url": clip("clip-b.mkv"), "loop": "yes"})],
+                                 daemon_extra="queue_frames = %d" % depth)
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        sub.wait_for(lambda e: e["event"] == "label", what="first label")
+
+        def counters():
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                c.connect(sock)
+                f = c.makefile("rwb")
+                f.readline()
+                f.write(b"status\n")
+                f.flush()
+                while True:
+                    e = json.loads(f.readline())
+                    if e["event"] == "status":
+                        return e["streams"][0]
+
+        d.p.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)
+        held = counters()
+        wait_until(lambda: counters()["decoded"] > held["decoded"] + 2 * depth, 20,
+                   "decoding to go on while inference is held")
+        st = counters()
+        self.assertEqual(st["classified"], held["classified"], "inference is held")
+        self.assertGreater(st["skipped"], 0)
+        # the one frame the ingest thread may hold between decoding and queueing
+        queued = st["decoded"] - st["classified"] - st["skipped"]
+        self.assertIn(queued, (depth, depth + 1), st)
+        d.p.send_signal(signal.SIGUSR2)
+        wait_until(lambda: counters()["classified"] >= st["classified"] + depth, 10,
+                   "the queued frames to be classified")
+        time.sleep(1)
+        after = counters()
+        # frames decoded between the last status and the release may still go
+        self.assertLessEqual(after["skipped"] - st["skipped"], 2, (st, after))
+        self.assertGreater(after["classified"], st["classified"] + depth)
+
     def test_threads_keep_to_their_cpus(self):
         # inference on inference_cpus, the event loop off them (it must not
         # wait behind an inference to publish), ingest free to use every CPU
