@@ -24,7 +24,7 @@ Configurations (BENCH_E2E_CONFIGS, comma separated; default: all below):
                                                             one per inference CPU, 1 here)
     x10-bf16-c0-1                                           inference_cpus = 0-1 (trials only)
   Other names of the same grammar work too:
-  MODEL-PREC[-sFPS][-bBATCH][-cCPUS][-qQUEUE][-1080].
+  MODEL-PREC[-sFPS][-bBATCH][-cCPUS][-dCPUS][-qQUEUE][-1080] (-d: decode_cpus).
 
 Environment: BENCH_E2E_TRIAL (s, default 30), BENCH_E2E_CONFIRM (s, 300),
 BENCH_E2E_WARMUP (s, 10), BENCH_E2E_MAX (streams, 128), BENCH_E2E_ALT_THREADS
@@ -242,9 +242,12 @@ class Subscriber(threading.Thread):
 class LatencyProbe:
     """BUILD/latsub (bench/latsub.c) on the event socket: a C subscriber
     blocked in read(), writing each label line's arrival time and the
-    frame's stage times (test builds carry them) to a file."""
+    frame's stage times (test builds carry them) to a file.  Columns: read()
+    returned, decoded, scaled, inference start, inference end, sent (the
+    event loop handed the line to the sockets: readable from then on)."""
 
-    STAGES = (("scale", 2, 1), ("wait", 3, 2), ("infer", 4, 3), ("hop", 0, 4))
+    STAGES = (("scale", 2, 1), ("wait", 3, 2), ("infer", 4, 3), ("loop", 5, 4), ("wake", 0, 5),
+              ("hop", 0, 4))
 
     def __init__(self, binary, sock, path):
         self.path = path
@@ -264,11 +267,12 @@ class LatencyProbe:
         rows = []
         with open(self.path) as f:
             for line in f:
-                v = [int(x) for x in line.split()[:5]]
-                if len(v) == 5 and t0 <= v[0] <= t1:
+                v = [int(x) for x in line.split()[:6]]
+                if len(v) == 6 and t0 <= v[0] <= t1 and v[5] > 0:
                     rows.append(v)
         ms = lambda a, b: [(r[a] - r[b]) / 1000.0 for r in rows]
         r = {"events": len(rows)}
+        r["rdy_p50"], r["rdy_p99"] = pct(ms(5, 1), 0.5), pct(ms(5, 1), 0.99)
         r["sub_p50"], r["sub_p99"] = pct(ms(0, 1), 0.5), pct(ms(0, 1), 0.99)
         r["dmn_p50"], r["dmn_p99"] = pct(ms(4, 1), 0.5), pct(ms(4, 1), 0.99)
         for name, a, b in self.STAGES:
@@ -378,7 +382,8 @@ class Bench:
         lines = ["[daemon]", "socket = %s" % sock, "inference_cpus = %s" % cfg["cpus"],
                  "max_batch = %d" % cfg["batch"], "stats_interval = %d" % STATS_INTERVAL,
                  "allow_root = yes", "log_level = warning",
-                 "queue_frames = %d" % cfg["queue"] if cfg["queue"] else "", "",
+                 "queue_frames = %d" % cfg["queue"] if cfg["queue"] else "",
+                 "decode_cpus = %s" % cfg["dcpus"] if cfg["dcpus"] else "", "",
                  "[model]", "path = %s" % model, "precision = %s" % cfg["prec"], "top_k = 1"]
         if calib:
             lines.append("calibration = %s" % calib)
@@ -695,12 +700,14 @@ class Bench:
                 t.update(kind="latency-run", config="latency-%d" % round(frac * 100), of=name, load_frac=frac,
                          max=r_max(have[name]), infer_median_ms=infer.get("median_ms"), load=loadavg(), run=i)
                 self.record(t)
-                log("latency %s at %d%% (%d streams), run %d: subscriber p50 %s p99 %s ms (daemon p99 %s)" % (
-                    name, frac * 100, n, i + 1, t.get("sub_p50"), t.get("sub_p99"), t.get("dmn_p99")))
+                log("latency %s at %d%% (%d streams), run %d: readable p50 %s p99 %s ms, read by the "
+                    "subscriber p50 %s p99 %s ms" % (name, frac * 100, n, i + 1, t.get("rdy_p50"),
+                                                     t.get("rdy_p99"), t.get("sub_p50"), t.get("sub_p99")))
                 runs.append(t)
-            ok = sorted((r for r in runs if r.get("sub_p99") is not None), key=lambda r: r["sub_p99"])
+            ok = sorted((r for r in runs if r.get("rdy_p99") is not None), key=lambda r: r["rdy_p99"])
             t = dict(ok[len(ok) // 2] if ok else runs[-1])
-            t.update(kind="latency", runs_p99=[r.get("sub_p99") for r in runs])
+            t.update(kind="latency", runs_p99=[r.get("rdy_p99") for r in runs],
+                     runs_sub_p99=[r.get("sub_p99") for r in runs])
             self.record(t)
 
 
@@ -719,7 +726,7 @@ def cpu_list(s):
 def parse_config(name):
     toks = name.split("-")
     cfg = {"name": name, "alt": False, "fps": 0.0, "batch": 0, "queue": 0, "res": "720",
-           "cpus": "1" if (os.cpu_count() or 1) > 1 else "0", "prec": "fp32"}
+           "cpus": "1" if (os.cpu_count() or 1) > 1 else "0", "dcpus": "", "prec": "fp32"}
     if toks[0] == "alt":
         cfg["alt"] = True
         toks = toks[1:]
@@ -740,6 +747,8 @@ def parse_config(name):
             cfg["queue"] = int(t[1:])
         elif re.fullmatch(r"c\d+", t):      # c0-1: the '-' split it
             cfg["cpus"] = t[1:] + ("-" + toks.pop(0) if toks and toks[0].isdigit() else "")
+        elif re.fullmatch(r"d\d+", t):
+            cfg["dcpus"] = t[1:] + ("-" + toks.pop(0) if toks and toks[0].isdigit() else "")
         elif t == "1080":
             cfg["res"] = "1080"
         else:

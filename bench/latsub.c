@@ -5,7 +5,8 @@
  * Subscribes to lcnetd's event socket and, for every label line of a test
  * build (which carries the frame's stage times on CLOCK_MONOTONIC), writes
  * one line to OUT: the time read() returned, then the decoded, scaled,
- * inference start and inference end times, all in microseconds, then the
+ * inference start, inference end and sent (handed to the subscribers'
+ * sockets: readable from then on) times, all in microseconds, then the
  * frame's seq and stream (so that gaps, skipped frames, can be placed in
  * time).  It ends at EOF or SIGTERM.
  *
@@ -61,9 +62,10 @@ static void take_line(FILE *out, const char *line, int64_t t)
         name += 10;
         namelen = (int)strcspn(name, "\"");
     }
-    fprintf(out, "%" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %.*s\n",
-            t, dec, field(line, "scaled_mono_us"), field(line, "infer_start_mono_us"),
-            field(line, "infer_end_mono_us"), field(line, "seq"), namelen, name ? name : "");
+    fprintf(out, "%" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
+            " %.*s\n", t, dec, field(line, "scaled_mono_us"), field(line, "infer_start_mono_us"),
+            field(line, "infer_end_mono_us"), field(line, "sent_mono_us"), field(line, "seq"), namelen,
+            name ? name : "");
 }
 
 int main(int argc, char **argv)

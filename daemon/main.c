@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -180,6 +181,21 @@ static void streams_stop_all(daemon_t *d)
 static void to_pub(void *arg, const char *stream, const char *line, size_t len)
 {
     daemon_t *d = arg;
+#ifdef LCNETD_TESTING
+    /* Test builds stamp label lines as they go to the subscribers' sockets:
+     * a Unix socket's line is readable from the moment send() returns, and
+     * the subscriber's own wake-up is then measured apart (bench/latsub.c). */
+    static const char tag[] = "{\"event\":\"label\"";
+    char *t = NULL;
+    if (len > sizeof tag && memcmp(line, tag, sizeof tag - 1) == 0 && line[len - 1] == '}' &&
+        (t = malloc(len + 48))) {
+        int n = snprintf(t, len + 48, "%.*s,\"sent_mono_us\":%" PRId64 "}", (int)(len - 1), line,
+                         lc_mono_us());
+        pub_broadcast(d->pub, stream, t, (size_t)n);
+        free(t);
+        return;
+    }
+#endif
     pub_broadcast(d->pub, stream, line, len);
 }
 
