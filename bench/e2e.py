@@ -8,8 +8,8 @@ For each configuration: the largest number of 720p30 streams (cam720.mp4 of
 BUILD/rtsp-replay (bench/rtsp_replay.c), one mount per stream, mounts phased
 over the 1 s GOP) that lcnetd classifies with no skipped frame; the same for the
 obvious alternative (one ffmpeg CLI per stream piping raw frames into one
-onnxruntime-node process, bench/alt_pipeline.js); event latency at a
-subscriber at 50 % and 90 % of the maximum.  Search: short trials bracket the
+onnxruntime-node process, bench/alt_pipeline.js); event latency to a
+subscriber (readable, and read) at 50 % and 90 % of the maximum.  Search: short trials bracket the
 maximum (double until a failure, then bisect), then one long run confirms it,
 stepping down while the confirmation fails.
 

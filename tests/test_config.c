@@ -1096,6 +1096,11 @@ static void test_doc_lists_every_key_once(void **state)
     assert_string_equal(d.def, "0");
     assert_int_equal(d.restart, 1);
     assert_int_equal(cfg_doc_get(5, &d), 0);
+    assert_string_equal(d.key, "queue_frames");
+    assert_string_equal(d.range, "1..300");
+    assert_string_equal(d.def, "8");
+    assert_int_equal(d.restart, 1);
+    assert_int_equal(cfg_doc_get(6, &d), 0);
     assert_string_equal(d.range, "debug|info|notice|warning|error");
     assert_int_equal(d.restart, 0);
 }
