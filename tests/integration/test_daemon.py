@@ -29,9 +29,23 @@ def labels_by_stream(sub):
     return out
 
 
-def allowed_cpus(status):
+def status(sock):
+    """The daemon's answer to the `status` command, on a connection of its own."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.connect(sock)
+        f = c.makefile("rwb")
+        f.readline()
+        f.write(b"status\n")
+        f.flush()
+        while True:
+            e = json.loads(f.readline())
+            if e["event"] == "status":
+                return e
+
+
+def allowed_cpus(path):
     """Cpus_allowed_list of a /proc/.../status file: "0,2-3" -> {0, 2, 3}"""
-    with open(status) as f:
+    with open(path) as f:
         text = next(l for l in f if l.startswith("Cpus_allowed_list:")).split(":", 1)[1]
     out = set()
     for part in text.strip().split(","):
@@ -201,16 +215,7 @@ class Pipeline(DaemonTest):
         sub.wait_for(lambda e: e["event"] == "label", what="first label")
 
         def counters():
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-                c.connect(sock)
-                f = c.makefile("rwb")
-                f.readline()
-                f.write(b"status\n")
-                f.flush()
-                while True:
-                    e = json.loads(f.readline())
-                    if e["event"] == "status":
-                        return e["streams"][0]
+            return status(sock)["streams"][0]
 
         d.p.send_signal(signal.SIGUSR1)
         time.sleep(0.5)
@@ -397,16 +402,7 @@ class Faults(DaemonTest):
                 return int(next(l for l in f if l.startswith("VmRSS")).split()[1])
 
         def reconnects():
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-                c.connect(sock)
-                f = c.makefile("rwb")
-                f.readline()
-                f.write(b"status\n")
-                f.flush()
-                while True:
-                    e = json.loads(f.readline())
-                    if e["event"] == "status":
-                        return sum(st["reconnects"] for st in e["streams"])
+            return sum(st["reconnects"] for st in status(sock)["streams"])
 
         end = time.time() + 60
         while reconnects() < 300 and time.time() < end:
