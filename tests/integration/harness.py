@@ -145,6 +145,21 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
                    "AddressSanitizer:", "LeakSanitizer:", "ThreadSanitizer:")
 
 
+def status(sock):
+    """The daemon's answer to the `status` command, on a connection of its own."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(10)
+        c.connect(sock)
+        f = c.makefile("rwb")
+        f.readline()                                    # hello
+        f.write(b"status\n")
+        f.flush()
+        while True:
+            e = json.loads(f.readline())
+            if e["event"] == "status":
+                return e
+
+
 def wait_until(pred, timeout, what):
     end = time.time() + timeout
     while time.time() < end:

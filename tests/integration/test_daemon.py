@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BUILD, MODEL, ROOT, Daemon, DaemonTest, RtspServer,  # noqa: E402
-                     Subscriber, clip, main, wait_until, write_config)
+                     Subscriber, clip, main, status, wait_until, write_config)
 
 
 def labels_by_stream(sub):
@@ -27,20 +27,6 @@ def labels_by_stream(sub):
     for e in sub.of("label"):
         out.setdefault(e["stream"], []).append(e)
     return out
-
-
-def status(sock):
-    """The daemon's answer to the `status` command, on a connection of its own."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-        c.connect(sock)
-        f = c.makefile("rwb")
-        f.readline()
-        f.write(b"status\n")
-        f.flush()
-        while True:
-            e = json.loads(f.readline())
-            if e["event"] == "status":
-                return e
 
 
 def allowed_cpus(path):

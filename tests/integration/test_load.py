@@ -22,27 +22,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Daemon, DaemonTest, RtspServer, Subscriber, clip,  # noqa: E402
-                     main, write_config)
+                     main, status, write_config)
 
 CHURN_THREADS = 8
 CHURN_PER_THREAD = 25              # 200 subscribers connected at once, at the peak
 LOAD_SECONDS = 30
 WINDOW_SECONDS = 20
 HOLD_SECONDS = 1.0                 # each round of subscribers stays this long: keeps the generator cheap
-
-
-def status(sock):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-        c.settimeout(10)
-        c.connect(sock)
-        f = c.makefile("rwb")
-        f.readline()                                    # hello
-        f.write(b"status\n")
-        f.flush()
-        while True:
-            e = json.loads(f.readline())
-            if e["event"] == "status":
-                return e
 
 
 def counters(sock):
