@@ -155,7 +155,10 @@ def status(sock):
         f.write(b"status\n")
         f.flush()
         while True:
-            e = json.loads(f.readline())
+            line = f.readline()
+            if not line:
+                raise RuntimeError("connection closed before the status reply")
+            e = json.loads(line)
             if e["event"] == "status":
                 return e
 

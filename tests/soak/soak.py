@@ -57,23 +57,6 @@ def settled_fds(pid):
     return min(counts)
 
 
-def ask_status(sock):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-        c.settimeout(10)
-        c.connect(sock)
-        f = c.makefile("rwb")
-        f.readline()                                    # hello
-        f.write(b"status\n")
-        f.flush()
-        while True:
-            line = f.readline()
-            if not line:
-                raise RuntimeError("connection closed before status")
-            e = json.loads(line)
-            if e["event"] == "status":
-                return e
-
-
 class Client(threading.Thread):
     """One subscriber on a Python socket.  kind: 'fast' reads everything,
     'slow' reads 256 bytes a second, 'stalled' never reads, 'reconnect'
@@ -179,7 +162,7 @@ def main():
         # descriptors before any subscriber, once every stream is up
         end = time.time() + 30
         while time.time() < end:
-            st = ask_status(sock)
+            st = harness.status(sock)
             if all(s["state"] == "up" for s in st["streams"]) and \
                     all(s["classified"] > 0 for s in st["streams"]):
                 break
@@ -206,7 +189,7 @@ def main():
                 if daemon.p.poll() is not None:
                     failures.append("daemon exited %d" % daemon.p.returncode)
                     break
-                st = ask_status(sock)
+                st = harness.status(sock)
                 samples.append({
                     "t": now - t0, "rss": rss_kb(pid), "fds": nfds(pid),
                     "subs": st["subscribers"], "fps": st["classified_fps"],
@@ -229,13 +212,13 @@ def main():
             c.join(5)
         end = time.time() + 30
         while time.time() < end:
-            st = ask_status(sock)
+            st = harness.status(sock)
             if all(s["state"] == "up" for s in st["streams"]):
                 break
             time.sleep(0.5)
         time.sleep(2)
         fd_after = settled_fds(pid)
-        final = ask_status(sock)
+        final = harness.status(sock)
     finally:
         stop.set()
         code = daemon.stop()
