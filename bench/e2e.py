@@ -64,8 +64,9 @@ ALT_BATCH = 4           # frames per onnxruntime call in the alternative, as in 
 # instant, so that the last of them waits for all the others' inference.
 STAGGER = 31.0 / 30.0
 MODELS = {"x05": "timm14_x05", "x10": "timm13_x10"}
-DEFAULT_CONFIGS = ("x05-fp32 x05-bf16 x05-int8 x10-fp32 x10-bf16 x10-int8 x10-fp32-q30 x10-bf16-q30 x10-int8-q30 "
-                   "x10-bf16-s1 x10-int8-s1 x10-bf16-s5 x10-int8-s5 alt-x05 alt-x10 latency "
+DEFAULT_CONFIGS = ("x05-fp32-q30 x05-bf16-q30 x05-int8-q30 x10-fp32 x10-bf16 x10-int8 x10-fp32-q30 x10-bf16-q30 "
+                   "x10-int8-q30 x10-int8-q30-1080 x10-bf16-s1 x10-int8-s1 x10-bf16-s5 x10-int8-s5 "
+                   "alt-x05 alt-x10 alt-x10-1080 latency "
                    "x10-int8-b2 x10-int8-b4 x10-bf16-b4 x10-fp32-b4 x10-bf16-c0-1").split()
 SEARCH_ONLY = re.compile(r"-(b\d+|c[\d,-]+)$")   # sweeps: trials, no confirmation
 
@@ -320,9 +321,13 @@ class Bench:
         self.server = server_kind()
         self.node_path = os.path.abspath(os.path.join(build, "fixtures", "node", "node_modules"))
         self.calib = {}
+        self.run_id = "%d-%d" % (time.time(), os.getpid())
 
     def record(self, obj):
         obj["at"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        # every record names its run: a run stopped part-way writes no end
+        # record, and its rows must not be counted with the next run's
+        obj["run_id"] = self.run_id
         with open(self.results, "a") as f:
             f.write(json.dumps(obj) + "\n")
 
@@ -784,6 +789,8 @@ def main(argv):
         or DEFAULT_CONFIGS
     cfgs = [None if n == "latency" else parse_config(n) for n in names]   # check them all first
     run = facts(b)
+    run["configs"] = names
+    b.record(dict(run, kind="start", config="start"))
     t0 = time.time()
     log("configurations: %s; trials %g s, confirmations %g s" % (" ".join(names), b.trial_s, b.confirm_s))
     for name, cfg in zip(names, cfgs):
@@ -795,7 +802,7 @@ def main(argv):
         except Unavailable as e:
             log("%s: unavailable in this build: %s" % (name, e))
             b.record({"kind": "unavailable", "config": name, "why": str(e)})
-    run.update(load_end=loadavg(), elapsed_s=time.time() - t0, configs=names)
+    run.update(load_end=loadavg(), elapsed_s=time.time() - t0)
     b.record(dict(run, kind="run", config="run"))
     import e2e_report  # noqa: E402  (beside this file)
     e2e_report.write(b.results, out)

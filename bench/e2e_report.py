@@ -29,35 +29,43 @@ def f(x, fmt="%.2f"):
     return "-" if x is None else fmt % x
 
 
+def run_key(r, ends):
+    """The bench run a record came from: its run_id, or for records written
+    before runs had ids, how many runs had ended before it (a run then wrote
+    one record, at its end)."""
+    return r.get("run_id") or "ended-%d" % ends
+
+
 def load(path):
-    """Each record of kind result/latency carries "_run", the bench run it
-    came from (a run's "run" record is written at its end)."""
-    latest, trials, run, nrun = {}, {}, None, 0
+    """Each record of kind result/latency carries "_run" (run_key).  The
+    header is the last run's end record, or its start record when it was
+    stopped part-way."""
+    latest, trials, run, ends = {}, {}, None, 0
     with open(path) as fh:
         for line in fh:
             r = json.loads(line)
             k = r.get("kind")
             if k == "trial":
                 trials.setdefault(r["config"], []).append(r)
-            elif k == "run":
+            elif k in ("start", "run"):
                 run = r
-                nrun += 1
+                ends += k == "run"
             elif k in ("result", "unavailable", "latency", "infer"):
-                r["_run"] = nrun
+                r["_run"] = run_key(r, ends)
                 latest[r["config"]] = r
     return latest, trials, run
 
 
 def alternatives(path):
-    """(run, model) -> the alternative's count in that run."""
-    out, nrun = {}, 0
+    """(run, alternative) -> the alternative's count in that run."""
+    out, ends = {}, 0
     with open(path) as fh:
         for line in fh:
             r = json.loads(line)
             if r.get("kind") == "run":
-                nrun += 1
+                ends += 1
             elif r.get("kind") == "result" and r["config"].startswith("alt-"):
-                out[(nrun, r["config"][4:])] = r["max"]
+                out[(run_key(r, ends), r["config"][4:])] = r["max"]
     return out
 
 
@@ -81,13 +89,19 @@ def section(results):
     alts = alternatives(results)
     o = ["## End to end", ""]
     if run:
-        o.append("Produced by `make bench-e2e` (`bench/e2e.py`) on %s (%.0f minutes for %s), source commit %s, "
-                 "on %s (%d logical CPUs); load average %s at the start, %s at the end. Trials of %g s "
-                 "bracket each maximum, one run of %g s confirms it (after a %g s warm-up each). "
-                 "%s; %s." % (run["date"], run["elapsed_s"] / 60, ", ".join(run["configs"]), run["source"],
-                              run["cpu_model"], run["logical_cpus"], run["load_start"], run["load_end"],
-                              run["trial_s"], run["confirm_s"], run["warmup_s"], run["ffmpeg"],
-                              "onnxruntime-node " + run["ort"]))
+        if run["kind"] == "run":
+            how = "(%.0f minutes for %s), source commit %s, on %s (%d logical CPUs); load average %s at the " \
+                  "start, %s at the end" % (run["elapsed_s"] / 60, ", ".join(run["configs"]), run["source"],
+                                            run["cpu_model"], run["logical_cpus"], run["load_start"],
+                                            run["load_end"])
+        else:
+            how = "for %s, source commit %s, on %s (%d logical CPUs), **stopped before it finished**; load " \
+                  "average %s at the start" % (", ".join(run["configs"]), run["source"], run["cpu_model"],
+                                               run["logical_cpus"], run["load_start"])
+        o.append("Produced by `make bench-e2e` (`bench/e2e.py`) on %s %s. Trials of %g s bracket each maximum, "
+                 "one run of %g s confirms it (after a %g s warm-up each). %s; %s." % (
+                     run["date"], how, run["trial_s"], run["confirm_s"], run["warmup_s"], run["ffmpeg"],
+                     "onnxruntime-node " + run["ort"]))
         o.append("")
     # Runs recorded before rtsp-replay existed used the GStreamer server.
     server = "`build/rtsp-replay`" if run and run.get("server") == "replay" else "`tests/tools/rtsp_server.py`"
@@ -101,11 +115,13 @@ def section(results):
         "apart. lcnetd: the production binary, `max_batch` at its default (one per inference CPU: 1) and "
         "`inference_cpus = 1` (decoding unpinned) unless "
         "the name says otherwise (`-bN`: max_batch N, `-cL`: inference_cpus L, `-sF`: sample_fps F), "
-        "`publish = every`, one subscriber reading every line.",
+        "`publish = every`, one subscriber reading every line. Names ending in `-1080` serve `cam1080.mp4` instead "
+        "(1920x1080, 30 fps, 4 Mbit/s, 10 s looped, otherwise made the same way); `-qN` sets `queue_frames` to N "
+        "(default 8) and `-dCPUS` sets `decode_cpus`.",
         "",
         SERVER_NOTE,
         "",
-        "Run it with `make bench-e2e` (about 2.5 hours on 2 cores with int8, see `bench/e2e.py`); "
+        "Run it with `make bench-e2e` (about 3 hours on 2 cores, see `bench/e2e.py`); "
         "`BENCH_E2E_CONFIGS=x10-fp32,x10-bf16 make bench-e2e` runs some configurations only (this section "
         "then shows each configuration's latest result), `BENCH_E2E_TRIAL` and `BENCH_E2E_CONFIRM` set the "
         "trial and confirmation lengths in seconds. Run it on a quiet machine: the \"others\" column says "
@@ -158,8 +174,9 @@ def section(results):
         r = latest[k]
         if r["kind"] != "result" or k.startswith("alt-"):
             continue
-        m = k.split("-")[0]
-        if SWEEP.search(k) or "-1080" in k or m not in alt or not alt[m]:
+        # 1080p counts against the alternative at 1080p
+        m = k.split("-")[0] + ("-1080" if "-1080" in k else "")
+        if SWEEP.search(k) or m not in alt or not alt[m]:
             continue
         # a count is compared with the alternative of its own run: both move
         # with the machine's load
