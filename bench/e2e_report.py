@@ -37,10 +37,13 @@ def run_key(r, ends):
 
 
 def load(path):
-    """Each record of kind result/latency carries "_run" (run_key).  The
-    header is the last run's end record, or its start record when it was
-    stopped part-way."""
-    latest, trials, run, ends = {}, {}, None, 0
+    """One pass over the results.  latest: config -> its last result, each
+    carrying "_run" (run_key); trials: config -> its trials; run: the last
+    run's end record, or its start record when it was stopped part-way;
+    alts: (run, alternative) -> the alternative's count in that run;
+    hist: config -> [(count, run, commit)] for every run that measured it,
+    oldest first."""
+    latest, trials, run, alts, hist, src, ends = {}, {}, None, {}, {}, {}, 0
     with open(path) as fh:
         for line in fh:
             r = json.loads(line)
@@ -49,41 +52,18 @@ def load(path):
                 trials.setdefault(r["config"], []).append(r)
             elif k in ("start", "run"):
                 run = r
+                # an old run's only record is its end, after its results
+                src.setdefault(run_key(r, ends), r.get("source", "?"))
                 ends += k == "run"
             elif k in ("result", "unavailable", "latency", "infer"):
                 r["_run"] = run_key(r, ends)
                 latest[r["config"]] = r
-    return latest, trials, run
-
-
-def alternatives(path):
-    """(run, alternative) -> the alternative's count in that run."""
-    out, ends = {}, 0
-    with open(path) as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r.get("kind") == "run":
-                ends += 1
-            elif r.get("kind") == "result" and r["config"].startswith("alt-"):
-                out[(run_key(r, ends), r["config"][4:])] = r["max"]
-    return out
-
-
-def history(path):
-    """config -> [(count, run, commit)] for every run that measured it,
-    oldest first."""
-    out, src, ends = {}, {}, 0
-    with open(path) as fh:
-        for line in fh:
-            r = json.loads(line)
-            k = r.get("kind")
-            if k in ("start", "run"):
-                # an old run's only record is its end, after its results
-                src.setdefault(run_key(r, ends), r.get("source", "?"))
-                ends += k == "run"
-            elif k == "result":
-                out.setdefault(r["config"], []).append((r["max"], run_key(r, ends)))
-    return {c: [(n, rk, src.get(rk, "?")) for n, rk in v] for c, v in out.items()}
+                if k == "result":
+                    hist.setdefault(r["config"], []).append((r["max"], r["_run"]))
+                    if r["config"].startswith("alt-"):
+                        alts[(r["_run"], r["config"][4:])] = r["max"]
+    hist = {c: [(n, rk, src.get(rk, "?")) for n, rk in v] for c, v in hist.items()}
+    return latest, trials, run, alts, hist
 
 
 SWEEP = re.compile(r"-(s[\d.]+|b\d+|c\d[\d,-]*|d\d[\d,-]*)(-|$)")
@@ -102,9 +82,7 @@ SERVER_NOTE = (
 
 
 def section(results):
-    latest, trials, run = load(results)
-    alts = alternatives(results)
-    hist = history(results)
+    latest, trials, run, alts, hist = load(results)
     o = ["## End to end", ""]
     if run:
         if run["kind"] == "run":
