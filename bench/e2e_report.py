@@ -85,15 +85,12 @@ def section(results):
     latest, trials, run, alts, hist = load(results)
     o = ["## End to end", ""]
     if run:
+        how = "for %s, source commit %s, on %s (%d logical CPUs); load average %s at the start" % (
+            ", ".join(run["configs"]), run["source"], run["cpu_model"], run["logical_cpus"], run["load_start"])
         if run["kind"] == "run":
-            how = "(%.0f minutes for %s), source commit %s, on %s (%d logical CPUs); load average %s at the " \
-                  "start, %s at the end" % (run["elapsed_s"] / 60, ", ".join(run["configs"]), run["source"],
-                                            run["cpu_model"], run["logical_cpus"], run["load_start"],
-                                            run["load_end"])
+            how += ", %s at the end (%.0f minutes)" % (run["load_end"], run["elapsed_s"] / 60)
         else:
-            how = "for %s, source commit %s, on %s (%d logical CPUs), **stopped before it finished**; load " \
-                  "average %s at the start" % (", ".join(run["configs"]), run["source"], run["cpu_model"],
-                                               run["logical_cpus"], run["load_start"])
+            how += "; **stopped before it finished**"
         o.append("Produced by `make bench-e2e` (`bench/e2e.py`) on %s %s. Trials of %g s bracket each maximum, "
                  "one run of %g s confirms it (after a %g s warm-up each). %s; %s." % (
                      run["date"], how, run["trial_s"], run["confirm_s"], run["warmup_s"], run["ffmpeg"],
@@ -117,7 +114,8 @@ def section(results):
         "",
         SERVER_NOTE,
         "",
-        "Run it with `make bench-e2e` (about 3 hours on 2 cores, see `bench/e2e.py`); "
+        "Run it with `make bench-e2e` (`bench/e2e.py`; a configuration takes about 10 to 20 minutes on 2 cores, "
+        "six took 52 minutes on 2026-11-25, so the default set of 22 and the latency phase take several hours); "
         "`BENCH_E2E_CONFIGS=x10-fp32,x10-bf16 make bench-e2e` runs some configurations only (this section "
         "then shows each configuration's latest result), `BENCH_E2E_TRIAL` and `BENCH_E2E_CONFIRM` set the "
         "trial and confirmation lengths in seconds. Run it on a quiet machine: the \"others\" column says "
