@@ -87,9 +87,10 @@ $(BUILD)/tobj/%.o: %.c | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(TCFLAGS) -c $< -o $@
 
-# The resampler.s row loops are what vectorisation is for; -O2 leaves them scalar.
+# The resampler's and the int8 element loops are what vectorisation is for; -O2 leaves them scalar.
 $(call obj,daemon/resample.c): CFLAGS += -O3
 $(call tobj,daemon/resample.c): TCFLAGS += -O3
+$(call obj,engine/q8_elem.c): CFLAGS += -O3
 
 $(LIBENG): $(call obj,$(ENG_SRC))
 	@rm -f $@; ar rcs $@ $^

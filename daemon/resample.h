@@ -34,10 +34,13 @@ typedef struct rsm_axis {
 int rsm_axis_init(rsm_axis *a, int out, double x0, double len, int size);
 void rsm_axis_free(rsm_axis *a);
 
-/* Output row `row` of plane p resampled by (ax, ay) into dst[ax->n];
- * tmp holds ax->span + ax->taps floats, those past the span finite (zeroed once). */
-void rsm_row(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay, int row, float *tmp,
-             float *dst);
+/* Output rows [row, row + n) of plane p resampled by (ax, ay), n <= RSM_ROWS,
+ * row r into dst + r * dst_stride.  work holds rsm_work_floats(ax) floats,
+ * zeroed once when allocated; it carries nothing from one call to the next. */
+#define RSM_ROWS 8
+size_t rsm_work_floats(const rsm_axis *ax);
+void rsm_rows(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay, int row, int n, float *work,
+              float *dst, ptrdiff_t dst_stride);
 
 #ifdef LCNETD_TESTING
 extern int rsm_test_portable;   /* 1: the horizontal pass every CPU has, not AVX2's */

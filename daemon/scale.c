@@ -34,7 +34,7 @@ struct scl {
     /* the source geometry the axes were built for */
     int src_w, src_h, src_fmt, src_loc;
     rsm_axis ax[3], ay[3];
-    float *tmp, *rows;          /* one vertical pass; three output rows */
+    float *work, *rows;         /* rsm_rows' work; RSM_ROWS output rows of each plane */
 
     /* formats the resampler does not read: whole frames to RGB24 */
     struct SwsContext *sws;
@@ -53,7 +53,7 @@ int scl_new(scl **out, int out_w, int out_h, scl_mode mode, scl_order order)
     s->mode = mode;
     s->order = order;
     s->src_fmt = AV_PIX_FMT_NONE;
-    if (!(s->rows = malloc(sizeof(float) * 3 * (size_t)out_w))) {
+    if (!(s->rows = malloc(sizeof(float) * 3 * RSM_ROWS * (size_t)out_w))) {
         free(s);
         return AVERROR(ENOMEM);
     }
@@ -67,8 +67,8 @@ static void drop_axes(scl *s)
         rsm_axis_free(&s->ax[c]);
         rsm_axis_free(&s->ay[c]);
     }
-    free(s->tmp);
-    s->tmp = NULL;
+    free(s->work);
+    s->work = NULL;
     s->src_fmt = AV_PIX_FMT_NONE;
 }
 
@@ -170,7 +170,8 @@ static yuv_matrix matrix_for(const AVFrame *f)
 /* The window's taps for each component of a w x h frame in format d. */
 static int build_axes(scl *s, const AVFrame *f, const AVPixFmtDescriptor *d, int fmt, int w, int h)
 {
-    int x0 = 0, y0 = 0, cw = w, ch = h, span = 0, ret = 0;
+    int x0 = 0, y0 = 0, cw = w, ch = h, ret = 0;
+    size_t work = 0;
     double dx = 0, dy = 0;
 
     drop_axes(s);
@@ -187,10 +188,10 @@ static int build_axes(scl *s, const AVFrame *f, const AVPixFmtDescriptor *d, int
             (ret = rsm_axis_init(&s->ay[c], s->out_h, ldexp(y0, -sy) + oy, ldexp(ch, -sy),
                                  AV_CEIL_RSHIFT(h, sy))) < 0)
             break;
-        if (s->ax[c].span + s->ax[c].taps > span)
-            span = s->ax[c].span + s->ax[c].taps;
+        if (rsm_work_floats(&s->ax[c]) > work)
+            work = rsm_work_floats(&s->ax[c]);
     }
-    if (ret == 0 && !(s->tmp = calloc((size_t)span, sizeof(float))))
+    if (ret == 0 && !(s->work = calloc(work, sizeof(float))))
         ret = -ENOMEM;
     if (ret < 0) {
         drop_axes(s);
@@ -215,10 +216,12 @@ static void planes_of(const AVPixFmtDescriptor *d, uint8_t *const data[], const 
     }
 }
 
-/* The three resampled rows to packed pixels in the model's channel order. */
-static void convert_rows(const scl *s, int is_rgb, const yuv_matrix *m, uint8_t *o)
+/* Row r of the three resampled planes to packed pixels in the model's
+ * channel order. */
+static void convert_row(const scl *s, int r, int is_rgb, const yuv_matrix *m, uint8_t *o)
 {
-    float *a = s->rows, *b = s->rows + s->out_w, *c = s->rows + 2 * s->out_w;
+    size_t plane = RSM_ROWS * (size_t)s->out_w;
+    float *a = s->rows + (size_t)r * (size_t)s->out_w, *b = a + plane, *c = b + plane;
     if (!is_rgb)
         rsm_yuv_to_rgb(a, b, c, s->out_w, m->k);
     if (s->order == SCL_BGR)
@@ -289,10 +292,13 @@ int scl_frame(scl *s, const AVFrame *f, uint8_t *dst, int stride, char *err, siz
         return ret;
     }
     yuv_matrix m = matrix_for(f);
-    for (int y = 0; y < s->out_h; y++) {
+    for (int y = 0; y < s->out_h; y += RSM_ROWS) {
+        int n = s->out_h - y < RSM_ROWS ? s->out_h - y : RSM_ROWS;
         for (int c = 0; c < 3; c++)
-            rsm_row(&p[c], &s->ax[c], &s->ay[c], y, s->tmp, s->rows + (size_t)c * (size_t)s->out_w);
-        convert_rows(s, !!(d->flags & AV_PIX_FMT_FLAG_RGB), &m, dst + (ptrdiff_t)y * stride);
+            rsm_rows(&p[c], &s->ax[c], &s->ay[c], y, n, s->work,
+                     s->rows + (size_t)c * RSM_ROWS * (size_t)s->out_w, s->out_w);
+        for (int r = 0; r < n; r++)
+            convert_row(s, r, !!(d->flags & AV_PIX_FMT_FLAG_RGB), &m, dst + (ptrdiff_t)(y + r) * stride);
     }
     return 0;
 }

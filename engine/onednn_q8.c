@@ -16,6 +16,7 @@
 
 #include <float.h>
 #include <immintrin.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "engine/dnn_priv.h"
 #include "engine/engine.h"
 #include "engine/ops.h"
+#include "engine/q8_elem.h"
 #include "engine/quant.h"
 
 enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX, S_QCH };
@@ -707,6 +709,11 @@ static int c_mean(q8_plan *p, int ni, const char *where, char *err, size_t errle
                  where);
         return ENG_EUNSUP;
     }
+    if (X->d[2] * X->d[3] >= (1 << 23)) {     /* the byte sums are int32 */
+        snprintf(err, errlen, "%s: int8 mean over %" PRId64 " x %" PRId64 " positions is "
+                 "unsupported (at most 2^23)", where, X->d[2], X->d[3]);
+        return ENG_EUNSUP;
+    }
     qstep *s = step_new(p, S_MEAN, ni, x, -1, y);
     if (!s)
         return ENG_ENOMEM;
@@ -1055,20 +1062,11 @@ static void run_cmul(const q8_plan *p, const qstep *s)
     int64_t C = s->c;
     int chan = A->cs != NULL;
     float f[C > 0 ? C : 1], za = chan ? 0 : (float)A->z, zy = chan ? 0 : (float)Y->z;
-    float lo = chan ? -128 : 0, hi = chan ? 127 : 255;
     for (int64_t n = 0; n < s->outer; n++) {
         for (int64_t c = 0; c < C; c++)
             f[c] = chan ? B->cs[c] * (float)(int8_t)b[n * C + c] * A->cs[c] / Y->cs[c]
                         : B->s * (float)(b[n * C + c] - B->z) * A->s / Y->s;
-        const uint8_t *xa = a + n * s->inner * C;
-        uint8_t *ya = y + n * s->inner * C;
-        for (int64_t i = 0; i < s->inner; i++)
-            for (int64_t c = 0; c < C; c++) {
-                uint8_t v = xa[i * C + c];
-                float x = chan ? (float)(int8_t)v : (float)v - za;
-                float q = nearbyintf(x * f[c]) + zy;
-                ya[i * C + c] = (uint8_t)(int)(q <= lo ? lo : q >= hi ? hi : q);
-            }
+        q8e_chmul(a + n * s->inner * C, f, s->inner, C, chan, za, zy, y + n * s->inner * C);
     }
 }
 
@@ -1077,20 +1075,12 @@ static void run_mean(const q8_plan *p, const qstep *s)
     const qval *A = &p->v[s->a], *Y = &p->v[s->y];
     const uint8_t *a = vptr(p, s->a);
     int64_t C = s->c;
+    int32_t sum[C > 0 ? C : 1];
     for (int64_t n = 0; n < s->outer; n++) {
-        const uint8_t *xa = a + n * s->inner * C;
+        q8e_colsum(a + n * s->inner * C, s->inner, C, A->cs != NULL, sum);
         for (int64_t c = 0; c < C; c++) {
-            int64_t sum = 0;
-            float r;
-            if (A->cs) {
-                for (int64_t i = 0; i < s->inner; i++)
-                    sum += (int8_t)xa[i * C + c];
-                r = A->cs[c] * (float)sum / (float)s->inner;
-            } else {
-                for (int64_t i = 0; i < s->inner; i++)
-                    sum += xa[i * C + c];
-                r = A->s * ((float)sum / (float)s->inner - (float)A->z);
-            }
+            float r = A->cs ? A->cs[c] * (float)sum[c] / (float)s->inner
+                            : A->s * ((float)sum[c] / (float)s->inner - (float)A->z);
             if (Y->dt == G_U8 && Y->cs)
                 ((uint8_t *)vptr(p, s->y))[n * C + c] = q_s8(r, Y->cs[c]);
             else if (Y->dt == G_U8)
