@@ -163,6 +163,48 @@ static inline void transpose8(__m256 r[8])
     }
 }
 
+/* The vertical pass of a planar row with every tap's sum held in registers
+ * (32 columns at a time) and stored once, where the portable loop reads and
+ * writes the row once per tap.  Same products, same order: the same sums. */
+__attribute__((target("avx2,fma")))
+static void vertical_planar(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay, int row,
+                            float *restrict tmp)
+{
+    const float *wy = ay->w + (size_t)row * (size_t)ay->taps;
+    const uint8_t *s0 = p->data + (ptrdiff_t)ay->first[row] * p->stride + ax->lo;
+    int n = ax->span, taps = ay->count[row], x = 0;
+#define LOAD8(q) _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(q))))
+    for (; x + 32 <= n; x += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0; k < taps; k++) {
+            const uint8_t *q = s0 + (ptrdiff_t)k * p->stride + x;
+            __m256 w = _mm256_broadcast_ss(wy + k);
+            a0 = _mm256_fmadd_ps(w, LOAD8(q), a0);
+            a1 = _mm256_fmadd_ps(w, LOAD8(q + 8), a1);
+            a2 = _mm256_fmadd_ps(w, LOAD8(q + 16), a2);
+            a3 = _mm256_fmadd_ps(w, LOAD8(q + 24), a3);
+        }
+        _mm256_storeu_ps(tmp + x, a0);
+        _mm256_storeu_ps(tmp + x + 8, a1);
+        _mm256_storeu_ps(tmp + x + 16, a2);
+        _mm256_storeu_ps(tmp + x + 24, a3);
+    }
+    for (; x + 8 <= n; x += 8) {
+        __m256 a = _mm256_setzero_ps();
+        for (int k = 0; k < taps; k++)
+            a = _mm256_fmadd_ps(_mm256_broadcast_ss(wy + k), LOAD8(s0 + (ptrdiff_t)k * p->stride + x), a);
+        _mm256_storeu_ps(tmp + x, a);
+    }
+#undef LOAD8
+    /* the last few columns: no 8-byte load past the window's end */
+    for (; x < n; x++) {
+        float a = 0.0f;
+        for (int k = 0; k < taps; k++)
+            a = fmaf(wy[k], (float)s0[(ptrdiff_t)k * p->stride + x], a);
+        tmp[x] = a;
+    }
+}
+
 /* Eight rows at once, so that the horizontal pass needs no sums across a
  * vector: with the vertical rows transposed, one output column of all
  * eight rows is a multiply-add of a broadcast weight per tap, over the
@@ -180,8 +222,12 @@ static void rows_avx2(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay
 
     /* rows past n keep whatever finite values they hold; their outputs
      * are not stored */
-    for (int r = 0; r < n; r++)
-        vertical(p, ax, ay, row + r, rows + (size_t)r * pitch);
+    for (int r = 0; r < n; r++) {
+        if (p->step == 1)
+            vertical_planar(p, ax, ay, row + r, rows + (size_t)r * pitch);
+        else
+            vertical(p, ax, ay, row + r, rows + (size_t)r * pitch);
+    }
     for (int x = 0; x < span8; x += 8) {
         for (int r = 0; r < 8; r++)
             v[r] = _mm256_loadu_ps(rows + (size_t)r * pitch + x);
@@ -189,11 +235,17 @@ static void rows_avx2(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay
         for (int j = 0; j < 8; j++)
             _mm256_storeu_ps(tt + (size_t)(x + j) * 8, v[j]);
     }
-    for (int i = 0; i < ax->n; i++) {
-        const float *w = ax->w + (size_t)i * (size_t)ax->taps;
-        const float *t = tt + (size_t)(ax->first[i] - ax->lo) * 8;
+    /* locals, not ax->...: the stores to ot would make the compiler reload
+     * them on every tap */
+    const int *first = ax->first, *count = ax->count, lo = ax->lo, nout = ax->n;
+    const float *wt = ax->w;
+    size_t taps = (size_t)ax->taps;
+    for (int i = 0; i < nout; i++) {
+        const float *w = wt + (size_t)i * taps;
+        const float *t = tt + (size_t)(first[i] - lo) * 8;
+        int c = count[i];
         __m256 acc = _mm256_mul_ps(_mm256_broadcast_ss(w), _mm256_loadu_ps(t));
-        for (int k = 1; k < ax->count[i]; k++)
+        for (int k = 1; k < c; k++)
             acc = _mm256_fmadd_ps(_mm256_broadcast_ss(w + k), _mm256_loadu_ps(t + 8 * k), acc);
         _mm256_storeu_ps(ot + (size_t)i * 8, acc);
     }
