@@ -43,7 +43,7 @@ void rsm_rows(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay, int ro
               float *dst, ptrdiff_t dst_stride);
 
 #ifdef LCNETD_TESTING
-extern int rsm_test_portable;   /* 1: the horizontal pass every CPU has, not AVX2's */
+extern int rsm_test_portable;   /* 1: the loops every CPU has, not the AVX2 ones */
 #endif
 
 /* YCbCr rows to RGB in place: R = m0 (Y - m1) + m2 Cr, G = m0 (Y - m1) -
