@@ -50,29 +50,21 @@ void q8e_chmul(const uint8_t *x, const float *f, int64_t rows, int64_t C, int is
 }
 
 CLONES
-static void colsum_s8(const uint8_t *restrict x, int64_t rows, int64_t C, int32_t *restrict sum)
+static void colsum(const uint8_t *restrict x, int64_t rows, int64_t C, uint8_t flip,
+                   int32_t *restrict sum)
 {
     for (int64_t c = 0; c < C; c++)
         sum[c] = 0;
     for (int64_t i = 0; i < rows; i++)
         for (int64_t c = 0; c < C; c++)
-            sum[c] += (int8_t)x[i * C + c];
+            sum[c] += (uint8_t)(x[i * C + c] ^ flip);
 }
 
-CLONES
-static void colsum_u8(const uint8_t *restrict x, int64_t rows, int64_t C, int32_t *restrict sum)
-{
-    for (int64_t c = 0; c < C; c++)
-        sum[c] = 0;
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t c = 0; c < C; c++)
-            sum[c] += x[i * C + c];
-}
-
+/* as int8, each byte counts 128 less than its flipped uint8 */
 void q8e_colsum(const uint8_t *x, int64_t rows, int64_t C, int is_s8, int32_t *sum)
 {
+    colsum(x, rows, C, is_s8 ? 0x80 : 0, sum);
     if (is_s8)
-        colsum_s8(x, rows, C, sum);
-    else
-        colsum_u8(x, rows, C, sum);
+        for (int64_t c = 0; c < C; c++)
+            sum[c] -= (int32_t)(128 * rows);
 }
