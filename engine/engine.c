@@ -183,6 +183,10 @@ static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
         return 0;
     set_threads(m);
     int ret = q8_compile(&m->qplan[batch], m->ctx, m->g, batch, err, errlen);
+    if (ret == ENG_EUNSUP) {    /* the graph itself is fine: say what still runs it */
+        size_t len = strlen(err);
+        snprintf(err + len, errlen - len, "; precision fp32 or bf16 runs this model");
+    }
     if (ret == 0)
         for (int c = 0; c < 3; c++)
             for (int v = 0; v < 256; v++)

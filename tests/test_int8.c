@@ -282,11 +282,48 @@ static void test_calibration_file_errors(void **state)
     unlink(cal);
 }
 
+/* A graph the float plans run but the int8 plan cannot: the refusal names
+ * the node and says which precisions do run it. */
+static void test_int8_refusal_names_node_and_way_out(void **state)
+{
+    (void)state;
+    char p[512], cal[512], err[1024];
+    uint8_t pix[4][8 * 8 * 3];
+    eng_calib *c = NULL;
+    eng_model *m = NULL;
+    eng_options o;
+    snprintf(p, sizeof p, "%s/bad/bad_int8_channel_mean.onnx", fixdir());
+    snprintf(cal, sizeof cal, "%s/bad/channel_mean.test.calib", fixdir());
+    eng_options_init(&o);
+    o.threads = 1;
+    if (eng_calib_new(&c, &o, p, err, sizeof err) < 0)
+        fail_msg("calibrate %s: %s", p, err);
+    for (int i = 0; i < 4; i++) {
+        for (size_t j = 0; j < sizeof pix[i]; j++)
+            pix[i][j] = (uint8_t)(j * 37 + (size_t)i * 91);
+        assert_int_equal(eng_calib_add(c, pix[i], 8 * 3, err, sizeof err), 0);
+    }
+    assert_int_equal(eng_calib_save(c, cal, p, err, sizeof err), 0);
+    eng_calib_free(c);
+
+    o.precision = ENG_PREC_FP32;
+    assert_int_equal(eng_load(&m, &o, p, err, sizeof err), 0);
+    eng_free(m);
+    o.precision = ENG_PREC_INT8;
+    o.calib_path = cal;
+    assert_int_equal(eng_load(&m, &o, p, err, sizeof err), ENG_EUNSUP);
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, "channel_mean"));
+    assert_non_null(strstr(err, "precision fp32 or bf16"));
+    unlink(cal);
+}
+
 int main(void)
 {
     const struct CMUnitTest t[] = {
         cmocka_unit_test(test_qdq_matches_onnxruntime),
         cmocka_unit_test(test_qdq_refuses_float_precisions),
+        cmocka_unit_test(test_int8_refusal_names_node_and_way_out),
         cmocka_unit_test(test_calibrated_photo_classifier),
         cmocka_unit_test(test_calibrated_textline_model),
         cmocka_unit_test(test_per_tensor_calibration_file),
