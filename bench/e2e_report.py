@@ -115,7 +115,8 @@ def section(results):
         SERVER_NOTE,
         "",
         "Run it with `make bench-e2e` (`bench/e2e.py`; a configuration takes about 10 to 20 minutes on 2 cores, "
-        "thirteen and the latency phase took 136 minutes on 2026-11-25, so the default set of 22 and the latency phase take about four hours); "
+        "thirteen and the latency phase took 136 minutes on 2026-11-25, so the default set of 22 and "
+        "the latency phase take about four hours); "
         "`BENCH_E2E_CONFIGS=x10-fp32,x10-bf16 make bench-e2e` runs some configurations only (this section "
         "then shows each configuration's latest result), `BENCH_E2E_TRIAL` and `BENCH_E2E_CONFIRM` set the "
         "trial and confirmation lengths in seconds. Run it on a quiet machine: the \"others\" column says "
