@@ -9,14 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* AVX2 and FMA copies of the hot loops beside the baseline ones, picked
- * at load time.  Only static functions get them: clang 14 does not resolve
- * a cloned function called from another file. */
-#if defined(__x86_64__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
+#include "engine/simd.h"
 
 void rsm_axis_free(rsm_axis *a)
 {
@@ -87,8 +80,8 @@ int rsm_axis_init(rsm_axis *a, int out, double x0, double len, int size)
 /* Vertical pass: whole rows, contiguous for planar data, a loop the
  * compiler vectorises (the Makefile builds this file at -O3; x86-64-v3's
  * AVX2 and FMA double its width where the CPU has them). */
-CLONES
-static void vertical(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay, int row, float *restrict tmp)
+SIMD_TWICE(vertical, (const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay, int row,
+                     float *restrict tmp), (p, ax, ay, row, tmp))
 {
     const float *wy = ay->w + (size_t)row * (size_t)ay->taps;
     int n = ax->span, step = p->step;
@@ -278,7 +271,7 @@ void rsm_rows(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay, int ro
               float *dst, ptrdiff_t dst_stride)
 {
 #if defined(__x86_64__)
-    if (!rsm_test_portable && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (!rsm_test_portable && (eng_cpu_features() & ENG_CPU_AVX2)) {
         rows_avx2(p, ax, ay, row, n, work, dst, dst_stride);
         return;
     }
@@ -289,8 +282,8 @@ void rsm_rows(const rsm_plane *p, const rsm_axis *ax, const rsm_axis *ay, int ro
     }
 }
 
-CLONES
-static void yuv_to_rgb(float *restrict y, float *restrict u, float *restrict v, int n, const float m[6])
+SIMD_TWICE(yuv_to_rgb, (float *restrict y, float *restrict u, float *restrict v, int n,
+                       const float m[6]), (y, u, v, n, m))
 {
     for (int x = 0; x < n; x++) {
         float l = m[0] * (y[x] - m[1]), cb = u[x] - 128.0f, cr = v[x] - 128.0f;
@@ -302,9 +295,8 @@ static void yuv_to_rgb(float *restrict y, float *restrict u, float *restrict v, 
 
 /* Clamping and rounding vectorise; the byte interleave is a plain store
  * loop after them. */
-CLONES
-static void pack(const float *restrict p0, const float *restrict p1, const float *restrict p2, int n,
-                 uint8_t *restrict out)
+SIMD_TWICE(pack, (const float *restrict p0, const float *restrict p1, const float *restrict p2,
+                 int n, uint8_t *restrict out), (p0, p1, p2, n, out))
 {
     int32_t q[3][64];
     for (int x0 = 0; x0 < n; x0 += 64) {

@@ -58,9 +58,6 @@ const char *eng_precision_name(eng_precision p)
     }
 }
 
-int eng_cpu_has_bf16(void) { return dnn_cpu_has_bf16(); }
-int eng_cpu_has_vnni(void) { return dnn_cpu_has_vnni(); }
-
 static void set_threads(const eng_model *m)
 {
     if (m->opt.threads > 0)

@@ -124,9 +124,19 @@ const char *eng_label(const eng_labels *l, int cls);
 int eng_labels_count(const eng_labels *l);
 void eng_labels_free(eng_labels *l);
 
-/* Does this CPU run bf16 / int8 (VNNI) natively?  As oneDNN reports it. */
-int eng_cpu_has_bf16(void);
-int eng_cpu_has_vnni(void);
+/* What this CPU runs, as oneDNN dispatches it: ONEDNN_MAX_CPU_ISA caps it,
+ * and every vector loop of lcnetd's own follows the same cap. */
+enum {
+    ENG_CPU_AVX2 = 1 << 0,     /* AVX2 with FMA */
+    ENG_CPU_AVX512 = 1 << 1,   /* AVX-512 F, BW, DQ, VL (oneDNN's avx512_core) */
+    ENG_CPU_VBMI = 1 << 2,     /* AVX-512 VBMI byte permutes, within that tier */
+    ENG_CPU_VNNI = 1 << 3,     /* int8 dot products that cannot saturate */
+    ENG_CPU_BF16 = 1 << 4,     /* native bf16 arithmetic */
+};
+unsigned eng_cpu_features(void);
+/* oneDNN's name for the instruction set it dispatches to: "avx2",
+ * "avx512_core_vnni", ... */
+const char *eng_cpu_isa(void);
 
 const char *eng_precision_name(eng_precision p);
 

@@ -124,6 +124,53 @@ static int is_plain(const dnnl_memory_desc_t *md)
     return 1;
 }
 
+/* Where element idx lives in a blocked layout, in elements. */
+static int64_t md_offset(const dnnl_memory_desc_t *md, const int64_t *idx)
+{
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    int64_t blk[DNNL_MAX_NDIMS], seen[DNNL_MAX_NDIMS], off = md->offset0, stride = 1;
+    for (int d = 0; d < md->ndims; d++)
+        blk[d] = seen[d] = 1;
+    for (int j = 0; j < b->inner_nblks; j++)
+        blk[b->inner_idxs[j]] *= b->inner_blks[j];
+    for (int d = 0; d < md->ndims; d++)
+        off += idx[d] / blk[d] * b->strides[d];
+    for (int j = b->inner_nblks - 1; j >= 0; j--) {       /* the last block varies fastest */
+        int d = (int)b->inner_idxs[j];
+        off += idx[d] / seen[d] % b->inner_blks[j] * stride;
+        seen[d] *= b->inner_blks[j];
+        stride *= b->inner_blks[j];
+    }
+    return off;
+}
+
+/* Do two layouts put every element at the same place?  A blocked tensor
+ * with no extent but its channels (the classifier's [N, C, 1, 1]) is laid
+ * out as plain rows: a reorder between them would only copy. */
+static int same_bytes(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b)
+{
+    enum { MAX_CHECKED = 1 << 20 };     /* beyond that, let the reorder run */
+    int64_t idx[DNNL_MAX_NDIMS] = { 0 }, n = 1;
+    if (a->format_kind != dnnl_blocked || b->format_kind != dnnl_blocked ||
+        a->data_type != b->data_type || a->ndims != b->ndims || a->extra.flags || b->extra.flags)
+        return 0;
+    for (int d = 0; d < a->ndims; d++) {
+        if (a->dims[d] != b->dims[d] || a->padded_dims[d] != a->dims[d] ||
+            b->padded_dims[d] != b->dims[d])
+            return 0;
+        n *= a->dims[d];
+    }
+    if (n > MAX_CHECKED)
+        return 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (md_offset(a, idx) != md_offset(b, idx))
+            return 0;
+        for (int d = a->ndims - 1; d >= 0 && ++idx[d] == a->dims[d]; d--)
+            idx[d] = 0;
+    }
+    return 1;
+}
+
 static int val_new(dnn_plan *p, const dnnl_memory_desc_t *md, int def)
 {
     if (p->nv == p->capv) {
@@ -233,7 +280,10 @@ static int emit(dnn_plan *p, dnnl_primitive_desc_t pd, int node, const char *kin
     return 0;
 }
 
-/* Reorder value v into layout md (new value), unless it already is. */
+static int view(dnn_plan *p, int v, const dnnl_memory_desc_t *md);
+
+/* Reorder value v into layout md (new value), unless it already is, or
+ * holds its bytes where md would. */
 static int reorder_to(dnn_plan *p, int v, const dnnl_memory_desc_t *md, int *out,
                       const char *where, char *err, size_t errlen)
 {
@@ -242,6 +292,13 @@ static int reorder_to(dnn_plan *p, int v, const dnnl_memory_desc_t *md, int *out
     int ret = 0;
     if (dnnl_memory_desc_equal(&p->v[v].md, md)) {
         *out = v;
+        return 0;
+    }
+    if (same_bytes(&p->v[v].md, md)) {
+        if ((*out = view(p, v, md)) < 0) {
+            snprintf(err, errlen, "%s: out of memory", where);
+            return ENG_ENOMEM;
+        }
         return 0;
     }
     if (!(attr = dnn_attr_new())) {
@@ -1381,17 +1438,4 @@ void dnn_ctx_free(dnn_ctx *c)
     if (c->eng)
         dnnl_engine_destroy(c->eng);
     free(c);
-}
-
-int dnn_cpu_has_bf16(void)
-{
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
-}
-
-int dnn_cpu_has_vnni(void)
-{
-    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    return isa == dnnl_cpu_isa_avx512_core_vnni || isa == dnnl_cpu_isa_avx512_core_bf16 ||
-           isa == dnnl_cpu_isa_avx512_core_amx || isa == dnnl_cpu_isa_avx2_vnni;
 }

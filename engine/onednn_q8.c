@@ -15,7 +15,9 @@
 #include "engine/onednn_q8.h"
 
 #include <float.h>
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -1002,6 +1004,7 @@ void q8_plan_free(q8_plan *p)
  * permutes cover the low and high halves of the table, the index's top
  * bit picks between them.  A scalar loop runs ~2 cycles a byte, and the
  * tables would otherwise cost as much as all the convolutions. */
+#if defined(__x86_64__)
 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 static void lut_vbmi(const uint8_t *lut, const uint8_t *x, uint8_t *y, int64_t n)
 {
@@ -1018,16 +1021,16 @@ static void lut_vbmi(const uint8_t *lut, const uint8_t *x, uint8_t *y, int64_t n
     for (; i < n; i++)
         y[i] = lut[x[i]];
 }
+#endif
 
 static void run_lut(const qstep *s, const uint8_t *x, uint8_t *y, int64_t n)
 {
-    static int vbmi = -1;
-    if (vbmi < 0)
-        vbmi = __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bw");
-    if (vbmi) {
+#if defined(__x86_64__)
+    if (eng_cpu_features() & ENG_CPU_VBMI) {
         lut_vbmi(s->lut, x, y, n);
         return;
     }
+#endif
     for (int64_t i = 0; i < n; i++)
         y[i] = s->lut[x[i]];
 }

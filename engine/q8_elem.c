@@ -1,15 +1,11 @@
 /* q8_elem.c: int8 element loops.  See q8_elem.h.
  *
  * Built at -O3 (the Makefile) with an AVX2/FMA copy of each loop beside the
- * baseline one; the loops keep to shapes the vectoriser takes: no libm
+ * baseline one (simd.h); the loops keep to shapes the vectoriser takes: no libm
  * calls, no branches on data, channels innermost. */
 #include "engine/q8_elem.h"
 
-#if defined(__x86_64__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
+#include "engine/simd.h"
 
 /* nearbyint(a) clamped to [lo, hi], for integer lo and hi of magnitude
  * below 2^22.  Clamping first gives the same integer (rounding is monotonic
@@ -26,9 +22,9 @@ static inline float round_clamped(float a, float lo, float hi)
 /* An int8 byte v is (v ^ 0x80) - 128 as a uint8 one: one loop serves
  * both, and its bounds are arguments, not constants the compiler would
  * turn into branches. */
-CLONES
-static void chmul(const uint8_t *restrict x, const float *restrict f, int64_t rows, int64_t C,
-                  uint8_t flip, float zx, float lo, float hi, float zy, uint8_t *restrict y)
+SIMD_TWICE(chmul, (const uint8_t *restrict x, const float *restrict f, int64_t rows, int64_t C,
+                  uint8_t flip, float zx, float lo, float hi, float zy, uint8_t *restrict y),
+           (x, f, rows, C, flip, zx, lo, hi, zy, y))
 {
     for (int64_t i = 0; i < rows; i++)
         for (int64_t c = 0; c < C; c++) {
@@ -49,9 +45,8 @@ void q8e_chmul(const uint8_t *x, const float *f, int64_t rows, int64_t C, int is
           zy, y);
 }
 
-CLONES
-static void colsum(const uint8_t *restrict x, int64_t rows, int64_t C, uint8_t flip,
-                   int32_t *restrict sum)
+SIMD_TWICE(colsum, (const uint8_t *restrict x, int64_t rows, int64_t C, uint8_t flip,
+                   int32_t *restrict sum), (x, rows, C, flip, sum))
 {
     for (int64_t c = 0; c < C; c++)
         sum[c] = 0;

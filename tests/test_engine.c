@@ -218,7 +218,7 @@ static double bf16_agreement(const char *model, const char *frames_file, int h, 
 {
     char p[512], err[512];
     size_t len = 0;
-    if (!eng_cpu_has_bf16()) {
+    if (!(eng_cpu_features() & ENG_CPU_BF16)) {
         print_message("skipped: this CPU has no native bf16\n");
         skip();
     }
