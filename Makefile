@@ -5,7 +5,7 @@
 # run only once the packages they ask about are there.
 
 BUILD   ?= build
-PUBLIC  := all check check-unit check-int check-asan check-asan-core bench bench-e2e fuzz fuzz-build fuzz-regress \
+PUBLIC  := all check check-unit check-int check-isa check-asan check-asan-core bench bench-e2e fuzz fuzz-build fuzz-regress \
            soak demo install train-default-model fixtures clips
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
@@ -132,8 +132,12 @@ $(BUILD)/clips/.stamp: tests/fixtures/gen-clips.sh
 # 20-minute budget: every cmocka suite and the stream-fault suite (the
 # reconnect and corrupt-input loops) on the ASan/UBSan/LSan build.  The
 # whole suite under the sanitizers doubles the run: make check-asan.
+# The ISA-capped runs follow the uncapped one, whose int8 outputs they must
+# match byte for byte (tests/run-isa.sh).
 check: all $(UNIT) fixtures clips fuzz-regress
+	rm -rf $(FIXDIR)/isa-ref
 	tests/run.sh $(BUILD)
+	tests/run-isa.sh $(BUILD)
 	$(MAKE) --no-print-directory check-asan-core
 
 ASAN_BUILD := build/asan
@@ -156,6 +160,12 @@ check-asan-core: asan-build
 
 check-unit: all $(UNIT) fixtures
 	tests/run.sh $(BUILD) unit
+
+# The engine suites alone, uncapped and then capped at each lower ISA.
+check-isa: all $(UNIT) fixtures
+	rm -rf $(FIXDIR)/isa-ref
+	ONEDNN_MAX_CPU_ISA=ALL $(BUILD)/tests/test_int8
+	tests/run-isa.sh $(BUILD)
 
 check-int: all fixtures clips
 	tests/run.sh $(BUILD) integration

@@ -172,6 +172,10 @@ char *ev_hello(const ev_hello_t *h, size_t *len)
         json_str(&b, h->streams[i]);
     }
     json_array_end(&b);
+    json_key(&b, "isa");
+    json_str(&b, h->isa);
+    json_key(&b, "precision_reason");
+    json_str(&b, h->precision_reason);
     time_now(&b);
     return finish(&b, len);
 }

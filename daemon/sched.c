@@ -71,6 +71,8 @@ static int load_model(sch *s, char *err, size_t errlen)
     s->info.order = in->order == ENG_ORDER_BGR ? SCL_BGR : SCL_RGB;
     s->info.mode = in->resize == ENG_RESIZE_STRETCH ? SCL_STRETCH : SCL_SHORT_CROP;
     snprintf(s->info.precision, sizeof s->info.precision, "%s", eng_precision_name(in->precision));
+    snprintf(s->info.precision_reason, sizeof s->info.precision_reason, "%s", in->precision_reason);
+    snprintf(s->info.isa, sizeof s->info.isa, "%s", in->isa);
     snprintf(s->info.model, sizeof s->info.model, "%s", s->model_path);
     return 0;
 }

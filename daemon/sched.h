@@ -20,6 +20,8 @@ typedef struct {
     int width, height, classes;
     int order, mode;          /* scl_order, scl_mode the streams must produce */
     char precision[8];
+    char precision_reason[192];
+    char isa[24];             /* what oneDNN dispatches to */
     char model[256];
 } sch_model_info;
 

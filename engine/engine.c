@@ -35,6 +35,7 @@ struct eng_model {
     float lut[3][256];        /* byte -> normalised value, per channel */
     uint8_t qlut[3][256];     /* int8: byte -> quantised normalised value */
     int calibrating;          /* every activation is an output (eng_calib) */
+    char reason[192];         /* why this precision (eng_info.precision_reason) */
     int noutputs;             /* the model's own outputs, before calibration's */
 };
 
@@ -259,9 +260,18 @@ static int expose_activations(gr_graph *g)
     return 0;
 }
 
+/* int8 is exact on every ISA, but without VNNI it costs more (see
+ * onednn_q8.c): say so where it runs. */
+static const char *int8_note(void)
+{
+    return dnn_cpu_has_vnni() ? "" : " (no VNNI: convolutions read their source twice with "
+                                     "split weights, exact but slower)";
+}
+
 static int choose_precision(eng_model *m, const char *path, char *err, size_t errlen)
 {
     eng_precision want = m->opt.precision;
+    const char *isa = eng_cpu_isa();
     if (q_is_qdq(m->g)) {
         if (want == ENG_PREC_FP32 || want == ENG_PREC_BF16) {
             snprintf(err, errlen, "the model is quantised (QuantizeLinear/DequantizeLinear): "
@@ -269,29 +279,36 @@ static int choose_precision(eng_model *m, const char *path, char *err, size_t er
             return ENG_EUNSUP;
         }
         m->prec = DNN_INT8;
+        snprintf(m->reason, sizeof m->reason, "int8: the model is quantised (QDQ)%s", int8_note());
         return q_fold_qdq(m->g, err, errlen);
     }
     switch (want) {
     case ENG_PREC_AUTO:
         m->prec = dnn_cpu_has_bf16() ? DNN_BF16 : DNN_F32;
+        snprintf(m->reason, sizeof m->reason, m->prec == DNN_BF16 ?
+                 "auto: %s has native bf16" : "auto: %s has no native bf16, so fp32", isa);
         return 0;
     case ENG_PREC_BF16:
         if (!dnn_cpu_has_bf16()) {
-            snprintf(err, errlen, "precision bf16: this CPU has no native bf16 "
-                     "(use fp32 or auto)");
+            snprintf(err, errlen, "precision bf16: this CPU (%s) has no native bf16 "
+                     "(use fp32 or auto)", isa);
             return ENG_EUNSUP;
         }
         m->prec = DNN_BF16;
+        snprintf(m->reason, sizeof m->reason, "bf16 as configured");
         return 0;
     case ENG_PREC_INT8: {
         char def[4096];
         const char *cp = m->opt.calib_path && *m->opt.calib_path ? m->opt.calib_path : def;
         eng_calib_default_path(path, def, sizeof def);
         m->prec = DNN_INT8;
+        snprintf(m->reason, sizeof m->reason, "int8 as configured, with calibrated ranges%s",
+                 int8_note());
         return q_calib_apply(m->g, cp, err, errlen);
     }
     default:
         m->prec = DNN_F32;
+        snprintf(m->reason, sizeof m->reason, "fp32 as configured");
         return 0;
     }
 }
@@ -353,6 +370,8 @@ static int load(eng_model **out, const eng_options *opt, const char *path, int c
         goto prefixed;
     m->info.precision = m->prec == DNN_BF16 ? ENG_PREC_BF16 :
                         m->prec == DNN_INT8 ? ENG_PREC_INT8 : ENG_PREC_FP32;
+    m->info.precision_reason = m->reason;
+    m->info.isa = eng_cpu_isa();
     if ((ret = dnn_ctx_new(&m->ctx, err, errlen)) < 0)
         goto fail;
     if ((ret = ensure_plan(m, m->fixed_batch ? m->fixed_batch : 1, err, errlen)) < 0)

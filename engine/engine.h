@@ -77,6 +77,8 @@ typedef struct {
     int classes;                  /* size of the first output's last axis */
     int ends_in_softmax;          /* outputs are already probabilities */
     eng_precision precision;      /* what actually runs */
+    const char *precision_reason; /* and why: "auto: avx2 has no native bf16, so fp32" */
+    const char *isa;              /* eng_cpu_isa(): what oneDNN dispatches to */
     eng_order order;              /* preprocessing in effect */
     eng_resize resize;
     float mean[3], std[3], scale;

@@ -30,8 +30,9 @@
 #include "engine/ops.h"
 #include "engine/q8_elem.h"
 #include "engine/quant.h"
+#include "engine/simd.h"
 
-enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX, S_QCH };
+enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX, S_QCH, S_PREP };
 
 typedef struct {
     int dt;                      /* G_U8 (quantised bytes) or G_F32 */
@@ -55,7 +56,8 @@ typedef struct {
     dnnl_memory_t fm;            /* per-channel output factors of a binary post-op */
     int fidx;                    /* that post-op's index */
     uint8_t lut[256];
-    int op;                      /* S_BIN: 0 multiply, 1 add */
+    int op;                      /* S_BIN: 0 multiply, 1 add; S_PREP: copies of each group */
+    uint8_t flip;                /* S_PREP: xor on every byte (int8 -> uint8 + 128) */
     int64_t outer, inner, c;
     char impl[40];
 } qstep;
@@ -65,7 +67,8 @@ struct q8_plan {
     const gr_graph *g;
     int batch;
     qval *v;                     /* one per tensor, one per dequantised output, then
-                                  * one float staging value per tensor (stage()) */
+                                  * one float staging value per tensor (stage()), then
+                                  * one prepared convolution source per tensor (prep()) */
     int nv;
     qstep *s;
     int ns, caps;
@@ -344,6 +347,104 @@ static int stage(q8_plan *p, int y)
     return t;
 }
 
+/* Without VNNI, oneDNN's int8 convolutions (every x86 ISA below
+ * avx512_core_vnni and avx2_vnni) multiply uint8 sources by int8 weights
+ * and add each pair of products in int16 with saturation, so two weights
+ * whose magnitudes add up to more than 128 can clip the sum; and they take
+ * int8 sources by adding 128 and halving the weights, which drops the
+ * weights' last bit.  Depthwise kernels widen first and are exact on uint8.
+ * So on such a CPU a convolution reads uint8 only (an int8 source flipped
+ * to uint8 with zero point 128 on the way), and where a pair of its weights
+ * could clip, it reads its source twice, side by side, with each weight
+ * split in two halves of at most 64: w = a + b adds up in int32 exactly as
+ * w would on a VNNI CPU.  Results are the same bytes on every ISA. */
+typedef struct {
+    int flip;                    /* source is int8: read it as uint8 + 128 */
+    int twice;                   /* source doubled, weights split */
+} q8_exact;
+
+/* Could two of an output channel's weights clip an int16 pair sum of
+ * uint8 products?  Which weights oneDNN pairs depends on its layout, so
+ * take the worst pair: the two largest of each sign. */
+static int may_clip(const int8_t *w, int64_t oc, int64_t k)
+{
+    for (int64_t o = 0; o < oc; o++) {
+        int p1 = 0, p2 = 0, n1 = 0, n2 = 0;
+        for (int64_t i = 0; i < k; i++) {
+            int v = w[o * k + i];
+            if (v > p1)
+                p2 = p1, p1 = v;
+            else if (v > p2)
+                p2 = v;
+            if (v < n1)
+                n2 = n1, n1 = v;
+            else if (v < n2)
+                n2 = v;
+        }
+        if (p1 + p2 > 128 || n1 + n2 < -128)
+            return 1;
+    }
+    return 0;
+}
+
+/* [o][cin_g][khw] -> [o][2 cin_g][khw]: the first half a = floor(w / 2),
+ * the second b = w - a, both in [-64, 64]. */
+static int8_t *split_weights(const int8_t *w, int64_t oc, int64_t cin_g, int64_t khw)
+{
+    int64_t k = cin_g * khw;
+    int8_t *o = malloc((size_t)(oc * 2 * k));
+    if (!o)
+        return NULL;
+    for (int64_t c = 0; c < oc; c++)
+        for (int64_t i = 0; i < k; i++) {
+            int v = w[c * k + i], a = v >> 1;          /* arithmetic shift: floor */
+            o[c * 2 * k + i] = (int8_t)a;
+            o[c * 2 * k + k + i] = (int8_t)(v - a);
+        }
+    return o;
+}
+
+/* The uint8 source a convolution reads under `ex`: x itself, or a copy
+ * with every group's channels twice and/or flipped to uint8.  One per
+ * tensor: two convolutions that want it prepared differently are refused. */
+static int prep(q8_plan *p, int ni, int x, int64_t groups, const q8_exact *ex, int *out,
+                const char *where, char *err, size_t errlen)
+{
+    int t = p->g->nt + p->g->noutputs + p->g->nt + x;
+    qval *P = &p->v[t];
+    if (!ex->flip && !ex->twice) {
+        *out = x;
+        return 0;
+    }
+    if (P->live) {
+        const qstep *s = &p->s[P->def];
+        if (s->op == 1 + ex->twice && s->flip == (ex->flip ? 0x80 : 0) && s->outer == groups) {
+            *out = t;
+            return 0;
+        }
+        snprintf(err, errlen, "%s: '%s' is read by int8 convolutions of two kinds; on %s (no "
+                 "VNNI) lcnetd cannot run both exactly", where, p->g->t[x].name, eng_cpu_isa());
+        return ENG_EUNSUP;
+    }
+    *P = p->v[x];
+    P->alias = -1;
+    P->cs = NULL;
+    P->z = ex->flip ? 128 : p->v[x].z;
+    P->d[1] *= 1 + ex->twice;
+    qstep *s = step_new(p, S_PREP, ni, x, -1, t);
+    if (!s)
+        return ENG_ENOMEM;
+    s->op = 1 + ex->twice;
+    s->flip = ex->flip ? 0x80 : 0;
+    s->outer = groups;
+    s->c = channels(&p->v[x]) / groups;
+    s->inner = numel(&p->v[x]) / channels(&p->v[x]);
+    snprintf(s->impl, sizeof s->impl, "loop (%s%s)", ex->twice ? "twice" : "",
+             ex->flip ? ex->twice ? ", as uint8" : "as uint8" : "");
+    *out = t;
+    return 0;
+}
+
 /* Conv, or Gemm as a 1x1 conv over [N, K, 1, 1]. */
 static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
 {
@@ -431,6 +532,24 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
             b32[c] = b > INT_MAX ? INT_MAX : b < INT_MIN ? INT_MIN : (int32_t)lrint(b);
         }
     }
+    int64_t cin_g = cp.cin / cp.group, khw = cp.kh * cp.kw;
+    q8_exact ex = { 0, 0 };
+    if (!dnn_cpu_has_vnni()) {
+        ex.flip = X->cs != NULL;
+        ex.twice = !(cin_g == 1 && cp.cout == cp.group) && may_clip(wq, oc, k);
+    }
+    if (ex.twice) {
+        int8_t *w2 = split_weights(wq, oc, cin_g, khw);
+        if (!w2)
+            goto nomem;
+        free(wq);
+        wq = w2;
+        cp.cin *= 2;
+        sd[1] *= 2;
+    }
+    int xr;
+    if ((ret = prep(p, ni, x, cp.group, &ex, &xr, where, err, errlen)) < 0)
+        goto end;
     if (!(attr = dnn_attr_new()) || dnnl_post_ops_create(&po) != dnnl_success)
         goto nomem;
     if (post_chain(n, to_u8 && post && !Y->cs ? 1.0f / Y->s : 1.0f, po) < 0) {
@@ -454,7 +573,7 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
         DNN_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_round, 0, 0));
     DNN_TRY(dnnl_primitive_attr_set_post_ops(attr, po));
     DNN_TRY(dnnl_primitive_attr_set_output_scales(attr, oc, 1 << 1, scales));
-    int32_t zx = X->z, zy = Y->z;
+    int32_t zx = ex.flip ? 128 : X->z, zy = Y->z;
     if (zx)
         DNN_TRY(dnnl_primitive_attr_set_zero_points(attr, DNNL_ARG_SRC, 1, 0, &zx));
     if (to_u8 && zy)
@@ -475,7 +594,7 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
     dnnl_dims_t dw;
     for (int i = 0; i < wnd; i++)
         dw[i] = wd[i];
-    md_nhwc(&src, sd, X->cs ? dnnl_s8 : dnnl_u8);
+    md_nhwc(&src, sd, X->cs && !ex.flip ? dnnl_s8 : dnnl_u8);
     md_nhwc(&dst, od, !to_u8 || via_f32 ? dnnl_f32 : Y->cs ? dnnl_s8 : dnnl_u8);
     dnnl_memory_desc_init_by_tag(&wei, wnd, dw, dnnl_s8, dnnl_format_tag_any);
     dnnl_memory_desc_init_by_tag(&wplain, wnd, dw, dnnl_s8, wnd == 5 ? dnnl_goihw : dnnl_oihw);
@@ -489,7 +608,7 @@ static int c_conv(q8_plan *p, int ni, const char *where, char *err, size_t errle
     DNN_TRY(dnnl_primitive_desc_create(&pd, &cd, attr, p->c->eng, NULL));
 
     int yw = via_f32 ? stage(p, y) : y;
-    if (!(s = step_new(p, S_PRIM, ni, x, -1, yw)))
+    if (!(s = step_new(p, S_PRIM, ni, xr, -1, yw)))
         goto nomem;
     s->amd = src;
     s->ymd = dst;
@@ -893,7 +1012,7 @@ int q8_compile(q8_plan **out, dnn_ctx *c, const gr_graph *g, int batch, char *er
     p->c = c;
     p->g = g;
     p->batch = batch;
-    p->nv = g->nt + g->noutputs + g->nt;
+    p->nv = g->nt + g->noutputs + 2 * g->nt;
     p->v = calloc((size_t)p->nv, sizeof(qval));
     p->dims = malloc(sizeof(*p->dims) * (size_t)(g->nt ? g->nt : 1));
     p->out_v = malloc(sizeof(int) * (size_t)(g->noutputs + 1));
@@ -1114,6 +1233,25 @@ static void run_qch(const q8_plan *p, const qstep *s)
         y[i] = q_s8(x[i], Y->cs[i % C]);
 }
 
+/* Each group's channels copied op times (1 or 2), every byte xor flip. */
+SIMD_TWICE(prep_rows, (const uint8_t *restrict x, int64_t rows, int64_t groups, int64_t cg, int op,
+                       uint8_t flip, uint8_t *restrict y), (x, rows, groups, cg, op, flip, y))
+{
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t g = 0; g < groups; g++) {
+            const uint8_t *a = x + (r * groups + g) * cg;
+            uint8_t *b = y + (r * groups + g) * cg * op;
+            for (int k = 0; k < op; k++)
+                for (int64_t c = 0; c < cg; c++)
+                    b[k * cg + c] = a[c] ^ flip;
+        }
+}
+
+static void run_prep(const q8_plan *p, const qstep *s)
+{
+    prep_rows(vptr(p, s->a), s->inner, s->outer, s->c, s->op, s->flip, vptr(p, s->y));
+}
+
 static void run_softmax(const q8_plan *p, const qstep *s)
 {
     const qval *A = &p->v[s->a];
@@ -1163,6 +1301,7 @@ int q8_run(q8_plan *p, char *err, size_t errlen)
         case S_DEQ: run_deq(p, s); break;
         case S_SOFTMAX: run_softmax(p, s); break;
         case S_QCH: run_qch(p, s); break;
+        case S_PREP: run_prep(p, s); break;
         }
     }
     dnnl_stream_wait(p->c->stream);
@@ -1197,7 +1336,7 @@ void q8_plan_stats(const q8_plan *p, dnn_stats *s)
 void q8_plan_dump(const q8_plan *p, void (*line)(void *, const char *), void *arg)
 {
     static const char *kinds[] = { "conv", "table", "binary", "chmul", "mean", "deq", "softmax",
-                                   "quant" };
+                                   "quant", "prep" };
     char buf[512], shape[96];
     for (int i = 0; i < p->ns; i++) {
         const qstep *s = &p->s[i];

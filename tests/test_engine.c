@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -402,6 +403,79 @@ static void test_topk_and_labels(void **state)
     unlink(p);
 }
 
+/* What each oneDNN ISA offers, as the engine must report it: the tiers an
+ * edge box may have, and what ONEDNN_MAX_CPU_ISA caps a bigger CPU to. */
+static const struct {
+    const char *isa;
+    unsigned features;       /* without VBMI, which rides on the AVX-512 tier */
+} isa_table[] = {
+    { "sse41", 0 },
+    { "avx", 0 },
+    { "avx2", ENG_CPU_AVX2 },
+    { "avx2_vnni", ENG_CPU_AVX2 | ENG_CPU_VNNI },
+    { "avx512_core", ENG_CPU_AVX2 | ENG_CPU_AVX512 },
+    { "avx512_core_vnni", ENG_CPU_AVX2 | ENG_CPU_AVX512 | ENG_CPU_VNNI },
+    { "avx512_core_bf16", ENG_CPU_AVX2 | ENG_CPU_AVX512 | ENG_CPU_VNNI | ENG_CPU_BF16 },
+    { "avx512_core_amx", ENG_CPU_AVX2 | ENG_CPU_AVX512 | ENG_CPU_VNNI | ENG_CPU_BF16 },
+};
+
+static void test_isa_as_capped(void **state)
+{
+    (void)state;
+    const char *isa = eng_cpu_isa(), *cap = getenv("ONEDNN_MAX_CPU_ISA");
+    unsigned f = eng_cpu_features() & ~(unsigned)ENG_CPU_VBMI;
+    size_t i;
+    for (i = 0; i < sizeof isa_table / sizeof isa_table[0]; i++)
+        if (!strcmp(isa_table[i].isa, isa))
+            break;
+    print_message("ISA %s (ONEDNN_MAX_CPU_ISA=%s), features 0x%x\n", isa, cap ? cap : "unset", f);
+    if (i == sizeof isa_table / sizeof isa_table[0])
+        fail_msg("ISA %s is not in the table", isa);
+    assert_int_equal(f, isa_table[i].features);
+    /* a cap at or below the CPU's own tier is the tier reported */
+    if (cap && strcasecmp(cap, "ALL") && strcasecmp(cap, isa)) {
+        unsigned capped = ~0u;
+        for (size_t j = 0; j < sizeof isa_table / sizeof isa_table[0]; j++)
+            if (!strcasecmp(isa_table[j].isa, cap))
+                capped = isa_table[j].features;
+        assert_true(capped != ~0u);
+        /* the CPU is below the cap: what it has is within it */
+        assert_int_equal(f & ~capped, 0);
+    }
+}
+
+/* bf16 runs where the ISA has it and is refused, naming the ISA and what to
+ * use, where it has not. */
+static void test_bf16_per_isa(void **state)
+{
+    (void)state;
+    char p[512], err[1024];
+    eng_model *m = NULL;
+    eng_options o;
+    eng_options_init(&o);
+    o.threads = 1;
+    o.precision = ENG_PREC_BF16;
+    snprintf(p, sizeof p, "%s/timm13_x025.onnx", fixdir());
+    int ret = eng_load(&m, &o, p, err, sizeof err);
+    if (eng_cpu_features() & ENG_CPU_BF16) {
+        assert_int_equal(ret, 0);
+        assert_int_equal(eng_get_info(m)->precision, ENG_PREC_BF16);
+        eng_free(m);
+    } else {
+        print_message("%s\n", err);
+        assert_int_equal(ret, ENG_EUNSUP);
+        assert_non_null(strstr(err, eng_cpu_isa()));
+        assert_non_null(strstr(err, "fp32 or auto"));
+    }
+    o.precision = ENG_PREC_AUTO;
+    assert_int_equal(eng_load(&m, &o, p, err, sizeof err), 0);
+    assert_int_equal(eng_get_info(m)->precision,
+                     (eng_cpu_features() & ENG_CPU_BF16) ? ENG_PREC_BF16 : ENG_PREC_FP32);
+    assert_non_null(strstr(eng_get_info(m)->precision_reason, eng_cpu_isa()));
+    assert_string_equal(eng_get_info(m)->isa, eng_cpu_isa());
+    eng_free(m);
+}
+
 int main(void)
 {
     struct CMUnitTest t[48];
@@ -422,5 +496,7 @@ int main(void)
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_shared_textline_classifies);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_bad_models);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_topk_and_labels);
+    t[n++] = (struct CMUnitTest)cmocka_unit_test(test_isa_as_capped);
+    t[n++] = (struct CMUnitTest)cmocka_unit_test(test_bf16_per_isa);
     return _cmocka_run_group_tests("engine", t, (size_t)n, NULL, NULL);
 }

@@ -437,6 +437,9 @@ int main(int argc, char **argv)
     }
     eng_labels *use = labels ? labels : eng_model_labels(m);
     if (o.plan) {
+        const eng_info *in = eng_get_info(m);
+        printf("# %s on %s: %s\n", eng_precision_name(in->precision), in->isa,
+               in->precision_reason);
         eng_plan_dump(m, o.batch, print_line, NULL);
         ret = 0;
     } else if (o.tensor) {

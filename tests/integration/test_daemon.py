@@ -285,6 +285,40 @@ class Pipeline(DaemonTest):
             sub.close()
             d.stop()
 
+    def test_hello_says_isa_and_why_this_precision(self):
+        # ONEDNN_MAX_CPU_ISA makes this CPU an AVX2 one, as an older edge box is
+        with open("/proc/cpuinfo") as f:
+            flags = f.read().split("\nflags")[1].split("\n")[0].split()
+        if "avx2" not in flags:
+            self.skipTest("no AVX2 on this CPU")
+        cases = [({"ONEDNN_MAX_CPU_ISA": "AVX2"}, "avx2", "fp32", "no native bf16")]
+        if "avx512_bf16" in flags:
+            cases.append(({}, None, "bf16", "has native bf16"))
+        qdq = os.path.join(ROOT, "..", "shared", "models", "nsfw-lite_lcnet_050_nsfw-sfw.int8.onnx")
+        for env, isa, precision, why in cases:
+            cfg, sock = write_config(self.tmp, [("f", {"url": clip("clip-a.mp4")})],
+                                     model_extra="precision = auto")
+            d = self.track(Daemon(cfg, sock, env=env))
+            sub = self.track(Subscriber(sock))
+            hello = sub.wait_for(lambda e: e["event"] == "hello", what="hello")
+            self.assertEqual(hello["precision"], precision, hello)
+            self.assertIn(why, hello["precision_reason"])
+            self.assertEqual(hello["isa"], isa or hello["isa"])
+            self.assertTrue(hello["isa"])
+            sub.close()
+            d.stop()
+            self.assertIn(why, d.stderr(), "the log says it too")
+        if os.path.exists(qdq):
+            cfg, sock = write_config(self.tmp, [("f", {"url": clip("clip-a.mp4")})], model=qdq,
+                                     model_extra="precision = auto", name="qdq.ini")
+            d = self.track(Daemon(cfg, sock, env={"ONEDNN_MAX_CPU_ISA": "AVX2"}))
+            sub = self.track(Subscriber(sock))
+            hello = sub.wait_for(lambda e: e["event"] == "hello", what="hello")
+            self.assertEqual((hello["precision"], hello["isa"]), ("int8", "avx2"))
+            self.assertIn("no VNNI", hello["precision_reason"])
+            sub.close()
+            d.stop()
+
     def test_low_sample_rate_decodes_keyframes_only(self):
         # clip-b: 30 fps, a keyframe every second; at 0.5 labels/s only the
         # keyframes need decoding
