@@ -800,7 +800,7 @@ def main(argv):
         try:
             b.search(cfg)
         except Unavailable as e:
-            log("%s: unavailable in this build: %s" % (name, e))
+            log("%s: unavailable in this build or on this CPU: %s" % (name, e))
             b.record({"kind": "unavailable", "config": name, "why": str(e)})
     run.update(load_end=loadavg(), elapsed_s=time.time() - t0)
     b.record(dict(run, kind="run", config="run"))

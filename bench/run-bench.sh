@@ -12,6 +12,12 @@
 #   BENCH_ROUNDS  rounds over every configuration, best median kept (default 2)
 #   NODE, PYTHON  interpreters (default node, /usr/bin/python3; PYTHON needs PIL,
 #                 to write the int8 calibration frames as PNGs)
+#   ONEDNN_MAX_CPU_ISA  caps what lcnetd's side runs (ONNX Runtime ignores it):
+#                 the report says so, and its section is the capped ISA's
+#
+# The report has one section per ISA oneDNN dispatched to: a run replaces its
+# own ISA's section and keeps the others (and bench-e2e's).  Precisions the
+# CPU lacks (bf16 without native bf16) are marked in their rows.
 set -eu
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -82,7 +88,24 @@ cpu_field() { sed -n "s/^$1[[:space:]]*: //p" /proc/cpuinfo | head -n 1; }
         printf 'source\tunknown\n'
     fi
     printf 'load_start\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+    printf 'max_cpu_isa\t%s\n' "${ONEDNN_MAX_CPU_ISA:-}"
 } >"$facts"
+
+# What oneDNN dispatches to, and which precisions run on it: the plan's
+# header line says "# PRECISION on ISA: why".
+first=${MODELS%%:*}
+isa=$("$infer" --model "$fix/$first.onnx" --plan | sed -n '1s/^# [a-z0-9]* on \([a-z0-9_-]*\):.*/\1/p')
+[ -n "$isa" ] || { echo "bench: cannot tell the ISA from lcnet-infer --plan" >&2; exit 1; }
+printf 'onednn_isa\t%s\n' "$isa" >>"$facts"
+PRECS=""
+for p in fp32 bf16 int8; do
+    if [ "$p" = bf16 ] && ! why=$("$infer" --model "$fix/$first.onnx" --precision bf16 --plan 2>&1 >/dev/null); then
+        printf 'skipped_bf16\t%s\n' "$(printf '%s' "$why" | tail -n 1)" >>"$facts"
+        continue
+    fi
+    PRECS="$PRECS lcnetd-$p"
+done
+echo "bench: lcnetd on $isa:$PRECS"
 
 # ------------------------------------------------------------ MACs and peak
 "$PYTHON" "$here/count_macs.py" $(for m in $MODELS; do printf '%s ' "$fix/${m%%:*}.onnx"; done) >"$work/macs.txt"
@@ -167,8 +190,8 @@ round=1
 while [ "$round" -le "$BENCH_ROUNDS" ]; do
     # alternate who goes first, so that a drift in machine load does not
     # always fall on the same side
-    if [ $((round % 2)) -eq 1 ]; then order="lcnetd-fp32 lcnetd-bf16 lcnetd-int8 ort-fp32"
-    else order="ort-fp32 lcnetd-int8 lcnetd-bf16 lcnetd-fp32"; fi
+    if [ $((round % 2)) -eq 1 ]; then order="$PRECS ort-fp32"
+    else order="ort-fp32 $(printf '%s\n' $PRECS | tac | tr '\n' ' ')"; fi
     for m in $MODELS; do
         name=${m%%:*} scale=${m#*:}
         macs=$(macs_of "$name")
@@ -190,7 +213,7 @@ done
 # ------------------------------------------------------------ where the time goes
 # x1.0, batch 1, 1 thread, each precision: per-primitive times from oneDNN's
 # verbose log, steps named from the compiled plan.
-for p in fp32 bf16 int8; do
+for p in $(printf '%s\n' $PRECS | sed 's/^lcnetd-//'); do
     echo "bench: oneDNN verbose breakdown, x1.0 B1 T1 $p"
     set -- --model "$fix/timm13_x10.onnx" --batch 1 --precision "$p"
     if [ "$p" = int8 ]; then set -- "$@" --calibration "$(calib_of timm13_x10)"; fi
@@ -201,11 +224,8 @@ printf 'load_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$facts"
 printf 'elapsed_s\t%s\n' "$(($(date +%s) - start))" >>"$facts"
 
 rm -f "$work/.times0" "$work/.times1"
-"$PYTHON" "$here/report.py" --work "$work" --verbose-iters 60 --verbose-keep 50 --bench-ms "$BENCH_MS" >"$out.tmp"
-# keep the "End to end" section of `make bench-e2e` (bench/e2e_report.py)
-if [ -f "$out" ] && grep -q '^<!-- e2e:begin' "$out"; then
-    printf '\n' >>"$out.tmp"
-    sed -n '/^<!-- e2e:begin/,/^<!-- e2e:end -->/p' "$out" >>"$out.tmp"
-fi
+"$PYTHON" "$here/report.py" --work "$work" --verbose-iters 60 --verbose-keep 50 --bench-ms "$BENCH_MS" \
+    >"$work/section.md"
+"$PYTHON" "$here/report.py" --merge "$work/section.md" --isa "$isa" --into "$out" >"$out.tmp"
 mv "$out.tmp" "$out"
 echo "bench: wrote $out ($(($(date +%s) - start)) s)"
