@@ -30,7 +30,6 @@
 #include "engine/ops.h"
 #include "engine/q8_elem.h"
 #include "engine/quant.h"
-#include "engine/simd.h"
 
 enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX, S_QCH, S_PREP };
 
@@ -1233,23 +1232,40 @@ static void run_qch(const q8_plan *p, const qstep *s)
         y[i] = q_s8(x[i], Y->cs[i % C]);
 }
 
-/* Each group's channels copied op times (1 or 2), every byte xor flip. */
-SIMD_TWICE(prep_rows, (const uint8_t *restrict x, int64_t rows, int64_t groups, int64_t cg, int op,
-                       uint8_t flip, uint8_t *restrict y), (x, rows, groups, cg, op, flip, y))
+/* n bytes, each xor flip: eight at a time, as most rows are multiples. */
+static void copy_flip(uint8_t *restrict y, const uint8_t *restrict x, int64_t n, uint8_t flip)
 {
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t g = 0; g < groups; g++) {
-            const uint8_t *a = x + (r * groups + g) * cg;
-            uint8_t *b = y + (r * groups + g) * cg * op;
-            for (int k = 0; k < op; k++)
-                for (int64_t c = 0; c < cg; c++)
-                    b[k * cg + c] = a[c] ^ flip;
-        }
+    if (!flip) {
+        memcpy(y, x, (size_t)n);
+        return;
+    }
+    const uint64_t f = 0x0101010101010101ull * flip;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, x + i, 8);
+        v ^= f;
+        memcpy(y + i, &v, 8);
+    }
+    for (; i < n; i++)
+        y[i] = x[i] ^ flip;
 }
 
+/* Each group's channels copied op times (1 or 2), every byte xor flip. */
 static void run_prep(const q8_plan *p, const qstep *s)
 {
-    prep_rows(vptr(p, s->a), s->inner, s->outer, s->c, s->op, s->flip, vptr(p, s->y));
+    const uint8_t *x = vptr(p, s->a);
+    uint8_t *y = vptr(p, s->y);
+    int64_t rows = s->inner * s->outer, cg = s->c;
+    if (s->op == 1) {                       /* the same layout: one pass */
+        copy_flip(y, x, rows * cg, s->flip);
+        return;
+    }
+    #pragma omp parallel for if (rows * cg > (1 << 16)) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        copy_flip(y + r * 2 * cg, x + r * cg, cg, s->flip);
+        memcpy(y + r * 2 * cg + cg, y + r * 2 * cg, (size_t)cg);
+    }
 }
 
 static void run_softmax(const q8_plan *p, const qstep *s)
