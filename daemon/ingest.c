@@ -25,6 +25,7 @@
 #include "daemon/events.h"
 #include "daemon/evq.h"
 #include "daemon/log.h"
+#include "daemon/redact.h"
 #include "daemon/scale.h"
 #include "daemon/sched.h"
 #include "daemon/util.h"
@@ -63,61 +64,41 @@ static void av_msg(int ret, char *buf, size_t len)
 
 /* libavformat often returns a bare EIO or EINVAL and says what really
  * happened (the resolver's answer, the server's status line) only in a log
- * message.  The log callback hands messages of error level here; each
- * ingest thread keeps the first of its own, and uses it as the reason
- * when opening fails. */
+ * message.  The log callback hands messages of error level here, already
+ * scrubbed of every configured password; each ingest thread keeps the first
+ * of its own, and uses it as the reason when opening fails. */
 static __thread char av_last[200];
 static __thread int av_listening;
 
-void ing_note_av_log(int level, const char *fmt, va_list vl)
+void ing_note_av_log(int level, const char *text)
 {
     /* the first message of an attempt is the cause, later ones its echoes */
     if (!av_listening || level > AV_LOG_ERROR || av_last[0])
         return;
-    vsnprintf(av_last, sizeof av_last, fmt, vl);
+    snprintf(av_last, sizeof av_last, "%s", text);
     size_t n = strlen(av_last);
     while (n && (av_last[n - 1] == '\n' || av_last[n - 1] == '.'))
         av_last[--n] = 0;
 }
 
-/* Credentials are never shown: blank the URL's password wherever a libav
- * message repeats it. */
-static void scrub_password(char *msg, const char *url)
-{
-    const char *p = strstr(url, "://"), *at, *colon, *slash;
-    if (!p)
-        return;
-    p += 3;
-    slash = strchr(p, '/');
-    at = strchr(p, '@');
-    if (!at || (slash && at > slash) || !(colon = memchr(p, ':', (size_t)(at - p))))
-        return;
-    size_t plen = (size_t)(at - colon - 1);
-    char pw[256];
-    if (plen == 0 || plen >= sizeof pw)
-        return;
-    memcpy(pw, colon + 1, plen);
-    pw[plen] = 0;
-    for (char *q = strstr(msg, pw); q; q = strstr(q + 3, pw)) {
-        memmove(q + 3, q + plen, strlen(q + plen) + 1);
-        memcpy(q, "***", 3);
-    }
-}
-
-/* err = what failed: libav's own words when it logged any, its code too. */
+/* err = what failed: libav's own words when it logged any, its code too.
+ * The words are a server's as much as libav's: they pass the redactor again
+ * with this stream's own password, whatever the log callback did. */
 static void open_reason(lc_stream *s, const char *what, int ret, char *err, size_t errlen)
 {
-    char e[128];
+    char e[128], said[sizeof av_last];
+    rdx_secret sec = { 0 };
     av_msg(ret, e, sizeof e);
-    if (av_last[0] && strstr(av_last, e)) {
-        scrub_password(av_last, s->cfg.url);
-        snprintf(err, errlen, "%s%s", what, av_last);
-    } else if (av_last[0]) {
-        scrub_password(av_last, s->cfg.url);
-        snprintf(err, errlen, "%s%s (%s)", what, av_last, e);
-    } else {
+    if (rdx_secret_from_url(&sec, s->cfg.url) < 0)
+        sec = (rdx_secret){ 0 };
+    rdx_scrub(said, sizeof said, av_last, &sec, 1);
+    rdx_secret_free(&sec);
+    if (said[0] && strstr(said, e))
+        snprintf(err, errlen, "%s%s", what, said);
+    else if (said[0])
+        snprintf(err, errlen, "%s%s (%s)", what, said, e);
+    else
         snprintf(err, errlen, "%s%s", what, e);
-    }
 }
 
 static void emit_state(lc_stream *s, const char *state, const char *reason, double retry)

@@ -35,6 +35,7 @@
 #include "daemon/ingest.h"
 #include "daemon/log.h"
 #include "daemon/publish.h"
+#include "daemon/redact.h"
 #include "daemon/sched.h"
 #include "daemon/svc.h"
 #include "daemon/util.h"
@@ -330,6 +331,25 @@ static void tick(daemon_t *d)
     }
 }
 
+/* The passwords of a's streams and of b's (may be NULL) become the ones the
+ * log callback blanks: during a reload both sets run at once. */
+static void known_secrets(const cfg *a, const cfg *b)
+{
+    int n = (a ? a->nstreams : 0) + (b ? b->nstreams : 0), k = 0;
+    const char **urls = calloc((size_t)n + 1, sizeof *urls);
+    if (!urls) {
+        lc_log(LOG_ERR, "out of memory for the password list; the old one stays");
+        return;
+    }
+    for (int i = 0; a && i < a->nstreams; i++)
+        urls[k++] = a->streams[i].url;
+    for (int i = 0; b && i < b->nstreams; i++)
+        urls[k++] = b->streams[i].url;
+    if (rdx_known_set(urls, NULL, k) < 0)
+        lc_log(LOG_ERR, "out of memory for the password list; the old one stays");
+    free(urls);
+}
+
 /* ------------------------------------------------------------ reload */
 
 static void reload(daemon_t *d)
@@ -346,6 +366,7 @@ static void reload(daemon_t *d)
         lc_log(LOG_WARNING, "reload: %s changed; that takes a restart, the old values stay", keys);
     /* restart-only daemon keys keep their running values */
     cfg_daemon keep = d->c->daemon;
+    known_secrets(d->c, n);
     int model_changed = !cfg_model_equal(&d->c->model, &n->model);
     sch *fresh = NULL;
     if (model_changed) {
@@ -398,6 +419,7 @@ static void reload(daemon_t *d)
     cfg *old = d->c;
     d->c = n;
     cfg_free(old);
+    known_secrets(d->c, NULL);
     lc_log_set_level(d->c->daemon.log_level);
     sch_configure(d->sched, d->c);
     pub_set_limits(d->pub, (size_t)d->c->daemon.subscriber_buffer, d->c->daemon.max_subscribers);
@@ -449,22 +471,28 @@ static void usage(FILE *f)
                "       lcnetd --version\n");
 }
 
+/* libav's messages quote URLs and whatever servers said: each is formatted
+ * whole (a password cut in two by a short buffer would escape the
+ * redactor), then scrubbed of every configured password before it goes
+ * anywhere, since nothing here says which stream it is about. */
 static void av_to_log(void *avcl, int level, const char *fmt, va_list vl)
 {
-    char buf[512];
-    va_list vc;
+    char buf[512], *raw = NULL;
     (void)avcl;
-    va_copy(vc, vl);
-    ing_note_av_log(level, fmt, vc);
-    va_end(vc);
-    if (level > AV_LOG_WARNING || !lc_log_enabled(LOG_DEBUG))
+    if (level > AV_LOG_WARNING || (level > AV_LOG_ERROR && !lc_log_enabled(LOG_DEBUG)))
         return;
-    vsnprintf(buf, sizeof buf, fmt, vl);
+    if (vasprintf(&raw, fmt, vl) < 0)
+        return;
+    rdx_known_scrub(buf, sizeof buf, raw);
+    free(raw);
     size_t n = strlen(buf);
     if (n && buf[n - 1] == '\n')
         buf[n - 1] = 0;
-    lc_log(LOG_DEBUG, "libav: %s", buf);
+    ing_note_av_log(level, buf);
+    if (lc_log_enabled(LOG_DEBUG))
+        lc_log(LOG_DEBUG, "libav: %s", buf);
 }
+
 
 /* Signals become bytes on a pipe the loop reads.  A handler rather than a
  * signalfd: a signalfd needs the signal blocked in every thread, and a
@@ -591,6 +619,7 @@ int main(int argc, char **argv)
         cfg_free(d.c);
         return EX_NOPERM;
     }
+    known_secrets(d.c, NULL);
     avdevice_register_all();
     av_log_set_callback(av_to_log);
 
@@ -674,5 +703,6 @@ end:
     evq_free(d.q);
     free(d.st);
     cfg_free(d.c);
+    rdx_known_clear();
     return ret;
 }

@@ -44,7 +44,7 @@ def labels_file(tmp, n=1000):
 
 
 def write_config(tmp, streams, model=MODEL, daemon_extra="", model_extra="", name="lcnetd.ini",
-                 stats_interval=2, labels=None):
+                 stats_interval=2, labels=None, log_level="info"):
     """streams: list of (name, {key: value}) in file order."""
     sock = os.path.join(tmp, "events.sock")
     lines = ["[daemon]",
@@ -54,7 +54,7 @@ def write_config(tmp, streams, model=MODEL, daemon_extra="", model_extra="", nam
              "max_batch = 4",
              "stats_interval = %d" % stats_interval,
              "allow_root = yes",
-             "log_level = info",
+             "log_level = %s" % log_level,
              daemon_extra,
              "",
              "[model]",
@@ -131,12 +131,20 @@ class RtspServer(ReadyServer):
         super().__init__(args, "rtsp server")
 
 
+class HttpServer(ReadyServer):
+    """tests/tools/http_server.py serving a directory."""
+
+    def __init__(self, directory, port=0):
+        super().__init__([PY, os.path.join(ROOT, "tests/tools/http_server.py"), "--port", str(port),
+                          "--dir", directory], "http server")
+
+
 class FaultServer(ReadyServer):
     """tests/tools/fault_server.py in one of its modes (stall, garbage, ...)."""
 
-    def __init__(self, mode, port=0):
+    def __init__(self, mode, port=0, extra=()):
         super().__init__([PY, os.path.join(ROOT, "tests/tools/fault_server.py"), "--mode", mode,
-                          "--port", str(port)], "fault server")
+                          "--port", str(port)] + list(extra), "fault server")
 
 
 # What a sanitizer prints when it finds something: AddressSanitizer and
