@@ -5,7 +5,7 @@
 # run only once the packages they ask about are there.
 
 BUILD   ?= build
-PUBLIC  := all check check-unit check-int check-asan check-asan-core bench bench-e2e fuzz fuzz-build fuzz-regress \
+PUBLIC  := all check check-unit check-int check-asan check-asan-core check-tsan bench bench-e2e fuzz fuzz-build fuzz-regress \
            soak demo install train-default-model fixtures clips
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
@@ -61,7 +61,7 @@ BINS    := $(BUILD)/lcnetd $(BUILD)/lcnet-infer
 TESTBIN := $(BUILD)/lcnetd-test
 UNIT    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
 
-.PHONY: $(PUBLIC) asan-build
+.PHONY: $(PUBLIC) asan-build tsan-build
 .DEFAULT_GOAL := all
 all: $(BINS) $(TESTBIN)
 
@@ -153,6 +153,25 @@ check-asan: asan-build
 
 check-asan-core: asan-build
 	$(ASAN_ENV) LCNETD_INTEGRATION=test_faults tests/run.sh $(ASAN_BUILD)
+
+# The daemon's suites on a ThreadSanitizer build: the threads meet at the
+# stream queues, the scheduler and the event queue, and a data race there is
+# found only where the threads really run.  libgomp and oneDNN are not
+# instrumented, so their own synchronisation is invisible to TSan: the
+# suppressions (tests/tsan.supp) cover those libraries' frames and nothing of
+# ours.  Any other report fails the test that ran the daemon (harness.py).
+TSAN_BUILD := build/tsan
+TSAN_ENV   := TSAN_OPTIONS=suppressions=$(abspath tests/tsan.supp):halt_on_error=0:second_deadlock_stack=1 \
+              OMP_NUM_THREADS=1
+TSAN_SUITES ?= test_daemon test_faults
+tsan-build: fixtures clips
+	$(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) CC=clang OPT=-O1 \
+	    SAN="-fsanitize=thread -fno-omit-frame-pointer" $(TSAN_BUILD)/lcnetd-test $(TSAN_BUILD)/lcnet-infer
+	ln -sfn $(abspath $(BUILD)/fixtures) $(TSAN_BUILD)/fixtures
+	ln -sfn $(abspath $(BUILD)/clips) $(TSAN_BUILD)/clips
+
+check-tsan: tsan-build
+	$(TSAN_ENV) LCNETD_INTEGRATION="$(TSAN_SUITES)" tests/run.sh $(TSAN_BUILD) integration
 
 check-unit: all $(UNIT) fixtures
 	tests/run.sh $(BUILD) unit

@@ -266,8 +266,8 @@ static int handle_frame(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t
     r->last_pts = sec;
     if (!r->got_frame) {
         r->got_frame = 1;
-        if (!s->up) {           /* a looping file stays up across its loops */
-            s->up = 1;
+        if (lc_stream_state(s) != LC_STREAM_UP) {   /* a looping file stays up across loops */
+            lc_stream_set_state(s, LC_STREAM_UP);
             emit_state(s, "up", NULL, -1);
         }
     }
@@ -463,12 +463,12 @@ static void *ing_main(void *arg)
         if (how == RUN_STOP || __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
             break;
         if (how != RUN_EOF || c->url_kind != CFG_URL_FILE || !c->loop)
-            s->up = 0;
+            lc_stream_set_state(s, LC_STREAM_DOWN);
         if (how == RUN_EOF && c->url_kind == CFG_URL_FILE) {
             if (!c->loop) {
                 emit_state(s, "eof", NULL, -1);
                 lc_log(LOG_INFO, "stream %s: end of file", c->name);
-                s->ended = 1;
+                lc_stream_set_state(s, LC_STREAM_ENDED);
                 break;
             }
             continue;                   /* loop: start again at once */
@@ -485,7 +485,8 @@ static void *ing_main(void *arg)
             break;
         backoff = fmin(backoff * 2, c->backoff_max);
     }
-    s->up = 0;
+    if (lc_stream_state(s) != LC_STREAM_ENDED)
+        lc_stream_set_state(s, LC_STREAM_DOWN);
     __atomic_store_n(&s->heartbeat_us, lc_mono_us(), __ATOMIC_RELAXED);
     return NULL;
 }

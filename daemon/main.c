@@ -212,7 +212,7 @@ static char *hello(void *arg)
         names[i] = d->st[i].s->cfg.name;
     sch_model(d->sched, &mi);
     ev_hello_t h = { LCNETD_VERSION, mi.model, mi.precision, mi.classes, mi.width, mi.height,
-                     names, d->nst };
+                     names, d->nst, mi.max_batch };
     char *line = ev_hello(&h, &len);
     free(names);
     return line;
@@ -220,7 +220,8 @@ static char *hello(void *arg)
 
 static const char *state_of(const lc_stream *s)
 {
-    return s->ended ? "eof" : s->up ? "up" : "down";
+    int st = lc_stream_state(s);
+    return st == LC_STREAM_ENDED ? "eof" : st == LC_STREAM_UP ? "up" : "down";
 }
 
 static char *status(void *arg)
@@ -296,7 +297,7 @@ static int healthy(daemon_t *d, int64_t now)
         return 0;
     for (int i = 0; i < d->nst; i++) {
         lc_stream *s = d->st[i].s;
-        if (!s->ended && now - __atomic_load_n(&s->heartbeat_us, __ATOMIC_RELAXED) > limit)
+        if (lc_stream_state(s) != LC_STREAM_ENDED && now - __atomic_load_n(&s->heartbeat_us, __ATOMIC_RELAXED) > limit)
             return 0;
     }
     return 1;
@@ -320,7 +321,7 @@ static void tick(daemon_t *d)
         d->last_classified = c;
         d->last_status_us = now;
         for (int i = 0; i < d->nst; i++)
-            up += d->st[i].s->up;
+            up += lc_stream_state(d->st[i].s) == LC_STREAM_UP;
         pub_get_stats(d->pub, &ps);
         svc_status("streams up %d/%d, classified %.1f fps, %d subscribers", up, d->nst, d->fps,
                    ps.clients);
@@ -362,12 +363,16 @@ static void reload(daemon_t *d)
         svc_ready();
         return;
     }
-    if (cfg_daemon_diff(&d->c->daemon, &n->daemon, keys, sizeof keys) & CFG_DIFF_RESTART)
-        lc_log(LOG_WARNING, "reload: %s changed; that takes a restart, the old values stay", keys);
-    /* restart-only daemon keys keep their running values */
-    cfg_daemon keep = d->c->daemon;
-    known_secrets(d->c, n);
+    /* restart-only daemon keys keep their running values, but for the batch
+     * size when the model changes: a new engine is prepared for the batch
+     * size the scheduler will then use, both the new config's */
+    cfg_daemon keep = d->c->daemon, was = d->c->daemon;
     int model_changed = !cfg_model_equal(&d->c->model, &n->model);
+    if (model_changed)
+        keep.max_batch = was.max_batch = n->daemon.max_batch;
+    if (cfg_daemon_diff(&was, &n->daemon, keys, sizeof keys) & CFG_DIFF_RESTART)
+        lc_log(LOG_WARNING, "reload: %s changed; that takes a restart, the old values stay", keys);
+    known_secrets(d->c, n);
     sch *fresh = NULL;
     if (model_changed) {
         n->daemon.inference_cpus = keep.inference_cpus;

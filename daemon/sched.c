@@ -31,7 +31,8 @@ struct sch {
     lc_stream **st;
     int nst, next;
     int kicked, stop, busy;
-    int max_batch, top_k;
+    int max_batch;              /* the engine's: prepared for it, fixed with it */
+    int top_k;                  /* a reload's to change: atomic */
     struct evq *q;
 
     /* set up by the thread before it reports ready */
@@ -72,6 +73,7 @@ static int load_model(sch *s, char *err, size_t errlen)
     s->info.mode = in->resize == ENG_RESIZE_STRETCH ? SCL_STRETCH : SCL_SHORT_CROP;
     snprintf(s->info.precision, sizeof s->info.precision, "%s", eng_precision_name(in->precision));
     snprintf(s->info.model, sizeof s->info.model, "%s", s->model_path);
+    s->info.max_batch = s->max_batch;
     return 0;
 }
 
@@ -79,7 +81,7 @@ static int load_model(sch *s, char *err, size_t errlen)
 static void publish(sch *s, lc_stream *st, const lc_frame *f, const float *probs, int64_t now)
 {
     eng_top top[100];
-    int k = eng_topk(probs, s->info.classes, s->top_k, top);
+    int k = eng_topk(probs, s->info.classes, __atomic_load_n(&s->top_k, __ATOMIC_RELAXED), top);
     float ms = (float)(now - f->decoded_us) / 1000.0f;
     lc_stream_latency(st, ms);
     lc_count(&st->classified, 1);
@@ -332,10 +334,9 @@ void sch_kick(sch *s)
 
 void sch_configure(sch *s, const cfg *c)
 {
-    pthread_mutex_lock(&s->m);
-    s->max_batch = c->daemon.max_batch;
-    s->top_k = c->model.top_k;
-    pthread_mutex_unlock(&s->m);
+    /* max_batch is not among them: the engine was prepared for its own, and
+     * a new one comes with a new engine (sch_start) */
+    __atomic_store_n(&s->top_k, c->model.top_k, __ATOMIC_RELAXED);
 }
 
 int64_t sch_heartbeat(const sch *s)

@@ -19,6 +19,7 @@ typedef struct sch sch;
 typedef struct {
     int width, height, classes;
     int order, mode;          /* scl_order, scl_mode the streams must produce */
+    int max_batch;            /* the engine was prepared for 1..max_batch frames */
     char precision[8];
     char model[256];
 } sch_model_info;
@@ -35,7 +36,8 @@ void sch_add(sch *s, lc_stream *st);
 void sch_remove(sch *s, lc_stream *st);
 /* New frame somewhere: wake the thread. */
 void sch_kick(sch *s);
-/* Live settings from a reload: batch size, top_k. */
+/* Live settings from a reload: top_k.  The batch size is the engine's,
+ * fixed at sch_start. */
 void sch_configure(sch *s, const cfg *c);
 
 /* Monotonic time of the thread's last loop: stale means wedged. */

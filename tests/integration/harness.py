@@ -44,14 +44,14 @@ def labels_file(tmp, n=1000):
 
 
 def write_config(tmp, streams, model=MODEL, daemon_extra="", model_extra="", name="lcnetd.ini",
-                 stats_interval=2, labels=None, log_level="info"):
+                 stats_interval=2, labels=None, log_level="info", max_batch=4):
     """streams: list of (name, {key: value}) in file order."""
     sock = os.path.join(tmp, "events.sock")
     lines = ["[daemon]",
              "socket = %s" % sock,
              "socket_mode = 0660",
              "inference_cpus = 1" if os.cpu_count() and os.cpu_count() > 1 else "",
-             "max_batch = 4",
+             "max_batch = %d" % max_batch,
              "stats_interval = %d" % stats_interval,
              "allow_root = yes",
              "log_level = %s" % log_level,

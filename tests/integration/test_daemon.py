@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUILD, MODEL, ROOT, Daemon, DaemonTest, RtspServer,  # noqa: E402
+from harness import (BUILD, FIXTURES, MODEL, ROOT, Daemon, DaemonTest, RtspServer,  # noqa: E402
                      Subscriber, clip, main, status, wait_until, write_config)
 
 
@@ -453,6 +453,39 @@ class Faults(DaemonTest):
         time.sleep(1.5)
         self.assertGreater(len(sub.of("label", "keep")), n + 10)
         self.assertIn("reload rejected", d.stderr())
+
+    def test_reload_with_a_new_model_takes_its_batch_size(self):
+        # a new model means a new engine, prepared for the new max_batch: the
+        # scheduler must then batch by that, not by the old value
+        streams = [("cam", {"url": clip("clip-b.mkv"), "loop": "yes"})]
+        other = os.path.join(FIXTURES, "paddle_x025.onnx")
+        cfg, sock = write_config(self.tmp, streams, max_batch=4)
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        self.assertEqual(sub.wait_for(lambda e: True, what="hello")["max_batch"], 4)
+        sub.wait_for(lambda e: e["event"] == "label", what="label")
+
+        def reload(n):
+            d.p.send_signal(signal.SIGHUP)
+            wait_until(lambda: d.stderr().count("info: reloaded ") >= n, 60, "reload %d" % n)
+
+        def hello():
+            s = self.track(Subscriber(sock))
+            return s, s.wait_for(lambda e: e["event"] == "hello", what="hello")
+
+        # the same model: max_batch takes a restart, the running value stays
+        write_config(self.tmp, streams, max_batch=2)
+        reload(1)
+        self.assertIn("max_batch changed; that takes a restart", d.stderr())
+        self.assertEqual(hello()[1]["max_batch"], 4)
+        # a new model: its engine and the scheduler both take max_batch 2
+        write_config(self.tmp, streams, model=other, max_batch=2)
+        reload(2)
+        s2, h = hello()
+        self.assertEqual((h["model"], h["max_batch"]), (other, 2))
+        self.assertEqual(d.stderr().count("max_batch changed"), 1, d.stderr()[-2000:])
+        s2.wait_for(lambda e: e["event"] == "label" and e["stream"] == "cam", timeout=20,
+                    what="labels from the new model")
 
 
 if __name__ == "__main__":
