@@ -257,6 +257,12 @@ static void open_stream(parser *p, const char *id)
                       p->label, c->streams[i].line);
             return;
         }
+    if (c->nstreams >= CFG_STREAMS_MAX) {
+        add_error(p, p->line, "[%s]: more than %d streams (expected at most %d [stream:NAME] "
+                  "sections; run another lcnetd for the rest)", p->label, CFG_STREAMS_MAX,
+                  CFG_STREAMS_MAX);
+        return;
+    }
     cfg_stream *grown = realloc(c->streams, (size_t)(c->nstreams + 1) * sizeof *grown);
     if (!grown) {
         p->oom = 1;

@@ -88,7 +88,11 @@ static int stream_up(daemon_t *d, const cfg_stream *c, char *err, size_t errlen)
         return -1;
     }
     d->st = v;
-    sch_add(d->sched, s);
+    if (sch_add(d->sched, s) < 0) {
+        lc_stream_free(s);
+        snprintf(err, errlen, "stream %s: more than %d streams", c->name, CFG_STREAMS_MAX);
+        return -1;
+    }
     if (ing_start(s, err, errlen) < 0) {
         sch_remove(d->sched, s);
         lc_stream_free(s);

@@ -21,7 +21,7 @@
 #include "daemon/scale.h"
 #include "daemon/util.h"
 
-#define MAX_STREAMS 1024
+#define MAX_STREAMS CFG_STREAMS_MAX   /* the config refuses more */
 #define MAX_BATCH 64
 
 struct sch {
@@ -300,12 +300,16 @@ void sch_model(const sch *s, sch_model_info *mi)
     *mi = s->info;
 }
 
-void sch_add(sch *s, lc_stream *st)
+int sch_add(sch *s, lc_stream *st)
 {
+    int ret = -1;
     pthread_mutex_lock(&s->m);
-    if (s->nst < MAX_STREAMS)
+    if (s->nst < MAX_STREAMS) {
         s->st[s->nst++] = st;
+        ret = 0;
+    }
     pthread_mutex_unlock(&s->m);
+    return ret;
 }
 
 void sch_remove(sch *s, lc_stream *st)

@@ -31,7 +31,8 @@ int sch_start(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen);
 void sch_stop(sch *s);
 void sch_model(const sch *s, sch_model_info *mi);
 
-void sch_add(sch *s, lc_stream *st);
+/* -1 when the table is full (the config allows no more than it holds). */
+int sch_add(sch *s, lc_stream *st);
 /* Returns once the inference thread no longer holds st's frames. */
 void sch_remove(sch *s, lc_stream *st);
 /* New frame somewhere: wake the thread. */

@@ -547,6 +547,25 @@ static void test_stream_names(void **state)
     cfg_free(c);
 }
 
+/* The scheduler holds CFG_STREAMS_MAX streams: one more is refused at its
+ * header, not left out of the running daemon while --check-config says ok. */
+static void test_too_many_streams(void **state)
+{
+    size_t cap = (CFG_STREAMS_MAX + 1) * 32, o = 0;
+    char *text = malloc(cap), line[64];
+    (void)state;
+    assert_non_null(text);
+    for (int i = 0; i < CFG_STREAMS_MAX; i++)
+        o += (size_t)snprintf(text + o, cap - o, "[stream:s%d]\nurl = /v/%d.mp4\n", i, i);
+    cfg *c = load_ok(text);
+    assert_int_equal(c->nstreams, CFG_STREAMS_MAX);
+    cfg_free(c);
+    snprintf(text + o, cap - o, "[stream:one-more]\nurl = /v/x.mp4\n");
+    snprintf(line, sizeof line, "t.ini:%d: [stream:one-more]: ", 2 * CFG_STREAMS_MAX + 1);
+    expect_error(text, line, "more than 1024 streams", NULL);
+    free(text);
+}
+
 static void test_quoted_value(void **state)
 {
     (void)state;
@@ -1207,6 +1226,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_sections),
         cmocka_unit_test(test_missing_url_names_section_line),
         cmocka_unit_test(test_stream_names),
+        cmocka_unit_test(test_too_many_streams),
         cmocka_unit_test(test_quoted_value),
         cmocka_unit_test(test_integers),
         cmocka_unit_test(test_doubles),
