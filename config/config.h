@@ -80,6 +80,9 @@ typedef struct cfg_stream {
     int line;                  /* of the section header, for messages */
     char *url;
     int url_kind;              /* CFG_URL_* */
+    char *password_file;       /* "" = none */
+    char *password;            /* its first line, read at load; NULL = none.
+                                  Never printed: not a key of the table */
     int rtsp_transport;        /* CFG_TRANSPORT_* */
     double sample_fps;         /* 0 = every decoded frame */
     double min_score;

@@ -81,18 +81,40 @@ void ing_note_av_log(int level, const char *text)
         av_last[--n] = 0;
 }
 
+/* The URL libav opens: the configured one, with password_file's password
+ * put in its userinfo.  NULL when out of memory; the caller frees it. */
+static char *open_url(const lc_stream *s)
+{
+    char *u = NULL;
+    if (!s->cfg.password)
+        return strdup(s->cfg.url);
+    if (rdx_url_with_password(&u, s->cfg.url, s->cfg.password) < 0)
+        return NULL;
+    return u;
+}
+
 /* err = what failed: libav's own words when it logged any, its code too.
  * The words are a server's as much as libav's: they pass the redactor again
- * with this stream's own password, whatever the log callback did. */
+ * with this stream's own passwords, whatever the log callback did. */
 static void open_reason(lc_stream *s, const char *what, int ret, char *err, size_t errlen)
 {
-    char e[128], said[sizeof av_last];
-    rdx_secret sec = { 0 };
+    char e[128], said[sizeof av_last], *url = open_url(s);
+    rdx_secret sec[3] = { { 0 } };
+    int n = 0, r;
     av_msg(ret, e, sizeof e);
-    if (rdx_secret_from_url(&sec, s->cfg.url) < 0)
-        sec = (rdx_secret){ 0 };
-    rdx_scrub(said, sizeof said, av_last, &sec, 1);
-    rdx_secret_free(&sec);
+    if ((r = rdx_secret_from_url(&sec[n], s->cfg.url)) > 0)
+        n++;
+    if (url && (r = rdx_secret_from_url(&sec[n], url)) > 0)
+        n++;
+    if ((r = rdx_secret_from_plain(&sec[n], s->cfg.password)) > 0)
+        n++;
+    /* out of memory for a secret: say nothing libav said rather than risk it */
+    if (r < 0 || !url)
+        av_last[0] = 0;
+    rdx_scrub(said, sizeof said, av_last, sec, n);
+    for (int i = 0; i < n; i++)
+        rdx_secret_free(&sec[i]);
+    free(url);
     if (said[0] && strstr(said, e))
         snprintf(err, errlen, "%s%s", what, said);
     else if (said[0])
@@ -169,7 +191,16 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
     g->phase = "opening";
     g->deadline_us = lc_mono_us() + (int64_t)(c->open_timeout * 1e6);
     av_last[0] = 0;
-    ret = avformat_open_input(&r->fmt, c->url, ifmt, &o);
+    char *url = open_url(s);
+    if (!url) {
+        av_dict_free(&o);
+        snprintf(err, errlen, "out of memory");
+        return AVERROR(ENOMEM);
+    }
+    ret = avformat_open_input(&r->fmt, url, ifmt, &o);
+    if (c->password)
+        explicit_bzero(url, strlen(url));
+    free(url);
     av_dict_free(&o);
     if (ret < 0) {
         if (g->timed_out)

@@ -342,17 +342,24 @@ static void known_secrets(const cfg *a, const cfg *b)
 {
     int n = (a ? a->nstreams : 0) + (b ? b->nstreams : 0), k = 0;
     const char **urls = calloc((size_t)n + 1, sizeof *urls);
-    if (!urls) {
+    const char **pws = calloc((size_t)n + 1, sizeof *pws);
+    if (!urls || !pws) {
         lc_log(LOG_ERR, "out of memory for the password list; the old one stays");
-        return;
+        goto end;
     }
-    for (int i = 0; a && i < a->nstreams; i++)
-        urls[k++] = a->streams[i].url;
-    for (int i = 0; b && i < b->nstreams; i++)
-        urls[k++] = b->streams[i].url;
-    if (rdx_known_set(urls, NULL, k) < 0)
+    for (int i = 0; a && i < a->nstreams; i++, k++) {
+        urls[k] = a->streams[i].url;
+        pws[k] = a->streams[i].password;
+    }
+    for (int i = 0; b && i < b->nstreams; i++, k++) {
+        urls[k] = b->streams[i].url;
+        pws[k] = b->streams[i].password;
+    }
+    if (rdx_known_set(urls, pws, k) < 0)
         lc_log(LOG_ERR, "out of memory for the password list; the old one stays");
+end:
     free(urls);
+    free(pws);
 }
 
 /* ------------------------------------------------------------ reload */

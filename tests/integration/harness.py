@@ -134,9 +134,9 @@ class RtspServer(ReadyServer):
 class HttpServer(ReadyServer):
     """tests/tools/http_server.py serving a directory."""
 
-    def __init__(self, directory, port=0):
+    def __init__(self, directory, port=0, auth=None):
         super().__init__([PY, os.path.join(ROOT, "tests/tools/http_server.py"), "--port", str(port),
-                          "--dir", directory], "http server")
+                          "--dir", directory] + (["--auth", auth] if auth else []), "http server")
 
 
 class FaultServer(ReadyServer):

@@ -18,8 +18,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUILD, FIXTURES, MODEL, ROOT, Daemon, DaemonTest, RtspServer,  # noqa: E402
-                     Subscriber, clip, main, status, wait_until, write_config)
+from harness import (BUILD, FIXTURES, MODEL, ROOT, Daemon, DaemonTest, HttpServer,  # noqa: E402
+                     RtspServer, Subscriber, clip, main, status, wait_until, write_config)
 
 
 def labels_by_stream(sub):
@@ -486,6 +486,53 @@ class Faults(DaemonTest):
         self.assertEqual(d.stderr().count("max_batch changed"), 1, d.stderr()[-2000:])
         s2.wait_for(lambda e: e["event"] == "label" and e["stream"] == "cam", timeout=20,
                     what="labels from the new model")
+
+
+class Secrets(DaemonTest):
+    def test_password_file_opens_a_camera_that_asks_for_it(self):
+        # the password has every character that means something in a URL:
+        # it is percent-encoded into the userinfo when the stream opens
+        pw, wrong = "p@ss:w0rd/ #?x%", "n0t-the-password"
+        www = os.path.join(self.tmp, "www")
+        os.mkdir(www)
+        shutil.copy(clip("clip-a.mp4"), os.path.join(www, "cam.mp4"))
+        http = self.track(HttpServer(www, auth="viewer:" + pw))
+        files = {}
+        for name, secret in (("good", pw), ("wrong", wrong)):
+            files[name] = os.path.join(self.tmp, name + ".pw")
+            with open(files[name], "w") as f:
+                f.write(secret + "\n")
+            os.chmod(files[name], 0o600)
+        url = "http://viewer@127.0.0.1:%d/cam.mp4" % http.port
+        cfg, sock = write_config(self.tmp, [
+            ("cam", {"url": url, "password_file": files["good"]}),
+            ("wrong", {"url": url, "password_file": files["wrong"], "backoff_min": "0.2",
+                       "backoff_max": "0.4"}),
+        ])
+        r = subprocess.run([sys.modules["harness"].DAEMON, "--check-config", cfg],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "cam", timeout=30,
+                     what="labels from the camera that asked for the password")
+        ev = sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == "wrong" and
+                          e["state"] == "down", timeout=30, what="the wrong password refused")
+        self.assertIn("401", ev["reason"])
+        self.assertEqual(d.stop(), 0)
+        text = json.dumps(sub.events) + d.stderr() + r.stdout + r.stderr
+        for secret in (pw, wrong):
+            for i in range(len(secret) - 3):
+                self.assertNotIn(secret[i:i + 4], text)
+        # an unreadable file is refused at load, naming the key and the file
+        # (a directory: root reads any file whatever its mode)
+        os.remove(files["good"])
+        os.mkdir(files["good"])
+        r = subprocess.run([sys.modules["harness"].DAEMON, "--check-config", cfg],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("[stream:cam] password_file: cannot read %s: Is a directory" % files["good"],
+                      r.stderr)
 
 
 if __name__ == "__main__":
