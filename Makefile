@@ -218,7 +218,7 @@ install: $(BINS)
 	    systemd/lcnetd.service.in >$(D)$(UNITDIR)/lcnetd.service
 	install -m 0644 systemd/lcnetd.socket $(D)$(UNITDIR)/
 	install -m 0644 systemd/lcnetd.sysusers $(D)$(SYSUSERSDIR)/lcnetd.conf
-	install -m 0644 systemd/lcnetd.tmpfiles $(D)$(TMPFILESDIR)/lcnetd.conf
+	sed -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/lcnetd.tmpfiles >$(D)$(TMPFILESDIR)/lcnetd.conf
 	install -m 0644 systemd/lcnetd-v4l2.conf $(D)$(DATADIR)/doc/lcnetd/
 	install -m 0644 daemon/lcnetd.8 $(D)$(MANDIR)/man8/
 	install -m 0644 config/lcnetd.ini.5 $(D)$(MANDIR)/man5/
@@ -227,7 +227,12 @@ install: $(BINS)
 	sed -e 's|/usr/share/lcnetd/|$(DATADIR)/lcnetd/|g' config/lcnetd.ini.example \
 	    >$(D)$(DATADIR)/doc/lcnetd/lcnetd.ini.example
 	[ -f $(D)$(SYSCONFDIR)/lcnetd/lcnetd.ini ] || \
-	    install -m 0644 $(D)$(DATADIR)/doc/lcnetd/lcnetd.ini.example $(D)$(SYSCONFDIR)/lcnetd/lcnetd.ini
+	    install -m 0640 $(D)$(DATADIR)/doc/lcnetd/lcnetd.ini.example $(D)$(SYSCONFDIR)/lcnetd/lcnetd.ini
+	@# camera passwords: root and group lcnetd only, an older 0644 file too; the
+	@# group where it exists (else systemd-tmpfiles --create sets it)
+	chmod 0640 $(D)$(SYSCONFDIR)/lcnetd/lcnetd.ini
+	-[ "$$(id -u)" != 0 ] || ! getent group lcnetd >/dev/null || \
+	    chgrp lcnetd $(D)$(SYSCONFDIR)/lcnetd/lcnetd.ini
 
 # Fuzzing (libFuzzer, clang) and benchmarks keep their rules beside their sources.
 include tests/fuzz/fuzz.mk
