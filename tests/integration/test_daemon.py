@@ -487,6 +487,43 @@ class Faults(DaemonTest):
         s2.wait_for(lambda e: e["event"] == "label" and e["stream"] == "cam", timeout=20,
                     what="labels from the new model")
 
+    def test_sighup_before_main_is_a_reload(self):
+        # systemd may reload a daemon it has just started: a SIGHUP that
+        # comes while the loader and the libraries' constructors run, before
+        # main has a handler, must not take its default action (exit)
+        cfg, sock = write_config(self.tmp, [("cam", {"url": clip("clip-b.mkv"), "loop": "yes"})])
+
+        def pending_hup():
+            # blocked and pending when lcnetd's own code starts: the earliest
+            # a signal can be
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+            os.kill(os.getpid(), signal.SIGHUP)
+
+        d = self.track(Daemon(cfg, sock, wait=False, preexec_fn=pending_hup))
+        d.wait_ready()
+        wait_until(lambda: "info: reloaded " in d.stderr(), 20, "the pending SIGHUP's reload")
+        # and it stays SIGHUP's to reload with
+        d.p.send_signal(signal.SIGHUP)
+        wait_until(lambda: d.stderr().count("info: reloaded ") >= 2, 20, "a second reload")
+        self.assertEqual(d.stop(), 0)
+        # a SIGHUP as soon as the guard is up: in the library constructors,
+        # before main (the loader's own work before it stays unguarded)
+        def blocked(pid):
+            with open("/proc/%d/status" % pid) as f:
+                line = next((l for l in f if l.startswith("SigBlk:")), "SigBlk: 0")
+            return int(line.split()[1], 16) & (1 << (signal.SIGHUP - 1))
+
+        for i in range(5):
+            d = self.track(Daemon(cfg, sock, wait=False))
+            end = time.time() + 2
+            while time.time() < end and not blocked(d.p.pid):
+                pass
+            d.p.send_signal(signal.SIGHUP)
+            d.wait_ready()
+            self.assertIsNone(d.p.poll(), "try %d: alive" % i)
+            wait_until(lambda: "info: reloaded " in d.stderr(), 20, "try %d: reloaded" % i)
+            self.assertEqual(d.stop(), 0, "try %d" % i)
+
 
 class Secrets(DaemonTest):
     def test_password_file_opens_a_camera_that_asks_for_it(self):
