@@ -143,13 +143,13 @@ int rdx_secret_from_plain(rdx_secret *s, const char *pw)
 }
 
 /* Length of the longest form of any secret that starts at p, or 0; *mask
- * is what stands in for it. */
-static size_t match(const char *p, const rdx_secret *s, int n, const char **mask)
+ * is what stands in for it.  nforms 2: passwords only, 3: userinfo too. */
+static size_t match(const char *p, const rdx_secret *s, int n, int nforms, const char **mask)
 {
     size_t best = 0;
     for (int i = 0; i < n; i++) {
         const char *f[3] = { s[i].enc, s[i].dec, s[i].ui };
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < nforms; k++) {
             if (!f[k] || !f[k][0] || f[k][0] != *p)
                 continue;
             size_t l = strlen(f[k]);
@@ -162,23 +162,44 @@ static size_t match(const char *p, const rdx_secret *s, int n, const char **mask
     return best;
 }
 
-size_t rdx_scrub(char *out, size_t outlen, const char *in, const rdx_secret *s, int n)
+static size_t pass(char *out, size_t outlen, const char *in, const rdx_secret *s, int n,
+                   int nforms, int *removed)
 {
     size_t o = 0;
-    if (!outlen)
-        return 0;
     while (in && *in && o + 1 < outlen) {
         const char *mask = MASK;
-        size_t m = match(in, s, n, &mask);
+        size_t m = match(in, s, n, nforms, &mask);
         if (m) {
             for (size_t i = 0; mask[i] && o + 1 < outlen; i++)
                 out[o++] = mask[i];
+            *removed |= !mask[0];
             in += m;
         } else {
             out[o++] = *in++;
         }
     }
     out[o] = '\0';
+    return o;
+}
+
+size_t rdx_scrub(char *out, size_t outlen, const char *in, const rdx_secret *s, int n)
+{
+    int removed = 0;
+    if (!outlen)
+        return 0;
+    size_t o = pass(out, outlen, in, s, n, 3, &removed);
+    if (!removed)
+        return o;
+    /* A userinfo taken out joins the text on either side of it, which may
+     * then spell a password ("p" + "u:x@" + "w" for "pw"): once more, with
+     * "***" alone, which joins nothing. */
+    char *again = strdup(out);
+    if (!again) {
+        out[0] = '\0';
+        return 0;
+    }
+    o = pass(out, outlen, again, s, n, 2, &removed);
+    free(again);
     return o;
 }
 

@@ -62,6 +62,9 @@ static void test_both_forms_redacted(void **state)
     scrub_url(out, sizeof out, "Error when loading first segment "
               "'http://admin:Xy@Secret99@127.0.0.1:8080/seg0.ts'", "http://admin:Xy@Secret99@host/a");
     assert_string_equal(out, "Error when loading first segment 'http://127.0.0.1:8080/seg0.ts'");
+    /* a userinfo taken out must not join the text around it into a password */
+    scrub_url(out, sizeof out, "at pu:pw@w", "rtsp://u:pw@h/");
+    assert_string_equal(out, "at ***");
     /* %00 ends the password FFmpeg sends */
     scrub_url(out, sizeof out, "sent abc, wrote abc%00def", "rtsp://u:abc%00def@h/");
     assert_string_equal(out, "sent ***, wrote ***");
