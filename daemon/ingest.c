@@ -100,16 +100,19 @@ static void open_reason(lc_stream *s, const char *what, int ret, char *err, size
 {
     char e[128], said[sizeof av_last], *url = open_url(s);
     rdx_secret sec[3] = { { 0 } };
-    int n = 0, r;
+    int n = 0, r, oom = !url;
     av_msg(ret, e, sizeof e);
     if ((r = rdx_secret_from_url(&sec[n], s->cfg.url)) > 0)
         n++;
+    oom |= r < 0;
     if (url && (r = rdx_secret_from_url(&sec[n], url)) > 0)
         n++;
+    oom |= r < 0;
     if ((r = rdx_secret_from_plain(&sec[n], s->cfg.password)) > 0)
         n++;
+    oom |= r < 0;
     /* out of memory for a secret: say nothing libav said rather than risk it */
-    if (r < 0 || !url)
+    if (oom)
         av_last[0] = 0;
     rdx_scrub(said, sizeof said, av_last, sec, n);
     for (int i = 0; i < n; i++)

@@ -301,7 +301,8 @@ static int healthy(daemon_t *d, int64_t now)
         return 0;
     for (int i = 0; i < d->nst; i++) {
         lc_stream *s = d->st[i].s;
-        if (lc_stream_state(s) != LC_STREAM_ENDED && now - __atomic_load_n(&s->heartbeat_us, __ATOMIC_RELAXED) > limit)
+        if (lc_stream_state(s) != LC_STREAM_ENDED &&
+            now - __atomic_load_n(&s->heartbeat_us, __ATOMIC_RELAXED) > limit)
             return 0;
     }
     return 1;
