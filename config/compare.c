@@ -18,7 +18,10 @@ const cfg_stream *cfg_find_stream(const cfg *c, const char *name)
 
 int cfg_stream_equal(const cfg_stream *a, const cfg_stream *b)
 {
-    return strcmp(a->name, b->name) == 0 && cfg_sec_equal(&cfg_sec_stream, a, b);
+    /* a new password in the same password_file reconnects the stream too */
+    const char *pa = a->password ? a->password : "", *pb = b->password ? b->password : "";
+    return strcmp(a->name, b->name) == 0 && cfg_sec_equal(&cfg_sec_stream, a, b) &&
+           strcmp(pa, pb) == 0;
 }
 
 int cfg_model_equal(const cfg_model *a, const cfg_model *b)

@@ -42,6 +42,10 @@ enum { CFG_ORDER_MODEL = -1, CFG_ORDER_RGB = 0, CFG_ORDER_BGR = 1 };
 enum { CFG_TRANSPORT_TCP = 0, CFG_TRANSPORT_UDP, CFG_TRANSPORT_AUTO };
 enum { CFG_PUBLISH_EVERY = 0, CFG_PUBLISH_CHANGE };
 enum { CFG_SKIP_AUTO = 0, CFG_SKIP_NONE };
+/* Streams a config may hold: the scheduler's table is this size, and a
+ * stream past it would be silently left out of inference. */
+enum { CFG_STREAMS_MAX = 1024 };
+
 /* What a stream's url names, decided once here so ingest need not re-parse. */
 enum { CFG_URL_RTSP = 0, CFG_URL_HTTP, CFG_URL_FILE, CFG_URL_DEVICE };
 
@@ -76,6 +80,9 @@ typedef struct cfg_stream {
     int line;                  /* of the section header, for messages */
     char *url;
     int url_kind;              /* CFG_URL_* */
+    char *password_file;       /* "" = none */
+    char *password;            /* its first line, read at load; NULL = none.
+                                  Never printed: not a key of the table */
     int rtsp_transport;        /* CFG_TRANSPORT_* */
     double sample_fps;         /* 0 = every decoded frame */
     double min_score;

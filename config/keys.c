@@ -104,6 +104,8 @@ static const cfg_key model_keys[] = {
 static const cfg_key stream_keys[] = {
     { "url", CFG_T_URL, S(url), 0, 0, NULL, CFG_F_REQUIRED, NULL,
       "source: rtsp(s)://, http(s)://, a file, or a V4L2 device" },
+    { "password_file", CFG_T_PATH, S(password_file), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "file whose first line is the url's password; empty = the url's own" },
     { "rtsp_transport", CFG_T_ENUM, S(rtsp_transport), 0, 0, "tcp", 0, transports,
       "RTSP: transport of the media" },
     { "sample_fps", CFG_T_DOUBLE, S(sample_fps), 0, 1000, "0", 0, NULL,

@@ -31,6 +31,7 @@ enum {
     ERR_KEEP = 64,             /* errors held for sorting */
     ERR_SHOW = 5,              /* errors written to the caller's buffer */
     STREAM_NAME_MAX = 64,
+    PASSWORD_MAX = 1024,       /* password_file's first line */
     SECTION_KEYS_MAX = 32,
 };
 
@@ -180,6 +181,53 @@ static void check_cpus(parser *p, const char *key)
               missing.count > 1 ? "are" : "is", a);
 }
 
+/* password_file: its first line, without the line end.  Messages name the
+ * stream's key and the file, never what the file holds. */
+static void read_password(parser *p, cfg_stream *st)
+{
+    int at = p->set_at[key_index(&cfg_sec_stream, "password_file")];
+    char buf[PASSWORD_MAX + 2];
+    FILE *f;
+
+    if (!st->password_file || !st->password_file[0])
+        return;
+    if (!strstr(st->url, "://")) {
+        add_error(p, at, "[%s] password_file: the url is not a network URL (expected an "
+                  "rtsp://, rtsps://, http:// or https:// url with it)", p->label);
+        return;
+    }
+    if (!(f = fopen(st->password_file, "re"))) {
+        int e = errno;
+        add_error(p, at, "[%s] password_file: cannot read %s: %s", p->label,
+                  st->password_file, strerror(e));
+        return;
+    }
+    errno = 0;
+    if (!fgets(buf, sizeof buf, f)) {
+        int e = ferror(f) ? (errno ? errno : EIO) : 0;
+        fclose(f);
+        if (e) {
+            add_error(p, at, "[%s] password_file: cannot read %s: %s", p->label,
+                      st->password_file, strerror(e));
+            return;
+        }
+        buf[0] = '\0';
+    } else {
+        fclose(f);
+    }
+    size_t n = strcspn(buf, "\r\n");
+    buf[n] = '\0';
+    if (n > PASSWORD_MAX)
+        add_error(p, at, "[%s] password_file: the first line of %s is longer than %d bytes",
+                  p->label, st->password_file, PASSWORD_MAX);
+    else if (n == 0)
+        add_error(p, at, "[%s] password_file: %s is empty (expected the password on its "
+                  "first line)", p->label, st->password_file);
+    else if (!(st->password = strdup(buf)))
+        p->oom = 1;
+    explicit_bzero(buf, sizeof buf);
+}
+
 static void check_backoff(parser *p, const cfg_stream *st)
 {
     int imin = key_index(&cfg_sec_stream, "backoff_min");
@@ -219,8 +267,10 @@ static void finish_section(parser *p)
         cfg_stream *st = &p->c->streams[p->stream];
         if (st->url)
             st->url_kind = cfg_url_kind(st->url);
-        if (!p->sec_errors)
+        if (!p->sec_errors) {
             check_backoff(p, st);
+            read_password(p, st);
+        }
     } else if (p->schema == &cfg_sec_daemon && !p->sec_errors) {
         check_cpus(p, "inference_cpus");
         check_cpus(p, "decode_cpus");
@@ -257,6 +307,12 @@ static void open_stream(parser *p, const char *id)
                       p->label, c->streams[i].line);
             return;
         }
+    if (c->nstreams >= CFG_STREAMS_MAX) {
+        add_error(p, p->line, "[%s]: more than %d streams (expected at most %d [stream:NAME] "
+                  "sections; run another lcnetd for the rest)", p->label, CFG_STREAMS_MAX,
+                  CFG_STREAMS_MAX);
+        return;
+    }
     cfg_stream *grown = realloc(c->streams, (size_t)(c->nstreams + 1) * sizeof *grown);
     if (!grown) {
         p->oom = 1;
@@ -696,6 +752,10 @@ void cfg_free(cfg *c)
     for (int i = 0; i < c->nstreams; i++) {
         cfg_sec_free(&cfg_sec_stream, &c->streams[i]);
         free(c->streams[i].name);
+        if (c->streams[i].password) {
+            explicit_bzero(c->streams[i].password, strlen(c->streams[i].password));
+            free(c->streams[i].password);
+        }
     }
     free(c->streams);
     free(c);

@@ -165,6 +165,8 @@ char *ev_hello(const ev_hello_t *h, size_t *len)
     json_item(&b);
     json_int(&b, h->height);
     json_array_end(&b);
+    json_key(&b, "max_batch");
+    json_int(&b, h->max_batch);
     json_key(&b, "streams");
     json_array_begin(&b);
     for (int i = 0; i < h->nstreams; i++) {

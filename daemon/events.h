@@ -29,6 +29,7 @@ typedef struct {
     int classes, width, height;
     const char *const *streams;
     int nstreams;
+    int max_batch;                /* frames per inference at most */
     const char *isa, *precision_reason;
 } ev_hello_t;
 char *ev_hello(const ev_hello_t *h, size_t *len);

@@ -25,6 +25,7 @@
 #include "daemon/events.h"
 #include "daemon/evq.h"
 #include "daemon/log.h"
+#include "daemon/redact.h"
 #include "daemon/scale.h"
 #include "daemon/sched.h"
 #include "daemon/util.h"
@@ -63,61 +64,66 @@ static void av_msg(int ret, char *buf, size_t len)
 
 /* libavformat often returns a bare EIO or EINVAL and says what really
  * happened (the resolver's answer, the server's status line) only in a log
- * message.  The log callback hands messages of error level here; each
- * ingest thread keeps the first of its own, and uses it as the reason
- * when opening fails. */
+ * message.  The log callback hands messages of error level here, already
+ * scrubbed of every configured password; each ingest thread keeps the first
+ * of its own, and uses it as the reason when opening fails. */
 static __thread char av_last[200];
 static __thread int av_listening;
 
-void ing_note_av_log(int level, const char *fmt, va_list vl)
+void ing_note_av_log(int level, const char *text)
 {
     /* the first message of an attempt is the cause, later ones its echoes */
     if (!av_listening || level > AV_LOG_ERROR || av_last[0])
         return;
-    vsnprintf(av_last, sizeof av_last, fmt, vl);
+    snprintf(av_last, sizeof av_last, "%s", text);
     size_t n = strlen(av_last);
     while (n && (av_last[n - 1] == '\n' || av_last[n - 1] == '.'))
         av_last[--n] = 0;
 }
 
-/* Credentials are never shown: blank the URL's password wherever a libav
- * message repeats it. */
-static void scrub_password(char *msg, const char *url)
+/* The URL libav opens: the configured one, with password_file's password
+ * put in its userinfo.  NULL when out of memory; the caller frees it. */
+static char *open_url(const lc_stream *s)
 {
-    const char *p = strstr(url, "://"), *at, *colon, *slash;
-    if (!p)
-        return;
-    p += 3;
-    slash = strchr(p, '/');
-    at = strchr(p, '@');
-    if (!at || (slash && at > slash) || !(colon = memchr(p, ':', (size_t)(at - p))))
-        return;
-    size_t plen = (size_t)(at - colon - 1);
-    char pw[256];
-    if (plen == 0 || plen >= sizeof pw)
-        return;
-    memcpy(pw, colon + 1, plen);
-    pw[plen] = 0;
-    for (char *q = strstr(msg, pw); q; q = strstr(q + 3, pw)) {
-        memmove(q + 3, q + plen, strlen(q + plen) + 1);
-        memcpy(q, "***", 3);
-    }
+    char *u = NULL;
+    if (!s->cfg.password)
+        return strdup(s->cfg.url);
+    if (rdx_url_with_password(&u, s->cfg.url, s->cfg.password) < 0)
+        return NULL;
+    return u;
 }
 
-/* err = what failed: libav's own words when it logged any, its code too. */
+/* err = what failed: libav's own words when it logged any, its code too.
+ * The words are a server's as much as libav's: they pass the redactor again
+ * with this stream's own passwords, whatever the log callback did. */
 static void open_reason(lc_stream *s, const char *what, int ret, char *err, size_t errlen)
 {
-    char e[128];
+    char e[128], said[sizeof av_last], *url = open_url(s);
+    rdx_secret sec[3] = { { 0 } };
+    int n = 0, r, oom = !url;
     av_msg(ret, e, sizeof e);
-    if (av_last[0] && strstr(av_last, e)) {
-        scrub_password(av_last, s->cfg.url);
-        snprintf(err, errlen, "%s%s", what, av_last);
-    } else if (av_last[0]) {
-        scrub_password(av_last, s->cfg.url);
-        snprintf(err, errlen, "%s%s (%s)", what, av_last, e);
-    } else {
+    if ((r = rdx_secret_from_url(&sec[n], s->cfg.url)) > 0)
+        n++;
+    oom |= r < 0;
+    if (url && (r = rdx_secret_from_url(&sec[n], url)) > 0)
+        n++;
+    oom |= r < 0;
+    if ((r = rdx_secret_from_plain(&sec[n], s->cfg.password)) > 0)
+        n++;
+    oom |= r < 0;
+    /* out of memory for a secret: say nothing libav said rather than risk it */
+    if (oom)
+        av_last[0] = 0;
+    rdx_scrub(said, sizeof said, av_last, sec, n);
+    for (int i = 0; i < n; i++)
+        rdx_secret_free(&sec[i]);
+    free(url);
+    if (said[0] && strstr(said, e))
+        snprintf(err, errlen, "%s%s", what, said);
+    else if (said[0])
+        snprintf(err, errlen, "%s%s (%s)", what, said, e);
+    else
         snprintf(err, errlen, "%s%s", what, e);
-    }
 }
 
 static void emit_state(lc_stream *s, const char *state, const char *reason, double retry)
@@ -188,7 +194,16 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
     g->phase = "opening";
     g->deadline_us = lc_mono_us() + (int64_t)(c->open_timeout * 1e6);
     av_last[0] = 0;
-    ret = avformat_open_input(&r->fmt, c->url, ifmt, &o);
+    char *url = open_url(s);
+    if (!url) {
+        av_dict_free(&o);
+        snprintf(err, errlen, "out of memory");
+        return AVERROR(ENOMEM);
+    }
+    ret = avformat_open_input(&r->fmt, url, ifmt, &o);
+    if (c->password)
+        explicit_bzero(url, strlen(url));
+    free(url);
     av_dict_free(&o);
     if (ret < 0) {
         if (g->timed_out)
@@ -285,8 +300,8 @@ static int handle_frame(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t
     r->last_pts = sec;
     if (!r->got_frame) {
         r->got_frame = 1;
-        if (!s->up) {           /* a looping file stays up across its loops */
-            s->up = 1;
+        if (lc_stream_state(s) != LC_STREAM_UP) {   /* a looping file stays up across loops */
+            lc_stream_set_state(s, LC_STREAM_UP);
             emit_state(s, "up", NULL, -1);
         }
     }
@@ -482,12 +497,12 @@ static void *ing_main(void *arg)
         if (how == RUN_STOP || __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
             break;
         if (how != RUN_EOF || c->url_kind != CFG_URL_FILE || !c->loop)
-            s->up = 0;
+            lc_stream_set_state(s, LC_STREAM_DOWN);
         if (how == RUN_EOF && c->url_kind == CFG_URL_FILE) {
             if (!c->loop) {
                 emit_state(s, "eof", NULL, -1);
                 lc_log(LOG_INFO, "stream %s: end of file", c->name);
-                s->ended = 1;
+                lc_stream_set_state(s, LC_STREAM_ENDED);
                 break;
             }
             continue;                   /* loop: start again at once */
@@ -504,7 +519,8 @@ static void *ing_main(void *arg)
             break;
         backoff = fmin(backoff * 2, c->backoff_max);
     }
-    s->up = 0;
+    if (lc_stream_state(s) != LC_STREAM_ENDED)
+        lc_stream_set_state(s, LC_STREAM_DOWN);
     __atomic_store_n(&s->heartbeat_us, lc_mono_us(), __ATOMIC_RELAXED);
     return NULL;
 }

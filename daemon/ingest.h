@@ -6,7 +6,6 @@
 #ifndef LCNETD_INGEST_H
 #define LCNETD_INGEST_H
 
-#include <stdarg.h>
 #include <stddef.h>
 
 #include "daemon/stream.h"
@@ -17,7 +16,8 @@ int ing_start(lc_stream *s, char *err, size_t errlen);
 void ing_request_stop(lc_stream *s);
 void ing_join(lc_stream *s);
 /* For the libav log callback: notes an error message of the calling
- * ingest thread, its reason should opening fail (a no-op elsewhere). */
-void ing_note_av_log(int level, const char *fmt, va_list vl);
+ * ingest thread, its reason should opening fail (a no-op elsewhere).
+ * text must already be scrubbed of passwords (rdx_known_scrub). */
+void ing_note_av_log(int level, const char *text);
 
 #endif

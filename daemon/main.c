@@ -35,6 +35,7 @@
 #include "daemon/ingest.h"
 #include "daemon/log.h"
 #include "daemon/publish.h"
+#include "daemon/redact.h"
 #include "daemon/sched.h"
 #include "daemon/svc.h"
 #include "daemon/util.h"
@@ -87,7 +88,11 @@ static int stream_up(daemon_t *d, const cfg_stream *c, char *err, size_t errlen)
         return -1;
     }
     d->st = v;
-    sch_add(d->sched, s);
+    if (sch_add(d->sched, s) < 0) {
+        lc_stream_free(s);
+        snprintf(err, errlen, "stream %s: more than %d streams", c->name, CFG_STREAMS_MAX);
+        return -1;
+    }
     if (ing_start(s, err, errlen) < 0) {
         sch_remove(d->sched, s);
         lc_stream_free(s);
@@ -211,7 +216,7 @@ static char *hello(void *arg)
         names[i] = d->st[i].s->cfg.name;
     sch_model(d->sched, &mi);
     ev_hello_t h = { LCNETD_VERSION, mi.model, mi.precision, mi.classes, mi.width, mi.height,
-                     names, d->nst, mi.isa, mi.precision_reason };
+                     names, d->nst, mi.max_batch, mi.isa, mi.precision_reason };
     char *line = ev_hello(&h, &len);
     free(names);
     return line;
@@ -219,7 +224,8 @@ static char *hello(void *arg)
 
 static const char *state_of(const lc_stream *s)
 {
-    return s->ended ? "eof" : s->up ? "up" : "down";
+    int st = lc_stream_state(s);
+    return st == LC_STREAM_ENDED ? "eof" : st == LC_STREAM_UP ? "up" : "down";
 }
 
 static char *status(void *arg)
@@ -295,7 +301,8 @@ static int healthy(daemon_t *d, int64_t now)
         return 0;
     for (int i = 0; i < d->nst; i++) {
         lc_stream *s = d->st[i].s;
-        if (!s->ended && now - __atomic_load_n(&s->heartbeat_us, __ATOMIC_RELAXED) > limit)
+        if (lc_stream_state(s) != LC_STREAM_ENDED &&
+            now - __atomic_load_n(&s->heartbeat_us, __ATOMIC_RELAXED) > limit)
             return 0;
     }
     return 1;
@@ -319,7 +326,7 @@ static void tick(daemon_t *d)
         d->last_classified = c;
         d->last_status_us = now;
         for (int i = 0; i < d->nst; i++)
-            up += d->st[i].s->up;
+            up += lc_stream_state(d->st[i].s) == LC_STREAM_UP;
         pub_get_stats(d->pub, &ps);
         svc_status("streams up %d/%d, classified %.1f fps, %d subscribers", up, d->nst, d->fps,
                    ps.clients);
@@ -328,6 +335,32 @@ static void tick(daemon_t *d)
         stats_tick(d, (double)(now - d->last_stats_us) / 1e6);
         d->last_stats_us = now;
     }
+}
+
+/* The passwords of a's streams and of b's (may be NULL) become the ones the
+ * log callback blanks: during a reload both sets run at once. */
+static void known_secrets(const cfg *a, const cfg *b)
+{
+    int n = (a ? a->nstreams : 0) + (b ? b->nstreams : 0), k = 0;
+    const char **urls = calloc((size_t)n + 1, sizeof *urls);
+    const char **pws = calloc((size_t)n + 1, sizeof *pws);
+    if (!urls || !pws) {
+        lc_log(LOG_ERR, "out of memory for the password list; the old one stays");
+        goto end;
+    }
+    for (int i = 0; a && i < a->nstreams; i++, k++) {
+        urls[k] = a->streams[i].url;
+        pws[k] = a->streams[i].password;
+    }
+    for (int i = 0; b && i < b->nstreams; i++, k++) {
+        urls[k] = b->streams[i].url;
+        pws[k] = b->streams[i].password;
+    }
+    if (rdx_known_set(urls, pws, k) < 0)
+        lc_log(LOG_ERR, "out of memory for the password list; the old one stays");
+end:
+    free(urls);
+    free(pws);
 }
 
 /* ------------------------------------------------------------ reload */
@@ -342,11 +375,16 @@ static void reload(daemon_t *d)
         svc_ready();
         return;
     }
-    if (cfg_daemon_diff(&d->c->daemon, &n->daemon, keys, sizeof keys) & CFG_DIFF_RESTART)
-        lc_log(LOG_WARNING, "reload: %s changed; that takes a restart, the old values stay", keys);
-    /* restart-only daemon keys keep their running values */
-    cfg_daemon keep = d->c->daemon;
+    /* restart-only daemon keys keep their running values, but for the batch
+     * size when the model changes: a new engine is prepared for the batch
+     * size the scheduler will then use, both the new config's */
+    cfg_daemon keep = d->c->daemon, was = d->c->daemon;
     int model_changed = !cfg_model_equal(&d->c->model, &n->model);
+    if (model_changed)
+        keep.max_batch = was.max_batch = n->daemon.max_batch;
+    if (cfg_daemon_diff(&was, &n->daemon, keys, sizeof keys) & CFG_DIFF_RESTART)
+        lc_log(LOG_WARNING, "reload: %s changed; that takes a restart, the old values stay", keys);
+    known_secrets(d->c, n);
     sch *fresh = NULL;
     if (model_changed) {
         n->daemon.inference_cpus = keep.inference_cpus;
@@ -398,6 +436,7 @@ static void reload(daemon_t *d)
     cfg *old = d->c;
     d->c = n;
     cfg_free(old);
+    known_secrets(d->c, NULL);
     lc_log_set_level(d->c->daemon.log_level);
     sch_configure(d->sched, d->c);
     pub_set_limits(d->pub, (size_t)d->c->daemon.subscriber_buffer, d->c->daemon.max_subscribers);
@@ -449,22 +488,28 @@ static void usage(FILE *f)
                "       lcnetd --version\n");
 }
 
+/* libav's messages quote URLs and whatever servers said: each is formatted
+ * whole (a password cut in two by a short buffer would escape the
+ * redactor), then scrubbed of every configured password before it goes
+ * anywhere, since nothing here says which stream it is about. */
 static void av_to_log(void *avcl, int level, const char *fmt, va_list vl)
 {
-    char buf[512];
-    va_list vc;
+    char buf[512], *raw = NULL;
     (void)avcl;
-    va_copy(vc, vl);
-    ing_note_av_log(level, fmt, vc);
-    va_end(vc);
-    if (level > AV_LOG_WARNING || !lc_log_enabled(LOG_DEBUG))
+    if (level > AV_LOG_WARNING || (level > AV_LOG_ERROR && !lc_log_enabled(LOG_DEBUG)))
         return;
-    vsnprintf(buf, sizeof buf, fmt, vl);
+    if (vasprintf(&raw, fmt, vl) < 0)
+        return;
+    rdx_known_scrub(buf, sizeof buf, raw);
+    free(raw);
     size_t n = strlen(buf);
     if (n && buf[n - 1] == '\n')
         buf[n - 1] = 0;
-    lc_log(LOG_DEBUG, "libav: %s", buf);
+    ing_note_av_log(level, buf);
+    if (lc_log_enabled(LOG_DEBUG))
+        lc_log(LOG_DEBUG, "libav: %s", buf);
 }
+
 
 /* Signals become bytes on a pipe the loop reads.  A handler rather than a
  * signalfd: a signalfd needs the signal blocked in every thread, and a
@@ -472,6 +517,36 @@ static void av_to_log(void *avcl, int level, const char *fmt, va_list vl)
  * (seen on a minimal Debian 12); a signal landing there would take its
  * default action and kill the daemon.  Our own threads block them anyway. */
 static int sig_pipe[2] = { -1, -1 };
+static const int caught[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
+
+static void caught_set(sigset_t *set)
+{
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
+        sigaddset(set, caught[i]);
+}
+
+/* Before main: the dynamic loader maps and relocates the libraries, then
+ * runs their constructors (libav's, oneDNN's, libgomp's), and only then
+ * main; a SIGHUP or SIGTERM meanwhile would meet the default action and end
+ * the process.  .preinit_array runs before any library's constructor, as
+ * the first code of ours: the signals are blocked from here (threads a
+ * constructor starts inherit that), and catch_signals unblocks them once
+ * its handlers are in, so a signal that came meanwhile is delivered then,
+ * not lost.  What remains unguarded is exec itself and the loader's mapping
+ * and relocating of the libraries before this runs, where no code of the
+ * program's can run; systemd's reload waits for READY=1 anyway. */
+static void block_early(int argc, char **argv, char **envp)
+{
+    sigset_t set;
+    (void)argc;
+    (void)argv;
+    (void)envp;
+    caught_set(&set);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+}
+__attribute__((section(".preinit_array"), used))
+static void (*const block_early_p)(int, char **, char **) = block_early;
 
 static void on_signal(int sig)
 {
@@ -485,19 +560,22 @@ static void on_signal(int sig)
 
 static int catch_signals(void)
 {
-    static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
     struct sigaction sa;
+    sigset_t set;
     if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
         return -1;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        if (sigaction(sigs[i], &sa, NULL) < 0)
+    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
+        if (sigaction(caught[i], &sa, NULL) < 0)
             return -1;
     signal(SIGPIPE, SIG_IGN);
-    return 0;
+    /* blocked since block_early, or by whoever started us: a pending one is
+     * delivered now, to the handler */
+    caught_set(&set);
+    return sigprocmask(SIG_UNBLOCK, &set, NULL);
 }
 
 static int run(daemon_t *d)
@@ -591,6 +669,7 @@ int main(int argc, char **argv)
         cfg_free(d.c);
         return EX_NOPERM;
     }
+    known_secrets(d.c, NULL);
     avdevice_register_all();
     av_log_set_callback(av_to_log);
 
@@ -674,5 +753,6 @@ end:
     evq_free(d.q);
     free(d.st);
     cfg_free(d.c);
+    rdx_known_clear();
     return ret;
 }

@@ -21,7 +21,7 @@
 #include "daemon/scale.h"
 #include "daemon/util.h"
 
-#define MAX_STREAMS 1024
+#define MAX_STREAMS CFG_STREAMS_MAX   /* the config refuses more */
 #define MAX_BATCH 64
 
 struct sch {
@@ -31,7 +31,8 @@ struct sch {
     lc_stream **st;
     int nst, next;
     int kicked, stop, busy;
-    int max_batch, top_k;
+    int max_batch;              /* the engine's: prepared for it, fixed with it */
+    int top_k;                  /* a reload's to change: atomic */
     struct evq *q;
 
     /* set up by the thread before it reports ready */
@@ -74,6 +75,7 @@ static int load_model(sch *s, char *err, size_t errlen)
     snprintf(s->info.precision_reason, sizeof s->info.precision_reason, "%s", in->precision_reason);
     snprintf(s->info.isa, sizeof s->info.isa, "%s", in->isa);
     snprintf(s->info.model, sizeof s->info.model, "%s", s->model_path);
+    s->info.max_batch = s->max_batch;
     return 0;
 }
 
@@ -81,7 +83,7 @@ static int load_model(sch *s, char *err, size_t errlen)
 static void publish(sch *s, lc_stream *st, const lc_frame *f, const float *probs, int64_t now)
 {
     eng_top top[100];
-    int k = eng_topk(probs, s->info.classes, s->top_k, top);
+    int k = eng_topk(probs, s->info.classes, __atomic_load_n(&s->top_k, __ATOMIC_RELAXED), top);
     float ms = (float)(now - f->decoded_us) / 1000.0f;
     lc_stream_latency(st, ms);
     lc_count(&st->classified, 1);
@@ -300,12 +302,16 @@ void sch_model(const sch *s, sch_model_info *mi)
     *mi = s->info;
 }
 
-void sch_add(sch *s, lc_stream *st)
+int sch_add(sch *s, lc_stream *st)
 {
+    int ret = -1;
     pthread_mutex_lock(&s->m);
-    if (s->nst < MAX_STREAMS)
+    if (s->nst < MAX_STREAMS) {
         s->st[s->nst++] = st;
+        ret = 0;
+    }
     pthread_mutex_unlock(&s->m);
+    return ret;
 }
 
 void sch_remove(sch *s, lc_stream *st)
@@ -334,10 +340,9 @@ void sch_kick(sch *s)
 
 void sch_configure(sch *s, const cfg *c)
 {
-    pthread_mutex_lock(&s->m);
-    s->max_batch = c->daemon.max_batch;
-    s->top_k = c->model.top_k;
-    pthread_mutex_unlock(&s->m);
+    /* max_batch is not among them: the engine was prepared for its own, and
+     * a new one comes with a new engine (sch_start) */
+    __atomic_store_n(&s->top_k, c->model.top_k, __ATOMIC_RELAXED);
 }
 
 int64_t sch_heartbeat(const sch *s)

@@ -19,6 +19,7 @@ typedef struct sch sch;
 typedef struct {
     int width, height, classes;
     int order, mode;          /* scl_order, scl_mode the streams must produce */
+    int max_batch;            /* the engine was prepared for 1..max_batch frames */
     char precision[8];
     char precision_reason[192];
     char isa[24];             /* what oneDNN dispatches to */
@@ -32,12 +33,14 @@ int sch_start(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen);
 void sch_stop(sch *s);
 void sch_model(const sch *s, sch_model_info *mi);
 
-void sch_add(sch *s, lc_stream *st);
+/* -1 when the table is full (the config allows no more than it holds). */
+int sch_add(sch *s, lc_stream *st);
 /* Returns once the inference thread no longer holds st's frames. */
 void sch_remove(sch *s, lc_stream *st);
 /* New frame somewhere: wake the thread. */
 void sch_kick(sch *s);
-/* Live settings from a reload: batch size, top_k. */
+/* Live settings from a reload: top_k.  The batch size is the engine's,
+ * fixed at sch_start. */
 void sch_configure(sch *s, const cfg *c);
 
 /* Monotonic time of the thread's last loop: stale means wedged. */

@@ -24,7 +24,9 @@ int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, int order,
     s->cfg = *c;
     s->cfg.name = dup_or_empty(c->name);
     s->cfg.url = dup_or_empty(c->url);
-    if (!s->cfg.name || !s->cfg.url)
+    s->cfg.password_file = NULL;    /* the config's, freed on reload; read already */
+    s->cfg.password = NULL;
+    if (!s->cfg.name || !s->cfg.url || (c->password && !(s->cfg.password = strdup(c->password))))
         goto nomem;
     s->w = w;
     s->h = h;
@@ -67,6 +69,10 @@ void lc_stream_free(lc_stream *s)
     free(s->freel);
     free(s->cfg.name);
     free(s->cfg.url);
+    if (s->cfg.password) {
+        explicit_bzero(s->cfg.password, strlen(s->cfg.password));
+        free(s->cfg.password);
+    }
     free(s);
 }
 

@@ -61,8 +61,7 @@ typedef struct lc_stream {
     /* counters: written by one thread, read by main for stats */
     uint64_t decoded, sampled_out, skipped, classified, published, reconnects, errors;
     uint64_t decode_skipped;   /* packets never decoded: sample_fps would drop them */
-    int up;                /* 1 while frames flow */
-    int ended;             /* file ended, no loop: the thread is done */
+    int state;             /* LC_STREAM_*: through lc_stream_state/_set_state only */
 
     /* latency samples since the last stats event (ms), a ring under m;
      * nlat counts all of them, the ring keeps the newest 512 */
@@ -73,6 +72,10 @@ typedef struct lc_stream {
     int last_cls, cand_cls, cand_n;
     int64_t labels_sent;
 } lc_stream;
+
+/* Where a stream is, as subscribers hear it: the ingest thread sets it,
+ * main reads it for status and the watchdog. */
+enum { LC_STREAM_DOWN = 0, LC_STREAM_UP, LC_STREAM_ENDED };
 
 int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, int order, int mode,
                   int depth, char *err, size_t errlen);
@@ -85,6 +88,15 @@ void lc_slot_put(lc_stream *s, int wait);
 /* Inference side: the oldest queued frame, or NULL; valid until the next take. */
 lc_frame *lc_slot_take(lc_stream *s);
 void lc_stream_latency(lc_stream *s, float ms);
+
+static inline int lc_stream_state(const lc_stream *s)
+{
+    return __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+}
+static inline void lc_stream_set_state(lc_stream *s, int state)
+{
+    __atomic_store_n(&s->state, state, __ATOMIC_RELEASE);
+}
 
 static inline void lc_count(uint64_t *c, uint64_t n)
 {

@@ -547,6 +547,91 @@ static void test_stream_names(void **state)
     cfg_free(c);
 }
 
+/* The scheduler holds CFG_STREAMS_MAX streams: one more is refused at its
+ * header, not left out of the running daemon while --check-config says ok. */
+static void test_too_many_streams(void **state)
+{
+    size_t cap = (CFG_STREAMS_MAX + 1) * 32, o = 0;
+    char *text = malloc(cap), line[64];
+    (void)state;
+    assert_non_null(text);
+    for (int i = 0; i < CFG_STREAMS_MAX; i++)
+        o += (size_t)snprintf(text + o, cap - o, "[stream:s%d]\nurl = /v/%d.mp4\n", i, i);
+    cfg *c = load_ok(text);
+    assert_int_equal(c->nstreams, CFG_STREAMS_MAX);
+    cfg_free(c);
+    snprintf(text + o, cap - o, "[stream:one-more]\nurl = /v/x.mp4\n");
+    snprintf(line, sizeof line, "t.ini:%d: [stream:one-more]: ", 2 * CFG_STREAMS_MAX + 1);
+    expect_error(text, line, "more than 1024 streams", NULL);
+    free(text);
+}
+
+/* password_file: its first line is the password, read at load; errors name
+ * the stream's key and the file and never what the file holds. */
+static void test_password_file(void **state)
+{
+    static const char pw[] = "p@ss:w0rd/1 x";
+    char text[512], shown[600];
+    char *good = tmp_file("p@ss:w0rd/1 x\r\nsecond line\n", 27);
+    char *empty = tmp_file("\nsecret on line two\n", 21);
+    char *lng = malloc(2000);
+    (void)state;
+    assert_non_null(lng);
+    memset(lng, 'x', 1999);
+    lng[1999] = '\n';
+    char *toolong = tmp_file(lng, 2000);
+    free(lng);
+
+    snprintf(text, sizeof text, "[stream:cam]\nurl = rtsp://viewer@h/x\npassword_file = %s\n", good);
+    cfg *c = load_ok(text), *c2;
+    assert_string_equal(c->streams[0].password, pw);
+    assert_string_equal(c->streams[0].password_file, good);
+    /* a stream without one has none */
+    c2 = load_ok("[stream:cam]\nurl = rtsp://viewer@h/x\n");
+    assert_null(c2->streams[0].password);
+    /* a new password reconnects the stream on reload */
+    assert_false(cfg_stream_equal(&c->streams[0], &c2->streams[0]));
+    cfg_free(c2);
+    c2 = load_ok(text);
+    assert_true(cfg_stream_equal(&c->streams[0], &c2->streams[0]));
+    free(c2->streams[0].password);
+    c2->streams[0].password = strdup("other");
+    assert_false(cfg_stream_equal(&c->streams[0], &c2->streams[0]));
+    cfg_free(c2);
+    cfg_free(c);
+
+    snprintf(text, sizeof text, "[stream:cam]\nurl = rtsp://viewer@h/x\n"
+             "password_file = %s.missing\n", good);
+    snprintf(shown, sizeof shown, "t.ini:3: [stream:cam] password_file: cannot read %s.missing: "
+             "No such file or directory", good);
+    expect_error(text, shown, NULL);
+    snprintf(text, sizeof text, "[stream:cam]\nurl = rtsp://viewer@h/x\npassword_file = %s\n",
+             empty);
+    expect_error(text, "t.ini:3: [stream:cam] password_file: ", empty, "is empty", NULL);
+    snprintf(text, sizeof text, "[stream:cam]\nurl = rtsp://viewer@h/x\npassword_file = %s\n",
+             toolong);
+    expect_error(text, "t.ini:3: [stream:cam] password_file: the first line of", toolong,
+                 "longer than 1024 bytes", NULL);
+    snprintf(text, sizeof text, "[stream:cam]\nurl = /srv/a.mp4\npassword_file = %s\n", good);
+    expect_error(text, "t.ini:3: [stream:cam] password_file: the url is not a network URL",
+                 NULL);
+    expect_error("[stream:cam]\nurl = rtsp://v@h/x\npassword_file = /\n",
+                 "t.ini:3: [stream:cam] password_file: cannot read /: Is a directory", NULL);
+    /* no message carries the file's content */
+    char err[ERRLEN];
+    c = NULL;
+    snprintf(text, sizeof text, "[stream:cam]\nurl = /srv/a.mp4\npassword_file = %s\n"
+             "nonsense = 1\n", good);
+    assert_int_equal(cfg_load_string(&c, text, "t.ini", err, sizeof err), CFG_EINVAL);
+    assert_null(strstr(err, "w0rd"));
+    unlink(good);
+    unlink(empty);
+    unlink(toolong);
+    free(good);
+    free(empty);
+    free(toolong);
+}
+
 static void test_quoted_value(void **state)
 {
     (void)state;
@@ -1207,6 +1292,8 @@ int main(void)
         cmocka_unit_test(test_duplicate_sections),
         cmocka_unit_test(test_missing_url_names_section_line),
         cmocka_unit_test(test_stream_names),
+        cmocka_unit_test(test_too_many_streams),
+        cmocka_unit_test(test_password_file),
         cmocka_unit_test(test_quoted_value),
         cmocka_unit_test(test_integers),
         cmocka_unit_test(test_doubles),

@@ -1,6 +1,6 @@
 # fuzz.mk: libFuzzer harness for the model loader; included by the Makefile.
 #
-#   make fuzz [FUZZ_SECONDS=600] [FUZZ_TARGET=onnx|paddle]
+#   make fuzz [FUZZ_SECONDS=600] [FUZZ_TARGET=onnx|paddle|config|pubcmd|redact]
 #                                  build, then fuzz a copy of the seed corpus
 #   make fuzz-build                build only
 #   make fuzz-regress              run each past crash and each seed once
@@ -57,8 +57,12 @@ $(FUZZ_CBIN): $(call fuzzobj,tests/fuzz/fuzz_config.c $(CFG_SRC))
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(shell pkg-config --libs inih)
 $(FUZZ_SBIN): $(call fuzzobj,tests/fuzz/fuzz_pubcmd.c daemon/pubcmd.c)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^
+# The stream password redactor: URLs, passwords and messages from servers.
+FUZZ_RBIN    := $(FUZZ_DIR)/fuzz_redact
+$(FUZZ_RBIN): $(call fuzzobj,tests/fuzz/fuzz_redact.c daemon/redact.c)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lpthread
 
-fuzz-build: $(FUZZ_BIN) $(FUZZ_PBIN) $(FUZZ_CBIN) $(FUZZ_SBIN)
+fuzz-build: $(FUZZ_BIN) $(FUZZ_PBIN) $(FUZZ_CBIN) $(FUZZ_SBIN) $(FUZZ_RBIN)
 
 # What `make fuzz` runs: the ONNX loader (corpus/) or the Paddle one (corpus-paddle/).
 ifeq ($(FUZZ_TARGET),paddle)
@@ -76,6 +80,11 @@ FZ_BIN := $(FUZZ_SBIN)
 FZ_SEEDS := tests/fuzz/corpus/pubcmd
 FZ_OPTS := -max_len=16384 -timeout=10 -rss_limit_mb=2048
 FZ_TAG := -pubcmd
+else ifeq ($(FUZZ_TARGET),redact)
+FZ_BIN := $(FUZZ_RBIN)
+FZ_SEEDS := tests/fuzz/corpus/redact
+FZ_OPTS := -max_len=4096 -timeout=10 -rss_limit_mb=2048
+FZ_TAG := -redact
 else
 FZ_BIN := $(FUZZ_BIN)
 FZ_SEEDS := $(FUZZ_SEEDS)
@@ -103,7 +112,7 @@ fuzz: $(FZ_BIN)
 FUZZ_PREG     = $(sort $(wildcard $(FUZZ_REGRESS)/paddle-*))
 FUZZ_RUNS     = $(filter-out $(FUZZ_PREG),$(sort $(wildcard $(FUZZ_REGRESS)/*))) $(sort $(wildcard $(FUZZ_SEEDS)/*))
 FUZZ_PRUNS    = $(FUZZ_PREG) $(sort $(wildcard $(FUZZ_PSEEDS)/*))
-fuzz-regress: $(FUZZ_BIN) $(FUZZ_PBIN) $(FUZZ_CBIN) $(FUZZ_SBIN)
+fuzz-regress: $(FUZZ_BIN) $(FUZZ_PBIN) $(FUZZ_CBIN) $(FUZZ_SBIN) $(FUZZ_RBIN)
 	@$(FUZZ_ENV) $(FUZZ_BIN) $(FUZZ_OPTS) $(FUZZ_RUNS) >$(FUZZ_DIR)/regress.log 2>&1 || \
 	    { cat $(FUZZ_DIR)/regress.log; echo "fuzz-regress: FAILED; log in $(FUZZ_DIR)/regress.log"; exit 1; }
 	@$(FUZZ_ENV) $(FUZZ_PBIN) $(FUZZ_POPTS) $(FUZZ_PRUNS) >$(FUZZ_DIR)/regress-paddle.log 2>&1 || \
@@ -112,6 +121,8 @@ fuzz-regress: $(FUZZ_BIN) $(FUZZ_PBIN) $(FUZZ_CBIN) $(FUZZ_SBIN)
 	    { cat $(FUZZ_DIR)/regress-config.log; echo "fuzz-regress: FAILED (config)"; exit 1; }
 	@$(FUZZ_SBIN) $(sort $(wildcard tests/fuzz/corpus/pubcmd/*)) >$(FUZZ_DIR)/regress-pubcmd.log 2>&1 || \
 	    { cat $(FUZZ_DIR)/regress-pubcmd.log; echo "fuzz-regress: FAILED (pubcmd)"; exit 1; }
+	@$(FUZZ_RBIN) $(sort $(wildcard tests/fuzz/corpus/redact/*)) >$(FUZZ_DIR)/regress-redact.log 2>&1 || \
+	    { cat $(FUZZ_DIR)/regress-redact.log; echo "fuzz-regress: FAILED (redact)"; exit 1; }
 	@echo "fuzz-regress: $(words $(FUZZ_RUNS) $(FUZZ_PRUNS)) inputs ($(words $(wildcard $(FUZZ_REGRESS)/*)) past crashes) ok"
 
 -include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)

@@ -44,17 +44,17 @@ def labels_file(tmp, n=1000):
 
 
 def write_config(tmp, streams, model=MODEL, daemon_extra="", model_extra="", name="lcnetd.ini",
-                 stats_interval=2, labels=None):
+                 stats_interval=2, labels=None, log_level="info", max_batch=4):
     """streams: list of (name, {key: value}) in file order."""
     sock = os.path.join(tmp, "events.sock")
     lines = ["[daemon]",
              "socket = %s" % sock,
              "socket_mode = 0660",
              "inference_cpus = 1" if os.cpu_count() and os.cpu_count() > 1 else "",
-             "max_batch = 4",
+             "max_batch = %d" % max_batch,
              "stats_interval = %d" % stats_interval,
              "allow_root = yes",
-             "log_level = info",
+             "log_level = %s" % log_level,
              daemon_extra,
              "",
              "[model]",
@@ -131,12 +131,20 @@ class RtspServer(ReadyServer):
         super().__init__(args, "rtsp server")
 
 
+class HttpServer(ReadyServer):
+    """tests/tools/http_server.py serving a directory."""
+
+    def __init__(self, directory, port=0, auth=None):
+        super().__init__([PY, os.path.join(ROOT, "tests/tools/http_server.py"), "--port", str(port),
+                          "--dir", directory] + (["--auth", auth] if auth else []), "http server")
+
+
 class FaultServer(ReadyServer):
     """tests/tools/fault_server.py in one of its modes (stall, garbage, ...)."""
 
-    def __init__(self, mode, port=0):
+    def __init__(self, mode, port=0, extra=()):
         super().__init__([PY, os.path.join(ROOT, "tests/tools/fault_server.py"), "--mode", mode,
-                          "--port", str(port)], "fault server")
+                          "--port", str(port)] + list(extra), "fault server")
 
 
 # What a sanitizer prints when it finds something: AddressSanitizer and
@@ -181,13 +189,14 @@ def no_quarantine_env():
 
 
 class Daemon(Process):
-    def __init__(self, config, sock, env=None, wait=True):
+    def __init__(self, config, sock, env=None, wait=True, preexec_fn=None):
         e = dict(os.environ)
         e.pop("NOTIFY_SOCKET", None)
         e.pop("LISTEN_FDS", None)
         if env:
             e.update(env)
-        super().__init__([DAEMON, "-c", config], env=e, stdout=subprocess.DEVNULL)
+        super().__init__([DAEMON, "-c", config], env=e, stdout=subprocess.DEVNULL,
+                         preexec_fn=preexec_fn)
         self.sock = sock
         if wait:
             self.wait_ready()

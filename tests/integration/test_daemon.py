@@ -18,8 +18,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUILD, MODEL, ROOT, Daemon, DaemonTest, RtspServer,  # noqa: E402
-                     Subscriber, clip, main, status, wait_until, write_config)
+from harness import (BUILD, FIXTURES, MODEL, ROOT, Daemon, DaemonTest, HttpServer,  # noqa: E402
+                     RtspServer, Subscriber, clip, main, status, wait_until, write_config)
 
 
 def labels_by_stream(sub):
@@ -487,6 +487,123 @@ class Faults(DaemonTest):
         time.sleep(1.5)
         self.assertGreater(len(sub.of("label", "keep")), n + 10)
         self.assertIn("reload rejected", d.stderr())
+
+    def test_reload_with_a_new_model_takes_its_batch_size(self):
+        # a new model means a new engine, prepared for the new max_batch: the
+        # scheduler must then batch by that, not by the old value
+        streams = [("cam", {"url": clip("clip-b.mkv"), "loop": "yes"})]
+        other = os.path.join(FIXTURES, "paddle_x025.onnx")
+        cfg, sock = write_config(self.tmp, streams, max_batch=4)
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        self.assertEqual(sub.wait_for(lambda e: True, what="hello")["max_batch"], 4)
+        sub.wait_for(lambda e: e["event"] == "label", what="label")
+
+        def reload(n):
+            d.p.send_signal(signal.SIGHUP)
+            wait_until(lambda: d.stderr().count("info: reloaded ") >= n, 60, "reload %d" % n)
+
+        def hello():
+            s = self.track(Subscriber(sock))
+            return s, s.wait_for(lambda e: e["event"] == "hello", what="hello")
+
+        # the same model: max_batch takes a restart, the running value stays
+        write_config(self.tmp, streams, max_batch=2)
+        reload(1)
+        self.assertIn("max_batch changed; that takes a restart", d.stderr())
+        self.assertEqual(hello()[1]["max_batch"], 4)
+        # a new model: its engine and the scheduler both take max_batch 2
+        write_config(self.tmp, streams, model=other, max_batch=2)
+        reload(2)
+        s2, h = hello()
+        self.assertEqual((h["model"], h["max_batch"]), (other, 2))
+        self.assertEqual(d.stderr().count("max_batch changed"), 1, d.stderr()[-2000:])
+        s2.wait_for(lambda e: e["event"] == "label" and e["stream"] == "cam", timeout=20,
+                    what="labels from the new model")
+
+    def test_sighup_before_main_is_a_reload(self):
+        # systemd may reload a daemon it has just started: a SIGHUP that
+        # comes while the loader and the libraries' constructors run, before
+        # main has a handler, must not take its default action (exit)
+        cfg, sock = write_config(self.tmp, [("cam", {"url": clip("clip-b.mkv"), "loop": "yes"})])
+
+        def pending_hup():
+            # blocked and pending when lcnetd's own code starts: the earliest
+            # a signal can be
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+            os.kill(os.getpid(), signal.SIGHUP)
+
+        d = self.track(Daemon(cfg, sock, wait=False, preexec_fn=pending_hup))
+        d.wait_ready()
+        wait_until(lambda: "info: reloaded " in d.stderr(), 20, "the pending SIGHUP's reload")
+        # and it stays SIGHUP's to reload with
+        d.p.send_signal(signal.SIGHUP)
+        wait_until(lambda: d.stderr().count("info: reloaded ") >= 2, 20, "a second reload")
+        self.assertEqual(d.stop(), 0)
+        # a SIGHUP as soon as the guard is up: in the library constructors,
+        # before main (the loader's own work before it stays unguarded)
+        def blocked(pid):
+            with open("/proc/%d/status" % pid) as f:
+                line = next((l for l in f if l.startswith("SigBlk:")), "SigBlk: 0")
+            return int(line.split()[1], 16) & (1 << (signal.SIGHUP - 1))
+
+        for i in range(5):
+            d = self.track(Daemon(cfg, sock, wait=False))
+            end = time.time() + 2
+            while time.time() < end and not blocked(d.p.pid):
+                pass
+            d.p.send_signal(signal.SIGHUP)
+            d.wait_ready()
+            self.assertIsNone(d.p.poll(), "try %d: alive" % i)
+            wait_until(lambda: "info: reloaded " in d.stderr(), 20, "try %d: reloaded" % i)
+            self.assertEqual(d.stop(), 0, "try %d" % i)
+
+
+class Secrets(DaemonTest):
+    def test_password_file_opens_a_camera_that_asks_for_it(self):
+        # the password has every character that means something in a URL:
+        # it is percent-encoded into the userinfo when the stream opens
+        pw, wrong = "p@ss:w0rd/ #?x%", "n0t-the-password"
+        www = os.path.join(self.tmp, "www")
+        os.mkdir(www)
+        shutil.copy(clip("clip-a.mp4"), os.path.join(www, "cam.mp4"))
+        http = self.track(HttpServer(www, auth="viewer:" + pw))
+        files = {}
+        for name, secret in (("good", pw), ("wrong", wrong)):
+            files[name] = os.path.join(self.tmp, name + ".pw")
+            with open(files[name], "w") as f:
+                f.write(secret + "\n")
+            os.chmod(files[name], 0o600)
+        url = "http://viewer@127.0.0.1:%d/cam.mp4" % http.port
+        cfg, sock = write_config(self.tmp, [
+            ("cam", {"url": url, "password_file": files["good"]}),
+            ("wrong", {"url": url, "password_file": files["wrong"], "backoff_min": "0.2",
+                       "backoff_max": "0.4"}),
+        ])
+        r = subprocess.run([sys.modules["harness"].DAEMON, "--check-config", cfg],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "cam", timeout=30,
+                     what="labels from the camera that asked for the password")
+        ev = sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == "wrong" and
+                          e["state"] == "down", timeout=30, what="the wrong password refused")
+        self.assertIn("401", ev["reason"])
+        self.assertEqual(d.stop(), 0)
+        text = json.dumps(sub.events) + d.stderr() + r.stdout + r.stderr
+        for secret in (pw, wrong):
+            for i in range(len(secret) - 3):
+                self.assertNotIn(secret[i:i + 4], text)
+        # an unreadable file is refused at load, naming the key and the file
+        # (a directory: root reads any file whatever its mode)
+        os.remove(files["good"])
+        os.mkdir(files["good"])
+        r = subprocess.run([sys.modules["harness"].DAEMON, "--check-config", cfg],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn("[stream:cam] password_file: cannot read %s: Is a directory" % files["good"],
+                      r.stderr)
 
 
 if __name__ == "__main__":

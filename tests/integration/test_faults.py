@@ -13,6 +13,7 @@ storm.  Under `make check-asan` the harness fails any test whose daemon
 printed a sanitizer report (leaks are reported at exit).
 """
 import datetime
+import json
 import os
 import signal
 import socket
@@ -20,8 +21,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Daemon, DaemonTest, FaultServer, RtspServer, Subscriber, clip,  # noqa: E402
-                     main, no_quarantine_env, wait_until, write_config)
+from harness import (Daemon, DaemonTest, FaultServer, HttpServer, RtspServer,  # noqa: E402
+                     Subscriber, clip, main, no_quarantine_env, wait_until, write_config)
 
 # Bounds on growth, generous: a leak per reconnect or per reload would
 # show as MiBs over the hundreds of them here, and an fd leak as dozens.
@@ -356,6 +357,95 @@ class Lifecycle(DaemonTest):
         # LeakSanitizer's scan at exit is not the daemon's own time
         limit = 2.0 if "ASAN_OPTIONS" not in os.environ else 6.0
         self.assertLess(took, limit, "exit %.2f s after SIGTERM" % took)
+
+
+def fragments(secret, n=4):
+    """Every piece of secret n characters long: no part of it may show."""
+    return {secret[i:i + n] for i in range(len(secret) - n + 1)}
+
+
+def leaked(text, secret):
+    return sorted(f for f in fragments(secret) if f in text)
+
+
+# A playlist whose segment is missing: libavformat's HLS demuxer names the
+# segment's URL, credentials and all, in its error and in its warnings.
+PLAYLIST = ("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg0.ts\n"
+            "#EXT-X-ENDLIST\n")
+
+
+class HostileServers(DaemonTest):
+    """Servers whose words come back in libav's messages, with credentials in
+    the stream URLs: nothing may overflow, and no password may leave the
+    daemon, in events or in the log."""
+    RETRY = {"backoff_min": "0.2", "backoff_max": "0.4", "open_timeout": "5"}
+
+    def playlist_server(self):
+        www = os.path.join(self.tmp, "www")
+        os.mkdir(www)
+        with open(os.path.join(www, "p.m3u8"), "w") as f:
+            f.write(PLAYLIST)
+        return self.track(HttpServer(www))
+
+    def test_long_reason_phrase_against_a_one_letter_password(self):
+        # the reason phrase is quoted in "method DESCRIBE failed: 404 aaa...";
+        # blanking each "a" in place grew it past its 200-byte buffer
+        srv = self.track(FaultServer("notfound"))
+        cfg, sock = write_config(self.tmp, [
+            ("cam", dict(url="rtsp://a:a@127.0.0.1:%d/x" % srv.port, **self.RETRY)),
+        ])
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        wait_until(lambda: len(states(sub, "cam", "down")) >= 3, 30, "three failed opens")
+        for e in states(sub, "cam", "down"):
+            self.assertIn("404", e["reason"])
+            self.assertLess(len(e["reason"]), 256)
+        self.assertIsNone(d.p.poll(), "the daemon runs on")
+        self.assertEqual(d.stop(), 0, d.stderr()[-3000:])
+        self.assertEqual(d.sanitizer_report(), "")
+
+    def test_password_with_an_at_sign_never_reaches_subscribers(self):
+        # FFmpeg's password runs to the LAST '@' of the authority: Xy@Secret99
+        http = self.playlist_server()
+        pw = "Xy@Secret99"
+        cfg, sock = write_config(self.tmp, [
+            ("hls", dict(url="http://admin:%s@127.0.0.1:%d/p.m3u8" % (pw, http.port),
+                         **self.RETRY)),
+        ])
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        wait_until(lambda: len(states(sub, "hls", "reconnecting")) >= 2, 30, "two failed opens")
+        reason = states(sub, "hls", "down")[0]["reason"]
+        # a URL in a reason reads as configured, without its credentials
+        self.assertIn("'http://127.0.0.1:%d/seg0.ts'" % http.port, reason)
+        events = json.dumps(sub.events)
+        self.assertEqual(leaked(events, pw), [], "password in events: %s" % reason)
+        self.assertNotIn("admin:", events)
+        self.assertEqual(d.stop(), 0)
+        self.assertEqual(leaked(d.stderr(), pw), [], d.stderr()[-3000:])
+
+    def test_debug_log_never_shows_passwords(self):
+        # libav's own messages (the log at debug level) name URLs too; the log
+        # callback cannot tell which stream a message is about
+        http = self.playlist_server()
+        nf = self.track(FaultServer("notfound", extra=["--reason", "Not Found"]))
+        pw1, pw2 = "s3cretpw", "Pa55:w0rd"
+        cfg, sock = write_config(self.tmp, [
+            ("hls", dict(url="http://admin:%s@127.0.0.1:%d/p.m3u8" % (pw1, http.port),
+                         **self.RETRY)),
+            ("cam", dict(url="rtsp://viewer:%s@127.0.0.1:%d/x" % (pw2, nf.port), **self.RETRY)),
+        ], log_level="debug")
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        wait_until(lambda: all(len(states(sub, n, "reconnecting")) >= 2 for n in ("hls", "cam")),
+                   30, "two failed opens each")
+        self.assertEqual(d.stop(), 0)
+        err = d.stderr()
+        self.assertIn("libav: ", err, "libav's messages are in the debug log")
+        self.assertIn("seg0.ts", err)
+        for pw in (pw1, pw2):
+            self.assertEqual(leaked(err, pw), [], err[-3000:])
+            self.assertEqual(leaked(json.dumps(sub.events), pw), [])
 
 
 if __name__ == "__main__":

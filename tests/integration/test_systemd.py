@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -168,6 +169,39 @@ class Systemd(DaemonTest):
         self.assertIsNotNone(m, r.stdout + r.stderr)
         print("\nsystemd-analyze security: exposure %s %s" % (m.group(1), m.group(2)))
         self.assertLess(float(m.group(1)), 2.5)
+
+    def test_install_keeps_passwords_from_subscribers(self):
+        # the config may hold camera passwords: root and the daemon's group
+        # only; subscribers get a group of their own
+        dest = os.path.join(self.tmp, "dest")
+        ini = os.path.join(dest, "etc/lcnetd/lcnetd.ini")
+
+        def install():
+            r = subprocess.run(["make", "-C", ROOT, "--no-print-directory", "LCNETD_DEPS=1",
+                                "install", "DESTDIR=" + dest, "PREFIX=/usr"],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+        install()
+        self.assertEqual(stat.S_IMODE(os.stat(ini).st_mode), 0o640)
+        # an older install's 0644 config is closed too
+        os.chmod(ini, 0o644)
+        install()
+        self.assertEqual(stat.S_IMODE(os.stat(ini).st_mode), 0o640)
+        unitdir = subprocess.run(["pkg-config", "--variable=systemdsystemunitdir", "systemd"],
+                                 capture_output=True, text=True).stdout.strip()
+        with open(os.path.join(dest, unitdir[1:], "lcnetd.socket")) as f:
+            sock = f.read()
+        self.assertRegex(sock, r"(?m)^SocketGroup=lcnetd-events$")
+        self.assertRegex(sock, r"(?m)^SocketMode=0660$")
+        with open(os.path.join(dest, "usr/lib/sysusers.d/lcnetd.conf")) as f:
+            self.assertRegex(f.read(), r"(?m)^g lcnetd-events\b")
+        with open(os.path.join(dest, "usr/lib/tmpfiles.d/lcnetd.conf")) as f:
+            self.assertRegex(f.read(), r"(?m)^z /etc/lcnetd/lcnetd.ini 0640 root lcnetd -$")
+        with open(os.path.join(dest, unitdir[1:], "lcnetd.service")) as f:
+            unit = f.read()
+        self.assertRegex(unit, r"(?m)^Group=lcnetd$")
+        self.assertNotIn("lcnetd-events", unit, "the daemon is not in the subscribers' group")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ according to MODE:
              for RTSP requests, "HTTP/1.1 200 OK" otherwise), then the rest of
              the headers one byte every --interval seconds (default 2), never
              finishing them
+  notfound   answer RTSP OPTIONS with 200, then every other request with
+             404 and --reason as the reason phrase (default 200 "a"s), as a
+             hostile camera may: clients quote the phrase in their errors
 
 SIGTERM and SIGINT close everything and exit with status 0.  Each connection
 also ends by itself after --max-conn-time seconds (default 600), so that no
@@ -122,11 +125,28 @@ def mode_slowloris(conn, args, deadline):
         conn.sendall(rest[i:i + 1])
 
 
+def mode_notfound(conn, args, deadline):
+    reason = args.reason.encode()
+    while time.monotonic() < deadline:
+        req = read_request(conn, deadline)
+        if req is None:
+            return
+        m = re.search(rb"(?im)^cseq:\s*(\d+)", req)
+        cseq = b"CSeq: " + (m.group(1) if m else b"1") + b"\r\n"
+        if req.startswith(b"OPTIONS "):
+            conn.sendall(b"RTSP/1.0 200 OK\r\n" + cseq +
+                         b"Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN\r\n\r\n")
+        elif b"RTSP/" in req.split(b"\n", 1)[0]:
+            conn.sendall(b"RTSP/1.0 404 " + reason + b"\r\n" + cseq + b"\r\n")
+        else:
+            conn.sendall(b"HTTP/1.1 404 " + reason + b"\r\nContent-Length: 0\r\n\r\n")
+
+
 def handle(conn, peer, args):
     deadline = time.monotonic() + args.max_conn_time
     try:
         {"stall": mode_stall, "garbage": mode_garbage,
-         "slowloris": mode_slowloris}[args.mode](conn, args, deadline)
+         "slowloris": mode_slowloris, "notfound": mode_notfound}[args.mode](conn, args, deadline)
     except OSError as e:
         # The client hung up or reset: that is what clients under test do.
         if args.verbose:
@@ -143,11 +163,13 @@ def handle(conn, peer, args):
 def main(argv):
     ap = argparse.ArgumentParser(description="Misbehaving TCP server on 127.0.0.1.")
     ap.add_argument("--mode", required=True,
-                    choices=["stall", "garbage", "close", "reset", "slowloris"])
+                    choices=["stall", "garbage", "close", "reset", "slowloris", "notfound"])
     ap.add_argument("--port", type=int, required=True, help="TCP port, 0 = any free port")
     ap.add_argument("--rate", type=int, default=65536, help="garbage: bytes per second")
     ap.add_argument("--interval", type=float, default=2.0,
                     help="slowloris: seconds between bytes")
+    ap.add_argument("--reason", default="a" * 200,
+                    help="notfound: the reason phrase of the 404")
     ap.add_argument("--max-conn-time", type=float, default=600.0,
                     help="end any connection after this many seconds")
     ap.add_argument("-v", "--verbose", action="store_true")

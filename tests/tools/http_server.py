@@ -1,18 +1,21 @@
 #!/usr/bin/python3
 """Serve a directory over HTTP on loopback, for lcnetd's http:// input tests.
 
-    http_server.py --port PORT [--dir DIR] [--rate BYTES_PER_S] [-v]
+    http_server.py --port PORT [--dir DIR] [--rate BYTES_PER_S] [--auth USER:PASSWORD] [-v]
 
 Listens on 127.0.0.1:PORT (0 = any free port) and prints "READY <port>" on
 stdout once listening.  GET and HEAD; "Range: bytes=..." requests get
 206 Partial Content (single ranges), so libavformat can seek, e.g. to find a
 moov atom at the end of an MP4.  Each request is served by its own thread.
 --rate caps the bytes per second sent on each response (0 = no cap), to make a
-file arrive at about its real-time bitrate or slower.
+file arrive at about its real-time bitrate or slower.  --auth asks for HTTP
+basic authentication: a request without those credentials gets 401 and a
+WWW-Authenticate challenge, as a camera with a password does.
 SIGTERM and SIGINT stop the server with exit status 0.
 """
 
 import argparse
+import base64
 import http.server
 import os
 import re
@@ -28,6 +31,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as ffmpeg's http client expects
     rate = 0
     verbose = False
+    auth = None             # b"user:password", or None: no authentication
 
     def log_message(self, fmt, *args):
         if self.verbose:
@@ -36,6 +40,14 @@ class Handler(http.server.SimpleHTTPRequestHandler):
     def send_head(self):
         """Like the base class, plus single byte ranges and Accept-Ranges."""
         self._remaining = None
+        if self.auth is not None:
+            want = "Basic " + base64.b64encode(self.auth).decode()
+            if self.headers.get("Authorization") != want:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="lcnetd-test"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
         path = self.translate_path(self.path)
         if os.path.isdir(path):
             return super().send_head()  # directory listing / redirect / index
@@ -118,6 +130,7 @@ def main(argv):
     ap.add_argument("--port", type=int, required=True, help="TCP port, 0 = any free port")
     ap.add_argument("--dir", default=".", help="directory to serve (default: current)")
     ap.add_argument("--rate", type=int, default=0, help="bytes/s per response, 0 = no cap")
+    ap.add_argument("--auth", help="USER:PASSWORD for HTTP basic authentication")
     ap.add_argument("-v", "--verbose", action="store_true", help="log requests on stderr")
     args = ap.parse_args(argv)
     if not os.path.isdir(args.dir):
@@ -128,6 +141,7 @@ def main(argv):
     class H(Handler):
         rate = args.rate
         verbose = args.verbose
+        auth = args.auth.encode() if args.auth is not None else None
 
         def __init__(self, *a, **kw):
             super().__init__(*a, directory=root, **kw)
