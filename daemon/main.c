@@ -64,6 +64,9 @@ typedef struct {
     double fps;
     cfg_cpus start_cpus;        /* the process's CPUs, before the loop is pinned */
     cfg_cpus loop_cpus;         /* the loop's; count 0 = not pinned */
+    sch *pending;               /* a reload's new model, still loading */
+    cfg *pending_cfg;           /* the configuration that goes with it */
+    int reload_again;           /* SIGHUP while a reload was pending */
 } daemon_t;
 
 /* ---------------------------------------------------------- streams */
@@ -301,9 +304,12 @@ static int healthy(daemon_t *d, int64_t now)
     return 1;
 }
 
+static void reload_poll(daemon_t *d);
+
 static void tick(daemon_t *d)
 {
     int64_t now = lc_mono_us();
+    reload_poll(d);
     if (d->dog_us && now - d->last_dog_us >= (int64_t)d->dog_us / 2) {
         if (healthy(d, now)) {
             svc_watchdog();
@@ -332,10 +338,21 @@ static void tick(daemon_t *d)
 
 /* ------------------------------------------------------------ reload */
 
+/* A reload whose new model is still loading on its own thread: the loop
+ * goes on serving subscribers and signals meanwhile (a model on a slow or
+ * hung file system must not stop it), and tick() finishes the reload once
+ * the load ends. */
+static void reload_finish(daemon_t *d, cfg *n, sch *fresh);
+
 static void reload(daemon_t *d)
 {
     cfg *n = NULL;
     char err[2048], keys[256] = "";
+    if (d->pending) {
+        /* one reload at a time; the file is read again once this one ends */
+        d->reload_again = 1;
+        return;
+    }
     svc_reloading();
     if (load_config_wide(d, &n, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "reload rejected, the running configuration stays: %s", err);
@@ -344,19 +361,58 @@ static void reload(daemon_t *d)
     }
     if (cfg_daemon_diff(&d->c->daemon, &n->daemon, keys, sizeof keys) & CFG_DIFF_RESTART)
         lc_log(LOG_WARNING, "reload: %s changed; that takes a restart, the old values stay", keys);
+    if (cfg_model_equal(&d->c->model, &n->model)) {
+        reload_finish(d, n, NULL);
+        return;
+    }
+    sch *fresh = NULL;
+    /* the new model's thread runs with the restart-only values that stay */
+    n->daemon.inference_cpus = d->c->daemon.inference_cpus;
+    n->daemon.max_batch = d->c->daemon.max_batch;
+    if (sch_spawn(&fresh, n, d->q, err, sizeof err) < 0) {
+        lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
+        cfg_free(n);
+        svc_ready();
+        return;
+    }
+    lc_log(LOG_INFO, "reload: loading %s", n->model.path);
+    d->pending = fresh;
+    d->pending_cfg = n;
+}
+
+/* From tick(): has the pending reload's model loaded? */
+static void reload_poll(daemon_t *d)
+{
+    char err[2048];
+    if (!d->pending)
+        return;
+    int r = sch_loaded(d->pending, err, sizeof err);
+    if (r == 0)
+        return;
+    sch *fresh = d->pending;
+    cfg *n = d->pending_cfg;
+    d->pending = NULL;
+    d->pending_cfg = NULL;
+    if (r < 0) {
+        lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
+        sch_stop(fresh);
+        cfg_free(n);
+        svc_ready();
+    } else {
+        reload_finish(d, n, fresh);
+    }
+    if (d->reload_again) {
+        d->reload_again = 0;
+        reload(d);
+    }
+}
+
+static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
+{
+    char err[2048];
     /* restart-only daemon keys keep their running values */
     cfg_daemon keep = d->c->daemon;
-    int model_changed = !cfg_model_equal(&d->c->model, &n->model);
-    sch *fresh = NULL;
-    if (model_changed) {
-        n->daemon.inference_cpus = keep.inference_cpus;
-        if (sch_start(&fresh, n, d->q, err, sizeof err) < 0) {
-            lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
-            cfg_free(n);
-            svc_ready();
-            return;
-        }
-    }
+    int model_changed = fresh != NULL;
     /* which running streams go: removed, changed, or all when the model changed */
     int *go = malloc(sizeof(int) * (size_t)(d->nst + 1)), ngo = 0;
     if (!go) {
@@ -652,6 +708,8 @@ int main(int argc, char **argv)
 end:
     /* stop ingest, let the batch in flight finish, tell subscribers */
     streams_stop_all(&d);
+    sch_stop(d.pending);        /* returns at once if its model still loads */
+    cfg_free(d.pending_cfg);
     sch_stop(d.sched);
     if (d.pub) {
         evq_drain(d.q, to_pub, &d);
