@@ -32,6 +32,7 @@
 #include "config/config.h"
 #include "daemon/events.h"
 #include "daemon/evq.h"
+#include "daemon/fdlimit.h"
 #include "daemon/ingest.h"
 #include "daemon/log.h"
 #include "daemon/publish.h"
@@ -67,6 +68,8 @@ typedef struct {
     sch *pending;               /* a reload's new model, still loading */
     cfg *pending_cfg;           /* the configuration that goes with it */
     int reload_again;           /* SIGHUP while a reload was pending */
+    long nofile;                /* the descriptor limit, raised at start */
+    int fd_base;                /* descriptors the daemon holds before streams and subscribers */
 } daemon_t;
 
 /* ---------------------------------------------------------- streams */
@@ -287,6 +290,22 @@ static void stats_tick(daemon_t *d, double secs)
     }
 }
 
+/* max_subscribers, or fewer if the descriptor limit would leave too few
+ * for the streams and a model load otherwise. */
+static int subscriber_cap(daemon_t *d)
+{
+    int n = 0, want = d->c->daemon.max_subscribers;
+    for (int i = 0; i < d->c->nstreams; i++)
+        n += d->c->streams[i].enabled;
+    int room = lc_fd_subscriber_room(d->nofile, d->fd_base, n, want);
+    if (room < want)
+        lc_log(LOG_WARNING, "max_subscribers %d lowered to %d: the descriptor limit is %ld, the "
+               "daemon holds %d and keeps %d for %d streams and %d for loading a model "
+               "(raise LimitNOFILE=)", want, room, d->nofile, d->fd_base, n * LC_FD_PER_STREAM, n,
+               LC_FD_LOADER);
+    return room;
+}
+
 /* ------------------------------------------------------------- ticks */
 
 /* WATCHDOG=1 only while the threads make progress: a wedged inference or
@@ -456,7 +475,7 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     cfg_free(old);
     lc_log_set_level(d->c->daemon.log_level);
     sch_configure(d->sched, d->c);
-    pub_set_limits(d->pub, (size_t)d->c->daemon.subscriber_buffer, d->c->daemon.max_subscribers);
+    pub_set_limits(d->pub, (size_t)d->c->daemon.subscriber_buffer, subscriber_cap(d));
     for (int i = 0; i < d->c->nstreams; i++) {
         const cfg_stream *c = &d->c->streams[i];
         int running = 0;
@@ -647,6 +666,9 @@ int main(int argc, char **argv)
         cfg_free(d.c);
         return EX_NOPERM;
     }
+    d.nofile = lc_fd_raise_limit(err, sizeof err);
+    if (err[0])
+        lc_log(LOG_WARNING, "%s", err);
     avdevice_register_all();
     av_log_set_callback(av_to_log);
 
@@ -685,6 +707,8 @@ int main(int argc, char **argv)
         lc_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
         goto end;
     }
+    d.fd_base = lc_fd_open_count();
+    pub_set_limits(d.pub, (size_t)d.c->daemon.subscriber_buffer, subscriber_cap(&d));
     for (int i = 0; i < d.c->nstreams; i++) {
         if (!d.c->streams[i].enabled)
             continue;

@@ -181,13 +181,14 @@ def no_quarantine_env():
 
 
 class Daemon(Process):
-    def __init__(self, config, sock, env=None, wait=True):
+    def __init__(self, config, sock, env=None, wait=True, preexec_fn=None):
         e = dict(os.environ)
         e.pop("NOTIFY_SOCKET", None)
         e.pop("LISTEN_FDS", None)
         if env:
             e.update(env)
-        super().__init__([DAEMON, "-c", config], env=e, stdout=subprocess.DEVNULL)
+        super().__init__([DAEMON, "-c", config], env=e, stdout=subprocess.DEVNULL,
+                         preexec_fn=preexec_fn)
         self.sock = sock
         if wait:
             self.wait_ready()
