@@ -96,6 +96,47 @@ class SubscriberLimits(DaemonTest):
             for c in conns:
                 c.close()
 
+    def test_status_flood_is_cheap(self):
+        cfg, sock = write_config(self.tmp, self.streams()[:1])
+        d = self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        sub.wait_for(lambda e: e["event"] == "label", what="first label")
+        stop = threading.Event()
+        sent = [0]
+
+        def flood():
+            # never reads: its buffer fills, then the socket's
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                c.connect(sock)
+                c.settimeout(0.5)
+                chunk = b"status\n" * 1000
+                while not stop.is_set():
+                    try:
+                        c.sendall(chunk)
+                        sent[0] += 1000
+                    except socket.timeout:
+                        pass
+                    except OSError:
+                        return
+
+        t = threading.Thread(target=flood, daemon=True)
+        time.sleep(1)
+        base = cpu_seconds(d.p.pid)
+        n = len(sub.of("label"))
+        t0 = time.time()
+        t.start()
+        time.sleep(5)
+        used = cpu_seconds(d.p.pid) - base
+        wall = time.time() - t0
+        stop.set()
+        t.join(5)
+        self.assertIsNone(d.p.poll())
+        self.assertGreater(len(sub.of("label")), n + 10, "labels stopped during the flood")
+        # the classification itself (one stream at 5 fps) takes a few % of
+        # a core; the flood had taken all of one
+        self.assertLess(used / wall, 0.5, "the daemon used %.2f s of CPU in %.1f s (%d commands "
+                        "sent)" % (used, wall, sent[0]))
+
 
 if __name__ == "__main__":
     main()
