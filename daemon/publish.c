@@ -28,8 +28,9 @@
  * Commands.  Each subscriber has a token bucket: CMD_BURST commands at once,
  * CMD_RATE a second after that.  Past it, the rest of what was read is
  * ignored (the first ignored command in a run is answered with one error)
- * and the socket is not read again until a token is back, so a client
- * that floods commands waits in send() instead of keeping a core busy.  A
+ * and the socket is read again only CMD_PAUSE_MS later, so a client that
+ * floods commands costs a bounded read rate (a few hundred KB/s, scanned
+ * for newlines and thrown away) instead of a core.  A
  * `status` reply is not even built for a subscriber whose buffer could not
  * take it: it counts as a dropped line, like an event would.
  *
@@ -69,6 +70,7 @@ enum {
     ACCEPT_PAUSE_MS = 250,    /* accept() ran out of fds or memory: try again after */
     CMD_BURST = 32,           /* commands a subscriber may send at once, */
     CMD_RATE = 16,            /* and per second after that */
+    CMD_PAUSE_MS = 10,        /* out of commands: the socket is not read for this long */
 };
 
 enum { PUT_OK = 0, PUT_DROPPED = 1, PUT_GONE = -1 };
@@ -501,7 +503,10 @@ static int client_budget(pub_server *p, pub_client *c)
     return 0;
 }
 
-/* Before reading more commands from c: 0 and c paused until a token is back. */
+/* Before reading more commands from c: 0 and c paused for a while if it
+ * has no command left.  Not until a token is back: a client that sends
+ * faster than its budget is still read (and ignored) at a bounded rate,
+ * so it does not stall in its writes for a command it will be refused. */
 static int client_may_read(pub_server *p, pub_client *c)
 {
     long long now = now_ms();
@@ -511,7 +516,7 @@ static int client_may_read(pub_server *p, pub_client *c)
         return 1;
     if (!c->paused_until)
         p->npaused++;
-    c->paused_until = now + (long long)((1 - c->tokens) * 1000 / CMD_RATE) + 1;
+    c->paused_until = now + CMD_PAUSE_MS;
     client_arm(p, c);
     timer_update(p);
     return 0;

@@ -130,6 +130,8 @@ class SubscriberLimits(DaemonTest):
         wall = time.time() - t0
         stop.set()
         t.join(5)
+        sys.stderr.write("status flood: %d commands sent, the daemon used %.2f s of CPU in "
+                         "%.1f s\n" % (sent[0], used, wall))
         self.assertIsNone(d.p.poll())
         self.assertGreater(len(sub.of("label")), n + 10, "labels stopped during the flood")
         # the classification itself (one stream at 5 fps) takes a few % of
