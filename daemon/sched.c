@@ -6,7 +6,12 @@
  * after the stream served last (round robin: no stream starves), runs them
  * as one batch, and emits a label event per frame unless the stream's
  * publish rule holds it back.  Removal waits for the batch in flight, so a
- * stream's buffers are never freed under the engine. */
+ * stream's buffers are never freed under the engine.
+ *
+ * The model loads on the thread itself.  sch_start waits for it (start-up
+ * has nothing else to do); a reload uses sch_spawn and polls sch_loaded so
+ * the event loop goes on meanwhile, and a scheduler stopped while it still
+ * loads is left to free itself, since its load may never return. */
 #include "daemon/sched.h"
 
 #include <errno.h>
@@ -65,8 +70,8 @@ static int load_model(sch *s, char *err, size_t errlen)
 {
 #ifdef LCNETD_TESTING
     /* a model on a slow or hung file system, for the tests of reloading */
-    const char *slow = getenv("LCNETD_TEST_SLOW_LOAD_MS");
-    if (slow && strstr(s->model_path, "slow"))
+    const char *slow = getenv("LCNETD_TEST_SLOW_LOAD_MS"), *base = strrchr(s->model_path, '/');
+    if (slow && strncmp(base ? base + 1 : s->model_path, "slow", 4) == 0)
         usleep((useconds_t)atoi(slow) * 1000);
 #endif
     int ret = eng_load(&s->model, &s->opt, s->model_path, err, errlen);
