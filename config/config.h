@@ -49,12 +49,17 @@ enum { CFG_STREAMS_MAX = 1024 };
 /* What a stream's url names, decided once here so ingest need not re-parse. */
 enum { CFG_URL_RTSP = 0, CFG_URL_HTTP, CFG_URL_FILE, CFG_URL_DEVICE };
 
+/* The most frames one inference call takes: the range of max_batch, and
+ * the cap on its default (one per inference CPU).  The scheduler sizes its
+ * batch from max_batch and the engine compiles plans up to it. */
+#define CFG_MAX_BATCH 64
+
 typedef struct cfg_daemon {
     char *socket;              /* used when systemd passes no socket */
     unsigned socket_mode;      /* never has o+w or bits above 0777 */
     cfg_cpus inference_cpus;   /* after load: never empty (all usable CPUs) */
     cfg_cpus decode_cpus;      /* count == 0: ingest threads not pinned */
-    int max_batch;
+    int max_batch;             /* after load: 1..CFG_MAX_BATCH */
     int queue_frames;          /* per stream, waiting for inference */
     int log_level;             /* a syslog priority, LOG_ERR..LOG_DEBUG */
     int stats_interval;        /* seconds */

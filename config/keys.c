@@ -59,9 +59,10 @@ static const cfg_key daemon_keys[] = {
     { "decode_cpus", CFG_T_CPUS, D(decode_cpus), 0, 0, "",
       CFG_F_RESTART, NULL,
       "CPUs for stream ingest and decoding; empty = not pinned" },
-    { "max_batch", CFG_T_INT, D(max_batch), 0, 64, "0",
+    { "max_batch", CFG_T_INT, D(max_batch), 0, CFG_MAX_BATCH, "0",
       CFG_F_RESTART, NULL,
-      "frames from different streams classified in one inference call; 0 = one per inference CPU" },
+      "frames from different streams classified in one inference call; 0 = one per inference CPU, "
+      "at most 64" },
     { "queue_frames", CFG_T_INT, D(queue_frames), 1, 300, "8",
       CFG_F_RESTART, NULL,
       "frames a stream holds for inference; when full the oldest is skipped" },

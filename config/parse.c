@@ -684,7 +684,8 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
          * cost one by one (docs/benchmarks.md), so batching would only hold
          * the first frame back for the others. */
         if (c->daemon.max_batch == 0)
-            c->daemon.max_batch = c->daemon.inference_cpus.count;
+            c->daemon.max_batch = c->daemon.inference_cpus.count < CFG_MAX_BATCH ?
+                                  c->daemon.inference_cpus.count : CFG_MAX_BATCH;
         *out = c;
         c = NULL;
     }

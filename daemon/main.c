@@ -32,6 +32,7 @@
 #include "config/config.h"
 #include "daemon/events.h"
 #include "daemon/evq.h"
+#include "daemon/fdlimit.h"
 #include "daemon/ingest.h"
 #include "daemon/log.h"
 #include "daemon/publish.h"
@@ -65,6 +66,11 @@ typedef struct {
     double fps;
     cfg_cpus start_cpus;        /* the process's CPUs, before the loop is pinned */
     cfg_cpus loop_cpus;         /* the loop's; count 0 = not pinned */
+    sch *pending;               /* a reload's new model, still loading */
+    cfg *pending_cfg;           /* the configuration that goes with it */
+    int reload_again;           /* SIGHUP while a reload was pending */
+    long nofile;                /* the descriptor limit, raised at start */
+    int fd_base;                /* descriptors the daemon holds before streams and subscribers */
 } daemon_t;
 
 /* ---------------------------------------------------------- streams */
@@ -290,6 +296,22 @@ static void stats_tick(daemon_t *d, double secs)
     }
 }
 
+/* max_subscribers, or fewer if the descriptor limit would leave too few
+ * for the streams and a model load otherwise. */
+static int subscriber_cap(daemon_t *d)
+{
+    int n = 0, want = d->c->daemon.max_subscribers;
+    for (int i = 0; i < d->c->nstreams; i++)
+        n += d->c->streams[i].enabled;
+    int room = lc_fd_subscriber_room(d->nofile, d->fd_base, n, want);
+    if (room < want)
+        lc_log(LOG_WARNING, "max_subscribers %d lowered to %d: the descriptor limit is %ld, the "
+               "daemon holds %d and keeps %d for %d streams and %d for loading a model "
+               "(raise LimitNOFILE=)", want, room, d->nofile, d->fd_base, n * LC_FD_PER_STREAM, n,
+               LC_FD_LOADER);
+    return room;
+}
+
 /* ------------------------------------------------------------- ticks */
 
 /* WATCHDOG=1 only while the threads make progress: a wedged inference or
@@ -308,9 +330,12 @@ static int healthy(daemon_t *d, int64_t now)
     return 1;
 }
 
+static void reload_poll(daemon_t *d);
+
 static void tick(daemon_t *d)
 {
     int64_t now = lc_mono_us();
+    reload_poll(d);
     if (d->dog_us && now - d->last_dog_us >= (int64_t)d->dog_us / 2) {
         if (healthy(d, now)) {
             svc_watchdog();
@@ -365,10 +390,21 @@ end:
 
 /* ------------------------------------------------------------ reload */
 
+/* A reload whose new model is still loading on its own thread: the loop
+ * goes on serving subscribers and signals meanwhile (a model on a slow or
+ * hung file system must not stop it), and tick() finishes the reload once
+ * the load ends. */
+static void reload_finish(daemon_t *d, cfg *n, sch *fresh);
+
 static void reload(daemon_t *d)
 {
     cfg *n = NULL;
     char err[2048], keys[256] = "";
+    if (d->pending) {
+        /* one reload at a time; the file is read again once this one ends */
+        d->reload_again = 1;
+        return;
+    }
     svc_reloading();
     if (load_config_wide(d, &n, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "reload rejected, the running configuration stays: %s", err);
@@ -378,23 +414,69 @@ static void reload(daemon_t *d)
     /* restart-only daemon keys keep their running values, but for the batch
      * size when the model changes: a new engine is prepared for the batch
      * size the scheduler will then use, both the new config's */
-    cfg_daemon keep = d->c->daemon, was = d->c->daemon;
+    cfg_daemon was = d->c->daemon;
     int model_changed = !cfg_model_equal(&d->c->model, &n->model);
     if (model_changed)
-        keep.max_batch = was.max_batch = n->daemon.max_batch;
+        was.max_batch = n->daemon.max_batch;
     if (cfg_daemon_diff(&was, &n->daemon, keys, sizeof keys) & CFG_DIFF_RESTART)
         lc_log(LOG_WARNING, "reload: %s changed; that takes a restart, the old values stay", keys);
     known_secrets(d->c, n);
-    sch *fresh = NULL;
-    if (model_changed) {
-        n->daemon.inference_cpus = keep.inference_cpus;
-        if (sch_start(&fresh, n, d->q, err, sizeof err) < 0) {
-            lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
-            cfg_free(n);
-            svc_ready();
-            return;
-        }
+    if (!model_changed) {
+        reload_finish(d, n, NULL);
+        return;
     }
+    sch *fresh = NULL;
+    /* the new model's thread runs with the restart-only values that stay */
+    n->daemon.inference_cpus = d->c->daemon.inference_cpus;
+    if (sch_spawn(&fresh, n, d->q, err, sizeof err) < 0) {
+        lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
+        cfg_free(n);
+        known_secrets(d->c, NULL);
+        svc_ready();
+        return;
+    }
+    lc_log(LOG_INFO, "reload: loading %s", n->model.path);
+    d->pending = fresh;
+    d->pending_cfg = n;
+}
+
+/* From tick(): has the pending reload's model loaded? */
+static void reload_poll(daemon_t *d)
+{
+    char err[2048];
+    if (!d->pending)
+        return;
+    int r = sch_loaded(d->pending, err, sizeof err);
+    if (r == 0)
+        return;
+    sch *fresh = d->pending;
+    cfg *n = d->pending_cfg;
+    d->pending = NULL;
+    d->pending_cfg = NULL;
+    if (r < 0) {
+        lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
+        sch_stop(fresh);
+        cfg_free(n);
+        known_secrets(d->c, NULL);
+        svc_ready();
+    } else {
+        reload_finish(d, n, fresh);
+    }
+    if (d->reload_again) {
+        d->reload_again = 0;
+        reload(d);
+    }
+}
+
+static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
+{
+    char err[2048];
+    /* restart-only daemon keys keep their running values, but a new model's
+     * batch size is the new config's (see reload) */
+    cfg_daemon keep = d->c->daemon;
+    int model_changed = fresh != NULL;
+    if (model_changed)
+        keep.max_batch = n->daemon.max_batch;
     /* which running streams go: removed, changed, or all when the model changed */
     int *go = malloc(sizeof(int) * (size_t)(d->nst + 1)), ngo = 0;
     if (!go) {
@@ -439,7 +521,7 @@ static void reload(daemon_t *d)
     known_secrets(d->c, NULL);
     lc_log_set_level(d->c->daemon.log_level);
     sch_configure(d->sched, d->c);
-    pub_set_limits(d->pub, (size_t)d->c->daemon.subscriber_buffer, d->c->daemon.max_subscribers);
+    pub_set_limits(d->pub, (size_t)d->c->daemon.subscriber_buffer, subscriber_cap(d));
     for (int i = 0; i < d->c->nstreams; i++) {
         const cfg_stream *c = &d->c->streams[i];
         int running = 0;
@@ -670,6 +752,9 @@ int main(int argc, char **argv)
         return EX_NOPERM;
     }
     known_secrets(d.c, NULL);
+    d.nofile = lc_fd_raise_limit(err, sizeof err);
+    if (err[0])
+        lc_log(LOG_WARNING, "%s", err);
     avdevice_register_all();
     av_log_set_callback(av_to_log);
 
@@ -708,6 +793,8 @@ int main(int argc, char **argv)
         lc_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
         goto end;
     }
+    d.fd_base = lc_fd_open_count();
+    pub_set_limits(d.pub, (size_t)d.c->daemon.subscriber_buffer, subscriber_cap(&d));
     for (int i = 0; i < d.c->nstreams; i++) {
         if (!d.c->streams[i].enabled)
             continue;
@@ -731,6 +818,8 @@ int main(int argc, char **argv)
 end:
     /* stop ingest, let the batch in flight finish, tell subscribers */
     streams_stop_all(&d);
+    sch_stop(d.pending);        /* returns at once if its model still loads */
+    cfg_free(d.pending_cfg);
     sch_stop(d.sched);
     if (d.pub) {
         evq_drain(d.q, to_pub, &d);

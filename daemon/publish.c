@@ -25,6 +25,15 @@
  * on `dead` until the outermost public call returns, and an epoll event
  * still in hand for it sees `gone` and is skipped.
  *
+ * Commands.  Each subscriber has a token bucket: CMD_BURST commands at once,
+ * CMD_RATE a second after that.  Past it, the rest of what was read is
+ * ignored (the first ignored command in a run is answered with one error)
+ * and the socket is read again only CMD_PAUSE_MS later, so a client that
+ * floods commands costs a bounded read rate (a few hundred KB/s, scanned
+ * for newlines and thrown away) instead of a core.  A
+ * `status` reply is not even built for a subscriber whose buffer could not
+ * take it: it counts as a dropped line, like an event would.
+ *
  * A subscriber being closed (it sent a line past PUB_CMD_MAX) gets
  * LINGER_MS to take its last lines, enforced by the timerfd, so one that
  * never reads cannot hold its slot for ever.  The timer also ends the pause
@@ -59,6 +68,9 @@ enum {
     OUT_FIRST = 4096,         /* first output buffer; doubles up to the limit */
     LINGER_MS = 5000,         /* a subscriber being closed gets this long to read its last lines */
     ACCEPT_PAUSE_MS = 250,    /* accept() ran out of fds or memory: try again after */
+    CMD_BURST = 32,           /* commands a subscriber may send at once, */
+    CMD_RATE = 16,            /* and per second after that */
+    CMD_PAUSE_MS = 10,        /* out of commands: the socket is not read for this long */
 };
 
 enum { PUT_OK = 0, PUT_DROPPED = 1, PUT_GONE = -1 };
@@ -90,6 +102,10 @@ struct pub_client {
     char *in;                 /* a partial command line; PUB_CMD_MAX bytes when allocated */
     size_t in_len;
     pub_filter *filter;       /* NULL: every stream */
+    double tokens;            /* commands it may send now, up to CMD_BURST */
+    long long tokens_ms;      /* when tokens was last brought up to date */
+    int warned;               /* told it sends too fast, since it last had a full bucket */
+    long long paused_until;   /* not read until then (ms), out of tokens; 0: read */
 };
 
 struct pub_server {
@@ -104,6 +120,8 @@ struct pub_server {
     pub_client *dead;         /* dropped during this call; freed when it returns */
     int depth;                /* public calls in progress (hooks may re-enter) */
     int nclosing;
+    int npaused;              /* subscribers whose reading waits for a token */
+    size_t status_len;        /* the last status reply's length: what a reply needs */
     pub_stats st;
     char tag_listen, tag_timer;  /* their addresses mark those fds' epoll events */
     char scratch[READ_CHUNK];
@@ -171,6 +189,8 @@ static void pub_client_drop(pub_server *p, pub_client *c)
     c->filter = NULL;
     if (c->closing)
         p->nclosing--;
+    if (c->paused_until)
+        p->npaused--;
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -188,7 +208,7 @@ static void pub_client_drop(pub_server *p, pub_client *c)
 /* Register what c waits for: input while it is read, output while queued. */
 static int client_arm(pub_server *p, pub_client *c)
 {
-    uint32_t want = (c->reading ? EPOLLIN : 0) | (pending(c) ? EPOLLOUT : 0);
+    uint32_t want = (c->reading && !c->paused_until ? EPOLLIN : 0) | (pending(c) ? EPOLLOUT : 0);
     struct epoll_event ev = { .events = want, .data.ptr = c };
 
     if (want == c->armed)
@@ -208,10 +228,13 @@ static void timer_update(pub_server *p)
     struct itimerspec its = { { 0, 0 }, { 0, 0 } };
     long long next = p->accept_resume;
 
-    if (p->nclosing)
-        for (pub_client *c = p->head; c; c = c->next)
+    if (p->nclosing || p->npaused)
+        for (pub_client *c = p->head; c; c = c->next) {
             if (c->closing && (next == 0 || c->deadline < next))
                 next = c->deadline;
+            if (c->paused_until && (next == 0 || c->paused_until < next))
+                next = c->paused_until;
+        }
     if (next > 0) {
         its.it_value.tv_sec = next / 1000;
         its.it_value.tv_nsec = next % 1000 * 1000000L;
@@ -245,10 +268,17 @@ static void timer_fire(pub_server *p)
         p->accept_resume = 0;
         listen_on(p, 1);
     }
-    for (c = p->head; c && p->nclosing; c = next) {
+    for (c = p->head; c && (p->nclosing || p->npaused); c = next) {
         next = c->next;
-        if (c->closing && now >= c->deadline)
+        if (c->closing && now >= c->deadline) {
             pub_client_drop(p, c);
+            continue;
+        }
+        if (c->paused_until && now >= c->paused_until) {
+            c->paused_until = 0;
+            p->npaused--;
+            client_arm(p, c);
+        }
     }
     timer_update(p);
 }
@@ -441,12 +471,77 @@ static void client_streams(pub_server *p, pub_client *c, pub_filter *f)
     json_release(&b);
 }
 
+/* The bucket brought up to date: CMD_RATE tokens a second, CMD_BURST at most. */
+static void tokens_refill(pub_client *c, long long now)
+{
+    if (now > c->tokens_ms) {
+        c->tokens += (double)(now - c->tokens_ms) * CMD_RATE / 1000.0;
+        c->tokens_ms = now;
+    }
+    if (c->tokens >= CMD_BURST) {
+        c->tokens = CMD_BURST;
+        c->warned = 0;
+    }
+}
+
+/* 1: c may run one more command (a token taken); 0: ignore it. */
+static int client_budget(pub_server *p, pub_client *c)
+{
+    char msg[120];
+
+    tokens_refill(c, now_ms());
+    if (c->tokens >= 1) {
+        c->tokens -= 1;
+        return 1;
+    }
+    if (!c->warned) {
+        c->warned = 1;
+        snprintf(msg, sizeof msg, "too many commands: %d at once, then %d a second; "
+                 "the rest are ignored", CMD_BURST, CMD_RATE);
+        client_error(p, c, msg, 0);
+    }
+    return 0;
+}
+
+/* Before reading more commands from c: 0 and c paused for a while if it
+ * has no command left.  Not until a token is back: a client that sends
+ * faster than its budget is still read (and ignored) at a bounded rate,
+ * so it does not stall in its writes for a command it will be refused. */
+static int client_may_read(pub_server *p, pub_client *c)
+{
+    long long now = now_ms();
+
+    tokens_refill(c, now);
+    if (c->tokens >= 1)
+        return 1;
+    if (!c->paused_until)
+        p->npaused++;
+    c->paused_until = now + CMD_PAUSE_MS;
+    client_arm(p, c);
+    timer_update(p);
+    return 0;
+}
+
+/* Would a reply of about len bytes be dropped at c?  Then it is counted as
+ * dropped without being built. */
+static int client_full(pub_server *p, pub_client *c, size_t len)
+{
+    if (!c->dropping && pending(c) + len + 1 < c->limit)
+        return 0;
+    c->dropping = 1;
+    c->ndropped++;
+    p->st.dropped++;
+    return 1;
+}
+
 static void client_command(pub_server *p, pub_client *c, const char *line, size_t len)
 {
     static const char pong[] = "{\"event\":\"pong\"}";
     pub_cmd cmd;
     char *s;
 
+    if (!client_budget(p, c))
+        return;
     pub_cmd_parse(&cmd, line, len);
     switch (cmd.kind) {
     case PUB_CMD_NONE:
@@ -461,10 +556,13 @@ static void client_command(pub_server *p, pub_client *c, const char *line, size_
         client_put(p, c, pub_cmd_help, strlen(pub_cmd_help), 0);
         break;
     case PUB_CMD_STATUS:
+        if (client_full(p, c, p->status_len))
+            break;
         s = p->hooks.status ? p->hooks.status(p->hooks.arg) : NULL;
-        if (s && !strchr(s, '\n'))
-            client_put(p, c, s, strlen(s), 0);   /* c may be gone if the hook broadcast */
-        else
+        if (s && !strchr(s, '\n')) {
+            p->status_len = strlen(s);
+            client_put(p, c, s, p->status_len, 0);   /* c may be gone if the hook broadcast */
+        } else
             client_error(p, c, "status unavailable", 0);
         free(s);
         break;
@@ -524,6 +622,9 @@ static void client_read(pub_server *p, pub_client *c)
 {
     ssize_t n;
 
+    if (!client_may_read(p, c))
+        return;
+
     do
         n = recv(c->fd, p->scratch, sizeof p->scratch, MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
@@ -579,6 +680,8 @@ static void client_add(pub_server *p, int fd)
     c->fd = fd;
     c->reading = 1;
     c->limit = p->client_buffer;
+    c->tokens = CMD_BURST;
+    c->tokens_ms = now_ms();
     ev.data.ptr = c;
     if (epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
         close(fd);

@@ -6,7 +6,12 @@
  * after the stream served last (round robin: no stream starves), runs them
  * as one batch, and emits a label event per frame unless the stream's
  * publish rule holds it back.  Removal waits for the batch in flight, so a
- * stream's buffers are never freed under the engine. */
+ * stream's buffers are never freed under the engine.
+ *
+ * The model loads on the thread itself.  sch_start waits for it (start-up
+ * has nothing else to do); a reload uses sch_spawn and polls sch_loaded so
+ * the event loop goes on meanwhile, and a scheduler stopped while it still
+ * loads is left to free itself, since its load may never return. */
 #include "daemon/sched.h"
 
 #include <errno.h>
@@ -14,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/events.h"
 #include "daemon/evq.h"
@@ -22,7 +28,9 @@
 #include "daemon/util.h"
 
 #define MAX_STREAMS CFG_STREAMS_MAX   /* the config refuses more */
-#define MAX_BATCH 64
+
+/* max_batch comes from the configuration, which keeps it to CFG_MAX_BATCH */
+_Static_assert(CFG_MAX_BATCH <= ENG_MAX_BATCH, "a configured batch the engine cannot compile");
 
 struct sch {
     pthread_t thread;
@@ -33,6 +41,9 @@ struct sch {
     int kicked, stop, busy;
     int max_batch;              /* the engine's: prepared for it, fixed with it */
     int top_k;                  /* a reload's to change: atomic */
+    int cap;                    /* the batch arrays' size: max_batch at start, never exceeded */
+    lc_stream **bs;
+    lc_frame **bf;
     struct evq *q;
 
     /* set up by the thread before it reports ready */
@@ -40,6 +51,8 @@ struct sch {
     eng_labels *labels;
     sch_model_info info;
     int ready;                  /* 1 loaded, -1 failed */
+    int abandoned;              /* stopped while loading: the thread frees s itself */
+    int inited;
     char err[512];
     cfg_cpus cpus;
     eng_options opt;
@@ -52,8 +65,16 @@ struct sch {
 #endif
 };
 
+static void sch_free(sch *s);
+
 static int load_model(sch *s, char *err, size_t errlen)
 {
+#ifdef LCNETD_TESTING
+    /* a model on a slow or hung file system, for the tests of reloading */
+    const char *slow = getenv("LCNETD_TEST_SLOW_LOAD_MS"), *base = strrchr(s->model_path, '/');
+    if (slow && strncmp(base ? base + 1 : s->model_path, "slow", 4) == 0)
+        usleep((useconds_t)atoi(slow) * 1000);
+#endif
     int ret = eng_load(&s->model, &s->opt, s->model_path, err, errlen);
     if (ret < 0)
         return ret;
@@ -111,10 +132,9 @@ static void publish(sch *s, lc_stream *st, const lc_frame *f, const float *probs
     }
 }
 
-static void run_batch(sch *s, lc_stream **bs, lc_frame **bf, int n, float *raw, float *probs)
+static void run_batch(sch *s, lc_stream **bs, lc_frame **bf, int n, float *raw, float *probs,
+                      const uint8_t **frames, int *strides)
 {
-    const uint8_t *frames[MAX_BATCH];
-    int strides[MAX_BATCH];
     char err[512];
     for (int i = 0; i < n; i++) {
         frames[i] = bf[i]->pix;
@@ -144,8 +164,10 @@ static void *sch_main(void *arg)
     sch *s = arg;
     char err[512];
     float *raw = NULL, *probs = NULL;
-    lc_stream *bs[MAX_BATCH];
-    lc_frame *bf[MAX_BATCH];
+    const uint8_t **frames = NULL;
+    int *strides = NULL;
+    lc_stream **bs = s->bs;
+    lc_frame **bf = s->bf;
 
     pthread_setname_np(pthread_self(), "lcnetd-infer");
     lc_block_signals();
@@ -157,9 +179,11 @@ static void *sch_main(void *arg)
     if (ret == 0)
         ret = eng_prepare(s->model, s->max_batch, s->err, sizeof s->err);
     if (ret == 0) {
-        raw = malloc(sizeof(float) * (size_t)s->info.classes * MAX_BATCH);
-        probs = malloc(sizeof(float) * (size_t)s->info.classes * MAX_BATCH);
-        if (!raw || !probs) {
+        raw = malloc(sizeof(float) * (size_t)s->info.classes * (size_t)s->cap);
+        probs = malloc(sizeof(float) * (size_t)s->info.classes * (size_t)s->cap);
+        frames = malloc(sizeof(*frames) * (size_t)s->cap);
+        strides = malloc(sizeof(*strides) * (size_t)s->cap);
+        if (!raw || !probs || !frames || !strides) {
             snprintf(s->err, sizeof s->err, "out of memory");
             ret = -1;
         }
@@ -167,6 +191,18 @@ static void *sch_main(void *arg)
     pthread_mutex_lock(&s->m);
     s->ready = ret == 0 ? 1 : -1;
     pthread_cond_broadcast(&s->idle);
+    if (s->abandoned) {
+        /* nobody waits for this thread any more (sch_stop while loading) */
+        pthread_mutex_unlock(&s->m);
+        free(raw);
+        free(probs);
+        free(frames);
+        free(strides);
+        eng_labels_free(s->labels);
+        eng_free(s->model);
+        sch_free(s);
+        return NULL;
+    }
     pthread_mutex_unlock(&s->m);
     if (ret < 0)
         goto end;
@@ -199,7 +235,7 @@ static void *sch_main(void *arg)
         s->kicked = 0;
         s->busy = 1;
         pthread_mutex_unlock(&s->m);
-        run_batch(s, bs, bf, n, raw, probs);
+        run_batch(s, bs, bf, n, raw, probs, frames, strides);
         pthread_mutex_lock(&s->m);
         s->busy = 0;
         pthread_cond_broadcast(&s->idle);
@@ -208,6 +244,8 @@ static void *sch_main(void *arg)
 end:
     free(raw);
     free(probs);
+    free(frames);
+    free(strides);
     eng_labels_free(s->labels);
     s->labels = NULL;
     eng_free(s->model);
@@ -230,52 +268,92 @@ static void opts_from(eng_options *o, const cfg *c)
                 c->model.resize == CFG_RESIZE_SHORT_CROP ? ENG_RESIZE_SHORT_CROP : ENG_RESIZE_DEFAULT;
 }
 
-int sch_start(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen)
+static void sch_free(sch *s)
+{
+    if (!s)
+        return;
+    if (s->inited) {
+        pthread_mutex_destroy(&s->m);
+        pthread_cond_destroy(&s->cv);
+        pthread_cond_destroy(&s->idle);
+    }
+    free(s->st);
+    free(s->bs);
+    free(s->bf);
+    free(s->model_path);
+    free(s->labels_path);
+    free(s->calib_path);
+    free(s);
+}
+
+int sch_spawn(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen)
 {
     sch *s = calloc(1, sizeof(*s));
     int e;
     *out = NULL;
+    /* the batch arrays are sized here, once: a later sch_configure may
+     * lower max_batch but never raise it past them */
+    int cap = c->daemon.max_batch > 0 ? c->daemon.max_batch : 1;
     if (!s || !(s->st = calloc(MAX_STREAMS, sizeof(lc_stream *))) ||
+        !(s->bs = calloc((size_t)cap, sizeof(lc_stream *))) ||
+        !(s->bf = calloc((size_t)cap, sizeof(lc_frame *))) ||
         !(s->model_path = strdup(c->model.path)) ||
         !(s->labels_path = strdup(c->model.labels ? c->model.labels : "")) ||
         !(s->calib_path = strdup(c->model.calibration ? c->model.calibration : ""))) {
         snprintf(err, errlen, "out of memory");
-        goto fail;
+        sch_free(s);
+        return -1;
     }
     pthread_mutex_init(&s->m, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_cond_init(&s->idle, NULL);
+    s->inited = 1;
     s->q = q;
     s->cpus = c->daemon.inference_cpus;
-    s->max_batch = c->daemon.max_batch;
+    s->cap = s->max_batch = cap;
     s->top_k = c->model.top_k;
     opts_from(&s->opt, c);
     s->opt.calib_path = s->calib_path;
     s->heartbeat_us = lc_mono_us();
+    if (cap < c->daemon.inference_cpus.count)
+        lc_log(LOG_INFO, "inference: batches of up to %d frames on %d CPUs (max_batch)", cap,
+               c->daemon.inference_cpus.count);
     if ((e = pthread_create(&s->thread, NULL, sch_main, s))) {
         snprintf(err, errlen, "pthread_create: %s", strerror(e));
-        goto fail;
+        sch_free(s);
+        return -1;
     }
+    *out = s;
+    return 0;
+}
+
+int sch_loaded(sch *s, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&s->m);
+    int r = s->ready;
+    pthread_mutex_unlock(&s->m);
+    if (r < 0)
+        snprintf(err, errlen, "%s", s->err);
+    return r;
+}
+
+int sch_start(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen)
+{
+    sch *s;
+    *out = NULL;
+    if (sch_spawn(&s, c, q, err, errlen) < 0)
+        return -1;
     pthread_mutex_lock(&s->m);
     while (!s->ready)
         pthread_cond_wait(&s->idle, &s->m);
     pthread_mutex_unlock(&s->m);
     if (s->ready < 0) {
         snprintf(err, errlen, "%s", s->err);
-        pthread_join(s->thread, NULL);
-        goto fail;
+        sch_stop(s);
+        return -1;
     }
     *out = s;
     return 0;
-fail:
-    if (s) {
-        free(s->st);
-        free(s->model_path);
-        free(s->labels_path);
-        free(s->calib_path);
-        free(s);
-    }
-    return -1;
 }
 
 void sch_stop(sch *s)
@@ -283,18 +361,20 @@ void sch_stop(sch *s)
     if (!s)
         return;
     pthread_mutex_lock(&s->m);
+    if (!s->ready) {
+        /* Still loading, maybe from a file system that does not answer:
+         * joining could wait forever, so the thread is left to finish and
+         * free itself. */
+        s->abandoned = 1;
+        pthread_mutex_unlock(&s->m);
+        pthread_detach(s->thread);
+        return;
+    }
     s->stop = 1;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->m);
     pthread_join(s->thread, NULL);
-    pthread_mutex_destroy(&s->m);
-    pthread_cond_destroy(&s->cv);
-    pthread_cond_destroy(&s->idle);
-    free(s->st);
-    free(s->model_path);
-    free(s->labels_path);
-    free(s->calib_path);
-    free(s);
+    sch_free(s);
 }
 
 void sch_model(const sch *s, sch_model_info *mi)

@@ -29,7 +29,14 @@ typedef struct {
 /* Start the thread and load the model on it; returns once loaded (or failed,
  * with the engine's message). */
 int sch_start(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen);
-/* Finish the batch in flight and stop. */
+/* The same without waiting: the model loads on the new thread while the
+ * caller goes on (a reload keeps serving subscribers meanwhile); poll with
+ * sch_loaded. */
+int sch_spawn(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen);
+/* 0 still loading, 1 loaded, -1 failed (with the message; sch_stop it). */
+int sch_loaded(sch *s, char *err, size_t errlen);
+/* Finish the batch in flight and stop.  While the model still loads it
+ * returns at once: the thread frees itself when the load ends. */
 void sch_stop(sch *s);
 void sch_model(const sch *s, sch_model_info *mi);
 

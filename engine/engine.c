@@ -18,7 +18,7 @@
 #include "engine/ops.h"
 #include "engine/quant.h"
 
-#define MAX_BATCH 64
+#define MAX_BATCH ENG_MAX_BATCH
 
 struct eng_model {
     gr_graph *g;

@@ -157,6 +157,9 @@ void eng_calib_free(eng_calib *c);
 void eng_calib_default_path(const char *model, char *buf, size_t len);
 
 /* Diagnostics for tests and benchmarks: the compiled plan for a batch size. */
+/* The largest batch the engine compiles a plan for. */
+#define ENG_MAX_BATCH 64
+
 /* Compile the plans for batches 1..max_batch now (a model with a fixed
  * batch: that one), rather than on the first run of each: a compile takes
  * tens of milliseconds, which a stream running live would feel. */

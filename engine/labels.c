@@ -66,18 +66,17 @@ static int id_form(const char *line, long *id, const char **rest)
 
 int eng_labels_load(eng_labels **out, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
+    int ret = ENG_EMODEL;
+    FILE *f = eng_file_fopen(path, &ret, err, errlen);
     eng_labels *l = NULL;
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
-    int lineno = 0, form = -1, next = 0, ret = ENG_EMODEL;
+    int lineno = 0, form = -1, next = 0;
 
     *out = NULL;
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return ENG_EIO;
-    }
+    if (!f)
+        return ret;
     if (!(l = calloc(1, sizeof(*l))))
         goto nomem;
     while ((len = getline(&line, &cap, f)) >= 0) {

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/file.h"
 #include "engine/graph.h"
 
 /* Preprocessing and labels a model folder may carry (Paddle inference.yml). */
@@ -25,12 +26,13 @@ void model_meta_free(model_meta *m);
 /* Largest model file we read; PP-LCNet x2.5 is under 40 MB. */
 #define LOADER_MAX_FILE ((size_t)1 << 30)
 
-int read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
-              char *err, size_t errlen);
-
 int onnx_load_file(gr_graph **out, const char *path, char *err, size_t errlen);
 int onnx_load_buffer(gr_graph **out, const uint8_t *buf, size_t len, const char *name,
                      char *err, size_t errlen);
+/* ENG_EMODEL if the bytes nest messages deeper than protobuf-c can unpack
+ * safely; onnx_load_buffer checks it first, anything else unpacking an
+ * untrusted ModelProto must too. */
+int onnx_check_depth(const uint8_t *buf, size_t len, const char *name, char *err, size_t errlen);
 
 /* A Paddle inference folder (inference.json or inference.pdmodel, plus
  * inference.pdiparams and optionally inference.yml). */

@@ -1195,6 +1195,15 @@ static int bind(dnn_plan *p, char *err, size_t errlen)
 
 /* ---------------------------------------------------------- compile */
 
+/* Does tensor t hold no element (a dimension of 0)? */
+static int tensor_empty(const dnn_plan *p, int t)
+{
+    for (int i = 0; i < tnd(p, t); i++)
+        if (tdims(p, t)[i] == 0)
+            return 1;
+    return 0;
+}
+
 static int compile_node(dnn_plan *p, int ni, char *err, size_t errlen)
 {
     const gr_node *n = &p->g->n[ni];
@@ -1205,6 +1214,20 @@ static int compile_node(dnn_plan *p, int ni, char *err, size_t errlen)
         if (t >= 0 && !gr_is_const(p->g, t) && p->tval[t] < 0) {
             snprintf(err, errlen, "%s: input '%s' is not computed", where, p->g->t[t].name);
             return ENG_EMODEL;
+        }
+    }
+    /* oneDNN divides by a zero dimension in places (a MatMul of two empty
+     * tensors raised SIGFPE in primitive creation): nothing empty reaches
+     * it.  A view's shape or axes input may be empty (a reshape to a
+     * scalar); it is read here, not by oneDNN. */
+    int nchk = n->op == OP_RESHAPE || n->op == OP_FLATTEN || n->op == OP_SQUEEZE ||
+               n->op == OP_UNSQUEEZE ? 1 : n->nin;
+    for (int i = -1; i < nchk; i++) {
+        int t = i < 0 ? n->out[0] : n->in[i];
+        if (t >= 0 && tensor_empty(p, t)) {
+            snprintf(err, errlen, "%s: tensor '%s' is empty (a dimension of 0); unsupported", where,
+                     p->g->t[t].name);
+            return ENG_EUNSUP;
         }
     }
     /* Only matmul, gemm and binary take a constant first operand; the rest

@@ -10,54 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "engine/engine.h"
+#include "engine/pb_depth.h"
 #include "onnx/onnx.pb-c.h"
-
-int read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
-              char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *b = NULL;
-    struct stat st;
-    int ret = ENG_EIO;
-
-    *buf = NULL;
-    *len = 0;
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return ENG_EIO;
-    }
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
-        goto end;
-    }
-    if ((size_t)st.st_size > max) {
-        snprintf(err, errlen, "%s: %lld bytes, more than the %zu a model may have",
-                 path, (long long)st.st_size, max);
-        ret = ENG_EMODEL;
-        goto end;
-    }
-    if (!(b = malloc((size_t)st.st_size + 1))) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        ret = ENG_ENOMEM;
-        goto end;
-    }
-    if (fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-        snprintf(err, errlen, "%s: short read", path);
-        goto end;
-    }
-    b[st.st_size] = 0;
-    *buf = b;
-    *len = (size_t)st.st_size;
-    b = NULL;
-    ret = 0;
-end:
-    free(b);
-    fclose(f);
-    return ret;
-}
 
 /* TensorProto -> owned buffer.  float16/float64 become float32, the rest keep
  * their type; the element count must match the bytes present exactly. */
@@ -70,7 +26,11 @@ static int tensor_data(const Onnx__TensorProto *tp, const char *what, int *dtype
     void *d = NULL;
 
     if (!es || dt == G_BF16) {
-        snprintf(err, errlen, "%s: data type %d (%s) unsupported", what, dt, gr_dtype_name(dt));
+        /* ONNX's data types are small numbers; a large one is file bytes, not echoed */
+        if (dt >= 0 && dt < 64)
+            snprintf(err, errlen, "%s: data type %d (%s) unsupported", what, dt, gr_dtype_name(dt));
+        else
+            snprintf(err, errlen, "%s: data type unknown, unsupported", what);
         return ENG_EMODEL;
     }
     if (tp->n_dims > G_MAX_DIMS) {
@@ -535,6 +495,43 @@ static int load_model(gr_graph *g, const Onnx__ModelProto *mp, char *err, size_t
     return 0;
 }
 
+/* The message types of onnx.proto that can hold themselves, by way of the
+ * fields below (field numbers are onnx.proto's): a graph in a node's
+ * attribute, a type in a sequence, map or optional type, a graph in a
+ * training step or a function's nodes.  Tensors and the other leaves cannot
+ * nest and are skipped. */
+enum { PB_MODEL, PB_GRAPH, PB_NODE, PB_ATTR, PB_VALUE, PB_TYPE, PB_TYPE_ELEM, PB_TYPE_MAP,
+       PB_TRAINING, PB_FUNCTION };
+static const pb_edge e_model[] = { { 7, PB_GRAPH }, { 20, PB_TRAINING }, { 25, PB_FUNCTION } };
+static const pb_edge e_graph[] = { { 1, PB_NODE }, { 11, PB_VALUE }, { 12, PB_VALUE }, { 13, PB_VALUE } };
+static const pb_edge e_node[] = { { 5, PB_ATTR } };
+static const pb_edge e_attr[] = { { 6, PB_GRAPH }, { 11, PB_GRAPH }, { 14, PB_TYPE }, { 15, PB_TYPE } };
+static const pb_edge e_value[] = { { 2, PB_TYPE } };
+static const pb_edge e_type[] = { { 4, PB_TYPE_ELEM }, { 5, PB_TYPE_MAP }, { 9, PB_TYPE_ELEM } };
+static const pb_edge e_elem[] = { { 1, PB_TYPE } };
+static const pb_edge e_map[] = { { 2, PB_TYPE } };
+static const pb_edge e_training[] = { { 1, PB_GRAPH }, { 2, PB_GRAPH } };
+static const pb_edge e_function[] = { { 7, PB_NODE } };
+#define EDGES(e) { e, (int)(sizeof e / sizeof e[0]) }
+static const pb_msg onnx_schema[] = {
+    [PB_MODEL] = EDGES(e_model), [PB_GRAPH] = EDGES(e_graph), [PB_NODE] = EDGES(e_node),
+    [PB_ATTR] = EDGES(e_attr), [PB_VALUE] = EDGES(e_value), [PB_TYPE] = EDGES(e_type),
+    [PB_TYPE_ELEM] = EDGES(e_elem), [PB_TYPE_MAP] = EDGES(e_map),
+    [PB_TRAINING] = EDGES(e_training), [PB_FUNCTION] = EDGES(e_function),
+};
+
+int onnx_check_depth(const uint8_t *buf, size_t len, const char *name, char *err, size_t errlen)
+{
+    int depth;
+    if (pb_depth_check(buf, len, onnx_schema, PB_MODEL, PB_MAX_DEPTH, &depth) < 0) {
+        snprintf(err, errlen, "%s: messages nested %d levels deep or more (graphs inside node "
+                 "attributes, or types inside types); at most %d are accepted", name, depth,
+                 PB_MAX_DEPTH);
+        return ENG_EMODEL;
+    }
+    return 0;
+}
+
 int onnx_load_buffer(gr_graph **out, const uint8_t *buf, size_t len, const char *name,
                      char *err, size_t errlen)
 {
@@ -544,6 +541,9 @@ int onnx_load_buffer(gr_graph **out, const uint8_t *buf, size_t len, const char 
     int ret;
 
     *out = NULL;
+    /* before protobuf-c, whose unpack recurses without a limit */
+    if ((ret = onnx_check_depth(buf, len, name, err, errlen)) < 0)
+        return ret;
     if (!(mp = onnx__model_proto__unpack(NULL, len, buf))) {
         snprintf(err, errlen, "%s: not an ONNX model (protobuf does not parse: "
                  "truncated or corrupt)", name);

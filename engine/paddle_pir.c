@@ -514,8 +514,7 @@ int pd_pir_parse(pd_prog *p, const uint8_t *buf, size_t len, char *err, size_t e
     const cJSON *bc = get(root, "base_code"), *x;
     const char *magic = as_str(get(bc, "magic"));
     if (!magic || strcmp(magic, "pir") != 0) {
-        snprintf(err, errlen, "not a PIR program: base_code.magic is %s%.20s%s", magic ? "'" : "",
-                 magic ? magic : "absent", magic ? "'" : "");
+        snprintf(err, errlen, "not a PIR program: base_code.magic is %s", magic ? "not \"pir\"" : "absent");
         goto end;
     }
     const cJSON *regions = get(get(root, "program"), "regions");

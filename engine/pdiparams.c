@@ -154,13 +154,14 @@ static int read_in_order(const uint8_t *buf, size_t len, const char *file, const
             return ENG_EMODEL;
         }
         if (ver != 0) {
-            snprintf(err, errlen, "%s: parameter '%s': record version %u at byte %zu, expected 0 "
-                     "(not a Paddle weights file, or records out of step)", file, nm, ver, at);
+            /* the value is four bytes of a file that may be anything: not echoed */
+            snprintf(err, errlen, "%s: parameter '%s': unsupported record version at byte %zu, "
+                     "expected 0 (not a Paddle weights file, or records out of step)", file, nm, at);
             return ENG_EMODEL;
         }
         if (lod > c.left / 8) {
-            snprintf(err, errlen, "%s: parameter '%s': %llu LoD levels, more than the file holds",
-                     file, nm, (unsigned long long)lod);
+            snprintf(err, errlen, "%s: parameter '%s': more LoD levels than the file holds",
+                     file, nm);
             return ENG_EMODEL;
         }
         for (uint64_t l = 0; l < lod; l++) {
@@ -179,12 +180,13 @@ static int read_in_order(const uint8_t *buf, size_t len, const char *file, const
             return ENG_EMODEL;
         }
         if (tver != 0) {
-            snprintf(err, errlen, "%s: parameter '%s': tensor version %u, expected 0", file, nm, tver);
+            snprintf(err, errlen, "%s: parameter '%s': unsupported tensor version, expected 0",
+                     file, nm);
             return ENG_EMODEL;
         }
         if (dsz < 0 || (size_t)dsz > c.left) {
-            snprintf(err, errlen, "%s: parameter '%s': TensorDesc of %d bytes, %zu bytes left "
-                     "in the file", file, nm, (int)dsz, c.left);
+            snprintf(err, errlen, "%s: parameter '%s': its TensorDesc runs past the end of the "
+                     "file (%zu bytes left)", file, nm, c.left);
             return ENG_EMODEL;
         }
         uint64_t dt;
@@ -199,8 +201,8 @@ static int read_in_order(const uint8_t *buf, size_t len, const char *file, const
         c.left -= (size_t)dsz;
         gr_dims_str(s, sizeof s, nd, d);
         if (dt != PD_FP32) {
-            snprintf(err, errlen, "%s: parameter '%s' %s: data type %s (%llu); only float32 "
-                     "weights are supported", file, nm, s, pd_dtype_name(dt), (unsigned long long)dt);
+            snprintf(err, errlen, "%s: parameter '%s' %s: data type %s; only float32 "
+                     "weights are supported", file, nm, s, pd_dtype_name(dt));
             return ENG_EUNSUP;
         }
         int64_t numel = gr_numel(nd, d);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "engine/file.h"
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return ENG_EMODEL; } while (0)
 
@@ -273,14 +274,16 @@ static void share_dense_scales(gr_graph *g)
 
 int q_calib_apply(gr_graph *g, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
+    int ret = 0;
+    FILE *f = eng_file_fopen(path, &ret, err, errlen);
     char *line = NULL;
     size_t cap = 0;
-    int ln = 0, n = 0, ret = 0;
+    int ln = 0, n = 0;
     if (!f) {
-        snprintf(err, errlen, "%s: %s (make it with: lcnet-infer --model MODEL --calibrate DIR)",
-                 path, strerror(errno));
-        return ENG_EIO;
+        size_t l = strlen(err);
+        snprintf(err + l, errlen > l ? errlen - l : 0,
+                 " (make it with: lcnet-infer --model MODEL --calibrate DIR)");
+        return ret;
     }
     while (getline(&line, &cap, f) > 0) {
         char name[512];

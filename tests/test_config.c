@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -64,6 +65,23 @@ static int count_lines(const char *s)
     for (; *s; s++)
         n += *s == '\n';
     return n;
+}
+
+/* A machine with more CPUs than this one, for the defaults that derive
+ * from the CPU count: while fake_cpus is set, sched_getaffinity (which the
+ * configuration asks) answers CPUs 0..fake_cpus-1; otherwise the kernel's
+ * answer, as the C library gives it. */
+static int fake_cpus;
+
+int sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set)
+{
+    memset(set, 0, size);
+    if (fake_cpus) {
+        for (int i = 0; i < fake_cpus; i++)
+            CPU_SET_S((size_t)i, size, set);
+        return 0;
+    }
+    return syscall(SYS_sched_getaffinity, pid, size, set) < 0 ? -1 : 0;
 }
 
 static void usable(cpu_set_t *set)
@@ -651,6 +669,24 @@ static void test_integers(void **state)
     cfg_free(c);
     c = load_ok("[daemon]\ninference_cpus = 0\nmax_batch = 0\n");   /* 0: one per inference CPU */
     assert_int_equal(c->daemon.max_batch, 1);
+    cfg_free(c);
+    /* on a machine of 128 CPUs one frame per inference CPU is capped at
+     * the batch the scheduler and the engine take (it was 128) */
+    fake_cpus = 128;
+    c = load_ok("[daemon]\ninference_cpus = 0-127\n");
+    fake_cpus = 0;
+    assert_int_equal(c->daemon.inference_cpus.count, 128);
+    assert_int_equal(c->daemon.max_batch, 64);
+    cfg_free(c);
+    fake_cpus = 128;
+    c = load_ok("");                                /* the upper half: 64 */
+    fake_cpus = 0;
+    assert_int_equal(c->daemon.max_batch, 64);
+    cfg_free(c);
+    fake_cpus = 72;
+    c = load_ok("[daemon]\ninference_cpus = 0-71\nmax_batch = 0\n");
+    fake_cpus = 0;
+    assert_int_equal(c->daemon.max_batch, 64);
     cfg_free(c);
     expect_error("[daemon]\nmax_batch = 65\n",
                  "t.ini:2: [daemon] max_batch: \"65\" is out of range (expected 0..64)", NULL);

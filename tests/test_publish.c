@@ -804,7 +804,8 @@ static void test_idle_subscribers_hold_no_buffers(void **state)
 
 /* One dispatch reads a bounded amount (4096 bytes) from each subscriber: a
  * client that sends a flood does not delay another's command.  The flood is
- * `status` commands, so the hook's call count says how many were read. */
+ * `status` commands, so the hook's call count says how many were run: the
+ * burst of 32, then one error, the rest of what was read ignored. */
 static void test_chatty_client_does_not_starve_others(void **state)
 {
     fx *f = *state;
@@ -837,19 +838,56 @@ static void test_chatty_client_does_not_starve_others(void **state)
     tc_pump(&b);
     assert_true(tc_take(&b, got, sizeof got));
     assert_string_equal(got, "{\"event\":\"pong\"}");
-    /* The rest is answered, in order, over later dispatches. */
-    while (answers < (int)(sent / LEN)) {
+    /* The burst is answered in order, then one error says the rest is ignored. */
+    while (answers < 32) {
         char want[64];
         int r = tc_line(f->p, &a, got, sizeof got, WAIT_MS);
         assert_int_equal(r, 1);
         snprintf(want, sizeof want, "{\"event\":\"status\",\"calls\":%d}", ++answers);
         assert_string_equal(got, want);
     }
-    assert_int_equal(f->status_calls, answers);
+    expect_line_has(f, &a, "\"event\":\"error\"", "too many commands: 32 at once, then 16 a second");
+    /* Later reads wait for a token each: a few more answers in 200 ms, not
+     * the thousands sent, and at most one error per run. */
+    long long end = now_ms() + 200;
+    while (now_ms() < end) {
+        pub_dispatch(f->p);
+        usleep(1000);
+    }
+    assert_true(f->status_calls >= 32 && f->status_calls <= 32 + 16);
     assert_int_equal(stats(f).dropped, 0);
     tc_close(&a);
     tc_close(&b);
     free(flood);
+}
+
+/* A `status` reply is not built for a subscriber whose buffer could not
+ * take it: it counts as a dropped line, announced like any other. */
+static void test_status_not_built_for_full_subscriber(void **state)
+{
+    fx *f = *state;
+    tc a;
+    char line[1024];
+    unsigned long long before;
+
+    start(f, PUB_BUFFER_MIN * 4, 8);
+    tc_open(f, &a);
+    expect_line(f, &a, hello_line);
+    tc_send(&a, "status\n");
+    expect_line(f, &a, "{\"event\":\"status\",\"calls\":1}");
+    /* a stops reading: events fill its socket, then its buffer */
+    snprintf(line, sizeof line, "{\"event\":\"pad\",\"x\":\"%0900d\"}", 0);
+    for (int i = 0; stats(f).dropped == 0; i++) {
+        assert_true(i < 100000);
+        pub_broadcast(f->p, "cam1", line, strlen(line));
+    }
+    before = stats(f).dropped;
+    tc_send(&a, "status\nstatus\n");
+    for (int i = 0; i < 10; i++)
+        pub_dispatch(f->p);
+    assert_int_equal(f->status_calls, 1);
+    assert_int_equal(stats(f).dropped, before + 2);
+    tc_close(&a);
 }
 
 /* shutdown(SHUT_WR) from a subscriber (`nc -N`) ends its commands, not its
@@ -1484,6 +1522,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disconnect_mid_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_subscribers_hold_no_buffers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chatty_client_does_not_starve_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_not_built_for_full_subscriber, setup, teardown),
         cmocka_unit_test_setup_teardown(test_half_close_keeps_subscription, setup, teardown),
         cmocka_unit_test_setup_teardown(test_goodbye, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nc_subscriber, setup, teardown),

@@ -338,7 +338,10 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 
     if (rnd(&m, 2))
         return LLVMFuzzerMutate(data, size, max_size);
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(&al, size, data);
+    char err[256];
+    /* a deeply nested input in the corpus would overflow protobuf-c here */
+    Onnx__ModelProto *mp = onnx_check_depth(data, size, "fuzz", err, sizeof err) < 0 ? NULL :
+                           onnx__model_proto__unpack(&al, size, data);
     if (!mp || !mp->graph || collect_names(&m, mp->graph) < 0)
         goto end;
     for (int k = 1 + (int)rnd(&m, 3); k > 0; k--)

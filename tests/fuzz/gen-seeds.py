@@ -284,6 +284,27 @@ SEEDS = [conv_bn_hswish, paddle_style, se_block, x_hardsigmoid, reduce_mean, mat
          dropout_identity, clip, clip_opset6, flatten, shape_ops, value_attrs]
 
 
+def nested_graphs(levels):
+    """A model whose graph holds a node whose attribute holds a graph, and so
+    on: three messages a level.  protobuf-c's unpack recurses once a message,
+    so the loader refuses more than 64 before it runs; seeds just inside and
+    just past that let mutations cross the line both ways."""
+    def varint(v):
+        o = bytearray()
+        while True:
+            b, v = v & 0x7F, v >> 7
+            o.append(b | (0x80 if v else 0))
+            if not v:
+                return bytes(o)
+
+    def wrap(b, field):
+        return varint(field << 3 | 2) + varint(len(b)) + b
+    g = b""
+    for _ in range(levels):
+        g = wrap(wrap(wrap(g, 6), 5), 1)     # AttributeProto.g, NodeProto.attribute, GraphProto.node
+    return wrap(g, 7)                        # ModelProto.graph
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus", "onnx")
     os.makedirs(out, exist_ok=True)
@@ -293,6 +314,9 @@ def main():
     for name, m in edges().items():
         with open(os.path.join(out, "edge-" + name + ".onnx"), "wb") as fh:
             fh.write(m.SerializeToString())
+    for levels in (20, 21):
+        with open(os.path.join(out, "nest-graph-%d.onnx" % levels), "wb") as fh:
+            fh.write(nested_graphs(levels))
     for t in ONNX_TESTS:
         src = os.path.join(NODE_TESTS, t)
         shutil.copyfile(os.path.join(src, "model.onnx"), os.path.join(out, "onnx-" + t + ".onnx"))
