@@ -31,6 +31,8 @@ typedef struct {
 
 static void put(buf *o, const void *p, size_t n)
 {
+    if (n == 0)
+        return;
     if (o->n + n > o->cap) {
         o->cap = (o->n + n) * 2 + 64;
         o->b = realloc(o->b, o->cap);
