@@ -63,7 +63,7 @@ def section_bounds(lines):
     """(isa, first, last) of each `<!-- bench:ISA:begin -->` ... `end` block."""
     out, start, isa = [], None, None
     for i, line in enumerate(lines):
-        if line.startswith("<!-- bench:") and line.rstrip().endswith(":begin -->"):
+        if line.startswith("<!-- bench:") and ":begin" in line:
             isa, start = line[len("<!-- bench:"):].split(":")[0], i
         elif start is not None and line.startswith(f"<!-- bench:{isa}:end"):
             out.append((isa, start, i))
@@ -92,7 +92,7 @@ def merge(section_path, isa, into):
            "the others, so sections may come from different days (each says when and on what). "
            "A section made with `ONEDNN_MAX_CPU_ISA` set ran lcnetd on a bigger CPU held to that ISA "
            "while ONNX Runtime used the whole CPU: it says so, and its ratios are not an older "
-           "CPU's. Sections: " + ", ".join(f"[{k}](#on-{k.replace('_', '')})" for k in sorted(sections)) + ".",
+           "CPU's. Sections: " + ", ".join(f"[{k}](#on-{k})" for k in sorted(sections)) + ".",
            ""]
     for k in sorted(sections):
         out += sections[k] + [""]
