@@ -31,8 +31,8 @@ typedef struct {
 
 static void put(buf *o, const void *p, size_t n)
 {
-    if (n == 0)
-        return;
+    if (!n)
+        return;         /* nothing to copy, maybe from no buffer yet */
     if (o->n + n > o->cap) {
         o->cap = (o->n + n) * 2 + 64;
         o->b = realloc(o->b, o->cap);
@@ -72,7 +72,6 @@ static void wrap(buf *in, uint32_t f)
 static buf nested_graphs(int levels)
 {
     buf g = { 0 };
-    put(&g, "", 0);
     for (int i = 0; i < levels; i++) {
         wrap(&g, 6);    /* AttributeProto.g */
         wrap(&g, 5);    /* NodeProto.attribute */
@@ -86,7 +85,6 @@ static buf nested_graphs(int levels)
 static buf nested_types(int levels)
 {
     buf t = { 0 };
-    put(&t, "", 0);
     for (int i = 0; i < levels; i++) {
         wrap(&t, 1);    /* TypeProto.Sequence.elem_type */
         wrap(&t, 4);    /* TypeProto.sequence_type */
