@@ -8,7 +8,14 @@ $(BUILD)/bench/fmapeak: bench/fmapeak.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -mavx512f -o $@ $<
 
-bench: $(BUILD)/lcnet-infer fixtures $(BUILD)/bench/fmapeak
+# BENCH_CPU=avx2|sse41 runs both sides on a masked CPUID (bench/cpuid_mask.c);
+# in `all` so that every `make check` compiles it.
+all: $(BUILD)/bench/cpuid_mask.so
+$(BUILD)/bench/cpuid_mask.so: bench/cpuid_mask.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $< -ldl
+
+bench: $(BUILD)/lcnet-infer fixtures $(BUILD)/bench/fmapeak $(BUILD)/bench/cpuid_mask.so
 	CC="$(CC)" bench/run-bench.sh $(BUILD) docs/benchmarks.md
 
 # `make bench-e2e`: lcnetd end to end on real-time RTSP streams from loopback,

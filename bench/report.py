@@ -92,7 +92,9 @@ def merge(section_path, isa, into):
            "the others, so sections may come from different days (each says when and on what). "
            "A section made with `ONEDNN_MAX_CPU_ISA` set ran lcnetd on a bigger CPU held to that ISA "
            "while ONNX Runtime used the whole CPU: it says so, and its ratios are not an older "
-           "CPU's. Sections: " + ", ".join(f"[{k}](#on-{k})" for k in sorted(sections)) + ".",
+           "CPU's. A section made with `BENCH_CPU` set ran both sides on a bigger CPU whose CPUID "
+           "answered as the older class: the same kernels as on such a CPU, on the bigger CPU's "
+           "micro-architecture. Sections: " + ", ".join(f"[{k}](#on-{k})" for k in sorted(sections)) + ".",
            ""]
     for k in sorted(sections):
         out += sections[k] + [""]
@@ -165,6 +167,14 @@ def main(argv):
     cap = facts.get("max_cpu_isa", "").strip()
     p(f"## On {isa}")
     p("")
+    mask = facts.get("cpu_mask", "").strip()
+    if mask:
+        p(f"**Masked:** both lcnetd and ONNX Runtime ran with the CPUID instruction answering as a "
+          f"{mask.upper()}-class CPU (`BENCH_CPU={mask}`, bench/cpuid_mask.c) on a CPU that has more "
+          f"({facts['isa'].strip()}). Each side chose the kernels it would choose on such a CPU; the "
+          "caches, clocks and execution ports are still the bigger CPU's. The FMA peak probe is AVX-512 "
+          "code and is left out.")
+        p("")
     if cap:
         p(f"**Capped:** lcnetd ran with `ONEDNN_MAX_CPU_ISA={cap}` on a CPU that has more "
           f"({facts['isa'].strip()}); ONNX Runtime is not capped by that variable and used the whole CPU, "
@@ -191,7 +201,8 @@ def main(argv):
       f"{facts['cores_per_socket']} cores x {facts['threads_per_core']} thread(s) per core |")
     p(f"| virtualised | {facts['hypervisor'].strip()} |")
     p(f"| ISA (of interest) | {facts['isa'].strip()} |")
-    p(f"| oneDNN dispatched to | {isa}" + (f" (ONEDNN_MAX_CPU_ISA={cap})" if cap else "") + " |")
+    p(f"| oneDNN dispatched to | {isa}" + (f" (ONEDNN_MAX_CPU_ISA={cap})" if cap else "") +
+      (f" (CPUID masked to {mask}, both sides)" if mask else "") + " |")
     p(f"| memory | {facts['mem']} |")
     p(f"| kernel | {facts['kernel']} |")
     p(f"| oneDNN | {onednn_version(w)} (Debian package libdnnl-dev {facts['onednn_pkg']}) |")
@@ -358,7 +369,7 @@ def main(argv):
     p("### Fraction of the fp32 FMA peak (x1.0, batch 1, 1 thread)")
     p("")
     if not peaks:
-        p("Not measured: the CPU has no AVX-512, which the peak probe needs.")
+        p("Not measured: the peak probe is AVX-512 code, and this run's CPU (or its CPUID mask) has no AVX-512.")
         p("")
         peaks = [{"clock_mhz": float("nan"), "fp32_fma_per_s": float("nan"), "fp32_fma_per_cycle": float("nan")}]
     clock = max(x["clock_mhz"] for x in peaks)

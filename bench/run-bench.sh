@@ -14,6 +14,10 @@
 #                 to write the int8 calibration frames as PNGs)
 #   ONEDNN_MAX_CPU_ISA  caps what lcnetd's side runs (ONNX Runtime ignores it):
 #                 the report says so, and its section is the capped ISA's
+#   BENCH_CPU     avx2 or sse41: both sides see a CPU of that class, their
+#                 CPUID masked (bench/cpuid_mask.c; needs CPUID faulting, which
+#                 the report's machine table confirms); a fair stand-in for
+#                 such a CPU on a bigger one, same micro-architecture
 #
 # The report has one section per ISA oneDNN dispatched to: a run replaces its
 # own ISA's section and keeps the others (and bench-e2e's).  Precisions the
@@ -50,6 +54,14 @@ for m in $MODELS; do
 done
 mkdir -p "$work" "$(dirname "$out")"
 start=$(date +%s)
+if [ -n "${BENCH_CPU:-}" ]; then
+    mask=$(cd "$build/bench" && pwd)/cpuid_mask.so
+    [ -f "$mask" ] || { echo "bench: $mask missing (make $build/bench/cpuid_mask.so)" >&2; exit 1; }
+    # every child from here on sees the masked CPU
+    export CPUID_MASK="$BENCH_CPU" LD_AUDIT="$mask" LD_PRELOAD="$mask"
+    "$infer" --model "$fix/${MODELS%%:*}.onnx" --plan >/dev/null ||
+        { echo "bench: lcnet-infer does not run with BENCH_CPU=$BENCH_CPU" >&2; exit 1; }
+fi
 # Run a private copy, so that a rebuild during the run cannot swap the
 # engine under the benchmark.
 cp "$infer" "$work/lcnet-infer"
@@ -89,6 +101,7 @@ cpu_field() { sed -n "s/^$1[[:space:]]*: //p" /proc/cpuinfo | head -n 1; }
     fi
     printf 'load_start\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
     printf 'max_cpu_isa\t%s\n' "${ONEDNN_MAX_CPU_ISA:-}"
+    printf 'cpu_mask\t%s\n' "${BENCH_CPU:-}"
 } >"$facts"
 
 # What oneDNN dispatches to, and which precisions run on it: the plan's
@@ -111,7 +124,7 @@ echo "bench: lcnetd on $isa:$PRECS"
 "$PYTHON" "$here/count_macs.py" $(for m in $MODELS; do printf '%s ' "$fix/${m%%:*}.onnx"; done) >"$work/macs.txt"
 macs_of() { awk -v f="$fix/$1.onnx" '$1 == f { print $2 }' "$work/macs.txt"; }
 # the probe is AVX-512 code: on other CPUs there is no 2 x 512-bit peak to report
-peak() { if grep -qw avx512f /proc/cpuinfo; then "$work/fmapeak"; fi; }
+peak() { if grep -qw avx512f /proc/cpuinfo && [ -z "${BENCH_CPU:-}" ]; then "$work/fmapeak"; fi; }
 echo "bench: clock and FMA peak"
 peak >"$work/fmapeak.txt"
 
