@@ -26,7 +26,10 @@ Configurations (BENCH_E2E_CONFIGS, comma separated; default: all below):
   Other names of the same grammar work too:
   MODEL-PREC[-sFPS][-bBATCH][-cCPUS][-dCPUS][-qQUEUE][-1080] (-d: decode_cpus).
 
-Environment: BENCH_E2E_TRIAL (s, default 30), BENCH_E2E_CONFIRM (s, 300),
+Environment: BENCH_CPU (avx2 or sse41: every process of the run, lcnetd, the
+server, ffmpeg and ONNX Runtime, sees a CPU of that class through a masked
+CPUID, bench/cpuid_mask.c; its results go to BUILD/bench-e2e-BENCH_CPU and a
+section of their own), BENCH_E2E_TRIAL (s, default 30), BENCH_E2E_CONFIRM (s, 300),
 BENCH_E2E_WARMUP (s, 10), BENCH_E2E_MAX (streams, 128), BENCH_E2E_ALT_THREADS
 (ORT intra-op threads, default: logical CPUs), NODE, BENCH_E2E_SERVER
 (replay, the default: BUILD/rtsp-replay, about 0.001 CPUs a 720p30 stream;
@@ -294,7 +297,8 @@ class Bench:
     def __init__(self, build, out):
         self.build = build
         self.out = out
-        self.work = os.path.abspath(os.path.join(build, "bench-e2e"))
+        self.mask = os.environ.get("BENCH_CPU", "")
+        self.work = os.path.abspath(os.path.join(build, "bench-e2e" + ("-" + self.mask if self.mask else "")))
         os.makedirs(self.work, exist_ok=True)
         self.trial_s = env_num("BENCH_E2E_TRIAL", 30)
         self.confirm_s = env_num("BENCH_E2E_CONFIRM", 300)
@@ -788,8 +792,16 @@ def main(argv):
     names = [c for c in os.environ.get("BENCH_E2E_CONFIGS", "").replace(" ", ",").split(",") if c] \
         or DEFAULT_CONFIGS
     cfgs = [None if n == "latency" else parse_config(n) for n in names]   # check them all first
+    if b.mask:
+        lib = os.path.abspath(os.path.join(build, "bench", "cpuid_mask.so"))
+        if not os.path.isfile(lib):
+            sys.stderr.write("bench-e2e: %s missing (make %s)\n" % (lib, lib))
+            return 1
+        # every child from here on sees the masked CPU
+        os.environ.update(CPUID_MASK=b.mask, LD_AUDIT=lib, LD_PRELOAD=lib)
     run = facts(b)
     run["configs"] = names
+    run["cpu_mask"] = b.mask
     b.record(dict(run, kind="start", config="start"))
     t0 = time.time()
     log("configurations: %s; trials %g s, confirmations %g s" % (" ".join(names), b.trial_s, b.confirm_s))
@@ -805,7 +817,7 @@ def main(argv):
     run.update(load_end=loadavg(), elapsed_s=time.time() - t0)
     b.record(dict(run, kind="run", config="run"))
     import e2e_report  # noqa: E402  (beside this file)
-    e2e_report.write(b.results, out)
+    e2e_report.write(b.results, out, b.mask)
     log("wrote the End to end section of %s (%.0f s)" % (out, time.time() - t0))
     return 0
 

@@ -85,7 +85,7 @@ def merge(section_path, isa, into):
     sections = {i: old[a:b + 1] for i, a, b in section_bounds(old)}
     sections[isa] = [f"<!-- bench:{isa}:begin (written by bench/run-bench.sh, `make bench`) -->"] + new + \
         [f"<!-- bench:{isa}:end -->"]
-    tail = next((i for i, line in enumerate(old) if line.startswith("<!-- e2e:begin")), len(old))
+    tail = next((i for i, line in enumerate(old) if line.startswith("<!-- e2e:")), len(old))
     out = [TITLE, "",
            "`make bench` times lcnetd's engine against ONNX Runtime on the same models, on the ISA "
            "oneDNN dispatches to. One section per ISA: a run replaces its own ISA's section and keeps "
