@@ -1,6 +1,8 @@
 /* fmapeak: measure one core's clock and its fp32 FMA throughput.
  *
- *   fmapeak            prints one JSON line
+ *   fmapeak            prints one JSON line (512-bit FMAs)
+ *   fmapeak ymm        the same with 256-bit FMAs: the peak of an AVX2 CPU's
+ *                      instruction set, for runs on a masked CPUID
  *
  * clock: a chain of dependent register-to-register integer adds retires one
  * add per cycle on any x86 core of the last decade (latency 1, nothing to
@@ -14,11 +16,12 @@
  *
  * 25 alternating trials of about 20 ms each, timed in this thread's CPU
  * time; the best of each is kept (a shared machine only ever makes a trial
- * slower).  Needs AVX-512F; built with
- * -mavx512f by bench.mk.
+ * slower).  Needs AVX-512F (ymm: AVX2 and FMA); built with -mavx512f by
+ * bench.mk.
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 /* This thread's CPU time: time the scheduler or the hypervisor gives to
@@ -71,6 +74,33 @@ static void fma_zmm(uint64_t iters)
           "xmm10", "xmm11", "xmm12", "xmm13", "cc");
 }
 
+/* The same with ymm registers: 8 fp32 FMAs each */
+static void fma_ymm(uint64_t iters)
+{
+    __asm__ volatile(
+        "vxorps %%ymm0, %%ymm0, %%ymm0\n\t"
+        "vmovaps %%ymm0, %%ymm1\n\t" "vmovaps %%ymm0, %%ymm2\n\t" "vmovaps %%ymm0, %%ymm3\n\t"
+        "vmovaps %%ymm0, %%ymm4\n\t" "vmovaps %%ymm0, %%ymm5\n\t" "vmovaps %%ymm0, %%ymm6\n\t"
+        "vmovaps %%ymm0, %%ymm7\n\t" "vmovaps %%ymm0, %%ymm8\n\t" "vmovaps %%ymm0, %%ymm9\n\t"
+        "vmovaps %%ymm0, %%ymm10\n\t" "vmovaps %%ymm0, %%ymm11\n\t"
+        "vmovaps %%ymm0, %%ymm12\n\t" "vmovaps %%ymm0, %%ymm13\n\t"
+        "1:\n\t"
+#define Y12 "vfmadd231ps %%ymm12, %%ymm13, %%ymm0\n\t" "vfmadd231ps %%ymm12, %%ymm13, %%ymm1\n\t" \
+            "vfmadd231ps %%ymm12, %%ymm13, %%ymm2\n\t" "vfmadd231ps %%ymm12, %%ymm13, %%ymm3\n\t" \
+            "vfmadd231ps %%ymm12, %%ymm13, %%ymm4\n\t" "vfmadd231ps %%ymm12, %%ymm13, %%ymm5\n\t" \
+            "vfmadd231ps %%ymm12, %%ymm13, %%ymm6\n\t" "vfmadd231ps %%ymm12, %%ymm13, %%ymm7\n\t" \
+            "vfmadd231ps %%ymm12, %%ymm13, %%ymm8\n\t" "vfmadd231ps %%ymm12, %%ymm13, %%ymm9\n\t" \
+            "vfmadd231ps %%ymm12, %%ymm13, %%ymm10\n\t" "vfmadd231ps %%ymm12, %%ymm13, %%ymm11\n\t"
+        Y12 Y12 Y12 Y12
+        "dec %0\n\t"
+        "jnz 1b\n\t"
+        "vzeroupper\n\t"
+        : "+r"(iters)
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
+}
+
 /* Iterations of fn that take about `secs` of CPU time. */
 static uint64_t calibrate(void (*fn)(uint64_t), double secs)
 {
@@ -96,17 +126,20 @@ static void trial(void (*fn)(uint64_t), uint64_t iters, double units_per_iter, d
         *best = r;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int ymm = argc > 1 && !strcmp(argv[1], "ymm");
+    void (*fma_fn)(uint64_t) = ymm ? fma_ymm : fma_zmm;
+    int lanes = ymm ? 8 : 16;
     double hz = 0, fma = 0;
-    uint64_t n_add = calibrate(add_chain, 0.02), n_fma = calibrate(fma_zmm, 0.02);
+    uint64_t n_add = calibrate(add_chain, 0.02), n_fma = calibrate(fma_fn, 0.02);
     /* alternate short trials, so that both see the same conditions */
     for (int i = 0; i < 25; i++) {
         trial(add_chain, n_add, 64, &hz);
-        trial(fma_zmm, n_fma, 48 * 16, &fma);
+        trial(fma_fn, n_fma, 48.0 * lanes, &fma);
     }
     printf("{\"clock_mhz\":%.0f,\"fp32_fma_per_s\":%.4g,\"fp32_fma_per_cycle\":%.2f,"
-           "\"zmm_fma_per_cycle\":%.2f}\n",
-           hz / 1e6, fma, fma / hz, fma / hz / 16);
+           "\"vector_bits\":%d,\"vector_fma_per_cycle\":%.2f}\n",
+           hz / 1e6, fma, fma / hz, lanes * 32, fma / hz / lanes);
     return 0;
 }
