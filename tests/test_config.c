@@ -942,15 +942,28 @@ static void test_cpu_list_format(void **state)
     assert_string_equal(buf, "");
 }
 
+/* The kernel's list of CPUs that exist ("present") or run ("online"). */
+static void sys_cpus(const char *name, char *buf, size_t len)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/%s", name);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        skip();
+    assert_non_null(fgets(buf, (int)len, f));
+    fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
 static void test_cpus_must_be_usable(void **state)
 {
     (void)state;
-    char text[200], want[400], avail[256];
+    char text[200], want[400], present[256];
     int cpu = first_usable_cpu(), bad = unusable_cpu();
     cfg_cpus u;
     usable(&u.set);
     u.count = CPU_COUNT(&u.set);
-    cfg_cpus_format(&u, avail, sizeof avail);
+    sys_cpus("present", present, sizeof present);
 
     snprintf(text, sizeof text, "[daemon]\ninference_cpus = %d\ndecode_cpus = %d\n", cpu, cpu);
     cfg *c = load_ok(text);
@@ -959,17 +972,51 @@ static void test_cpus_must_be_usable(void **state)
     assert_int_equal(c->daemon.decode_cpus.count, 1);
     cfg_free(c);
 
+    /* the highest CPU number a list may hold: no machine this runs on has it */
     snprintf(text, sizeof text, "[daemon]\nlog_level = info\ninference_cpus = %d,%d\n", cpu, bad);
-    snprintf(want, sizeof want, "t.ini:3: [daemon] inference_cpus: CPU %d is not available to "
-             "this process (available: %s)", bad, avail);
+    snprintf(want, sizeof want, "t.ini:3: [daemon] inference_cpus: CPU %d does not exist on "
+             "this machine (it has CPUs %s)", bad, present);
     expect_error(text, want, NULL);
 
     snprintf(text, sizeof text, "[daemon]\ndecode_cpus = %d-%d\n", bad - 1, bad);
     if (!CPU_ISSET(bad - 1, &u.set)) {
-        snprintf(want, sizeof want, "t.ini:2: [daemon] decode_cpus: CPUs %d-%d are not "
-                 "available", bad - 1, bad);
+        snprintf(want, sizeof want, "t.ini:2: [daemon] decode_cpus: CPUs %d-%d do not "
+                 "exist on this machine", bad - 1, bad);
         expect_error(text, want, NULL);
     }
+}
+
+/* A CPU that exists and runs but that this process may not use (systemd's
+ * CPUAffinity=, taskset): told apart from one that does not exist, so the
+ * operator knows whether to fix the list or the unit. */
+static void test_cpu_outside_affinity_named_as_such(void **state)
+{
+    (void)state;
+    char online[256];
+    cfg_cpus on;
+    char why[160];
+    sys_cpus("online", online, sizeof online);
+    assert_int_equal(cfg_cpus_parse(&on, online, why, sizeof why), 0);
+    if (on.count < 2 || !CPU_ISSET(0, &on.set) || !CPU_ISSET(1, &on.set))
+        skip();
+    fake_cpus = 1;            /* this process may run on CPU 0 only */
+    expect_error("[daemon]\ninference_cpus = 1\n",
+                 "t.ini:2: [daemon] inference_cpus: CPU 1 is not available to this process "
+                 "(available: 0; systemd's CPUAffinity=, taskset or a cpuset leaves it out)",
+                 NULL);
+    fake_cpus = 0;
+}
+
+/* A CPU list is checked whatever else is wrong in [daemon]: one run names
+ * every mistake. */
+static void test_cpu_error_reported_beside_others(void **state)
+{
+    (void)state;
+    char text[200], want[80];
+    int bad = unusable_cpu();
+    snprintf(text, sizeof text, "[daemon]\nmax_batch = 65\ndecode_cpus = %d\n", bad);
+    snprintf(want, sizeof want, "t.ini:3: [daemon] decode_cpus: CPU %d", bad);
+    expect_error(text, "t.ini:2: [daemon] max_batch:", want, NULL);
 }
 
 static void test_backoff_cross_check(void **state)
@@ -1343,6 +1390,8 @@ int main(void)
         cmocka_unit_test(test_cpu_list_syntax),
         cmocka_unit_test(test_cpu_list_format),
         cmocka_unit_test(test_cpus_must_be_usable),
+        cmocka_unit_test(test_cpu_outside_affinity_named_as_such),
+        cmocka_unit_test(test_cpu_error_reported_beside_others),
         cmocka_unit_test(test_backoff_cross_check),
         cmocka_unit_test(test_hysteresis_allowed_with_publish_every),
         cmocka_unit_test(test_several_errors_in_line_order),
