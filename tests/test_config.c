@@ -1144,6 +1144,46 @@ static void test_example_config_parses(void **state)
 }
 
 /* Each key appears in the example, set or commented out with its default. */
+/* What an empty inference_cpus means, as the code does it (the upper half,
+ * highest-numbered, rounded down, at least one) and as every document that
+ * an operator reads says it: the example config, lcnetd.ini(5), the key's
+ * own doc line and lcnetd(8). */
+static void test_inference_cpus_default_as_documented(void **state)
+{
+    (void)state;
+    static const struct { int cpus; const char *want; } cases[] = {
+        { 1, "0" }, { 2, "1" }, { 3, "2" }, { 4, "2-3" }, { 8, "4-7" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char got[64];
+        fake_cpus = cases[i].cpus;
+        cfg *c = load_ok("");
+        fake_cpus = 0;
+        cfg_cpus_format(&c->daemon.inference_cpus, got, sizeof got);
+        if (strcmp(got, cases[i].want) != 0)
+            fail_msg("%d CPUs: inference on %s, expected %s", cases[i].cpus, got, cases[i].want);
+        cfg_free(c);
+    }
+    cfg_doc d;
+    int i = 0;
+    while (cfg_doc_get(i, &d) == 0 && strcmp(d.key, "inference_cpus") != 0)
+        i++;
+    assert_non_null(strstr(d.doc, "upper half"));
+    static const char *const docs[] = { "config/lcnetd.ini.example", "config/lcnetd.ini.5",
+                                        "daemon/lcnetd.8" };
+    for (size_t k = 0; k < sizeof docs / sizeof docs[0]; k++) {
+        char *text = read_all(docs[k]);
+        /* man pages break lines anywhere: compare with the breaks as spaces */
+        for (char *q = text; *q; q++)
+            if (*q == '\n')
+                *q = ' ';
+        if (!strstr(text, "upper half of the CPUs the daemon may run on") ||
+            !strstr(text, "rounded down") || strstr(text, "every CPU the daemon"))
+            fail_msg("%s does not say what an empty inference_cpus means", docs[k]);
+        free(text);
+    }
+}
+
 static void test_example_config_shows_every_key(void **state)
 {
     (void)state;
@@ -1400,6 +1440,7 @@ int main(void)
         cmocka_unit_test(test_load_file_names_file_in_messages),
         cmocka_unit_test(test_example_config_parses),
         cmocka_unit_test(test_example_config_shows_every_key),
+        cmocka_unit_test(test_inference_cpus_default_as_documented),
         cmocka_unit_test(test_stream_equal),
         cmocka_unit_test(test_model_equal),
         cmocka_unit_test(test_daemon_diff),
