@@ -75,6 +75,12 @@ int pub_listen(const char *path, unsigned mode, int *fd, char *err, size_t errle
  * asks it too. */
 int pub_check_dir(const char *path, char *err, size_t errlen);
 
+/* Would pub_listen take path?  PUB_OK when nothing is there or a stale
+ * socket is (it would be replaced); 1 when a process listens on it; else
+ * what pub_listen would fail with (PUB_ENODIR, PUB_EEXIST, ...), with its
+ * message.  Creates and removes nothing. */
+int pub_check_path(const char *path, char *err, size_t errlen);
+
 /* Is fd (from systemd) a listening AF_UNIX SOCK_STREAM socket?  0, or PUB_EINVAL. */
 int pub_check_fd(int fd, char *err, size_t errlen);
 

@@ -129,11 +129,49 @@ static int socket_live(const struct sockaddr_un *sa)
     return e == ECONNREFUSED ? 0 : -1;
 }
 
+int pub_check_path(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct stat st;
+    int ret, live;
+
+    if (!path[0] || strlen(path) >= sizeof sa.sun_path) {
+        snprintf(err, errlen, "socket path \"%s\": 1 to %zu bytes", path, sizeof sa.sun_path - 1);
+        return PUB_EINVAL;
+    }
+    strcpy(sa.sun_path, path);
+    if ((ret = pub_check_dir(path, err, errlen)) < 0)
+        return ret;
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return PUB_OK;
+        return lc_syserr(PUB_ESYS, err, errlen, "lstat %s", path);
+    }
+    if (S_ISLNK(st.st_mode)) {
+        snprintf(err, errlen, "%s is a symbolic link; refusing to follow it", path);
+        return PUB_EEXIST;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
+        return PUB_EEXIST;
+    }
+    if ((live = socket_live(&sa)) > 0) {
+        snprintf(err, errlen, "%s: another process is listening on it (lcnetd running?)", path);
+        return 1;
+    }
+    if (live < 0) {
+        snprintf(err, errlen, "%s: cannot tell whether it is in use: connect: %s", path,
+                 strerror(errno));
+        return PUB_EEXIST;
+    }
+    return PUB_OK;
+}
+
 int pub_listen(const char *path, unsigned mode, int *fd, char *err, size_t errlen)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct stat st;
-    int s = -1, ret = PUB_OK, bound = 0, r, e, live;
+    int s = -1, ret = PUB_OK, bound = 0, r, e;
     mode_t old;
 
     *fd = -1;
@@ -146,34 +184,13 @@ int pub_listen(const char *path, unsigned mode, int *fd, char *err, size_t errle
         return PUB_EINVAL;
     }
     strcpy(sa.sun_path, path);
-    if ((ret = pub_check_dir(path, err, errlen)) < 0)
-        return ret;
-
-    if (lstat(path, &st) == 0) {
-        if (S_ISLNK(st.st_mode)) {
-            snprintf(err, errlen, "%s is a symbolic link; refusing to follow it", path);
-            return PUB_EEXIST;
-        }
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
-            return PUB_EEXIST;
-        }
-        if ((live = socket_live(&sa)) != 0) {
-            if (live > 0)
-                snprintf(err, errlen, "%s: another process is listening on it (lcnetd running?)", path);
-            else
-                snprintf(err, errlen, "%s: cannot tell whether it is in use: connect: %s", path,
-                         strerror(errno));
-            return PUB_EEXIST;
-        }
-        /* Stale: left by a run that did not clean up.  Were it swapped for
-         * something else since the lstat, unlink removes only the name, and
-         * bind below creates its own file or fails. */
-        if (unlink(path) < 0 && errno != ENOENT)
-            return lc_syserr(PUB_ESYS, err, errlen, "removing stale socket %s", path);
-    } else if (errno != ENOENT) {
-        return lc_syserr(PUB_ESYS, err, errlen, "lstat %s", path);
-    }
+    if ((ret = pub_check_path(path, err, errlen)) != PUB_OK)
+        return ret > 0 ? PUB_EEXIST : ret;
+    /* Absent, or a stale socket left by a run that did not clean up.  Were
+     * it swapped for something else since pub_check_path looked, unlink
+     * removes only the name, and bind below creates its own file or fails. */
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) < 0 && errno != ENOENT)
+        return lc_syserr(PUB_ESYS, err, errlen, "removing stale socket %s", path);
 
     if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
         return lc_syserr(PUB_ESYS, err, errlen, "socket");
