@@ -107,8 +107,8 @@ static void check_socket(chk_report *r, const cfg_daemon *d)
     int ret = pub_check_path(d->socket, err, sizeof err);
 
     if (ret == PUB_OK)
-        chk_ok(r, "[daemon] socket %s: user %s may create it (used when systemd passes none)",
-               d->socket, r->user);
+        chk_ok(r, "[daemon] socket %s: user %s may create it (used when systemd hands over "
+               "no socket)", d->socket, r->user);
     else if (ret > 0)
         chk_note(r, "[daemon] socket %s; a second lcnetd would not start on it", err);
     else if (ret == PUB_ENODIR && runtime)
