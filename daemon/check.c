@@ -66,7 +66,12 @@ void chk_error(chk_report *r, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     fflush(r->out);
-    lc_log(LOG_ERR, "%s", line);
+    if (!r->config)
+        lc_log(LOG_ERR, "%s", line);
+    else if (r->line > 0)
+        lc_log(LOG_ERR, "%s:%d: %s", r->config, r->line, line);
+    else
+        lc_log(LOG_ERR, "%s: %s", r->config, line);
 }
 
 /* -------------------------------------------------------------- items */
@@ -153,9 +158,9 @@ static void check_model(chk_report *r, const cfg *c)
     sch_model_info mi;
     int bad = model_file(r, "path", c->model.path);
 
-    if (c->model.labels[0])
+    if (c->model.labels && c->model.labels[0])
         bad |= model_file(r, "labels", c->model.labels);
-    if (c->model.calibration[0])
+    if (c->model.calibration && c->model.calibration[0])
         bad |= model_file(r, "calibration", c->model.calibration);
     if (bad)
         return;
@@ -245,13 +250,15 @@ int chk_run(const char *config_path, const char *user, FILE *out, char *err, siz
     fprintf(out, "%s: syntax and values ok; %d stream%s, %d enabled\n", config_path, c->nstreams,
             c->nstreams == 1 ? "" : "s", enabled);
 
+    r.config = config_path;
     check_cpus(&r, &c->daemon);
     check_socket(&r, &c->daemon);
     check_model(&r, c);
     for (int i = 0; i < c->nstreams; i++) {
         const cfg_stream *s = &c->streams[i];
+        r.line = s->line;
         chk_stream(&r, s);
-        if (s->enabled && s->password_file[0]) {
+        if (s->enabled && s->password_file && s->password_file[0]) {
             snprintf(why, sizeof why, "[stream:%s] password_file", s->name);
             chk_sandbox(&r, why, s->password_file);
         }
@@ -259,6 +266,8 @@ int chk_run(const char *config_path, const char *user, FILE *out, char *err, siz
     if (!enabled)
         chk_note(&r, "no stream is enabled: lcnetd starts and idles; add a [stream:NAME] section "
                  "(or set enabled = yes in one) and reload");
+    r.config = NULL;
+    r.line = 0;
     ret = r.errors ? CHK_FAILED : CHK_OK;
     if (r.errors)
         chk_error(&r, "%s: %d problem%s found", config_path, r.errors, r.errors > 1 ? "s" : "");

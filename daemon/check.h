@@ -47,6 +47,8 @@ int chk_run(const char *config_path, const char *user, FILE *out, char *err, siz
 
 typedef struct chk_report {
     FILE *out;
+    const char *config;     /* set: chk_error lines start "config:line: " */
+    int line;               /* of the section an item is about; 0 = none */
     int errors, notes, unchecked;
     int for_unit;           /* checking for lcnetd.service: its sandbox applies */
     char user[64];          /* who the check runs as, for messages */
