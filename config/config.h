@@ -57,7 +57,8 @@ enum { CFG_URL_RTSP = 0, CFG_URL_HTTP, CFG_URL_FILE, CFG_URL_DEVICE };
 typedef struct cfg_daemon {
     char *socket;              /* used when systemd passes no socket */
     unsigned socket_mode;      /* never has o+w or bits above 0777 */
-    cfg_cpus inference_cpus;   /* after load: never empty (all usable CPUs) */
+    cfg_cpus inference_cpus;   /* after load: never empty (empty in the file: the
+                                  upper half of the usable CPUs, at least one) */
     cfg_cpus decode_cpus;      /* count == 0: ingest threads not pinned */
     int max_batch;             /* after load: 1..CFG_MAX_BATCH */
     int queue_frames;          /* per stream, waiting for inference */

@@ -55,7 +55,8 @@ static const cfg_key daemon_keys[] = {
       "permissions of that socket; never writable by others" },
     { "inference_cpus", CFG_T_CPUS, D(inference_cpus), 0, 0, "",
       CFG_F_RESTART, NULL,
-      "CPUs for inference; their number is the thread count; empty = upper half" },
+      "CPUs for inference; their number is the thread count; empty = the upper half of the CPUs "
+      "the daemon may run on (the highest-numbered, rounded down, at least one)" },
     { "decode_cpus", CFG_T_CPUS, D(decode_cpus), 0, 0, "",
       CFG_F_RESTART, NULL,
       "CPUs for stream ingest and decoding; empty = not pinned" },

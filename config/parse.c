@@ -124,61 +124,15 @@ static int key_index(const cfg_section *s, const char *name)
     return k ? (int)(k - s->keys) : -1;
 }
 
-/* The CPUs this process may run on: what systemd's CPUAffinity=, a cpuset
- * or taskset left it, which is what pinning can use. */
-static void usable_cpus(cfg_cpus *out)
-{
-    CPU_ZERO(&out->set);
-    if (sched_getaffinity(0, sizeof out->set, &out->set) < 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        CPU_ZERO(&out->set);
-        for (long i = 0; i < (n > 0 ? n : 1) && i < CPU_SETSIZE; i++)
-            CPU_SET(i, &out->set);
-    }
-    out->count = CPU_COUNT(&out->set);
-}
-
-/* The upper half of the usable CPUs (at least one): an OpenMP team that
- * shares its cores with decoders waits at every barrier for a descheduled
- * member, so inference and decoding get cores of their own by default. */
-static void default_inference_cpus(cfg_cpus *out)
-{
-    cfg_cpus all;
-    int n, keep, seen = 0;
-    usable_cpus(&all);
-    n = all.count;
-    keep = n > 1 ? n / 2 : 1;
-    CPU_ZERO(&out->set);
-    for (int i = CPU_SETSIZE - 1; i >= 0 && seen < keep; i--)
-        if (CPU_ISSET(i, &all.set)) {
-            CPU_SET(i, &out->set);
-            seen++;
-        }
-    out->count = CPU_COUNT(&out->set);
-}
-
 static void check_cpus(parser *p, const char *key)
 {
     int i = key_index(&cfg_sec_daemon, key);
     const cfg_key *k = &cfg_sec_daemon.keys[i];
     const cfg_cpus *want = (const cfg_cpus *)((const char *)&p->c->daemon + k->off);
-    cfg_cpus avail, missing;
-    cpu_set_t other;
-    char m[256], a[256];
+    char why[600];
 
-    if (!p->set_at[i] || want->count == 0)
-        return;
-    usable_cpus(&avail);
-    CPU_XOR(&other, &want->set, &avail.set);
-    CPU_AND(&missing.set, &other, &want->set);
-    missing.count = CPU_COUNT(&missing.set);
-    if (!missing.count)
-        return;
-    cfg_cpus_format(&missing, m, sizeof m);
-    cfg_cpus_format(&avail, a, sizeof a);
-    add_error(p, p->set_at[i], "[daemon] %s: CPU%s %s %s not available to this process "
-              "(available: %s)", key, missing.count > 1 ? "s" : "", m,
-              missing.count > 1 ? "are" : "is", a);
+    if (p->set_at[i] && cfg_cpus_check(want, why, sizeof why) < 0)
+        add_error(p, p->set_at[i], "[daemon] %s: %s", key, why);
 }
 
 /* password_file: its first line, without the line end.  Messages name the
@@ -271,7 +225,8 @@ static void finish_section(parser *p)
             check_backoff(p, st);
             read_password(p, st);
         }
-    } else if (p->schema == &cfg_sec_daemon && !p->sec_errors) {
+    } else if (p->schema == &cfg_sec_daemon) {
+        /* each list on its own: another key's error hides nothing here */
         check_cpus(p, "inference_cpus");
         check_cpus(p, "decode_cpus");
     }
@@ -679,7 +634,7 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
         ret = CFG_EINVAL;
     } else {
         if (c->daemon.inference_cpus.count == 0)
-            default_inference_cpus(&c->daemon.inference_cpus);
+            cfg_cpus_default_inference(&c->daemon.inference_cpus);
         /* One frame per thread: on one thread a batch costs what its frames
          * cost one by one (docs/benchmarks.md), so batching would only hold
          * the first frame back for the others. */

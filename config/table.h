@@ -74,6 +74,14 @@ int cfg_url_kind(const char *url);
 void cfg_value_show(const char *text, char *buf, size_t len);
 int cfg_cpus_parse(cfg_cpus *c, const char *text, char *why, size_t len);
 
+/* cpus.c: the CPUs this process may run on (its affinity mask); the
+ * default inference CPUs (the upper half of those); and whether a list
+ * names only CPUs pinning can use: 0, or CFG_EINVAL with the reason
+ * ("CPU 7 does not exist on this machine ...") in why. */
+void cfg_cpus_usable(cfg_cpus *out);
+void cfg_cpus_default_inference(cfg_cpus *out);
+int cfg_cpus_check(const cfg_cpus *want, char *why, size_t len);
+
 /* suggest.c: of `n` candidates, each a struct `stride` bytes long that
  * starts with its name (cfg_key, cfg_word, or a plain const char *), the
  * one closest to `word` if near enough to be a likely typo, else NULL.

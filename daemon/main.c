@@ -7,8 +7,10 @@
  *                    subscribers, exit 0
  *   SIGHUP           re-read the config; unchanged streams keep running
  *
- * Exit codes: 0 clean stop, 64 usage, 65 the model cannot be used, 71 a
- * system call failed, 77 started as root without allow_root, 78 config. */
+ * Exit codes (sysexits): 0 clean stop, 64 usage, 65 the model cannot be
+ * used, 71 a system call failed, 77 started as root without allow_root, 78
+ * config.  --check-config: 0 it can start, 78 it cannot (or is invalid),
+ * 67 --user names no user, 77 --user without root, 71 the check failed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -30,6 +32,7 @@
 #include <libavformat/avformat.h>
 
 #include "config/config.h"
+#include "daemon/check.h"
 #include "daemon/events.h"
 #include "daemon/evq.h"
 #include "daemon/fdlimit.h"
@@ -388,6 +391,23 @@ end:
     free(pws);
 }
 
+/* An idle daemon is healthy (the watchdog is fed while the inference
+ * thread loops), but an operator looking at the journal should learn why
+ * nothing is classified. */
+static void say_if_idle(const daemon_t *d)
+{
+    if (d->nst)
+        return;
+    if (d->c->nstreams == 0)
+        lc_log(LOG_NOTICE, "no stream is configured: lcnetd idles until a [stream:NAME] section "
+               "is added to %s and the configuration reloaded (systemctl reload lcnetd)",
+               d->config_path);
+    else
+        lc_log(LOG_NOTICE, "no stream is enabled (%d configured, each with enabled = no): lcnetd "
+               "idles until one is enabled in %s and the configuration reloaded", d->c->nstreams,
+               d->config_path);
+}
+
 /* ------------------------------------------------------------ reload */
 
 /* A reload whose new model is still loading on its own thread: the loop
@@ -533,6 +553,7 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
             lc_log(LOG_ERR, "reload: stream %s: %s", c->name, err);
     }
     lc_log(LOG_INFO, "reloaded %s: %d streams", d->config_path, d->nst);
+    say_if_idle(d);
     svc_ready();
 }
 
@@ -566,8 +587,26 @@ enum { TAG_SIGNAL = 1, TAG_PUB, TAG_EVQ, TAG_TIMER };
 static void usage(FILE *f)
 {
     fprintf(f, "usage: lcnetd [-c FILE]           run (default " DEFAULT_CONFIG ")\n"
-               "       lcnetd --check-config FILE validate a configuration and exit\n"
+               "       lcnetd --check-config FILE [--user USER]\n"
+               "                                  check that lcnetd can start with FILE\n"
+               "                                  (files as USER; as root: " CHK_UNIT_USER ")\n"
                "       lcnetd --version\n");
+}
+
+/* --check-config: only here does a result become an exit status. */
+static int check_config(const char *path, const char *user)
+{
+    char err[1024];
+    int ret = chk_run(path, user, stdout, err, sizeof err);
+    if (ret < 0 && ret != CHK_FAILED)
+        lc_log(LOG_ERR, "--check-config: %s", err);
+    switch (ret) {
+    case CHK_OK: return 0;
+    case CHK_ENOUSER: return EX_NOUSER;
+    case CHK_EPERM: return EX_NOPERM;
+    case CHK_ESYS: return EX_OSERR;
+    default: return EX_CONFIG;
+    }
 }
 
 /* libav's messages quote URLs and whatever servers said: each is formatted
@@ -709,24 +748,26 @@ static int run(daemon_t *d)
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        { "config", 1, 0, 'c' }, { "check-config", 1, 0, 'C' }, { "version", 0, 0, 'V' },
-        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+        { "config", 1, 0, 'c' }, { "check-config", 1, 0, 'C' }, { "user", 1, 0, 'u' },
+        { "version", 0, 0, 'V' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
     daemon_t d = { .config_path = DEFAULT_CONFIG, .listen_fd = -1, .epfd = -1,
                    .timerfd = -1 };
     char err[2048];
+    const char *check_user = NULL;
     int c, ret = EX_OSERR, check = 0;
 
-    while ((c = getopt_long(argc, argv, "c:hV", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:u:hV", lo, NULL)) != -1) {
         switch (c) {
         case 'c': d.config_path = optarg; break;
         case 'C': d.config_path = optarg; check = 1; break;
+        case 'u': check_user = optarg; break;
         case 'V': printf("lcnetd %s\n", LCNETD_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EX_USAGE;
         }
     }
-    if (optind != argc) {
+    if (optind != argc || (check_user && !check)) {
         usage(stderr);
         return EX_USAGE;
     }
@@ -735,14 +776,11 @@ int main(int argc, char **argv)
         lc_log(LOG_ERR, "signal handlers: %s", strerror(errno));
         return EX_OSERR;
     }
+    if (check)
+        return check_config(d.config_path, check_user);
     if (cfg_load_file(&d.c, d.config_path, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "%s", err);
         return EX_CONFIG;
-    }
-    if (check) {
-        printf("%s: ok, %d streams\n", d.config_path, d.c->nstreams);
-        cfg_free(d.c);
-        return 0;
     }
     lc_log_set_level(d.c->daemon.log_level);
     if (geteuid() == 0 && !d.c->daemon.allow_root) {
@@ -809,6 +847,7 @@ int main(int argc, char **argv)
     sch_model(d.sched, &mi);
     lc_log(LOG_INFO, "ready: %s (%s, %dx%d, %d classes), %d streams; %s on %s", mi.model,
            mi.precision, mi.width, mi.height, mi.classes, d.nst, mi.precision_reason, mi.isa);
+    say_if_idle(&d);
     svc_ready();
     if (d.dog_us)
         svc_watchdog();

@@ -942,15 +942,28 @@ static void test_cpu_list_format(void **state)
     assert_string_equal(buf, "");
 }
 
+/* The kernel's list of CPUs that exist ("present") or run ("online"). */
+static void sys_cpus(const char *name, char *buf, size_t len)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/%s", name);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        skip();
+    assert_non_null(fgets(buf, (int)len, f));
+    fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
 static void test_cpus_must_be_usable(void **state)
 {
     (void)state;
-    char text[200], want[400], avail[256];
+    char text[200], want[400], present[256];
     int cpu = first_usable_cpu(), bad = unusable_cpu();
     cfg_cpus u;
     usable(&u.set);
     u.count = CPU_COUNT(&u.set);
-    cfg_cpus_format(&u, avail, sizeof avail);
+    sys_cpus("present", present, sizeof present);
 
     snprintf(text, sizeof text, "[daemon]\ninference_cpus = %d\ndecode_cpus = %d\n", cpu, cpu);
     cfg *c = load_ok(text);
@@ -959,17 +972,51 @@ static void test_cpus_must_be_usable(void **state)
     assert_int_equal(c->daemon.decode_cpus.count, 1);
     cfg_free(c);
 
+    /* the highest CPU number a list may hold: no machine this runs on has it */
     snprintf(text, sizeof text, "[daemon]\nlog_level = info\ninference_cpus = %d,%d\n", cpu, bad);
-    snprintf(want, sizeof want, "t.ini:3: [daemon] inference_cpus: CPU %d is not available to "
-             "this process (available: %s)", bad, avail);
+    snprintf(want, sizeof want, "t.ini:3: [daemon] inference_cpus: CPU %d does not exist on "
+             "this machine (it has CPUs %s)", bad, present);
     expect_error(text, want, NULL);
 
     snprintf(text, sizeof text, "[daemon]\ndecode_cpus = %d-%d\n", bad - 1, bad);
     if (!CPU_ISSET(bad - 1, &u.set)) {
-        snprintf(want, sizeof want, "t.ini:2: [daemon] decode_cpus: CPUs %d-%d are not "
-                 "available", bad - 1, bad);
+        snprintf(want, sizeof want, "t.ini:2: [daemon] decode_cpus: CPUs %d-%d do not "
+                 "exist on this machine", bad - 1, bad);
         expect_error(text, want, NULL);
     }
+}
+
+/* A CPU that exists and runs but that this process may not use (systemd's
+ * CPUAffinity=, taskset): told apart from one that does not exist, so the
+ * operator knows whether to fix the list or the unit. */
+static void test_cpu_outside_affinity_named_as_such(void **state)
+{
+    (void)state;
+    char online[256];
+    cfg_cpus on;
+    char why[160];
+    sys_cpus("online", online, sizeof online);
+    assert_int_equal(cfg_cpus_parse(&on, online, why, sizeof why), 0);
+    if (on.count < 2 || !CPU_ISSET(0, &on.set) || !CPU_ISSET(1, &on.set))
+        skip();
+    fake_cpus = 1;            /* this process may run on CPU 0 only */
+    expect_error("[daemon]\ninference_cpus = 1\n",
+                 "t.ini:2: [daemon] inference_cpus: CPU 1 is not available to this process "
+                 "(available: 0; systemd's CPUAffinity=, taskset or a cpuset leaves it out)",
+                 NULL);
+    fake_cpus = 0;
+}
+
+/* A CPU list is checked whatever else is wrong in [daemon]: one run names
+ * every mistake. */
+static void test_cpu_error_reported_beside_others(void **state)
+{
+    (void)state;
+    char text[200], want[80];
+    int bad = unusable_cpu();
+    snprintf(text, sizeof text, "[daemon]\nmax_batch = 65\ndecode_cpus = %d\n", bad);
+    snprintf(want, sizeof want, "t.ini:3: [daemon] decode_cpus: CPU %d", bad);
+    expect_error(text, "t.ini:2: [daemon] max_batch:", want, NULL);
 }
 
 static void test_backoff_cross_check(void **state)
@@ -1091,12 +1138,54 @@ static void test_example_config_parses(void **state)
     assert_non_null(yard);
     assert_int_equal(yard->publish, CFG_PUBLISH_CHANGE);
     assert_true(yard->sample_fps == 2.0);
-    assert_int_equal(cfg_find_stream(c, "replay")->enabled, 0);
+    /* as installed it must start and idle: no example stream runs */
+    for (int i = 0; i < c->nstreams; i++)
+        assert_int_equal(c->streams[i].enabled, 0);
     assert_string_equal(c->model.path, "/usr/share/lcnetd/camera-health.onnx");
     cfg_free(c);
 }
 
 /* Each key appears in the example, set or commented out with its default. */
+/* What an empty inference_cpus means, as the code does it (the upper half,
+ * highest-numbered, rounded down, at least one) and as every document that
+ * an operator reads says it: the example config, lcnetd.ini(5), the key's
+ * own doc line and lcnetd(8). */
+static void test_inference_cpus_default_as_documented(void **state)
+{
+    (void)state;
+    static const struct { int cpus; const char *want; } cases[] = {
+        { 1, "0" }, { 2, "1" }, { 3, "2" }, { 4, "2-3" }, { 8, "4-7" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char got[64];
+        fake_cpus = cases[i].cpus;
+        cfg *c = load_ok("");
+        fake_cpus = 0;
+        cfg_cpus_format(&c->daemon.inference_cpus, got, sizeof got);
+        if (strcmp(got, cases[i].want) != 0)
+            fail_msg("%d CPUs: inference on %s, expected %s", cases[i].cpus, got, cases[i].want);
+        cfg_free(c);
+    }
+    cfg_doc d;
+    int i = 0;
+    while (cfg_doc_get(i, &d) == 0 && strcmp(d.key, "inference_cpus") != 0)
+        i++;
+    assert_non_null(strstr(d.doc, "upper half"));
+    static const char *const docs[] = { "config/lcnetd.ini.example", "config/lcnetd.ini.5",
+                                        "daemon/lcnetd.8" };
+    for (size_t k = 0; k < sizeof docs / sizeof docs[0]; k++) {
+        char *text = read_all(docs[k]);
+        /* man pages break lines anywhere: compare with the breaks as spaces */
+        for (char *q = text; *q; q++)
+            if (*q == '\n')
+                *q = ' ';
+        if (!strstr(text, "upper half of the CPUs the daemon may run on") ||
+            !strstr(text, "rounded down") || strstr(text, "every CPU the daemon"))
+            fail_msg("%s does not say what an empty inference_cpus means", docs[k]);
+        free(text);
+    }
+}
+
 static void test_example_config_shows_every_key(void **state)
 {
     (void)state;
@@ -1343,6 +1432,8 @@ int main(void)
         cmocka_unit_test(test_cpu_list_syntax),
         cmocka_unit_test(test_cpu_list_format),
         cmocka_unit_test(test_cpus_must_be_usable),
+        cmocka_unit_test(test_cpu_outside_affinity_named_as_such),
+        cmocka_unit_test(test_cpu_error_reported_beside_others),
         cmocka_unit_test(test_backoff_cross_check),
         cmocka_unit_test(test_hysteresis_allowed_with_publish_every),
         cmocka_unit_test(test_several_errors_in_line_order),
@@ -1351,6 +1442,7 @@ int main(void)
         cmocka_unit_test(test_load_file_names_file_in_messages),
         cmocka_unit_test(test_example_config_parses),
         cmocka_unit_test(test_example_config_shows_every_key),
+        cmocka_unit_test(test_inference_cpus_default_as_documented),
         cmocka_unit_test(test_stream_equal),
         cmocka_unit_test(test_model_equal),
         cmocka_unit_test(test_daemon_diff),

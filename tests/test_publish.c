@@ -1190,6 +1190,38 @@ static void test_listen_replaces_stale_refuses_live(void **state)
     close(fd);
 }
 
+/* A socket whose directory is missing, or not the caller's to write: the
+ * message names the directory and says what to do, not bind's ENOENT. */
+static void test_listen_names_missing_directory(void **state)
+{
+    fx *f = *state;
+    char dir[PATH_MAX], path[PATH_MAX + 16], err[512];
+    int fd;
+
+    sub_path(f, dir, "not-yet");
+    snprintf(path, sizeof path, "%s/events.sock", dir);
+    assert_int_equal(pub_listen(path, 0660, &fd, err, sizeof err), PUB_ENODIR);
+    assert_int_equal(fd, -1);
+    assert_non_null(strstr(err, "directory "));
+    assert_non_null(strstr(err, dir));
+    assert_non_null(strstr(err, "does not exist: create it (install -d -o "));
+    assert_non_null(strstr(err, "or set socket in [daemon]"));
+    assert_null(strstr(err, "bind"));
+    assert_int_equal(pub_check_path(path, err, sizeof err), PUB_ENODIR);
+    /* made as the message says: taken */
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(pub_check_path(path, err, sizeof err), PUB_OK);
+    assert_int_equal(pub_listen(path, 0660, &fd, err, sizeof err), PUB_OK);
+    /* and then in use */
+    assert_int_equal(pub_check_path(path, err, sizeof err), 1);
+    assert_non_null(strstr(err, "listening"));
+    close(fd);
+    /* a file where the directory should be */
+    snprintf(path, sizeof path, "%s/events.sock/x.sock", dir);
+    assert_int_equal(pub_check_dir(path, err, sizeof err), PUB_ENODIR);
+    assert_non_null(strstr(err, "is not a directory"));
+}
+
 static void test_check_fd(void **state)
 {
     fx *f = *state;
@@ -1531,6 +1563,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listen_refuses_symlink, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listen_refuses_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listen_replaces_stale_refuses_live, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_listen_names_missing_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_fd, setup, teardown),
         cmocka_unit_test(test_cmd_parse),
         cmocka_unit_test(test_cmd_parse_random),

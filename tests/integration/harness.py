@@ -147,6 +147,47 @@ class FaultServer(ReadyServer):
                           "--port", str(port)] + list(extra), "fault server")
 
 
+class NotifyListener:
+    """What systemd would read from NOTIFY_SOCKET, with arrival times."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.s.bind(path)
+        self.s.settimeout(0.2)
+        self.msgs = []              # (time, {key: value})
+        self.stop = False
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self.stop:
+            try:
+                data = self.s.recv(4096)
+            except socket.timeout:
+                continue
+            kv = dict(line.split("=", 1) for line in data.decode().split("\n") if "=" in line)
+            self.msgs.append((time.time(), kv))
+
+    def wait(self, key, value=None, after=0, timeout=30):
+        end = time.time() + timeout
+        while time.time() < end:
+            for t, kv in list(self.msgs):
+                if t >= after and key in kv and (value is None or kv[key] == value):
+                    return t, kv
+            time.sleep(0.02)
+        raise AssertionError("no %s=%s within %d s; got %s" % (key, value, timeout,
+                                                            [m[1] for m in self.msgs[-8:]]))
+
+    def count(self, key, since, until=None):
+        return sum(1 for t, kv in self.msgs if key in kv and t >= since and
+                   (until is None or t < until))
+
+    def close(self):
+        self.stop = True
+        self.t.join()
+        self.s.close()
+
+
 # What a sanitizer prints when it finds something: AddressSanitizer and
 # LeakSanitizer reports, UndefinedBehaviorSanitizer's "runtime error".
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
