@@ -17,21 +17,18 @@ void tsc_run(tsc_clock *c, int live)
     c->fresh = 1;
     c->offset = 0;
     c->last_raw = NAN;
-    /* the time across a reconnect is no frame interval */
-    c->win_us = 0;
-    c->win_n = 0;
+    c->win_n = -1;              /* the time across a reconnect is no frame interval */
 }
 
 void tsc_packet(tsc_clock *c, int64_t now_us)
 {
     if (!c->live)
         return;
-    if (!c->win_us) {
+    if (c->win_n++ < 0) {
         c->win_us = now_us;
         c->win_n = 0;
         return;
     }
-    c->win_n++;
     if (now_us - c->win_us >= TSC_RATE_WINDOW_US) {
         c->live_step = (double)(now_us - c->win_us) / 1e6 / c->win_n;
         c->win_us = now_us;
@@ -77,6 +74,13 @@ double tsc_frame(tsc_clock *c, double raw, int64_t now_us, double step, double s
             else
                 adv = d > 0 ? d : 0;
         }
+        /* Ahead of arrival, after a burst, the clock runs a little slow
+         * until it meets arrival again: each hiccup of the network or of
+         * this thread would otherwise leave its delay in the clock for
+         * good, and enough of them would reach TSC_LEAD_S, where a burst
+         * is no longer spread. */
+        if (c->last + adv > arrived)
+            adv *= 1 - TSC_CATCH_UP;
         out = fmax(c->last + adv, arrived);
         out = fmin(out, arrived + TSC_LEAD_S);
     } else if (isnan(raw)) {

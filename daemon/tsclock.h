@@ -25,6 +25,9 @@
 /* How far a live source's clock may run ahead of arrival while it spreads a
  * burst: more would let timestamps that run fast drift without bound. */
 #define TSC_LEAD_S 10.0
+/* A live clock ahead of arrival advances this much slower than the
+ * timestamps say, so that it meets arrival again. */
+#define TSC_CATCH_UP 0.01
 /* Live frame rate: measured over windows of at least this long. */
 #define TSC_RATE_WINDOW_US 2000000
 
@@ -41,7 +44,7 @@ typedef struct {
     int64_t t0_us;          /* live: arrival of the run's first frame, and its pts */
     double t0;
     int64_t win_us;         /* live: the rate window's start, and packets since */
-    int win_n;
+    int win_n;              /* (-1: no window yet) */
 } tsc_clock;
 
 void tsc_init(tsc_clock *c);
