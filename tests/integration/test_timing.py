@@ -74,6 +74,7 @@ class Timing(DaemonTest):
         labels = sub.of("label", name)
         wall = ev_time(labels[-1]) - ev_time(labels[0])
         span = labels[-1]["pts"] - labels[0]["pts"]
+        print("%s: labels over %.2f s of pts came in %.2f s" % (name, span, wall))
         self.assertGreaterEqual(wall, at_least * span,
                                 "%s: %.1f s of video read in %.1f s" % (name, span, wall))
 
@@ -116,6 +117,8 @@ class Timing(DaemonTest):
             self.assertIn(first, ([], [0]), "%s: the first frame's pts" % n)
             # the clock is the camera's real one: labels 1/sample_fps apart
             steps = [b - a for a, b in zip(pts, pts[1:])]
+            print("%s: %d fps camera, sample_fps %g: %d of %d frames kept, label pts steps "
+                  "%.3f..%.3f s" % (n, fps, sfps, kept, st["decoded"], min(steps), max(steps)))
             self.assertTrue(all(0.5 / sfps <= s <= 2.0 / sfps for s in steps),
                             "%s: label pts steps %s, sample_fps %.0f" % (n, steps, sfps))
             self.assert_counters_add_up(st, n, in_decoder=2)
@@ -135,6 +138,9 @@ class Timing(DaemonTest):
         self.assert_no_outage(sub, "slow")
         self.assertEqual(len(sub.of("label", "slow")), 1, "one label per 20 s")
         st = last_stats(sub, "slow")
+        print("slow: stall_timeout 2 s, sample_fps 0.05: no outage in 5 s after the first label; "
+              "packets %d, decoded %d, decode_skipped %d" % (st["packets"], st["decoded"],
+                                                           st["decode_skipped"]))
         self.assertGreater(st["decode_skipped"], 50, "keyframes alone decoded")
         # a live stream: what the decoder holds is at most a frame or two
         self.assert_counters_add_up(st, "slow", in_decoder=2)
@@ -161,6 +167,8 @@ class Timing(DaemonTest):
         self.assertGreater(pts[-1] - pts[0], 5, "labels span the three segments")
         self.assert_paced(sub, "nvr")
         st = last_stats(sub, "nvr")
+        print("nvr: %d labels, pts %.2f..%.2f, %d discontinuities" %
+              (len(pts), pts[0], pts[-1], st.get("ts_discontinuities", -1)))
         self.assertEqual(st["decoded"], frames_in(path))
         self.assertEqual(st["ts_discontinuities"], 2, "two joins")
         self.assert_counters_add_up(st, "nvr")
@@ -181,6 +189,8 @@ class Timing(DaemonTest):
                    20, "labels after the jumps")
         self.assert_no_outage(sub, "live")
         self.assert_pts_increasing(sub, "live")
+        print("live: %d labels, %d discontinuities" % (len(sub.of("label", "live")),
+                                                      last_stats(sub, "live")["ts_discontinuities"]))
 
     # -- defect 7: a VOD playlist is a file: read once at its pace, or looped
     def test_vod_hls_read_once_or_looped(self):
@@ -208,6 +218,8 @@ class Timing(DaemonTest):
         self.assertEqual(len(states(sub, "vod", "eof")), 1)
         labels = len(sub.of("label", "vod"))
         secs = frames / 25.0
+        print("vod: %d frames, %d labels, one eof; vodloop: %d frames decoded by then" %
+              (st["decoded"], labels, last_stats(sub, "vodloop")["decoded"]))
         self.assertTrue(0.6 * secs * 5 <= labels <= secs * 5 + 2,
                         "%d labels from %.0f s at sample_fps 5" % (labels, secs))
         self.assert_paced(sub, "vod")
@@ -240,6 +252,10 @@ class Timing(DaemonTest):
         for n in streams:
             st = last_stats(sub, n)
             errors = st.get("decode_errors", 0)
+            print("%s: packets %s = decoded %d + decode_skipped %d + decode_errors %d; decoded = "
+                  "sampled_out %d + classified %d + skipped %d" %
+                  (n, st.get("packets"), st["decoded"], st["decode_skipped"], errors,
+                   st["sampled_out"], st["classified"], st["skipped"]))
             self.assertEqual(st["decoded"] + st["decode_skipped"] + errors, total,
                              "%s: decoded %d + decode_skipped %d + decode_errors %d = %d packets"
                              % (n, st["decoded"], st["decode_skipped"], errors, total))
@@ -270,6 +286,8 @@ class Timing(DaemonTest):
                      e["state"] == "up", timeout=20, what="up again")
         after = sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "cam",
                              timeout=20, what="a label after the reconnect")
+        print("cam: last pts before the stall %.3f, first after the reconnect %.3f" %
+              (before["pts"], after["pts"]))
         self.assertGreater(after["pts"], before["pts"], "pts does not restart after a stall")
         self.assertGreater(after["seq"], before["seq"])
 
