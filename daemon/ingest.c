@@ -4,7 +4,9 @@
  * them afresh and frees them on the way out, so nothing accumulates across
  * reconnects.  States go to subscribers as `stream` events: up when the
  * first frame is decoded, down with the reason when it fails, reconnecting
- * with the delay, eof when a file ends. */
+ * with the delay, eof when a file (or a network source with a duration)
+ * ends.  What time a frame has, and which frames sample_fps keeps, is the
+ * stream clock's business (tsclock.h). */
 #include "daemon/ingest.h"
 
 #include <errno.h>
