@@ -116,6 +116,8 @@ char *ev_stats(const char *stream, const ev_stats_t *st, size_t *len)
     json_num(&b, st->decoded_fps);
     json_key(&b, "classified_fps");
     json_num(&b, st->classified_fps);
+    json_key(&b, "packets");
+    json_uint(&b, st->packets);
     json_key(&b, "decoded");
     json_uint(&b, st->decoded);
     json_key(&b, "classified");
@@ -126,6 +128,10 @@ char *ev_stats(const char *stream, const ev_stats_t *st, size_t *len)
     json_uint(&b, st->sampled_out);
     json_key(&b, "decode_skipped");
     json_uint(&b, st->decode_skipped);
+    json_key(&b, "decode_errors");
+    json_uint(&b, st->decode_errors);
+    json_key(&b, "ts_discontinuities");
+    json_uint(&b, st->ts_discontinuities);
     json_key(&b, "published");
     json_uint(&b, st->published);
     json_key(&b, "reconnects");

@@ -284,6 +284,9 @@ static void stats_tick(daemon_t *d, double secs)
         st.published = lc_read(&s->published);
         st.reconnects = lc_read(&s->reconnects);
         st.decode_skipped = lc_read(&s->decode_skipped);
+        st.packets = lc_read(&s->packets);
+        st.decode_errors = lc_read(&s->errors);
+        st.ts_discontinuities = lc_read(&s->ts_discontinuities);
         st.decoded_fps = (double)(st.decoded - r->decoded) / secs;
         st.classified_fps = (double)(st.classified - r->classified) / secs;
         st.p50_ms = n ? lat[n / 2] : -1;

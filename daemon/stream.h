@@ -58,9 +58,15 @@ typedef struct lc_stream {
 
     double key_gap;        /* widest keyframe spacing seen (s); the ingest thread's */
 
-    /* counters: written by one thread, read by main for stats */
+    /* counters: written by one thread, read by main for stats.  They add
+     * up (lcnetd(8), STATS): packets = decoded + decode_skipped + errors +
+     * what the decoder holds; decoded = sampled_out + skipped + classified +
+     * what the queue holds. */
     uint64_t decoded, sampled_out, skipped, classified, published, reconnects, errors;
-    uint64_t decode_skipped;   /* packets never decoded: sample_fps would drop them */
+    uint64_t packets;          /* video packets read */
+    uint64_t decode_skipped;   /* packets that gave no frame: skipped for sample_fps, by us or
+                                * the decoder, or left in it by a reconnect */
+    uint64_t ts_discontinuities;   /* timestamp jumps the clock rebased over */
     int state;             /* LC_STREAM_*: through lc_stream_state/_set_state only */
 
     /* latency samples since the last stats event (ms), a ring under m;
