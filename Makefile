@@ -146,13 +146,15 @@ $(BUILD)/clips/.stamp: tests/fixtures/gen-clips.sh
 	sh tests/fixtures/gen-clips.sh $(BUILD)/clips
 	@touch $@
 
-# make check runs the whole suite, then the sanitizers' share that fits the
+# make check holds every #include to README.md's Layout (tests/layers.sh),
+# runs the whole suite, then the sanitizers' share that fits the
 # 20-minute budget: every cmocka suite and the stream-fault suite (the
 # reconnect and corrupt-input loops) on the ASan/UBSan/LSan build.  The
 # whole suite under the sanitizers doubles the run: make check-asan.
 # The ISA-capped runs follow the uncapped one, whose int8 outputs they must
 # match byte for byte (tests/run-isa.sh).
 check: all $(UNIT) fixtures clips fuzz-regress
+	tests/layers.sh
 	rm -rf $(FIXDIR)/isa-ref
 	tests/run.sh $(BUILD)
 	tests/run-isa.sh $(BUILD)
@@ -196,6 +198,7 @@ check-tsan: tsan-build
 	$(TSAN_ENV) LCNETD_INTEGRATION="$(TSAN_SUITES)" tests/run.sh $(TSAN_BUILD) integration
 
 check-unit: all $(UNIT) fixtures
+	tests/layers.sh
 	tests/run.sh $(BUILD) unit
 
 # The engine suites alone, uncapped and then capped at each lower ISA.

@@ -1,4 +1,4 @@
-/* test_scale.c: decoded frames to model input (daemon/scale.c) against
+/* test_scale.c: decoded frames to model input (media/scale.c) against
  * pictures computed without lcnetd (tests/fixtures/gen_scale_ref.py: PIL's
  * bilinear filter, the declared colour matrix), for H.264 4:2:0 (BT.601 and
  * BT.709), MJPEG 4:2:2 full range, NV12, YUYV, PNG RGB (down and up), an
