@@ -48,18 +48,24 @@ GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c $(BUILD)/gen/engine/paddle_framework.pb
 GEN_H   := $(GEN_PB:.c=.h)
 ENG_SRC := $(sort $(wildcard engine/*.c)) $(GEN_PB)
 CFG_SRC := $(sort $(wildcard config/*.c))
+MED_SRC := $(sort $(wildcard media/*.c))
 DMN_SRC := $(filter-out daemon/main.c,$(sort $(wildcard daemon/*.c)))
 obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 tobj     = $(patsubst %.c,$(BUILD)/tobj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
 LIBENG  := $(BUILD)/libengine.a
 LIBCFG  := $(BUILD)/libconfig.a
+LIBMED  := $(BUILD)/libmedia.a
+TLIBMED := $(BUILD)/libmedia-test.a
 LIBDMN  := $(BUILD)/libdaemon.a
 TLIBDMN := $(BUILD)/libdaemon-test.a
 
 BINS    := $(BUILD)/lcnetd $(BUILD)/lcnet-infer
 TESTBIN := $(BUILD)/lcnetd-test
 UNIT    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
+# What every suite may use (tests/testutil.c); the fake CPU set only where asked.
+TUTIL   := $(call tobj,tests/testutil.c)
+TFAKECPU := $(call tobj,tests/fakecpus.c)
 
 .PHONY: $(PUBLIC) asan-build tsan-build
 .DEFAULT_GOAL := all
@@ -88,37 +94,42 @@ $(BUILD)/tobj/%.o: %.c | $(GEN_H)
 	$(CC) $(TCFLAGS) -c $< -o $@
 
 # The resampler's and the int8 element loops are what vectorisation is for; -O2 leaves them scalar.
-$(call obj,daemon/resample.c): CFLAGS += -O3
-$(call tobj,daemon/resample.c): TCFLAGS += -O3
+$(call obj,media/resample.c): CFLAGS += -O3
+$(call tobj,media/resample.c): TCFLAGS += -O3
 $(call obj,engine/q8_elem.c): CFLAGS += -O3
 # Their target_clones resolvers run in the dynamic loader, before TSan's
 # runtime is up, and crash there when instrumented.  Both are arithmetic on
 # the caller's buffers, with no shared state for TSan to watch.
 ifneq ($(findstring thread,$(SAN)),)
-$(call obj,daemon/resample.c engine/q8_elem.c): CFLAGS += -fno-sanitize=thread
-$(call tobj,daemon/resample.c): TCFLAGS += -fno-sanitize=thread
+$(call obj,media/resample.c engine/q8_elem.c): CFLAGS += -fno-sanitize=thread
+$(call tobj,media/resample.c): TCFLAGS += -fno-sanitize=thread
 endif
 
 $(LIBENG): $(call obj,$(ENG_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(LIBCFG): $(call obj,$(CFG_SRC))
 	@rm -f $@; ar rcs $@ $^
+$(LIBMED): $(call obj,$(MED_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(TLIBMED): $(call tobj,$(MED_SRC))
+	@rm -f $@; ar rcs $@ $^
 $(LIBDMN): $(call obj,$(DMN_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(TLIBDMN): $(call tobj,$(DMN_SRC))
 	@rm -f $@; ar rcs $@ $^
 
-$(BUILD)/lcnetd: $(call obj,daemon/main.c) $(LIBDMN) $(LIBCFG) $(LIBENG)
+$(BUILD)/lcnetd: $(call obj,daemon/main.c) $(LIBDMN) $(LIBCFG) $(LIBMED) $(LIBENG)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 # The daemon the integration tests run: same code plus the test-only fault hooks.
-$(BUILD)/lcnetd-test: $(call tobj,daemon/main.c) $(TLIBDMN) $(LIBCFG) $(LIBENG)
+$(BUILD)/lcnetd-test: $(call tobj,daemon/main.c) $(TLIBDMN) $(LIBCFG) $(TLIBMED) $(LIBENG)
 	$(CC) $(TCFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/lcnet-infer: $(call obj,tools/lcnet-infer.c) $(LIBDMN) $(LIBENG)
+$(BUILD)/lcnet-infer: $(call obj,tools/lcnet-infer.c) $(LIBMED) $(LIBENG)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(call tobj,tests/%.c) $(TLIBDMN) $(LIBCFG) $(LIBENG)
+$(BUILD)/tests/%: $(call tobj,tests/%.c) $(TUTIL) $(TLIBDMN) $(LIBCFG) $(TLIBMED) $(LIBENG)
 	@mkdir -p $(dir $@)
 	$(CC) $(TCFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(BUILD)/tests/test_config $(BUILD)/tests/test_sched: $(TFAKECPU)
 
 # --------------------------------------------------------------- tests
 PY      := /usr/bin/python3
@@ -135,13 +146,15 @@ $(BUILD)/clips/.stamp: tests/fixtures/gen-clips.sh
 	sh tests/fixtures/gen-clips.sh $(BUILD)/clips
 	@touch $@
 
-# make check runs the whole suite, then the sanitizers' share that fits the
+# make check holds every #include to README.md's Layout (tests/layers.sh),
+# runs the whole suite, then the sanitizers' share that fits the
 # 20-minute budget: every cmocka suite and the stream-fault suite (the
 # reconnect and corrupt-input loops) on the ASan/UBSan/LSan build.  The
 # whole suite under the sanitizers doubles the run: make check-asan.
 # The ISA-capped runs follow the uncapped one, whose int8 outputs they must
 # match byte for byte (tests/run-isa.sh).
 check: all $(UNIT) fixtures clips fuzz-regress
+	tests/layers.sh
 	rm -rf $(FIXDIR)/isa-ref
 	tests/run.sh $(BUILD)
 	tests/run-isa.sh $(BUILD)
@@ -185,6 +198,7 @@ check-tsan: tsan-build
 	$(TSAN_ENV) LCNETD_INTEGRATION="$(TSAN_SUITES)" tests/run.sh $(TSAN_BUILD) integration
 
 check-unit: all $(UNIT) fixtures
+	tests/layers.sh
 	tests/run.sh $(BUILD) unit
 
 # The engine suites alone, uncapped and then capped at each lower ISA.

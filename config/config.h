@@ -34,11 +34,6 @@ typedef struct cfg_vec3 {
     int set;
 } cfg_vec3;
 
-/* Enum values follow the engine's order (engine/engine.h) so the mapping in
- * main stays a line per value; main should still map them by name. */
-enum { CFG_PREC_FP32 = 0, CFG_PREC_BF16, CFG_PREC_INT8, CFG_PREC_AUTO };
-enum { CFG_RESIZE_MODEL = 0, CFG_RESIZE_SHORT_CROP, CFG_RESIZE_STRETCH };
-enum { CFG_ORDER_MODEL = -1, CFG_ORDER_RGB = 0, CFG_ORDER_BGR = 1 };
 enum { CFG_TRANSPORT_TCP = 0, CFG_TRANSPORT_UDP, CFG_TRANSPORT_AUTO };
 enum { CFG_PUBLISH_EVERY = 0, CFG_PUBLISH_CHANGE };
 enum { CFG_SKIP_AUTO = 0, CFG_SKIP_NONE };
@@ -72,12 +67,12 @@ typedef struct cfg_daemon {
 typedef struct cfg_model {
     char *path;                /* .onnx file or Paddle inference folder */
     char *labels;              /* "" = from the model, else class numbers */
-    int precision;             /* CFG_PREC_* */
-    int resize;                /* CFG_RESIZE_* */
+    int precision;             /* eng_precision (engine/engine.h owns the values) */
+    int resize;                /* eng_resize */
     int top_k;
     cfg_vec3 mean, std;        /* unset = the model's, else ImageNet */
     double scale;              /* 0 = the model's, else 1/255 */
-    int channel_order;         /* CFG_ORDER_* */
+    int channel_order;         /* eng_order; ENG_ORDER_MODEL = the model's */
     char *calibration;         /* "" = next to the model */
 } cfg_model;
 

@@ -11,6 +11,7 @@
 #include <syslog.h>
 
 #include "config/table.h"
+#include "engine/engine.h"
 
 #define D(f) offsetof(cfg_daemon, f)
 #define M(f) offsetof(cfg_model, f)
@@ -21,17 +22,18 @@ static const cfg_word log_levels[] = {
     { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE },
     { "warning", LOG_WARNING }, { "error", LOG_ERR }, { NULL, 0 },
 };
+/* The engine owns these three: the words map straight to its values. */
 static const cfg_word precisions[] = {
-    { "fp32", CFG_PREC_FP32 }, { "bf16", CFG_PREC_BF16 },
-    { "int8", CFG_PREC_INT8 }, { "auto", CFG_PREC_AUTO }, { NULL, 0 },
+    { "fp32", ENG_PREC_FP32 }, { "bf16", ENG_PREC_BF16 },
+    { "int8", ENG_PREC_INT8 }, { "auto", ENG_PREC_AUTO }, { NULL, 0 },
 };
 static const cfg_word resizes[] = {
-    { "model", CFG_RESIZE_MODEL }, { "short-crop", CFG_RESIZE_SHORT_CROP },
-    { "stretch", CFG_RESIZE_STRETCH }, { NULL, 0 },
+    { "model", ENG_RESIZE_DEFAULT }, { "short-crop", ENG_RESIZE_SHORT_CROP },
+    { "stretch", ENG_RESIZE_STRETCH }, { NULL, 0 },
 };
 static const cfg_word orders[] = {
-    { "model", CFG_ORDER_MODEL }, { "rgb", CFG_ORDER_RGB },
-    { "bgr", CFG_ORDER_BGR }, { NULL, 0 },
+    { "model", ENG_ORDER_MODEL }, { "rgb", ENG_ORDER_RGB },
+    { "bgr", ENG_ORDER_BGR }, { NULL, 0 },
 };
 static const cfg_word transports[] = {
     { "tcp", CFG_TRANSPORT_TCP }, { "udp", CFG_TRANSPORT_UDP },

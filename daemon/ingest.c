@@ -29,10 +29,10 @@
 #include "daemon/inflight.h"
 #include "daemon/log.h"
 #include "daemon/redact.h"
-#include "daemon/scale.h"
 #include "daemon/sched.h"
 #include "daemon/tsclock.h"
 #include "daemon/util.h"
+#include "media/scale.h"
 
 #define INGEST_NICE 15          /* below the inference thread: see ing_main */
 

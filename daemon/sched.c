@@ -24,7 +24,6 @@
 #include "daemon/events.h"
 #include "daemon/evq.h"
 #include "daemon/log.h"
-#include "daemon/scale.h"
 #include "daemon/util.h"
 
 #define MAX_STREAMS CFG_STREAMS_MAX   /* the config refuses more */
@@ -90,8 +89,8 @@ static int load_model(sch *s, char *err, size_t errlen)
     s->info.width = in->width;
     s->info.height = in->height;
     s->info.classes = in->classes;
-    s->info.order = in->order == ENG_ORDER_BGR ? SCL_BGR : SCL_RGB;
-    s->info.mode = in->resize == ENG_RESIZE_STRETCH ? SCL_STRETCH : SCL_SHORT_CROP;
+    s->info.order = in->order;
+    s->info.mode = in->resize;
     snprintf(s->info.precision, sizeof s->info.precision, "%s", eng_precision_name(in->precision));
     snprintf(s->info.precision_reason, sizeof s->info.precision_reason, "%s", in->precision_reason);
     snprintf(s->info.isa, sizeof s->info.isa, "%s", in->isa);
@@ -256,7 +255,7 @@ end:
 static void opts_from(eng_options *o, const cfg *c)
 {
     eng_options_init(o);
-    o->precision = (eng_precision)c->model.precision;
+    o->precision = c->model.precision;
     o->threads = c->daemon.inference_cpus.count > 0 ? c->daemon.inference_cpus.count : 1;
     if (c->model.mean.set && c->model.std.set) {
         memcpy(o->mean, c->model.mean.v, sizeof o->mean);
@@ -264,8 +263,7 @@ static void opts_from(eng_options *o, const cfg *c)
     }
     o->scale = (float)c->model.scale;
     o->order = c->model.channel_order;
-    o->resize = c->model.resize == CFG_RESIZE_STRETCH ? ENG_RESIZE_STRETCH :
-                c->model.resize == CFG_RESIZE_SHORT_CROP ? ENG_RESIZE_SHORT_CROP : ENG_RESIZE_DEFAULT;
+    o->resize = c->model.resize;
 }
 
 static void sch_free(sch *s)

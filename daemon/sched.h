@@ -18,7 +18,8 @@ typedef struct sch sch;
 
 typedef struct {
     int width, height, classes;
-    int order, mode;          /* scl_order, scl_mode the streams must produce */
+    eng_order order;          /* what the streams' scalers must produce */
+    eng_resize mode;
     int max_batch;            /* the engine was prepared for 1..max_batch frames */
     char precision[8];
     char precision_reason[192];

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "engine/engine.h"
 
 struct evq;
 struct sch;
@@ -38,7 +39,8 @@ typedef struct {
 typedef struct lc_stream {
     cfg_stream cfg;        /* own copy */
     int w, h;
-    int order, mode;       /* scl_order, scl_mode */
+    eng_order order;       /* what the scaler writes: the model's */
+    eng_resize mode;
 
     pthread_mutex_t m;
     pthread_cond_t cv;     /* a queued frame taken (back-pressure waits on it) */
@@ -83,7 +85,7 @@ typedef struct lc_stream {
  * main reads it for status and the watchdog. */
 enum { LC_STREAM_DOWN = 0, LC_STREAM_UP, LC_STREAM_ENDED };
 
-int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, int order, int mode,
+int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, eng_order order, eng_resize mode,
                   int depth, char *err, size_t errlen);
 void lc_stream_free(lc_stream *s);
 

@@ -22,6 +22,9 @@ enum {
     ENG_EUNSUP = -5,   /* valid but outside what this build or CPU supports */
 };
 
+/* The precision, channel order and resize are defined here once: the
+ * configuration's words map to these values (config/keys.c) and the frame
+ * scaler takes them (media/scale.h). */
 typedef enum {
     ENG_PREC_FP32 = 0,
     ENG_PREC_BF16,
@@ -29,7 +32,11 @@ typedef enum {
     ENG_PREC_AUTO,     /* bf16 where the CPU has it natively, else fp32 */
 } eng_precision;
 
-typedef enum { ENG_ORDER_RGB = 0, ENG_ORDER_BGR } eng_order;
+typedef enum {
+    ENG_ORDER_MODEL = -1,     /* options only: what the model's metadata says, else RGB */
+    ENG_ORDER_RGB = 0,
+    ENG_ORDER_BGR,
+} eng_order;
 
 typedef enum {
     ENG_RESIZE_DEFAULT = 0,   /* what the model's metadata says, else short-crop */
@@ -54,7 +61,7 @@ typedef struct {
     int threads;              /* OpenMP team size in every call; 0 = OpenMP default */
     /* Preprocessing overrides; a zero std[0] / scale means "model's, else ImageNet". */
     float mean[3], std[3], scale;
-    int order;                /* -1 = model's, else eng_order */
+    eng_order order;          /* ENG_ORDER_MODEL: the model's */
     eng_resize resize;
     const eng_binding *bind;
     int nbind;

@@ -18,12 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "config/config.h"
 #include "config/table.h"
+#include "engine/engine.h"
+#include "tests/fakecpus.h"
+#include "tests/testutil.h"
 
 enum { ERRLEN = 2048 };
 
@@ -65,23 +67,6 @@ static int count_lines(const char *s)
     for (; *s; s++)
         n += *s == '\n';
     return n;
-}
-
-/* A machine with more CPUs than this one, for the defaults that derive
- * from the CPU count: while fake_cpus is set, sched_getaffinity (which the
- * configuration asks) answers CPUs 0..fake_cpus-1; otherwise the kernel's
- * answer, as the C library gives it. */
-static int fake_cpus;
-
-int sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set)
-{
-    memset(set, 0, size);
-    if (fake_cpus) {
-        for (int i = 0; i < fake_cpus; i++)
-            CPU_SET_S((size_t)i, size, set);
-        return 0;
-    }
-    return syscall(SYS_sched_getaffinity, pid, size, set) < 0 ? -1 : 0;
 }
 
 static void usable(cpu_set_t *set)
@@ -126,24 +111,9 @@ static char *tmp_file(const void *data, size_t len)
 
 static char *read_all(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
+    char *buf = slurp(path, NULL);
+    if (!buf)
         fail_msg("%s: %s (run the tests from the repository root)", path, strerror(errno));
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        size_t got = fread(buf + n, 1, 4096, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
     return buf;
 }
 
@@ -181,13 +151,13 @@ static void test_empty_file_gives_defaults(void **state)
     const cfg_model *m = &c->model;
     assert_string_equal(m->path, "/var/lib/lcnetd/model.onnx");
     assert_string_equal(m->labels, "");
-    assert_int_equal(m->precision, CFG_PREC_FP32);
-    assert_int_equal(m->resize, CFG_RESIZE_MODEL);
+    assert_int_equal(m->precision, ENG_PREC_FP32);
+    assert_int_equal(m->resize, ENG_RESIZE_DEFAULT);
     assert_int_equal(m->top_k, 3);
     assert_int_equal(m->mean.set, 0);
     assert_int_equal(m->std.set, 0);
     assert_true(m->scale == 0.0);
-    assert_int_equal(m->channel_order, CFG_ORDER_MODEL);
+    assert_int_equal(m->channel_order, ENG_ORDER_MODEL);
     assert_string_equal(m->calibration, "");
 
     assert_int_equal(c->nstreams, 0);
@@ -285,15 +255,15 @@ static void test_every_key_set(void **state)
     const cfg_model *m = &c->model;
     assert_string_equal(m->path, "/m/inference");
     assert_string_equal(m->labels, "/m/labels.txt");
-    assert_int_equal(m->precision, CFG_PREC_INT8);
-    assert_int_equal(m->resize, CFG_RESIZE_SHORT_CROP);
+    assert_int_equal(m->precision, ENG_PREC_INT8);
+    assert_int_equal(m->resize, ENG_RESIZE_SHORT_CROP);
     assert_int_equal(m->top_k, 100);
     assert_int_equal(m->mean.set, 1);
     assert_true(m->mean.v[0] == 0.5f && m->mean.v[1] == 0.25f && m->mean.v[2] == 0.125f);
     assert_int_equal(m->std.set, 1);
     assert_true(m->std.v[1] == 0.224f);
     assert_true(m->scale > 0.0039215 && m->scale < 0.0039216);
-    assert_int_equal(m->channel_order, CFG_ORDER_BGR);
+    assert_int_equal(m->channel_order, ENG_ORDER_BGR);
     assert_string_equal(m->calibration, "/m/scales.txt");
 
     assert_int_equal(c->nstreams, 1);
@@ -672,20 +642,20 @@ static void test_integers(void **state)
     cfg_free(c);
     /* on a machine of 128 CPUs one frame per inference CPU is capped at
      * the batch the scheduler and the engine take (it was 128) */
-    fake_cpus = 128;
+    fake_cpus_set(128);
     c = load_ok("[daemon]\ninference_cpus = 0-127\n");
-    fake_cpus = 0;
+    fake_cpus_set(0);
     assert_int_equal(c->daemon.inference_cpus.count, 128);
     assert_int_equal(c->daemon.max_batch, 64);
     cfg_free(c);
-    fake_cpus = 128;
+    fake_cpus_set(128);
     c = load_ok("");                                /* the upper half: 64 */
-    fake_cpus = 0;
+    fake_cpus_set(0);
     assert_int_equal(c->daemon.max_batch, 64);
     cfg_free(c);
-    fake_cpus = 72;
+    fake_cpus_set(72);
     c = load_ok("[daemon]\ninference_cpus = 0-71\nmax_batch = 0\n");
-    fake_cpus = 0;
+    fake_cpus_set(0);
     assert_int_equal(c->daemon.max_batch, 64);
     cfg_free(c);
     expect_error("[daemon]\nmax_batch = 65\n",
@@ -755,13 +725,13 @@ static void test_enums(void **state)
     cfg *c = load_ok("[daemon]\nlog_level = WARNING\n[model]\nprecision = bf16\n"
                      "resize = stretch\nchannel_order = rgb\n");
     assert_int_equal(c->daemon.log_level, LOG_WARNING);
-    assert_int_equal(c->model.precision, CFG_PREC_BF16);
-    assert_int_equal(c->model.resize, CFG_RESIZE_STRETCH);
-    assert_int_equal(c->model.channel_order, CFG_ORDER_RGB);
+    assert_int_equal(c->model.precision, ENG_PREC_BF16);
+    assert_int_equal(c->model.resize, ENG_RESIZE_STRETCH);
+    assert_int_equal(c->model.channel_order, ENG_ORDER_RGB);
     cfg_free(c);
     c = load_ok("[daemon]\nlog_level = error\n[model]\nprecision = auto\n");
     assert_int_equal(c->daemon.log_level, LOG_ERR);
-    assert_int_equal(c->model.precision, CFG_PREC_AUTO);
+    assert_int_equal(c->model.precision, ENG_PREC_AUTO);
     cfg_free(c);
     expect_error("[daemon]\nlog_level = verbose\n",
                  "t.ini:2: [daemon] log_level: \"verbose\" is not a known value "

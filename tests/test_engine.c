@@ -31,48 +31,7 @@ typedef struct {
 
 static void *fixfile(const fixture *fx, const char *suffix, size_t *len)
 {
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s%s", fixdir(), fx->name, suffix);
-    void *b = slurp(p, len);
-    if (!b)
-        fail_msg("missing fixture %s: run `make fixtures`", p);
-    return b;
-}
-
-static eng_model *load(const char *path, eng_precision prec)
-{
-    eng_options o;
-    eng_model *m = NULL;
-    char err[1024];
-    eng_options_init(&o);
-    o.threads = 1;
-    o.precision = prec;
-    if (eng_load(&m, &o, path, err, sizeof err) < 0)
-        fail_msg("load %s: %s", path, err);
-    return m;
-}
-
-/* Compare against the reference with the tolerances; returns worst error. */
-static double compare(const char *what, const float *got, const float *want, int n, int classes,
-                      int probs)
-{
-    double worst = 0;
-    for (int i = 0; i < n; i++) {
-        const float *g = got + (size_t)i * (size_t)classes, *w = want + (size_t)i * (size_t)classes;
-        double mx = 0, d = 0;
-        for (int c = 0; c < classes; c++) {
-            if (fabs(w[c]) > mx)
-                mx = fabs(w[c]);
-            if (fabs((double)g[c] - w[c]) > d || isnan(g[c]))
-                d = isnan(g[c]) ? INFINITY : fabs((double)g[c] - w[c]);
-        }
-        double e = probs ? d : d / (mx > 0 ? mx : 1);
-        if (e > worst)
-            worst = e;
-        if (!(e <= (probs ? 1e-4 : 1e-3)))
-            fail_msg("%s item %d: %s error %.3g over tolerance", what, i, probs ? "absolute" : "relative", e);
-    }
-    return worst;
+    return fixture_file(len, "%s%s", fx->name, suffix);
 }
 
 /* ------------------------------------------------------------- fixtures */
@@ -80,23 +39,12 @@ static double compare(const char *what, const float *got, const float *want, int
 static fixture fixtures[32];
 static int nfixtures;
 
-static int read_manifest(void)
+/* manifest.txt: name channels height width classes ends_in_softmax batch reference */
+static int manifest_fixture(void *arg, int i, const char *line)
 {
-    char p[512], line[256];
-    snprintf(p, sizeof p, "%s/manifest.txt", fixdir());
-    FILE *f = fopen(p, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f) && nfixtures < 32) {
-        fixture *x = &fixtures[nfixtures];
-        if (line[0] == '#')
-            continue;
-        if (sscanf(line, "%63s %d %d %d %d %d %d %63s", x->name, &x->c, &x->h, &x->w, &x->classes,
-                   &x->softmax, &x->batch, x->ref) == 8)
-            nfixtures++;
-    }
-    fclose(f);
-    return 0;
+    fixture *x = (fixture *)arg + i;
+    return sscanf(line, "%63s %d %d %d %d %d %d %63s", x->name, &x->c, &x->h, &x->w, &x->classes,
+                  &x->softmax, &x->batch, x->ref) == 8;
 }
 
 static void test_parity(void **state)
@@ -105,7 +53,7 @@ static void test_parity(void **state)
     char path[512];
     size_t len = 0;
     snprintf(path, sizeof path, "%s/%s.onnx", fixdir(), fx->name);
-    eng_model *m = load(path, ENG_PREC_FP32);
+    eng_model *m = load_model(path, ENG_PREC_FP32, NULL);
     const eng_info *in = eng_get_info(m);
     assert_int_equal(in->classes, fx->classes);
     assert_int_equal(in->ends_in_softmax, fx->softmax);
@@ -122,7 +70,7 @@ static void test_parity(void **state)
     const float *ins[1] = { x };
     float *outs[1] = { got };
     assert_int_equal(eng_run_tensors(m, n, ins, outs, err, sizeof err), 0);
-    double e1 = compare(fx->name, got, want, n, fx->classes, fx->softmax);
+    double e1 = compare_outputs(fx->name, got, want, n, fx->classes, fx->softmax);
 
     /* one at a time: the batch-1 plan is compiled separately */
     size_t per = (size_t)fx->c * (size_t)fx->h * (size_t)fx->w;
@@ -131,7 +79,7 @@ static void test_parity(void **state)
         outs[0] = got + (size_t)i * (size_t)fx->classes;
         assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
     }
-    double e2 = compare(fx->name, got, want, n, fx->classes, fx->softmax);
+    double e2 = compare_outputs(fx->name, got, want, n, fx->classes, fx->softmax);
 
     /* 8-bit pixels, normalised by the engine (ImageNet mean/std, RGB) */
     uint8_t *pix = fixfile(fx, ".pix.u8", &len);
@@ -144,7 +92,7 @@ static void test_parity(void **state)
         strides[i] = fx->w * 3;
     }
     assert_int_equal(eng_run_pixels(m, frames, strides, np, got, err, sizeof err), 0);
-    double e3 = compare(fx->name, got, pwant, np, fx->classes, fx->softmax);
+    double e3 = compare_outputs(fx->name, got, pwant, np, fx->classes, fx->softmax);
 
     /* Activations stay in the layouts oneDNN picks, the image is written in
      * the first layer's: no reorder anywhere in an fp32 plan. */
@@ -166,23 +114,13 @@ static void test_parity(void **state)
 
 /* --------------------------------------------------- the shared models */
 
-static int shared_path(char *p, size_t len, const char *file)
-{
-    struct stat st;
-    snprintf(p, len, "%s/%s", shared_models(), file);
-    return stat(p, &st) == 0;
-}
-
-
 static void shared_case(const char *file, int h, int w, const float *syn_want, const float *zero_want,
                         int probs)
 {
     char p[512], err[512];
-    if (!shared_path(p, sizeof p, file)) {
-        print_message("skipped: %s absent (the shared test models are not beside the project)\n", p);
+    if (!shared_model(p, sizeof p, file))
         skip();
-    }
-    eng_model *m = load(p, ENG_PREC_FP32);
+    eng_model *m = load_model(p, ENG_PREC_FP32, NULL);
     size_t n = (size_t)3 * h * w;
     float *x = calloc(2 * n, sizeof(float)), got[4];
     prov_synthetic(x, h, w);
@@ -190,7 +128,7 @@ static void shared_case(const char *file, int h, int w, const float *syn_want, c
     float *outs[1] = { got };
     assert_int_equal(eng_run_tensors(m, 2, ins, outs, err, sizeof err), 0);
     float want[4] = { syn_want[0], syn_want[1], zero_want[0], zero_want[1] };
-    double e = compare(file, got, want, 2, 2, probs);
+    double e = compare_outputs(file, got, want, 2, 2, probs);
     print_message("%s: synthetic [%.6f, %.6f] zero [%.6f, %.6f], worst error %.2g\n", file, got[0],
                   got[1], got[2], got[3], e);
     free(x);
@@ -217,18 +155,15 @@ static void test_shared_lcnet050_timm(void **state)
 /* Returns the percentage of frames whose bf16 top-1 is the fp32 top-1. */
 static double bf16_agreement(const char *model, const char *frames_file, int h, int w)
 {
-    char p[512], err[512];
+    char err[512];
     size_t len = 0;
     if (!(eng_cpu_features() & ENG_CPU_BF16)) {
         print_message("skipped: this CPU has no native bf16\n");
         skip();
     }
-    snprintf(p, sizeof p, "%s/%s", fixdir(), frames_file);
-    uint8_t *pix = slurp(p, &len);
-    if (!pix)
-        fail_msg("missing %s: run `make fixtures`", p);
+    uint8_t *pix = fixture_file(&len, "%s", frames_file);
     int n = (int)(len / ((size_t)h * w * 3));
-    eng_model *a = load(model, ENG_PREC_FP32), *b = load(model, ENG_PREC_BF16);
+    eng_model *a = load_model(model, ENG_PREC_FP32, NULL), *b = load_model(model, ENG_PREC_BF16, NULL);
     assert_int_equal(eng_get_info(b)->precision, ENG_PREC_BF16);
     int k = eng_get_info(a)->classes, agree = 0, batch = 8;
     float *ra = malloc(sizeof(float) * (size_t)k * batch), *rb = malloc(sizeof(float) * (size_t)k * batch);
@@ -283,13 +218,11 @@ static void test_bf16_agreement_trained(void **state)
 {
     (void)state;
     char p[512];
-    if (!shared_path(p, sizeof p, "nsfw-lite_lcnet_050_nsfw-sfw.dequant-fp32.onnx")) {
-        print_message("skipped: %s absent\n", p);
+    if (!shared_model(p, sizeof p, "nsfw-lite_lcnet_050_nsfw-sfw.dequant-fp32.onnx"))
         skip();
-    }
     /* a photo classifier on photo crops, a text-line model on text lines */
     assert_true(bf16_agreement(p, "frames224x224.u8", 224, 224) >= 99.0);
-    if (shared_path(p, sizeof p, "PP-LCNet_x0_25_textline_ori.fp32.onnx"))
+    if (shared_model(p, sizeof p, "PP-LCNet_x0_25_textline_ori.fp32.onnx"))
         assert_true(bf16_agreement(p, "textlines80x160.u8", 80, 160) >= 99.0);
 }
 
@@ -300,14 +233,10 @@ static void test_shared_textline_classifies(void **state)
     (void)state;
     char p[512], err[512];
     size_t len = 0;
-    if (!shared_path(p, sizeof p, "PP-LCNet_x0_25_textline_ori.fp32.onnx")) {
-        print_message("skipped: %s absent\n", p);
+    if (!shared_model(p, sizeof p, "PP-LCNet_x0_25_textline_ori.fp32.onnx"))
         skip();
-    }
-    eng_model *m = load(p, ENG_PREC_FP32);
-    snprintf(p, sizeof p, "%s/textlines80x160.u8", fixdir());
-    uint8_t *pix = slurp(p, &len);
-    assert_non_null(pix);
+    eng_model *m = load_model(p, ENG_PREC_FP32, NULL);
+    uint8_t *pix = fixture_file(&len, "textlines80x160.u8");
     int n = (int)(len / (80 * 160 * 3)), right = 0;
     for (int i = 0; i < n; i++) {
         const uint8_t *fr[1] = { pix + (size_t)i * 80 * 160 * 3 };
@@ -480,7 +409,7 @@ int main(void)
 {
     struct CMUnitTest t[48];
     int n = 0;
-    if (read_manifest() < 0) {
+    if ((nfixtures = read_manifest("manifest.txt", manifest_fixture, fixtures, 32)) < 0) {
         printf("no fixtures in %s: run `make fixtures`\n", fixdir());
         return 1;
     }

@@ -95,29 +95,18 @@ static buf nested_types(int levels)
     return t;
 }
 
-static void spit(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
-
 typedef struct {
-    char dir[64];
+    char dir[256];
 } tmpdir;
 
 static void tmp_make(tmpdir *t)
 {
-    snprintf(t->dir, sizeof t->dir, "/tmp/lcnetd-loader-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
+    tmpdir_make(t->dir, sizeof t->dir, "loader");
 }
 
 static void tmp_remove(tmpdir *t)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tmpdir_remove(t->dir), 0);
 }
 
 static int load_err(const char *path, char *err, size_t errlen)

@@ -1,58 +1,62 @@
-/* testutil.h: what the engine tests share: where the fixtures and the
- * shared models are, and reading a whole file. */
+/* testutil.h: what the suites share (tests/testutil.c, linked into every
+ * one): where the fixtures and the shared models are, whole files in and
+ * out, temporary folders, the fixture manifests, and loading a model and
+ * holding its outputs to a reference.  A helper that cannot do its job
+ * fails the running cmocka test, naming the file; the functions that may
+ * be asked about something absent return a value instead, as said. */
 #ifndef LCNETD_TESTUTIL_H
 #define LCNETD_TESTUTIL_H
 
-#include <stdio.h>
-#include <stdlib.h>
+#include <stddef.h>
+
+#include "engine/engine.h"
 
 /* build/fixtures, or LCNETD_FIXTURES (tests/run.sh sets it) */
-static inline const char *fixdir(void)
-{
-    const char *d = getenv("LCNETD_FIXTURES");
-    return d ? d : "build/fixtures";
-}
-
+const char *fixdir(void);
 /* ../shared/models beside the checkout, or LCNETD_SHARED */
-static inline const char *shared_models(void)
-{
-    const char *d = getenv("LCNETD_SHARED");
-    return d ? d : "../shared/models";
-}
+const char *shared_models(void);
 
 /* The whole file, NUL-terminated; NULL if it cannot be read.  Caller frees. */
-static inline void *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b)
-        ((char *)b)[n] = 0;
-    if (len)
-        *len = b ? (size_t)n : 0;
-    return b;
-}
+void *slurp(const char *path, size_t *len);
+/* Write n bytes to path, replacing it. */
+void spit(const char *path, const void *b, size_t n);
+/* fixdir()/<printf of fmt>, whole, as slurp; fails the test with "run `make
+ * fixtures`" when it is absent.  Caller frees. */
+void *fixture_file(size_t *len, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* shared_models()/file into p; 0 when it cannot be read, after printing
+ * that the case is skipped (the shared models are not beside every checkout). */
+int shared_model(char *p, size_t len, const char *file);
+
+/* A new folder $TMPDIR/lcnetd-<tag>-XXXXXX (TMPDIR unset: /tmp) into dir. */
+void tmpdir_make(char *dir, size_t len, const char *tag);
+/* The folder and everything in it; links are removed, never followed.
+ * 0, or -1 (with errno) if something could not be removed. */
+int tmpdir_remove(const char *dir);
+
+/* A non-blocking client socket connected to the Unix socket at path;
+ * -1 with errno if the connect failed. */
+int unix_connect(const char *path);
+
+/* The lines of the manifest fixdir()/rel other than '#' comments, each
+ * offered to row(arg, i, line) until max were taken, i counting the rows
+ * taken so far; row returns 1 if it took the line.  Returns the number
+ * taken, or -1 if there is no manifest. */
+typedef int (*manifest_row)(void *arg, int i, const char *line);
+int read_manifest(const char *rel, manifest_row row, void *arg, int max);
+
+/* One thread, the given precision, calib NULL for the default ranges file;
+ * fails the test with the engine's message.  Caller frees with eng_free. */
+eng_model *load_model(const char *path, eng_precision prec, const char *calib);
+
+/* got against want, n items of `classes` outputs: probabilities within
+ * 1e-4 absolute (probs), logits within 1e-3 of the item's largest |want|
+ * (relative).  Fails the test naming `what`, the item and the class;
+ * returns the worst error. */
+double compare_outputs(const char *what, const float *got, const float *want, int n, int classes,
+                       int probs);
 
 /* The documented synthetic input of ../shared/models/PROVENANCE.md:
  * NCHW, 3 x h x w, ImageNet-normalised. */
-static inline void prov_synthetic(float *x, int h, int w)
-{
-    static const float mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
-    for (int c = 0; c < 3; c++)
-        for (int y = 0; y < h; y++)
-            for (int i = 0; i < w; i++) {
-                float v = (float)((i * 7 + y * 3 + c * 50) % 256) / 255.0f;
-                x[((size_t)c * h + y) * w + i] = (v - mean[c]) / std[c];
-            }
-}
+void prov_synthetic(float *x, int h, int w);
 
 #endif

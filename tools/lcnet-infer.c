@@ -15,8 +15,8 @@
 #include <sysexits.h>
 #include <time.h>
 
-#include "daemon/scale.h"
 #include "engine/engine.h"
+#include "media/scale.h"
 
 typedef struct {
     const char *model, *labels, *tensor, *image, *precision, *resize, *order, *calibrate, *calib;
@@ -180,8 +180,7 @@ static int run_image(eng_model *m, eng_labels *labels, const opts *o)
         fprintf(stderr, "lcnet-infer: out of memory\n");
         goto end;
     }
-    if (scl_load_image(o->image, in->width, in->height, rs == ENG_RESIZE_STRETCH ? SCL_STRETCH : SCL_SHORT_CROP,
-                       in->order == ENG_ORDER_BGR ? SCL_BGR : SCL_RGB, pix, stride, err, sizeof err) < 0) {
+    if (scl_load_image(o->image, in->width, in->height, rs, in->order, pix, stride, err, sizeof err) < 0) {
         fprintf(stderr, "lcnet-infer: %s\n", err);
         goto end;
     }
@@ -261,9 +260,7 @@ static int run_calibrate(const opts *o, const eng_options *eo)
         goto end;
     }
     for (int i = 0; i < nf; i++) {
-        if (scl_load_image(files[i], in->width, in->height,
-                           rs == ENG_RESIZE_STRETCH ? SCL_STRETCH : SCL_SHORT_CROP,
-                           in->order == ENG_ORDER_BGR ? SCL_BGR : SCL_RGB, pix, stride, err,
+        if (scl_load_image(files[i], in->width, in->height, rs, in->order, pix, stride, err,
                            sizeof err) < 0) {
             fprintf(stderr, "lcnet-infer: skipped %s\n", err);
             continue;

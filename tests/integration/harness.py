@@ -221,6 +221,17 @@ def wait_until(pred, timeout, what):
     raise AssertionError("%s: not within %d s" % (what, timeout))
 
 
+def settle(f, n=5, pause=0.1):
+    """The smallest of n samples of f(), pause seconds apart: a descriptor of
+    a connection in flight, or of a looping file being reopened, comes and
+    goes."""
+    out = []
+    for _ in range(n):
+        out.append(f())
+        time.sleep(pause)
+    return min(out)
+
+
 def no_quarantine_env():
     """ASAN_OPTIONS for a daemon whose RSS a test measures: ASan's quarantine
     keeps freed memory resident by design, which would look like growth."""
@@ -270,11 +281,18 @@ class Daemon(Process):
         return ""
 
     def rss_kb(self):
+        """Resident memory now, from /proc/PID/status."""
         with open("/proc/%d/status" % self.p.pid) as f:
             return int(next(l for l in f if l.startswith("VmRSS")).split()[1])
 
     def fd_count(self):
+        """Open descriptors now: the entries of /proc/PID/fd."""
         return len(os.listdir("/proc/%d/fd" % self.p.pid))
+
+    def settled_fd_count(self):
+        """Open descriptors once the passing ones are left out: the lowest of
+        ten counts 0.2 s apart."""
+        return settle(self.fd_count, 10, 0.2)
 
 
 class Subscriber:

@@ -19,7 +19,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BUILD, FIXTURES, MODEL, ROOT, Daemon, DaemonTest, HttpServer,  # noqa: E402
-                     RtspServer, Subscriber, clip, main, status, wait_until, write_config)
+                     RtspServer, Subscriber, clip, main, no_quarantine_env, status, wait_until,
+                     write_config)
 
 
 def labels_by_stream(sub):
@@ -416,13 +417,7 @@ class Faults(DaemonTest):
         # Under AddressSanitizer freed memory sits in a quarantine and RSS
         # grows by design; without the quarantine the check means the same
         # there as in a normal build (and leaks are LeakSanitizer's job).
-        asan = os.environ.get("ASAN_OPTIONS", "")
-        d = self.track(Daemon(cfg, sock, env={"ASAN_OPTIONS": asan + (":" if asan else "") +
-                                              "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"}))
-
-        def rss_kb():
-            with open("/proc/%d/status" % d.p.pid) as f:
-                return int(next(l for l in f if l.startswith("VmRSS")).split()[1])
+        d = self.track(Daemon(cfg, sock, env=no_quarantine_env()))
 
         def reconnects():
             return sum(st["reconnects"] for st in status(sock)["streams"])
@@ -430,12 +425,12 @@ class Faults(DaemonTest):
         end = time.time() + 60
         while reconnects() < 300 and time.time() < end:
             time.sleep(0.5)
-        base = rss_kb()
+        base = d.rss_kb()
         n0 = reconnects()
         while reconnects() < n0 + 1000 and time.time() < end:
             time.sleep(0.5)
         n1 = reconnects()
-        grown = rss_kb() - base
+        grown = d.rss_kb() - base
         print("\n%d reconnects after warm-up, RSS %+d KiB" % (n1 - n0, grown))
         self.assertGreaterEqual(n1 - n0, 1000)
         self.assertLess(grown, 2048, "RSS grew %d KiB over %d reconnects" % (grown, n1 - n0))

@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Daemon, DaemonTest, FaultServer, HttpServer, RtspServer,  # noqa: E402
-                     Subscriber, clip, main, no_quarantine_env, wait_until, write_config)
+                     Subscriber, clip, main, no_quarantine_env, settle, wait_until, write_config)
 
 # Bounds on growth, generous: a leak per reconnect or per reload would
 # show as MiBs over the hundreds of them here, and an fd leak as dozens.
@@ -48,15 +48,6 @@ def last_seq(sub, name):
 def last_stats(sub, name):
     st = sub.of("stats", name)
     return st[-1] if st else {}
-
-
-def settle(f, n=5):
-    """The smallest of a few samples: fds of connections in flight come and go."""
-    out = []
-    for _ in range(n):
-        out.append(f())
-        time.sleep(0.1)
-    return min(out)
 
 
 class StreamFaults(DaemonTest):

@@ -7,7 +7,8 @@
  * plane and renormalised at its edges.  A window is given in the plane's
  * own coordinates, pixel centres at i + 0.5, and may be fractional (chroma
  * planes, crops).  No allocation per frame: the axes are built once per
- * source geometry. */
+ * source geometry.  Part of media/ (see scale.h for what it may include):
+ * plain arithmetic on buffers, not even FFmpeg. */
 #ifndef LCNETD_RESAMPLE_H
 #define LCNETD_RESAMPLE_H
 

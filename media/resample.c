@@ -1,5 +1,5 @@
 /* resample.c: one plane, triangle filter.  See resample.h. */
-#include "daemon/resample.h"
+#include "media/resample.h"
 
 #include <errno.h>
 #if defined(__x86_64__)

@@ -6,7 +6,7 @@
  * of a 720p frame.  Anything else goes through libswscale to packed RGB at
  * its own size first, then the same resampler, so every source format
  * meets one filter. */
-#include "daemon/scale.h"
+#include "media/scale.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +18,7 @@
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
-#include "daemon/resample.h"
+#include "media/resample.h"
 
 /* YCbCr -> RGB for one matrix and range: R = ky (Y - oy) + rv Cr,
  * G = ky (Y - oy) - gu Cb - gv Cr, B = ky (Y - oy) + bu Cb. */
@@ -28,8 +28,8 @@ typedef struct yuv_matrix {
 
 struct scl {
     int out_w, out_h;
-    scl_mode mode;
-    scl_order order;
+    eng_resize mode;
+    eng_order order;
 
     /* the source geometry the axes were built for */
     int src_w, src_h, src_fmt, src_loc;
@@ -42,7 +42,7 @@ struct scl {
     int rgb_w, rgb_h, rgb_linesize;
 };
 
-int scl_new(scl **out, int out_w, int out_h, scl_mode mode, scl_order order)
+int scl_new(scl **out, int out_w, int out_h, eng_resize mode, eng_order order)
 {
     scl *s = calloc(1, sizeof(*s));
     *out = NULL;
@@ -175,7 +175,7 @@ static int build_axes(scl *s, const AVFrame *f, const AVPixFmtDescriptor *d, int
     double dx = 0, dy = 0;
 
     drop_axes(s);
-    if (s->mode == SCL_SHORT_CROP)
+    if (s->mode != ENG_RESIZE_STRETCH)
         scl_crop_window(w, h, s->out_w, s->out_h, 1, 1, &x0, &y0, &cw, &ch);
     if (!(d->flags & AV_PIX_FMT_FLAG_RGB))
         chroma_offset(f, (int)f->chroma_location, &dx, &dy);
@@ -224,7 +224,7 @@ static void convert_row(const scl *s, int r, int is_rgb, const yuv_matrix *m, ui
     float *a = s->rows + (size_t)r * (size_t)s->out_w, *b = a + plane, *c = b + plane;
     if (!is_rgb)
         rsm_yuv_to_rgb(a, b, c, s->out_w, m->k);
-    if (s->order == SCL_BGR)
+    if (s->order == ENG_ORDER_BGR)
         rsm_pack(c, b, a, s->out_w, o);
     else
         rsm_pack(a, b, c, s->out_w, o);
@@ -302,7 +302,7 @@ int scl_frame(scl *s, const AVFrame *f, uint8_t *dst, int stride, char *err, siz
     }
     return 0;
 }
-int scl_load_image(const char *path, int out_w, int out_h, scl_mode mode, scl_order order,
+int scl_load_image(const char *path, int out_w, int out_h, eng_resize mode, eng_order order,
                    uint8_t *dst, int stride, char *err, size_t errlen)
 {
     AVFormatContext *fmt = NULL;
