@@ -969,12 +969,12 @@ static void test_cpu_outside_affinity_named_as_such(void **state)
     assert_int_equal(cfg_cpus_parse(&on, online, why, sizeof why), 0);
     if (on.count < 2 || !CPU_ISSET(0, &on.set) || !CPU_ISSET(1, &on.set))
         skip();
-    fake_cpus = 1;            /* this process may run on CPU 0 only */
+    fake_cpus_set(1);            /* this process may run on CPU 0 only */
     expect_error("[daemon]\ninference_cpus = 1\n",
                  "t.ini:2: [daemon] inference_cpus: CPU 1 is not available to this process "
                  "(available: 0; systemd's CPUAffinity=, taskset or a cpuset leaves it out)",
                  NULL);
-    fake_cpus = 0;
+    fake_cpus_set(0);
 }
 
 /* A CPU list is checked whatever else is wrong in [daemon]: one run names
@@ -1128,9 +1128,9 @@ static void test_inference_cpus_default_as_documented(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char got[64];
-        fake_cpus = cases[i].cpus;
+        fake_cpus_set(cases[i].cpus);
         cfg *c = load_ok("");
-        fake_cpus = 0;
+        fake_cpus_set(0);
         cfg_cpus_format(&c->daemon.inference_cpus, got, sizeof got);
         if (strcmp(got, cases[i].want) != 0)
             fail_msg("%d CPUs: inference on %s, expected %s", cases[i].cpus, got, cases[i].want);
