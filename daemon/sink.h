@@ -135,7 +135,7 @@ typedef struct snk_ops {
     void (*close)(void *self);
 } snk_ops;
 
-extern const snk_ops snk_socket_ops;
+extern const snk_ops snk_socket_ops, snk_mqtt_ops;
 
 /* The sinks c turns on, as one object for main's loop. */
 typedef struct snk_set snk_set;

@@ -18,6 +18,7 @@
 /* Events reach the sinks in this order: the socket first, as it was alone. */
 static const snk_ops *const table[] = {
     &snk_socket_ops,
+    &snk_mqtt_ops,
 };
 enum { NSINKS = sizeof table / sizeof table[0] };
 
