@@ -26,7 +26,7 @@ ifeq ($(CC),cc)
 CC      := gcc
 endif
 PKGS    := libavformat libavdevice libavcodec libswscale libavutil inih libsystemd libprotobuf-c libcjson yaml-0.1 \
-           libmosquitto
+           libmosquitto libmicrohttpd
 PKGCF   := $(shell pkg-config --cflags $(PKGS))
 PKGLIBS := $(shell pkg-config --libs $(PKGS))
 OPT     ?= -O2

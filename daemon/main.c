@@ -302,6 +302,9 @@ static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats *
     e->stats.streams = v;
     e->stats.drops = (snk_drops){ evq_dropped(d->q), sock.dropped, mqtt.dropped };
     e->stats.subscribers = sock.clients;
+    e->stats.mqtt_on = d->c->mqtt.host[0] != 0;
+    e->stats.mqtt_connected = mqtt.clients;
+    e->stats.mqtt_sent = mqtt.sent;
     e->stats.classified_fps = d->fps;
     sch_infer_times(d->sched, &e->stats.infer);
     return 0;
@@ -836,14 +839,10 @@ int main(int argc, char **argv)
         goto end;
     }
     /* the sinks' threads (MQTT's, the metrics server's) are born on the
-     * loop's CPUs with its signals blocked */
+     * loop's CPUs, off the inference CPUs */
     snk_env env;
     sink_env(&d, &env, d.c->daemon.max_subscribers);
-    sigset_t mask, old;
-    caught_set(&mask);
-    pthread_sigmask(SIG_BLOCK, &mask, &old);
     int r = snk_set_open(&d.sinks, d.c, &env, err, sizeof err);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r < 0 || epoll_add(d.epfd, snk_set_fd(d.sinks), TAG_SINKS) < 0) {
         lc_log(LOG_ERR, "%s", r < 0 ? err : strerror(errno));
         goto end;

@@ -81,6 +81,8 @@ typedef struct snk_event {
             int subscribers;
             double classified_fps;  /* every stream's */
             lc_hist infer;          /* inference time of each batch, since start */
+            int mqtt_on, mqtt_connected;
+            unsigned long long mqtt_sent;
         } stats;
     };
 } snk_event;
@@ -135,7 +137,7 @@ typedef struct snk_ops {
     void (*close)(void *self);
 } snk_ops;
 
-extern const snk_ops snk_socket_ops, snk_mqtt_ops;
+extern const snk_ops snk_socket_ops, snk_mqtt_ops, snk_metrics_ops;
 
 /* The sinks c turns on, as one object for main's loop. */
 typedef struct snk_set snk_set;

@@ -6,6 +6,7 @@
  * off changes nothing in main's epoll set.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,13 @@
 
 #include "daemon/log.h"
 #include "daemon/sink.h"
+#include "daemon/util.h"
 
 /* Events reach the sinks in this order: the socket first, as it was alone. */
 static const snk_ops *const table[] = {
     &snk_socket_ops,
     &snk_mqtt_ops,
+    &snk_metrics_ops,
 };
 enum { NSINKS = sizeof table / sizeof table[0] };
 
@@ -51,6 +54,31 @@ static void unwatch(snk_set *s, int i)
     s->fd[i] = -1;
 }
 
+/* Threads a sink starts (MQTT's, the HTTP server's) take the caller's
+ * signal mask: blocked, so the signals reach main's handler only. */
+static int open_one(snk_set *s, int i, const cfg *c, const snk_env *env, char *err, size_t errlen)
+{
+    sigset_t old;
+    pthread_sigmask(SIG_SETMASK, NULL, &old);
+    lc_block_signals();
+    int r = table[i]->open(&s->self[i], c, env, err, errlen);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r == 0)
+        watch(s, i);
+    return r;
+}
+
+static int reload_one(snk_set *s, int i, const cfg *c, const snk_env *env, char *err,
+                      size_t errlen)
+{
+    sigset_t old;
+    pthread_sigmask(SIG_SETMASK, NULL, &old);
+    lc_block_signals();
+    int r = table[i]->reload(s->self[i], c, env, err, errlen);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
 static void close_one(snk_set *s, int i)
 {
     if (!s->self[i])
@@ -78,11 +106,10 @@ int snk_set_open(snk_set **out, const cfg *c, const snk_env *env, char *err, siz
     for (int i = 0; i < NSINKS; i++) {
         if (!table[i]->wanted(c))
             continue;
-        if (table[i]->open(&s->self[i], c, env, err, errlen) < 0) {
+        if (open_one(s, i, c, env, err, errlen) < 0) {
             snk_set_close(s);
             return -1;
         }
-        watch(s, i);
     }
     *out = s;
     return 0;
@@ -130,13 +157,11 @@ void snk_set_reload(snk_set *s, const cfg *c, const snk_env *env)
             continue;
         }
         if (!s->self[i]) {
-            if (table[i]->open(&s->self[i], c, env, err, sizeof err) < 0)
+            if (open_one(s, i, c, env, err, sizeof err) < 0)
                 lc_log(LOG_ERR, "reload: %s: %s", table[i]->name, err);
-            else
-                watch(s, i);
             continue;
         }
-        if (table[i]->reload(s->self[i], c, env, err, sizeof err) < 0) {
+        if (reload_one(s, i, c, env, err, sizeof err) < 0) {
             lc_log(LOG_ERR, "reload: %s: %s; it goes on as it was", table[i]->name, err);
             continue;
         }

@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (DAEMON, Daemon, DaemonTest, Subscriber, clip, main, status,  # noqa: E402
                      wait_until, write_config)
 from mqtt import Broker, Sub, ordered  # noqa: E402
+from test_daemon import allowed_cpus  # noqa: E402
 
 # Members of each socket line, in order (README "Events"); a test build adds
 # the stage times to labels, and stamps the send time on the socket's.
@@ -139,6 +140,16 @@ class Topics(DaemonTest):
         self.assertEqual(mq["state"], "connected")
         self.assertEqual(mq["topic_prefix"], "t/box1")
         self.assertEqual(mq["client_id"], "lcnetd-t/box1")
+
+        # the connection's thread keeps off the inference CPU (the harness's CPU 1)
+        usable = os.sched_getaffinity(0)
+        if 1 in usable and len(usable) > 1:
+            cpus = {}
+            for tid in os.listdir("/proc/%d/task" % d.p.pid):
+                base = "/proc/%d/task/%s/" % (d.p.pid, tid)
+                with open(base + "comm") as f:
+                    cpus[f.read().strip()] = allowed_cpus(base + "status")
+            self.assertEqual(cpus["lcnetd-mqtt"], usable - {1})
 
         # a clean stop says offline
         d.stop()
