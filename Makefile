@@ -25,7 +25,8 @@ CC      ?= gcc
 ifeq ($(CC),cc)
 CC      := gcc
 endif
-PKGS    := libavformat libavdevice libavcodec libswscale libavutil inih libsystemd libprotobuf-c libcjson yaml-0.1
+PKGS    := libavformat libavdevice libavcodec libswscale libavutil inih libsystemd libprotobuf-c libcjson yaml-0.1 \
+           libmosquitto libmicrohttpd
 PKGCF   := $(shell pkg-config --cflags $(PKGS))
 PKGLIBS := $(shell pkg-config --libs $(PKGS))
 OPT     ?= -O2

@@ -23,6 +23,8 @@ Configurations (BENCH_E2E_CONFIGS, comma separated; default: all below):
     x10-int8-b2 x10-int8-b4 x10-bf16-b4 x10-fp32-b4         max_batch (trials only; default 0:
                                                             one per inference CPU, 1 here)
     x10-bf16-c0-1                                           inference_cpus = 0-1 (trials only)
+    mqtt                                                    the MQTT sink's cost: x10-int8 with
+                                                            and without [mqtt] at one count
   Other names of the same grammar work too:
   MODEL-PREC[-sFPS][-bBATCH][-cCPUS][-dCPUS][-qQUEUE][-1080] (-d: decode_cpus).
 
@@ -31,7 +33,10 @@ server, ffmpeg and ONNX Runtime, sees a CPU of that class through a masked
 CPUID, bench/cpuid_mask.c; its results go to BUILD/bench-e2e-BENCH_CPU and a
 section of their own), BENCH_E2E_TRIAL (s, default 30), BENCH_E2E_CONFIRM (s, 300),
 BENCH_E2E_WARMUP (s, 10), BENCH_E2E_MAX (streams, 128), BENCH_E2E_ALT_THREADS
-(ORT intra-op threads, default: logical CPUs), NODE, BENCH_E2E_SERVER
+(ORT intra-op threads, default: logical CPUs), NODE,
+BENCH_E2E_MQTT_N (the mqtt phase's stream count: default the base configuration's latest
+maximum, else 27, stepped down until a run without MQTT skips nothing), BENCH_E2E_MQTT_BASE
+(its configuration, x10-int8), BENCH_E2E_SERVER
 (replay, the default: BUILD/rtsp-replay, about 0.001 CPUs a 720p30 stream;
 gst: tests/tools/rtsp_server.py, the GStreamer server of the integration
 tests, about 0.018 CPUs a stream, which caps the sample_fps 1 rows near 32
@@ -59,6 +64,7 @@ MIN_FPS = 29.0          # a stream "keeps up" at >= this many frames/s in the wi
 STATS_INTERVAL = 5
 HZ = os.sysconf("SC_CLK_TCK")
 LATENCY_RUNS = 3        # per load; the median run is reported
+MQTT_RUNS = 3           # pairs of trials without and with the MQTT sink, alternating
 ALT_BATCH = 4           # frames per onnxruntime call in the alternative, as in every run so far
 # Mount i starts i * 31/30 / n s into the loop (modulo 1 s): keyframes spread
 # over the 1 s GOP, and frames over the 33 ms frame interval too (31 i mod n
@@ -97,6 +103,29 @@ def cpu_seconds(pid):
         return (int(parts[11]) + int(parts[12])) / HZ
     except (OSError, IndexError, ValueError):
         return None
+
+
+def thread_seconds(pid):
+    """CPU seconds of pid's threads by what they do: the event loop (the main
+    thread), inference, ingest (every in:* thread), the MQTT connection, the
+    rest."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                head, tail = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        comm = head.split("(", 1)[1]
+        kind = ("loop" if int(tid) == pid else "inference" if comm == "lcnetd-infer" else
+                "ingest" if comm.startswith("in:") else "mqtt" if comm == "lcnetd-mqtt" else "other")
+        parts = tail.split()
+        out[kind] = out.get(kind, 0.0) + (int(parts[11]) + int(parts[12])) / HZ
+    return out
 
 
 def children(pid):
@@ -383,7 +412,7 @@ class Bench:
 
     # -- one lcnetd trial --------------------------------------------------
 
-    def lcnetd_trial(self, cfg, n, seconds, latency=False):
+    def lcnetd_trial(self, cfg, n, seconds, latency=False, mqtt=False):
         model = self.model(cfg["model"])
         calib = self.calibration(model) if cfg["prec"] == "int8" else None
         tmp = tempfile.mkdtemp(prefix="run.", dir=self.work)
@@ -401,6 +430,11 @@ class Bench:
         for i in range(n):
             lines += ["[stream:s%d]" % i, "url = %s" % srv.url(i), "sample_fps = %g" % cfg["fps"],
                       "publish = every", ""]
+        broker = None
+        if mqtt:
+            broker = Broker(tmp)
+            lines += ["[mqtt]", "host = 127.0.0.1", "port = %d" % broker.port, "topic_prefix = bench/box",
+                      ""]
         conf = os.path.join(tmp, "lcnetd.ini")
         with open(conf, "w") as f:
             f.write("\n".join(lines))
@@ -426,11 +460,18 @@ class Bench:
             sub.start()
             if latency:
                 probe = LatencyProbe(self.bins["latsub"], sock, os.path.join(tmp, "latency.txt"))
-            res.update(self._watch(cfg, n, seconds, d, srv, sub, t_start))
+            res.update(self._watch(cfg, n, seconds, d, srv, sub, t_start,
+                                   broker.pids() if broker else {}))
             window = res.pop("window", None)
             if probe and window:
                 res.update(probe.summary(window))
+            if broker:
+                mq = daemon_status(sock).get("mqtt", {})
+                res.update(mqtt_state=mq.get("state"), mqtt_sent=mq.get("sent"),
+                           mqtt_dropped=mq.get("dropped"), mqtt_received=broker.received())
         finally:
+            if broker:
+                broker.stop()
             if probe:
                 probe.stop()
             if sub:
@@ -441,7 +482,7 @@ class Bench:
             shutil.rmtree(tmp, ignore_errors=True)
         return res
 
-    def _watch(self, cfg, n, seconds, d, srv, sub, t_start):
+    def _watch(self, cfg, n, seconds, d, srv, sub, t_start, extra=None):
         """Baseline: the first stats round after the warm-up with every stream
         up; end: the first round `seconds` later.  Stops early on a skip."""
         names = ["s%d" % i for i in range(n)]
@@ -469,6 +510,8 @@ class Bench:
                     t_base = max(t for t, _ in cur.values())
                     probe0 = (t_base, cpu_seconds(d.pid), cpu_seconds(srv.p.pid), self_cpu(),
                               busy_seconds(), srv.frames())
+                    extra0 = {k: cpu_seconds(p) for k, p in (extra or {}).items()}
+                    threads0 = thread_seconds(d.pid)
                 continue
             # early stop: a skip, a reconnect
             bad = [s for s in names if cur[s][1]["skipped"] > base[s][1]["skipped"]
@@ -483,6 +526,8 @@ class Bench:
                 return {"ok": False, "why": "stats stopped coming"}
         t_end = max(t for t, _ in end.values())
         probe1 = (t_end, cpu_seconds(d.pid), cpu_seconds(srv.p.pid), self_cpu(), busy_seconds(), srv.frames())
+        extra1 = {k: cpu_seconds(p) for k, p in (extra or {}).items()}
+        threads1 = thread_seconds(d.pid)
         el = t_end - t_base
         per = []
         why = []
@@ -515,6 +560,10 @@ class Bench:
         server_limited = srv_fps is not None and srv_fps < MIN_FPS
         if server_limited:
             why.append("the server sent %.1f frames/s a stream" % srv_fps)
+        # what else the bench ran for this trial (an MQTT broker and its consumer): CPU of its own
+        ext = {k + "_cpu": (extra1[k] - extra0[k]) / el for k in extra1
+               if extra1[k] is not None and extra0.get(k) is not None}
+        busy = busy - sum(ext.values()) if busy is not None else None
         r = {"ok": not why, "why": "; ".join(why), "seconds": el, "early_stop": el < seconds - 1,
              "min_in_fps": min_in, "min_cls_fps": min_cls, "skipped": skipped,
              "daemon_cpu": d_cpu, "server_cpu": s_cpu, "harness_cpu": h_cpu,
@@ -522,6 +571,10 @@ class Bench:
              "server_fps": srv_fps, "server_limited": server_limited,
              "rss_mb": (mem_kb(d.pid, "VmRSS") or 0) / 1024, "hwm_mb": (mem_kb(d.pid, "VmHWM") or 0) / 1024,
              "stats_p50_max": max((p["p50"] or 0) for p in per), "stats_p99_max": max((p["p99"] or 0) for p in per)}
+        r.update(ext)
+        if threads0 and threads1:
+            # threads that ended in the window (a reconnect's) are not counted
+            r["threads_cpu"] = {k: (threads1[k] - threads0.get(k, 0.0)) / el for k in threads1}
         r["window"] = (t_base, t_end)
         return r
 
@@ -720,6 +773,105 @@ class Bench:
             self.record(t)
 
 
+    # -- the MQTT sink's cost ---------------------------------------------
+
+    def mqtt_cost(self):
+        """The base configuration at one stream count, alternately without and
+        with an [mqtt] section publishing every label to a local mosquitto
+        that a mosquitto_sub reads in full: the daemon's CPU and classified
+        rate either way.  The count: BENCH_E2E_MQTT_N, else the base's latest
+        maximum, else 27 (the documented x10-int8 maximum), stepped down until
+        a run without MQTT skips nothing."""
+        name = os.environ.get("BENCH_E2E_MQTT_BASE") or "x10-int8"
+        cfg = parse_config(name)
+        prev = self.latest().get(name)
+        n = int(env_num("BENCH_E2E_MQTT_N", 0)) or (prev.get("max") if prev and prev.get("max") else 27)
+        fixed = bool(env_num("BENCH_E2E_MQTT_N", 0))
+        while True:
+            r = self.lcnetd_trial(cfg, n, self.trial_s)
+            log("mqtt: %s at %d streams without MQTT: %s" % (name, n, "ok" if r["ok"] else r.get("why")))
+            if r["ok"] or fixed or n <= 1:
+                break
+            n -= max(1, n // 10)
+        runs = []
+        for i in range(MQTT_RUNS):
+            for on in (False, True):
+                t = self.lcnetd_trial(cfg, n, self.trial_s, mqtt=on)
+                t.update(kind="mqtt-run", config="mqtt-" + ("on" if on else "off"), of=name, run=i,
+                         load=loadavg())
+                self.record(t)
+                log("mqtt %s run %d, %d streams: %s, lcnetd %s CPUs, min classified %s fps%s" % (
+                    "on " if on else "off", i + 1, n, "ok" if t["ok"] else "FAIL: " + t.get("why", ""),
+                    "%.2f" % t["daemon_cpu"] if t.get("daemon_cpu") is not None else "?",
+                    "%.1f" % t["min_cls_fps"] if t.get("min_cls_fps") is not None else "?",
+                    ", broker %.2f, consumer %.2f CPUs, %s sent, %s dropped" % (
+                        t.get("broker_cpu") or 0, t.get("consumer_cpu") or 0, t.get("mqtt_sent"),
+                        t.get("mqtt_dropped")) if on else ""))
+                runs.append(t)
+        self.record({"kind": "mqtt", "config": "mqtt", "of": name, "n": n, "fixed": fixed,
+                     "trial_s": self.trial_s, "runs": runs})
+
+
+def daemon_status(sock):
+    """The daemon's answer to `status`, {} if it gave none."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(10)
+            c.connect(sock)
+            f = c.makefile("rwb")
+            f.write(b"status\n")
+            f.flush()
+            for _ in range(100000):
+                line = f.readline()
+                if not line:
+                    break
+                if line.startswith(b'{"event":"status"'):
+                    return json.loads(line)
+    except (OSError, ValueError):
+        pass
+    return {}
+
+
+class Broker:
+    """mosquitto on a loopback port, and a mosquitto_sub reading every topic."""
+
+    def __init__(self, work):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        conf = os.path.join(work, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write("user %s\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "log_dest none\n" % (__import__("pwd").getpwuid(os.getuid()).pw_name, self.port))
+        self.p = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    break
+            time.sleep(0.05)
+        self.count = os.path.join(work, "consumer.out")
+        self.out = open(self.count, "w")
+        self.sub = subprocess.Popen(["mosquitto_sub", "-p", str(self.port), "-t", "bench/#", "-F", "%t"],
+                                    stdout=self.out, stderr=subprocess.DEVNULL)
+
+    def pids(self):
+        return {"broker": self.p.pid, "consumer": self.sub.pid}
+
+    def received(self):
+        self.out.flush()
+        try:
+            with open(self.count) as f:
+                return sum(1 for _ in f)
+        except OSError:
+            return None
+
+    def stop(self):
+        terminate(self.sub)
+        terminate(self.p)
+        self.out.close()
+
+
 def r_max(r):
     return r["max"]
 
@@ -791,7 +943,7 @@ def main(argv):
     b = Bench(build, out)
     names = [c for c in os.environ.get("BENCH_E2E_CONFIGS", "").replace(" ", ",").split(",") if c] \
         or DEFAULT_CONFIGS
-    cfgs = [None if n == "latency" else parse_config(n) for n in names]   # check them all first
+    cfgs = [None if n in ("latency", "mqtt") else parse_config(n) for n in names]   # check them all first
     if b.mask:
         lib = os.path.abspath(os.path.join(build, "bench", "cpuid_mask.so"))
         if not os.path.isfile(lib):
@@ -806,6 +958,9 @@ def main(argv):
     t0 = time.time()
     log("configurations: %s; trials %g s, confirmations %g s" % (" ".join(names), b.trial_s, b.confirm_s))
     for name, cfg in zip(names, cfgs):
+        if name == "mqtt":
+            b.mqtt_cost()
+            continue
         if cfg is None:
             b.latency()
             continue
@@ -817,8 +972,13 @@ def main(argv):
     run.update(load_end=loadavg(), elapsed_s=time.time() - t0)
     b.record(dict(run, kind="run", config="run"))
     import e2e_report  # noqa: E402  (beside this file)
-    e2e_report.write(b.results, out, b.mask)
-    log("wrote the End to end section of %s (%.0f s)" % (out, time.time() - t0))
+    # a run of the mqtt phase alone leaves the End to end tables as they were
+    if any(n != "mqtt" for n in names):
+        e2e_report.write(b.results, out, b.mask)
+        log("wrote the End to end section of %s (%.0f s)" % (out, time.time() - t0))
+    if "mqtt" in names:
+        e2e_report.write_mqtt(b.results, out, run)
+        log("wrote the MQTT sink's section of %s" % out)
     return 0
 
 

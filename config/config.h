@@ -96,9 +96,36 @@ typedef struct cfg_stream {
     int deblock;               /* run the in-loop deblocking filter */
 } cfg_stream;
 
+/* [mqtt]: the broker the MQTT sink publishes to (daemon/sink_mqtt.c). */
+typedef struct cfg_mqtt {
+    int line;                  /* of the section header, for messages; 0 = none */
+    char *host;                /* "" = no MQTT */
+    int port;
+    char *client_id;           /* "" = "lcnetd-" + the topic prefix */
+    char *username;            /* "" = none */
+    char *password_file;       /* "" = none; the sink reads it, the secret is
+                                  never kept here */
+    char *ca_file;             /* set: TLS, the broker's certificate checked against it */
+    char *cert_file, *key_file;   /* a client certificate, both or neither */
+    int keepalive;             /* seconds */
+    int qos;                   /* 0 or 1 */
+    char *topic_prefix;        /* "" = "lcnetd/<hostname>" */
+    int queue;                 /* messages held for the broker at most */
+    double backoff_min, backoff_max;   /* seconds, min <= max */
+    int homeassistant;         /* publish Home Assistant discovery */
+    char *homeassistant_prefix;
+} cfg_mqtt;
+
+/* [metrics]: the Prometheus endpoint (daemon/sink_metrics.c). */
+typedef struct cfg_metrics {
+    char *listen;              /* "ADDRESS:PORT"; "" = off */
+} cfg_metrics;
+
 typedef struct cfg {
     cfg_daemon daemon;
     cfg_model model;
+    cfg_mqtt mqtt;
+    cfg_metrics metrics;
     cfg_stream *streams;       /* in file order; none is valid (idle daemon) */
     int nstreams;
 } cfg;
@@ -134,7 +161,7 @@ int cfg_cpus_format(const cfg_cpus *c, char *buf, size_t len);
  * lcnetd.ini(5) complete.  Fills *d for key i and returns 0; returns -1
  * once i is past the last key. */
 typedef struct cfg_doc {
-    const char *section;       /* "daemon", "model" or "stream:NAME" */
+    const char *section;       /* "daemon", "model", "stream:NAME", "mqtt", "metrics" */
     const char *key;
     const char *type;          /* "path", "integer", "CPU list", ... */
     const char *def;           /* as written in a file; "" = empty */

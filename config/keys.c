@@ -16,6 +16,8 @@
 #define D(f) offsetof(cfg_daemon, f)
 #define M(f) offsetof(cfg_model, f)
 #define S(f) offsetof(cfg_stream, f)
+#define Q(f) offsetof(cfg_mqtt, f)
+#define P(f) offsetof(cfg_metrics, f)
 
 /* Stored as syslog priorities so the logger can use them unchanged. */
 static const cfg_word log_levels[] = {
@@ -141,10 +143,59 @@ static const cfg_key stream_keys[] = {
       "no = keep the section but do not run the stream" },
 };
 
+/* A reload applies every [mqtt] change: the MQTT sink reconnects with the
+ * new settings, and the streams keep running. */
+static const cfg_key mqtt_keys[] = {
+    { "host", CFG_T_NAME, Q(host), 0, 253, "", CFG_F_EMPTY_OK, NULL,
+      "broker's host name or address; empty = no MQTT" },
+    { "port", CFG_T_INT, Q(port), 1, 65535, "1883", 0, NULL,
+      "broker's port (8883 is the usual one for TLS)" },
+    { "client_id", CFG_T_NAME, Q(client_id), 0, 128, "", CFG_F_EMPTY_OK, NULL,
+      "MQTT client id; empty = lcnetd- and the topic prefix" },
+    { "username", CFG_T_NAME, Q(username), 0, 256, "", CFG_F_EMPTY_OK, NULL,
+      "user name to log in with; empty = anonymous" },
+    { "password_file", CFG_T_PATH, Q(password_file), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "file whose first line is the password of username; empty = none" },
+    { "ca_file", CFG_T_PATH, Q(ca_file), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "CA certificates (PEM) the broker's certificate must chain to; set = TLS" },
+    { "cert_file", CFG_T_PATH, Q(cert_file), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "TLS client certificate (PEM); with key_file" },
+    { "key_file", CFG_T_PATH, Q(key_file), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "private key of cert_file (PEM, not encrypted)" },
+    { "keepalive", CFG_T_INT, Q(keepalive), 5, 3600, "30", 0, NULL,
+      "seconds between pings; a broker silent for 1.5 times this is taken as gone" },
+    { "qos", CFG_T_INT, Q(qos), 0, 1, "0", 0, NULL,
+      "MQTT quality of service of every message, 0 or 1" },
+    { "topic_prefix", CFG_T_TOPIC, Q(topic_prefix), 0, 200, "", CFG_F_EMPTY_OK, NULL,
+      "first levels of every topic; empty = lcnetd/ and the host name" },
+    { "queue", CFG_T_INT, Q(queue), 16, 1000000, "1000", 0, NULL,
+      "messages held while the broker is slow or away; beyond, the oldest are dropped" },
+    { "backoff_min", CFG_T_DOUBLE, Q(backoff_min), 0.1, 3600, "1", 0, NULL,
+      "first reconnect delay in seconds" },
+    { "backoff_max", CFG_T_DOUBLE, Q(backoff_max), 0.1, 86400, "60", 0, NULL,
+      "longest reconnect delay in seconds, and the delay after a refused login" },
+    { "homeassistant", CFG_T_BOOL, Q(homeassistant), 0, 0, "no", 0, NULL,
+      "publish Home Assistant discovery: one sensor per stream" },
+    { "homeassistant_prefix", CFG_T_TOPIC, Q(homeassistant_prefix), 0, 200, "homeassistant",
+      0, NULL, "Home Assistant's discovery prefix" },
+};
+
+static const cfg_key metrics_keys[] = {
+    { "listen", CFG_T_LISTEN, P(listen), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "address and port of the Prometheus endpoint, like 127.0.0.1:9464; empty = off" },
+};
+
 #define NKEYS(a) ((int)(sizeof a / sizeof a[0]))
-const cfg_section cfg_sec_daemon = { "daemon", daemon_keys, NKEYS(daemon_keys) };
-const cfg_section cfg_sec_model = { "model", model_keys, NKEYS(model_keys) };
-const cfg_section cfg_sec_stream = { "stream", stream_keys, NKEYS(stream_keys) };
+const cfg_section cfg_sec_daemon = { "daemon", daemon_keys, NKEYS(daemon_keys),
+                                     offsetof(cfg, daemon) };
+const cfg_section cfg_sec_model = { "model", model_keys, NKEYS(model_keys),
+                                    offsetof(cfg, model) };
+const cfg_section cfg_sec_stream = { "stream", stream_keys, NKEYS(stream_keys), 0 };
+const cfg_section cfg_sec_mqtt = { "mqtt", mqtt_keys, NKEYS(mqtt_keys), offsetof(cfg, mqtt) };
+const cfg_section cfg_sec_metrics = { "metrics", metrics_keys, NKEYS(metrics_keys),
+                                      offsetof(cfg, metrics) };
+const cfg_section *const cfg_singles[] = { &cfg_sec_daemon, &cfg_sec_model, &cfg_sec_mqtt,
+                                           &cfg_sec_metrics, NULL };
 
 const cfg_key *cfg_sec_key(const cfg_section *s, const char *name)
 {
@@ -191,7 +242,7 @@ int cfg_sec_equal(const cfg_section *s, const void *a, const void *b)
 int cfg_doc_get(int i, cfg_doc *d)
 {
     static const cfg_section *const secs[] = {
-        &cfg_sec_daemon, &cfg_sec_model, &cfg_sec_stream,
+        &cfg_sec_daemon, &cfg_sec_model, &cfg_sec_stream, &cfg_sec_mqtt, &cfg_sec_metrics,
     };
     if (i < 0)
         return -1;

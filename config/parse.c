@@ -67,7 +67,8 @@ typedef struct parser {
     int sec_line, sec_errors;
     char label[80];            /* "daemon", "stream:yard" */
     int set_at[SECTION_KEYS_MAX];
-    int daemon_line, model_line, outside_reported;
+    int single_line[8];        /* of each cfg_singles[] section, once seen */
+    int outside_reported;
     perr errs[ERR_KEEP];
     int nkept, nerr;
 } parser;
@@ -115,7 +116,7 @@ static void *sec_base(parser *p)
 {
     if (p->stream >= 0)
         return &p->c->streams[p->stream];
-    return p->schema == &cfg_sec_daemon ? (void *)&p->c->daemon : (void *)&p->c->model;
+    return (char *)p->c + p->schema->base;
 }
 
 static int key_index(const cfg_section *s, const char *name)
@@ -200,6 +201,40 @@ static void check_backoff(parser *p, const cfg_stream *st)
                   p->label, st->backoff_min, st->backoff_max);
 }
 
+/* [mqtt]'s keys that only make sense together.  The password file is read
+ * by the MQTT sink, not here: a broker's password going stale must not stop
+ * the streams (--check-config reads it, see daemon/sinks.c). */
+static void check_mqtt(parser *p)
+{
+    cfg_mqtt *m = &p->c->mqtt;
+#define AT_KEY(name) p->set_at[key_index(&cfg_sec_mqtt, name)]
+    m->line = p->sec_line;
+    if (m->backoff_max < m->backoff_min)
+        add_error(p, AT_KEY("backoff_max") ? AT_KEY("backoff_max") : AT_KEY("backoff_min"),
+                  "[mqtt] backoff_max: %g is below backoff_min %g (expected at least "
+                  "backoff_min)", m->backoff_max, m->backoff_min);
+    if (m->password_file[0] && !m->username[0])
+        add_error(p, AT_KEY("password_file"), "[mqtt] password_file: no username "
+                  "(MQTT sends a password only with a user name; set username too)");
+    if (!m->cert_file[0] != !m->key_file[0])
+        add_error(p, AT_KEY(m->cert_file[0] ? "cert_file" : "key_file"), "[mqtt] %s: "
+                  "given without %s (expected both or neither)",
+                  m->cert_file[0] ? "cert_file" : "key_file",
+                  m->cert_file[0] ? "key_file" : "cert_file");
+    else if (m->cert_file[0] && !m->ca_file[0])
+        add_error(p, AT_KEY("cert_file"), "[mqtt] cert_file: a client certificate needs "
+                  "TLS (set ca_file to the broker's CA)");
+    if (!m->host[0])
+        for (int i = 0; i < cfg_sec_mqtt.nkeys; i++)
+            if (p->set_at[i] && i != key_index(&cfg_sec_mqtt, "host")) {
+                add_error(p, p->set_at[i], "[mqtt] %s: set, but host is empty (expected "
+                          "host = the broker, or the section left out)",
+                          cfg_sec_mqtt.keys[i].name);
+                break;
+            }
+#undef AT_KEY
+}
+
 /* Checks that need the whole section: required keys, keys that bound each
  * other, CPUs.  Skipped checks would only repeat an error already given. */
 static void finish_section(parser *p)
@@ -229,6 +264,8 @@ static void finish_section(parser *p)
         /* each list on its own: another key's error hides nothing here */
         check_cpus(p, "inference_cpus");
         check_cpus(p, "decode_cpus");
+    } else if (p->schema == &cfg_sec_mqtt && !p->sec_errors) {
+        check_mqtt(p);
     }
 }
 
@@ -293,21 +330,21 @@ static void open_stream(parser *p, const char *id)
 
 static void unknown_section(parser *p, const char *name)
 {
-    static const char *const known[] = { "daemon", "model", "stream" };
+    static const char *const known[] = { "daemon", "model", "mqtt", "metrics", "stream" };
     char hint[120] = "", head[72], rest[72];
     size_t hl = strcspn(name, ": -_.");
 
     snprintf(head, sizeof head, "%.*s", (int)(hl < 64 ? hl : 64), name);
     clean(name + hl + (name[hl] != '\0'), rest, sizeof rest);
-    const char *near = cfg_suggest(name, known, sizeof known[0], 2);
+    const char *near = cfg_suggest(name, known, sizeof known[0], 4);
     if (near)
         snprintf(hint, sizeof hint, "; did you mean [%s]?", near);
-    else if (cfg_suggest(head, known + 2, sizeof known[0], 1) && *rest)
+    else if (cfg_suggest(head, known + 4, sizeof known[0], 1) && *rest)
         snprintf(hint, sizeof hint, "; did you mean [stream:%s]?", rest);
     else if (strcasecmp(name, "stream") == 0)
         snprintf(hint, sizeof hint, "; a stream needs a name: [stream:NAME]");
-    add_error(p, p->line, "[%s]: unknown section (expected [daemon], [model] or "
-              "[stream:NAME])%s", p->label, hint);
+    add_error(p, p->line, "[%s]: unknown section (expected [daemon], [model], [mqtt], "
+              "[metrics] or [stream:NAME])%s", p->label, hint);
 }
 
 static char *trim(char *s)
@@ -347,11 +384,12 @@ static void on_section(parser *p, char *s)
         add_error(p, p->line, "[%s]: unexpected %s after the ] (expected a comment "
                   "or nothing)", p->label, shown);
     }
-    if (strcmp(name, "daemon") == 0)
-        open_single(p, &cfg_sec_daemon, &p->daemon_line);
-    else if (strcmp(name, "model") == 0)
-        open_single(p, &cfg_sec_model, &p->model_line);
-    else if (strncmp(name, "stream:", 7) == 0)
+    for (int i = 0; cfg_singles[i]; i++)
+        if (strcmp(name, cfg_singles[i]->name) == 0) {
+            open_single(p, cfg_singles[i], &p->single_line[i]);
+            return;
+        }
+    if (strncmp(name, "stream:", 7) == 0)
         open_stream(p, name + 7);
     else
         unknown_section(p, name);
@@ -377,7 +415,8 @@ static void on_key_error(parser *p, const char *key, const char *why)
 static void unknown_key(parser *p, const char *name)
 {
     static const cfg_section *const all[] = { &cfg_sec_daemon, &cfg_sec_model,
-                                              &cfg_sec_stream };
+                                              &cfg_sec_stream, &cfg_sec_mqtt,
+                                              &cfg_sec_metrics };
     char hint[120] = "";
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (all[i] != p->schema && cfg_sec_key(all[i], name)) {
@@ -606,12 +645,13 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
         ret = CFG_ENOMEM;
         goto end;
     }
-    if ((ret = cfg_sec_defaults(&cfg_sec_daemon, &c->daemon, why, sizeof why)) < 0 ||
-        (ret = cfg_sec_defaults(&cfg_sec_model, &c->model, why, sizeof why)) < 0) {
-        if (ret == CFG_EINVAL)
-            snprintf(err, errlen, "%s", why);
-        goto end;
-    }
+    for (int i = 0; cfg_singles[i]; i++)
+        if ((ret = cfg_sec_defaults(cfg_singles[i], (char *)c + cfg_singles[i]->base, why,
+                                    sizeof why)) < 0) {
+            if (ret == CFG_EINVAL)
+                snprintf(err, errlen, "%s", why);
+            goto end;
+        }
     int rc = ini_parse_stream(read_line, p, on_key, p);
     check_pending(p);
     finish_section(p);
@@ -703,8 +743,8 @@ void cfg_free(cfg *c)
 {
     if (!c)
         return;
-    cfg_sec_free(&cfg_sec_daemon, &c->daemon);
-    cfg_sec_free(&cfg_sec_model, &c->model);
+    for (int i = 0; cfg_singles[i]; i++)
+        cfg_sec_free(cfg_singles[i], (char *)c + cfg_singles[i]->base);
     for (int i = 0; i < c->nstreams; i++) {
         cfg_sec_free(&cfg_sec_stream, &c->streams[i]);
         free(c->streams[i].name);

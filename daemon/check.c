@@ -19,6 +19,7 @@
 #include "daemon/log.h"
 #include "daemon/publish.h"
 #include "daemon/sched.h"
+#include "daemon/sink.h"
 
 /* ------------------------------------------------------------ report */
 
@@ -263,6 +264,12 @@ int chk_run(const char *config_path, const char *user, FILE *out, char *err, siz
             chk_sandbox(&r, why, s->password_file);
         }
     }
+    r.line = 0;
+    /* the outputs' own files (the MQTT password, CA, certificate, key) */
+    if (snk_set_check(c, config_path, why, sizeof why) < 0)
+        chk_error(&r, "%s", why);
+    if (c->mqtt.host && c->mqtt.host[0])
+        chk_unchecked(&r, "[mqtt] the broker %s:%d (a network service)", c->mqtt.host, c->mqtt.port);
     if (!enabled)
         chk_note(&r, "no stream is enabled: lcnetd starts and idles; add a [stream:NAME] section "
                  "(or set enabled = yes in one) and reload");

@@ -132,10 +132,7 @@ static void open_reason(lc_stream *s, const char *what, int ret, char *err, size
 
 static void emit_state(lc_stream *s, const char *state, const char *reason, double retry)
 {
-    size_t len;
-    char *line = ev_stream_state(s->cfg.name, state, reason, retry, &len);
-    if (line)
-        evq_push(s->q, s->cfg.name, line, len);
+    evq_push(s->q, snk_state_new(s->cfg.name, state, reason, retry));
 }
 
 typedef struct {

@@ -41,6 +41,7 @@
 #include "daemon/publish.h"
 #include "daemon/redact.h"
 #include "daemon/sched.h"
+#include "daemon/sink.h"
 #include "daemon/svc.h"
 #include "daemon/util.h"
 
@@ -57,7 +58,8 @@ typedef struct {
     cfg *c;
     sch *sched;
     evq *q;
-    pub_server *pub;
+    snk_set *sinks;             /* the outputs: the event socket, MQTT, metrics */
+    sch_model_info mi;          /* the running model's, for the sinks' env */
     int listen_fd, own_socket;
     stream_ref *st;
     int nst;
@@ -192,25 +194,10 @@ static void streams_stop_all(daemon_t *d)
 
 /* -------------------------------------------------------- publishing */
 
-static void to_pub(void *arg, const char *stream, const char *line, size_t len)
+static void to_sinks(void *arg, const snk_event *e)
 {
     daemon_t *d = arg;
-#ifdef LCNETD_TESTING
-    /* Test builds stamp label lines as they go to the subscribers' sockets:
-     * a Unix socket's line is readable from the moment send() returns, and
-     * the subscriber's own wake-up is then measured apart (bench/latsub.c). */
-    static const char tag[] = "{\"event\":\"label\"";
-    char *t = NULL;
-    if (len > sizeof tag && memcmp(line, tag, sizeof tag - 1) == 0 && line[len - 1] == '}' &&
-        (t = malloc(len + 48))) {
-        int n = snprintf(t, len + 48, "%.*s,\"sent_mono_us\":%" PRId64 "}", (int)(len - 1), line,
-                         lc_mono_us());
-        pub_broadcast(d->pub, stream, t, (size_t)n);
-        free(t);
-        return;
-    }
-#endif
-    pub_broadcast(d->pub, stream, line, len);
+    snk_set_event(d->sinks, e);
 }
 
 static char *hello(void *arg)
@@ -241,7 +228,8 @@ static char *status(void *arg)
 {
     daemon_t *d = arg;
     ev_status_stream *ss = calloc((size_t)d->nst + 1, sizeof(*ss));
-    pub_stats ps;
+    json_buf extra = JSON_BUF_INIT;
+    snk_counters sc;
     size_t len;
     if (!ss)
         return NULL;
@@ -251,8 +239,13 @@ static char *status(void *arg)
                                     lc_read(&s->classified), lc_read(&s->skipped),
                                     lc_read(&s->reconnects) };
     }
-    pub_get_stats(d->pub, &ps);
-    char *line = ev_status(ss, d->nst, ps.clients, d->fps, evq_dropped(d->q), &len);
+    snk_set_counters(d->sinks, "socket", &sc);
+    /* the sinks' own parts ("mqtt":{...}), after the members all had before */
+    json_begin(&extra);
+    snk_set_status(d->sinks, &extra);
+    char *line = extra.failed ? NULL : ev_status(ss, d->nst, sc.clients, d->fps, evq_dropped(d->q),
+                                                 extra.s + 1, &len);
+    json_release(&extra);
     free(ss);
     return line;
 }
@@ -263,11 +256,35 @@ static int cmp_float(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void stats_tick(daemon_t *d, double secs)
+/* An SNK_STATS event of the counters as they are now, in *e and its
+ * streams in *out (the caller frees).  secs > 0: a stats tick, which also
+ * takes the rates and latencies of the interval; 0: a sample of the
+ * counters alone. */
+static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats **out)
 {
+    snk_stream_stats *v = calloc((size_t)d->nst + 1, sizeof *v);
+    snk_counters sock, mqtt;
+    *out = v;
+    if (!v)
+        return -1;
     for (int i = 0; i < d->nst; i++) {
         stream_ref *r = &d->st[i];
         lc_stream *s = r->s;
+        snk_stream_stats *st = &v[i];
+        *st = (snk_stream_stats){ .stream = s->cfg.name, .state = state_of(s), .p50_ms = -1,
+                                  .p99_ms = -1 };
+        st->decoded = lc_read(&s->decoded);
+        st->sampled_out = lc_read(&s->sampled_out);
+        st->skipped = lc_read(&s->skipped);
+        st->classified = lc_read(&s->classified);
+        st->published = lc_read(&s->published);
+        st->reconnects = lc_read(&s->reconnects);
+        st->decode_skipped = lc_read(&s->decode_skipped);
+        st->packets = lc_read(&s->packets);
+        st->decode_errors = lc_read(&s->errors);
+        st->ts_discontinuities = lc_read(&s->ts_discontinuities);
+        if (secs <= 0)
+            continue;
         float lat[512];
         int n;
         pthread_mutex_lock(&s->m);
@@ -276,30 +293,45 @@ static void stats_tick(daemon_t *d, double secs)
         s->nlat = 0;
         pthread_mutex_unlock(&s->m);
         qsort(lat, (size_t)n, sizeof(float), cmp_float);
-        ev_stats_t st = { .seconds = secs, .state = state_of(s) };
-        st.decoded = lc_read(&s->decoded);
-        st.sampled_out = lc_read(&s->sampled_out);
-        st.skipped = lc_read(&s->skipped);
-        st.classified = lc_read(&s->classified);
-        st.published = lc_read(&s->published);
-        st.reconnects = lc_read(&s->reconnects);
-        st.decode_skipped = lc_read(&s->decode_skipped);
-        st.packets = lc_read(&s->packets);
-        st.decode_errors = lc_read(&s->errors);
-        st.ts_discontinuities = lc_read(&s->ts_discontinuities);
-        st.decoded_fps = (double)(st.decoded - r->decoded) / secs;
-        st.classified_fps = (double)(st.classified - r->classified) / secs;
-        st.p50_ms = n ? lat[n / 2] : -1;
-        st.p99_ms = n ? lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : -1;
-        r->decoded = st.decoded;
-        r->classified = st.classified;
-        size_t len;
-        char *line = ev_stats(s->cfg.name, &st, &len);
-        if (line) {
-            pub_broadcast(d->pub, s->cfg.name, line, len);
-            free(line);
-        }
+        st->decoded_fps = (double)(st->decoded - r->decoded) / secs;
+        st->classified_fps = (double)(st->classified - r->classified) / secs;
+        st->p50_ms = n ? lat[n / 2] : -1;
+        st->p99_ms = n ? lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : -1;
+        r->decoded = st->decoded;
+        r->classified = st->classified;
     }
+    snk_set_counters(d->sinks, "socket", &sock);
+    snk_set_counters(d->sinks, "mqtt", &mqtt);
+    *e = (snk_event){ .kind = SNK_STATS, .time_us = lc_wall_us() };
+    e->stats.seconds = secs;
+    e->stats.n = d->nst;
+    e->stats.streams = v;
+    e->stats.drops = (snk_drops){ evq_dropped(d->q), sock.dropped, mqtt.dropped };
+    e->stats.subscribers = sock.clients;
+    e->stats.mqtt_on = d->c->mqtt.host[0] != 0;
+    e->stats.mqtt_connected = mqtt.clients;
+    e->stats.mqtt_sent = mqtt.sent;
+    e->stats.classified_fps = d->fps;
+    sch_infer_times(d->sched, &e->stats.infer);
+    return 0;
+}
+
+static void stats_tick(daemon_t *d, double secs)
+{
+    snk_event e;
+    snk_stream_stats *v;
+    if (stats_fill(d, secs, &e, &v) == 0)
+        snk_set_event(d->sinks, &e);
+    free(v);
+}
+
+static void sample_tick(daemon_t *d)
+{
+    snk_event e;
+    snk_stream_stats *v;
+    if (stats_fill(d, 0, &e, &v) == 0)
+        snk_set_sample(d->sinks, &e);
+    free(v);
 }
 
 /* max_subscribers, or fewer if the descriptor limit would leave too few
@@ -337,6 +369,17 @@ static int healthy(daemon_t *d, int64_t now)
 }
 
 static void reload_poll(daemon_t *d);
+static char *hello(void *arg);
+static char *status(void *arg);
+
+/* What the sinks are told of the daemon, at start and on every reload. */
+static void sink_env(daemon_t *d, snk_env *env, int max_subscribers)
+{
+    sch_model(d->sched, &d->mi);
+    *env = (snk_env){ .listen_fd = d->listen_fd, .max_subscribers = max_subscribers,
+                      .hooks = { hello, status, d }, .version = LCNETD_VERSION,
+                      .model = d->mi.model, .precision = d->mi.precision, .isa = d->mi.isa };
+}
 
 static void tick(daemon_t *d)
 {
@@ -352,20 +395,21 @@ static void tick(daemon_t *d)
         uint64_t c = sch_classified(d->sched);
         double secs = (double)(now - d->last_status_us) / 1e6;
         int up = 0;
-        pub_stats ps;
+        snk_counters sc;
         d->fps = d->last_status_us ? (double)(c - d->last_classified) / secs : 0;
         d->last_classified = c;
         d->last_status_us = now;
         for (int i = 0; i < d->nst; i++)
             up += lc_stream_state(d->st[i].s) == LC_STREAM_UP;
-        pub_get_stats(d->pub, &ps);
+        snk_set_counters(d->sinks, "socket", &sc);
         svc_status("streams up %d/%d, classified %.1f fps, %d subscribers", up, d->nst, d->fps,
-                   ps.clients);
+                   sc.clients);
     }
     if (now - d->last_stats_us >= (int64_t)d->c->daemon.stats_interval * 1000000) {
         stats_tick(d, (double)(now - d->last_stats_us) / 1e6);
         d->last_stats_us = now;
     }
+    sample_tick(d);
 }
 
 /* The passwords of a's streams and of b's (may be NULL) become the ones the
@@ -515,12 +559,12 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     }
     streams_down(d, go, ngo);
     for (int i = 0; i < ngo; i++) {
-        size_t len;
-        char *line = ev_stream_state(d->st[go[i]].s->cfg.name, "stopped", "configuration reloaded", -1, &len);
-        if (line) {
-            pub_broadcast(d->pub, d->st[go[i]].s->cfg.name, line, len);
-            free(line);
-        }
+        snk_event e = { .kind = SNK_STATE, .stream = d->st[go[i]].s->cfg.name,
+                        .time_us = lc_wall_us() };
+        e.state.state = "stopped";
+        e.state.reason = "configuration reloaded";
+        e.state.retry_s = -1;
+        snk_set_event(d->sinks, &e);
     }
     streams_forget(d, go, ngo);
     free(go);
@@ -544,7 +588,9 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     known_secrets(d->c, NULL);
     lc_log_set_level(d->c->daemon.log_level);
     sch_configure(d->sched, d->c);
-    pub_set_limits(d->pub, (size_t)d->c->daemon.subscriber_buffer, subscriber_cap(d));
+    snk_env env;
+    sink_env(d, &env, subscriber_cap(d));
+    snk_set_reload(d->sinks, d->c, &env);
     for (int i = 0; i < d->c->nstreams; i++) {
         const cfg_stream *c = &d->c->streams[i];
         int running = 0;
@@ -585,7 +631,7 @@ static int epoll_add(int ep, int fd, uint32_t tag)
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
-enum { TAG_SIGNAL = 1, TAG_PUB, TAG_EVQ, TAG_TIMER };
+enum { TAG_SIGNAL = 1, TAG_SINKS, TAG_EVQ, TAG_TIMER };
 
 static void usage(FILE *f)
 {
@@ -729,11 +775,11 @@ static int run(daemon_t *d)
                 }
                 break;
             }
-            case TAG_PUB:
-                pub_dispatch(d->pub);
+            case TAG_SINKS:
+                snk_set_dispatch(d->sinks);
                 break;
             case TAG_EVQ:
-                evq_drain(d->q, to_pub, d);
+                evq_drain(d->q, to_sinks, d);
                 break;
             case TAG_TIMER: {
                 uint64_t x;
@@ -816,12 +862,6 @@ int main(int argc, char **argv)
         ret = EX_OSERR;
         goto end;
     }
-    pub_hooks hooks = { hello, status, &d };
-    if (pub_new(&d.pub, d.listen_fd, (size_t)d.c->daemon.subscriber_buffer,
-                d.c->daemon.max_subscribers, &hooks, err, sizeof err) < 0) {
-        lc_log(LOG_ERR, "%s", err);
-        goto end;
-    }
     if ((d.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
         (d.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0) {
         lc_log(LOG_ERR, "event loop: %s", strerror(errno));
@@ -829,13 +869,24 @@ int main(int argc, char **argv)
     }
     struct itimerspec it = { { 0, 250000000 }, { 0, 250000000 } };
     timerfd_settime(d.timerfd, 0, &it, NULL);
-    if (epoll_add(d.epfd, sig_pipe[0], TAG_SIGNAL) < 0 || epoll_add(d.epfd, pub_fd(d.pub), TAG_PUB) < 0 ||
-        epoll_add(d.epfd, evq_fd(d.q), TAG_EVQ) < 0 || epoll_add(d.epfd, d.timerfd, TAG_TIMER) < 0) {
+    if (epoll_add(d.epfd, sig_pipe[0], TAG_SIGNAL) < 0 || epoll_add(d.epfd, evq_fd(d.q), TAG_EVQ) < 0 ||
+        epoll_add(d.epfd, d.timerfd, TAG_TIMER) < 0) {
         lc_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
         goto end;
     }
+    /* the sinks' threads (MQTT's, the metrics server's) are born on the
+     * loop's CPUs, off the inference CPUs */
+    snk_env env;
+    sink_env(&d, &env, d.c->daemon.max_subscribers);
+    int r = snk_set_open(&d.sinks, d.c, &env, err, sizeof err);
+    if (r < 0 || epoll_add(d.epfd, snk_set_fd(d.sinks), TAG_SINKS) < 0) {
+        lc_log(LOG_ERR, "%s", r < 0 ? err : strerror(errno));
+        goto end;
+    }
+    /* the subscriber limit leaves room for what the daemon holds now */
     d.fd_base = lc_fd_open_count();
-    pub_set_limits(d.pub, (size_t)d.c->daemon.subscriber_buffer, subscriber_cap(&d));
+    sink_env(&d, &env, subscriber_cap(&d));
+    snk_set_reload(d.sinks, d.c, &env);
     for (int i = 0; i < d.c->nstreams; i++) {
         if (!d.c->streams[i].enabled)
             continue;
@@ -863,15 +914,9 @@ end:
     sch_stop(d.pending);        /* returns at once if its model still loads */
     cfg_free(d.pending_cfg);
     sch_stop(d.sched);
-    if (d.pub) {
-        evq_drain(d.q, to_pub, &d);
-        size_t len;
-        char *bye = ev_simple("shutdown", "lcnetd is stopping", &len);
-        if (bye) {
-            pub_goodbye(d.pub, bye, 1000);
-            free(bye);
-        }
-        pub_free(d.pub);
+    if (d.sinks) {
+        evq_drain(d.q, to_sinks, &d);
+        snk_set_close(d.sinks);
     }
     if (d.listen_fd >= 0)
         close(d.listen_fd);

@@ -21,9 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/events.h"
 #include "daemon/evq.h"
 #include "daemon/log.h"
+#include "daemon/sink.h"
 #include "daemon/util.h"
 
 #define MAX_STREAMS CFG_STREAMS_MAX   /* the config refuses more */
@@ -59,6 +59,7 @@ struct sch {
 
     int64_t heartbeat_us;
     uint64_t classified;
+    lc_hist infer;              /* each batch's inference time */
 #ifdef LCNETD_TESTING
     int wedged;
 #endif
@@ -123,12 +124,23 @@ static void publish(sch *s, lc_stream *st, const lc_frame *f, const float *probs
         st->last_cls = c;
         st->cand_n = 0;
     }
-    size_t len;
-    char *line = ev_label(st, f, ms, top, k, s->labels ? s->labels : eng_model_labels(s->model), &len);
-    if (line) {
-        evq_push(s->q, st->cfg.name, line, len);
-        lc_count(&st->published, 1);
+    /* a typed event: the sinks format it on the loop, off these CPUs */
+    const eng_labels *names = s->labels ? s->labels : eng_model_labels(s->model);
+    snk_class cls[100];
+    for (int i = 0; i < k; i++)
+        cls[i] = (snk_class){ top[i].cls, top[i].score, eng_label(names, top[i].cls) };
+    snk_event *e = snk_label_new(st->cfg.name, cls, k, f->seq, f->pts, f->capture_us,
+                                 f->decoded_us, ms);
+#ifdef LCNETD_TESTING
+    if (e) {
+        e->label.scaled_us = f->scaled_us;
+        e->label.infer_start_us = f->infer_start_us;
+        e->label.infer_end_us = f->infer_end_us;
     }
+#endif
+    if (e)
+        lc_count(&st->published, 1);
+    evq_push(s->q, e);
 }
 
 static void run_batch(sch *s, lc_stream **bs, lc_frame **bf, int n, float *raw, float *probs,
@@ -139,15 +151,14 @@ static void run_batch(sch *s, lc_stream **bs, lc_frame **bf, int n, float *raw, 
         frames[i] = bf[i]->pix;
         strides[i] = bs[i]->w * 3;
     }
-#ifdef LCNETD_TESTING
     int64_t t0 = lc_mono_us();
-#endif
     if (eng_run_pixels(s->model, frames, strides, n, raw, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "inference failed: %s", err);
         return;
     }
     eng_probs(s->model, raw, n, probs);
     int64_t now = lc_mono_us();
+    lc_hist_add(&s->infer, now - t0);
     for (int i = 0; i < n; i++) {
 #ifdef LCNETD_TESTING
         bf[i]->infer_start_us = t0;
@@ -431,6 +442,11 @@ int64_t sch_heartbeat(const sch *s)
 uint64_t sch_classified(const sch *s)
 {
     return __atomic_load_n(&s->classified, __ATOMIC_RELAXED);
+}
+
+void sch_infer_times(const sch *s, lc_hist *out)
+{
+    lc_hist_read(&s->infer, out);
 }
 
 #ifdef LCNETD_TESTING

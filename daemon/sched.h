@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "daemon/hist.h"
 #include "daemon/stream.h"
 #include "engine/engine.h"
 
@@ -54,6 +55,8 @@ void sch_configure(sch *s, const cfg *c);
 /* Monotonic time of the thread's last loop: stale means wedged. */
 int64_t sch_heartbeat(const sch *s);
 uint64_t sch_classified(const sch *s);
+/* How long each batch's inference took, since start. */
+void sch_infer_times(const sch *s, lc_hist *out);
 
 #ifdef LCNETD_TESTING
 /* Test-only fault: the thread stops making progress until released. */

@@ -450,7 +450,7 @@ static void test_unknown_section(void **state)
     (void)state;
     expect_error("[daemon]\n[deamon]\nlog_level = info\n",
                  "t.ini:2: [deamon]: unknown section",
-                 "expected [daemon], [model] or [stream:NAME]",
+                 "expected [daemon], [model], [mqtt], [metrics] or [stream:NAME]",
                  "did you mean [daemon]?", NULL);
     expect_error("[streams:yard]\nurl = /x\n", "t.ini:1: [streams:yard]: unknown section",
                  "did you mean [stream:yard]?", NULL);
@@ -1262,7 +1262,8 @@ static void test_doc_lists_every_key_once(void **state)
                 fail_msg("[%s] %s listed twice", d.section, d.key);
         }
     }
-    assert_int_equal(n, cfg_sec_daemon.nkeys + cfg_sec_model.nkeys + cfg_sec_stream.nkeys);
+    assert_int_equal(n, cfg_sec_daemon.nkeys + cfg_sec_model.nkeys + cfg_sec_stream.nkeys +
+                            cfg_sec_mqtt.nkeys + cfg_sec_metrics.nkeys);
     assert_int_equal(cfg_doc_get(n, &d), -1);
     assert_int_equal(cfg_doc_get(-1, &d), -1);
 
@@ -1365,6 +1366,62 @@ static void test_suggest(void **state)
     assert_null(cfg_suggest("frame_rate", words, st, 4));
 }
 
+/* ------------------------------------------------------------ [mqtt] and [metrics] */
+
+static void test_mqtt_and_metrics_sections(void **state)
+{
+    (void)state;
+    cfg *c = load_ok("[stream:a]\nurl=/a\n");
+    assert_string_equal(c->mqtt.host, "");          /* off by default */
+    assert_int_equal(c->mqtt.port, 1883);
+    assert_int_equal(c->mqtt.queue, 1000);
+    assert_string_equal(c->mqtt.homeassistant_prefix, "homeassistant");
+    assert_string_equal(c->metrics.listen, "");
+    cfg_free(c);
+
+    c = load_ok("[mqtt]\nhost = broker.local\nport = 8883\ntopic_prefix = site/box-1\n"
+                "username = u\npassword_file = /run/pw\nca_file = /etc/ca.pem\nqos = 1\n"
+                "cert_file = /etc/c.pem\nkey_file = /etc/k.pem\nhomeassistant = yes\n"
+                "[metrics]\nlisten = [::1]:9464\n");
+    assert_string_equal(c->mqtt.host, "broker.local");
+    assert_int_equal(c->mqtt.port, 8883);
+    assert_string_equal(c->mqtt.topic_prefix, "site/box-1");
+    assert_int_equal(c->mqtt.qos, 1);
+    assert_int_equal(c->mqtt.homeassistant, 1);
+    assert_int_equal(c->mqtt.line, 1);
+    assert_string_equal(c->metrics.listen, "[::1]:9464");
+    cfg_free(c);
+
+    expect_error("[mqtt]\nhost = b\ntopic_prefix = a/+/b\n", "t.ini:3: [mqtt] topic_prefix:",
+                 "wildcard", NULL);
+    expect_error("[mqtt]\nhost = b\ntopic_prefix = /a\n", "t.ini:3:", "empty level", NULL);
+    expect_error("[mqtt]\nhost = b\ntopic_prefix = a//b\n", "t.ini:3:", "empty level", NULL);
+    expect_error("[mqtt]\nhost = my broker\n", "t.ini:2: [mqtt] host:", "blank", NULL);
+    expect_error("[mqtt]\nhost = b\nqos = 2\n", "t.ini:3: [mqtt] qos:", "0..1", NULL);
+    expect_error("[mqtt]\nhost = b\npassword_file = /p\n", "t.ini:3: [mqtt] password_file:",
+                 "set username too", NULL);
+    expect_error("[mqtt]\nhost = b\ncert_file = /c\nca_file = /a\n", "t.ini:3: [mqtt] cert_file:",
+                 "without key_file", NULL);
+    expect_error("[mqtt]\nhost = b\ncert_file = /c\nkey_file = /k\n", "t.ini:3: [mqtt] cert_file:",
+                 "set ca_file", NULL);
+    expect_error("[mqtt]\nport = 1884\n", "t.ini:2: [mqtt] port: set, but host is empty", NULL);
+    expect_error("[mqtt]\nhost = b\nbackoff_min = 5\nbackoff_max = 2\n",
+                 "t.ini:4: [mqtt] backoff_max: 2 is below backoff_min 5", NULL);
+    expect_error("[mqtt]\nhost = b\n[mqtt]\n", "t.ini:3: [mqtt]: section already defined", NULL);
+    expect_error("[mqtt]\nhots = b\n", "t.ini:2: [mqtt] hots: unknown key", "did you mean host?",
+                 NULL);
+    expect_error("[metrics]\nlisten = localhost:9464\n", "t.ini:2: [metrics] listen:",
+                 "numeric IPv4", NULL);
+    expect_error("[metrics]\nlisten = 127.0.0.1\n", "t.ini:2:", "no :PORT", NULL);
+    expect_error("[metrics]\nlisten = 127.0.0.1:70000\n", "t.ini:2:", "between 1 and 65535",
+                 NULL);
+    expect_error("[metric]\n", "t.ini:1: [metric]: unknown section", "did you mean [metrics]?",
+                 NULL);
+    /* a key of another section points there */
+    expect_error("[daemon]\ntopic_prefix = x\n", "t.ini:2: [daemon] topic_prefix: unknown key here",
+                 "it belongs in [mqtt]", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1419,6 +1476,7 @@ int main(void)
         cmocka_unit_test(test_doc_lists_every_key_once),
         cmocka_unit_test(test_man_page_documents_every_key),
         cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_mqtt_and_metrics_sections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "daemon/evq.h"
 #include "daemon/sched.h"
+#include "daemon/sink.h"
 #include "daemon/stream.h"
 #include "daemon/util.h"
 #include "tests/fakecpus.h"
@@ -33,12 +34,10 @@ static int first_cpu(void)
     return 0;
 }
 
-static void drop_line(void *arg, const char *stream, const char *line, size_t len)
+static void drop_line(void *arg, const snk_event *e)
 {
-    (void)stream;
-    (void)line;
-    (void)len;
-    (*(int *)arg)++;
+    if (e->kind == SNK_LABEL)
+        (*(int *)arg)++;
 }
 
 static void test_batch_from_128_cpus(void **state)

@@ -7,6 +7,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev libomp-14-dev llvm
 libdnnl-dev
 libavformat-dev libavdevice-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
 libinih-dev libsystemd-dev systemd libcmocka-dev
+libmosquitto-dev mosquitto mosquitto-clients openssl libmicrohttpd-dev prometheus
 libprotobuf-c-dev protobuf-c-compiler libcjson-dev libyaml-dev protobuf-compiler python3-protobuf
 libonnx-dev libonnx-testdata
 python3 python3-torch python3-onnx python3-numpy python3-gi python3-skimage python3-pil palapeli-data
