@@ -172,8 +172,8 @@ def main(argv):
         p(f"**Masked:** both lcnetd and ONNX Runtime ran with the CPUID instruction answering as a "
           f"{mask.upper()}-class CPU (`BENCH_CPU={mask}`, bench/cpuid_mask.c) on a CPU that has more "
           f"({facts['isa'].strip()}). Each side chose the kernels it would choose on such a CPU; the "
-          "caches, clocks and execution ports are still the bigger CPU's. The FMA peak probe is AVX-512 "
-          "code and is left out.")
+          "caches, clocks and execution ports are still the bigger CPU's. The FMA peak is measured with "
+          "the class's widest vectors (256-bit for AVX2; none for SSE4.1).")
         p("")
     if cap:
         p(f"**Capped:** lcnetd ran with `ONEDNN_MAX_CPU_ISA={cap}` on a CPU that has more "
