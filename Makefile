@@ -6,7 +6,7 @@
 
 BUILD   ?= build
 PUBLIC  := all check check-unit check-int check-isa check-asan check-asan-core check-tsan bench bench-e2e fuzz fuzz-build fuzz-regress \
-           soak demo install train-default-model fixtures clips
+           soak demo install train-default-model fixtures clips check-outputs
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(LCNETD_DEPS),)
@@ -195,6 +195,13 @@ check-isa: all $(UNIT) fixtures
 
 check-int: all fixtures clips
 	tests/run.sh $(BUILD) integration
+
+# Every fixture model's outputs in every precision this CPU runs, digested
+# and compared with the digest kept for this ISA (tests/tools/outputs-digest):
+# a change to the engine that must not move a bit shows here.  With
+# ONEDNN_MAX_CPU_ISA=AVX2 it compares the capped run with its own digest.
+check-outputs: all fixtures
+	tests/tools/outputs-digest --check tests/tools/digests $(BUILD)
 
 # Long run under load with RTSP server restarts; writes docs/soak.md, fails on RSS or fd growth.
 SOAK_MINUTES ?= 30
