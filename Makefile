@@ -44,9 +44,9 @@ CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(WNOTRUNC) $(OMPFLAG) -fn
 TCFLAGS := $(CFLAGS) -DLCNETD_TESTING
 LDLIBS  := $(PKGLIBS) -ldnnl -lm -lpthread $(OMPFLAG) $(SAN)
 
-GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c $(BUILD)/gen/engine/paddle_framework.pb-c.c
+GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c $(BUILD)/gen/engine/import/paddle_framework.pb-c.c
 GEN_H   := $(GEN_PB:.c=.h)
-ENG_SRC := $(sort $(wildcard engine/*.c)) $(GEN_PB)
+ENG_SRC := $(sort $(wildcard engine/*.c engine/*/*.c)) $(GEN_PB)
 CFG_SRC := $(sort $(wildcard config/*.c))
 DMN_SRC := $(filter-out daemon/main.c,$(sort $(wildcard daemon/*.c)))
 obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
@@ -70,10 +70,10 @@ $(BUILD)/gen/onnx/onnx.pb-c.c: /usr/include/onnx/onnx.proto
 	protoc-c --c_out=$(BUILD)/gen -I/usr/include onnx/onnx.proto
 $(BUILD)/gen/onnx/onnx.pb-c.h: $(BUILD)/gen/onnx/onnx.pb-c.c
 # Paddle 2.x's ProgramDesc: the subset of Paddle's framework.proto we read.
-$(BUILD)/gen/engine/paddle_framework.pb-c.c: engine/paddle_framework.proto
+$(BUILD)/gen/engine/import/paddle_framework.pb-c.c: engine/import/paddle_framework.proto
 	@mkdir -p $(BUILD)/gen
-	protoc-c --c_out=$(BUILD)/gen -I. engine/paddle_framework.proto
-$(BUILD)/gen/engine/paddle_framework.pb-c.h: $(BUILD)/gen/engine/paddle_framework.pb-c.c
+	protoc-c --c_out=$(BUILD)/gen -I. engine/import/paddle_framework.proto
+$(BUILD)/gen/engine/import/paddle_framework.pb-c.h: $(BUILD)/gen/engine/import/paddle_framework.pb-c.c
 
 # Generated code is not ours to hold to -Werror.
 $(BUILD)/obj/gen/%.o $(BUILD)/tobj/gen/%.o: $(BUILD)/gen/%.c
@@ -90,12 +90,12 @@ $(BUILD)/tobj/%.o: %.c | $(GEN_H)
 # The resampler's and the int8 element loops are what vectorisation is for; -O2 leaves them scalar.
 $(call obj,daemon/resample.c): CFLAGS += -O3
 $(call tobj,daemon/resample.c): TCFLAGS += -O3
-$(call obj,engine/q8_elem.c): CFLAGS += -O3
+$(call obj,engine/dnn/q8_elem.c): CFLAGS += -O3
 # Their target_clones resolvers run in the dynamic loader, before TSan's
 # runtime is up, and crash there when instrumented.  Both are arithmetic on
 # the caller's buffers, with no shared state for TSan to watch.
 ifneq ($(findstring thread,$(SAN)),)
-$(call obj,daemon/resample.c engine/q8_elem.c): CFLAGS += -fno-sanitize=thread
+$(call obj,daemon/resample.c engine/dnn/q8_elem.c): CFLAGS += -fno-sanitize=thread
 $(call tobj,daemon/resample.c): TCFLAGS += -fno-sanitize=thread
 endif
 
@@ -126,7 +126,7 @@ FIXDIR  := $(BUILD)/fixtures
 
 fixtures: $(FIXDIR)/.stamp
 $(FIXDIR)/.stamp: tests/fixtures/gen-fixtures.sh $(wildcard tests/fixtures/*.py tests/fixtures/*.js) \
-                  tools/pplcnet.py engine/paddle_framework.proto
+                  tools/pplcnet.py engine/import/paddle_framework.proto
 	tests/fixtures/gen-fixtures.sh $(FIXDIR)
 	@touch $@
 
@@ -142,6 +142,7 @@ $(BUILD)/clips/.stamp: tests/fixtures/gen-clips.sh
 # The ISA-capped runs follow the uncapped one, whose int8 outputs they must
 # match byte for byte (tests/run-isa.sh).
 check: all $(UNIT) fixtures clips fuzz-regress
+	tests/tools/engine-layers
 	rm -rf $(FIXDIR)/isa-ref
 	tests/run.sh $(BUILD)
 	tests/run-isa.sh $(BUILD)
@@ -185,6 +186,7 @@ check-tsan: tsan-build
 	$(TSAN_ENV) LCNETD_INTEGRATION="$(TSAN_SUITES)" tests/run.sh $(TSAN_BUILD) integration
 
 check-unit: all $(UNIT) fixtures
+	tests/tools/engine-layers
 	tests/run.sh $(BUILD) unit
 
 # The engine suites alone, uncapped and then capped at each lower ISA.

@@ -12,11 +12,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/loader.h"
-#include "engine/onednn.h"
-#include "engine/onednn_q8.h"
-#include "engine/ops.h"
-#include "engine/quant.h"
+#include "engine/import/import.h"
+#include "engine/dnn/dnn.h"
+#include "engine/graph/ops.h"
+#include "engine/graph/quant.h"
 
 #define MAX_BATCH ENG_MAX_BATCH
 

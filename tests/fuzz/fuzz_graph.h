@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "engine/onednn.h"
-#include "engine/ops.h"
+#include "engine/dnn/dnn.h"
+#include "engine/graph/ops.h"
 
 #define FUZZ_MAX_NODES 64
 #define FUZZ_MAX_ELEMS ((int64_t)1 << 20)

@@ -1,4 +1,5 @@
-/* onednn.c: compile the fused graph into oneDNN 2.6 primitives and run them.
+/* fp32.c: compile the fused graph into oneDNN 2.6 primitives (fp32, or bf16
+ * where it pays) and run them.
  *
  * Per node: descs with format "any" where oneDNN may choose, a primitive
  * desc, the chosen layouts queried, weights reordered once into a cache the
@@ -8,7 +9,7 @@
  * Buffers come from one arena, assigned by liveness; eltwise and binary
  * steps write over an input that dies there.  Scratchpads share one buffer.
  */
-#include "engine/onednn.h"
+#include "engine/dnn/dnn.h"
 
 #include <float.h>
 #include <limits.h>
@@ -19,9 +20,9 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-#include "engine/dnn_priv.h"
+#include "engine/dnn/onednn.h"
 #include "engine/engine.h"
-#include "engine/ops.h"
+#include "engine/graph/ops.h"
 
 #define MAX_ARGS 10
 

@@ -4,8 +4,8 @@
  * shapes.  The batch of a dynamic input travels as G_BATCH; anything that
  * would multiply it into another dimension is refused, so substituting the
  * real batch later is always exact. */
-#include "engine/ops.h"
-#include "engine/quant.h"
+#include "engine/graph/ops.h"
+#include "engine/graph/quant.h"
 
 #include <math.h>
 #include <stdio.h>

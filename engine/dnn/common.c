@@ -1,5 +1,5 @@
-/* dnn_common.c: helpers both oneDNN compilers use (see dnn_priv.h). */
-#include "engine/dnn_priv.h"
+/* common.c: helpers both oneDNN compilers use (see onednn.h). */
+#include "engine/dnn/onednn.h"
 
 #include <float.h>
 #include <stdio.h>

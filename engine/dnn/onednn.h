@@ -1,15 +1,15 @@
-/* dnn_priv.h: what the two oneDNN compilers share (onednn.c for fp32/bf16,
- * onednn_q8.c for int8).  Private to them: together with dnn_common.c they
- * are the only files that see dnnl.h. */
-#ifndef LCNETD_DNN_PRIV_H
-#define LCNETD_DNN_PRIV_H
+/* onednn.h: what the files of engine/dnn/ share (fp32.c for fp32/bf16,
+ * int8.c for int8, common.c, cpu.c), and the only door to dnnl.h: nothing
+ * outside engine/dnn/ includes this header. */
+#ifndef LCNETD_DNN_ONEDNN_H
+#define LCNETD_DNN_ONEDNN_H
 
 #include <stddef.h>
 
 #include <oneapi/dnnl/dnnl.h>
 
-#include "engine/graph.h"
-#include "engine/onednn.h"
+#include "engine/graph/graph.h"
+#include "engine/dnn/dnn.h"
 
 #define ALIGN 64
 

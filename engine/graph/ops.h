@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "engine/graph.h"
+#include "engine/graph/graph.h"
 
 typedef struct {
     int kh, kw, sh, sw, dh, dw;

@@ -1,4 +1,4 @@
-/* dnn_cpu.c: what this CPU runs, as oneDNN dispatches it (see engine.h).
+/* cpu.c: what this CPU runs, as oneDNN dispatches it (see engine.h).
  *
  * oneDNN's answer already includes ONEDNN_MAX_CPU_ISA, so one process can
  * be made to behave like an older CPU; the engine's and the resampler's own
@@ -9,7 +9,7 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "engine/engine.h"
-#include "engine/onednn.h"
+#include "engine/dnn/dnn.h"
 
 static unsigned features_of(dnnl_cpu_isa_t isa)
 {

@@ -1,5 +1,5 @@
 /* quant.c: QDQ folding, calibration files, int8 weights (see quant.h). */
-#include "engine/quant.h"
+#include "engine/graph/quant.h"
 
 #include <errno.h>
 #include <math.h>

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/graph.h"
+#include "engine/graph/graph.h"
 
 /* Does the graph quantise an activation (QuantizeLinear on a computed tensor)? */
 int q_is_qdq(const gr_graph *g);

@@ -1,13 +1,20 @@
-/* loader.h: model files to graphs.  Each loader validates what it reads and
- * names the node, tensor or record at fault; none trusts a size in the file. */
-#ifndef LCNETD_LOADER_H
-#define LCNETD_LOADER_H
+/* import.h: model files to graphs, what engine/import/ offers the rest of
+ * the engine.  Each loader validates what it reads and names the node,
+ * tensor or record at fault; none trusts a size in the file.
+ *
+ * engine/import/ turns bytes into a gr_graph with ONNX semantics and
+ * nothing more: its files include engine/engine.h (error codes),
+ * engine/file.h, engine/graph/graph.h and each other, never engine/dnn/ or
+ * the graph passes; the formats' own libraries (protobuf-c, cJSON,
+ * libyaml) are seen here only. */
+#ifndef LCNETD_IMPORT_H
+#define LCNETD_IMPORT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "engine/file.h"
-#include "engine/graph.h"
+#include "engine/graph/graph.h"
 
 /* Preprocessing and labels a model folder may carry (Paddle inference.yml). */
 typedef struct {

@@ -2,7 +2,7 @@
  *
  * The walk follows only the fields the schema names, so its own recursion
  * is bounded by max, and each byte is looked at once per level at most. */
-#include "engine/pb_depth.h"
+#include "engine/import/pb_depth.h"
 
 static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {

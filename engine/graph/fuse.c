@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
-#include "engine/ops.h"
+#include "engine/graph/ops.h"
 
 /* The one node consuming tensor t, or -1 if it has other uses. */
 static int sole_user(const gr_graph *g, int t)

@@ -1,4 +1,4 @@
-/* onednn_q8.c: int8 plans (see onednn_q8.h).
+/* int8.c: int8 plans (see dnn.h).
  *
  * The rules that keep it exact to the graph's QDQ semantics: a tensor's
  * bytes mean scale * (q - zero); every step reads bytes and writes bytes
@@ -12,7 +12,7 @@
  * steps.  A consumer convolution folds its input's channel scales into
  * its weights; a producer divides by its output's channel scales in a
  * per-channel multiply after its activations. */
-#include "engine/onednn_q8.h"
+#include "engine/dnn/dnn.h"
 
 #include <float.h>
 #if defined(__x86_64__)
@@ -25,11 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/dnn_priv.h"
+#include "engine/dnn/onednn.h"
 #include "engine/engine.h"
-#include "engine/ops.h"
-#include "engine/q8_elem.h"
-#include "engine/quant.h"
+#include "engine/graph/ops.h"
+#include "engine/dnn/q8_elem.h"
+#include "engine/graph/quant.h"
 
 enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX, S_QCH, S_PREP };
 

@@ -3,7 +3,7 @@
  * Built at -O3 (the Makefile) with an AVX2/FMA copy of each loop beside the
  * baseline one (simd.h); the loops keep to shapes the vectoriser takes: no libm
  * calls, no branches on data, channels innermost. */
-#include "engine/q8_elem.h"
+#include "engine/dnn/q8_elem.h"
 
 #include "engine/simd.h"
 

@@ -1,10 +1,10 @@
-/* onnx_load.c: an ONNX ModelProto (protobuf-c, generated from Debian's
+/* onnx.c: an ONNX ModelProto (protobuf-c, generated from Debian's
  * onnx.proto at build time) to a graph.
  *
  * Everything in the file is untrusted: sizes are checked against the bytes
  * actually present, dims against G_MAX_ELEMS, names against what was defined
  * before them.  Constant nodes become constant tensors here. */
-#include "engine/loader.h"
+#include "engine/import/import.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
-#include "engine/pb_depth.h"
+#include "engine/import/pb_depth.h"
 #include "onnx/onnx.pb-c.h"
 
 /* TensorProto -> owned buffer.  float16/float64 become float32, the rest keep

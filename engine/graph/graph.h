@@ -1,9 +1,13 @@
 /* graph.h: the engine's model graph, between the file loaders and oneDNN.
  *
- * Loaders (ONNX, Paddle) turn a file into nodes with ONNX semantics; the
- * passes in shape.c and fuse.c fold constants, infer shapes and fuse; then
- * onednn.c compiles what is left.  Tensors and nodes are referred to by index.
- */
+ * Loaders (engine/import/) turn a file into nodes with ONNX semantics; the
+ * passes here (shape.c, fuse.c, quant.c) fold constants, infer shapes, fuse
+ * and quantise; then engine/dnn/ compiles what is left.  Tensors and nodes
+ * are referred to by index.
+ *
+ * engine/graph/ is plain C over this structure: its files include
+ * engine/engine.h (error codes), engine/file.h and each other, never
+ * engine/import/, engine/dnn/ or a library's header. */
 #ifndef LCNETD_GRAPH_H
 #define LCNETD_GRAPH_H
 

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
-#include "engine/paddle.h"
+#include "engine/import/paddle_prog.h"
 
 typedef struct {
     const char *pir;        /* pd_op name, dialect prefix dropped */

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
-#include "engine/paddle.h"
+#include "engine/import/paddle.h"
 
 /* Paddle's VarType.Type numbers for the data types. */
 static const char *pd_dtype_name(uint64_t t)

@@ -1,5 +1,5 @@
 /* graph.c: storage for the model graph: tensors, nodes, attributes. */
-#include "engine/graph.h"
+#include "engine/graph/graph.h"
 
 #include <stdio.h>
 #include <stdlib.h>

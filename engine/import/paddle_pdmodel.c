@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "engine/engine.h"
-#include "engine/paddle.h"
-#include "engine/paddle_framework.pb-c.h"
+#include "engine/import/paddle_prog.h"
+#include "engine/import/paddle_framework.pb-c.h"
 
 typedef Paddle__Framework__Proto__ProgramDesc ProgramDesc;
 typedef Paddle__Framework__Proto__BlockDesc BlockDesc;

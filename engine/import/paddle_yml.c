@@ -24,7 +24,7 @@
 #include <yaml.h>
 
 #include "engine/engine.h"
-#include "engine/paddle.h"
+#include "engine/import/paddle.h"
 
 #define MAX_LABELS 100000
 

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
-#include "engine/paddle.h"
+#include "engine/import/paddle.h"
 
 #define FAIL(code, ...) return op_fail(o, code, err, errlen, __VA_ARGS__)
 

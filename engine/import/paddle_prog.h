@@ -1,22 +1,19 @@
-/* paddle.h: the pieces of the Paddle inference-folder loader, shared by its
- * files (and the fuzzer).
+/* paddle_prog.h: a Paddle program as the two front ends read it.
  *
  * Two program formats meet in one description, pd_prog: Paddle 3's PIR
  * program (inference.json, paddle_pir.c) and Paddle 2.x's ProgramDesc
  * (inference.pdmodel, paddle_pdmodel.c).  Both front ends give ops the 2.x
  * operator names and input slots (conv2d: Input, Filter; batch_norm: X,
- * Scale, Bias, Mean, Variance; ...), so that one mapper (paddle_load.c)
- * turns either into graph nodes with ONNX semantics.  The weights file
- * (pdiparams.c) and the preprocessing file (paddle_yml.c) are the same for
- * both. */
-#ifndef LCNETD_PADDLE_H
-#define LCNETD_PADDLE_H
+ * Scale, Bias, Mean, Variance; ...), so that one mapper (paddle_ops.c)
+ * turns either into graph nodes.  The front ends fill it through the
+ * builders here (paddle_prog.c) and see nothing else of the loader. */
+#ifndef LCNETD_PADDLE_PROG_H
+#define LCNETD_PADDLE_PROG_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/graph.h"
-#include "engine/loader.h"
+#include "engine/graph/graph.h"
 
 /* Caps on what a program file may ask for. */
 #define PD_MAX_PROGRAM ((size_t)16 << 20)   /* bytes of JSON or protobuf */
@@ -77,7 +74,7 @@ typedef struct {
     int hcap;
 } pd_prog;
 
-/* --- program description (paddle_load.c) */
+/* --- program description (paddle_prog.c) */
 void pd_prog_free(pd_prog *p);
 /* Variable by name; created (unknown shape) when create != 0.  -1 when
  * absent, on running out of memory or past G_MAX_TENSORS. */
@@ -92,39 +89,5 @@ int pd_list_add(int **v, int *n, int x);
  * (pd_op.foo)") or the place in the file; the caller prefixes the file. */
 int pd_pir_parse(pd_prog *p, const uint8_t *buf, size_t len, char *err, size_t errlen);
 int pd_pdmodel_parse(pd_prog *p, const uint8_t *buf, size_t len, char *err, size_t errlen);
-
-/* --- weights (pdiparams.c).  The file holds one record per parameter, in
- * lexicographic order of the names.  For each of the n names (any order)
- * with its declared shape, returns a malloc'd float32 array in data[i]
- * (caller frees each).  Errors name the parameter and say what the file
- * holds against what was expected. */
-typedef struct {
-    const char *name;       /* as sorted in the file */
-    const char *alt;        /* another spelling (the program's), tried second; may be NULL */
-    int ndim;               /* -1: take the file's shape */
-    const int64_t *dims;
-} pd_param;
-int pd_params_read(const uint8_t *buf, size_t len, const char *file, const pd_param *par, int n,
-                   float **data, int *ndim, int64_t (*dims)[G_MAX_DIMS], char *err, size_t errlen);
-
-/* --- inference.yml (paddle_yml.c) */
-int pd_yml_parse(model_meta *m, const uint8_t *buf, size_t len, const char *file,
-                 char *err, size_t errlen);
-
-/* --- ops to graph nodes (paddle_ops.c) */
-typedef struct {
-    pd_prog *p;
-    gr_graph *g;
-    int *vt;                /* variable -> graph tensor, -1 until defined */
-    int64_t budget;         /* elements constants made by ops may still take */
-} pd_map;
-/* Add the nodes for one op; errors name the op and what is wrong with it. */
-int pd_map_op(pd_map *m, const pd_op *o, char *err, size_t errlen);
-
-/* --- all together, from memory: kind 0 = PIR JSON, 1 = ProgramDesc.  yml
- * may be NULL.  dir names the folder in messages. */
-int paddle_load_mem(gr_graph **out, model_meta *meta, int kind, const uint8_t *prog, size_t plen,
-                    const uint8_t *params, size_t parlen, const uint8_t *yml, size_t ylen,
-                    const char *dir, char *err, size_t errlen);
 
 #endif
