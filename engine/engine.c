@@ -15,6 +15,7 @@
 #include "engine/import/import.h"
 #include "engine/dnn/dnn.h"
 #include "engine/graph/ops.h"
+#include "engine/graph/passes.h"
 #include "engine/graph/quant.h"
 
 #define MAX_BATCH ENG_MAX_BATCH

@@ -24,26 +24,34 @@ int dnn_fail(dnnl_status_t st, const char *call, const char *where, char *err, s
     return st == dnnl_unimplemented ? ENG_EUNSUP : ENG_EMODEL;
 }
 
+int dnn_eltwise_of(const gr_post *q, dnnl_alg_kind_t *alg, float *a, float *b)
+{
+    static const dnnl_alg_kind_t algs[] = {
+        [PO_RELU] = dnnl_eltwise_relu,          /* alpha: the slope below 0 */
+        [PO_HARDSWISH] = dnnl_eltwise_hardswish,
+        [PO_LINEAR] = dnnl_eltwise_linear,
+        [PO_CLIP] = dnnl_eltwise_clip,
+        [PO_SIGMOID] = dnnl_eltwise_logistic,
+    };
+    if ((int)q->kind < 1 || (size_t)q->kind >= sizeof algs / sizeof algs[0] || !algs[q->kind])
+        return -1;
+    *alg = algs[q->kind];
+    *a = q->alpha;
+    *b = q->beta;
+    if (q->kind == PO_CLIP) {           /* oneDNN wants finite bounds */
+        *a = q->alpha < -FLT_MAX ? -FLT_MAX : q->alpha;
+        *b = q->beta > FLT_MAX ? FLT_MAX : q->beta;
+    }
+    return 0;
+}
+
 int dnn_post_ops_append(const gr_node *n, dnnl_post_ops_t po)
 {
     for (int i = 0; i < n->npost; i++) {
-        const gr_post *q = &n->post[i];
         dnnl_alg_kind_t alg;
-        float a = 0, b = 0;
-        switch (q->kind) {
-        case PO_RELU: alg = dnnl_eltwise_relu; break;
-        case PO_HARDSWISH: alg = dnnl_eltwise_hardswish; break;
-        case PO_SIGMOID: alg = dnnl_eltwise_logistic; break;
-        case PO_LINEAR: alg = dnnl_eltwise_linear; a = q->alpha; b = q->beta; break;
-        case PO_CLIP:
-            alg = dnnl_eltwise_clip;
-            a = q->alpha < -FLT_MAX ? -FLT_MAX : q->alpha;
-            b = q->beta > FLT_MAX ? FLT_MAX : q->beta;
-            break;
-        default:
-            return -1;
-        }
-        if (dnnl_post_ops_append_eltwise(po, 1.0f, alg, a, b) != dnnl_success)
+        float a, b;
+        if (dnn_eltwise_of(&n->post[i], &alg, &a, &b) < 0 ||
+            dnnl_post_ops_append_eltwise(po, 1.0f, alg, a, b) != dnnl_success)
             return -1;
     }
     return 0;

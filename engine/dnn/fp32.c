@@ -23,6 +23,7 @@
 #include "engine/dnn/onednn.h"
 #include "engine/engine.h"
 #include "engine/graph/ops.h"
+#include "engine/graph/passes.h"
 
 #define MAX_ARGS 10
 
@@ -570,39 +571,30 @@ nomem:
     goto end;
 }
 
+/* One eltwise step per post-op the operator's row makes of it (HardSigmoid:
+ * a linear step, then a clip), each over the last one's output. */
 static int c_eltwise(dnn_plan *p, int ni, const char *where, char *err, size_t errlen)
 {
     const gr_node *n = &p->g->n[ni];
-    int x = p->tval[n->in[0]], o, ret;
-    float lo, hi;
-    switch (n->op) {
-    case OP_RELU:
-        ret = eltwise(p, ni, x, dnnl_eltwise_relu, 0, 0, &o, where, err, errlen);
-        break;
-    case OP_HARDSWISH:
-        ret = eltwise(p, ni, x, dnnl_eltwise_hardswish, 0, 0, &o, where, err, errlen);
-        break;
-    case OP_SIGMOID:
-        ret = eltwise(p, ni, x, dnnl_eltwise_logistic, 0, 0, &o, where, err, errlen);
-        break;
-    case OP_HARDSIGMOID:
-        ret = eltwise(p, ni, x, dnnl_eltwise_linear, hardsigmoid_alpha(n), hardsigmoid_beta(n),
-                      &o, where, err, errlen);
-        if (ret == 0)
-            ret = eltwise(p, ni, o, dnnl_eltwise_clip, 0, 1, &o, where, err, errlen);
-        break;
-    case OP_CLIP:
-        if ((ret = clip_bounds(p->g, n, &lo, &hi, err, errlen)) < 0)
-            return ret;
-        ret = eltwise(p, ni, x, dnnl_eltwise_clip, lo < -FLT_MAX ? -FLT_MAX : lo,
-                      hi > FLT_MAX ? FLT_MAX : hi, &o, where, err, errlen);
-        break;
-    default:
+    const gr_opdef *op = gr_op(n->op);
+    gr_post po[2];
+    int x = p->tval[n->in[0]], ret = 0;
+    int k = op->post ? op->post(p->g, n, n->in[0], po) : 0;
+    if (k <= 0) {
         snprintf(err, errlen, "%s: not an eltwise op", where);
         return ENG_EMODEL;
     }
+    for (int i = 0; i < k && ret == 0; i++) {
+        dnnl_alg_kind_t alg;
+        float a, b;
+        if (dnn_eltwise_of(&po[i], &alg, &a, &b) < 0) {
+            snprintf(err, errlen, "%s: not an eltwise op", where);
+            return ENG_EMODEL;
+        }
+        ret = eltwise(p, ni, x, alg, a, b, &x, where, err, errlen);
+    }
     if (ret == 0)
-        p->tval[n->out[0]] = o;
+        p->tval[n->out[0]] = x;
     return ret;
 }
 
@@ -639,21 +631,18 @@ static int operand(dnn_plan *p, int t, int nd, int *out, const char *where, char
 
 static int c_binary(dnn_plan *p, int ni, const char *where, char *err, size_t errlen)
 {
+    static const dnnl_alg_kind_t algs[] = { [GB_ADD] = dnnl_binary_add, [GB_SUB] = dnnl_binary_sub,
+                                            [GB_MUL] = dnnl_binary_mul, [GB_DIV] = dnnl_binary_div };
     const gr_node *n = &p->g->n[ni];
+    gr_binop bin = gr_op(n->op)->bin;
     int a = n->in[0], b = n->in[1], ret = 0, va, vb, o;
-    dnnl_alg_kind_t alg;
-    switch (n->op) {
-    case OP_ADD: alg = dnnl_binary_add; break;
-    case OP_SUB: alg = dnnl_binary_sub; break;
-    case OP_MUL: alg = dnnl_binary_mul; break;
-    default: alg = dnnl_binary_div; break;
-    }
+    dnnl_alg_kind_t alg = algs[bin];
     int nd = tnd(p, n->out[0]);
     const int64_t *od = tdims(p, n->out[0]);
     /* oneDNN broadcasts only the second operand: a must have the full shape */
     int64_t an = gr_numel(tnd(p, a), tdims(p, a)), on = gr_numel(nd, od);
     if (an != on || gr_is_const(p->g, a)) {
-        if (n->op == OP_ADD || n->op == OP_MUL) {
+        if (bin == GB_ADD || bin == GB_MUL) {
             int t = a; a = b; b = t;
             an = gr_numel(tnd(p, a), tdims(p, a));
         }
@@ -1205,9 +1194,19 @@ static int tensor_empty(const dnn_plan *p, int t)
     return 0;
 }
 
+typedef int compile_fn(dnn_plan *p, int ni, const char *where, char *err, size_t errlen);
+
+/* What compiles a node, by its operator's class (ops.h). */
+static compile_fn *const by_class[OPC_COUNT_] = {
+    [OPC_CONV] = c_conv, [OPC_ELTWISE] = c_eltwise, [OPC_BINARY] = c_binary,
+    [OPC_MEAN] = c_reduce, [OPC_GEMM] = c_gemm, [OPC_MATMUL] = c_matmul,
+    [OPC_SOFTMAX] = c_softmax, [OPC_BATCHNORM] = c_bnorm, [OPC_VIEW] = c_view, [OPC_COPY] = c_copy,
+};
+
 static int compile_node(dnn_plan *p, int ni, char *err, size_t errlen)
 {
     const gr_node *n = &p->g->n[ni];
+    gr_opclass cls = gr_op(n->op)->cls;
     char where[300];
     gr_node_desc(n, where, sizeof where);
     for (int i = 0; i < n->nin; i++) {
@@ -1221,8 +1220,7 @@ static int compile_node(dnn_plan *p, int ni, char *err, size_t errlen)
      * tensors raised SIGFPE in primitive creation): nothing empty reaches
      * it.  A view's shape or axes input may be empty (a reshape to a
      * scalar); it is read here, not by oneDNN. */
-    int nchk = n->op == OP_RESHAPE || n->op == OP_FLATTEN || n->op == OP_SQUEEZE ||
-               n->op == OP_UNSQUEEZE ? 1 : n->nin;
+    int nchk = cls == OPC_VIEW ? 1 : n->nin;
     for (int i = -1; i < nchk; i++) {
         int t = i < 0 ? n->out[0] : n->in[i];
         if (t >= 0 && tensor_empty(p, t)) {
@@ -1233,33 +1231,17 @@ static int compile_node(dnn_plan *p, int ni, char *err, size_t errlen)
     }
     /* Only matmul, gemm and binary take a constant first operand; the rest
      * read it as an activation (nothing folds them at load). */
-    int const_ok = n->op == OP_GEMM || n->op == OP_MATMUL || n->op == OP_ADD ||
-                   n->op == OP_SUB || n->op == OP_MUL || n->op == OP_DIV;
+    int const_ok = cls == OPC_GEMM || cls == OPC_MATMUL || cls == OPC_BINARY;
     if (!const_ok && n->nin > 0 && gr_is_const(p->g, n->in[0])) {
         snprintf(err, errlen, "%s: input '%s' is a constant; lcnetd computes %s only on "
                  "activations", where, p->g->t[n->in[0]].name, n->op_type);
         return ENG_EUNSUP;
     }
-    switch (n->op) {
-    case OP_CONV: return c_conv(p, ni, where, err, errlen);
-    case OP_RELU: case OP_HARDSWISH: case OP_HARDSIGMOID: case OP_CLIP: case OP_SIGMOID:
-        return c_eltwise(p, ni, where, err, errlen);
-    case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV:
-        return c_binary(p, ni, where, err, errlen);
-    case OP_GAP: case OP_REDUCEMEAN:
-        return c_reduce(p, ni, where, err, errlen);
-    case OP_GEMM: return c_gemm(p, ni, where, err, errlen);
-    case OP_MATMUL: return c_matmul(p, ni, where, err, errlen);
-    case OP_SOFTMAX: return c_softmax(p, ni, where, err, errlen);
-    case OP_BATCHNORM: return c_bnorm(p, ni, where, err, errlen);
-    case OP_RESHAPE: case OP_FLATTEN: case OP_SQUEEZE: case OP_UNSQUEEZE:
-        return c_view(p, ni, where, err, errlen);
-    case OP_IDENTITY: case OP_DROPOUT:
-        return c_copy(p, ni, where, err, errlen);
-    default:
+    if (!by_class[cls]) {
         snprintf(err, errlen, "%s: not supported by the oneDNN compiler", where);
         return ENG_EUNSUP;
     }
+    return by_class[cls](p, ni, where, err, errlen);
 }
 
 int dnn_compile(dnn_plan **out, dnn_ctx *c, const gr_graph *g, int batch, dnn_prec prec,

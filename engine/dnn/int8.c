@@ -28,6 +28,7 @@
 #include "engine/dnn/onednn.h"
 #include "engine/engine.h"
 #include "engine/graph/ops.h"
+#include "engine/graph/passes.h"
 #include "engine/dnn/q8_elem.h"
 #include "engine/graph/quant.h"
 
@@ -291,18 +292,9 @@ static int post_chain(const gr_node *n, float k, dnnl_post_ops_t po)
     qpost l[G_MAX_POST + 1];
     int m = 0, linears = 0;
     for (int i = 0; i < n->npost; i++) {
-        const gr_post *q = &n->post[i];
-        switch (q->kind) {
-        case PO_RELU: l[m++] = (qpost){ dnnl_eltwise_relu, 0, 0 }; break;
-        case PO_HARDSWISH: l[m++] = (qpost){ dnnl_eltwise_hardswish, 0, 0 }; break;
-        case PO_SIGMOID: l[m++] = (qpost){ dnnl_eltwise_logistic, 0, 0 }; break;
-        case PO_LINEAR: l[m++] = (qpost){ dnnl_eltwise_linear, q->alpha, q->beta }; break;
-        case PO_CLIP:
-            l[m++] = (qpost){ dnnl_eltwise_clip, q->alpha < -FLT_MAX ? -FLT_MAX : q->alpha,
-                              q->beta > FLT_MAX ? FLT_MAX : q->beta };
-            break;
-        default: return -1;
-        }
+        qpost *q = &l[m++];
+        if (dnn_eltwise_of(&n->post[i], &q->alg, &q->a, &q->b) < 0)
+            return -1;
     }
     if (k != 1) {
         int i = m++;
@@ -659,34 +651,15 @@ nomem:
 
 /* ------------------------------------------------ elementwise tables */
 
-/* The real function of a one-input activation node. */
+/* The real function of a one-input activation node: its row's. */
 static float act(const q8_plan *p, const gr_node *n, float v)
 {
-    float lo, hi;
-    char e[8];
-    switch (n->op) {
-    case OP_RELU: return v > 0 ? v : 0;
-    case OP_HARDSIGMOID: {
-        float r = hardsigmoid_alpha(n) * v + hardsigmoid_beta(n);
-        return r < 0 ? 0 : r > 1 ? 1 : r;
-    }
-    case OP_HARDSWISH: {
-        float r = v / 6 + 0.5f;
-        return v * (r < 0 ? 0 : r > 1 ? 1 : r);
-    }
-    case OP_SIGMOID: return 1 / (1 + expf(-v));
-    case OP_CLIP:
-        if (clip_bounds(p->g, n, &lo, &hi, e, sizeof e) < 0)
-            return v;
-        return v < lo ? lo : v > hi ? hi : v;
-    default: return v;
-    }
+    return gr_op(n->op)->scalar(p->g, n, v);
 }
 
 static int is_act(gr_opkind op)
 {
-    return op == OP_RELU || op == OP_HARDSIGMOID || op == OP_HARDSWISH || op == OP_SIGMOID ||
-           op == OP_CLIP;
+    return gr_op(op)->cls == OPC_ELTWISE && gr_op(op)->scalar;
 }
 
 static int c_lut(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
@@ -720,6 +693,7 @@ static int c_binary(q8_plan *p, int ni, const char *where, char *err, size_t err
 {
     const gr_node *n = &p->g->n[ni];
     const gr_graph *g = p->g;
+    const gr_opdef *op = gr_op(n->op);
     int a = n->in[0], b = n->in[1], y = n->out[0], ret;
     float k;
     qstep *s;
@@ -728,7 +702,7 @@ static int c_binary(q8_plan *p, int ni, const char *where, char *err, size_t err
     const qval *Y = &p->v[y];
     int chan = Y->cs || p->v[a].cs || p->v[b].cs;
     /* x * act(x): one table */
-    for (int side = 0; n->op == OP_MUL && side < 2; side++) {
+    for (int side = 0; op->bin == GB_MUL && side < 2; side++) {
         int x = side ? b : a, h = side ? a : b, hn = gate_of(p, h, x);
         if (hn < 0 || !p->absorbed[hn] || chan)
             continue;
@@ -759,14 +733,13 @@ static int c_binary(q8_plan *p, int ni, const char *where, char *err, size_t err
             return ENG_ENOMEM;
         for (int q = 0; q < 256; q++) {
             float xr = deq(&p->v[x], q);
-            float r = n->op == OP_MUL ? xr * k : n->op == OP_ADD ? xr + k :
-                      n->op == OP_SUB ? (side ? k - xr : xr - k) : (side ? k / xr : xr / k);
+            float r = side ? op->scalar2(k, xr) : op->scalar2(xr, k);
             s->lut[q] = q_u8(r, Y->s, Y->z);
         }
         snprintf(s->impl, sizeof s->impl, "table");
         return 0;
     }
-    if (n->op != OP_MUL && n->op != OP_ADD) {
+    if (op->bin != GB_MUL && op->bin != GB_ADD) {
         snprintf(err, errlen, "%s: int8 %s of two tensors is unsupported", where, n->op_type);
         return ENG_EUNSUP;
     }
@@ -788,13 +761,13 @@ static int c_binary(q8_plan *p, int ni, const char *where, char *err, size_t err
             return ret;
         if (!(s = step_new(p, S_BIN, ni, a, b, y)))
             return ENG_ENOMEM;
-        s->op = n->op == OP_ADD;
+        s->op = op->bin == GB_ADD;
         s->outer = numel(A);
         snprintf(s->impl, sizeof s->impl, "loop");
         return 0;
     }
     /* [N, C, H, W] by [N, C, 1, 1] (squeeze-excitation): per-channel factors */
-    if (n->op == OP_MUL && A->nd == 4 && B->nd == 4 && B->d[0] == A->d[0] && B->d[1] == A->d[1] &&
+    if (op->bin == GB_MUL && A->nd == 4 && B->nd == 4 && B->d[0] == A->d[0] && B->d[1] == A->d[1] &&
         B->d[2] == 1 && B->d[3] == 1) {
         if (chan && (!A->cs || !B->cs || !Y->cs)) {
             snprintf(err, errlen, "%s: a per-channel multiply takes per-channel int8 scales on "
@@ -903,38 +876,35 @@ static int need_u8_out(const q8_plan *p, int t, const char *where, char *err, si
 
 /* ------------------------------------------------------------ compile */
 
+typedef int compile_fn(q8_plan *p, int ni, const char *where, char *err, size_t errlen);
+
+/* What compiles a node, by its operator's class (ops.h). */
+static compile_fn *const by_class[OPC_COUNT_] = {
+    [OPC_CONV] = c_conv, [OPC_GEMM] = c_conv, [OPC_ELTWISE] = c_lut, [OPC_BINARY] = c_binary,
+    [OPC_MEAN] = c_mean, [OPC_SOFTMAX] = c_softmax, [OPC_VIEW] = c_view, [OPC_COPY] = c_view,
+};
+
 static int compile_node(q8_plan *p, int ni, char *err, size_t errlen)
 {
     const gr_graph *g = p->g;
     const gr_node *n = &g->n[ni];
+    gr_opclass cls = gr_op(n->op)->cls;
     char where[300];
     gr_node_desc(n, where, sizeof where);
     if (n->op == OP_DEQUANTIZE && gr_is_const(g, n->in[0]))
         return 0;                       /* weights and biases: read through by their users */
     if (p->absorbed[ni])
         return 0;
-    switch (n->op) {
-    case OP_CONV: case OP_GEMM:
-        return c_conv(p, ni, where, err, errlen);
-    case OP_RELU: case OP_HARDSIGMOID: case OP_HARDSWISH: case OP_SIGMOID: case OP_CLIP:
-        return c_lut(p, ni, where, err, errlen);
-    case OP_MUL: case OP_ADD: case OP_SUB: case OP_DIV:
-        return c_binary(p, ni, where, err, errlen);
-    case OP_GAP: case OP_REDUCEMEAN:
-        return c_mean(p, ni, where, err, errlen);
-    case OP_SOFTMAX:
-        return c_softmax(p, ni, where, err, errlen);
-    case OP_RESHAPE: case OP_FLATTEN: case OP_SQUEEZE: case OP_UNSQUEEZE: case OP_IDENTITY:
-    case OP_DROPOUT:
-        return c_view(p, ni, where, err, errlen);
-    case OP_QUANTIZE: case OP_DEQUANTIZE:
+    if (cls == OPC_QDQ) {
         snprintf(err, errlen, "%s: a quantise/dequantise that does not pair with its "
                  "counterpart (int8 plans take QuantizeLinear -> DequantizeLinear pairs)", where);
         return ENG_EUNSUP;
-    default:
+    }
+    if (!by_class[cls]) {
         snprintf(err, errlen, "%s: not supported in int8", where);
         return ENG_EUNSUP;
     }
+    return by_class[cls](p, ni, where, err, errlen);
 }
 
 /* Mul(x, act(x)) with act used nowhere else becomes one table (see c_binary). */
@@ -943,7 +913,7 @@ static void find_gates(q8_plan *p)
     const gr_graph *g = p->g;
     for (int i = 0; i < g->nn; i++) {
         const gr_node *m = &g->n[i];
-        if (m->dead || m->op != OP_MUL || m->nin != 2)
+        if (m->dead || gr_op(m->op)->bin != GB_MUL || m->nin != 2)
             continue;
         for (int side = 0; side < 2; side++) {
             int hn = gate_of(p, m->in[side], m->in[1 - side]);

@@ -50,6 +50,11 @@ int dnn_fail(dnnl_status_t st, const char *call, const char *where, char *err, s
 #define DNN_TRY(call) do { dnnl_status_t st_ = (call); if (st_ != dnnl_success) { \
         ret = dnn_fail(st_, #call, where, err, errlen); goto end; } } while (0)
 
+/* A post-op of the graph's (gr_post, as an operator's row makes them) as
+ * oneDNN's eltwise algorithm and parameters: the one place where the
+ * graph's activations meet oneDNN's names.  -1 for the tensor kinds. */
+int dnn_eltwise_of(const gr_post *q, dnnl_alg_kind_t *alg, float *a, float *b);
+
 /* The node's fused activations (gr_post) as oneDNN eltwise post-ops. */
 int dnn_post_ops(const gr_node *n, dnnl_primitive_attr_t attr);
 /* Appends them to po (for callers adding more of their own). */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/graph/passes.h"
 #include "engine/engine.h"
 #include "engine/graph/ops.h"
 
@@ -32,7 +33,7 @@ static void remove_noops(gr_graph *g)
 {
     for (int i = 0; i < g->nn; i++) {
         gr_node *n = &g->n[i];
-        if (n->dead || (n->op != OP_IDENTITY && n->op != OP_DROPOUT))
+        if (n->dead || gr_op(n->op)->cls != OPC_COPY)
             continue;
         int in = n->in[0], out = n->out[0];
         n->dead = 1;
@@ -244,55 +245,26 @@ static void hardswish_pattern(gr_graph *g)
     gr_recount(g);
 }
 
-static int add_post(gr_node *p, gr_postkind k, float a, float b)
-{
-    if (p->npost >= G_MAX_POST)
-        return -1;
-    p->post[p->npost++] = (gr_post){ k, a, b, -1 };
-    return 0;
-}
-
-/* Map one consumer node onto post-ops of p; 0 if it cannot be. */
+/* Map one consumer node of p's output t onto post-ops of p, as its row
+ * says; 0 if it cannot be. */
 static int as_post(gr_graph *g, gr_node *p, const gr_node *c, int t)
 {
-    float v, lo, hi;
-    char e[8];
-    if (p->npost + 2 > G_MAX_POST)
+    const gr_opdef *op = gr_op(c->op);
+    gr_post po[2];
+    if (p->npost + 2 > G_MAX_POST || !op->post)
         return 0;
-    switch (c->op) {
-    case OP_RELU: return add_post(p, PO_RELU, 0, 0) == 0;
-    case OP_HARDSWISH: return add_post(p, PO_HARDSWISH, 0, 0) == 0;
-    case OP_SIGMOID: return add_post(p, PO_SIGMOID, 0, 0) == 0;
-    case OP_HARDSIGMOID:
-        add_post(p, PO_LINEAR, hardsigmoid_alpha(c), hardsigmoid_beta(c));
-        return add_post(p, PO_CLIP, 0, 1) == 0;
-    case OP_CLIP:
-        if (clip_bounds(g, c, &lo, &hi, e, sizeof e) < 0)
-            return 0;
-        return add_post(p, PO_CLIP, lo, hi) == 0;
-    case OP_MUL: case OP_ADD: case OP_SUB: case OP_DIV: {
-        int other = c->in[0] == t ? c->in[1] : c->in[0];
-        if (!gr_is_scalar_const(g, other, &v) || g->t[other].ndim > g->t[t].ndim)
-            return 0;
-        if (c->op == OP_MUL)
-            return add_post(p, PO_LINEAR, v, 0) == 0;
-        if (c->op == OP_ADD)
-            return add_post(p, PO_LINEAR, 1, v) == 0;
-        if (c->op == OP_SUB)
-            return c->in[0] == t ? add_post(p, PO_LINEAR, 1, -v) == 0
-                                 : add_post(p, PO_LINEAR, -1, v) == 0;
-        return c->in[0] == t && v != 0 ? add_post(p, PO_LINEAR, 1 / v, 0) == 0 : 0;
-    }
-    default:
-        return 0;
-    }
+    int k = op->post(g, c, t, po);
+    for (int i = 0; i < k; i++)
+        p->post[p->npost++] = po[i];
+    return k > 0;
 }
 
 static void fuse_post(gr_graph *g)
 {
     for (int i = 0; i < g->nn; i++) {
         gr_node *p = &g->n[i];
-        if (p->dead || (p->op != OP_CONV && p->op != OP_GEMM && p->op != OP_MATMUL))
+        gr_opclass cls = gr_op(p->op)->cls;
+        if (p->dead || (cls != OPC_CONV && cls != OPC_GEMM && cls != OPC_MATMUL))
             continue;
         for (;;) {
             int t = p->out[0], u = sole_user(g, t);

@@ -1,9 +1,12 @@
 /* graph.c: storage for the model graph: tensors, nodes, attributes. */
 #include "engine/graph/graph.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "engine/engine.h"
 
 gr_graph *gr_new(void)
 {
@@ -218,36 +221,6 @@ int gr_attr_ints(const gr_node *n, const char *name, int64_t *v, int max)
     return a->n;
 }
 
-static const struct { const char *name; gr_opkind op; } op_names[] = {
-    { "Conv", OP_CONV }, { "BatchNormalization", OP_BATCHNORM }, { "Relu", OP_RELU },
-    { "HardSwish", OP_HARDSWISH }, { "HardSigmoid", OP_HARDSIGMOID }, { "Clip", OP_CLIP },
-    { "Sigmoid", OP_SIGMOID }, { "Add", OP_ADD }, { "Sub", OP_SUB }, { "Mul", OP_MUL },
-    { "Div", OP_DIV }, { "GlobalAveragePool", OP_GAP }, { "ReduceMean", OP_REDUCEMEAN },
-    { "Gemm", OP_GEMM }, { "MatMul", OP_MATMUL }, { "Softmax", OP_SOFTMAX },
-    { "Reshape", OP_RESHAPE }, { "Flatten", OP_FLATTEN }, { "Squeeze", OP_SQUEEZE },
-    { "Unsqueeze", OP_UNSQUEEZE }, { "Identity", OP_IDENTITY }, { "Dropout", OP_DROPOUT },
-    { "QuantizeLinear", OP_QUANTIZE }, { "DequantizeLinear", OP_DEQUANTIZE },
-    { "AveragePool", OP_AVGPOOL }, { "MaxPool", OP_MAXPOOL },
-    { "Constant", OP_CONSTANT }, { "Shape", OP_SHAPE }, { "Slice", OP_SLICE },
-    { "Concat", OP_CONCAT }, { "Gather", OP_GATHER }, { "Cast", OP_CAST },
-};
-
-gr_opkind gr_opkind_of(const char *op_type)
-{
-    for (size_t i = 0; i < sizeof op_names / sizeof op_names[0]; i++)
-        if (strcmp(op_names[i].name, op_type) == 0)
-            return op_names[i].op;
-    return OP_NONE;
-}
-
-const char *gr_opname(gr_opkind op)
-{
-    for (size_t i = 0; i < sizeof op_names / sizeof op_names[0]; i++)
-        if (op_names[i].op == op)
-            return op_names[i].name;
-    return "?";
-}
-
 size_t gr_dtype_size(int dtype)
 {
     switch (dtype) {
@@ -418,4 +391,16 @@ const char *gr_node_desc(const gr_node *n, char *buf, size_t len)
     else
         snprintf(buf, len, "unnamed %s node", n->op_type);
     return buf;
+}
+
+int gr_node_fail(const gr_node *n, char *err, size_t errlen, const char *fmt, ...)
+{
+    char d[300];
+    va_list ap;
+    snprintf(err, errlen, "%s: ", gr_node_desc(n, d, sizeof d));
+    size_t l = strlen(err);
+    va_start(ap, fmt);
+    vsnprintf(err + l, errlen > l ? errlen - l : 0, fmt, ap);
+    va_end(ap);
+    return ENG_EMODEL;
 }

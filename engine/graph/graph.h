@@ -80,7 +80,7 @@ typedef enum { PO_RELU = 1, PO_HARDSWISH, PO_LINEAR, PO_CLIP, PO_SIGMOID, PO_MUL
                PO_ADD_T } gr_postkind;
 typedef struct {
     gr_postkind kind;
-    float alpha, beta;      /* LINEAR: alpha*x+beta; CLIP: [alpha,beta] */
+    float alpha, beta;      /* RELU: alpha*x below 0; LINEAR: alpha*x+beta; CLIP: [alpha,beta] */
     int tensor;             /* MUL_T / ADD_T: the other operand */
 } gr_post;
 #define G_MAX_POST 8
@@ -128,8 +128,6 @@ float gr_attr_float(const gr_node *n, const char *name, float def);
 /* Copies at most max ints; returns the count present, -1 when absent. */
 int gr_attr_ints(const gr_node *n, const char *name, int64_t *v, int max);
 
-gr_opkind gr_opkind_of(const char *op_type);
-const char *gr_opname(gr_opkind op);
 size_t gr_dtype_size(int dtype);
 const char *gr_dtype_name(int dtype);
 /* Product of dims; -1 for a negative dim or when the nonzero dims multiply
@@ -153,5 +151,8 @@ int gr_is_scalar_const(const gr_graph *g, int t, float *v);
 
 /* Node description for messages: "node 'name' (OpType)". */
 const char *gr_node_desc(const gr_node *n, char *buf, size_t len);
+/* "<node description>: <message>" into err; returns ENG_EMODEL. */
+int gr_node_fail(const gr_node *n, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/graph/ops.h"
 #include "engine/import/pb_depth.h"
 #include "onnx/onnx.pb-c.h"
 
@@ -315,7 +316,8 @@ static int add_node(gr_graph *g, const Onnx__NodeProto *np, int idx, char *err, 
         snprintf(err, errlen, "%s: operator domain '%.60s' unsupported", nd, np->domain);
         return ENG_EUNSUP;
     }
-    gr_opkind op = gr_opkind_of(op_type);
+    const gr_opdef *def = gr_op_onnx(op_type);
+    gr_opkind op = def ? def->op : OP_NONE;
     if (op == OP_NONE) {
         snprintf(err, errlen, "%s: operator %.60s is not in lcnetd's supported set", nd, op_type);
         return ENG_EUNSUP;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/graph/ops.h"
 #include "engine/import/paddle_prog.h"
 
 typedef struct {
@@ -36,10 +37,7 @@ static const pir_op pir_ops[] = {
     { "batch_norm_", "batch_norm", { "X", "Mean", "Variance", "Scale", "Bias" } },
     { "hardswish", "hard_swish", { "X" } },
     { "hardsigmoid", "hard_sigmoid", { "X" } },
-    { "relu", "relu", { "X" } },
-    { "relu_", "relu", { "X" } },
     { "relu6", "relu6", { "X" } },
-    { "sigmoid", "sigmoid", { "X" } },
     { "pool2d", "pool2d", { "X", "KernelSize" } },
     { "add", "elementwise_add", { "X", "Y" } },
     { "add_", "elementwise_add", { "X", "Y" } },
@@ -378,6 +376,20 @@ static const pir_op *find_op(const char *name)
     return NULL;
 }
 
+/* An element-wise operator of the operator table (ops.h) by its Paddle name,
+ * which PIR shares (an in-place variant adds '_'): its one input is X. */
+static const gr_opdef *table_op(const char *name)
+{
+    char base[64];
+    size_t n = strlen(name);
+    if (n >= sizeof base)
+        return NULL;
+    memcpy(base, name, n + 1);
+    if (n > 1 && base[n - 1] == '_')
+        base[n - 1] = 0;
+    return gr_op_paddle(base);
+}
+
 static int one_op(pir *r, const cJSON *op)
 {
     const char *nm = as_str(get(op, "#"));
@@ -445,13 +457,14 @@ static int one_op(pir *r, const cJSON *op)
         return rename_var(r, v, name);
     }
     const pir_op *po = is_pd ? find_op(short_nm) : NULL;
-    pd_op *o = pd_op_add(r->p, po ? po->type : r->opname, r->opname, r->idx);
+    const gr_opdef *row = is_pd && !po ? table_op(short_nm) : NULL;
+    pd_op *o = pd_op_add(r->p, po ? po->type : row ? row->paddle : r->opname, r->opname, r->idx);
     if (!o)
         return r->p->nop >= G_MAX_NODES ? pfail(r, "more than %d ops", G_MAX_NODES) : nomem(r);
     int k = 0;
     cJSON_ArrayForEach(x, ins) {
         char slot[16];
-        const char *sn = po && k < 5 && po->slots[k] ? po->slots[k] : NULL;
+        const char *sn = po && k < 5 && po->slots[k] ? po->slots[k] : row && k == 0 ? "X" : NULL;
         if (!sn) {
             snprintf(slot, sizeof slot, "In%d", k);
             sn = slot;

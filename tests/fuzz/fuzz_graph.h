@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 #include "engine/dnn/dnn.h"
-#include "engine/graph/ops.h"
+#include "engine/graph/passes.h"
 
 #define FUZZ_MAX_NODES 64
 #define FUZZ_MAX_ELEMS ((int64_t)1 << 20)
