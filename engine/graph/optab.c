@@ -88,6 +88,19 @@ static float clip(const gr_graph *g, const gr_node *n, float v)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* x below 0 times alpha: a ReLU with a slope */
+static int leakyrelu_post(const gr_graph *g, const gr_node *n, int t, gr_post *po)
+{
+    (void)g; (void)t;
+    return post1(po, PO_RELU, gr_attr_float(n, "alpha", 0.01f), 0);
+}
+
+static float leakyrelu(const gr_graph *g, const gr_node *n, float v)
+{
+    (void)g;
+    return v < 0 ? gr_attr_float(n, "alpha", 0.01f) * v : v;
+}
+
 /* ------------------------------------------------------------ binary */
 
 static float add(float a, float b) { return a + b; }
@@ -127,6 +140,8 @@ static const gr_opdef rows[OP_COUNT_] = {
     ROW(OP_HARDSIGMOID, "HardSigmoid", OPC_ELTWISE, .shape = gr_shape_act, ELTWISE(hardsigmoid)),
     ROW(OP_CLIP, "Clip", OPC_ELTWISE, .shape = gr_shape_clip, ELTWISE(clip)),
     ROW(OP_SIGMOID, "Sigmoid", OPC_ELTWISE, .shape = gr_shape_act, ELTWISE(sigmoid), .paddle = "sigmoid"),
+    ROW(OP_LEAKYRELU, "LeakyRelu", OPC_ELTWISE, .shape = gr_shape_act, ELTWISE(leakyrelu),
+        .paddle = "leaky_relu", .pd_attrs = { { "alpha", "alpha", "negative_slope", 0.02f } }),
     ROW(OP_ADD, "Add", OPC_BINARY, BINARY(GB_ADD, add)),
     ROW(OP_SUB, "Sub", OPC_BINARY, BINARY(GB_SUB, sub)),
     ROW(OP_MUL, "Mul", OPC_BINARY, BINARY(GB_MUL, mul)),
