@@ -1,4 +1,6 @@
-/* common.c: helpers both oneDNN compilers use (see onednn.h). */
+/* common.c: what both backends use (see onednn.h): the ctx with its cache
+ * of reordered weights, oneDNN errors as the engine's, post-ops, and the
+ * arena's first-fit placement. */
 #include "engine/dnn/onednn.h"
 
 #include <float.h>
@@ -182,4 +184,40 @@ end:
     dnnl_memory_destroy(src);
     free(buf);
     return ret;
+}
+
+/* ------------------------------------------------------------ context */
+
+int dnn_ctx_new(dnn_ctx **out, char *err, size_t errlen)
+{
+    dnn_ctx *c = calloc(1, sizeof(*c));
+    *out = NULL;
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return ENG_ENOMEM;
+    }
+    if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) != dnnl_success ||
+        dnnl_stream_create(&c->stream, c->eng, dnnl_stream_default_flags) != dnnl_success) {
+        snprintf(err, errlen, "cannot create the oneDNN CPU engine");
+        dnn_ctx_free(c);
+        return ENG_EUNSUP;
+    }
+    *out = c;
+    return 0;
+}
+
+void dnn_ctx_free(dnn_ctx *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->nw; i++) {
+        dnnl_memory_destroy(c->w[i].mem);
+        free(c->w[i].buf);
+    }
+    free(c->w);
+    if (c->stream)
+        dnnl_stream_destroy(c->stream);
+    if (c->eng)
+        dnnl_engine_destroy(c->eng);
+    free(c);
 }
