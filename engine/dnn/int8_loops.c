@@ -16,8 +16,8 @@
 
 /* A 256-byte table lookup, 64 bytes at a time: two two-register byte
  * permutes cover the low and high halves of the table, the index's top
- * bit picks between them.  A scalar loop runs ~2 cycles a byte, and the
- * tables would otherwise cost as much as all the convolutions. */
+ * bit picks between them.  Byte by byte, the tables would cost about as
+ * much as all the convolutions (docs/int8.md). */
 #if defined(__x86_64__)
 __attribute__((target("avx512f,avx512bw,avx512vbmi")))
 static void lut_vbmi(const uint8_t *lut, const uint8_t *x, uint8_t *y, int64_t n)

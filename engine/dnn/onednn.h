@@ -60,7 +60,7 @@ int dnn_post_ops(const gr_node *n, dnnl_primitive_attr_t attr);
 /* Appends them to po (for callers adding more of their own). */
 int dnn_post_ops_append(const gr_node *n, dnnl_post_ops_t po);
 
-/* oneDNN's reference implementations: correct, 10-50x slower. */
+/* oneDNN's reference implementations: correct, and many times slower. */
 int dnn_is_ref(const_dnnl_primitive_desc_t pd);
 
 /* Activation arena planning: first fit among the live blocks, sorted by offset. */

@@ -1,9 +1,9 @@
 /* q8_elem.h: the int8 plan's element loops that are not oneDNN primitives
  * (the squeeze-excitation channel product and global means), written so
  * that they vectorise.  Results are bit-identical to the scalar formulas in
- * the comments: these loops run once per frame on every SE block, and as
- * scalar code with a libm call per byte they cost about a tenth of an x1.0
- * int8 inference. */
+ * the comments: these loops run once per frame on every SE block, where
+ * scalar code with a libm call per byte would be a share of an int8
+ * inference worth the vectorising (docs/int8.md). */
 #ifndef LCNETD_Q8_ELEM_H
 #define LCNETD_Q8_ELEM_H
 
