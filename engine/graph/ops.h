@@ -83,8 +83,6 @@ const gr_opdef *gr_op(gr_opkind op);
 /* The row an ONNX op_type or a Paddle operator names; NULL when none. */
 const gr_opdef *gr_op_onnx(const char *op_type);
 const gr_opdef *gr_op_paddle(const char *type);
-/* Rows, for those who list them (tests, documentation): i from 0; NULL past the last. */
-const gr_opdef *gr_op_at(int i);
 
 /* ------------------------------------------------- attribute accessors */
 

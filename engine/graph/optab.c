@@ -191,11 +191,3 @@ const gr_opdef *gr_op_paddle(const char *type)
             return &rows[i];
     return NULL;
 }
-
-const gr_opdef *gr_op_at(int i)
-{
-    for (int k = OP_NONE + 1; k < OP_COUNT_; k++)
-        if (rows[k].onnx && i-- == 0)
-            return &rows[k];
-    return NULL;
-}
