@@ -6,7 +6,7 @@
 
 BUILD   ?= build
 PUBLIC  := all check check-unit check-int check-isa check-asan check-asan-core check-tsan bench bench-e2e fuzz fuzz-build fuzz-regress \
-           soak demo install train-default-model fixtures clips
+           soak demo install train-default-model fixtures clips check-outputs bench-ab
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(LCNETD_DEPS),)
@@ -45,9 +45,9 @@ CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(WNOTRUNC) $(OMPFLAG) -fn
 TCFLAGS := $(CFLAGS) -DLCNETD_TESTING
 LDLIBS  := $(PKGLIBS) -ldnnl -lm -lpthread $(OMPFLAG) $(SAN)
 
-GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c $(BUILD)/gen/engine/paddle_framework.pb-c.c
+GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c $(BUILD)/gen/engine/import/paddle_framework.pb-c.c
 GEN_H   := $(GEN_PB:.c=.h)
-ENG_SRC := $(sort $(wildcard engine/*.c)) $(GEN_PB)
+ENG_SRC := $(sort $(wildcard engine/*.c engine/*/*.c)) $(GEN_PB)
 CFG_SRC := $(sort $(wildcard config/*.c))
 MED_SRC := $(sort $(wildcard media/*.c))
 DMN_SRC := $(filter-out daemon/main.c,$(sort $(wildcard daemon/*.c)))
@@ -77,10 +77,10 @@ $(BUILD)/gen/onnx/onnx.pb-c.c: /usr/include/onnx/onnx.proto
 	protoc-c --c_out=$(BUILD)/gen -I/usr/include onnx/onnx.proto
 $(BUILD)/gen/onnx/onnx.pb-c.h: $(BUILD)/gen/onnx/onnx.pb-c.c
 # Paddle 2.x's ProgramDesc: the subset of Paddle's framework.proto we read.
-$(BUILD)/gen/engine/paddle_framework.pb-c.c: engine/paddle_framework.proto
+$(BUILD)/gen/engine/import/paddle_framework.pb-c.c: engine/import/paddle_framework.proto
 	@mkdir -p $(BUILD)/gen
-	protoc-c --c_out=$(BUILD)/gen -I. engine/paddle_framework.proto
-$(BUILD)/gen/engine/paddle_framework.pb-c.h: $(BUILD)/gen/engine/paddle_framework.pb-c.c
+	protoc-c --c_out=$(BUILD)/gen -I. engine/import/paddle_framework.proto
+$(BUILD)/gen/engine/import/paddle_framework.pb-c.h: $(BUILD)/gen/engine/import/paddle_framework.pb-c.c
 
 # Generated code is not ours to hold to -Werror.
 $(BUILD)/obj/gen/%.o $(BUILD)/tobj/gen/%.o: $(BUILD)/gen/%.c
@@ -97,12 +97,12 @@ $(BUILD)/tobj/%.o: %.c | $(GEN_H)
 # The resampler's and the int8 element loops are what vectorisation is for; -O2 leaves them scalar.
 $(call obj,media/resample.c): CFLAGS += -O3
 $(call tobj,media/resample.c): TCFLAGS += -O3
-$(call obj,engine/q8_elem.c): CFLAGS += -O3
+$(call obj,engine/dnn/q8_elem.c): CFLAGS += -O3
 # Their target_clones resolvers run in the dynamic loader, before TSan's
 # runtime is up, and crash there when instrumented.  Both are arithmetic on
 # the caller's buffers, with no shared state for TSan to watch.
 ifneq ($(findstring thread,$(SAN)),)
-$(call obj,media/resample.c engine/q8_elem.c): CFLAGS += -fno-sanitize=thread
+$(call obj,media/resample.c engine/dnn/q8_elem.c): CFLAGS += -fno-sanitize=thread
 $(call tobj,media/resample.c): TCFLAGS += -fno-sanitize=thread
 endif
 
@@ -138,7 +138,7 @@ FIXDIR  := $(BUILD)/fixtures
 
 fixtures: $(FIXDIR)/.stamp
 $(FIXDIR)/.stamp: tests/fixtures/gen-fixtures.sh $(wildcard tests/fixtures/*.py tests/fixtures/*.js) \
-                  tools/pplcnet.py engine/paddle_framework.proto
+                  tools/pplcnet.py engine/import/paddle_framework.proto
 	tests/fixtures/gen-fixtures.sh $(FIXDIR)
 	@touch $@
 
@@ -156,6 +156,7 @@ $(BUILD)/clips/.stamp: tests/fixtures/gen-clips.sh
 # match byte for byte (tests/run-isa.sh).
 check: all $(UNIT) fixtures clips fuzz-regress
 	tests/layers.sh
+	tests/tools/engine-layers
 	rm -rf $(FIXDIR)/isa-ref
 	tests/run.sh $(BUILD)
 	tests/run-isa.sh $(BUILD)
@@ -200,6 +201,7 @@ check-tsan: tsan-build
 
 check-unit: all $(UNIT) fixtures
 	tests/layers.sh
+	tests/tools/engine-layers
 	tests/run.sh $(BUILD) unit
 
 # The engine suites alone, uncapped and then capped at each lower ISA.
@@ -210,6 +212,13 @@ check-isa: all $(UNIT) fixtures
 
 check-int: all fixtures clips
 	tests/run.sh $(BUILD) integration
+
+# Every fixture model's outputs in every precision this CPU runs, digested
+# and compared with the digest kept for this ISA (tests/tools/outputs-digest):
+# a change to the engine that must not move a bit shows here.  With
+# ONEDNN_MAX_CPU_ISA=AVX2 it compares the capped run with its own digest.
+check-outputs: all fixtures
+	tests/tools/outputs-digest --check tests/tools/digests $(BUILD)
 
 # Long run under load with RTSP server restarts; writes docs/soak.md, fails on RSS or fd growth.
 SOAK_MINUTES ?= 30

@@ -12,19 +12,19 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/loader.h"
-#include "engine/onednn.h"
-#include "engine/onednn_q8.h"
-#include "engine/ops.h"
-#include "engine/quant.h"
+#include "engine/import/import.h"
+#include "engine/dnn/dnn.h"
+#include "engine/graph/ops.h"
+#include "engine/graph/passes.h"
+#include "engine/graph/quant.h"
 
 #define MAX_BATCH ENG_MAX_BATCH
 
 struct eng_model {
     gr_graph *g;
     dnn_ctx *ctx;
+    const dnn_backend *be;    /* compiles and runs the plans: fp32/bf16 or int8 */
     dnn_plan *plan[MAX_BATCH + 1];
-    q8_plan *qplan[MAX_BATCH + 1];   /* int8: these instead */
     int fixed_batch;          /* > 0 when the file fixes the batch */
     int classifier;           /* one image in, one row of scores out per item */
     eng_info info;
@@ -33,10 +33,14 @@ struct eng_model {
     eng_labels *labels;       /* from the model's metadata */
     dnn_prec prec;
     float lut[3][256];        /* byte -> normalised value, per channel */
-    uint8_t qlut[3][256];     /* int8: byte -> quantised normalised value */
     int calibrating;          /* every activation is an output (eng_calib) */
     char reason[192];         /* why this precision (eng_info.precision_reason) */
     int noutputs;             /* the model's own outputs, before calibration's */
+};
+
+/* The backend of each precision: one choice, at load. */
+static const dnn_backend *const backends[] = {
+    [DNN_F32] = &dnn_float, [DNN_BF16] = &dnn_float, [DNN_INT8] = &dnn_int8,
 };
 
 static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
@@ -162,9 +166,7 @@ static int set_info(eng_model *m, const char *format, char *err, size_t errlen)
     return 0;
 }
 
-static int get_plan(eng_model *m, int batch, dnn_plan **out, char *err, size_t errlen);
-
-/* Compiles the plan for this batch size on first use (fp32/bf16 or int8). */
+/* Compiles the plan for this batch size on first use. */
 static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
 {
     if (batch < 1 || batch > MAX_BATCH || (m->fixed_batch && batch != m->fixed_batch)) {
@@ -173,54 +175,16 @@ static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
                  m->fixed_batch ? m->fixed_batch : MAX_BATCH);
         return ENG_EINVAL;
     }
-    if (m->prec != DNN_INT8) {
-        dnn_plan *p;
-        return get_plan(m, batch, &p, err, errlen);
-    }
-    if (m->qplan[batch])
+    if (m->plan[batch])
         return 0;
     set_threads(m);
-    int ret = q8_compile(&m->qplan[batch], m->ctx, m->g, batch, err, errlen);
-    if (ret == ENG_EUNSUP) {    /* the graph itself is fine: say what still runs it */
-        size_t len = strlen(err);
-        snprintf(err + len, errlen - len, "; precision fp32 or bf16 runs this model");
-    }
-    if (ret == 0)
-        for (int c = 0; c < 3; c++)
-            for (int v = 0; v < 256; v++)
-                m->qlut[c][v] = q8_input_byte(m->qplan[batch], 0, c, m->lut[c][v]);
-    return ret;
+    return m->be->compile(&m->plan[batch], m->ctx, m->g, batch, m->prec, err, errlen);
 }
 
 static int run_plan(eng_model *m, int batch, char *err, size_t errlen)
 {
     set_threads(m);
-    if (m->prec == DNN_INT8)
-        return q8_run(m->qplan[batch], err, errlen);
-    return dnn_run(m->plan[batch], err, errlen);
-}
-
-static const float *plan_output(eng_model *m, int batch, int i)
-{
-    return m->prec == DNN_INT8 ? q8_output(m->qplan[batch], i) : dnn_output(m->plan[batch], i);
-}
-
-static int get_plan(eng_model *m, int batch, dnn_plan **out, char *err, size_t errlen)
-{
-    if (batch < 1 || batch > MAX_BATCH || (m->fixed_batch && batch != m->fixed_batch)) {
-        snprintf(err, errlen, "batch %d not allowed (%s %d)", batch,
-                 m->fixed_batch ? "the model fixes it at" : "at most",
-                 m->fixed_batch ? m->fixed_batch : MAX_BATCH);
-        return ENG_EINVAL;
-    }
-    if (!m->plan[batch]) {
-        set_threads(m);
-        int ret = dnn_compile(&m->plan[batch], m->ctx, m->g, batch, m->prec, err, errlen);
-        if (ret < 0)
-            return ret;
-    }
-    *out = m->plan[batch];
-    return 0;
+    return m->be->run(m->plan[batch], err, errlen);
 }
 
 static int is_dir(const char *path)
@@ -370,6 +334,7 @@ static int load(eng_model **out, const eng_options *opt, const char *path, int c
         goto prefixed;
     m->info.precision = m->prec == DNN_BF16 ? ENG_PREC_BF16 :
                         m->prec == DNN_INT8 ? ENG_PREC_INT8 : ENG_PREC_FP32;
+    m->be = backends[m->prec];
     m->info.precision_reason = m->reason;
     m->info.isa = eng_cpu_isa();
     if ((ret = dnn_ctx_new(&m->ctx, err, errlen)) < 0)
@@ -398,10 +363,8 @@ void eng_free(eng_model *m)
 {
     if (!m)
         return;
-    for (int i = 0; i <= MAX_BATCH; i++) {
-        dnn_plan_free(m->plan[i]);
-        q8_plan_free(m->qplan[i]);
-    }
+    for (int i = 0; m->be && i <= MAX_BATCH; i++)
+        m->be->free(m->plan[i]);
     dnn_ctx_free(m->ctx);
     gr_free(m->g);
     model_meta_free(&m->meta);
@@ -447,25 +410,6 @@ static int64_t per_item(const gr_graph *g, int t)
     return n;
 }
 
-/* NCHW floats from the caller into an NHWC input buffer. */
-static void nchw_to_nhwc(float *dst, const float *src, int64_t n, int64_t c, int64_t hw)
-{
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t i = 0; i < hw; i++)
-            for (int64_t k = 0; k < c; k++)
-                dst[(b * hw + i) * c + k] = src[(b * c + k) * hw + i];
-}
-
-/* NCHW floats into the int8 plan's NHWC bytes. */
-static void quantise_nchw(const q8_plan *p, uint8_t *dst, const float *src, int64_t n, int64_t c,
-                          int64_t hw)
-{
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t i = 0; i < hw; i++)
-            for (int64_t k = 0; k < c; k++)
-                dst[(b * hw + i) * c + k] = q8_input_byte(p, 0, (int)k, src[(b * c + k) * hw + i]);
-}
-
 int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *const *out,
                     char *err, size_t errlen)
 {
@@ -474,72 +418,17 @@ int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *cons
     if (ret < 0)
         return ret;
     const gr_graph *g = m->g;
-    dnn_plan *p = m->plan[b];
-    if (m->prec == DNN_INT8) {
-        const gr_tensor *x = &g->t[g->inputs[0]];
-        quantise_nchw(m->qplan[b], q8_input(m->qplan[b], 0), in[0], b, x->dims[1],
-                      x->dims[2] * x->dims[3]);
-    }
-    for (int i = 0; m->prec != DNN_INT8 && i < g->ninputs; i++) {
-        int t = g->inputs[i];
-        int64_t n = per_item(g, t) * (g->t[t].dims[0] == G_BATCH ? b : 1);
-        const gr_tensor *x = &g->t[t];
-        if (dnn_input_nhwc(p, i))
-            nchw_to_nhwc(dnn_input(p, i), in[i], n / (x->dims[1] * x->dims[2] * x->dims[3]),
-                         x->dims[1], x->dims[2] * x->dims[3]);
-        else
-            memcpy(dnn_input(p, i), in[i], sizeof(float) * (size_t)n);
-    }
+    for (int i = 0; i < g->ninputs; i++)
+        m->be->put_tensor(m->plan[b], i, in[i]);
     if ((ret = run_plan(m, b, err, errlen)) < 0)
         return ret;
     for (int i = 0; i < m->noutputs; i++) {
         int t = g->outputs[i];
         int64_t n = per_item(g, t) * (g->t[t].dims[0] == G_BATCH ? b : 1);
-        memcpy(out[i], plan_output(m, b, i), sizeof(float) * (size_t)n);
+        memcpy(out[i], m->be->output(m->plan[b], i), sizeof(float) * (size_t)n);
     }
     return 0;
 }
-
-/* Bytes to normalised floats, straight into the input buffer in the layout
- * the first convolution reads: NHWC (the pixels' own order) or NCHW. */
-static void fill_pixels_q8(const eng_model *m, uint8_t *dst, const uint8_t *src, int stride)
-{
-    int h = m->info.height, w = m->info.width;
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = src + (size_t)y * (size_t)stride;
-        uint8_t *d = dst + (size_t)y * (size_t)w * 3;
-        for (int x = 0; x < 3 * w; x += 3) {
-            d[x] = m->qlut[0][row[x]];
-            d[x + 1] = m->qlut[1][row[x + 1]];
-            d[x + 2] = m->qlut[2][row[x + 2]];
-        }
-    }
-}
-
-static void fill_pixels(const eng_model *m, float *dst, const uint8_t *src, int stride, int nhwc)
-{
-    int h = m->info.height, w = m->info.width;
-    size_t plane = (size_t)h * (size_t)w;
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = src + (size_t)y * (size_t)stride;
-        if (nhwc) {
-            float *d = dst + (size_t)y * (size_t)w * 3;
-            for (int x = 0; x < 3 * w; x += 3) {
-                d[x] = m->lut[0][row[x]];
-                d[x + 1] = m->lut[1][row[x + 1]];
-                d[x + 2] = m->lut[2][row[x + 2]];
-            }
-            continue;
-        }
-        float *d0 = dst + (size_t)y * (size_t)w, *d1 = d0 + plane, *d2 = d1 + plane;
-        for (int x = 0; x < w; x++) {
-            d0[x] = m->lut[0][row[3 * x]];
-            d1[x] = m->lut[1][row[3 * x + 1]];
-            d2[x] = m->lut[2][row[3 * x + 2]];
-        }
-    }
-}
-
 
 int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride, int n,
                    float *out, char *err, size_t errlen)
@@ -549,23 +438,17 @@ int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride
         return ENG_EINVAL;
     }
     int chunk = m->fixed_batch ? m->fixed_batch : MAX_BATCH;
-    size_t per = (size_t)m->info.height * (size_t)m->info.width * 3;
     for (int done = 0; done < n;) {
         int b = n - done < chunk ? n - done : chunk, run = m->fixed_batch ? m->fixed_batch : b;
         int ret = ensure_plan(m, run, err, errlen);
         if (ret < 0)
             return ret;
-        for (int i = 0; i < b; i++) {
-            if (m->prec == DNN_INT8)
-                fill_pixels_q8(m, q8_input(m->qplan[run], 0) + per * (size_t)i, frames[done + i],
-                               stride[done + i]);
-            else
-                fill_pixels(m, dnn_input(m->plan[run], 0) + per * (size_t)i, frames[done + i],
-                            stride[done + i], dnn_input_nhwc(m->plan[run], 0));
-        }
+        for (int i = 0; i < b; i++)
+            m->be->put_pixels(m->plan[run], i, frames[done + i], stride[done + i],
+                              (const float (*)[256])m->lut);
         if ((ret = run_plan(m, run, err, errlen)) < 0)
             return ret;
-        memcpy(out + (size_t)done * (size_t)m->info.classes, plan_output(m, run, 0),
+        memcpy(out + (size_t)done * (size_t)m->info.classes, m->be->output(m->plan[run], 0),
                sizeof(float) * (size_t)b * (size_t)m->info.classes);
         done += b;
     }
@@ -637,10 +520,7 @@ int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *a
     int ret = ensure_plan(m, batch, err, errlen);
     if (ret < 0)
         return ret;
-    if (m->prec == DNN_INT8)
-        q8_plan_stats(m->qplan[batch], &s);
-    else
-        dnn_plan_stats(m->plan[batch], &s);
+    m->be->stats(m->plan[batch], &s);
     *steps = s.steps;
     *reorders = s.reorders;
     *arena = s.arena;
@@ -652,10 +532,7 @@ void eng_plan_dump(eng_model *m, int batch, void (*line)(void *, const char *), 
     char err[256];
     if (ensure_plan(m, batch, err, sizeof err) < 0)
         return;
-    if (m->prec == DNN_INT8)
-        q8_plan_dump(m->qplan[batch], line, arg);
-    else
-        dnn_plan_dump(m->plan[batch], line, arg);
+    m->be->dump(m->plan[batch], line, arg);
 }
 
 /* ---------------------------------------------------------- calibration */
@@ -745,12 +622,12 @@ int eng_calib_add(eng_calib *c, const uint8_t *frame, int stride, char *err, siz
     int ret = ensure_plan(m, b, err, errlen);
     if (ret < 0)
         return ret;
-    fill_pixels(m, dnn_input(m->plan[b], 0), frame, stride, dnn_input_nhwc(m->plan[b], 0));
+    m->be->put_pixels(m->plan[b], 0, frame, stride, (const float (*)[256])m->lut);
     if ((ret = run_plan(m, b, err, errlen)) < 0)
         return ret;
     const gr_graph *g = m->g;
     for (int i = 0; i < g->noutputs; i++) {
-        const float *y = plan_output(m, b, i);
+        const float *y = m->be->output(m->plan[b], i);
         int64_t n = per_item(g, g->outputs[i]) * (gr_has_batch(&g->t[g->outputs[i]]) ? b : 1);
         q_hist_add(&c->h[i], y, n);
         chmax_add(c->chmax[i], c->nch[i], y, n);

@@ -112,6 +112,57 @@ static void test_parity(void **state)
     eng_free(m);
 }
 
+/* -------------------------------------------- operators beyond PP-LCNet */
+
+static void find_steps(void *arg, const char *line)
+{
+    int *c = arg;
+    c[0] += strstr(line, " eltwise ") && strstr(line, "leaky2");
+    c[1] += strstr(line, "leaky1") != NULL;
+}
+
+/* LeakyRelu (tests/fixtures/gen_op_models.py): after a convolution, as its
+ * post-op (alpha 0.1), and on its own after an Add (ONNX's default alpha),
+ * against ONNX Runtime; the whole batch, then one at a time. */
+static void test_leakyrelu_parity(void **state)
+{
+    (void)state;
+    char p[512], err[512];
+    size_t len = 0;
+    snprintf(p, sizeof p, "%s/ops/leakyrelu.out.f32", fixdir());
+    float *want = slurp(p, NULL);
+    snprintf(p, sizeof p, "%s/ops/leakyrelu.in.f32", fixdir());
+    float *x = slurp(p, &len);
+    if (!x || !want)
+        fail_msg("missing %s or its outputs: run `make fixtures`", p);
+    snprintf(p, sizeof p, "%s/ops/leakyrelu.onnx", fixdir());
+    eng_model *m = load_model(p, ENG_PREC_FP32, NULL);
+    int k = eng_get_info(m)->classes, n = (int)(len / (sizeof(float) * 3 * 16 * 16));
+    assert_int_equal(k, 4);
+    assert_int_equal(n, 4);
+    float got[4 * 4];
+    const float *ins[1] = { x };
+    float *outs[1] = { got };
+    assert_int_equal(eng_run_tensors(m, n, ins, outs, err, sizeof err), 0);
+    double e1 = compare_outputs("leakyrelu", got, want, n, k, 0);
+    for (int i = 0; i < n; i++) {
+        ins[0] = x + (size_t)i * 3 * 16 * 16;
+        outs[0] = got + i * k;
+        assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
+    }
+    double e2 = compare_outputs("leakyrelu", got, want, n, k, 0);
+    int c[2] = { 0, 0 };
+    eng_plan_dump(m, 1, find_steps, c);
+    print_message("leakyrelu: worst rel logit error batch %.2g, single %.2g; the first fused "
+                  "into its convolution (%d steps name it), the second an eltwise step (%d)\n",
+                  e1, e2, c[1], c[0]);
+    assert_int_equal(c[0], 1);
+    assert_int_equal(c[1], 0);
+    free(x);
+    free(want);
+    eng_free(m);
+}
+
 /* --------------------------------------------------- the shared models */
 
 static void shared_case(const char *file, int h, int w, const float *syn_want, const float *zero_want,
@@ -278,7 +329,7 @@ static void test_bad_models(void **state)
     snprintf(p, sizeof p, "%s/bad/bad_ok.onnx", fixdir());
     assert_int_equal(eng_load(&m, NULL, p, err, sizeof err), 0);   /* the control loads */
     eng_free(m);
-    expect_error("bad_unsupported_op.onnx", ENG_EUNSUP, "'act'", "LeakyRelu");
+    expect_error("bad_unsupported_op.onnx", ENG_EUNSUP, "'act'", "Elu");
     expect_error("bad_weight_channels.onnx", ENG_EMODEL, "'stem_conv'", "input channels");
     expect_error("bad_weight_not_const.onnx", ENG_EMODEL, "'stem_conv'", "constant");
     expect_error("bad_dangling_input.onnx", ENG_EMODEL, "'act'", "'nowhere'");
@@ -418,6 +469,7 @@ int main(void)
         snprintf(names[i], sizeof names[i], "parity_%s", fixtures[i].name);
         t[n++] = (struct CMUnitTest){ names[i], test_parity, NULL, NULL, &fixtures[i] };
     }
+    t[n++] = (struct CMUnitTest)cmocka_unit_test(test_leakyrelu_parity);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_shared_textline_onnx);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_shared_lcnet050_timm);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_bf16_agreement_fixtures);

@@ -59,6 +59,54 @@ static void test_qdq_matches_onnxruntime(void **state)
     eng_free(m);
 }
 
+static void find_steps(void *arg, const char *line)
+{
+    int *c = arg;
+    c[0] += strstr(line, " table ") && strstr(line, "leaky2");
+    c[1] += strstr(line, "leaky1") != NULL;
+}
+
+/* LeakyRelu in int8: tests/fixtures/gen_op_models.py's QDQ graph, where the
+ * first follows a convolution (a post-op of the int8 convolution) and the
+ * second an Add (a byte table from the operator's real function), against
+ * ONNX Runtime running the same QDQ graph. */
+static void test_leakyrelu_qdq_matches_onnxruntime(void **state)
+{
+    (void)state;
+    char p[512], err[512];
+    size_t len = 0;
+    snprintf(p, sizeof p, "%s/ops/leakyrelu.qdq.out.f32", fixdir());
+    float *want = slurp(p, NULL);
+    snprintf(p, sizeof p, "%s/ops/leakyrelu.in.f32", fixdir());
+    float *x = slurp(p, &len);
+    if (!x || !want)
+        fail_msg("missing %s or its outputs: run `make fixtures`", p);
+    snprintf(p, sizeof p, "%s/ops/leakyrelu.qdq.onnx", fixdir());
+    eng_model *m = load_model(p, ENG_PREC_INT8, NULL);
+    assert_int_equal(eng_get_info(m)->precision, ENG_PREC_INT8);
+    int n = (int)(len / (sizeof(float) * 3 * 16 * 16));
+    float got[4 * 4];
+    const float *in[1] = { x };
+    float *out[1] = { got };
+    assert_int_equal(n, 4);
+    assert_int_equal(eng_run_tensors(m, n, in, out, err, sizeof err), 0);
+    double worst = 0;
+    for (int i = 0; i < n * 4; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        worst = d > worst || isnan(got[i]) ? (isnan(got[i]) ? INFINITY : d) : worst;
+    }
+    int c[2] = { 0, 0 };
+    eng_plan_dump(m, 1, find_steps, c);
+    print_message("leakyrelu QDQ: worst |difference| from ONNX Runtime %.2g; %d table steps for "
+                  "the second, %d steps name the first\n", worst, c[0], c[1]);
+    assert_true(worst < 1e-4);
+    assert_int_equal(c[0], 1);
+    assert_int_equal(c[1], 0);
+    free(x);
+    free(want);
+    eng_free(m);
+}
+
 static void count_prep(void *arg, const char *line)
 {
     int *c = arg;
@@ -379,6 +427,7 @@ int main(void)
     const struct CMUnitTest t[] = {
         cmocka_unit_test(test_qdq_matches_onnxruntime),
         cmocka_unit_test(test_qdq_refuses_float_precisions),
+        cmocka_unit_test(test_leakyrelu_qdq_matches_onnxruntime),
         cmocka_unit_test(test_qdq_plan_per_isa),
         cmocka_unit_test(test_int8_refusal_names_node_and_way_out),
         cmocka_unit_test(test_calibrated_photo_classifier),

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
-#include "engine/loader.h"
+#include "engine/import/import.h"
 #include "tests/testutil.h"
 
 /* ---------------------------------------------------- protobuf bytes */
