@@ -130,6 +130,8 @@ char *ev_stats(const char *stream, const ev_stats_t *st, size_t *len)
     json_uint(&b, st->published);
     json_key(&b, "reconnects");
     json_uint(&b, st->reconnects);
+    json_key(&b, "auth_failures");
+    json_uint(&b, st->auth_failures);
     json_key(&b, "latency_p50_ms");
     if (st->p50_ms >= 0)
         json_num(&b, st->p50_ms);

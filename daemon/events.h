@@ -18,6 +18,7 @@ char *ev_label(const lc_stream *s, const lc_frame *f, double latency_ms, const e
 typedef struct {
     double seconds;                 /* interval the rates cover */
     uint64_t decoded, sampled_out, skipped, classified, published, reconnects, decode_skipped;
+    uint64_t auth_failures;
     double decoded_fps, classified_fps;
     double p50_ms, p99_ms;          /* < 0: no samples */
     const char *state;

@@ -280,6 +280,7 @@ static void stats_tick(daemon_t *d, double secs)
         st.classified = lc_read(&s->classified);
         st.published = lc_read(&s->published);
         st.reconnects = lc_read(&s->reconnects);
+        st.auth_failures = lc_read(&s->auth_failures);
         st.decode_skipped = lc_read(&s->decode_skipped);
         st.decoded_fps = (double)(st.decoded - r->decoded) / secs;
         st.classified_fps = (double)(st.classified - r->classified) / secs;

@@ -61,6 +61,7 @@ typedef struct lc_stream {
     /* counters: written by one thread, read by main for stats */
     uint64_t decoded, sampled_out, skipped, classified, published, reconnects, errors;
     uint64_t decode_skipped;   /* packets never decoded: sample_fps would drop them */
+    uint64_t auth_failures;    /* opens the server refused the login of (401, 403) */
     int state;             /* LC_STREAM_*: through lc_stream_state/_set_state only */
 
     /* latency samples since the last stats event (ms), a ring under m;
