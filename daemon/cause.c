@@ -68,8 +68,11 @@ static size_t inner_url(const char *in, const char *p, int *connects)
         return 0;
     for (size_t i = 0; i < sizeof inner_schemes / sizeof inner_schemes[0]; i++)
         if (strncmp(p, inner_schemes[i], 6) == 0) {
+            size_t n = strcspn(p, " \t\r\n'\"),;");
+            while (n > 6 && (p[n - 1] == ':' || p[n - 1] == '.'))   /* the sentence's */
+                n--;
             *connects = i < 2;
-            return strcspn(p, " \t\r\n'\"),;");
+            return n;
         }
     return 0;
 }
