@@ -4,8 +4,10 @@
     bench/recovery.py [--cycles N] [--down S] [--kinds gst,vlc,http,file] [--backoff MIN:MAX ...]
 
 For each kind of source, one lcnetd-test with one stream (every frame
-classified) and one subscriber; then, N times: kill the source, leave it
-down for S seconds, bring it back, and time the first label after that.
+classified) and one subscriber; then, N times: let it run healthy for
+backoff_max + 2 s (so that the retry delay starts each outage from
+backoff_min, as after any long healthy run), kill the source, leave it down
+for S seconds, bring it back, and time the first label after that.
 
   gst   GStreamer's RTSP server (tests/tools/rtsp_server.py, looping), RTSP over TCP;
         killed with SIGKILL and started again on the same port
@@ -143,7 +145,7 @@ def run_kind(kind, cycles, down, backoff):
         sub.wait_for(is_label, timeout=30, what="first label")
         back, started = [], []
         for i in range(cycles):
-            time.sleep(2)                       # a healthy run between outages
+            time.sleep(bmax + 2)                # long enough to reset the retry delay
             t_kill = time.monotonic()
             src.kill()
             sub.wait_for(is_down, timeout=30, what="cycle %d: down" % i)
@@ -179,8 +181,9 @@ def main(argv):
                                                                 ["0.5:30", "0.05:0.2"])]
     names = {"gst": "GStreamer RTSP (TCP)", "vlc": "VLC RTSP (UDP)", "http": "HTTP MPEG-TS",
              "file": "file (loop)"}
-    print("lcnetd recovery: %d outages of %.0f s each; %s, %d CPUs; build %s" %
-          (args.cycles, args.down, cpu_model(), os.cpu_count(), harness.BUILD))
+    print("lcnetd recovery: %d outages of %.0f s each; %s, %d CPUs, load average %.1f at the "
+          "start; build %s" % (args.cycles, args.down, cpu_model(), os.cpu_count(),
+                               os.getloadavg()[0], harness.BUILD))
     print()
     print("| source | backoff | back → first label, median (min–max) | server start → first label, "
           "median | reconnect tries |")

@@ -577,8 +577,9 @@ class Secrets(DaemonTest):
         url = "http://viewer@127.0.0.1:%d/cam.mp4" % http.port
         cfg, sock = write_config(self.tmp, [
             ("cam", {"url": url, "password_file": files["good"]}),
-            ("wrong", {"url": url, "password_file": files["wrong"], "backoff_min": "0.2",
-                       "backoff_max": "0.4"}),
+            # a refused login waits auth_backoff_max at most: 1 s, so that the
+            # subscriber sees one even if the first came before it connected
+            ("wrong", {"url": url, "password_file": files["wrong"], "auth_backoff_max": "1"}),
         ])
         r = subprocess.run([sys.modules["harness"].DAEMON, "--check-config", cfg],
                            capture_output=True, text=True, timeout=30)
