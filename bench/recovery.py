@@ -11,7 +11,9 @@ for S seconds, bring it back, and time the first label after that.
 
   gst   GStreamer's RTSP server (tests/tools/rtsp_server.py, looping), RTSP over TCP;
         killed with SIGKILL and started again on the same port
-  vlc   VLC's RTSP output (tests/tools/vlc_rtsp.py, looping), RTSP over UDP; the same
+  vlc   VLC's RTSP output (tests/tools/vlc_rtsp.py), RTSP over UDP, a file of 64 s: VLC ends
+        the session (RTCP BYE) at each end of its file, --loop or not, and each short
+        session would grow the retry delay; the same
   http  an MPEG-TS file over HTTP, sent at about its own bitrate
         (tests/tools/http_server.py --rate), like an HTTP camera; the same
   file  a looping file: renamed away, renamed back
@@ -62,7 +64,11 @@ class Source:
     def __init__(self, kind, tmp):
         self.kind, self.tmp, self.proc = kind, tmp, None
         self.port = free_port()
-        if kind == "http":
+        if kind == "vlc":
+            self.long = os.path.join(tmp, "cam.mp4")
+            subprocess.run(["ffmpeg", "-v", "error", "-stream_loop", "7", "-i", clip("clip-a.mp4"),
+                            "-c", "copy", self.long], check=True)
+        elif kind == "http":
             # a minute of MPEG-TS, so that it does not end during a cycle
             www = os.path.join(tmp, "www")
             os.mkdir(www)
@@ -97,7 +103,7 @@ class Source:
         if self.kind == "gst":
             self.proc = RtspServer({"cam": clip("clip-a.mp4")}, port=self.port)
         elif self.kind == "vlc":
-            self.proc = VlcServer(clip("clip-a.mp4"), port=self.port)
+            self.proc = VlcServer(self.long, port=self.port)
         elif self.kind == "http":
             self.proc = ReadyServer([PY, os.path.join(ROOT, "tests/tools/http_server.py"),
                                      "--port", str(self.port), "--dir", self.www,

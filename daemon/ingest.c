@@ -477,7 +477,7 @@ static void *ing_main(void *arg)
     lc_stream *s = arg;
     const cfg_stream *c = &s->cfg;
     char name[16], err[256];
-    double pts_base = 0;
+    double pts_base = 0, looped = 0;   /* looped: seconds of frames of a looping file's passes */
     ing_retry retry;
 
     snprintf(name, sizeof name, "in:%s", c->name);
@@ -519,12 +519,15 @@ static void *ing_main(void *arg)
                 lc_stream_set_state(s, LC_STREAM_ENDED);
                 break;
             }
-            continue;                   /* loop: start again at once */
+            /* loop: start again at once; the passes are one run to the retry policy */
+            looped += end.delivered;
+            continue;
         }
         if (end.cause == ING_CAUSE_AUTH)
             lc_count(&s->auth_failures, 1);
         emit_state(s, "down", err, -1);
-        double delay = ing_retry_next(&retry, c, end.cause, end.delivered);
+        double delay = ing_retry_next(&retry, c, end.cause, looped + end.delivered);
+        looped = 0;
         lc_log(LOG_WARNING, "stream %s: %s; retry in %.1f s", c->name, err, delay);
         emit_state(s, "reconnecting", err, delay);
         lc_count(&s->reconnects, 1);

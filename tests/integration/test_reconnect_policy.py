@@ -211,6 +211,37 @@ class Backoff(DaemonTest):
                              "(it had grown to %.2f)" % grown)
 
 
+    def test_looping_file_resets_the_delay(self):
+        # a looping file's passes are one run: 1 s each, but as a whole
+        # longer than backoff_max, so the next failure starts at backoff_min
+        path = os.path.join(self.tmp, "loop.mp4")
+        away = os.path.join(self.tmp, "elsewhere.mp4")
+        subprocess.run(["ffmpeg", "-v", "error", "-i", clip("clip-a.mp4"), "-t", "1", "-c", "copy",
+                        away], check=True)
+        bmin, bmax = 0.2, 1.0
+        cfg, sock = write_config(self.tmp, [
+            ("loop", {"url": path, "loop": "yes", "backoff_min": str(bmin),
+                      "backoff_max": str(bmax)}),
+        ])
+        self.track(Daemon(cfg, sock))
+        sub = self.track(Subscriber(sock))
+        wait_until(lambda: len(states(sub, "loop", "reconnecting")) >= 4, 20, "a grown delay")
+        grown = states(sub, "loop", "reconnecting")[-1]["retry_in"]
+        self.assertGreater(grown, bmin)
+        self.assertIn("No such file or directory", states(sub, "loop", "down")[-1]["reason"])
+        os.rename(away, path)
+        first(sub, lambda e: e.get("event") == "label" and e["stream"] == "loop", 20, "labels")
+        n = len(states(sub, "loop", "reconnecting"))
+        time.sleep(3 * bmax)                          # three passes
+        self.assertEqual(len(states(sub, "loop", "reconnecting")), n, "a loop is no reconnect")
+        os.rename(path, away)
+        wait_until(lambda: len(states(sub, "loop", "reconnecting")) > n, 10, "the file missed")
+        retry = states(sub, "loop", "reconnecting")[n]
+        self.assertLessEqual(retry["retry_in"], bmin,
+                             "after 3 s of passes the delay starts again at backoff_min "
+                             "(it had grown to %.2f)" % grown)
+
+
 class Reasons(DaemonTest):
     def test_reasons_show_the_configured_url_and_path(self):
         port = free_port()             # nothing listens there
