@@ -56,6 +56,22 @@ def answers(port):
             return False
 
 
+def remove_stale():
+    """Work directories of instances that were killed (kill -9 leaves no
+    time to clean up) hold a copy of their file: remove them."""
+    top = tempfile.gettempdir()
+    for name in os.listdir(top):
+        parts = name.split("-")
+        if len(parts) < 4 or parts[:2] != ["vlc", "rtsp"] or not parts[2].isdigit():
+            continue
+        try:
+            os.kill(int(parts[2]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(top, name), ignore_errors=True)
+        except OSError:
+            pass
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description="VLC's RTSP server on 127.0.0.1 serving one file.")
     ap.add_argument("--port", type=int, required=True, help="TCP port, 0 = any free port")
@@ -71,7 +87,8 @@ def main(argv):
         return 1
     port = args.port or free_port()
 
-    work = tempfile.mkdtemp(prefix="vlc-rtsp-")
+    remove_stale()
+    work = tempfile.mkdtemp(prefix="vlc-rtsp-%d-" % os.getpid())
     os.chmod(work, 0o755)
     media = os.path.join(work, os.path.basename(args.file))
     shutil.copyfile(args.file, media)
@@ -91,9 +108,11 @@ def main(argv):
             shutil.rmtree(work, ignore_errors=True)
             return 1
         os.chown(home, pw.pw_uid, pw.pw_gid)
-        # VLC dies with this script, whatever kills it
         cmd = ["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid), "--clear-groups",
                "--pdeathsig", "KILL", "--"] + cmd
+    else:
+        cmd = ["setpriv", "--pdeathsig", "KILL", "--"] + cmd
+    # (--pdeathsig: VLC dies with this script, whatever kills it)
     env = {"HOME": home, "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
     vlc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                            stderr=open(os.path.join(work, "vlc.log"), "w"))
