@@ -6,7 +6,7 @@
 
 BUILD   ?= build
 PUBLIC  := all check check-unit check-int check-isa check-asan check-asan-core check-tsan bench bench-e2e fuzz fuzz-build fuzz-regress \
-           soak demo install train-default-model fixtures clips check-outputs bench-ab
+           soak recovery demo install train-default-model fixtures clips check-outputs bench-ab
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(LCNETD_DEPS),)

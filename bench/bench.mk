@@ -48,3 +48,10 @@ $(BUILD)/rtsp-replay: $(call obj,bench/rtsp_replay.c)
 all: $(BUILD)/latsub
 $(BUILD)/latsub: $(call obj,bench/latsub.c)
 	$(CC) $(CFLAGS) -o $@ $^
+
+# `make recovery`: after a source comes back (GStreamer RTSP, VLC RTSP, HTTP
+# MPEG-TS, a file), the time to the first label; prints a table for
+# docs/reliability.md (see bench/recovery.py; RECOVERY_ARGS passes options).
+RECOVERY_ARGS ?=
+recovery: $(BUILD)/lcnetd-test fixtures clips
+	LCNETD_BUILD=$(BUILD) LCNETD_FIXTURES=$(BUILD)/fixtures /usr/bin/python3 bench/recovery.py $(RECOVERY_ARGS)

@@ -92,6 +92,7 @@ typedef struct cfg_stream {
     int loop, realtime, enabled;
     double open_timeout, stall_timeout;   /* seconds */
     double backoff_min, backoff_max;      /* seconds, min <= max */
+    double auth_backoff_max;   /* seconds: after a refused login (401, 403) */
     int decode_skip;           /* CFG_SKIP_* */
     int deblock;               /* run the in-loop deblocking filter */
 } cfg_stream;

@@ -135,6 +135,8 @@ static const cfg_key stream_keys[] = {
       "first reconnect delay in seconds" },
     { "backoff_max", CFG_T_DOUBLE, S(backoff_max), 0.01, 86400, "30", 0, NULL,
       "longest reconnect delay in seconds; at least backoff_min" },
+    { "auth_backoff_max", CFG_T_DOUBLE, S(auth_backoff_max), 1, 86400, "600", 0, NULL,
+      "longest delay in seconds after a refused login; the first is 30 s, or this if less" },
     { "decode_skip", CFG_T_ENUM, S(decode_skip), 0, 0, "auto", 0, skips,
       "may frames sample_fps drops skip decoding" },
     { "deblock", CFG_T_BOOL, S(deblock), 0, 0, "no", 0, NULL,

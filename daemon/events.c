@@ -138,6 +138,8 @@ void ev_stats_members(json_buf *b, const snk_stream_stats *st, double seconds)
     json_uint(b, st->published);
     json_key(b, "reconnects");
     json_uint(b, st->reconnects);
+    json_key(b, "auth_failures");
+    json_uint(b, st->auth_failures);
     json_key(b, "latency_p50_ms");
     if (st->p50_ms >= 0)
         json_num(b, st->p50_ms);

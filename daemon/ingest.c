@@ -24,11 +24,13 @@
 #include <libavformat/avformat.h>
 #include <libavutil/time.h>
 
+#include "daemon/cause.h"
 #include "daemon/events.h"
 #include "daemon/evq.h"
 #include "daemon/inflight.h"
 #include "daemon/log.h"
 #include "daemon/redact.h"
+#include "daemon/retry.h"
 #include "daemon/sched.h"
 #include "daemon/tsclock.h"
 #include "daemon/util.h"
@@ -97,15 +99,15 @@ static char *open_url(const lc_stream *s)
     return u;
 }
 
-/* err = what failed: libav's own words when it logged any, its code too.
- * The words are a server's as much as libav's: they pass the redactor again
- * with this stream's own passwords, whatever the log callback did. */
-static void open_reason(lc_stream *s, const char *what, int ret, char *err, size_t errlen)
+/* err = what failed: libav's own words when it logged any, its code too;
+ * returns the cause (ING_CAUSE_*).  The words are a server's as much as
+ * libav's: they pass the redactor again with this stream's own passwords,
+ * whatever the log callback did. */
+static int open_reason(lc_stream *s, const char *what, int ret, char *err, size_t errlen)
 {
-    char e[128], said[sizeof av_last], *url = open_url(s);
+    char said[sizeof av_last], *url = open_url(s);
     rdx_secret sec[3] = { { 0 } };
     int n = 0, r, oom = !url;
-    av_msg(ret, e, sizeof e);
     if ((r = rdx_secret_from_url(&sec[n], s->cfg.url)) > 0)
         n++;
     oom |= r < 0;
@@ -122,12 +124,9 @@ static void open_reason(lc_stream *s, const char *what, int ret, char *err, size
     for (int i = 0; i < n; i++)
         rdx_secret_free(&sec[i]);
     free(url);
-    if (said[0] && strstr(said, e))
-        snprintf(err, errlen, "%s%s", what, said);
-    else if (said[0])
-        snprintf(err, errlen, "%s%s (%s)", what, said, e);
-    else
-        snprintf(err, errlen, "%s%s", what, e);
+    int cause = ing_cause_of(&s->cfg, ret, said);
+    ing_cause_reason(err, errlen, &s->cfg, cause, what, ret, said);
+    return cause;
 }
 
 static void emit_state(lc_stream *s, const char *state, const char *reason, double retry)
@@ -154,6 +153,7 @@ typedef struct {
     int keys_only;
     int64_t jump_log_us;        /* when a timestamp jump was last logged */
     int jumps_unlogged;
+    int cause;                 /* ING_CAUSE_* of a failed open */
 } run_ctx;
 
 static void run_free(run_ctx *r)
@@ -213,7 +213,7 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
         if (g->timed_out)
             snprintf(err, errlen, "no answer within open_timeout (%.1f s)", c->open_timeout);
         else
-            open_reason(s, "", ret, err, errlen);
+            r->cause = open_reason(s, "", ret, err, errlen);
         return ret;
     }
     if ((ret = avformat_find_stream_info(r->fmt, NULL)) < 0) {
@@ -221,7 +221,7 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
             snprintf(err, errlen, "reading stream info: no answer within open_timeout (%.1f s)",
                      c->open_timeout);
         else
-            open_reason(s, "reading stream info: ", ret, err, errlen);
+            r->cause = open_reason(s, "reading stream info: ", ret, err, errlen);
         return ret;
     }
     if ((ret = r->si = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0) {
@@ -446,6 +446,12 @@ static int skip_packet(lc_stream *s, run_ctx *r, const AVPacket *pkt)
     return 0;
 }
 
+/* What the retry policy needs to know of a connection that ended. */
+typedef struct {
+    int cause;                 /* ING_CAUSE_* */
+    double delivered;          /* seconds from the first frame to the last packet; 0 = no frame */
+} run_end;
+
 /* Whether the source ends: a file, or a network source whose demuxer
  * reports a duration (HLS with ENDLIST, a file over HTTP, an RTSP server
  * playing a recording).  realtime, loop and eof apply to it as to a file,
@@ -462,7 +468,8 @@ static int is_finite(const lc_stream *s, const run_ctx *r)
 /* One connection: open, then read and decode until the end, an error, a
  * stall or a stop.  Everything it allocated is freed before it returns.
  * *finite says what this source turned out to be (is_finite). */
-static int run_once(lc_stream *s, tsc_clock *clk, int *finite, char *err, size_t errlen)
+static int run_once(lc_stream *s, tsc_clock *clk, int *finite, run_end *out, char *err,
+                    size_t errlen)
 {
     const cfg_stream *c = &s->cfg;
     run_ctx r = { 0 };
@@ -470,6 +477,7 @@ static int run_once(lc_stream *s, tsc_clock *clk, int *finite, char *err, size_t
     char e[128];
     int ret, how = RUN_ERROR;
     int64_t stall_us = (int64_t)(c->stall_timeout * 1e6);
+    int64_t first_us = 0, last_us = 0;
 
     r.clk = clk;
     ifl_reset(&r.ifl);
@@ -522,6 +530,11 @@ static int run_once(lc_stream *s, tsc_clock *clk, int *finite, char *err, size_t
             g.deadline_us = lc_mono_us() + stall_us;
         }
         av_packet_unref(r.pkt);
+        if (r.got_frame) {
+            last_us = lc_mono_us();
+            if (!first_us)
+                first_us = last_us;
+        }
         if (ret < 0)
             goto end;
     }
@@ -532,9 +545,10 @@ end:
     lc_count(&s->decode_skipped, (uint64_t)ifl_drain(&r.ifl));
     if (how == RUN_ERROR && !r.got_frame && !err[0])
         snprintf(err, errlen, "failed");
-    int had = r.got_frame;
+    out->cause = r.cause;
+    out->delivered = first_us ? (double)(last_us - first_us) / 1e6 : 0;
     run_free(&r);
-    return how == RUN_ERROR && had ? -RUN_ERROR : how;
+    return how;
 }
 
 static void *ing_main(void *arg)
@@ -542,10 +556,10 @@ static void *ing_main(void *arg)
     lc_stream *s = arg;
     const cfg_stream *c = &s->cfg;
     char name[16], err[256];
-    double backoff = c->backoff_min;
     tsc_clock clk;              /* pts runs on across reconnects and loops */
     int finite = c->url_kind == CFG_URL_FILE;
-    unsigned seed = (unsigned)lc_mono_us() ^ (unsigned)(uintptr_t)s;
+    double looped = 0;          /* seconds of frames of a looping source's passes */
+    ing_retry retry;
 
     snprintf(name, sizeof name, "in:%s", c->name);
     pthread_setname_np(pthread_self(), name);
@@ -571,10 +585,11 @@ static void *ing_main(void *arg)
     if (e)
         lc_log(LOG_DEBUG, "stream %s: SCHED_IDLE: %s", c->name, strerror(e));
 
+    ing_retry_init(&retry, c, (unsigned)lc_mono_us() ^ (unsigned)(uintptr_t)s);
     while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
         err[0] = 0;
-        int64_t t0 = lc_mono_us();
-        int how = run_once(s, &clk, &finite, err, sizeof err);
+        run_end end = { ING_CAUSE_OTHER, 0 };
+        int how = run_once(s, &clk, &finite, &end, err, sizeof err);
         if (how == RUN_STOP || __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
             break;
         if (how != RUN_EOF || !finite || !c->loop)
@@ -587,19 +602,20 @@ static void *ing_main(void *arg)
                 lc_stream_set_state(s, LC_STREAM_ENDED);
                 break;
             }
-            continue;                   /* loop: start again at once */
+            /* loop: start again at once; the passes are one run to the retry policy */
+            looped += end.delivered;
+            continue;
         }
-        /* a connection that delivered for a while resets the backoff */
-        if (how == -RUN_ERROR && lc_mono_us() - t0 > (int64_t)(c->backoff_max * 1e6))
-            backoff = c->backoff_min;
+        if (end.cause == ING_CAUSE_AUTH)
+            lc_count(&s->auth_failures, 1);
         emit_state(s, "down", err, -1);
-        double delay = backoff * (0.5 + 0.5 * (double)rand_r(&seed) / RAND_MAX);
+        double delay = ing_retry_next(&retry, c, end.cause, looped + end.delivered);
+        looped = 0;
         lc_log(LOG_WARNING, "stream %s: %s; retry in %.1f s", c->name, err, delay);
         emit_state(s, "reconnecting", err, delay);
         lc_count(&s->reconnects, 1);
         if (lc_sleep_unless((int64_t)(delay * 1e6), &s->stop))
             break;
-        backoff = fmin(backoff * 2, c->backoff_max);
     }
     if (lc_stream_state(s) != LC_STREAM_ENDED)
         lc_stream_set_state(s, LC_STREAM_DOWN);

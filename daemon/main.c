@@ -283,6 +283,7 @@ static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats *
         st->packets = lc_read(&s->packets);
         st->decode_errors = lc_read(&s->errors);
         st->ts_discontinuities = lc_read(&s->ts_discontinuities);
+        st->auth_failures = lc_read(&s->auth_failures);
         if (secs <= 0)
             continue;
         float lat[512];

@@ -315,7 +315,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 enum { C_DECODED, C_CLASSIFIED, C_SKIPPED, C_SAMPLED, C_DSKIP, C_PUBLISHED, C_PACKETS, C_DERR, C_TSDISC,
-       C_RECONNECTS };
+       C_AUTH, C_RECONNECTS };
 
 static const struct {
     const char *name, *help;
@@ -332,6 +332,8 @@ static const struct {
     { "lcnetd_packets_decode_errors_total", "Video packets the decoder refused." },
     { "lcnetd_timestamp_discontinuities_total",
       "Jumps in the source's timestamps that the stream's clock rebased over." },
+    { "lcnetd_stream_auth_failures_total",
+      "Connections the source refused for its credentials (401/403)." },
     { "lcnetd_stream_reconnects_total", "Times the stream was opened again after a failure." },
 };
 
@@ -347,6 +349,7 @@ static uint64_t counter_of(const snk_stream_stats *st, int i)
     case C_PACKETS: return st->packets;
     case C_DERR: return st->decode_errors;
     case C_TSDISC: return st->ts_discontinuities;
+    case C_AUTH: return st->auth_failures;
     default: return st->reconnects;
     }
 }

@@ -39,7 +39,7 @@ typedef struct snk_stream_stats {
     const char *stream;
     const char *state;          /* "up", "down", "eof" */
     uint64_t decoded, sampled_out, skipped, classified, published, reconnects, decode_skipped;
-    uint64_t packets, decode_errors, ts_discontinuities;
+    uint64_t packets, decode_errors, ts_discontinuities, auth_failures;
     double decoded_fps, classified_fps;    /* over the interval */
     double p50_ms, p99_ms;      /* < 0: no samples in the interval */
 } snk_stream_stats;

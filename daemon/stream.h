@@ -69,6 +69,7 @@ typedef struct lc_stream {
     uint64_t decode_skipped;   /* packets that gave no frame: skipped for sample_fps, by us or
                                 * the decoder, or left in it by a reconnect */
     uint64_t ts_discontinuities;   /* timestamp jumps the clock rebased over */
+    uint64_t auth_failures;    /* opens the server refused the login of (401, 403) */
     int state;             /* LC_STREAM_*: through lc_stream_state/_set_state only */
 
     /* latency samples since the last stats event (ms), a ring under m;

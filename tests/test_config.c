@@ -186,6 +186,7 @@ static void test_stream_defaults(void **state)
     assert_true(s->stall_timeout == 10.0);
     assert_true(s->backoff_min == 0.5);
     assert_true(s->backoff_max == 30.0);
+    assert_true(s->auth_backoff_max == 600.0);
     assert_int_equal(s->decode_skip, CFG_SKIP_AUTO);
     assert_int_equal(s->deblock, 0);
     assert_int_equal(s->enabled, 1);
@@ -234,6 +235,7 @@ static void test_every_key_set(void **state)
              "stall_timeout = 3600\n"
              "backoff_min = 0.01\n"
              "backoff_max = 86400\n"
+             "auth_backoff_max = 1\n"
              "decode_skip = none\n"
              "deblock = yes\n"
              "enabled = false\n", cpu, cpu);
@@ -281,6 +283,7 @@ static void test_every_key_set(void **state)
     assert_true(s->stall_timeout == 3600.0);
     assert_true(s->backoff_min == 0.01);
     assert_true(s->backoff_max == 86400.0);
+    assert_true(s->auth_backoff_max == 1.0);
     assert_int_equal(s->decode_skip, CFG_SKIP_NONE);
     assert_int_equal(s->deblock, 1);
     assert_int_equal(s->enabled, 0);
@@ -687,6 +690,10 @@ static void test_doubles(void **state)
                  "t.ini:3: [stream:a] min_score: \"1.01\" is out of range (expected 0..1)", NULL);
     expect_error("[stream:a]\nurl=/a\nopen_timeout = 0.05\n",
                  "\"0.05\" is out of range (expected 0.1..600)", NULL);
+    /* a refused login retried within the second would lock camera accounts */
+    expect_error("[stream:a]\nurl=/a\nauth_backoff_max = 0.5\n",
+                 "t.ini:3: [stream:a] auth_backoff_max: \"0.5\" is out of range (expected 1..86400)",
+                 NULL);
     expect_error("[stream:a]\nurl=/a\nsample_fps = nan\n", "\"nan\" is not a number", NULL);
     expect_error("[stream:a]\nurl=/a\nsample_fps = inf\n", "\"inf\" is not a number", NULL);
     expect_error("[stream:a]\nurl=/a\nsample_fps = 0x1p3\n", "unexpected \"x1p3\"", NULL);

@@ -96,7 +96,8 @@ static void test_stats_line(void **state)
     snk_stream_stats st = { .stream = "yard", .state = "up", .decoded = 300, .sampled_out = 10,
                             .skipped = 2, .classified = 290, .published = 145, .reconnects = 1,
                             .decode_skipped = 5, .packets = 320, .decode_errors = 3,
-                            .ts_discontinuities = 2, .decoded_fps = 29.5, .classified_fps = 29,
+                            .ts_discontinuities = 2, .auth_failures = 4, .decoded_fps = 29.5,
+                            .classified_fps = 29,
                             .p50_ms = 3.25, .p99_ms = -1 };
     char *line = ev_stats(&st, 10, T1, &len);
     assert_string_equal(line,
@@ -104,7 +105,7 @@ static void test_stats_line(void **state)
         "\"decoded_fps\":29.5,\"classified_fps\":29,\"packets\":320,\"decoded\":300,"
         "\"classified\":290,\"skipped\":2,\"sampled_out\":10,\"decode_skipped\":5,"
         "\"decode_errors\":3,\"ts_discontinuities\":2,\"published\":145,"
-        "\"reconnects\":1,\"latency_p50_ms\":3.25,\"latency_p99_ms\":null,"
+        "\"reconnects\":1,\"auth_failures\":4,\"latency_p50_ms\":3.25,\"latency_p99_ms\":null,"
         "\"time\":\"2026-09-21T14:13:21.500Z\"}");
     free(line);
 }

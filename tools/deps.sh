@@ -13,6 +13,7 @@ libonnx-dev libonnx-testdata
 python3 python3-torch python3-onnx python3-numpy python3-gi python3-skimage python3-pil palapeli-data
 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+vlc-bin vlc-plugin-base
 netcat-openbsd socat procps iproute2 man-db groff-base
 fonts-dejavu-core"
 
@@ -25,20 +26,28 @@ done
 # than Debian; only install Debian's when the commands are absent.
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
-[ -z "$missing" ] && exit 0
-
-echo "deps: installing:$missing"
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then
-        SUDO=sudo
+if [ -n "$missing" ]; then
+    echo "deps: installing:$missing"
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            SUDO=sudo
+        else
+            echo "deps: not root and no sudo; run as root: apt-get install$missing" >&2
+            exit 1
+        fi
     else
-        echo "deps: not root and no sudo; run as root: apt-get install$missing" >&2
-        exit 1
+        SUDO=
     fi
-else
-    SUDO=
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+
+# VLC, one of the RTSP servers the tests run, refuses to run as root: as root,
+# tests/tools/vlc_rtsp.py starts it as this system user, which owns nothing.
+if [ "$(id -u)" -eq 0 ] && ! getent passwd lcnetd-test >/dev/null; then
+    echo "deps: adding system user lcnetd-test (runs VLC in the tests)"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+        lcnetd-test
+fi

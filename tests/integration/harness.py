@@ -123,12 +123,33 @@ class ReadyServer(Process):
 
 
 class RtspServer(ReadyServer):
-    def __init__(self, mounts, port=0, loop=True):
+    """tests/tools/rtsp_server.py (GStreamer's RTSP server library).  auth
+    "USER:PASSWORD" asks every client for that login (Digest if digest);
+    verbose logs each connection, for connections()."""
+
+    def __init__(self, mounts, port=0, loop=True, auth=None, digest=False, verbose=False):
         args = [PY, os.path.join(ROOT, "tests/tools/rtsp_server.py"), "--port", str(port)]
+        if verbose:
+            args.append("-v")
         if loop:
             args.append("--loop")
+        if auth:
+            args += ["--auth", auth] + (["--digest"] if digest else [])
         args += ["%s=%s" % (k, v) for k, v in mounts.items()]
         super().__init__(args, "rtsp server")
+
+    def connections(self):
+        """Connections clients made so far, as the server saw them (verbose)."""
+        return self.stderr().count("client connected from")
+
+
+class VlcServer(ReadyServer):
+    """VLC's RTSP server (tests/tools/vlc_rtsp.py) at rtsp://127.0.0.1:PORT/cam:
+    RTP over UDP only, "461 Unsupported transport" to TCP."""
+
+    def __init__(self, path, port=0, loop=True):
+        super().__init__([PY, os.path.join(ROOT, "tests/tools/vlc_rtsp.py"), "--port", str(port)] +
+                         (["--loop"] if loop else []) + [path], "vlc")
 
 
 class HttpServer(ReadyServer):

@@ -561,7 +561,9 @@ class Secrets(DaemonTest):
     def test_password_file_opens_a_camera_that_asks_for_it(self):
         # the password has every character that means something in a URL:
         # it is percent-encoded into the userinfo when the stream opens
-        pw, wrong = "p@ss:w0rd/ #?x%", "n0t-the-password"
+        # (no word of the messages in either: every 4 characters of each are looked for,
+        # and the refused login's reason names the key password_file)
+        pw, wrong = "p@ss:w0rd/ #?x%", "n0t-the-s3cret-7"
         www = os.path.join(self.tmp, "www")
         os.mkdir(www)
         shutil.copy(clip("clip-a.mp4"), os.path.join(www, "cam.mp4"))
@@ -575,8 +577,9 @@ class Secrets(DaemonTest):
         url = "http://viewer@127.0.0.1:%d/cam.mp4" % http.port
         cfg, sock = write_config(self.tmp, [
             ("cam", {"url": url, "password_file": files["good"]}),
-            ("wrong", {"url": url, "password_file": files["wrong"], "backoff_min": "0.2",
-                       "backoff_max": "0.4"}),
+            # a refused login waits auth_backoff_max at most: 1 s, so that the
+            # subscriber sees one even if the first came before it connected
+            ("wrong", {"url": url, "password_file": files["wrong"], "auth_backoff_max": "1"}),
         ])
         r = subprocess.run([sys.modules["harness"].DAEMON, "--check-config", cfg],
                            capture_output=True, text=True, timeout=30)

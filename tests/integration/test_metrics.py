@@ -94,6 +94,7 @@ class Metrics(DaemonTest):
                           ("packets", "lcnetd_packets_total"),
                           ("decode_errors", "lcnetd_packets_decode_errors_total"),
                           ("ts_discontinuities", "lcnetd_timestamp_discontinuities_total"),
+                          ("auth_failures", "lcnetd_stream_auth_failures_total"),
                           ("reconnects", "lcnetd_stream_reconnects_total")):
             self.assertIn(key, stats)
             self.assertIn("# TYPE %s counter" % name, first)

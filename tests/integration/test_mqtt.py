@@ -32,7 +32,7 @@ LABEL_KEYS = ["event", "stream", "seq", "pts", "time", "latency_ms", "decoded_mo
 STATS_KEYS = ["event", "stream", "state", "interval_s", "decoded_fps", "classified_fps", "packets",
               "decoded", "classified", "skipped", "sampled_out", "decode_skipped", "decode_errors",
               "ts_discontinuities", "published",
-              "reconnects", "latency_p50_ms", "latency_p99_ms", "time"]
+              "reconnects", "auth_failures", "latency_p50_ms", "latency_p99_ms", "time"]
 HELLO_KEYS = ["event", "version", "model", "precision", "classes", "input", "max_batch",
               "streams", "isa", "precision_reason", "time"]
 
