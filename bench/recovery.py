@@ -76,8 +76,11 @@ class Source:
             subprocess.run(["ffmpeg", "-v", "error", "-stream_loop", "7", "-i", clip("clip-a.ts"),
                             "-c", "copy", self.ts], check=True)
             self.www = www
-            # clip-a.ts: 879,652 bytes for 8 s
-            self.rate = 879652 // 8
+            # its own bitrate, as a camera would send it
+            dur = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
+                                  "-of", "csv=p=0", self.ts], check=True, capture_output=True,
+                                 text=True).stdout
+            self.rate = int(os.path.getsize(self.ts) / float(dur))
         elif kind == "file":
             self.path = os.path.join(tmp, "cam.mp4")
             self.away = self.path + ".away"

@@ -133,7 +133,9 @@ void ing_cause_reason(char *err, size_t errlen, const cfg_stream *c, int cause, 
     char e[128], words[256], pub[256], shown[256];
     if (av_strerror(averr, e, sizeof e) < 0)
         snprintf(e, sizeof e, "error %d", averr);
-    if (said && said[0] && strstr(said, e))
+    /* a known cause's status line says it all; libav's code would repeat it */
+    if (said && said[0] && (strstr(said, e) || cause == ING_CAUSE_AUTH ||
+                            cause == ING_CAUSE_TRANSPORT))
         snprintf(words, sizeof words, "%s", said);
     else if (said && said[0])
         snprintf(words, sizeof words, "%s (%s)", said, e);
@@ -143,11 +145,11 @@ void ing_cause_reason(char *err, size_t errlen, const cfg_stream *c, int cause, 
     rdx_url_public(pub, sizeof pub, c->url);
     switch (cause) {
     case ING_CAUSE_AUTH:
-        snprintf(err, errlen, "%s%s refused the login (%s): check the credentials in the URL%s",
+        snprintf(err, errlen, "%s%s refused the login: %s; check the credentials in the URL%s",
                  what, pub, shown, c->password ? " and in password_file" : "");
         break;
     case ING_CAUSE_TRANSPORT:
-        snprintf(err, errlen, "%s%s refuses RTSP over %s (%s): %s", what, pub,
+        snprintf(err, errlen, "%s%s refuses RTSP over %s: %s; %s", what, pub,
                  transport_name(c->rtsp_transport), shown, transport_fix(c->rtsp_transport));
         break;
     case ING_CAUSE_MISSING:
