@@ -31,7 +31,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Daemon, DaemonTest, HttpServer, RtspServer, Subscriber,  # noqa: E402
-                     VlcServer, clip, main, wait_until, write_config)
+                     VlcServer, clip, main, wait_until, write_config, states, last_stats)
 
 HINT = "check the credentials in the URL"
 # How long a refused login is watched: an ordinary backoff (0.1 s, doubling)
@@ -45,14 +45,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def states(sub, name, state=None):
-    return [e for e in sub.events if e.get("event") == "stream" and e["stream"] == name and
-            (state is None or e["state"] == state)]
-
-
-def last_stats(sub, name):
-    st = sub.of("stats", name)
-    return st[-1] if st else {}
 
 
 def first(sub, pred, timeout, what):

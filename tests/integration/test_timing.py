@@ -19,7 +19,6 @@ Every scenario reads from a real server process:
 The checks are on counts and events; where pacing is checked, it is a lower
 bound on how long a realtime read took, which a slow machine cannot break.
 """
-import datetime
 import os
 import signal
 import subprocess
@@ -28,22 +27,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (CLIPS, Daemon, DaemonTest, HttpServer, RtspServer, Subscriber,  # noqa: E402
-                     clip, main, wait_until, write_config)
+                     clip, main, wait_until, write_config, ev_time, states, last_stats)
 
 
-def ev_time(e):
-    t = datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    return t.replace(tzinfo=datetime.timezone.utc).timestamp()
 
-
-def states(sub, name, state=None):
-    return [e for e in sub.events if e.get("event") == "stream" and e["stream"] == name and
-            (state is None or e["state"] == state)]
-
-
-def last_stats(sub, name):
-    st = sub.of("stats", name)
-    return st[-1] if st else {}
 
 
 def frames_in(path):
