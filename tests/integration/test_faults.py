@@ -206,8 +206,10 @@ class StreamFaults(DaemonTest):
         base = (settle(d.rss_kb), settle(d.fd_count), loops())
         series = [base[0]]
         good = {n: last_seq(sub, n) for n in ("file", "cam")}
+        # ingest threads run SCHED_IDLE: on a machine busy with other work
+        # they get what is left, so the bound is generous (it guards a hang)
         for k in range(1, 7):
-            wait_until(lambda: loops() >= base[2] + 10 * k, 90, "%d loops more" % (10 * k))
+            wait_until(lambda: loops() >= base[2] + 10 * k, 240, "%d loops more" % (10 * k))
             series.append(d.rss_kb())
         rss, fds = settle(d.rss_kb), settle(d.fd_count)
         print("\nafter %.0f loops: RSS %d KiB; %.0f loops later: %d KiB (%+d), fds %d -> %d" %
