@@ -156,7 +156,6 @@ $(BUILD)/clips/.stamp: tests/fixtures/gen-clips.sh
 # match byte for byte (tests/run-isa.sh).
 check: all $(UNIT) fixtures clips fuzz-regress
 	tests/layers.sh
-	tests/tools/engine-layers
 	rm -rf $(FIXDIR)/isa-ref
 	tests/run.sh $(BUILD)
 	tests/run-isa.sh $(BUILD)
@@ -201,7 +200,6 @@ check-tsan: tsan-build
 
 check-unit: all $(UNIT) fixtures
 	tests/layers.sh
-	tests/tools/engine-layers
 	tests/run.sh $(BUILD) unit
 
 # The engine suites alone, uncapped and then capped at each lower ISA.

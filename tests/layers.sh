@@ -1,5 +1,6 @@
 #!/bin/sh
-# What each folder may include (README.md, "Layout"), checked: every
+# What each folder may include (README.md, "Layout" and, inside engine/,
+# "How the engine is built"), checked: every
 # #include that breaks a rule is printed as file:line with the rule, and
 # the script fails.  Run from the repository root (make check does).
 #
@@ -27,8 +28,19 @@ FFMPEG='libav|libsw'
 NET='sys/socket\.h|sys/un\.h|netinet/|arpa/|netdb\.h'
 PUBLIC_ENGINE='#[[:space:]]*include[[:space:]]*"engine/(engine|simd)\.h"'
 
-rule engine "$FFMPEG|$NET|systemd/|daemon/|config/|media/|tools/" "" \
-    "engine/ is pure compute: no FFmpeg, sockets, systemd or callers' headers"
+rule engine "$FFMPEG|$NET|systemd/|daemon/|config/|media/|tools/|pthread\.h" "" \
+    "engine/ is pure compute: no FFmpeg, sockets, systemd, threads of its own or callers' headers"
+# Inside the engine, three layers that depend one way (README.md, "How the
+# engine is built"): import -> graph <- dnn, engine.c over all three; oneDNN
+# is seen in dnn/ only.
+rule engine "oneapi/dnnl" '^engine/dnn/' \
+    "only engine/dnn/ sees oneDNN"
+rule engine/import "engine/dnn/|engine/graph/" '#[[:space:]]*include[[:space:]]*"engine/graph/(graph|ops)\.h"' \
+    "engine/import/ builds a graph: graph.h and ops.h of engine/graph/, nothing of dnn/"
+rule engine/graph "engine/dnn/|engine/import/" "" \
+    "engine/graph/ is the graph and its passes: nothing of import/ or dnn/"
+rule engine/dnn "engine/import/|engine/file\.h" "" \
+    "engine/dnn/ compiles a graph: nothing of import/, no file reading"
 rule media "daemon/|config/|tools/|$NET|systemd/|engine/" "$PUBLIC_ENGINE" \
     "media/ takes FFmpeg and the engine's public headers (engine.h, simd.h), nothing of the daemon"
 rule config "daemon/|media/|tools/|$FFMPEG|$NET|systemd/|engine/" \
