@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (DAEMON, MODEL, ROOT, Daemon, DaemonTest, FIXTURES, NotifyListener,  # noqa: E402
-                     Subscriber, clip, main, write_config)
+                     Subscriber, clip, main, socket_activated, write_config)
 
 
 def check(path, *extra):
@@ -241,15 +241,10 @@ class Shipped(DaemonTest):
         nl = NotifyListener(os.path.join(self.tmp, "notify.sock"))
         os.chmod(nl.s.getsockname(), 0o666)
         # as lcnetd.service runs it: User=, socket activation, Type=notify, WatchdogSec=
-        sa = subprocess.Popen(["systemd-socket-activate", "-l", listen,
-                               "-E", "NOTIFY_SOCKET=" + nl.s.getsockname(), "-E", "WATCHDOG_USEC=2000000",
-                               "setpriv", "--reuid=nobody", "--regid=%d" % nobody.pw_gid,
-                               "--init-groups", DAEMON, "-c", ini],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        sa = socket_activated(listen, ["setpriv", "--reuid=nobody", "--regid=%d" % nobody.pw_gid,
+                                       "--init-groups", DAEMON, "-c", ini],
+                              env=["NOTIFY_SOCKET=" + nl.s.getsockname(), "WATCHDOG_USEC=2000000"])
         try:
-            end = time.time() + 10
-            while not os.path.exists(listen) and time.time() < end:
-                time.sleep(0.05)
             # the first connection starts it, with the listening socket
             sub = self.track(Subscriber(listen))
             hello = sub.wait_for(lambda e: e["event"] == "hello", timeout=60, what="hello")

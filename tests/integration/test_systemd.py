@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (DAEMON, ROOT, Daemon, DaemonTest, NotifyListener, Subscriber,  # noqa: E402
-                     clip, main, write_config)
+                     clip, main, socket_activated, write_config)
 
 
 class Systemd(DaemonTest):
@@ -57,13 +57,8 @@ class Systemd(DaemonTest):
     def test_socket_activation(self):
         path = os.path.join(self.tmp, "activated.sock")
         cfg, own = write_config(self.tmp, [("a", {"url": clip("clip-b.mkv"), "loop": "yes"})])
-        sa = subprocess.Popen(["systemd-socket-activate", "-l", path,
-                               "-E", "LCNETD_UNUSED=1", DAEMON, "-c", cfg],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        sa = socket_activated(path, [DAEMON, "-c", cfg], env=["LCNETD_UNUSED=1"])
         try:
-            end = time.time() + 10
-            while not os.path.exists(path) and time.time() < end:
-                time.sleep(0.05)
             # connected before lcnetd runs: systemd-socket-activate starts it
             # on this first connection, handing it the listening socket
             sub = self.track(Subscriber(path))
