@@ -2,7 +2,7 @@
  *
  * main owns the event loop, the configuration and the sockets; each stream
  * has an ingest thread, the inference thread owns the engine (the daemon headers say
- * how they meet).  Signals reach main's loop through a self-pipe:
+ * how they meet).  Signals reach main's loop through a self-pipe (signals.h):
  *   SIGTERM, SIGINT  stop ingest, finish the frames in flight, tell
  *                    subscribers, exit 0
  *   SIGHUP           re-read the config; unchanged streams keep running
@@ -12,7 +12,6 @@
  * config.  --check-config: 0 it can start, 78 it cannot (or is invalid),
  * 67 --user names no user, 77 --user without root, 71 the check failed. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -41,6 +40,7 @@
 #include "daemon/publish.h"
 #include "daemon/redact.h"
 #include "daemon/sched.h"
+#include "daemon/signals.h"
 #include "daemon/sink.h"
 #include "daemon/svc.h"
 #include "daemon/util.h"
@@ -681,74 +681,6 @@ static void av_to_log(void *avcl, int level, const char *fmt, va_list vl)
         lc_log(LOG_DEBUG, "libav: %s", buf);
 }
 
-
-/* Signals become bytes on a pipe the loop reads.  A handler rather than a
- * signalfd: a signalfd needs the signal blocked in every thread, and a
- * library may start a thread of its own before main can block anything
- * (seen on a minimal Debian 12); a signal landing there would take its
- * default action and kill the daemon.  Our own threads block them anyway. */
-static int sig_pipe[2] = { -1, -1 };
-static const int caught[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
-
-static void caught_set(sigset_t *set)
-{
-    sigemptyset(set);
-    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
-        sigaddset(set, caught[i]);
-}
-
-/* Before main: the dynamic loader maps and relocates the libraries, then
- * runs their constructors (libav's, oneDNN's, libgomp's), and only then
- * main; a SIGHUP or SIGTERM meanwhile would meet the default action and end
- * the process.  .preinit_array runs before any library's constructor, as
- * the first code of ours: the signals are blocked from here (threads a
- * constructor starts inherit that), and catch_signals unblocks them once
- * its handlers are in, so a signal that came meanwhile is delivered then,
- * not lost.  What remains unguarded is exec itself and the loader's mapping
- * and relocating of the libraries before this runs, where no code of the
- * program's can run; systemd's reload waits for READY=1 anyway. */
-static void block_early(int argc, char **argv, char **envp)
-{
-    sigset_t set;
-    (void)argc;
-    (void)argv;
-    (void)envp;
-    caught_set(&set);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-}
-__attribute__((section(".preinit_array"), used))
-static void (*const block_early_p)(int, char **, char **) = block_early;
-
-static void on_signal(int sig)
-{
-    int e = errno;
-    unsigned char c = (unsigned char)sig;
-    if (write(sig_pipe[1], &c, 1) < 0) {
-        /* pipe full: the loop has plenty to read already */
-    }
-    errno = e;
-}
-
-static int catch_signals(void)
-{
-    struct sigaction sa;
-    sigset_t set;
-    if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-        return -1;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
-        if (sigaction(caught[i], &sa, NULL) < 0)
-            return -1;
-    signal(SIGPIPE, SIG_IGN);
-    /* blocked since block_early, or by whoever started us: a pending one is
-     * delivered now, to the handler */
-    caught_set(&set);
-    return sigprocmask(SIG_UNBLOCK, &set, NULL);
-}
-
 static int run(daemon_t *d)
 {
     struct epoll_event evs[16];
@@ -761,8 +693,8 @@ static int run(daemon_t *d)
         for (int i = 0; i < n; i++) {
             switch (evs[i].data.u32) {
             case TAG_SIGNAL: {
-                unsigned char sig;
-                while (read(sig_pipe[0], &sig, 1) == 1) {
+                int sig;
+                while ((sig = sig_next()) != 0) {
                     if (sig == SIGTERM || sig == SIGINT)
                         return 0;
                     if (sig == SIGHUP)
@@ -805,7 +737,7 @@ int main(int argc, char **argv)
                    .timerfd = -1 };
     char err[2048];
     const char *check_user = NULL;
-    int c, ret = EX_OSERR, check = 0;
+    int c, ret = EX_OSERR, check = 0, sig_fd;
 
     while ((c = getopt_long(argc, argv, "c:u:hV", lo, NULL)) != -1) {
         switch (c) {
@@ -822,7 +754,7 @@ int main(int argc, char **argv)
         return EX_USAGE;
     }
     lc_log_init();
-    if (catch_signals() < 0) {
+    if ((sig_fd = sig_catch()) < 0) {
         lc_log(LOG_ERR, "signal handlers: %s", strerror(errno));
         return EX_OSERR;
     }
@@ -870,7 +802,7 @@ int main(int argc, char **argv)
     }
     struct itimerspec it = { { 0, 250000000 }, { 0, 250000000 } };
     timerfd_settime(d.timerfd, 0, &it, NULL);
-    if (epoll_add(d.epfd, sig_pipe[0], TAG_SIGNAL) < 0 || epoll_add(d.epfd, evq_fd(d.q), TAG_EVQ) < 0 ||
+    if (epoll_add(d.epfd, sig_fd, TAG_SIGNAL) < 0 || epoll_add(d.epfd, evq_fd(d.q), TAG_EVQ) < 0 ||
         epoll_add(d.epfd, d.timerfd, TAG_TIMER) < 0) {
         lc_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
         goto end;
