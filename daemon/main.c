@@ -13,8 +13,6 @@
  * 67 --user names no user, 77 --user without root, 71 the check failed. */
 #include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -32,51 +30,21 @@
 
 #include "config/config.h"
 #include "daemon/check.h"
-#include "daemon/events.h"
 #include "daemon/evq.h"
 #include "daemon/fdlimit.h"
 #include "daemon/ingest.h"
+#include "daemon/lcnetd.h"
 #include "daemon/log.h"
 #include "daemon/publish.h"
 #include "daemon/redact.h"
+#include "daemon/report.h"
 #include "daemon/sched.h"
 #include "daemon/signals.h"
 #include "daemon/sink.h"
 #include "daemon/svc.h"
 #include "daemon/util.h"
 
-#define LCNETD_VERSION "0.1"
 #define DEFAULT_CONFIG "/etc/lcnetd/lcnetd.ini"
-
-typedef struct {
-    lc_stream *s;
-    uint64_t decoded, sampled_out, skipped, classified, published, reconnects;  /* at last stats */
-} stream_ref;
-
-typedef struct {
-    const char *config_path;
-    cfg *c;
-    sch *sched;
-    evq *q;
-    snk_set *sinks;             /* the outputs: the event socket, MQTT, metrics */
-    sch_model_info mi;          /* the running model's, for the sinks' env */
-    int listen_fd, own_socket;
-    stream_ref *st;
-    int nst;
-    int epfd, timerfd;
-    int stopping;
-    int64_t last_stats_us, last_status_us, last_dog_us;
-    uint64_t dog_us;
-    uint64_t last_classified;
-    double fps;
-    cfg_cpus start_cpus;        /* the process's CPUs, before the loop is pinned */
-    cfg_cpus loop_cpus;         /* the loop's; count 0 = not pinned */
-    sch *pending;               /* a reload's new model, still loading */
-    cfg *pending_cfg;           /* the configuration that goes with it */
-    int reload_again;           /* SIGHUP while a reload was pending */
-    long nofile;                /* the descriptor limit, raised at start */
-    int fd_base;                /* descriptors the daemon holds before streams and subscribers */
-} daemon_t;
 
 /* ---------------------------------------------------------- streams */
 
@@ -192,147 +160,12 @@ static void streams_stop_all(daemon_t *d)
     free(all);
 }
 
-/* -------------------------------------------------------- publishing */
+/* ------------------------------------------------------------- sinks */
 
 static void to_sinks(void *arg, const snk_event *e)
 {
     daemon_t *d = arg;
     snk_set_event(d->sinks, e);
-}
-
-static char *hello(void *arg)
-{
-    daemon_t *d = arg;
-    sch_model_info mi;
-    const char **names = calloc((size_t)d->nst + 1, sizeof(char *));
-    size_t len;
-    if (!names)
-        return NULL;
-    for (int i = 0; i < d->nst; i++)
-        names[i] = d->st[i].s->cfg.name;
-    sch_model(d->sched, &mi);
-    ev_hello_t h = { LCNETD_VERSION, mi.model, mi.precision, mi.classes, mi.width, mi.height,
-                     names, d->nst, mi.max_batch, mi.isa, mi.precision_reason };
-    char *line = ev_hello(&h, &len);
-    free(names);
-    return line;
-}
-
-static const char *state_of(const lc_stream *s)
-{
-    int st = lc_stream_state(s);
-    return st == LC_STREAM_ENDED ? "eof" : st == LC_STREAM_UP ? "up" : "down";
-}
-
-static char *status(void *arg)
-{
-    daemon_t *d = arg;
-    ev_status_stream *ss = calloc((size_t)d->nst + 1, sizeof(*ss));
-    json_buf extra = JSON_BUF_INIT;
-    snk_counters sc;
-    size_t len;
-    if (!ss)
-        return NULL;
-    for (int i = 0; i < d->nst; i++) {
-        lc_stream *s = d->st[i].s;
-        ss[i] = (ev_status_stream){ s->cfg.name, state_of(s), lc_read(&s->decoded),
-                                    lc_read(&s->classified), lc_read(&s->skipped),
-                                    lc_read(&s->reconnects) };
-    }
-    snk_set_counters(d->sinks, "socket", &sc);
-    /* the sinks' own parts ("mqtt":{...}), after the members all had before */
-    json_begin(&extra);
-    snk_set_status(d->sinks, &extra);
-    char *line = extra.failed ? NULL : ev_status(ss, d->nst, sc.clients, d->fps, evq_dropped(d->q),
-                                                 extra.s + 1, &len);
-    json_release(&extra);
-    free(ss);
-    return line;
-}
-
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* An SNK_STATS event of the counters as they are now, in *e and its
- * streams in *out (the caller frees).  secs > 0: a stats tick, which also
- * takes the rates and latencies of the interval; 0: a sample of the
- * counters alone. */
-static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats **out)
-{
-    snk_stream_stats *v = calloc((size_t)d->nst + 1, sizeof *v);
-    snk_counters sock, mqtt;
-    *out = v;
-    if (!v)
-        return -1;
-    for (int i = 0; i < d->nst; i++) {
-        stream_ref *r = &d->st[i];
-        lc_stream *s = r->s;
-        snk_stream_stats *st = &v[i];
-        *st = (snk_stream_stats){ .stream = s->cfg.name, .state = state_of(s), .p50_ms = -1,
-                                  .p99_ms = -1 };
-        st->decoded = lc_read(&s->decoded);
-        st->sampled_out = lc_read(&s->sampled_out);
-        st->skipped = lc_read(&s->skipped);
-        st->classified = lc_read(&s->classified);
-        st->published = lc_read(&s->published);
-        st->reconnects = lc_read(&s->reconnects);
-        st->decode_skipped = lc_read(&s->decode_skipped);
-        st->packets = lc_read(&s->packets);
-        st->decode_errors = lc_read(&s->errors);
-        st->ts_discontinuities = lc_read(&s->ts_discontinuities);
-        st->auth_failures = lc_read(&s->auth_failures);
-        if (secs <= 0)
-            continue;
-        float lat[512];
-        int n;
-        pthread_mutex_lock(&s->m);
-        n = s->nlat < 512 ? s->nlat : 512;
-        memcpy(lat, s->lat, sizeof(float) * (size_t)n);
-        s->nlat = 0;
-        pthread_mutex_unlock(&s->m);
-        qsort(lat, (size_t)n, sizeof(float), cmp_float);
-        st->decoded_fps = (double)(st->decoded - r->decoded) / secs;
-        st->classified_fps = (double)(st->classified - r->classified) / secs;
-        st->p50_ms = n ? lat[n / 2] : -1;
-        st->p99_ms = n ? lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : -1;
-        r->decoded = st->decoded;
-        r->classified = st->classified;
-    }
-    snk_set_counters(d->sinks, "socket", &sock);
-    snk_set_counters(d->sinks, "mqtt", &mqtt);
-    *e = (snk_event){ .kind = SNK_STATS, .time_us = lc_wall_us() };
-    e->stats.seconds = secs;
-    e->stats.n = d->nst;
-    e->stats.streams = v;
-    e->stats.drops = (snk_drops){ evq_dropped(d->q), sock.dropped, mqtt.dropped };
-    e->stats.subscribers = sock.clients;
-    e->stats.mqtt_on = d->c->mqtt.host[0] != 0;
-    e->stats.mqtt_connected = mqtt.clients;
-    e->stats.mqtt_sent = mqtt.sent;
-    e->stats.classified_fps = d->fps;
-    sch_infer_times(d->sched, &e->stats.infer);
-    return 0;
-}
-
-static void stats_tick(daemon_t *d, double secs)
-{
-    snk_event e;
-    snk_stream_stats *v;
-    if (stats_fill(d, secs, &e, &v) == 0)
-        snk_set_event(d->sinks, &e);
-    free(v);
-}
-
-static void sample_tick(daemon_t *d)
-{
-    snk_event e;
-    snk_stream_stats *v;
-    if (stats_fill(d, 0, &e, &v) == 0)
-        snk_set_sample(d->sinks, &e);
-    free(v);
 }
 
 /* max_subscribers, or fewer if the descriptor limit would leave too few
@@ -370,17 +203,6 @@ static int healthy(daemon_t *d, int64_t now)
 }
 
 static void reload_poll(daemon_t *d);
-static char *hello(void *arg);
-static char *status(void *arg);
-
-/* What the sinks are told of the daemon, at start and on every reload. */
-static void sink_env(daemon_t *d, snk_env *env, int max_subscribers)
-{
-    sch_model(d->sched, &d->mi);
-    *env = (snk_env){ .listen_fd = d->listen_fd, .max_subscribers = max_subscribers,
-                      .hooks = { hello, status, d }, .version = LCNETD_VERSION,
-                      .model = d->mi.model, .precision = d->mi.precision, .isa = d->mi.isa };
-}
 
 static void tick(daemon_t *d)
 {
@@ -407,10 +229,10 @@ static void tick(daemon_t *d)
                    sc.clients);
     }
     if (now - d->last_stats_us >= (int64_t)d->c->daemon.stats_interval * 1000000) {
-        stats_tick(d, (double)(now - d->last_stats_us) / 1e6);
+        rpt_stats(d, (double)(now - d->last_stats_us) / 1e6);
         d->last_stats_us = now;
     }
-    sample_tick(d);
+    rpt_sample(d);
 }
 
 /* The passwords of a's streams and of b's (may be NULL) become the ones the
@@ -590,7 +412,7 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     lc_log_set_level(d->c->daemon.log_level);
     sch_configure(d->sched, d->c);
     snk_env env;
-    sink_env(d, &env, subscriber_cap(d));
+    rpt_env(d, &env, subscriber_cap(d));
     snk_set_reload(d->sinks, d->c, &env);
     for (int i = 0; i < d->c->nstreams; i++) {
         const cfg_stream *c = &d->c->streams[i];
@@ -810,7 +632,7 @@ int main(int argc, char **argv)
     /* the sinks' threads (MQTT's, the metrics server's) are born on the
      * loop's CPUs, off the inference CPUs */
     snk_env env;
-    sink_env(&d, &env, d.c->daemon.max_subscribers);
+    rpt_env(&d, &env, d.c->daemon.max_subscribers);
     int r = snk_set_open(&d.sinks, d.c, &env, err, sizeof err);
     if (r < 0 || epoll_add(d.epfd, snk_set_fd(d.sinks), TAG_SINKS) < 0) {
         lc_log(LOG_ERR, "%s", r < 0 ? err : strerror(errno));
@@ -818,7 +640,7 @@ int main(int argc, char **argv)
     }
     /* the subscriber limit leaves room for what the daemon holds now */
     d.fd_base = lc_fd_open_count();
-    sink_env(&d, &env, subscriber_cap(&d));
+    rpt_env(&d, &env, subscriber_cap(&d));
     snk_set_reload(d.sinks, d.c, &env);
     for (int i = 0; i < d.c->nstreams; i++) {
         if (!d.c->streams[i].enabled)
