@@ -16,7 +16,7 @@
 
 typedef struct {
     lc_stream *s;
-    uint64_t decoded, sampled_out, skipped, classified, published, reconnects;  /* at last stats */
+    uint64_t decoded, classified;   /* at the last stats tick, for its rates */
 } stream_ref;
 
 typedef struct {
@@ -30,7 +30,6 @@ typedef struct {
     stream_ref *st;
     int nst;
     int epfd, timerfd;
-    int stopping;
     int64_t last_stats_us, last_status_us, last_dog_us;
     uint64_t dog_us;
     uint64_t last_classified;

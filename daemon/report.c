@@ -101,10 +101,10 @@ static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats *
         st->auth_failures = lc_read(&s->auth_failures);
         if (secs <= 0)
             continue;
-        float lat[512];
-        int n;
+        float lat[sizeof s->lat / sizeof s->lat[0]];
+        int n, most = (int)(sizeof lat / sizeof lat[0]);
         pthread_mutex_lock(&s->m);
-        n = s->nlat < 512 ? s->nlat : 512;
+        n = s->nlat < most ? s->nlat : most;
         memcpy(lat, s->lat, sizeof(float) * (size_t)n);
         s->nlat = 0;
         pthread_mutex_unlock(&s->m);
@@ -112,7 +112,7 @@ static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats *
         st->decoded_fps = (double)(st->decoded - r->decoded) / secs;
         st->classified_fps = (double)(st->classified - r->classified) / secs;
         st->p50_ms = n ? lat[n / 2] : -1;
-        st->p99_ms = n ? lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : -1;
+        st->p99_ms = n ? lat[n * 99 / 100] : -1;
         r->decoded = st->decoded;
         r->classified = st->classified;
     }
