@@ -232,7 +232,6 @@ static void tick(daemon_t *d)
         rpt_stats(d, (double)(now - d->last_stats_us) / 1e6);
         d->last_stats_us = now;
     }
-    rpt_sample(d);
 }
 
 /* The passwords of a's streams and of b's (may be NULL) become the ones the
@@ -541,6 +540,9 @@ static int run(daemon_t *d)
                 if (read(d->timerfd, &x, sizeof x) < 0) {
                     /* EAGAIN: spurious */
                 }
+                /* on the timer, not in tick(): tick runs on every wake-up,
+                 * one per batch of events, and the sinks want 4 a second */
+                rpt_sample(d);
                 break;
             }
             }
