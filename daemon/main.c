@@ -285,6 +285,16 @@ static void say_if_idle(const daemon_t *d)
  * the load ends. */
 static void reload_finish(daemon_t *d, cfg *n, sch *fresh);
 
+/* A reload that cannot go on, after its message: the new configuration and
+ * its model (NULL: none) go, the running ones stay. */
+static void reload_drop(daemon_t *d, cfg *n, sch *fresh)
+{
+    sch_stop(fresh);
+    cfg_free(n);
+    known_secrets(d->c, NULL);
+    svc_ready();
+}
+
 static void reload(daemon_t *d)
 {
     cfg *n = NULL;
@@ -319,9 +329,7 @@ static void reload(daemon_t *d)
     n->daemon.inference_cpus = d->c->daemon.inference_cpus;
     if (sch_spawn(&fresh, n, d->q, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
-        cfg_free(n);
-        known_secrets(d->c, NULL);
-        svc_ready();
+        reload_drop(d, n, NULL);
         return;
     }
     lc_log(LOG_INFO, "reload: loading %s", n->model.path);
@@ -344,10 +352,7 @@ static void reload_poll(daemon_t *d)
     d->pending_cfg = NULL;
     if (r < 0) {
         lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
-        sch_stop(fresh);
-        cfg_free(n);
-        known_secrets(d->c, NULL);
-        svc_ready();
+        reload_drop(d, n, fresh);
     } else {
         reload_finish(d, n, fresh);
     }
@@ -369,9 +374,9 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     /* which running streams go: removed, changed, or all when the model changed */
     int *go = malloc(sizeof(int) * (size_t)(d->nst + 1)), ngo = 0;
     if (!go) {
-        sch_stop(fresh);
-        cfg_free(n);
-        svc_ready();
+        lc_log(LOG_ERR, "reload rejected: out of memory; the running configuration stays "
+               "(reload again: systemctl reload lcnetd)");
+        reload_drop(d, n, fresh);
         return;
     }
     for (int i = 0; i < d->nst; i++) {
