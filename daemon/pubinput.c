@@ -2,12 +2,13 @@
  * command lines, the command budget, and the answers.  See publish.h for
  * the commands' contract, pubcmd.h for their grammar.
  *
- * The budget.  Each subscriber has a token bucket: CMD_BURST commands at once,
- * CMD_RATE a second after that.  Past it, the rest of what was read is
- * ignored (the first ignored command in a run is answered with one error)
- * and the socket is read again only CMD_PAUSE_MS later, so a client that
- * floods commands costs a bounded read rate (a few hundred KB/s, scanned
- * for newlines and thrown away) instead of a core.  A
+ * The budget.  Each subscriber has a token bucket: CMD_BURST commands at
+ * once, CMD_RATE a second after that.  Past it, the rest of what was read
+ * is ignored (the first ignored command in a run is answered with one
+ * error) and the socket is not read again until the next token is due, so
+ * a client that floods commands is read one READ_CHUNK per token (at most
+ * CMD_RATE * READ_CHUNK bytes a second, scanned for newlines and mostly
+ * thrown away) instead of taking a core, and is never stalled for good.  A
  * `status` reply is not even built for a subscriber whose buffer could not
  * take it: it counts as a dropped line, like an event would.
  *
@@ -27,7 +28,6 @@ enum {
     LINGER_MS = 5000,         /* a subscriber being closed gets this long to read its last lines */
     CMD_BURST = 32,           /* commands a subscriber may send at once, */
     CMD_RATE = 16,            /* and per second after that */
-    CMD_PAUSE_MS = 10,        /* out of commands: the socket is not read for this long */
 };
 
 #ifdef LCNETD_TESTING
@@ -131,10 +131,8 @@ static int client_budget(pub_server *p, pub_client *c)
     return 0;
 }
 
-/* Before reading more commands from c: 0 and c paused for a while if it
- * has no command left.  Not until a token is back: a client that sends
- * faster than its budget is still read (and ignored) at a bounded rate,
- * so it does not stall in its writes for a command it will be refused. */
+/* Before reading more from c: 1 if it has a command left; else 0, and c
+ * is not read until its next token is due. */
 static int client_may_read(pub_server *p, pub_client *c)
 {
     long long now = pub_now_ms();
@@ -144,7 +142,8 @@ static int client_may_read(pub_server *p, pub_client *c)
         return 1;
     if (!c->paused_until)
         p->npaused++;
-    c->paused_until = now + CMD_PAUSE_MS;
+    /* when the next token is due; + 1: rounded down, it would be early */
+    c->paused_until = now + (long long)((1 - c->tokens) * 1000 / CMD_RATE) + 1;
     pub_client_arm(p, c);
     pub_timer_update(p);
     return 0;
