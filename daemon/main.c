@@ -2,7 +2,7 @@
  *
  * main owns the event loop, the configuration and the sockets; each stream
  * has an ingest thread, the inference thread owns the engine (the daemon headers say
- * how they meet).  Signals reach main's loop through a self-pipe:
+ * how they meet).  Signals reach main's loop through a self-pipe (signals.h):
  *   SIGTERM, SIGINT  stop ingest, finish the frames in flight, tell
  *                    subscribers, exit 0
  *   SIGHUP           re-read the config; unchanged streams keep running
@@ -12,10 +12,7 @@
  * config.  --check-config: 0 it can start, 78 it cannot (or is invalid),
  * 67 --user names no user, 77 --user without root, 71 the check failed. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -33,50 +30,21 @@
 
 #include "config/config.h"
 #include "daemon/check.h"
-#include "daemon/events.h"
 #include "daemon/evq.h"
 #include "daemon/fdlimit.h"
 #include "daemon/ingest.h"
+#include "daemon/lcnetd.h"
 #include "daemon/log.h"
 #include "daemon/publish.h"
 #include "daemon/redact.h"
+#include "daemon/report.h"
 #include "daemon/sched.h"
+#include "daemon/signals.h"
 #include "daemon/sink.h"
 #include "daemon/svc.h"
 #include "daemon/util.h"
 
-#define LCNETD_VERSION "0.1"
 #define DEFAULT_CONFIG "/etc/lcnetd/lcnetd.ini"
-
-typedef struct {
-    lc_stream *s;
-    uint64_t decoded, sampled_out, skipped, classified, published, reconnects;  /* at last stats */
-} stream_ref;
-
-typedef struct {
-    const char *config_path;
-    cfg *c;
-    sch *sched;
-    evq *q;
-    snk_set *sinks;             /* the outputs: the event socket, MQTT, metrics */
-    sch_model_info mi;          /* the running model's, for the sinks' env */
-    int listen_fd, own_socket;
-    stream_ref *st;
-    int nst;
-    int epfd, timerfd;
-    int stopping;
-    int64_t last_stats_us, last_status_us, last_dog_us;
-    uint64_t dog_us;
-    uint64_t last_classified;
-    double fps;
-    cfg_cpus start_cpus;        /* the process's CPUs, before the loop is pinned */
-    cfg_cpus loop_cpus;         /* the loop's; count 0 = not pinned */
-    sch *pending;               /* a reload's new model, still loading */
-    cfg *pending_cfg;           /* the configuration that goes with it */
-    int reload_again;           /* SIGHUP while a reload was pending */
-    long nofile;                /* the descriptor limit, raised at start */
-    int fd_base;                /* descriptors the daemon holds before streams and subscribers */
-} daemon_t;
 
 /* ---------------------------------------------------------- streams */
 
@@ -192,147 +160,12 @@ static void streams_stop_all(daemon_t *d)
     free(all);
 }
 
-/* -------------------------------------------------------- publishing */
+/* ------------------------------------------------------------- sinks */
 
 static void to_sinks(void *arg, const snk_event *e)
 {
     daemon_t *d = arg;
     snk_set_event(d->sinks, e);
-}
-
-static char *hello(void *arg)
-{
-    daemon_t *d = arg;
-    sch_model_info mi;
-    const char **names = calloc((size_t)d->nst + 1, sizeof(char *));
-    size_t len;
-    if (!names)
-        return NULL;
-    for (int i = 0; i < d->nst; i++)
-        names[i] = d->st[i].s->cfg.name;
-    sch_model(d->sched, &mi);
-    ev_hello_t h = { LCNETD_VERSION, mi.model, mi.precision, mi.classes, mi.width, mi.height,
-                     names, d->nst, mi.max_batch, mi.isa, mi.precision_reason };
-    char *line = ev_hello(&h, &len);
-    free(names);
-    return line;
-}
-
-static const char *state_of(const lc_stream *s)
-{
-    int st = lc_stream_state(s);
-    return st == LC_STREAM_ENDED ? "eof" : st == LC_STREAM_UP ? "up" : "down";
-}
-
-static char *status(void *arg)
-{
-    daemon_t *d = arg;
-    ev_status_stream *ss = calloc((size_t)d->nst + 1, sizeof(*ss));
-    json_buf extra = JSON_BUF_INIT;
-    snk_counters sc;
-    size_t len;
-    if (!ss)
-        return NULL;
-    for (int i = 0; i < d->nst; i++) {
-        lc_stream *s = d->st[i].s;
-        ss[i] = (ev_status_stream){ s->cfg.name, state_of(s), lc_read(&s->decoded),
-                                    lc_read(&s->classified), lc_read(&s->skipped),
-                                    lc_read(&s->reconnects) };
-    }
-    snk_set_counters(d->sinks, "socket", &sc);
-    /* the sinks' own parts ("mqtt":{...}), after the members all had before */
-    json_begin(&extra);
-    snk_set_status(d->sinks, &extra);
-    char *line = extra.failed ? NULL : ev_status(ss, d->nst, sc.clients, d->fps, evq_dropped(d->q),
-                                                 extra.s + 1, &len);
-    json_release(&extra);
-    free(ss);
-    return line;
-}
-
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* An SNK_STATS event of the counters as they are now, in *e and its
- * streams in *out (the caller frees).  secs > 0: a stats tick, which also
- * takes the rates and latencies of the interval; 0: a sample of the
- * counters alone. */
-static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats **out)
-{
-    snk_stream_stats *v = calloc((size_t)d->nst + 1, sizeof *v);
-    snk_counters sock, mqtt;
-    *out = v;
-    if (!v)
-        return -1;
-    for (int i = 0; i < d->nst; i++) {
-        stream_ref *r = &d->st[i];
-        lc_stream *s = r->s;
-        snk_stream_stats *st = &v[i];
-        *st = (snk_stream_stats){ .stream = s->cfg.name, .state = state_of(s), .p50_ms = -1,
-                                  .p99_ms = -1 };
-        st->decoded = lc_read(&s->decoded);
-        st->sampled_out = lc_read(&s->sampled_out);
-        st->skipped = lc_read(&s->skipped);
-        st->classified = lc_read(&s->classified);
-        st->published = lc_read(&s->published);
-        st->reconnects = lc_read(&s->reconnects);
-        st->decode_skipped = lc_read(&s->decode_skipped);
-        st->packets = lc_read(&s->packets);
-        st->decode_errors = lc_read(&s->errors);
-        st->ts_discontinuities = lc_read(&s->ts_discontinuities);
-        st->auth_failures = lc_read(&s->auth_failures);
-        if (secs <= 0)
-            continue;
-        float lat[512];
-        int n;
-        pthread_mutex_lock(&s->m);
-        n = s->nlat < 512 ? s->nlat : 512;
-        memcpy(lat, s->lat, sizeof(float) * (size_t)n);
-        s->nlat = 0;
-        pthread_mutex_unlock(&s->m);
-        qsort(lat, (size_t)n, sizeof(float), cmp_float);
-        st->decoded_fps = (double)(st->decoded - r->decoded) / secs;
-        st->classified_fps = (double)(st->classified - r->classified) / secs;
-        st->p50_ms = n ? lat[n / 2] : -1;
-        st->p99_ms = n ? lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : -1;
-        r->decoded = st->decoded;
-        r->classified = st->classified;
-    }
-    snk_set_counters(d->sinks, "socket", &sock);
-    snk_set_counters(d->sinks, "mqtt", &mqtt);
-    *e = (snk_event){ .kind = SNK_STATS, .time_us = lc_wall_us() };
-    e->stats.seconds = secs;
-    e->stats.n = d->nst;
-    e->stats.streams = v;
-    e->stats.drops = (snk_drops){ evq_dropped(d->q), sock.dropped, mqtt.dropped };
-    e->stats.subscribers = sock.clients;
-    e->stats.mqtt_on = d->c->mqtt.host[0] != 0;
-    e->stats.mqtt_connected = mqtt.clients;
-    e->stats.mqtt_sent = mqtt.sent;
-    e->stats.classified_fps = d->fps;
-    sch_infer_times(d->sched, &e->stats.infer);
-    return 0;
-}
-
-static void stats_tick(daemon_t *d, double secs)
-{
-    snk_event e;
-    snk_stream_stats *v;
-    if (stats_fill(d, secs, &e, &v) == 0)
-        snk_set_event(d->sinks, &e);
-    free(v);
-}
-
-static void sample_tick(daemon_t *d)
-{
-    snk_event e;
-    snk_stream_stats *v;
-    if (stats_fill(d, 0, &e, &v) == 0)
-        snk_set_sample(d->sinks, &e);
-    free(v);
 }
 
 /* max_subscribers, or fewer if the descriptor limit would leave too few
@@ -370,17 +203,6 @@ static int healthy(daemon_t *d, int64_t now)
 }
 
 static void reload_poll(daemon_t *d);
-static char *hello(void *arg);
-static char *status(void *arg);
-
-/* What the sinks are told of the daemon, at start and on every reload. */
-static void sink_env(daemon_t *d, snk_env *env, int max_subscribers)
-{
-    sch_model(d->sched, &d->mi);
-    *env = (snk_env){ .listen_fd = d->listen_fd, .max_subscribers = max_subscribers,
-                      .hooks = { hello, status, d }, .version = LCNETD_VERSION,
-                      .model = d->mi.model, .precision = d->mi.precision, .isa = d->mi.isa };
-}
 
 static void tick(daemon_t *d)
 {
@@ -407,10 +229,9 @@ static void tick(daemon_t *d)
                    sc.clients);
     }
     if (now - d->last_stats_us >= (int64_t)d->c->daemon.stats_interval * 1000000) {
-        stats_tick(d, (double)(now - d->last_stats_us) / 1e6);
+        rpt_stats(d, (double)(now - d->last_stats_us) / 1e6);
         d->last_stats_us = now;
     }
-    sample_tick(d);
 }
 
 /* The passwords of a's streams and of b's (may be NULL) become the ones the
@@ -464,6 +285,16 @@ static void say_if_idle(const daemon_t *d)
  * the load ends. */
 static void reload_finish(daemon_t *d, cfg *n, sch *fresh);
 
+/* A reload that cannot go on, after its message: the new configuration and
+ * its model (NULL: none) go, the running ones stay. */
+static void reload_drop(daemon_t *d, cfg *n, sch *fresh)
+{
+    sch_stop(fresh);
+    cfg_free(n);
+    known_secrets(d->c, NULL);
+    svc_ready();
+}
+
 static void reload(daemon_t *d)
 {
     cfg *n = NULL;
@@ -498,9 +329,7 @@ static void reload(daemon_t *d)
     n->daemon.inference_cpus = d->c->daemon.inference_cpus;
     if (sch_spawn(&fresh, n, d->q, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
-        cfg_free(n);
-        known_secrets(d->c, NULL);
-        svc_ready();
+        reload_drop(d, n, NULL);
         return;
     }
     lc_log(LOG_INFO, "reload: loading %s", n->model.path);
@@ -523,10 +352,7 @@ static void reload_poll(daemon_t *d)
     d->pending_cfg = NULL;
     if (r < 0) {
         lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
-        sch_stop(fresh);
-        cfg_free(n);
-        known_secrets(d->c, NULL);
-        svc_ready();
+        reload_drop(d, n, fresh);
     } else {
         reload_finish(d, n, fresh);
     }
@@ -548,9 +374,9 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     /* which running streams go: removed, changed, or all when the model changed */
     int *go = malloc(sizeof(int) * (size_t)(d->nst + 1)), ngo = 0;
     if (!go) {
-        sch_stop(fresh);
-        cfg_free(n);
-        svc_ready();
+        lc_log(LOG_ERR, "reload rejected: out of memory; the running configuration stays "
+               "(reload again: systemctl reload lcnetd)");
+        reload_drop(d, n, fresh);
         return;
     }
     for (int i = 0; i < d->nst; i++) {
@@ -590,7 +416,7 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     lc_log_set_level(d->c->daemon.log_level);
     sch_configure(d->sched, d->c);
     snk_env env;
-    sink_env(d, &env, subscriber_cap(d));
+    rpt_env(d, &env, subscriber_cap(d));
     snk_set_reload(d->sinks, d->c, &env);
     for (int i = 0; i < d->c->nstreams; i++) {
         const cfg_stream *c = &d->c->streams[i];
@@ -681,74 +507,6 @@ static void av_to_log(void *avcl, int level, const char *fmt, va_list vl)
         lc_log(LOG_DEBUG, "libav: %s", buf);
 }
 
-
-/* Signals become bytes on a pipe the loop reads.  A handler rather than a
- * signalfd: a signalfd needs the signal blocked in every thread, and a
- * library may start a thread of its own before main can block anything
- * (seen on a minimal Debian 12); a signal landing there would take its
- * default action and kill the daemon.  Our own threads block them anyway. */
-static int sig_pipe[2] = { -1, -1 };
-static const int caught[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
-
-static void caught_set(sigset_t *set)
-{
-    sigemptyset(set);
-    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
-        sigaddset(set, caught[i]);
-}
-
-/* Before main: the dynamic loader maps and relocates the libraries, then
- * runs their constructors (libav's, oneDNN's, libgomp's), and only then
- * main; a SIGHUP or SIGTERM meanwhile would meet the default action and end
- * the process.  .preinit_array runs before any library's constructor, as
- * the first code of ours: the signals are blocked from here (threads a
- * constructor starts inherit that), and catch_signals unblocks them once
- * its handlers are in, so a signal that came meanwhile is delivered then,
- * not lost.  What remains unguarded is exec itself and the loader's mapping
- * and relocating of the libraries before this runs, where no code of the
- * program's can run; systemd's reload waits for READY=1 anyway. */
-static void block_early(int argc, char **argv, char **envp)
-{
-    sigset_t set;
-    (void)argc;
-    (void)argv;
-    (void)envp;
-    caught_set(&set);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-}
-__attribute__((section(".preinit_array"), used))
-static void (*const block_early_p)(int, char **, char **) = block_early;
-
-static void on_signal(int sig)
-{
-    int e = errno;
-    unsigned char c = (unsigned char)sig;
-    if (write(sig_pipe[1], &c, 1) < 0) {
-        /* pipe full: the loop has plenty to read already */
-    }
-    errno = e;
-}
-
-static int catch_signals(void)
-{
-    struct sigaction sa;
-    sigset_t set;
-    if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-        return -1;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
-        if (sigaction(caught[i], &sa, NULL) < 0)
-            return -1;
-    signal(SIGPIPE, SIG_IGN);
-    /* blocked since block_early, or by whoever started us: a pending one is
-     * delivered now, to the handler */
-    caught_set(&set);
-    return sigprocmask(SIG_UNBLOCK, &set, NULL);
-}
-
 static int run(daemon_t *d)
 {
     struct epoll_event evs[16];
@@ -761,8 +519,8 @@ static int run(daemon_t *d)
         for (int i = 0; i < n; i++) {
             switch (evs[i].data.u32) {
             case TAG_SIGNAL: {
-                unsigned char sig;
-                while (read(sig_pipe[0], &sig, 1) == 1) {
+                int sig;
+                while ((sig = sig_next()) != 0) {
                     if (sig == SIGTERM || sig == SIGINT)
                         return 0;
                     if (sig == SIGHUP)
@@ -787,6 +545,9 @@ static int run(daemon_t *d)
                 if (read(d->timerfd, &x, sizeof x) < 0) {
                     /* EAGAIN: spurious */
                 }
+                /* on the timer, not in tick(): tick runs on every wake-up,
+                 * one per batch of events, and the sinks want 4 a second */
+                rpt_sample(d);
                 break;
             }
             }
@@ -805,7 +566,7 @@ int main(int argc, char **argv)
                    .timerfd = -1 };
     char err[2048];
     const char *check_user = NULL;
-    int c, ret = EX_OSERR, check = 0;
+    int c, ret = EX_OSERR, check = 0, sig_fd;
 
     while ((c = getopt_long(argc, argv, "c:u:hV", lo, NULL)) != -1) {
         switch (c) {
@@ -822,7 +583,7 @@ int main(int argc, char **argv)
         return EX_USAGE;
     }
     lc_log_init();
-    if (catch_signals() < 0) {
+    if ((sig_fd = sig_catch()) < 0) {
         lc_log(LOG_ERR, "signal handlers: %s", strerror(errno));
         return EX_OSERR;
     }
@@ -870,7 +631,7 @@ int main(int argc, char **argv)
     }
     struct itimerspec it = { { 0, 250000000 }, { 0, 250000000 } };
     timerfd_settime(d.timerfd, 0, &it, NULL);
-    if (epoll_add(d.epfd, sig_pipe[0], TAG_SIGNAL) < 0 || epoll_add(d.epfd, evq_fd(d.q), TAG_EVQ) < 0 ||
+    if (epoll_add(d.epfd, sig_fd, TAG_SIGNAL) < 0 || epoll_add(d.epfd, evq_fd(d.q), TAG_EVQ) < 0 ||
         epoll_add(d.epfd, d.timerfd, TAG_TIMER) < 0) {
         lc_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
         goto end;
@@ -878,7 +639,7 @@ int main(int argc, char **argv)
     /* the sinks' threads (MQTT's, the metrics server's) are born on the
      * loop's CPUs, off the inference CPUs */
     snk_env env;
-    sink_env(&d, &env, d.c->daemon.max_subscribers);
+    rpt_env(&d, &env, d.c->daemon.max_subscribers);
     int r = snk_set_open(&d.sinks, d.c, &env, err, sizeof err);
     if (r < 0 || epoll_add(d.epfd, snk_set_fd(d.sinks), TAG_SINKS) < 0) {
         lc_log(LOG_ERR, "%s", r < 0 ? err : strerror(errno));
@@ -886,7 +647,7 @@ int main(int argc, char **argv)
     }
     /* the subscriber limit leaves room for what the daemon holds now */
     d.fd_base = lc_fd_open_count();
-    sink_env(&d, &env, subscriber_cap(&d));
+    rpt_env(&d, &env, subscriber_cap(&d));
     snk_set_reload(d.sinks, d.c, &env);
     for (int i = 0; i < d.c->nstreams; i++) {
         if (!d.c->streams[i].enabled)
