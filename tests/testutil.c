@@ -19,6 +19,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "daemon/publish.h"
+
 const char *fixdir(void)
 {
     const char *d = getenv("LCNETD_FIXTURES");
@@ -108,6 +110,27 @@ int tmpdir_remove(const char *dir)
     /* depth first, so a folder is empty when its turn comes; FTW_PHYS: a
      * link to a fixture goes, the fixture stays */
     return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void sock_dir_open(sock_dir *s, const char *tag)
+{
+    char err[256];
+    tmpdir_make(s->dir, sizeof s->dir, tag);
+    snprintf(s->path, sizeof s->path, "%s/events.sock", s->dir);
+    s->lfd = -1;
+    if (pub_listen(s->path, 0660, &s->lfd, err, sizeof err) != PUB_OK) {
+        rmdir(s->dir);
+        fail_msg("pub_listen %s: %s", s->path, err);
+    }
+}
+
+void sock_dir_close(sock_dir *s)
+{
+    if (s->lfd >= 0)
+        close(s->lfd);
+    s->lfd = -1;
+    if (tmpdir_remove(s->dir) < 0)
+        fprintf(stderr, "could not remove %s: %s\n", s->dir, strerror(errno));
 }
 
 int unix_connect(const char *path)

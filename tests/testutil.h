@@ -1,12 +1,13 @@
 /* testutil.h: what the suites share (tests/testutil.c, linked into every
  * one): where the fixtures and the shared models are, whole files in and
- * out, temporary folders, the fixture manifests, and loading a model and
+ * out, temporary folders (one holding a listening event socket), the fixture manifests, and loading a model and
  * holding its outputs to a reference.  A helper that cannot do its job
  * fails the running cmocka test, naming the file; the functions that may
  * be asked about something absent return a value instead, as said. */
 #ifndef LCNETD_TESTUTIL_H
 #define LCNETD_TESTUTIL_H
 
+#include <limits.h>
 #include <stddef.h>
 
 #include "engine/engine.h"
@@ -32,6 +33,18 @@ void tmpdir_make(char *dir, size_t len, const char *tag);
 /* The folder and everything in it; links are removed, never followed.
  * 0, or -1 (with errno) if something could not be removed. */
 int tmpdir_remove(const char *dir);
+
+/* A listening socket dir/events.sock, mode 0660, made by pub_listen as the
+ * daemon's is, in a new folder of its own (tmpdir_make with tag). */
+typedef struct sock_dir {
+    char dir[PATH_MAX];
+    char path[PATH_MAX];     /* dir/events.sock */
+    int lfd;
+} sock_dir;
+/* Fails the test with pub_listen's message when the socket cannot be made. */
+void sock_dir_open(sock_dir *s, const char *tag);
+/* Closes the socket and removes the folder with whatever tests left in it. */
+void sock_dir_close(sock_dir *s);
 
 /* A non-blocking client socket connected to the Unix socket at path;
  * -1 with errno if the connect failed. */
