@@ -205,6 +205,28 @@ double compare_outputs(const char *what, const float *got, const float *want, in
     return worst;
 }
 
+float *leaky_inputs(const char *ref_file, float **ref)
+{
+    size_t nx, nref;
+    float *x = fixture_file(&nx, "ops/leakyrelu.in.f32");
+    *ref = fixture_file(&nref, "ops/%s", ref_file);
+    assert_int_equal(nx, sizeof(float) * LEAKY_N * 3 * LEAKY_HW * LEAKY_HW);
+    assert_int_equal(nref, sizeof(float) * LEAKY_N * LEAKY_K);
+    return x;
+}
+
+double leaky_batch(eng_model *m, const float *x, const float *ref, float *got, const char *what,
+                   int probs)
+{
+    char err[512];
+    const float *ins[1] = { x };
+    float *outs[1] = { got };
+    assert_int_equal(eng_get_info(m)->classes, LEAKY_K);
+    if (eng_run_tensors(m, LEAKY_N, ins, outs, err, sizeof err) != 0)
+        fail_msg("%s: %s", what, err);
+    return compare_outputs(what, got, ref, LEAKY_N, LEAKY_K, probs);
+}
+
 void prov_synthetic(float *x, int h, int w)
 {
     static const float mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };

@@ -68,6 +68,20 @@ eng_model *load_model(const char *path, eng_precision prec, const char *calib);
 double compare_outputs(const char *what, const float *got, const float *want, int n, int classes,
                        int probs);
 
+/* The LeakyRelu graph of tests/fixtures/gen_op_models.py, in every format
+ * it is written in: LEAKY_N inputs of 3 x LEAKY_HW x LEAKY_HW, LEAKY_K
+ * outputs each. */
+enum { LEAKY_N = 4, LEAKY_K = 4, LEAKY_HW = 16 };
+/* Its inputs (fixdir()/ops/leakyrelu.in.f32), and ONNX Runtime's outputs
+ * for them (fixdir()/ops/<ref_file>) into *ref; fails the test when either
+ * is missing or not of those sizes.  Caller frees both. */
+float *leaky_inputs(const char *ref_file, float **ref);
+/* m, a LeakyRelu graph, run on x as one batch into got (LEAKY_N x LEAKY_K)
+ * and held to ref by compare_outputs naming `what`; returns the worst
+ * error. */
+double leaky_batch(eng_model *m, const float *x, const float *ref, float *got, const char *what,
+                   int probs);
+
 /* The documented synthetic input of ../shared/models/PROVENANCE.md:
  * NCHW, 3 x h x w, ImageNet-normalised. */
 void prov_synthetic(float *x, int h, int w);
