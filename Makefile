@@ -64,8 +64,10 @@ TLIBDMN := $(BUILD)/libdaemon-test.a
 BINS    := $(BUILD)/lcnetd $(BUILD)/lcnet-infer
 TESTBIN := $(BUILD)/lcnetd-test
 UNIT    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
-# What every suite may use (tests/testutil.c); the fake CPU set only where asked.
+# What every suite may use (tests/testutil.c); the config suites' helpers
+# and the fake CPU set only where asked.
 TUTIL   := $(call tobj,tests/testutil.c)
+TCFGTEST := $(call tobj,tests/cfgtest.c)
 TFAKECPU := $(call tobj,tests/fakecpus.c)
 
 .PHONY: $(PUBLIC) asan-build tsan-build
@@ -130,7 +132,8 @@ $(BUILD)/lcnet-infer: $(call obj,tools/lcnet-infer.c) $(LIBMED) $(LIBENG)
 $(BUILD)/tests/%: $(call tobj,tests/%.c) $(TUTIL) $(TLIBDMN) $(LIBCFG) $(TLIBMED) $(LIBENG)
 	@mkdir -p $(dir $@)
 	$(CC) $(TCFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
-$(BUILD)/tests/test_config $(BUILD)/tests/test_sched: $(TFAKECPU)
+$(filter $(BUILD)/tests/test_config%,$(UNIT)): $(TCFGTEST)
+$(BUILD)/tests/test_config_values $(BUILD)/tests/test_config_cpus $(BUILD)/tests/test_sched: $(TFAKECPU)
 
 # --------------------------------------------------------------- tests
 PY      := /usr/bin/python3

@@ -1,7 +1,7 @@
 /* keys.c: the lcnetd.ini schema, one row per key.
  *
  * Adding a key is one row here, a field in config.h and an entry in
- * lcnetd.ini(5); tests/test_config.c fails until the man page has it.
+ * lcnetd.ini(5); tests/test_config_docs.c fails until the man page has it.
  * Ranges are what still makes sense on real hardware and streams, wide
  * enough not to get in an operator's way, narrow enough to catch a slipped
  * digit or a value in the wrong unit.

@@ -128,29 +128,16 @@ static void test_leakyrelu_parity(void **state)
 {
     (void)state;
     char p[512], err[512];
-    size_t len = 0;
-    snprintf(p, sizeof p, "%s/ops/leakyrelu.out.f32", fixdir());
-    float *want = slurp(p, NULL);
-    snprintf(p, sizeof p, "%s/ops/leakyrelu.in.f32", fixdir());
-    float *x = slurp(p, &len);
-    if (!x || !want)
-        fail_msg("missing %s or its outputs: run `make fixtures`", p);
+    float *want, *x = leaky_inputs("leakyrelu.out.f32", &want), got[LEAKY_N * LEAKY_K];
     snprintf(p, sizeof p, "%s/ops/leakyrelu.onnx", fixdir());
     eng_model *m = load_model(p, ENG_PREC_FP32, NULL);
-    int k = eng_get_info(m)->classes, n = (int)(len / (sizeof(float) * 3 * 16 * 16));
-    assert_int_equal(k, 4);
-    assert_int_equal(n, 4);
-    float got[4 * 4];
-    const float *ins[1] = { x };
-    float *outs[1] = { got };
-    assert_int_equal(eng_run_tensors(m, n, ins, outs, err, sizeof err), 0);
-    double e1 = compare_outputs("leakyrelu", got, want, n, k, 0);
-    for (int i = 0; i < n; i++) {
-        ins[0] = x + (size_t)i * 3 * 16 * 16;
-        outs[0] = got + i * k;
+    double e1 = leaky_batch(m, x, want, got, "leakyrelu", 0);
+    for (int i = 0; i < LEAKY_N; i++) {
+        const float *ins[1] = { x + (size_t)i * 3 * LEAKY_HW * LEAKY_HW };
+        float *outs[1] = { got + i * LEAKY_K };
         assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
     }
-    double e2 = compare_outputs("leakyrelu", got, want, n, k, 0);
+    double e2 = compare_outputs("leakyrelu", got, want, LEAKY_N, LEAKY_K, 0);
     int c[2] = { 0, 0 };
     eng_plan_dump(m, 1, find_steps, c);
     print_message("leakyrelu: worst rel logit error batch %.2g, single %.2g; the first fused "

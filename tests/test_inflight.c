@@ -116,6 +116,19 @@ static void test_error_and_room(void **state)
     assert_int_equal(ifl_waiting(&q), 0);
 }
 
+/* The decoder shows the earliest of the frames it holds and lets it go;
+ * returns the packets ifl_frame answered as dropped on the way. */
+static int show_earliest(ifl_queue *q, int64_t *held, int *nheld)
+{
+    int m = 0;
+    for (int k = 1; k < *nheld; k++)
+        if (held[k] < held[m])
+            m = k;
+    int dropped = ifl_frame(q, held[m]);
+    held[m] = held[--*nheld];
+    return dropped;
+}
+
 /* Whatever the decoder does, every packet is answered once: a decoder that
  * holds up to 3 frames, shows them in pts order and drops some. */
 static void test_every_packet_answered_once(void **state)
@@ -138,25 +151,15 @@ static void test_every_packet_answered_once(void **state)
             if (order[i] % 2 && (rng >> 16) % 3 == 0)
                 continue;                          /* a non-reference frame skipped */
             held[nheld++] = pts;
-            if (nheld == 4) {                      /* show the earliest */
-                int m = 0;
-                for (int k = 1; k < nheld; k++)
-                    if (held[k] < held[m])
-                        m = k;
-                dropped += ifl_frame(&q, held[m]);
+            if (nheld == 4) {
+                dropped += show_earliest(&q, held, &nheld);
                 frames++;
-                held[m] = held[--nheld];
             }
         }
     }
     while (nheld) {                                /* the flush */
-        int m = 0;
-        for (int k = 1; k < nheld; k++)
-            if (held[k] < held[m])
-                m = k;
-        dropped += ifl_frame(&q, held[m]);
+        dropped += show_earliest(&q, held, &nheld);
         frames++;
-        held[m] = held[--nheld];
     }
     dropped += ifl_drain(&q);
     assert_int_equal(frames + dropped, sent);

@@ -262,26 +262,13 @@ static void test_parity(void **state)
 static void test_leakyrelu_folders(void **state)
 {
     (void)state;
-    char p[512], err[512];
-    size_t len = 0;
-    snprintf(p, sizeof p, "%s/ops/leakyrelu.out.f32", fixdir());
-    float *want = slurp(p, NULL);
-    snprintf(p, sizeof p, "%s/ops/leakyrelu.in.f32", fixdir());
-    float *x = slurp(p, &len);
-    if (!x || !want)
-        fail_msg("missing %s or its outputs: run `make fixtures`", p);
-    int n = (int)(len / (sizeof(float) * 3 * 16 * 16));
-    assert_int_equal(n, 4);
+    char p[512];
+    float *want, *x = leaky_inputs("leakyrelu.out.f32", &want), got[LEAKY_N * LEAKY_K];
     for (int f = 0; f < 2; f++) {
         snprintf(p, sizeof p, "%s/ops/leakyrelu.%s", fixdir(), f ? "pir" : "pd2");
         eng_model *m = load_model(p, ENG_PREC_FP32, NULL);
-        float got[4 * 4];
-        const float *ins[1] = { x };
-        float *outs[1] = { got };
-        assert_int_equal(eng_get_info(m)->classes, 4);
-        assert_int_equal(eng_run_tensors(m, n, ins, outs, err, sizeof err), 0);
         print_message("leakyrelu (%s): worst rel logit error %.2g\n", eng_get_info(m)->format,
-                      compare_outputs(p, got, want, n, 4, 0));
+                      leaky_batch(m, x, want, got, p, 0));
         eng_free(m);
     }
     free(x);

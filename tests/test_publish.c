@@ -38,9 +38,7 @@ enum { WAIT_MS = 5000, LINE_MAX_T = 8192 };
 static const char hello_line[] = "{\"event\":\"hello\",\"daemon\":\"test\"}";
 
 typedef struct fx {
-    char dir[PATH_MAX];
-    char path[PATH_MAX];
-    int lfd;
+    sock_dir s;
     pub_server *p;
     int status_calls;
     int status_fails;         /* the status hook returns NULL */
@@ -75,19 +73,10 @@ static char *hook_status(void *arg)
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    char err[256];
 
     if (!f)
         return -1;
-    tmpdir_make(f->dir, sizeof f->dir, "pub");
-    snprintf(f->path, sizeof f->path, "%s/events.sock", f->dir);
-    f->lfd = -1;
-    if (pub_listen(f->path, 0660, &f->lfd, err, sizeof err) != PUB_OK) {
-        fprintf(stderr, "pub_listen: %s\n", err);
-        rmdir(f->dir);
-        free(f);
-        return -1;
-    }
+    sock_dir_open(&f->s, "pub");
     *state = f;
     return 0;
 }
@@ -97,11 +86,7 @@ static int teardown(void **state)
     fx *f = *state;
 
     pub_free(f->p);
-    if (f->lfd >= 0)
-        close(f->lfd);
-    /* Tests leave files and sockets of their own in dir. */
-    if (tmpdir_remove(f->dir) < 0)
-        fprintf(stderr, "could not remove %s: %s\n", f->dir, strerror(errno));
+    sock_dir_close(&f->s);    /* with the files and sockets tests left there */
     free(f);
     return 0;
 }
@@ -113,7 +98,7 @@ static void start(fx *f, size_t buffer, int max_clients)
 
     pub_free(f->p);
     f->p = NULL;
-    if (pub_new(&f->p, f->lfd, buffer, max_clients, &h, err, sizeof err) != PUB_OK)
+    if (pub_new(&f->p, f->s.lfd, buffer, max_clients, &h, err, sizeof err) != PUB_OK)
         fail_msg("pub_new: %s", err);
 }
 
@@ -128,9 +113,9 @@ typedef struct tc {
 static void tc_open(fx *f, tc *t)
 {
     memset(t, 0, sizeof *t);
-    t->fd = unix_connect(f->path);
+    t->fd = unix_connect(f->s.path);
     if (t->fd < 0)
-        fail_msg("connect %s: %s", f->path, strerror(errno));
+        fail_msg("connect %s: %s", f->s.path, strerror(errno));
 }
 
 static void tc_close(tc *t)
@@ -299,7 +284,7 @@ static void test_hello_on_connect(void **state)
     /* Without hooks: a default hello, and `status` says it is unavailable. */
     pub_free(f->p);
     f->p = NULL;
-    assert_int_equal(pub_new(&bare, f->lfd, 65536, 8, NULL, err, sizeof err), PUB_OK);
+    assert_int_equal(pub_new(&bare, f->s.lfd, 65536, 8, NULL, err, sizeof err), PUB_OK);
     f->p = bare;
     tc_open(f, &a);
     expect_line(f, &a, "{\"event\":\"hello\"}");
@@ -963,7 +948,7 @@ static void test_nc_subscriber(void **state)
         dup2(out[1], 1);
         close(in[0]);
         close(in[1]);
-        execlp("nc", "nc", "-N", "-U", f->path, (char *)NULL);
+        execlp("nc", "nc", "-N", "-U", f->s.path, (char *)NULL);
         _exit(127);
     }
     close(in[0]);
@@ -1003,8 +988,8 @@ static void test_new_refuses_bad_arguments(void **state)
     assert_null(p);
     close(s);
 
-    assert_int_equal(pub_new(&p, f->lfd, 100, 8, NULL, err, sizeof err), PUB_EINVAL);
-    assert_int_equal(pub_new(&p, f->lfd, 65536, 0, NULL, err, sizeof err), PUB_EINVAL);
+    assert_int_equal(pub_new(&p, f->s.lfd, 100, 8, NULL, err, sizeof err), PUB_EINVAL);
+    assert_int_equal(pub_new(&p, f->s.lfd, 65536, 0, NULL, err, sizeof err), PUB_EINVAL);
 }
 
 int main(void)

@@ -29,42 +29,25 @@
 #include "daemon/publish.h"
 #include "tests/testutil.h"
 
-typedef struct fx {
-    char dir[PATH_MAX];
-    char path[PATH_MAX];      /* dir/events.sock, listening */
-    int lfd;
-} fx;
+typedef sock_dir fx;
 
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
-    char err[256];
 
     if (!f)
         return -1;
-    tmpdir_make(f->dir, sizeof f->dir, "pubsock");
-    snprintf(f->path, sizeof f->path, "%s/events.sock", f->dir);
-    f->lfd = -1;
-    if (pub_listen(f->path, 0660, &f->lfd, err, sizeof err) != PUB_OK) {
-        fprintf(stderr, "pub_listen: %s\n", err);
-        rmdir(f->dir);
-        free(f);
-        return -1;
-    }
+    sock_dir_open(f, "pubsock");
     *state = f;
     return 0;
 }
 
+/* Tests leave links, files, folders and sockets of their own in dir:
+ * sock_dir_close removes them all. */
 static int teardown(void **state)
 {
-    fx *f = *state;
-
-    if (f->lfd >= 0)
-        close(f->lfd);
-    /* Tests leave links, files, folders and sockets of their own in dir. */
-    if (tmpdir_remove(f->dir) < 0)
-        fprintf(stderr, "could not remove %s: %s\n", f->dir, strerror(errno));
-    free(f);
+    sock_dir_close(*state);
+    free(*state);
     return 0;
 }
 

@@ -28,6 +28,7 @@
 #include "daemon/evq.h"
 #include "daemon/publish.h"
 #include "daemon/sink.h"
+#include "tests/testutil.h"
 
 #define T0 1790000000123456LL     /* 2026-09-21T14:13:20.123Z */
 #define T1 1790000001500000LL     /* 2026-09-21T14:13:21.500Z */
@@ -155,8 +156,7 @@ static void test_queue_carries_typed_events(void **state)
 /* ------------------------------------------------------------ the socket sink */
 
 typedef struct fx {
-    char dir[PATH_MAX], path[PATH_MAX];
-    int lfd;
+    sock_dir s;
     snk_set *set;
     cfg *c;
 } fx;
@@ -165,18 +165,11 @@ static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
     char err[512];
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    snprintf(f->dir, sizeof f->dir, "/tmp/lcnetd-sink-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/s", f->dir);
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->path);
-    f->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(f->lfd >= 0);
-    assert_int_equal(bind(f->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(f->lfd, 16), 0);
+    assert_non_null(f);
+    sock_dir_open(&f->s, "sink");
     if (cfg_load_string(&f->c, "[daemon]\nmax_subscribers = 4\n", "t.ini", err, sizeof err) < 0)
         fail_msg("%s", err);
-    snk_env env = { .listen_fd = f->lfd, .max_subscribers = 4, .version = "t" };
+    snk_env env = { .listen_fd = f->s.lfd, .max_subscribers = 4, .version = "t" };
     if (snk_set_open(&f->set, f->c, &env, err, sizeof err) < 0)
         fail_msg("snk_set_open: %s", err);
     *state = f;
@@ -187,9 +180,7 @@ static int teardown(void **state)
 {
     fx *f = *state;
     snk_set_close(f->set);
-    close(f->lfd);
-    unlink(f->path);
-    rmdir(f->dir);
+    sock_dir_close(&f->s);
     cfg_free(f->c);
     free(f);
     return 0;
@@ -206,7 +197,7 @@ static int client(fx *f)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->path);
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->s.path);
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     return fd;
 }

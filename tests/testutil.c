@@ -19,6 +19,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "daemon/publish.h"
+
 const char *fixdir(void)
 {
     const char *d = getenv("LCNETD_FIXTURES");
@@ -110,6 +112,27 @@ int tmpdir_remove(const char *dir)
     return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void sock_dir_open(sock_dir *s, const char *tag)
+{
+    char err[256];
+    tmpdir_make(s->dir, sizeof s->dir, tag);
+    snprintf(s->path, sizeof s->path, "%s/events.sock", s->dir);
+    s->lfd = -1;
+    if (pub_listen(s->path, 0660, &s->lfd, err, sizeof err) != PUB_OK) {
+        rmdir(s->dir);
+        fail_msg("pub_listen %s: %s", s->path, err);
+    }
+}
+
+void sock_dir_close(sock_dir *s)
+{
+    if (s->lfd >= 0)
+        close(s->lfd);
+    s->lfd = -1;
+    if (tmpdir_remove(s->dir) < 0)
+        fprintf(stderr, "could not remove %s: %s\n", s->dir, strerror(errno));
+}
+
 int unix_connect(const char *path)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -180,6 +203,28 @@ double compare_outputs(const char *what, const float *got, const float *want, in
                      g[at], w[at], probs ? "absolute" : "relative", e);
     }
     return worst;
+}
+
+float *leaky_inputs(const char *ref_file, float **ref)
+{
+    size_t nx, nref;
+    float *x = fixture_file(&nx, "ops/leakyrelu.in.f32");
+    *ref = fixture_file(&nref, "ops/%s", ref_file);
+    assert_int_equal(nx, sizeof(float) * LEAKY_N * 3 * LEAKY_HW * LEAKY_HW);
+    assert_int_equal(nref, sizeof(float) * LEAKY_N * LEAKY_K);
+    return x;
+}
+
+double leaky_batch(eng_model *m, const float *x, const float *ref, float *got, const char *what,
+                   int probs)
+{
+    char err[512];
+    const float *ins[1] = { x };
+    float *outs[1] = { got };
+    assert_int_equal(eng_get_info(m)->classes, LEAKY_K);
+    if (eng_run_tensors(m, LEAKY_N, ins, outs, err, sizeof err) != 0)
+        fail_msg("%s: %s", what, err);
+    return compare_outputs(what, got, ref, LEAKY_N, LEAKY_K, probs);
 }
 
 void prov_synthetic(float *x, int h, int w)

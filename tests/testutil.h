@@ -1,12 +1,13 @@
 /* testutil.h: what the suites share (tests/testutil.c, linked into every
  * one): where the fixtures and the shared models are, whole files in and
- * out, temporary folders, the fixture manifests, and loading a model and
+ * out, temporary folders (one holding a listening event socket), the fixture manifests, and loading a model and
  * holding its outputs to a reference.  A helper that cannot do its job
  * fails the running cmocka test, naming the file; the functions that may
  * be asked about something absent return a value instead, as said. */
 #ifndef LCNETD_TESTUTIL_H
 #define LCNETD_TESTUTIL_H
 
+#include <limits.h>
 #include <stddef.h>
 
 #include "engine/engine.h"
@@ -33,6 +34,18 @@ void tmpdir_make(char *dir, size_t len, const char *tag);
  * 0, or -1 (with errno) if something could not be removed. */
 int tmpdir_remove(const char *dir);
 
+/* A listening socket dir/events.sock, mode 0660, made by pub_listen as the
+ * daemon's is, in a new folder of its own (tmpdir_make with tag). */
+typedef struct sock_dir {
+    char dir[PATH_MAX];
+    char path[PATH_MAX];     /* dir/events.sock */
+    int lfd;
+} sock_dir;
+/* Fails the test with pub_listen's message when the socket cannot be made. */
+void sock_dir_open(sock_dir *s, const char *tag);
+/* Closes the socket and removes the folder with whatever tests left in it. */
+void sock_dir_close(sock_dir *s);
+
 /* A non-blocking client socket connected to the Unix socket at path;
  * -1 with errno if the connect failed. */
 int unix_connect(const char *path);
@@ -54,6 +67,20 @@ eng_model *load_model(const char *path, eng_precision prec, const char *calib);
  * returns the worst error. */
 double compare_outputs(const char *what, const float *got, const float *want, int n, int classes,
                        int probs);
+
+/* The LeakyRelu graph of tests/fixtures/gen_op_models.py, in every format
+ * it is written in: LEAKY_N inputs of 3 x LEAKY_HW x LEAKY_HW, LEAKY_K
+ * outputs each. */
+enum { LEAKY_N = 4, LEAKY_K = 4, LEAKY_HW = 16 };
+/* Its inputs (fixdir()/ops/leakyrelu.in.f32), and ONNX Runtime's outputs
+ * for them (fixdir()/ops/<ref_file>) into *ref; fails the test when either
+ * is missing or not of those sizes.  Caller frees both. */
+float *leaky_inputs(const char *ref_file, float **ref);
+/* m, a LeakyRelu graph, run on x as one batch into got (LEAKY_N x LEAKY_K)
+ * and held to ref by compare_outputs naming `what`; returns the worst
+ * error. */
+double leaky_batch(eng_model *m, const float *x, const float *ref, float *got, const char *what,
+                   int probs);
 
 /* The documented synthetic input of ../shared/models/PROVENANCE.md:
  * NCHW, 3 x h x w, ImageNet-normalised. */
