@@ -41,15 +41,7 @@ fi
 
 # int8 ranges from the fixtures' calibration frames, once per model
 rm -rf "$work/calib" && mkdir -p "$work/calib"
-"$PYTHON" - "$fix/calib224x224.u8" "$work/calib" <<'EOF'
-import sys
-from PIL import Image
-src, dst = sys.argv[1], sys.argv[2]
-size = 224 * 224 * 3
-data = open(src, "rb").read()
-for i in range(min(100, len(data) // size)):
-    Image.frombytes("RGB", (224, 224), data[i * size:(i + 1) * size]).save(f"{dst}/{i:03d}.png")
-EOF
+"$PYTHON" "$(dirname "$0")/calib_frames.py" "$fix/calib224x224.u8" "$work/calib"
 for m in $MODELS; do
     "$b" --model "$fix/$m.onnx" --calibrate "$work/calib" --resize stretch \
         --calibration "$work/$m.calib" >/dev/null

@@ -13,7 +13,8 @@ subscriber (readable, and read) at 50 % and 90 % of the maximum.  Search: short 
 maximum (double until a failure, then bisect), then one long run confirms it,
 stepping down while the confirmation fails.
 
-Configurations (BENCH_E2E_CONFIGS, comma separated; default: all below):
+Configurations (BENCH_E2E_CONFIGS, comma separated; default: DEFAULT_CONFIGS below,
+which leaves out mqtt):
     x05-fp32 x05-bf16 x05-int8 x10-fp32 x10-bf16 x10-int8   every frame
     x10-fp32-q30 x10-bf16-q30 x10-int8-q30                  queue_frames = 30: the 1 s backlog
                                                             the alternative is allowed
@@ -25,6 +26,7 @@ Configurations (BENCH_E2E_CONFIGS, comma separated; default: all below):
     x10-bf16-c0-1                                           inference_cpus = 0-1 (trials only)
     mqtt                                                    the MQTT sink's cost: x10-int8 with
                                                             and without [mqtt] at one count
+                                                            (bench/e2e_mqtt.py)
   Other names of the same grammar work too:
   MODEL-PREC[-sFPS][-bBATCH][-cCPUS][-dCPUS][-qQUEUE][-1080] (-d: decode_cpus).
 
@@ -49,7 +51,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -57,14 +58,17 @@ import tempfile
 import threading
 import time
 
+import e2e_mqtt
+import e2e_report
+from e2e_proc import (busy_seconds, children, cpu_seconds, loadavg, log, mem_kb, self_cpu, terminate,
+                      thread_seconds)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 FPS = 30.0
 MIN_FPS = 29.0          # a stream "keeps up" at >= this many frames/s in the window
 STATS_INTERVAL = 5
-HZ = os.sysconf("SC_CLK_TCK")
 LATENCY_RUNS = 3        # per load; the median run is reported
-MQTT_RUNS = 3           # pairs of trials without and with the MQTT sink, alternating
 ALT_BATCH = 4           # frames per onnxruntime call in the alternative, as in every run so far
 # Mount i starts i * 31/30 / n s into the loop (modulo 1 s): keyframes spread
 # over the 1 s GOP, and frames over the 33 ms frame interval too (31 i mod n
@@ -85,87 +89,8 @@ def env_num(name, default):
     return float(v) if v else default
 
 
-def log(msg):
-    sys.stderr.write("bench-e2e: %s\n" % msg)
-    sys.stderr.flush()
-
-
 class Unavailable(Exception):
     """The configuration cannot run in this build (e.g. int8 before it lands)."""
-
-
-# ------------------------------------------------------------------ /proc
-
-def cpu_seconds(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / HZ
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def thread_seconds(pid):
-    """CPU seconds of pid's threads by what they do: the event loop (the main
-    thread), inference, ingest (every in:* thread), the MQTT connection, the
-    rest."""
-    out = {}
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return None
-    for tid in tids:
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                head, tail = f.read().rsplit(")", 1)
-        except OSError:
-            continue
-        comm = head.split("(", 1)[1]
-        kind = ("loop" if int(tid) == pid else "inference" if comm == "lcnetd-infer" else
-                "ingest" if comm.startswith("in:") else "mqtt" if comm == "lcnetd-mqtt" else "other")
-        parts = tail.split()
-        out[kind] = out.get(kind, 0.0) + (int(parts[11]) + int(parts[12])) / HZ
-    return out
-
-
-def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
-
-def mem_kb(pid, key):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def busy_seconds():
-    with open("/proc/stat") as f:
-        p = f.readline().split()
-    return (int(p[1]) + int(p[2]) + int(p[3]) + int(p[6]) + int(p[7]) + int(p[8])) / HZ
-
-
-def self_cpu():
-    t = os.times()
-    return t.user + t.system
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
 
 
 # ------------------------------------------------------------------ pieces
@@ -179,17 +104,6 @@ def server_kind():
     if kind not in SERVERS:
         raise SystemExit("bench-e2e: BENCH_E2E_SERVER=%s: want one of %s" % (kind, ", ".join(SERVERS)))
     return kind
-
-
-def terminate(p, grace=10):
-    """SIGTERM, then SIGKILL after grace seconds."""
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 class Server:
@@ -430,11 +344,9 @@ class Bench:
         for i in range(n):
             lines += ["[stream:s%d]" % i, "url = %s" % srv.url(i), "sample_fps = %g" % cfg["fps"],
                       "publish = every", ""]
-        broker = None
-        if mqtt:
-            broker = Broker(tmp)
-            lines += ["[mqtt]", "host = 127.0.0.1", "port = %d" % broker.port, "topic_prefix = bench/box",
-                      ""]
+        broker = e2e_mqtt.Broker(tmp) if mqtt else None
+        if broker:
+            lines += broker.config()
         conf = os.path.join(tmp, "lcnetd.ini")
         with open(conf, "w") as f:
             f.write("\n".join(lines))
@@ -466,9 +378,7 @@ class Bench:
             if probe and window:
                 res.update(probe.summary(window))
             if broker:
-                mq = daemon_status(sock).get("mqtt", {})
-                res.update(mqtt_state=mq.get("state"), mqtt_sent=mq.get("sent"),
-                           mqtt_dropped=mq.get("dropped"), mqtt_received=broker.received())
+                res.update(broker.counts(sock))
         finally:
             if broker:
                 broker.stop()
@@ -773,103 +683,6 @@ class Bench:
             self.record(t)
 
 
-    # -- the MQTT sink's cost ---------------------------------------------
-
-    def mqtt_cost(self):
-        """The base configuration at one stream count, alternately without and
-        with an [mqtt] section publishing every label to a local mosquitto
-        that a mosquitto_sub reads in full: the daemon's CPU and classified
-        rate either way.  The count: BENCH_E2E_MQTT_N, else the base's latest
-        maximum, else 27 (the documented x10-int8 maximum), stepped down until
-        a run without MQTT skips nothing."""
-        name = os.environ.get("BENCH_E2E_MQTT_BASE") or "x10-int8"
-        cfg = parse_config(name)
-        prev = self.latest().get(name)
-        n = int(env_num("BENCH_E2E_MQTT_N", 0)) or (prev.get("max") if prev and prev.get("max") else 27)
-        fixed = bool(env_num("BENCH_E2E_MQTT_N", 0))
-        while True:
-            r = self.lcnetd_trial(cfg, n, self.trial_s)
-            log("mqtt: %s at %d streams without MQTT: %s" % (name, n, "ok" if r["ok"] else r.get("why")))
-            if r["ok"] or fixed or n <= 1:
-                break
-            n -= max(1, n // 10)
-        runs = []
-        for i in range(MQTT_RUNS):
-            for on in (False, True):
-                t = self.lcnetd_trial(cfg, n, self.trial_s, mqtt=on)
-                t.update(kind="mqtt-run", config="mqtt-" + ("on" if on else "off"), of=name, run=i,
-                         load=loadavg())
-                self.record(t)
-                log("mqtt %s run %d, %d streams: %s, lcnetd %s CPUs, min classified %s fps%s" % (
-                    "on " if on else "off", i + 1, n, "ok" if t["ok"] else "FAIL: " + t.get("why", ""),
-                    "%.2f" % t["daemon_cpu"] if t.get("daemon_cpu") is not None else "?",
-                    "%.1f" % t["min_cls_fps"] if t.get("min_cls_fps") is not None else "?",
-                    ", broker %.2f, consumer %.2f CPUs, %s sent, %s dropped" % (
-                        t.get("broker_cpu") or 0, t.get("consumer_cpu") or 0, t.get("mqtt_sent"),
-                        t.get("mqtt_dropped")) if on else ""))
-                runs.append(t)
-        self.record({"kind": "mqtt", "config": "mqtt", "of": name, "n": n, "fixed": fixed,
-                     "trial_s": self.trial_s, "runs": runs})
-
-
-def daemon_status(sock):
-    """The daemon's answer to `status`, {} if it gave none."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-            c.settimeout(10)
-            c.connect(sock)
-            f = c.makefile("rwb")
-            f.write(b"status\n")
-            f.flush()
-            for _ in range(100000):
-                line = f.readline()
-                if not line:
-                    break
-                if line.startswith(b'{"event":"status"'):
-                    return json.loads(line)
-    except (OSError, ValueError):
-        pass
-    return {}
-
-
-class Broker:
-    """mosquitto on a loopback port, and a mosquitto_sub reading every topic."""
-
-    def __init__(self, work):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        conf = os.path.join(work, "mosquitto.conf")
-        with open(conf, "w") as f:
-            f.write("user %s\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "log_dest none\n" % (__import__("pwd").getpwuid(os.getuid()).pw_name, self.port))
-        self.p = subprocess.Popen(["mosquitto", "-c", conf], stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    break
-            time.sleep(0.05)
-        self.count = os.path.join(work, "consumer.out")
-        self.out = open(self.count, "w")
-        self.sub = subprocess.Popen(["mosquitto_sub", "-p", str(self.port), "-t", "bench/#", "-F", "%t"],
-                                    stdout=self.out, stderr=subprocess.DEVNULL)
-
-    def pids(self):
-        return {"broker": self.p.pid, "consumer": self.sub.pid}
-
-    def received(self):
-        self.out.flush()
-        try:
-            with open(self.count) as f:
-                return sum(1 for _ in f)
-        except OSError:
-            return None
-
-    def stop(self):
-        terminate(self.sub)
-        terminate(self.p)
-        self.out.close()
 
 
 def r_max(r):
@@ -943,7 +756,9 @@ def main(argv):
     b = Bench(build, out)
     names = [c for c in os.environ.get("BENCH_E2E_CONFIGS", "").replace(" ", ",").split(",") if c] \
         or DEFAULT_CONFIGS
-    cfgs = [None if n in ("latency", "mqtt") else parse_config(n) for n in names]   # check them all first
+    mqtt_base = os.environ.get("BENCH_E2E_MQTT_BASE") or "x10-int8"
+    # every name checked first: a typo fails now, not hours into the run
+    cfgs = [None if n == "latency" else parse_config(mqtt_base if n == "mqtt" else n) for n in names]
     if b.mask:
         lib = os.path.abspath(os.path.join(build, "bench", "cpuid_mask.so"))
         if not os.path.isfile(lib):
@@ -958,11 +773,11 @@ def main(argv):
     t0 = time.time()
     log("configurations: %s; trials %g s, confirmations %g s" % (" ".join(names), b.trial_s, b.confirm_s))
     for name, cfg in zip(names, cfgs):
-        if name == "mqtt":
-            b.mqtt_cost()
-            continue
-        if cfg is None:
+        if name == "latency":
             b.latency()
+            continue
+        if name == "mqtt":
+            e2e_mqtt.cost(b, cfg)
             continue
         try:
             b.search(cfg)
@@ -971,17 +786,15 @@ def main(argv):
             b.record({"kind": "unavailable", "config": name, "why": str(e)})
     run.update(load_end=loadavg(), elapsed_s=time.time() - t0)
     b.record(dict(run, kind="run", config="run"))
-    import e2e_report  # noqa: E402  (beside this file)
     # a run of the mqtt phase alone leaves the End to end tables as they were
     if any(n != "mqtt" for n in names):
         e2e_report.write(b.results, out, b.mask)
         log("wrote the End to end section of %s (%.0f s)" % (out, time.time() - t0))
     if "mqtt" in names:
-        e2e_report.write_mqtt(b.results, out, run)
+        e2e_mqtt.write(b.results, out, run)
         log("wrote the MQTT sink's section of %s" % out)
     return 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, HERE)
     sys.exit(main(sys.argv[1:]))

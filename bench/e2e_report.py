@@ -256,123 +256,31 @@ def section(results, mask=""):
     return "\n".join(o)
 
 
-MQTT_BEGIN = "<!-- e2e-mqtt:begin (written by bench/e2e.py, `BENCH_E2E_CONFIGS=mqtt make bench-e2e`) -->"
-MQTT_END = "<!-- e2e-mqtt:end -->"
-
-
-def median(xs):
-    xs = sorted(x for x in xs if x is not None)
-    return xs[len(xs) // 2] if xs else None
-
-
-def mqtt_section(results, run):
-    """The MQTT sink's cost, from the latest mqtt phase in results."""
-    last = None
-    with open(results) as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r.get("kind") == "mqtt":
-                last = r
-    o = ["## The MQTT sink's cost", ""]
-    if not last:
-        return "\n".join(o + ["No mqtt phase has run yet.", ""])
-    runs = last["runs"]
-    off = [r for r in runs if r["config"] == "mqtt-off"]
-    on = [r for r in runs if r["config"] == "mqtt-on"]
-    n = last["n"]
-    o.append("Produced by `BENCH_E2E_CONFIGS=mqtt make bench-e2e` (`bench/e2e.py`) on %s, source commit %s, on %s "
-             "(%d logical CPUs); load average %s at the start%s." % (
-                 run["date"], run["source"], run["cpu_model"], run["logical_cpus"], run["load_start"],
-                 ", %s at the end" % run["load_end"] if run.get("load_end") else ""))
-    o.append("")
-    o.append("%s (x1.0, int8: the fastest precision here whose outputs are the same on every ISA) at %d streams "
-             "of the workload above, %s. Each run is %g s after the %g s warm-up; runs alternate "
-             "without and with an `[mqtt]` section (`topic_prefix = bench/box`, qos 0, the other keys at their "
-             "defaults) that publishes every label, every stream's status and state and the stats to a "
-             "`mosquitto` on 127.0.0.1, where one `mosquitto_sub -t 'bench/#'` reads every message; the event "
-             "socket keeps its one subscriber either way. lcnetd's CPU is its own (the broker's and the "
-             "consumer's are given apart); \"others\" is the rest of the machine." % (
-                 last["of"], n, "the count set by BENCH_E2E_MQTT_N" if last.get("fixed") else
-                 "the largest count near the documented maximum at which a run without MQTT skipped nothing",
-                 last["trial_s"], run.get("warmup_s", 10)))
-    o.append("")
-    o += ["| run | MQTT | pass | lcnetd CPUs | per stream | event loop | MQTT thread | inference | ingest "
-          "| min classified fps | skipped | broker CPUs "
-          "| consumer CPUs | MQTT sent | dropped | received | others | load avg |",
-          "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    for r in runs:
-        th = r.get("threads_cpu") or {}
-        o.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["run"] + 1, "on" if r["config"] == "mqtt-on" else "off",
-            "yes" if r["ok"] else "no: " + clean(r.get("why", ""))[:80], f(r.get("daemon_cpu")),
-            f(r["daemon_cpu"] / n if r.get("daemon_cpu") is not None else None, "%.4f"),
-            f(th.get("loop"), "%.3f"), f(th.get("mqtt"), "%.3f") if r["config"] == "mqtt-on" else "-",
-            f(th.get("inference")), f(th.get("ingest")),
-            f(r.get("min_cls_fps"), "%.1f"), r.get("skipped", "-"), f(r.get("broker_cpu")),
-            f(r.get("consumer_cpu")), r.get("mqtt_sent", "-") if r["config"] == "mqtt-on" else "-",
-            r.get("mqtt_dropped", "-") if r["config"] == "mqtt-on" else "-",
-            r.get("mqtt_received", "-") if r["config"] == "mqtt-on" else "-",
-            f(r.get("other_cpu")), r.get("load", "")))
-    c_off, c_on = median(r.get("daemon_cpu") for r in off), median(r.get("daemon_cpu") for r in on)
-    k_off = median(r.get("min_cls_fps") for r in off)
-    k_on = median(r.get("min_cls_fps") for r in on)
-    loop_off = median((r.get("threads_cpu") or {}).get("loop") for r in off)
-    loop_on = median((r.get("threads_cpu") or {}).get("loop") for r in on)
-    mq = median((r.get("threads_cpu") or {}).get("mqtt") for r in on)
-    o.append("")
-    if loop_off is not None and loop_on is not None and mq is not None:
-        o.append("The sink's own work, from the daemon's threads (/proc/PID/task): the event loop, which "
-                 "formats the payloads, used %.3f CPUs without MQTT and %.3f with it (%+.3f), and the MQTT "
-                 "connection's thread %.3f: %.4f CPUs a stream in all. Neither runs on the inference CPU." % (
-                     loop_off, loop_on, loop_on - loop_off, mq, (loop_on - loop_off + mq) / n))
-        o.append("")
-    if c_off is not None and c_on is not None:
-        o.append("Medians: lcnetd %.2f CPUs without MQTT, %.2f with it: %+.3f CPUs, %+.4f a stream (%+.1f %%); "
-                 "the slowest stream classified %s frames/s without, %s with; the broker used %s CPUs and "
-                 "its consumer %s." % (
-                     c_off, c_on, c_on - c_off, (c_on - c_off) / n, 100.0 * (c_on - c_off) / c_off,
-                     f(k_off, "%.1f"), f(k_on, "%.1f"), f(median(r.get("broker_cpu") for r in on)),
-                     f(median(r.get("consumer_cpu") for r in on))))
-        o.append("")
-    return "\n".join(o)
-
-
-def write_mqtt(results, out, run):
+def splice(out, begin, end, body, after=None):
+    """Writes body between the marker lines begin and end of out: in place of
+    the block they hold, else after the line `after`, else at the end."""
     text = ""
     if os.path.exists(out):
         with open(out) as fh:
             text = fh.read()
-    block = MQTT_BEGIN + "\n\n" + mqtt_section(results, run) + "\n" + MQTT_END
-    if MQTT_BEGIN in text and MQTT_END in text:
-        a = text.index(MQTT_BEGIN)
-        z = text.index(MQTT_END) + len(MQTT_END)
+    block = begin + "\n\n" + body + "\n" + end
+    if begin in text and end in text:
+        a = text.index(begin)
+        z = text.index(end) + len(end)
         text = text[:a] + block + text[z:]
-    elif END in text:
-        z = text.index(END) + len(END)
+    elif after and after in text:
+        z = text.index(after) + len(after)
         text = text[:z] + "\n\n" + block + text[z:]
     else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
     with open(out + ".tmp", "w") as fh:
         fh.write(text)
     os.replace(out + ".tmp", out)
 
 
 def write(results, out, mask=""):
-    text = ""
-    if os.path.exists(out):
-        with open(out) as fh:
-            text = fh.read()
     begin, end = (MBEGIN % (mask, mask), MEND % mask) if mask else (BEGIN, END)
-    block = begin + "\n\n" + section(results, mask) + "\n" + end + "\n"
-    if begin in text and end in text:
-        a = text.index(begin)
-        z = text.index(end) + len(end)
-        text = text[:a] + block.rstrip("\n") + text[z:]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + block
-    with open(out + ".tmp", "w") as fh:
-        fh.write(text)
-    os.replace(out + ".tmp", out)
+    splice(out, begin, end, section(results, mask))
 
 
 if __name__ == "__main__":

@@ -47,58 +47,33 @@ static void add_chain(uint64_t iters)
     __asm__ volatile("" ::"r"(a));
 }
 
-/* 12 independent zmm FMAs, 4 times over: 48 instructions per iteration */
+/* 12 independent FMAs on registers R ("zmm": 16 fp32 lanes, "ymm": 8), 4
+ * times over: 48 instructions per iteration.  One text for both widths, so
+ * that the two probes cannot drift apart. */
+#define MOV(R, d) "vmovaps %%" R "0, %%" R #d "\n\t"
+#define FMA(R, d) "vfmadd231ps %%" R "12, %%" R "13, %%" R #d "\n\t"
+#define FMA12(R) FMA(R, 0) FMA(R, 1) FMA(R, 2) FMA(R, 3) FMA(R, 4) FMA(R, 5) \
+                 FMA(R, 6) FMA(R, 7) FMA(R, 8) FMA(R, 9) FMA(R, 10) FMA(R, 11)
+#define FMA_LOOP(R) \
+    "vxorps %%" R "0, %%" R "0, %%" R "0\n\t" \
+    MOV(R, 1) MOV(R, 2) MOV(R, 3) MOV(R, 4) MOV(R, 5) MOV(R, 6) MOV(R, 7) \
+    MOV(R, 8) MOV(R, 9) MOV(R, 10) MOV(R, 11) MOV(R, 12) MOV(R, 13) \
+    "1:\n\t" \
+    FMA12(R) FMA12(R) FMA12(R) FMA12(R) \
+    "dec %0\n\t" \
+    "jnz 1b\n\t" \
+    "vzeroupper\n\t"
+#define FMA_CLOBBERS "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
+                     "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "cc"
+
 static void fma_zmm(uint64_t iters)
 {
-    __asm__ volatile(
-        "vxorps %%zmm0, %%zmm0, %%zmm0\n\t"
-        "vmovaps %%zmm0, %%zmm1\n\t" "vmovaps %%zmm0, %%zmm2\n\t" "vmovaps %%zmm0, %%zmm3\n\t"
-        "vmovaps %%zmm0, %%zmm4\n\t" "vmovaps %%zmm0, %%zmm5\n\t" "vmovaps %%zmm0, %%zmm6\n\t"
-        "vmovaps %%zmm0, %%zmm7\n\t" "vmovaps %%zmm0, %%zmm8\n\t" "vmovaps %%zmm0, %%zmm9\n\t"
-        "vmovaps %%zmm0, %%zmm10\n\t" "vmovaps %%zmm0, %%zmm11\n\t"
-        "vmovaps %%zmm0, %%zmm12\n\t" "vmovaps %%zmm0, %%zmm13\n\t"
-        "1:\n\t"
-#define F12 "vfmadd231ps %%zmm12, %%zmm13, %%zmm0\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm1\n\t" \
-            "vfmadd231ps %%zmm12, %%zmm13, %%zmm2\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm3\n\t" \
-            "vfmadd231ps %%zmm12, %%zmm13, %%zmm4\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm5\n\t" \
-            "vfmadd231ps %%zmm12, %%zmm13, %%zmm6\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm7\n\t" \
-            "vfmadd231ps %%zmm12, %%zmm13, %%zmm8\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm9\n\t" \
-            "vfmadd231ps %%zmm12, %%zmm13, %%zmm10\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm11\n\t"
-        F12 F12 F12 F12
-        "dec %0\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : "+r"(iters)
-        :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
+    __asm__ volatile(FMA_LOOP("zmm") : "+r"(iters) : : FMA_CLOBBERS);
 }
 
-/* The same with ymm registers: 8 fp32 FMAs each */
 static void fma_ymm(uint64_t iters)
 {
-    __asm__ volatile(
-        "vxorps %%ymm0, %%ymm0, %%ymm0\n\t"
-        "vmovaps %%ymm0, %%ymm1\n\t" "vmovaps %%ymm0, %%ymm2\n\t" "vmovaps %%ymm0, %%ymm3\n\t"
-        "vmovaps %%ymm0, %%ymm4\n\t" "vmovaps %%ymm0, %%ymm5\n\t" "vmovaps %%ymm0, %%ymm6\n\t"
-        "vmovaps %%ymm0, %%ymm7\n\t" "vmovaps %%ymm0, %%ymm8\n\t" "vmovaps %%ymm0, %%ymm9\n\t"
-        "vmovaps %%ymm0, %%ymm10\n\t" "vmovaps %%ymm0, %%ymm11\n\t"
-        "vmovaps %%ymm0, %%ymm12\n\t" "vmovaps %%ymm0, %%ymm13\n\t"
-        "1:\n\t"
-#define Y12 "vfmadd231ps %%ymm12, %%ymm13, %%ymm0\n\t" "vfmadd231ps %%ymm12, %%ymm13, %%ymm1\n\t" \
-            "vfmadd231ps %%ymm12, %%ymm13, %%ymm2\n\t" "vfmadd231ps %%ymm12, %%ymm13, %%ymm3\n\t" \
-            "vfmadd231ps %%ymm12, %%ymm13, %%ymm4\n\t" "vfmadd231ps %%ymm12, %%ymm13, %%ymm5\n\t" \
-            "vfmadd231ps %%ymm12, %%ymm13, %%ymm6\n\t" "vfmadd231ps %%ymm12, %%ymm13, %%ymm7\n\t" \
-            "vfmadd231ps %%ymm12, %%ymm13, %%ymm8\n\t" "vfmadd231ps %%ymm12, %%ymm13, %%ymm9\n\t" \
-            "vfmadd231ps %%ymm12, %%ymm13, %%ymm10\n\t" "vfmadd231ps %%ymm12, %%ymm13, %%ymm11\n\t"
-        Y12 Y12 Y12 Y12
-        "dec %0\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : "+r"(iters)
-        :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
+    __asm__ volatile(FMA_LOOP("ymm") : "+r"(iters) : : FMA_CLOBBERS);
 }
 
 /* Iterations of fn that take about `secs` of CPU time. */

@@ -145,16 +145,7 @@ calib_frames=$fix/calib224x224.u8
 [ -f "$calib_frames" ] || { echo "bench: $calib_frames missing (make fixtures)" >&2; exit 1; }
 rm -rf "$work/calib"
 mkdir -p "$work/calib"
-"$PYTHON" - "$calib_frames" "$work/calib" <<'EOF'
-import sys
-from PIL import Image
-src, dst = sys.argv[1], sys.argv[2]
-size = 224 * 224 * 3
-with open(src, "rb") as f:
-    data = f.read()
-for i in range(min(100, len(data) // size)):
-    Image.frombytes("RGB", (224, 224), data[i * size:(i + 1) * size]).save(f"{dst}/{i:03d}.png")
-EOF
+"$PYTHON" "$here/calib_frames.py" "$calib_frames" "$work/calib"
 calib_of() { printf '%s/%s.calib' "$work" "$1"; }
 for m in $MODELS; do
     name=${m%%:*}
