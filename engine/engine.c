@@ -50,7 +50,7 @@ void eng_options_init(eng_options *o)
 {
     memset(o, 0, sizeof(*o));
     o->precision = ENG_PREC_FP32;
-    o->order = -1;
+    o->order = ENG_ORDER_MODEL;
 }
 
 const char *eng_precision_name(eng_precision p)
@@ -160,7 +160,7 @@ static int set_info(eng_model *m, const char *format, char *err, size_t errlen)
         }
     }
     in->scale = o->scale > 0 ? o->scale : mm->have_norm && mm->scale > 0 ? mm->scale : 1.0f / 255;
-    in->order = o->order >= 0 ? (eng_order)o->order : mm->order >= 0 ? (eng_order)mm->order : ENG_ORDER_RGB;
+    in->order = o->order >= 0 ? o->order : mm->order >= 0 ? (eng_order)mm->order : ENG_ORDER_RGB;
     in->resize = o->resize ? o->resize : mm->resize ? (eng_resize)mm->resize : ENG_RESIZE_SHORT_CROP;
     build_lut(m);
     return 0;
@@ -225,7 +225,7 @@ static int expose_activations(gr_graph *g)
 }
 
 /* int8 is exact on every ISA, but without VNNI it costs more (see
- * onednn_q8.c): say so where it runs. */
+ * dnn/int8_conv.c): say so where it runs. */
 static const char *int8_note(void)
 {
     return dnn_cpu_has_vnni() ? "" : " (no VNNI: convolutions read their source twice with "

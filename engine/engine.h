@@ -163,7 +163,6 @@ int eng_calib_save(eng_calib *c, const char *path, const char *model, char *err,
 void eng_calib_free(eng_calib *c);
 void eng_calib_default_path(const char *model, char *buf, size_t len);
 
-/* Diagnostics for tests and benchmarks: the compiled plan for a batch size. */
 /* The largest batch the engine compiles a plan for. */
 #define ENG_MAX_BATCH 64
 
@@ -171,6 +170,8 @@ void eng_calib_default_path(const char *model, char *buf, size_t len);
  * batch: that one), rather than on the first run of each: a compile takes
  * tens of milliseconds, which a stream running live would feel. */
 int eng_prepare(eng_model *m, int max_batch, char *err, size_t errlen);
+
+/* Diagnostics for tests and benchmarks: the compiled plan for a batch size. */
 int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *arena,
                    char *err, size_t errlen);
 /* One line per primitive (kind, oneDNN implementation, type, node, shape). */

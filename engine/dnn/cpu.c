@@ -6,10 +6,8 @@
  * as well. */
 #include <stdatomic.h>
 
-#include <oneapi/dnnl/dnnl.h>
-
 #include "engine/engine.h"
-#include "engine/dnn/dnn.h"
+#include "engine/dnn/onednn.h"
 
 static unsigned features_of(dnnl_cpu_isa_t isa)
 {

@@ -161,7 +161,7 @@ int f32_reorder_to(f32_plan *p, int v, const dnnl_memory_desc_t *md, int *out,
         return 0;
     }
     if (same_bytes(&p->pl.v[v].md, md)) {
-        if ((*out = f32_view(p, v, md)) < 0) {
+        if ((*out = pl_view(&p->pl, v, md)) < 0) {
             snprintf(err, errlen, "%s: out of memory", where);
             return ENG_ENOMEM;
         }
@@ -196,12 +196,6 @@ int f32_to_plain(f32_plan *p, int v, dnnl_data_type_t dt, int *out, const char *
         d[i] = m->dims[i];
     f32_md_plain(&md, m->ndims, d, dt);
     return f32_reorder_to(p, v, &md, out, where, err, errlen);
-}
-
-/* A value sharing v's storage, seen through md (same bytes). */
-int f32_view(f32_plan *p, int v, const dnnl_memory_desc_t *md)
-{
-    return pl_view(&p->pl, v, md);
 }
 
 /* Constant tensor t laid out as `want`, reordered once from `from` (its

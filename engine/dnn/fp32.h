@@ -47,8 +47,6 @@ int f32_reorder_to(f32_plan *p, int v, const dnnl_memory_desc_t *md, int *out, c
                    char *err, size_t errlen);
 int f32_to_plain(f32_plan *p, int v, dnnl_data_type_t dt, int *out, const char *where, char *err,
                  size_t errlen);
-/* A value sharing v's storage, seen through md (same bytes); -1 out of memory. */
-int f32_view(f32_plan *p, int v, const dnnl_memory_desc_t *md);
 /* Constant tensor t laid out as want, reordered once from `from` (its
  * plain layout as this use sees it) and kept in the ctx across plans. */
 int f32_weight(f32_plan *p, int t, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *want,

@@ -244,7 +244,7 @@ static int operand(f32_plan *p, int t, int nd, int *out, const char *where, char
         return ret;
     dnnl_memory_desc_t md;
     f32_md_plain(&md, nd, d, p->pl.v[v].md.data_type);
-    if ((*out = f32_view(p, v, &md)) < 0)
+    if ((*out = pl_view(&p->pl, v, &md)) < 0)
         return ENG_ENOMEM;
     (void)x;
     return 0;
@@ -404,7 +404,7 @@ end:
         if ((ret = f32_to_plain(p, o, dnnl_f32, &o, where, err, errlen)) < 0)
             return ret;
         f32_md_plain(&md, tnd(p, n->out[0]), tdims(p, n->out[0]), dnnl_f32);
-        if ((o = f32_view(p, o, &md)) < 0)
+        if ((o = pl_view(&p->pl, o, &md)) < 0)
             return ENG_ENOMEM;
     }
     p->tval[n->out[0]] = o;
@@ -506,7 +506,7 @@ int f32_op_gemm(f32_plan *p, int ni, const char *where, char *err, size_t errlen
         if ((ret = f32_to_plain(p, p->tval[ta], dnnl_f32, &va, where, err, errlen)) < 0)
             return ret;
         md_2d(&amd, m, k, gp.ta, dnnl_f32);
-        if ((va = f32_view(p, va, &amd)) < 0)
+        if ((va = pl_view(&p->pl, va, &amd)) < 0)
             return ENG_ENOMEM;
     }
     md_2d(&wmd, k, nn, gp.tb, dnnl_f32);
@@ -517,7 +517,7 @@ int f32_op_gemm(f32_plan *p, int ni, const char *where, char *err, size_t errlen
     } else {
         if ((ret = f32_to_plain(p, p->tval[tb], dnnl_f32, &vw, where, err, errlen)) < 0)
             return ret;
-        if ((vw = f32_view(p, vw, &wmd)) < 0)
+        if ((vw = pl_view(&p->pl, vw, &wmd)) < 0)
             return ENG_ENOMEM;
         wany = wmd;
     }
@@ -545,7 +545,7 @@ int f32_op_gemm(f32_plan *p, int ni, const char *where, char *err, size_t errlen
             } else {
                 if ((ret = f32_to_plain(p, p->tval[tc], dnnl_f32, &vc, where, err, errlen)) < 0)
                     return ret;
-                if ((vc = f32_view(p, vc, &cmd)) < 0)
+                if ((vc = pl_view(&p->pl, vc, &cmd)) < 0)
                     return ENG_ENOMEM;
             }
         }
@@ -607,7 +607,7 @@ int f32_op_softmax(f32_plan *p, int ni, const char *where, char *err, size_t err
         for (int i = 0; i < nd; i++)
             d2[i < axis ? 0 : 1] *= xd[i];
         f32_md_plain(&md, 2, d2, dnnl_f32);
-        if ((x = f32_view(p, x, &md)) < 0)
+        if ((x = pl_view(&p->pl, x, &md)) < 0)
             goto nomem;
         axis = 1;
     }
@@ -619,7 +619,7 @@ int f32_op_softmax(f32_plan *p, int ni, const char *where, char *err, size_t err
         goto end;
     if (coerce) {
         f32_md_plain(&md, nd, xd, dnnl_f32);
-        if ((o = f32_view(p, o, &md)) < 0)
+        if ((o = pl_view(&p->pl, o, &md)) < 0)
             goto nomem;
     }
     p->tval[n->out[0]] = o;
@@ -677,7 +677,7 @@ int f32_op_view(f32_plan *p, int ni, const char *where, char *err, size_t errlen
     if ((ret = f32_to_plain(p, p->tval[n->in[0]], dnnl_f32, &x, where, err, errlen)) < 0)
         return ret;
     f32_md_plain(&md, tnd(p, n->out[0]), tdims(p, n->out[0]), dnnl_f32);
-    if ((p->tval[n->out[0]] = f32_view(p, x, &md)) < 0)
+    if ((p->tval[n->out[0]] = pl_view(&p->pl, x, &md)) < 0)
         return ENG_ENOMEM;
     return 0;
 }

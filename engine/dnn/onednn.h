@@ -1,6 +1,7 @@
-/* onednn.h: what the files of engine/dnn/ share (fp32.c for fp32/bf16,
- * int8.c for int8, common.c, cpu.c), and the only door to dnnl.h: nothing
- * outside engine/dnn/ includes this header. */
+/* onednn.h: what the files of engine/dnn/ share (plan.c, the fp32/bf16
+ * backend's fp32*.c, the int8 backend's int8*.c, common.c, cpu.c), and
+ * the only door to dnnl.h: nothing outside engine/dnn/ includes this
+ * header. */
 #ifndef LCNETD_DNN_ONEDNN_H
 #define LCNETD_DNN_ONEDNN_H
 

@@ -20,8 +20,7 @@ int pl_init(pl_plan *p, dnn_ctx *c, const gr_graph *g, int batch, size_t ext_siz
     p->loop = loop;
     if (!(p->dims = malloc(sizeof(*p->dims) * (size_t)(g->nt ? g->nt : 1))))
         return ENG_ENOMEM;
-    char err[8];
-    gr_shapes_for_batch(g, batch, p->dims, err, sizeof err);
+    gr_shapes_for_batch(g, batch, p->dims);
     return 0;
 }
 

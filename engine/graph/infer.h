@@ -5,7 +5,8 @@
  * Each is called by gr_infer after the checks every node passes (an
  * output; every input's shape known; the first input present, unless the
  * row says GR_OP_ANY_FIRST), sets the shape of the node's first output or
- * folds the node away, and names the node in any error. */
+ * folds the node away, and names the node in any error.  A view's
+ * (OPC_VIEW) sets the shape only: gr_infer folds views of constants. */
 #ifndef LCNETD_INFER_H
 #define LCNETD_INFER_H
 

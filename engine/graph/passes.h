@@ -13,10 +13,10 @@
  * inputs are all constant shape arithmetic.  Checks every node's inputs. */
 int gr_infer(gr_graph *g, char *err, size_t errlen);
 
-/* Shape inference again with G_BATCH replaced by `batch`, into dims[][]
- * (one row per tensor).  Used when compiling for one batch size. */
-int gr_shapes_for_batch(const gr_graph *g, int batch, int64_t (*dims)[G_MAX_DIMS],
-                       char *err, size_t errlen);
+/* Every tensor's shape with G_BATCH replaced by `batch`, into dims[][]
+ * (one row per tensor).  Used when compiling for one batch size; gr_infer
+ * has refused whatever this could not substitute exactly. */
+void gr_shapes_for_batch(const gr_graph *g, int batch, int64_t (*dims)[G_MAX_DIMS]);
 
 /* Does a shape still hold the symbolic batch? */
 int gr_has_batch(const gr_tensor *t);

@@ -123,7 +123,7 @@ static int infer_reshape_target(gr_graph *g, gr_node *n, const gr_tensor *x,
     return 0;
 }
 
-static int do_reshape(gr_graph *g, gr_node *n, char *err, size_t errlen)
+int gr_shape_reshape(gr_graph *g, gr_node *n, char *err, size_t errlen)
 {
     const gr_tensor *x = gr_in(g, n, 0);
     int64_t tgt[G_MAX_DIMS + 1], out[G_MAX_DIMS];
@@ -143,7 +143,7 @@ static int do_reshape(gr_graph *g, gr_node *n, char *err, size_t errlen)
     return 0;
 }
 
-static int do_flatten(gr_graph *g, gr_node *n, char *err, size_t errlen)
+int gr_shape_flatten(gr_graph *g, gr_node *n, char *err, size_t errlen)
 {
     const gr_tensor *x = gr_in(g, n, 0);
     int64_t a = gr_attr_int(n, "axis", 1), d[2];
@@ -171,7 +171,7 @@ static int squeeze_axes(gr_graph *g, gr_node *n, int64_t *ax, char *err, size_t 
     return k;
 }
 
-static int do_squeeze(gr_graph *g, gr_node *n, char *err, size_t errlen)
+int gr_shape_squeeze(gr_graph *g, gr_node *n, char *err, size_t errlen)
 {
     const gr_tensor *x = gr_in(g, n, 0);
     int64_t ax[G_MAX_DIMS + 1], d[G_MAX_DIMS];
@@ -198,7 +198,7 @@ static int do_squeeze(gr_graph *g, gr_node *n, char *err, size_t errlen)
     return 0;
 }
 
-static int do_unsqueeze(gr_graph *g, gr_node *n, char *err, size_t errlen)
+int gr_shape_unsqueeze(gr_graph *g, gr_node *n, char *err, size_t errlen)
 {
     const gr_tensor *x = gr_in(g, n, 0);
     int64_t ax[G_MAX_DIMS + 1], d[G_MAX_DIMS];
@@ -431,31 +431,6 @@ int gr_shape_softmax(gr_graph *g, gr_node *n, char *err, size_t errlen)
     return gr_set_shape(g, n->out[0], G_F32, x->ndim, x->dims);
 }
 
-/* Views: the same elements under the new shape; of a constant, a constant. */
-int gr_shape_reshape(gr_graph *g, gr_node *n, char *err, size_t errlen)
-{
-    int ret = do_reshape(g, n, err, errlen);
-    return ret < 0 ? ret : gr_is_const(g, n->in[0]) ? gr_fold_view(g, n) : 0;
-}
-
-int gr_shape_flatten(gr_graph *g, gr_node *n, char *err, size_t errlen)
-{
-    int ret = do_flatten(g, n, err, errlen);
-    return ret < 0 ? ret : gr_is_const(g, n->in[0]) ? gr_fold_view(g, n) : 0;
-}
-
-int gr_shape_squeeze(gr_graph *g, gr_node *n, char *err, size_t errlen)
-{
-    int ret = do_squeeze(g, n, err, errlen);
-    return ret < 0 ? ret : gr_is_const(g, n->in[0]) ? gr_fold_view(g, n) : 0;
-}
-
-int gr_shape_unsqueeze(gr_graph *g, gr_node *n, char *err, size_t errlen)
-{
-    int ret = do_unsqueeze(g, n, err, errlen);
-    return ret < 0 ? ret : gr_is_const(g, n->in[0]) ? gr_fold_view(g, n) : 0;
-}
-
 int gr_shape_qdq(gr_graph *g, gr_node *n, char *err, size_t errlen)
 {
     const gr_tensor *x = gr_in(g, n, 0), *s = gr_in(g, n, 1);
@@ -491,7 +466,11 @@ static int infer_node(gr_graph *g, gr_node *n, char *err, size_t errlen)
                  "(training-mode outputs?)", i, g->t[n->out[i]].name);
     if (!op->shape)
         FAIL("operator is not supported by lcnetd's compiler");
-    return op->shape(g, n, err, errlen);
+    int ret = op->shape(g, n, err, errlen);
+    /* a view (Reshape, ...) of a constant is a constant of its new shape */
+    if (ret == 0 && op->cls == OPC_VIEW && gr_is_const(g, n->in[0]))
+        return gr_fold_view(g, n);
+    return ret;
 }
 
 static size_t const_bytes(const gr_tensor *t)
@@ -550,14 +529,11 @@ int gr_infer(gr_graph *g, char *err, size_t errlen)
     return 0;
 }
 
-int gr_shapes_for_batch(const gr_graph *g, int batch, int64_t (*dims)[G_MAX_DIMS],
-                       char *err, size_t errlen)
+void gr_shapes_for_batch(const gr_graph *g, int batch, int64_t (*dims)[G_MAX_DIMS])
 {
-    (void)err; (void)errlen;
     for (int i = 0; i < g->nt; i++)
         for (int k = 0; k < G_MAX_DIMS; k++)
             dims[i][k] = k < g->t[i].ndim && g->t[i].dims[k] == G_BATCH ? batch : g->t[i].dims[k];
-    return 0;
 }
 
 int gr_has_batch(const gr_tensor *t)
