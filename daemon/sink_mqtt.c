@@ -25,7 +25,7 @@
 #include "daemon/sink.h"
 #include "daemon/strmap.h"
 
-enum { PASSWORD_MAX = 1024, STOP_MS = 1000, TOPIC_MAX = 1024 };
+enum { STOP_MS = 1000, TOPIC_MAX = 1024 };
 
 typedef struct mstream {        /* what the broker was last told of a stream */
     char *label;                /* top-1 label of the retained state; NULL: none yet */
@@ -56,32 +56,27 @@ static int mqtt_wanted(const cfg *c)
 /* The password_file's first line, or NULL with *why set. */
 static char *read_password(const char *path, char *why, size_t len)
 {
-    char buf[PASSWORD_MAX + 2];
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        snprintf(why, len, "password_file %s: cannot read: %s", path, strerror(errno));
-        return NULL;
-    }
-    errno = 0;
-    if (!fgets(buf, sizeof buf, f))
-        buf[0] = 0;
-    int e = ferror(f) ? (errno ? errno : EIO) : 0;
-    fclose(f);
-    size_t n = strcspn(buf, "\r\n");
-    buf[n] = 0;
-    char *pw = NULL;
-    if (e)
+    char *pw;
+    int e;
+    switch (cfg_read_password(path, &pw, &e)) {
+    case CFG_OK:
+        return pw;
+    case CFG_EIO:
         snprintf(why, len, "password_file %s: cannot read: %s", path, strerror(e));
-    else if (n == 0)
+        break;
+    case CFG_PW_EMPTY:
         snprintf(why, len, "password_file %s is empty (expected the password on its first line)",
                  path);
-    else if (n > PASSWORD_MAX)
+        break;
+    case CFG_PW_LONG:
         snprintf(why, len, "password_file %s: the first line is longer than %d bytes", path,
-                 PASSWORD_MAX);
-    else if (!(pw = strdup(buf)))
+                 CFG_PASSWORD_MAX);
+        break;
+    default:
         snprintf(why, len, "out of memory");
-    explicit_bzero(buf, sizeof buf);
-    return pw;
+        break;
+    }
+    return NULL;
 }
 
 static void wipe_free(char *s)
