@@ -265,9 +265,12 @@ int chk_run(const char *config_path, const char *user, FILE *out, char *err, siz
         }
     }
     r.line = 0;
-    /* the outputs' own files (the MQTT password, CA, certificate, key) */
+    /* the outputs' own files (the MQTT password, CA, certificate, key);
+     * their messages start with the file and line already */
+    r.config = NULL;
     if (snk_set_check(c, config_path, why, sizeof why) < 0)
         chk_error(&r, "%s", why);
+    r.config = config_path;
     if (c->mqtt.host && c->mqtt.host[0])
         chk_unchecked(&r, "[mqtt] the broker %s:%d (a network service)", c->mqtt.host, c->mqtt.port);
     if (!enabled)

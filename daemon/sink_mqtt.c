@@ -53,14 +53,14 @@ static int mqtt_wanted(const cfg *c)
 
 /* ------------------------------------------------------------ settings */
 
-/* The password_file's first line, or NULL with *why set. */
-static char *read_password(const char *path, char *why, size_t len)
+/* The password_file's first line in *pw: cfg_read_password's code, with
+ * *why set when it is not CFG_OK. */
+static int read_password(const char *path, char **pw, char *why, size_t len)
 {
-    char *pw;
-    int e;
-    switch (cfg_read_password(path, &pw, &e)) {
+    int e, ret = cfg_read_password(path, pw, &e);
+    switch (ret) {
     case CFG_OK:
-        return pw;
+        break;
     case CFG_EIO:
         snprintf(why, len, "password_file %s: cannot read: %s", path, strerror(e));
         break;
@@ -76,7 +76,7 @@ static char *read_password(const char *path, char *why, size_t len)
         snprintf(why, len, "out of memory");
         break;
     }
-    return NULL;
+    return ret;
 }
 
 static void wipe_free(char *s)
@@ -322,7 +322,7 @@ static int connect_with(mq_sink *k, const cfg *c, char *err, size_t errlen)
         return -1;
     }
     if (m->password_file[0] &&
-        !(k->password = read_password(m->password_file, k->error, sizeof k->error))) {
+        read_password(m->password_file, &k->password, k->error, sizeof k->error) != CFG_OK) {
         lc_log(LOG_ERR, "mqtt %s:%d: %s; not connecting until a reload", m->host, m->port,
                k->error);
         return 0;
@@ -373,7 +373,9 @@ static int mqtt_reload(void *self, const cfg *c, const snk_env *env, char *err, 
     (void)env;
     const cfg_mqtt *m = &c->mqtt;
     char why[320] = "";
-    char *pw = m->password_file[0] ? read_password(m->password_file, why, sizeof why) : NULL;
+    char *pw = NULL;
+    if (m->password_file[0])
+        read_password(m->password_file, &pw, why, sizeof why);
     int same_pw = (!pw && !k->password && !why[0]) ||
                   (pw && k->password && strcmp(pw, k->password) == 0);
     wipe_free(pw);
@@ -582,10 +584,12 @@ static int mqtt_check(const cfg *c, const char *path, char *err, size_t errlen)
     };
     char why[400];
     if (m->password_file[0]) {
-        char *pw = read_password(m->password_file, why, sizeof why);
-        if (!pw) {
-            snprintf(err, errlen, "%s:%d: [mqtt] %s (the lcnetd user must be able to read it)",
-                     path, m->line, why);
+        char *pw;
+        int ret = read_password(m->password_file, &pw, why, sizeof why);
+        if (ret != CFG_OK) {
+            /* the hint only where reading failed: an empty file was read */
+            snprintf(err, errlen, "%s:%d: [mqtt] %s%s", path, m->line, why,
+                     ret == CFG_EIO ? " (the lcnetd user must be able to read it)" : "");
             return -1;
         }
         wipe_free(pw);
