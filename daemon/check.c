@@ -140,7 +140,7 @@ static int model_file(chk_report *r, const char *key, const char *path)
         return -1;
     }
     if (S_ISDIR(st.st_mode) && chk_access(path, R_OK | X_OK, &st, why, sizeof why) < 0) {
-        chk_error(r, "[model] %s %s: %s", key, path, why);
+        chk_error(r, "[model] %s %s: %s (let user %s list it)", key, path, why, r->user);
         return -1;
     }
     snprintf(what, sizeof what, "[model] %s", key);
