@@ -154,6 +154,12 @@ enum { CFG_DIFF_LIVE = 1, CFG_DIFF_RESTART = 2 };
 int cfg_daemon_diff(const cfg_daemon *old, const cfg_daemon *next,
                     char *restart_keys, size_t len);
 
+/* A password_file's first line, without its line end.  CFG_OK with *out
+ * (malloc'd: wipe it before freeing); CFG_EIO with *err_no; CFG_PW_EMPTY,
+ * CFG_PW_LONG (longer than CFG_PASSWORD_MAX bytes) or CFG_ENOMEM. */
+enum { CFG_PASSWORD_MAX = 1024, CFG_PW_EMPTY = -4, CFG_PW_LONG = -5 };
+int cfg_read_password(const char *path, char **out, int *err_no);
+
 /* "0,2-3" form of a CPU list, for log lines.  Returns the length it needed,
  * like snprintf. */
 int cfg_cpus_format(const cfg_cpus *c, char *buf, size_t len);

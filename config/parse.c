@@ -31,7 +31,6 @@ enum {
     ERR_KEEP = 64,             /* errors held for sorting */
     ERR_SHOW = 5,              /* errors written to the caller's buffer */
     STREAM_NAME_MAX = 64,
-    PASSWORD_MAX = 1024,       /* password_file's first line */
     SECTION_KEYS_MAX = 32,
 };
 
@@ -141,8 +140,7 @@ static void check_cpus(parser *p, const char *key)
 static void read_password(parser *p, cfg_stream *st)
 {
     int at = p->set_at[key_index(&cfg_sec_stream, "password_file")];
-    char buf[PASSWORD_MAX + 2];
-    FILE *f;
+    int e;
 
     if (!st->password_file || !st->password_file[0])
         return;
@@ -151,36 +149,23 @@ static void read_password(parser *p, cfg_stream *st)
                   "rtsp://, rtsps://, http:// or https:// url with it)", p->label);
         return;
     }
-    if (!(f = fopen(st->password_file, "re"))) {
-        int e = errno;
+    switch (cfg_read_password(st->password_file, &st->password, &e)) {
+    case CFG_EIO:
         add_error(p, at, "[%s] password_file: cannot read %s: %s", p->label,
                   st->password_file, strerror(e));
-        return;
-    }
-    errno = 0;
-    if (!fgets(buf, sizeof buf, f)) {
-        int e = ferror(f) ? (errno ? errno : EIO) : 0;
-        fclose(f);
-        if (e) {
-            add_error(p, at, "[%s] password_file: cannot read %s: %s", p->label,
-                      st->password_file, strerror(e));
-            return;
-        }
-        buf[0] = '\0';
-    } else {
-        fclose(f);
-    }
-    size_t n = strcspn(buf, "\r\n");
-    buf[n] = '\0';
-    if (n > PASSWORD_MAX)
+        break;
+    case CFG_PW_LONG:
         add_error(p, at, "[%s] password_file: the first line of %s is longer than %d bytes",
-                  p->label, st->password_file, PASSWORD_MAX);
-    else if (n == 0)
+                  p->label, st->password_file, CFG_PASSWORD_MAX);
+        break;
+    case CFG_PW_EMPTY:
         add_error(p, at, "[%s] password_file: %s is empty (expected the password on its "
                   "first line)", p->label, st->password_file);
-    else if (!(st->password = strdup(buf)))
+        break;
+    case CFG_ENOMEM:
         p->oom = 1;
-    explicit_bzero(buf, sizeof buf);
+        break;
+    }
 }
 
 static void check_backoff(parser *p, const cfg_stream *st)

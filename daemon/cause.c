@@ -123,7 +123,7 @@ static const char *transport_name(int t)
 static const char *transport_fix(int t)
 {
     return t == CFG_TRANSPORT_UDP ? "set rtsp_transport = tcp or auto" :
-           t == CFG_TRANSPORT_AUTO ? "the server offers no RTSP transport lcnetd can use" :
+           t == CFG_TRANSPORT_AUTO ? "enable RTP over TCP or UDP in the server's RTSP settings" :
                                      "set rtsp_transport = udp or auto";
 }
 

@@ -140,7 +140,7 @@ static int model_file(chk_report *r, const char *key, const char *path)
         return -1;
     }
     if (S_ISDIR(st.st_mode) && chk_access(path, R_OK | X_OK, &st, why, sizeof why) < 0) {
-        chk_error(r, "[model] %s %s: %s", key, path, why);
+        chk_error(r, "[model] %s %s: %s (let user %s list it)", key, path, why, r->user);
         return -1;
     }
     snprintf(what, sizeof what, "[model] %s", key);
@@ -265,9 +265,12 @@ int chk_run(const char *config_path, const char *user, FILE *out, char *err, siz
         }
     }
     r.line = 0;
-    /* the outputs' own files (the MQTT password, CA, certificate, key) */
+    /* the outputs' own files (the MQTT password, CA, certificate, key);
+     * their messages start with the file and line already */
+    r.config = NULL;
     if (snk_set_check(c, config_path, why, sizeof why) < 0)
         chk_error(&r, "%s", why);
+    r.config = config_path;
     if (c->mqtt.host && c->mqtt.host[0])
         chk_unchecked(&r, "[mqtt] the broker %s:%d (a network service)", c->mqtt.host, c->mqtt.port);
     if (!enabled)

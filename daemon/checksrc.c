@@ -95,7 +95,8 @@ static void file_source(chk_report *r, const cfg_stream *s, const char *label)
         return;
     }
     if (probe(s->url, s->open_timeout, found, sizeof found, why, sizeof why) < 0) {
-        chk_error(r, "[%s] url %s: %s", label, s->url, why);
+        chk_error(r, "[%s] url %s: %s (expected a video file this FFmpeg decodes)", label, s->url,
+                  why);
         return;
     }
     chk_ok(r, "[%s] file %s: user %s may read it; %s", label, s->url, r->user, found);

@@ -25,13 +25,13 @@
 #include <libavutil/time.h>
 
 #include "daemon/cause.h"
-#include "daemon/events.h"
 #include "daemon/evq.h"
 #include "daemon/inflight.h"
 #include "daemon/log.h"
 #include "daemon/redact.h"
 #include "daemon/retry.h"
 #include "daemon/sched.h"
+#include "daemon/sink.h"
 #include "daemon/tsclock.h"
 #include "daemon/util.h"
 #include "media/scale.h"
@@ -44,7 +44,6 @@ enum { RUN_STOP = 0, RUN_EOF = 1, RUN_ERROR = 2 };
 typedef struct {
     lc_stream *s;
     int64_t deadline_us;       /* monotonic; 0 = none */
-    const char *phase;         /* what a timeout interrupted, for the message */
     int timed_out;
 } io_guard;
 
@@ -195,7 +194,6 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
     } else if (c->url_kind == CFG_URL_DEVICE) {
         ifmt = av_find_input_format("video4linux2");
     }
-    g->phase = "opening";
     g->deadline_us = lc_mono_us() + (int64_t)(c->open_timeout * 1e6);
     av_last[0] = 0;
     char *url = open_url(s);
@@ -473,7 +471,7 @@ static int run_once(lc_stream *s, tsc_clock *clk, int *finite, run_end *out, cha
 {
     const cfg_stream *c = &s->cfg;
     run_ctx r = { 0 };
-    io_guard g = { s, 0, "", 0 };
+    io_guard g = { s, 0, 0 };
     char e[128];
     int ret, how = RUN_ERROR;
     int64_t stall_us = (int64_t)(c->stall_timeout * 1e6);
@@ -493,7 +491,6 @@ static int run_once(lc_stream *s, tsc_clock *clk, int *finite, run_end *out, cha
                "has no duration: read as a live stream");
     *finite = r.finite;
     tsc_run(clk, !r.finite);
-    g.phase = "reading";
     g.deadline_us = lc_mono_us() + stall_us;
     while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
         ret = av_read_frame(r.fmt, r.pkt);
@@ -519,19 +516,22 @@ static int run_once(lc_stream *s, tsc_clock *clk, int *finite, run_end *out, cha
             goto end;
         }
         ret = 0;
+        int64_t now = lc_mono_us();
         if (r.pkt->stream_index == r.si) {
             lc_count(&s->packets, 1);
-            tsc_packet(clk, lc_mono_us());
+            tsc_packet(clk, now);
             if (!skip_packet(s, &r, r.pkt))
                 ret = decode_packet(s, &r, r.pkt, err, errlen);
             /* Every video packet that arrives shows the source alive,
              * decoded or not, kept by sample_fps or not: a long sample
-             * interval is no stall. */
-            g.deadline_us = lc_mono_us() + stall_us;
+             * interval is no stall.  The stall clock starts after the
+             * decoding. */
+            now = lc_mono_us();
+            g.deadline_us = now + stall_us;
         }
         av_packet_unref(r.pkt);
         if (r.got_frame) {
-            last_us = lc_mono_us();
+            last_us = now;
             if (!first_us)
                 first_us = last_us;
         }

@@ -255,6 +255,19 @@ static void head(text *t, const char *name, const char *type, const char *help)
     put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A histogram's labels, without the closing brace: a stream's, or (stream
+ * NULL) the model's alone. */
+static void hist_labels(text *t, const char *stream, const char *region, const char *model)
+{
+    if (stream) {
+        labels(t, stream, region, model);
+        return;
+    }
+    put(t, "{model=\"");
+    put_value(t, model);
+    put(t, "\"");
+}
+
 static void put_hist(text *t, const char *name, const lc_hist *h, const char *stream,
                      const char *region, const char *model)
 {
@@ -262,39 +275,18 @@ static void put_hist(text *t, const char *name, const lc_hist *h, const char *st
     for (int i = 0; i <= LC_HIST_BOUNDS; i++) {
         cum += h->bucket[i];
         put(t, "%s_bucket", name);
-        if (stream) {
-            labels(t, stream, region, model);
-            put(t, ",");
-        } else {
-            put(t, "{model=\"");
-            put_value(t, model);
-            put(t, "\",");
-        }
+        hist_labels(t, stream, region, model);
         if (i < LC_HIST_BOUNDS)
-            put(t, "le=\"%g\"} %llu\n", lc_hist_bounds[i], cum);
+            put(t, ",le=\"%g\"} %llu\n", lc_hist_bounds[i], cum);
         else
-            put(t, "le=\"+Inf\"} %llu\n", cum);
+            put(t, ",le=\"+Inf\"} %llu\n", cum);
     }
     /* count is the +Inf bucket: lc_hist_read's fields are not one snapshot */
     put(t, "%s_sum", name);
-    if (stream) {
-        labels(t, stream, region, model);
-        put(t, "}");
-    } else {
-        put(t, "{model=\"");
-        put_value(t, model);
-        put(t, "\"}");
-    }
-    put(t, " %.6f\n%s_count", (double)h->sum_us / 1e6, name);
-    if (stream) {
-        labels(t, stream, region, model);
-        put(t, "}");
-    } else {
-        put(t, "{model=\"");
-        put_value(t, model);
-        put(t, "\"}");
-    }
-    put(t, " %llu\n", cum);
+    hist_labels(t, stream, region, model);
+    put(t, "} %.6f\n%s_count", (double)h->sum_us / 1e6, name);
+    hist_labels(t, stream, region, model);
+    put(t, "} %llu\n", cum);
 }
 
 typedef struct {

@@ -131,6 +131,7 @@ typedef struct snk_ops {
     /* An fd to poll for EPOLLIN, and what to do then; -1 / NULL: none. */
     int (*fd)(void *self);
     void (*dispatch)(void *self);
+    /* NULL: nothing to report (zeros). */
     void (*counters)(void *self, snk_counters *out);
     /* Its part of the `status` answer: "key":value pairs.  NULL: none. */
     void (*status)(void *self, json_buf *b);

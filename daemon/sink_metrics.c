@@ -118,7 +118,8 @@ static int listen_on(metrics_sink *k, const char *addr, char *err, size_t errlen
                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)TIMEOUT_S,
                                MHD_OPTION_END);
     if (!k->http) {
-        snprintf(err, errlen, "metrics: cannot listen on %s: %s", addr,
+        snprintf(err, errlen, "metrics: cannot listen on %s: %s (set [metrics] listen to an "
+                 "address and free port of this host, or empty to turn the endpoint off)", addr,
                  errno ? strerror(errno) : "libmicrohttpd refused");
         return -1;
     }
@@ -203,12 +204,6 @@ static void metrics_sample(void *self, const snk_event *e)
     met_stats(((metrics_sink *)self)->m, e);
 }
 
-static void metrics_counters(void *self, snk_counters *out)
-{
-    (void)self;
-    memset(out, 0, sizeof *out);
-}
-
 const snk_ops snk_metrics_ops = {
     .name = "metrics",
     .wanted = metrics_wanted,
@@ -216,6 +211,5 @@ const snk_ops snk_metrics_ops = {
     .reload = metrics_reload,
     .event = metrics_event,
     .sample = metrics_sample,
-    .counters = metrics_counters,
     .close = metrics_close,
 };

@@ -25,7 +25,7 @@
 #include "daemon/sink.h"
 #include "daemon/strmap.h"
 
-enum { PASSWORD_MAX = 1024, STOP_MS = 1000, TOPIC_MAX = 1024 };
+enum { STOP_MS = 1000, TOPIC_MAX = 1024 };
 
 typedef struct mstream {        /* what the broker was last told of a stream */
     char *label;                /* top-1 label of the retained state; NULL: none yet */
@@ -53,35 +53,30 @@ static int mqtt_wanted(const cfg *c)
 
 /* ------------------------------------------------------------ settings */
 
-/* The password_file's first line, or NULL with *why set. */
-static char *read_password(const char *path, char *why, size_t len)
+/* The password_file's first line in *pw: cfg_read_password's code, with
+ * *why set when it is not CFG_OK. */
+static int read_password(const char *path, char **pw, char *why, size_t len)
 {
-    char buf[PASSWORD_MAX + 2];
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        snprintf(why, len, "password_file %s: cannot read: %s", path, strerror(errno));
-        return NULL;
-    }
-    errno = 0;
-    if (!fgets(buf, sizeof buf, f))
-        buf[0] = 0;
-    int e = ferror(f) ? (errno ? errno : EIO) : 0;
-    fclose(f);
-    size_t n = strcspn(buf, "\r\n");
-    buf[n] = 0;
-    char *pw = NULL;
-    if (e)
+    int e, ret = cfg_read_password(path, pw, &e);
+    switch (ret) {
+    case CFG_OK:
+        break;
+    case CFG_EIO:
         snprintf(why, len, "password_file %s: cannot read: %s", path, strerror(e));
-    else if (n == 0)
+        break;
+    case CFG_PW_EMPTY:
         snprintf(why, len, "password_file %s is empty (expected the password on its first line)",
                  path);
-    else if (n > PASSWORD_MAX)
+        break;
+    case CFG_PW_LONG:
         snprintf(why, len, "password_file %s: the first line is longer than %d bytes", path,
-                 PASSWORD_MAX);
-    else if (!(pw = strdup(buf)))
+                 CFG_PASSWORD_MAX);
+        break;
+    default:
         snprintf(why, len, "out of memory");
-    explicit_bzero(buf, sizeof buf);
-    return pw;
+        break;
+    }
+    return ret;
 }
 
 static void wipe_free(char *s)
@@ -327,7 +322,7 @@ static int connect_with(mq_sink *k, const cfg *c, char *err, size_t errlen)
         return -1;
     }
     if (m->password_file[0] &&
-        !(k->password = read_password(m->password_file, k->error, sizeof k->error))) {
+        read_password(m->password_file, &k->password, k->error, sizeof k->error) != CFG_OK) {
         lc_log(LOG_ERR, "mqtt %s:%d: %s; not connecting until a reload", m->host, m->port,
                k->error);
         return 0;
@@ -378,7 +373,9 @@ static int mqtt_reload(void *self, const cfg *c, const snk_env *env, char *err, 
     (void)env;
     const cfg_mqtt *m = &c->mqtt;
     char why[320] = "";
-    char *pw = m->password_file[0] ? read_password(m->password_file, why, sizeof why) : NULL;
+    char *pw = NULL;
+    if (m->password_file[0])
+        read_password(m->password_file, &pw, why, sizeof why);
     int same_pw = (!pw && !k->password && !why[0]) ||
                   (pw && k->password && strcmp(pw, k->password) == 0);
     wipe_free(pw);
@@ -587,10 +584,12 @@ static int mqtt_check(const cfg *c, const char *path, char *err, size_t errlen)
     };
     char why[400];
     if (m->password_file[0]) {
-        char *pw = read_password(m->password_file, why, sizeof why);
-        if (!pw) {
-            snprintf(err, errlen, "%s:%d: [mqtt] %s (the lcnetd user must be able to read it)",
-                     path, m->line, why);
+        char *pw;
+        int ret = read_password(m->password_file, &pw, why, sizeof why);
+        if (ret != CFG_OK) {
+            /* the hint only where reading failed: an empty file was read */
+            snprintf(err, errlen, "%s:%d: [mqtt] %s%s", path, m->line, why,
+                     ret == CFG_EIO ? " (the lcnetd user must be able to read it)" : "");
             return -1;
         }
         wipe_free(pw);

@@ -46,7 +46,8 @@ static int sock_reload(void *self, const cfg *c, const snk_env *env, char *err, 
 {
     sock_sink *k = self;
     if (pub_set_limits(k->pub, (size_t)c->daemon.subscriber_buffer, env->max_subscribers) < 0) {
-        snprintf(err, errlen, "event socket: limits refused");
+        snprintf(err, errlen, "event socket: subscriber_buffer %d or max_subscribers %d (after "
+                 "the descriptor limit) refused", c->daemon.subscriber_buffer, env->max_subscribers);
         return -1;
     }
     return 0;

@@ -54,28 +54,26 @@ static void unwatch(snk_set *s, int i)
     s->fd[i] = -1;
 }
 
-/* Threads a sink starts (MQTT's, the HTTP server's) take the caller's
- * signal mask: blocked, so the signals reach main's handler only. */
-static int open_one(snk_set *s, int i, const cfg *c, const snk_env *env, char *err, size_t errlen)
+/* Open (or reload) sink i.  Threads a sink starts (MQTT's, the HTTP
+ * server's) take the caller's signal mask: blocked, so the signals reach
+ * main's handler only. */
+static int start_one(snk_set *s, int i, int reload, const cfg *c, const snk_env *env, char *err,
+                     size_t errlen)
 {
     sigset_t old;
     pthread_sigmask(SIG_SETMASK, NULL, &old);
     lc_block_signals();
-    int r = table[i]->open(&s->self[i], c, env, err, errlen);
+    int r = reload ? table[i]->reload(s->self[i], c, env, err, errlen)
+                   : table[i]->open(&s->self[i], c, env, err, errlen);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r == 0)
-        watch(s, i);
     return r;
 }
 
-static int reload_one(snk_set *s, int i, const cfg *c, const snk_env *env, char *err,
-                      size_t errlen)
+static int open_one(snk_set *s, int i, const cfg *c, const snk_env *env, char *err, size_t errlen)
 {
-    sigset_t old;
-    pthread_sigmask(SIG_SETMASK, NULL, &old);
-    lc_block_signals();
-    int r = table[i]->reload(s->self[i], c, env, err, errlen);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int r = start_one(s, i, 0, c, env, err, errlen);
+    if (r == 0)
+        watch(s, i);
     return r;
 }
 
@@ -161,7 +159,7 @@ void snk_set_reload(snk_set *s, const cfg *c, const snk_env *env)
                 lc_log(LOG_ERR, "reload: %s: %s", table[i]->name, err);
             continue;
         }
-        if (reload_one(s, i, c, env, err, sizeof err) < 0) {
+        if (start_one(s, i, 1, c, env, err, sizeof err) < 0) {
             lc_log(LOG_ERR, "reload: %s: %s; it goes on as it was", table[i]->name, err);
             continue;
         }
@@ -177,7 +175,7 @@ void snk_set_counters(snk_set *s, const char *name, snk_counters *out)
 {
     memset(out, 0, sizeof *out);
     for (int i = 0; i < NSINKS; i++)
-        if (s->self[i] && strcmp(table[i]->name, name) == 0)
+        if (s->self[i] && table[i]->counters && strcmp(table[i]->name, name) == 0)
             table[i]->counters(s->self[i], out);
 }
 
