@@ -100,13 +100,6 @@ $(BUILD)/tobj/%.o: %.c | $(GEN_H)
 $(call obj,media/resample.c): CFLAGS += -O3
 $(call tobj,media/resample.c): TCFLAGS += -O3
 $(call obj,engine/dnn/q8_elem.c): CFLAGS += -O3
-# Their target_clones resolvers run in the dynamic loader, before TSan's
-# runtime is up, and crash there when instrumented.  Both are arithmetic on
-# the caller's buffers, with no shared state for TSan to watch.
-ifneq ($(findstring thread,$(SAN)),)
-$(call obj,media/resample.c engine/dnn/q8_elem.c): CFLAGS += -fno-sanitize=thread
-$(call tobj,media/resample.c): TCFLAGS += -fno-sanitize=thread
-endif
 
 $(LIBENG): $(call obj,$(ENG_SRC))
 	@rm -f $@; ar rcs $@ $^
