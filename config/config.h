@@ -49,6 +49,27 @@ enum { CFG_URL_RTSP = 0, CFG_URL_HTTP, CFG_URL_FILE, CFG_URL_DEVICE };
  * batch from max_batch and the engine compiles plans up to it. */
 #define CFG_MAX_BATCH 64
 
+/* A crop as written: x, y, width, height, each in pixels of the decoded
+ * frame or in percent of it (its bit in pct set).  set == 0: none, the
+ * whole frame.  Only the frame's size turns it into pixels: see
+ * media/crop.h. */
+typedef struct cfg_crop {
+    double v[4];
+    unsigned pct;
+    int set;
+} cfg_crop;
+
+/* [region:NAME]: a part of the frame classified as a source of its own by
+ * every stream whose `regions` list names it. */
+typedef struct cfg_region {
+    char *name;                /* the NAME of [region:NAME]; `region` in events */
+    int line;                  /* of the section header, for messages */
+    cfg_crop crop;
+} cfg_region;
+
+/* Regions one stream may list: each is a source of its own. */
+enum { CFG_REGIONS_MAX = 16 };
+
 typedef struct cfg_daemon {
     char *socket;              /* used when systemd passes no socket */
     unsigned socket_mode;      /* never has o+w or bits above 0777 */
@@ -95,6 +116,12 @@ typedef struct cfg_stream {
     double auth_backoff_max;   /* seconds: after a refused login (401, 403) */
     int decode_skip;           /* CFG_SKIP_* */
     int deblock;               /* run the in-loop deblocking filter */
+    cfg_crop crop;             /* of the whole stream's frame; unset = none */
+    char *region_list;         /* `regions` as written, names comma-separated */
+    int regions_line;          /* of the regions key, for messages; 0 = not set */
+    cfg_region *regions;       /* after load: the [region:NAME]s it lists, in its
+                                  order, copies of them; NULL = the whole frame */
+    int nregions;
 } cfg_stream;
 
 /* [mqtt]: the broker the MQTT sink publishes to (daemon/sink_mqtt.c). */
@@ -129,6 +156,8 @@ typedef struct cfg {
     cfg_metrics metrics;
     cfg_stream *streams;       /* in file order; none is valid (idle daemon) */
     int nstreams;
+    cfg_region *regions;       /* [region:NAME] sections, in file order */
+    int nregions;
 } cfg;
 
 /* Read and check a config.  On success *out is a new cfg the caller frees
@@ -142,7 +171,8 @@ void cfg_free(cfg *c);
 const cfg_stream *cfg_find_stream(const cfg *c, const char *name);
 
 /* For SIGHUP: a stream whose settings compare equal keeps running; any
- * [model] change means a new engine.  Line numbers are not compared. */
+ * [model] change means a new engine.  Line numbers are not compared; the
+ * crops of the regions a stream lists are. */
 int cfg_stream_equal(const cfg_stream *a, const cfg_stream *b);
 int cfg_model_equal(const cfg_model *a, const cfg_model *b);
 
@@ -160,6 +190,15 @@ int cfg_daemon_diff(const cfg_daemon *old, const cfg_daemon *next,
 enum { CFG_PASSWORD_MAX = 1024, CFG_PW_EMPTY = -4, CFG_PW_LONG = -5 };
 int cfg_read_password(const char *path, char **out, int *err_no);
 
+/* Copies of n regions (a stream keeps its own across reloads); NULL for
+ * n == 0.  CFG_ENOMEM or 0.  Free with cfg_regions_free, which takes NULL. */
+int cfg_regions_dup(cfg_region **out, const cfg_region *r, int n);
+void cfg_regions_free(cfg_region *r, int n);
+
+/* A crop as it would be written ("10%,0,50%,100%"), for messages and
+ * events.  Returns the length it needed, like snprintf. */
+int cfg_crop_format(const cfg_crop *c, char *buf, size_t len);
+
 /* "0,2-3" form of a CPU list, for log lines.  Returns the length it needed,
  * like snprintf. */
 int cfg_cpus_format(const cfg_cpus *c, char *buf, size_t len);
@@ -168,7 +207,8 @@ int cfg_cpus_format(const cfg_cpus *c, char *buf, size_t len);
  * lcnetd.ini(5) complete.  Fills *d for key i and returns 0; returns -1
  * once i is past the last key. */
 typedef struct cfg_doc {
-    const char *section;       /* "daemon", "model", "stream:NAME", "mqtt", "metrics" */
+    const char *section;       /* "daemon", "model", "stream:NAME", "region:NAME", "mqtt",
+                                  "metrics" */
     const char *key;
     const char *type;          /* "path", "integer", "CPU list", ... */
     const char *def;           /* as written in a file; "" = empty */

@@ -63,6 +63,7 @@ typedef struct parser {
     int in_section;            /* 0: none yet; 1: known; -1: ignore its keys */
     const cfg_section *schema;
     int stream;                /* index into c->streams, or -1 */
+    int region;                /* index into c->regions, or -1 */
     int sec_line, sec_errors;
     char label[80];            /* "daemon", "stream:yard" */
     int set_at[SECTION_KEYS_MAX];
@@ -115,6 +116,8 @@ static void *sec_base(parser *p)
 {
     if (p->stream >= 0)
         return &p->c->streams[p->stream];
+    if (p->region >= 0)
+        return &p->c->regions[p->region];
     return (char *)p->c + p->schema->base;
 }
 
@@ -241,6 +244,7 @@ static void finish_section(parser *p)
         cfg_stream *st = &p->c->streams[p->stream];
         if (st->url)
             st->url_kind = cfg_url_kind(st->url);
+        st->regions_line = p->set_at[key_index(&cfg_sec_stream, "regions")];
         if (!p->sec_errors) {
             check_backoff(p, st);
             read_password(p, st);
@@ -313,9 +317,52 @@ static void open_stream(parser *p, const char *id)
     p->stream = c->nstreams - 1;
 }
 
+/* [region:NAME]: named like a stream, and like a stream only once. */
+static void open_region(parser *p, const char *id)
+{
+    cfg *c = p->c;
+    char why[400], shown[80];
+    size_t n = strlen(id);
+
+    if (n == 0 || n > CFG_NAME_MAX || strspn(id, CFG_NAME_CHARS) != n) {
+        cfg_value_show(id, shown, sizeof shown);
+        add_error(p, p->line, "[%s]: bad region name %s (expected 1 to %d of "
+                  "A-Z a-z 0-9 _ . -)", p->label, shown, CFG_NAME_MAX);
+        return;
+    }
+    for (int i = 0; i < c->nregions; i++)
+        if (strcmp(c->regions[i].name, id) == 0) {
+            add_error(p, p->line, "[%s]: duplicate region (first defined at line %d; expected "
+                      "each name once)", p->label, c->regions[i].line);
+            return;
+        }
+    cfg_region *grown = realloc(c->regions, (size_t)(c->nregions + 1) * sizeof *grown);
+    if (!grown) {
+        p->oom = 1;
+        return;
+    }
+    c->regions = grown;
+    cfg_region *r = &c->regions[c->nregions++];
+    memset(r, 0, sizeof *r);
+    r->line = p->line;
+    if (!(r->name = strdup(id))) {
+        p->oom = 1;
+        return;
+    }
+    int ret = cfg_sec_defaults(&cfg_sec_region, r, why, sizeof why);
+    if (ret == CFG_ENOMEM)
+        p->oom = 1;
+    else if (ret < 0)
+        add_error(p, 0, "%s", why);
+    p->in_section = 1;
+    p->schema = &cfg_sec_region;
+    p->region = c->nregions - 1;
+}
+
 static void unknown_section(parser *p, const char *name)
 {
-    static const char *const known[] = { "daemon", "model", "mqtt", "metrics", "stream" };
+    static const char *const known[] = { "daemon", "model", "mqtt", "metrics", "region",
+                                         "stream" };
     char hint[120] = "", head[72], rest[72];
     size_t hl = strcspn(name, ": -_.");
 
@@ -324,12 +371,12 @@ static void unknown_section(parser *p, const char *name)
     const char *near = cfg_suggest(name, known, sizeof known[0], 4);
     if (near)
         snprintf(hint, sizeof hint, "; did you mean [%s]?", near);
-    else if (cfg_suggest(head, known + 4, sizeof known[0], 1) && *rest)
-        snprintf(hint, sizeof hint, "; did you mean [stream:%s]?", rest);
-    else if (strcasecmp(name, "stream") == 0)
-        snprintf(hint, sizeof hint, "; a stream needs a name: [stream:NAME]");
+    else if ((near = cfg_suggest(head, known + 4, sizeof known[0], 2)) && *rest)
+        snprintf(hint, sizeof hint, "; did you mean [%s:%s]?", near, rest);
+    else if (strcasecmp(name, "stream") == 0 || strcasecmp(name, "region") == 0)
+        snprintf(hint, sizeof hint, "; a %s needs a name: [%s:NAME]", name, name);
     add_error(p, p->line, "[%s]: unknown section (expected [daemon], [model], [mqtt], "
-              "[metrics] or [stream:NAME])%s", p->label, hint);
+              "[metrics], [stream:NAME] or [region:NAME])%s", p->label, hint);
 }
 
 static char *trim(char *s)
@@ -349,6 +396,7 @@ static void on_section(parser *p, char *s)
     p->in_section = -1;
     p->schema = NULL;
     p->stream = -1;
+    p->region = -1;
     p->sec_line = p->line;
     p->sec_errors = 0;
     memset(p->set_at, 0, sizeof p->set_at);
@@ -376,6 +424,8 @@ static void on_section(parser *p, char *s)
         }
     if (strncmp(name, "stream:", 7) == 0)
         open_stream(p, name + 7);
+    else if (strncmp(name, "region:", 7) == 0)
+        open_region(p, name + 7);
     else
         unknown_section(p, name);
 }
@@ -400,13 +450,13 @@ static void on_key_error(parser *p, const char *key, const char *why)
 static void unknown_key(parser *p, const char *name)
 {
     static const cfg_section *const all[] = { &cfg_sec_daemon, &cfg_sec_model,
-                                              &cfg_sec_stream, &cfg_sec_mqtt,
-                                              &cfg_sec_metrics };
+                                              &cfg_sec_stream, &cfg_sec_region,
+                                              &cfg_sec_mqtt, &cfg_sec_metrics };
     char hint[120] = "";
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (all[i] != p->schema && cfg_sec_key(all[i], name)) {
-            snprintf(hint, sizeof hint, " here; it belongs in [%s]",
-                     all[i] == &cfg_sec_stream ? "stream:NAME" : all[i]->name);
+            snprintf(hint, sizeof hint, " here; it belongs in [%s%s]", all[i]->name,
+                     all[i] == &cfg_sec_stream || all[i] == &cfg_sec_region ? ":NAME" : "");
             break;
         }
     const char *near = cfg_suggest(name, p->schema->keys, sizeof(cfg_key),
@@ -613,6 +663,11 @@ static void write_errors(parser *p, char *err, size_t errlen)
                  p->nerr - shown > 1 ? "s" : "");
 }
 
+static void link_error(void *ctx, int line, const char *msg)
+{
+    add_error(ctx, line, "%s", msg);
+}
+
 static int load(cfg **out, parser *p, char *err, size_t errlen)
 {
     char why[400], local[8];
@@ -625,6 +680,7 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
     }
     err[0] = '\0';
     p->stream = -1;
+    p->region = -1;
     p->c = c;
     if (!c) {
         ret = CFG_ENOMEM;
@@ -641,6 +697,8 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
     check_pending(p);
     finish_section(p);
     if (rc == -2)
+        p->oom = 1;
+    if (!p->oom && cfg_regions_link(c, link_error, p) == CFG_ENOMEM)
         p->oom = 1;
     if (rc > 0) {
         int seen = 0;
@@ -732,6 +790,7 @@ void cfg_free(cfg *c)
         cfg_sec_free(cfg_singles[i], (char *)c + cfg_singles[i]->base);
     for (int i = 0; i < c->nstreams; i++) {
         cfg_sec_free(&cfg_sec_stream, &c->streams[i]);
+        cfg_regions_free(c->streams[i].regions, c->streams[i].nregions);
         free(c->streams[i].name);
         if (c->streams[i].password) {
             explicit_bzero(c->streams[i].password, strlen(c->streams[i].password));
@@ -739,5 +798,6 @@ void cfg_free(cfg *c)
         }
     }
     free(c->streams);
+    cfg_regions_free(c->regions, c->nregions);
     free(c);
 }

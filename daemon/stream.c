@@ -26,7 +26,11 @@ int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, eng_order 
     s->cfg.url = dup_or_empty(c->url);
     s->cfg.password_file = NULL;    /* the config's, freed on reload; read already */
     s->cfg.password = NULL;
-    if (!s->cfg.name || !s->cfg.url || (c->password && !(s->cfg.password = strdup(c->password))))
+    s->cfg.region_list = NULL;
+    s->cfg.regions = NULL;
+    if (!s->cfg.name || !s->cfg.url || (c->password && !(s->cfg.password = strdup(c->password))) ||
+        !(s->cfg.region_list = dup_or_empty(c->region_list)) ||
+        cfg_regions_dup(&s->cfg.regions, c->regions, c->nregions) < 0)
         goto nomem;
     s->w = w;
     s->h = h;
@@ -69,6 +73,8 @@ void lc_stream_free(lc_stream *s)
     free(s->freel);
     free(s->cfg.name);
     free(s->cfg.url);
+    free(s->cfg.region_list);
+    cfg_regions_free(s->cfg.regions, s->cfg.nregions);
     if (s->cfg.password) {
         explicit_bzero(s->cfg.password, strlen(s->cfg.password));
         free(s->cfg.password);
