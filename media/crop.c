@@ -16,7 +16,7 @@ static int fmt_crop(const scl_crop *c, char *buf, size_t len)
                     (c->pct & 8) ? "%" : "");
 }
 
-int scl_crop_resolve(const scl_crop *c, int w, int h, const char *region, scl_rect *out, char *err,
+int scl_crop_resolve(const scl_crop *c, int w, int h, const char *who, scl_rect *out, char *err,
                      size_t errlen)
 {
     const int size[2] = { w, h };
@@ -31,13 +31,13 @@ int scl_crop_resolve(const scl_crop *c, int w, int h, const char *region, scl_re
     }
     fmt_crop(c, text, sizeof text);
     if (len[0] < 1 || len[1] < 1) {
-        snprintf(err, errlen, "region %s: crop %s is less than a pixel of the %dx%d frame "
-                 "(expected a larger crop)", region, text, w, h);
+        snprintf(err, errlen, "%s: crop %s is less than a pixel of the %dx%d frame "
+                 "(expected a larger crop)", who, text, w, h);
         return -1;
     }
     if (at[0] < 0 || at[1] < 0 || at[0] + len[0] > w || at[1] + len[1] > h) {
-        snprintf(err, errlen, "region %s: crop %s (%ldx%ld at %ld,%ld) is outside the %dx%d frame "
-                 "(expected it within %dx%d pixels, or in percent)", region, text, len[0], len[1],
+        snprintf(err, errlen, "%s: crop %s (%ldx%ld at %ld,%ld) is outside the %dx%d frame "
+                 "(expected it within %dx%d pixels, or in percent)", who, text, len[0], len[1],
                  at[0], at[1], w, h, w, h);
         return -1;
     }

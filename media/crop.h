@@ -22,10 +22,11 @@ typedef struct scl_crop {
 
 /* The pixel rectangle of crop c in a w x h frame.  Percentages round to the
  * nearest pixel; a percent offset and size round at both edges, so regions
- * that tile in percent tile in pixels.  0, or -1 with a message naming
- * `region` (a region's name, or a stream's when the crop is the stream's),
- * the crop and the frame's size: outside the frame, or less than a pixel. */
-int scl_crop_resolve(const scl_crop *c, int w, int h, const char *region, scl_rect *out, char *err,
+ * that tile in percent tile in pixels.  0, or -1 with a message that starts
+ * with `who` ("region gate", or "stream yard" for a stream's own crop) and
+ * names the crop, its size and the frame's: outside the frame, or less than
+ * a pixel. */
+int scl_crop_resolve(const scl_crop *c, int w, int h, const char *who, scl_rect *out, char *err,
                      size_t errlen);
 
 #endif

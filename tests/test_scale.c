@@ -333,18 +333,18 @@ static void test_crop_outside_frame_is_an_error(void **state)
     char err[256] = "";
     scl_rect r = { -1, -1, -1, -1 };
     scl_crop c = parse_crop("600,0,100,360");
-    assert_int_equal(scl_crop_resolve(&c, 640, 360, "door", &r, err, sizeof err), -1);
+    assert_int_equal(scl_crop_resolve(&c, 640, 360, "region door", &r, err, sizeof err), -1);
     assert_non_null(strstr(err, "region door"));
     assert_non_null(strstr(err, "100x360 at 600,0"));
     assert_non_null(strstr(err, "640x360 frame"));
     assert_int_equal(r.x, -1);
     scl_crop fits = parse_crop("0,0,640,360");
-    assert_int_equal(scl_crop_resolve(&fits, 640, 360, "door", &r, err, sizeof err), 0);
+    assert_int_equal(scl_crop_resolve(&fits, 640, 360, "region door", &r, err, sizeof err), 0);
     /* the camera drops to 320x240 */
-    assert_int_equal(scl_crop_resolve(&fits, 320, 240, "door", &r, err, sizeof err), -1);
+    assert_int_equal(scl_crop_resolve(&fits, 320, 240, "region door", &r, err, sizeof err), -1);
     assert_non_null(strstr(err, "(640x360 at 0,0) is outside the 320x240 frame"));
     scl_crop tiny = parse_crop("0,0,0.01%,10");
-    assert_int_equal(scl_crop_resolve(&tiny, 640, 360, "tiny", &r, err, sizeof err), -1);
+    assert_int_equal(scl_crop_resolve(&tiny, 640, 360, "region tiny", &r, err, sizeof err), -1);
     assert_non_null(strstr(err, "region tiny: crop 0,0,0.01%,10 is less than a pixel of the 640x360"));
 }
 
