@@ -40,6 +40,9 @@ enum { CFG_SKIP_AUTO = 0, CFG_SKIP_NONE };
 /* Streams a config may hold: the scheduler's table is this size, and a
  * stream past it would be silently left out of inference. */
 enum { CFG_STREAMS_MAX = 1024 };
+/* Sources, each a (stream, region, model) classified on its own: per
+ * stream, and in all.  The scheduler's table is CFG_SOURCES_MAX long. */
+enum { CFG_SOURCES_PER_STREAM = 64, CFG_SOURCES_MAX = 4096 };
 
 /* What a stream's url names, decided once here so ingest need not re-parse. */
 enum { CFG_URL_RTSP = 0, CFG_URL_HTTP, CFG_URL_FILE, CFG_URL_DEVICE };

@@ -169,7 +169,7 @@ static void check_model(chk_report *r, const cfg *c)
         chk_error(r, "[model] path %s: not loaded: %s", c->model.path, err);
         return;
     }
-    if (sch_start(&s, c, q, err, sizeof err) < 0) {
+    if (sch_start(&s, c, q, NULL, err, sizeof err) < 0) {
         chk_error(r, "[model] path %s: does not load: %s", c->model.path, err);
         evq_free(q);
         return;

@@ -138,7 +138,7 @@ typedef struct {
     AVCodecContext *dec;
     AVPacket *pkt;
     AVFrame *frame;
-    scl *scaler;
+    scl **scaler;               /* one per source */
     int si;
     AVRational tb;
     int finite;                 /* a file, or a network source with a duration */
@@ -153,11 +153,17 @@ typedef struct {
     int64_t jump_log_us;        /* when a timestamp jump was last logged */
     int jumps_unlogged;
     int cause;                 /* ING_CAUSE_* of a failed open */
+    int nscaler;
+    lc_stream *s;
+    const uint8_t *last_pix[CFG_SOURCES_PER_STREAM];   /* each source's last frame */
 } run_ctx;
 
 static void run_free(run_ctx *r)
 {
-    scl_free(r->scaler);
+    for (int i = 0; r->scaler && i < r->nscaler; i++)
+        scl_free(r->scaler[i]);
+    free(r->scaler);
+    r->scaler = NULL;
     av_frame_free(&r->frame);
     av_packet_free(&r->pkt);
     avcodec_free_context(&r->dec);
@@ -249,9 +255,17 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
     for (unsigned i = 0; i < r->fmt->nb_streams; i++)
         if ((int)i != r->si)
             r->fmt->streams[i]->discard = AVDISCARD_ALL;
-    if ((ret = scl_new(&r->scaler, s->w, s->h, s->mode, s->order)) < 0) {
+    if (!(r->scaler = calloc((size_t)s->nsrc, sizeof *r->scaler))) {
         snprintf(err, errlen, "out of memory");
-        return ret;
+        return AVERROR(ENOMEM);
+    }
+    r->nscaler = s->nsrc;
+    for (int i = 0; i < s->nsrc; i++) {
+        const lc_source *src = &s->src[i];
+        if ((ret = scl_new(&r->scaler[i], src->w, src->h, src->mode, src->order)) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return ret;
+        }
     }
     r->first_sec = NAN;
     return 0;
@@ -323,6 +337,24 @@ static void log_jump(lc_stream *s, run_ctx *r, double from, double to, double se
     r->jumps_unlogged = 0;
 }
 
+static int same_input(const lc_source *a, const lc_source *b)
+{
+    return a->w == b->w && a->h == b->h && a->order == b->order && a->mode == b->mode &&
+           a->has_rect == b->has_rect &&
+           (!a->has_rect || memcmp(&a->rect, &b->rect, sizeof a->rect) == 0);
+}
+
+/* The one place a decoded frame becomes a source's input: the part of it
+ * rect names (NULL: the whole frame) scaled to the model's input in one
+ * pass, into f. */
+static int scale_for_source(run_ctx *r, int i, const AVFrame *fr, const lc_rect *rect,
+                            lc_frame *f, char *err, size_t errlen)
+{
+    const lc_source *src = &r->s->src[i];
+    (void)rect;                 /* regions: the crop goes into the scaler's pass */
+    return scl_frame(r->scaler[i], fr, f->pix, src->w * 3, err, errlen);
+}
+
 static int handle_frame(lc_stream *s, run_ctx *r, char *err, size_t errlen)
 {
     const cfg_stream *c = &s->cfg;
@@ -360,22 +392,36 @@ static int handle_frame(lc_stream *s, run_ctx *r, char *err, size_t errlen)
         /* keep the phase, but never fall behind by more than one step */
         r->next_keep = r->next_keep + step > sec ? r->next_keep + step : sec + step;
     }
-    lc_frame *f = lc_slot_spare(s);
     /* latency counts the scaling too: it is part of what a frame costs */
-    f->decoded_us = lc_mono_us();
-    int ret = scl_frame(r->scaler, fr, f->pix, s->w * 3, err, errlen);
-    if (ret < 0)
-        return ret;
+    int64_t decoded_us = lc_mono_us();
+    for (int i = 0; i < s->nsrc; i++) {
+        lc_source *src = &s->src[i];
+        lc_frame *f = lc_slot_spare(src);
+        f->decoded_us = decoded_us;
+        /* a source that wants what an earlier one got copies it: two models
+         * of one input size share one scaling of the frame */
+        int same = -1;
+        for (int j = 0; j < i && same < 0; j++)
+            if (same_input(&s->src[j], src))
+                same = j;
+        int ret = same >= 0 ? (memcpy(f->pix, r->last_pix[same], (size_t)src->w * (size_t)src->h * 3), 0)
+                            : scale_for_source(r, i, fr, src->has_rect ? &src->rect : NULL, f, err,
+                                               errlen);
+        if (ret < 0)
+            return ret;
 #ifdef LCNETD_TESTING
-    f->scaled_us = lc_mono_us();
+        f->scaled_us = lc_mono_us();
 #endif
-    f->seq = (int64_t)lc_read(&s->decoded);
-    f->pts = sec;
-    f->capture_us = capture_time(r, pts);
-    /* finite sources not in realtime are read as fast as inference takes
-     * them: every frame classified, back-pressure instead of skips */
-    lc_slot_put(s, r->finite && !c->realtime);
-    sch_kick(s->sched);
+        f->seq = (int64_t)lc_read(&s->decoded);
+        f->pts = sec;
+        f->capture_us = capture_time(r, pts);
+        r->last_pix[i] = f->pix;
+        /* finite sources not in realtime are read as fast as inference
+         * takes them: every frame classified, back-pressure instead of
+         * skips */
+        lc_slot_put(src, r->finite && !c->realtime);
+    }
+    sch_kick(lc_stream_sched(s));
     return 0;
 }
 
@@ -478,6 +524,7 @@ static int run_once(lc_stream *s, tsc_clock *clk, int *finite, run_end *out, cha
     int64_t first_us = 0, last_us = 0;
 
     r.clk = clk;
+    r.s = s;
     ifl_reset(&r.ifl);
     r.next_keep = -1e300;
     r.last_key = -1;
@@ -636,10 +683,7 @@ int ing_start(lc_stream *s, char *err, size_t errlen)
 
 void ing_request_stop(lc_stream *s)
 {
-    __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
-    pthread_mutex_lock(&s->m);
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->m);
+    lc_stream_request_stop(s);
 }
 
 void ing_join(lc_stream *s)

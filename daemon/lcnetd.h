@@ -23,6 +23,7 @@ typedef struct {
     const char *config_path;
     cfg *c;
     sch *sched;
+    sch_rules *rules;           /* the publish rule's state, across reloads */
     evq *q;
     snk_set *sinks;             /* the outputs: the event socket, MQTT, metrics */
     sch_model_info mi;          /* the running model's, for the sinks' env */

@@ -48,15 +48,30 @@
 
 /* ---------------------------------------------------------- streams */
 
-static int stream_up(daemon_t *d, const cfg_stream *c, char *err, size_t errlen)
+/* The sources a stream is classified as: each (region, model) of it. */
+static int stream_sources(daemon_t *d, const cfg_stream *c, lc_source_spec *out, int max,
+                          char *err, size_t errlen)
 {
     sch_model_info mi;
-    lc_stream *s;
-    sch_model(d->sched, &mi);
-    if (lc_stream_new(&s, c, mi.width, mi.height, mi.order, mi.mode, d->c->daemon.queue_frames,
-                      err, errlen) < 0)
+    sch_mdl *m = sch_model_at(d->sched, 0);
+    (void)max;
+    if (!m) {
+        snprintf(err, errlen, "stream %s: no model", c->name);
         return -1;
-    s->sched = d->sched;
+    }
+    sch_mdl_info(m, &mi);
+    out[0] = (lc_source_spec){ "", NULL, m, mi.name, mi.width, mi.height, mi.order, mi.mode };
+    return 1;
+}
+
+static int stream_up(daemon_t *d, const cfg_stream *c, char *err, size_t errlen)
+{
+    lc_source_spec spec[CFG_SOURCES_PER_STREAM];
+    lc_stream *s;
+    int nsrc = stream_sources(d, c, spec, CFG_SOURCES_PER_STREAM, err, errlen);
+    if (nsrc < 0 || lc_stream_new(&s, c, spec, nsrc, d->c->daemon.queue_frames, err, errlen) < 0)
+        return -1;
+    lc_stream_set_sched(s, d->sched);
     s->q = d->q;
     /* unpinned streams get every CPU back: they would inherit the loop's */
     s->cpus = d->c->daemon.decode_cpus.count ? d->c->daemon.decode_cpus : d->start_cpus;
@@ -69,7 +84,8 @@ static int stream_up(daemon_t *d, const cfg_stream *c, char *err, size_t errlen)
     d->st = v;
     if (sch_add(d->sched, s) < 0) {
         lc_stream_free(s);
-        snprintf(err, errlen, "stream %s: more than %d streams", c->name, CFG_STREAMS_MAX);
+        snprintf(err, errlen, "stream %s: more than %d sources (stream, region, model)", c->name,
+                 CFG_SOURCES_MAX);
         return -1;
     }
     if (ing_start(s, err, errlen) < 0) {
@@ -138,6 +154,8 @@ static void streams_down(daemon_t *d, int *which, int n)
 static void streams_forget(daemon_t *d, int *which, int n)
 {
     for (int i = 0; i < n; i++) {
+        /* a stream that comes back starts with no publish state */
+        sch_rules_forget(d->rules, d->st[which[i]].s->cfg.name);
         lc_stream_free(d->st[which[i]].s);
         d->st[which[i]].s = NULL;
     }
@@ -327,7 +345,7 @@ static void reload(daemon_t *d)
     sch *fresh = NULL;
     /* the new model's thread runs with the restart-only values that stay */
     n->daemon.inference_cpus = d->c->daemon.inference_cpus;
-    if (sch_spawn(&fresh, n, d->q, err, sizeof err) < 0) {
+    if (sch_spawn(&fresh, n, d->q, d->rules, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
         reload_drop(d, n, NULL);
         return;
@@ -414,7 +432,6 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     cfg_free(old);
     known_secrets(d->c, NULL);
     lc_log_set_level(d->c->daemon.log_level);
-    sch_configure(d->sched, d->c);
     snk_env env;
     rpt_env(d, &env, subscriber_cap(d));
     snk_set_reload(d->sinks, d->c, &env);
@@ -612,8 +629,12 @@ int main(int argc, char **argv)
         lc_log(LOG_ERR, "%s", err);
         goto end;
     }
+    if (sch_rules_new(&d.rules) < 0) {
+        lc_log(LOG_ERR, "out of memory");
+        goto end;
+    }
     lc_log(LOG_INFO, "loading %s", d.c->model.path);
-    if (sch_start(&d.sched, d.c, d.q, err, sizeof err) < 0) {
+    if (sch_start(&d.sched, d.c, d.q, d.rules, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "model: %s", err);
         ret = EX_DATAERR;
         goto end;
@@ -689,6 +710,7 @@ end:
     if (d.epfd >= 0)
         close(d.epfd);
     evq_free(d.q);
+    sch_rules_free(d.rules);
     free(d.st);
     cfg_free(d.c);
     rdx_known_clear();

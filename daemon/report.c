@@ -3,7 +3,7 @@
  * Everything here runs on the event loop's thread and only reads the
  * daemon's state, but for each stream's counters at the last stats tick
  * (the rates are taken against them) and its latency samples, which a
- * stats tick takes. */
+ * stats tick takes (lc_stream_latency_take). */
 #include "daemon/report.h"
 
 #include <pthread.h>
@@ -101,13 +101,8 @@ static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats *
         st->auth_failures = lc_read(&s->auth_failures);
         if (secs <= 0)
             continue;
-        float lat[sizeof s->lat / sizeof s->lat[0]];
-        int n, most = (int)(sizeof lat / sizeof lat[0]);
-        pthread_mutex_lock(&s->m);
-        n = s->nlat < most ? s->nlat : most;
-        memcpy(lat, s->lat, sizeof(float) * (size_t)n);
-        s->nlat = 0;
-        pthread_mutex_unlock(&s->m);
+        float lat[LC_LATENCY_RING];
+        int n = lc_stream_latency_take(s, lat, LC_LATENCY_RING);
         qsort(lat, (size_t)n, sizeof(float), cmp_float);
         st->decoded_fps = (double)(st->decoded - r->decoded) / secs;
         st->classified_fps = (double)(st->classified - r->classified) / secs;
