@@ -36,6 +36,20 @@ static char *finish(json_buf *b, size_t *len)
     return json_take(b);
 }
 
+/* Appended, and only when set: a stream without regions or models of its
+ * own keeps the lines it always had. */
+static void source(json_buf *b, const snk_event *e)
+{
+    if (e->region) {
+        json_key(b, "region");
+        json_str(b, e->region);
+    }
+    if (e->model) {
+        json_key(b, "model");
+        json_str(b, e->model);
+    }
+}
+
 char *ev_stream_state(const snk_event *e, size_t *len)
 {
     json_buf b = JSON_BUF_INIT;
@@ -55,6 +69,7 @@ char *ev_stream_state(const snk_event *e, size_t *len)
         json_num(&b, e->state.retry_s);
     }
     time_at(&b, e->time_us);
+    source(&b, e);
     return finish(&b, len);
 }
 
@@ -103,6 +118,7 @@ char *ev_label(const snk_event *e, size_t *len)
         json_end(&b);
     }
     json_array_end(&b);
+    source(&b, e);
     return finish(&b, len);
 }
 
@@ -150,6 +166,34 @@ void ev_stats_members(json_buf *b, const snk_stream_stats *st, double seconds)
         json_num(b, st->p99_ms);
     else
         json_null(b);
+    /* appended where they apply: other streams' lines stay as they were */
+    if (st->has_crop) {
+        json_key(b, "outside");
+        json_uint(b, st->outside);
+    }
+    if (!st->nregions)
+        return;
+    json_key(b, "regions");
+    json_array_begin(b);
+    for (int i = 0; i < st->nregions; i++) {
+        const snk_region_stats *g = &st->regions[i];
+        json_item(b);
+        json_begin(b);
+        json_key(b, "region");
+        json_str(b, g->region);
+        json_key(b, "classified_fps");
+        json_num(b, g->classified_fps);
+        json_key(b, "classified");
+        json_uint(b, g->classified);
+        json_key(b, "skipped");
+        json_uint(b, g->skipped);
+        json_key(b, "outside");
+        json_uint(b, g->outside);
+        json_key(b, "published");
+        json_uint(b, g->published);
+        json_end(b);
+    }
+    json_array_end(b);
 }
 
 char *ev_stats(const snk_stream_stats *st, double seconds, int64_t time_us, size_t *len)

@@ -34,6 +34,7 @@
 #include "daemon/sink.h"
 #include "daemon/tsclock.h"
 #include "daemon/util.h"
+#include "media/crop.h"
 #include "media/scale.h"
 
 #define INGEST_NICE 15          /* below the inference thread: see ing_main */
@@ -156,6 +157,10 @@ typedef struct {
     int nscaler;
     lc_stream *s;
     const uint8_t *last_pix[CFG_SOURCES_PER_STREAM];   /* each source's last frame */
+    /* each source's crop as a rectangle of the frame size it was made for */
+    scl_rect rect[CFG_SOURCES_PER_STREAM];
+    int rect_w[CFG_SOURCES_PER_STREAM], rect_h[CFG_SOURCES_PER_STREAM];
+    int rect_ok[CFG_SOURCES_PER_STREAM];
 } run_ctx;
 
 static void run_free(run_ctx *r)
@@ -340,19 +345,63 @@ static void log_jump(lc_stream *s, run_ctx *r, double from, double to, double se
 static int same_input(const lc_source *a, const lc_source *b)
 {
     return a->w == b->w && a->h == b->h && a->order == b->order && a->mode == b->mode &&
-           a->has_rect == b->has_rect &&
-           (!a->has_rect || memcmp(&a->rect, &b->rect, sizeof a->rect) == 0);
+           a->crop.set == b->crop.set &&
+           (!a->crop.set || (a->crop.pct == b->crop.pct &&
+                             memcmp(a->crop.v, b->crop.v, sizeof a->crop.v) == 0));
+}
+
+/* Where source i's crop lies in this frame: *out, or NULL for the whole
+ * frame; 0 when it does not fit.  The rectangle is made again whenever the
+ * frame size changes (a camera switching resolution, a reconnect to
+ * another encoder).  A crop that does not fit is an error event once, and
+ * again "up" once it fits: the frames in between are counted, not
+ * classified, and never cropped to what is left. */
+static int source_rect(lc_stream *s, run_ctx *r, int i, const AVFrame *fr, const scl_rect **out)
+{
+    lc_source *src = &s->src[i];
+    *out = NULL;
+    if (!src->crop.set)
+        return 1;
+    if (r->rect_w[i] != fr->width || r->rect_h[i] != fr->height) {
+        char who[96], why[320];
+        const scl_crop c = { { src->crop.v[0], src->crop.v[1], src->crop.v[2], src->crop.v[3] },
+                             src->crop.pct };
+        const char *region = src->region[0] ? src->region : NULL;
+        snprintf(who, sizeof who, "%s %s", region ? "region" : "stream", region ? region : s->cfg.name);
+        r->rect_w[i] = fr->width;
+        r->rect_h[i] = fr->height;
+        r->rect_ok[i] = scl_crop_resolve(&c, fr->width, fr->height, who, &r->rect[i], why,
+                                         sizeof why) == 0;
+        if (!r->rect_ok[i] && !src->crop_failed) {
+            src->crop_failed = 1;
+            if (region)
+                lc_log(LOG_WARNING, "stream %s: %s", s->cfg.name, why);
+            else
+                lc_log(LOG_WARNING, "%s", why);
+            evq_push(s->q, snk_region_state_new(s->cfg.name, region, "error", why, -1));
+        } else if (r->rect_ok[i] && src->crop_failed) {
+            src->crop_failed = 0;
+            lc_log(LOG_INFO, "stream %s: the crop of %s fits the %dx%d frame again", s->cfg.name,
+                   who, fr->width, fr->height);
+            evq_push(s->q, snk_region_state_new(s->cfg.name, region, "up", NULL, -1));
+        }
+    }
+    if (!r->rect_ok[i]) {
+        lc_count(&src->outside, 1);
+        return 0;
+    }
+    *out = &r->rect[i];
+    return 1;
 }
 
 /* The one place a decoded frame becomes a source's input: the part of it
  * rect names (NULL: the whole frame) scaled to the model's input in one
  * pass, into f. */
-static int scale_for_source(run_ctx *r, int i, const AVFrame *fr, const lc_rect *rect,
+static int scale_for_source(run_ctx *r, int i, const AVFrame *fr, const scl_rect *rect,
                             lc_frame *f, char *err, size_t errlen)
 {
     const lc_source *src = &r->s->src[i];
-    (void)rect;                 /* regions: the crop goes into the scaler's pass */
-    return scl_frame(r->scaler[i], fr, f->pix, src->w * 3, err, errlen);
+    return scl_frame_rect(r->scaler[i], fr, rect, f->pix, src->w * 3, err, errlen);
 }
 
 static int handle_frame(lc_stream *s, run_ctx *r, char *err, size_t errlen)
@@ -396,6 +445,9 @@ static int handle_frame(lc_stream *s, run_ctx *r, char *err, size_t errlen)
     int64_t decoded_us = lc_mono_us();
     for (int i = 0; i < s->nsrc; i++) {
         lc_source *src = &s->src[i];
+        const scl_rect *rect;
+        if (!source_rect(s, r, i, fr, &rect))
+            continue;
         lc_frame *f = lc_slot_spare(src);
         f->decoded_us = decoded_us;
         /* a source that wants what an earlier one got copies it: two models
@@ -405,8 +457,7 @@ static int handle_frame(lc_stream *s, run_ctx *r, char *err, size_t errlen)
             if (same_input(&s->src[j], src))
                 same = j;
         int ret = same >= 0 ? (memcpy(f->pix, r->last_pix[same], (size_t)src->w * (size_t)src->h * 3), 0)
-                            : scale_for_source(r, i, fr, src->has_rect ? &src->rect : NULL, f, err,
-                                               errlen);
+                            : scale_for_source(r, i, fr, rect, f, err, errlen);
         if (ret < 0)
             return ret;
 #ifdef LCNETD_TESTING

@@ -48,20 +48,32 @@
 
 /* ---------------------------------------------------------- streams */
 
-/* The sources a stream is classified as: each (region, model) of it. */
+/* The sources a stream is classified as: each (region, model) of it.  A
+ * stream without regions is one source, the whole frame or its crop. */
 static int stream_sources(daemon_t *d, const cfg_stream *c, lc_source_spec *out, int max,
                           char *err, size_t errlen)
 {
     sch_model_info mi;
     sch_mdl *m = sch_model_at(d->sched, 0);
-    (void)max;
     if (!m) {
         snprintf(err, errlen, "stream %s: no model", c->name);
         return -1;
     }
     sch_mdl_info(m, &mi);
-    out[0] = (lc_source_spec){ "", NULL, m, mi.name, mi.width, mi.height, mi.order, mi.mode };
-    return 1;
+    if (c->nregions == 0) {
+        out[0] = (lc_source_spec){ "", c->crop.set ? &c->crop : NULL, m, mi.name, mi.width,
+                                   mi.height, mi.order, mi.mode };
+        return 1;
+    }
+    if (c->nregions > max) {
+        snprintf(err, errlen, "stream %s: more than %d sources (stream, region, model)", c->name,
+                 max);
+        return -1;
+    }
+    for (int i = 0; i < c->nregions; i++)
+        out[i] = (lc_source_spec){ c->regions[i].name, &c->regions[i].crop, m, mi.name, mi.width,
+                                   mi.height, mi.order, mi.mode };
+    return c->nregions;
 }
 
 static int stream_up(daemon_t *d, const cfg_stream *c, char *err, size_t errlen)

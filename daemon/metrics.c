@@ -147,6 +147,8 @@ void met_stats(met *m, const snk_event *e)
         double dfps = ms->st.decoded_fps, cfps = ms->st.classified_fps;
         ms->st = *st;
         ms->st.stream = NULL;
+        ms->st.regions = NULL;  /* the event's, gone after it */
+        ms->st.nregions = 0;
         ms->state = st->state;
         ms->gen = m->gen;
         if (e->stats.seconds <= 0) {    /* a sample: the rates stay the last tick's */

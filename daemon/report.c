@@ -75,9 +75,36 @@ static int cmp_float(const void *a, const void *b)
  * streams in *out (the caller frees).  secs > 0: a stats tick, which also
  * takes the rates and latencies of the interval; 0: a sample of the
  * counters alone. */
+/* A stream's regions, each one of its sources (the first model's, while a
+ * region has one). */
+static int region_stats(lc_stream *s, double secs, snk_region_stats *rv)
+{
+    int n = 0;
+    for (int j = 0; j < s->nsrc; j++) {
+        lc_source *src = &s->src[j];
+        if (!src->region[0])
+            continue;
+        snk_region_stats *g = &rv[n++];
+        *g = (snk_region_stats){ .region = src->region, .classified = lc_read(&src->classified),
+                                 .published = lc_read(&src->published),
+                                 .skipped = lc_read(&src->skipped),
+                                 .outside = lc_read(&src->outside) };
+        if (secs > 0) {
+            g->classified_fps = (double)(g->classified - src->tick_classified) / secs;
+            src->tick_classified = g->classified;
+        }
+    }
+    return n;
+}
+
 static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats **out)
 {
-    snk_stream_stats *v = calloc((size_t)d->nst + 1, sizeof *v);
+    /* one block: the streams, then every region of them */
+    size_t nsrc = 0;
+    for (int i = 0; i < d->nst; i++)
+        nsrc += (size_t)d->st[i].s->nsrc;
+    snk_stream_stats *v = calloc(1, sizeof *v * ((size_t)d->nst + 1) + sizeof(snk_region_stats) * nsrc);
+    snk_region_stats *rv = v ? (snk_region_stats *)(v + d->nst + 1) : NULL;
     snk_counters sock, mqtt;
     *out = v;
     if (!v)
@@ -99,6 +126,11 @@ static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats *
         st->decode_errors = lc_read(&s->errors);
         st->ts_discontinuities = lc_read(&s->ts_discontinuities);
         st->auth_failures = lc_read(&s->auth_failures);
+        st->has_crop = s->cfg.crop.set;
+        st->outside = s->nsrc ? lc_read(&s->src[0].outside) : 0;
+        st->regions = rv;
+        st->nregions = region_stats(s, secs, rv);
+        rv += st->nregions;
         if (secs <= 0)
             continue;
         float lat[LC_LATENCY_RING];

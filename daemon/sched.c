@@ -220,8 +220,8 @@ static void publish(sch *s, sch_mdl *m, lc_source *src, const lc_frame *f, const
     snk_class cls[100];
     for (int i = 0; i < k; i++)
         cls[i] = (snk_class){ top[i].cls, top[i].score, eng_label(names_of(m), top[i].cls) };
-    snk_event *e = snk_label_new(st->cfg.name, cls, k, f->seq, f->pts, f->capture_us,
-                                 f->decoded_us, ms);
+    snk_event *e = snk_label_new(st->cfg.name, src->region[0] ? src->region : NULL, NULL, cls, k,
+                                 f->seq, f->pts, f->capture_us, f->decoded_us, ms);
 #ifdef LCNETD_TESTING
     if (e) {
         e->label.scaled_us = f->scaled_us;

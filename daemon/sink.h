@@ -34,6 +34,13 @@ typedef struct snk_class {
     const char *label;          /* NULL: the model has no name for it */
 } snk_class;
 
+/* One region of a stream, as in its stats event: a source's counters. */
+typedef struct snk_region_stats {
+    const char *region;
+    uint64_t classified, published, skipped, outside;   /* outside: its crop did not fit */
+    double classified_fps;      /* over the interval */
+} snk_region_stats;
+
 /* One stream's counters, as in its stats event. */
 typedef struct snk_stream_stats {
     const char *stream;
@@ -42,6 +49,10 @@ typedef struct snk_stream_stats {
     uint64_t packets, decode_errors, ts_discontinuities, auth_failures;
     double decoded_fps, classified_fps;    /* over the interval */
     double p50_ms, p99_ms;      /* < 0: no samples in the interval */
+    int has_crop;               /* the stream's own crop: outside counts its misses */
+    uint64_t outside;
+    int nregions;               /* 0: the stream has no regions */
+    const snk_region_stats *regions;
 } snk_stream_stats;
 
 /* What was lost on the way out, daemon-wide, since start. */
@@ -70,7 +81,8 @@ typedef struct snk_event {
 #endif
         } label;
         struct {
-            const char *state;      /* "up", "down", "reconnecting", "eof", "stopped" */
+            const char *state;      /* "up", "down", "reconnecting", "eof", "stopped",
+                                       "error" (a crop outside the frame) */
             const char *reason;     /* NULL: none */
             double retry_s;         /* < 0: none */
         } state;
@@ -90,11 +102,16 @@ typedef struct snk_event {
 
 /* Events made on the pipeline's threads for the queue to main (evq): one
  * allocation each, strings copied in, freed with free().  NULL: out of
- * memory. */
-snk_event *snk_label_new(const char *stream, const snk_class *top, int k, int64_t seq, double pts,
-                         int64_t capture_us, int64_t decoded_us, double latency_ms);
+ * memory.  region, model NULL: the stream's only ones (not in the line). */
+snk_event *snk_label_new(const char *stream, const char *region, const char *model,
+                         const snk_class *top, int k, int64_t seq, double pts, int64_t capture_us,
+                         int64_t decoded_us, double latency_ms);
 snk_event *snk_state_new(const char *stream, const char *state, const char *reason,
                          double retry_s);
+/* The state of one region of a stream: "error" when its crop does not fit
+ * the frame (reason says how), "up" when it fits again. */
+snk_event *snk_region_state_new(const char *stream, const char *region, const char *state,
+                                const char *reason, double retry_s);
 
 /* What the daemon gives the sinks at start and on every reload. */
 typedef struct snk_env {

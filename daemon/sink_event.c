@@ -19,10 +19,12 @@ static const char *put_str(char **at, const char *s)
     return d;
 }
 
-snk_event *snk_label_new(const char *stream, const snk_class *top, int k, int64_t seq, double pts,
-                         int64_t capture_us, int64_t decoded_us, double latency_ms)
+snk_event *snk_label_new(const char *stream, const char *region, const char *model,
+                         const snk_class *top, int k, int64_t seq, double pts, int64_t capture_us,
+                         int64_t decoded_us, double latency_ms)
 {
-    size_t strs = strlen(stream) + 1;
+    size_t strs = strlen(stream) + 1 + (region ? strlen(region) + 1 : 0) +
+                  (model ? strlen(model) + 1 : 0);
     for (int i = 0; i < k; i++)
         strs += top[i].label ? strlen(top[i].label) + 1 : 0;
     size_t head = sizeof(snk_event) + sizeof(snk_class) * (size_t)k;
@@ -34,6 +36,8 @@ snk_event *snk_label_new(const char *stream, const snk_class *top, int k, int64_
     char *at = (char *)e + head;
     e->kind = SNK_LABEL;
     e->stream = put_str(&at, stream);
+    e->region = region ? put_str(&at, region) : NULL;
+    e->model = model ? put_str(&at, model) : NULL;
     e->time_us = lc_wall_us();
     e->label.seq = seq;
     e->label.pts = pts;
@@ -53,7 +57,14 @@ snk_event *snk_label_new(const char *stream, const snk_class *top, int k, int64_
 snk_event *snk_state_new(const char *stream, const char *state, const char *reason,
                          double retry_s)
 {
-    size_t n = strlen(stream) + 1 + strlen(state) + 1 + (reason ? strlen(reason) + 1 : 0);
+    return snk_region_state_new(stream, NULL, state, reason, retry_s);
+}
+
+snk_event *snk_region_state_new(const char *stream, const char *region, const char *state,
+                                const char *reason, double retry_s)
+{
+    size_t n = strlen(stream) + 1 + strlen(state) + 1 + (reason ? strlen(reason) + 1 : 0) +
+               (region ? strlen(region) + 1 : 0);
     snk_event *e = malloc(sizeof *e + n);
     if (!e)
         return NULL;
@@ -61,6 +72,7 @@ snk_event *snk_state_new(const char *stream, const char *state, const char *reas
     char *at = (char *)(e + 1);
     e->kind = SNK_STATE;
     e->stream = put_str(&at, stream);
+    e->region = region ? put_str(&at, region) : NULL;
     e->time_us = lc_wall_us();
     e->state.state = put_str(&at, state);
     e->state.reason = reason ? put_str(&at, reason) : NULL;

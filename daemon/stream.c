@@ -52,10 +52,8 @@ int lc_stream_new(lc_stream **out, const cfg_stream *c, const lc_source_spec *sr
         d->h = src[i].h;
         d->order = src[i].order;
         d->mode = src[i].mode;
-        if (src[i].rect) {
-            d->has_rect = 1;
-            d->rect = *src[i].rect;
-        }
+        if (src[i].crop)
+            d->crop = *src[i].crop;
         if (!(d->region = dup_or_empty(src[i].region)) ||
             !(d->model_name = dup_or_empty(src[i].model_name)) ||
             lc_frameq_new(&d->q, depth, (size_t)d->w * (size_t)d->h * 3) < 0)

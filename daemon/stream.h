@@ -23,15 +23,10 @@ struct sch;
 struct sch_mdl;
 struct lc_stream_priv;
 
-/* A rectangle of the decoded frame, in its pixels. */
-typedef struct lc_rect {
-    int x, y, w, h;
-} lc_rect;
-
 /* What a source is: the caller's to fill for lc_stream_new, copied. */
 typedef struct lc_source_spec {
     const char *region;        /* "" = the whole frame, the stream has no regions */
-    const lc_rect *rect;       /* NULL = the whole frame */
+    const cfg_crop *crop;      /* NULL or unset = the whole frame */
     struct sch_mdl *model;     /* the scheduler's; outlives the stream */
     const char *model_name;    /* as events name it */
     int w, h;                  /* the model's input */
@@ -41,16 +36,20 @@ typedef struct lc_source_spec {
 
 typedef struct lc_source {
     char *region, *model_name;
-    int has_rect;
-    lc_rect rect;              /* has_rect: the part of the frame classified */
+    cfg_crop crop;             /* set: the part of the frame classified, made a
+                                  rectangle for each frame size (media/crop.h) */
+    int crop_failed;           /* the ingest thread's: the crop did not fit the
+                                  last frame size, and the error was told */
     struct sch_mdl *model;
     int w, h;
     eng_order order;
     eng_resize mode;
     struct lc_stream *stream;
     int index;                 /* in its stream's sources */
-    /* counters: skipped by ingest; classified, published by inference */
-    uint64_t skipped, classified, published;
+    /* counters: skipped and outside (frames its crop did not fit) by
+     * ingest; classified, published by inference */
+    uint64_t skipped, outside, classified, published;
+    uint64_t tick_classified;  /* main's: classified at the last stats tick */
     lc_frameq *q;              /* stream.c's: through lc_slot_* only */
 } lc_source;
 
@@ -72,7 +71,8 @@ typedef struct lc_stream {
     /* counters: written by one thread, read by main for stats.  They add
      * up (lcnetd(8), STATS): packets = decoded + decode_skipped + errors +
      * what the decoder holds; for each of the nsrc sources, decoded =
-     * sampled_out + its skipped + its classified + what its queue holds,
+     * sampled_out + its skipped + its outside + its classified + what its
+     * queue holds,
      * and the stream's skipped, classified and published are the sums over
      * its sources. */
     uint64_t decoded, sampled_out, skipped, classified, published, reconnects, errors;
