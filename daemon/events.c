@@ -122,6 +122,37 @@ char *ev_label(const snk_event *e, size_t *len)
     return finish(&b, len);
 }
 
+/* A stream's regions, each with its own counters; nothing for a stream
+ * without regions. */
+static void regions(json_buf *b, const snk_region_stats *r, int n, int rate)
+{
+    if (!n)
+        return;
+    json_key(b, "regions");
+    json_array_begin(b);
+    for (int i = 0; i < n; i++) {
+        const snk_region_stats *g = &r[i];
+        json_item(b);
+        json_begin(b);
+        json_key(b, "region");
+        json_str(b, g->region);
+        if (rate) {
+            json_key(b, "classified_fps");
+            json_num(b, g->classified_fps);
+        }
+        json_key(b, "classified");
+        json_uint(b, g->classified);
+        json_key(b, "skipped");
+        json_uint(b, g->skipped);
+        json_key(b, "outside");
+        json_uint(b, g->outside);
+        json_key(b, "published");
+        json_uint(b, g->published);
+        json_end(b);
+    }
+    json_array_end(b);
+}
+
 void ev_stats_members(json_buf *b, const snk_stream_stats *st, double seconds)
 {
     json_key(b, "stream");
@@ -171,30 +202,9 @@ void ev_stats_members(json_buf *b, const snk_stream_stats *st, double seconds)
         json_key(b, "outside");
         json_uint(b, st->outside);
     }
-    if (!st->nregions)
-        return;
-    json_key(b, "regions");
-    json_array_begin(b);
-    for (int i = 0; i < st->nregions; i++) {
-        const snk_region_stats *g = &st->regions[i];
-        json_item(b);
-        json_begin(b);
-        json_key(b, "region");
-        json_str(b, g->region);
-        json_key(b, "classified_fps");
-        json_num(b, g->classified_fps);
-        json_key(b, "classified");
-        json_uint(b, g->classified);
-        json_key(b, "skipped");
-        json_uint(b, g->skipped);
-        json_key(b, "outside");
-        json_uint(b, g->outside);
-        json_key(b, "published");
-        json_uint(b, g->published);
-        json_end(b);
-    }
-    json_array_end(b);
+    regions(b, st->regions, st->nregions, 1);
 }
+
 
 char *ev_stats(const snk_stream_stats *st, double seconds, int64_t time_us, size_t *len)
 {
@@ -275,6 +285,7 @@ char *ev_status(const ev_status_stream *st, int n, int subscribers, double class
         json_uint(&b, st[i].skipped);
         json_key(&b, "reconnects");
         json_uint(&b, st[i].reconnects);
+        regions(&b, st[i].regions, st[i].nregions, 0);
         json_end(&b);
     }
     json_array_end(&b);

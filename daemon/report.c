@@ -39,10 +39,37 @@ static const char *state_of(const lc_stream *s)
     return st == LC_STREAM_ENDED ? "eof" : st == LC_STREAM_UP ? "up" : "down";
 }
 
+/* A stream's regions, each one of its sources (the first model's, while a
+ * region has one). */
+static int region_stats(lc_stream *s, double secs, snk_region_stats *rv)
+{
+    int n = 0;
+    for (int j = 0; j < s->nsrc; j++) {
+        lc_source *src = &s->src[j];
+        if (!src->region[0])
+            continue;
+        snk_region_stats *g = &rv[n++];
+        *g = (snk_region_stats){ .region = src->region, .classified = lc_read(&src->classified),
+                                 .published = lc_read(&src->published),
+                                 .skipped = lc_read(&src->skipped),
+                                 .outside = lc_read(&src->outside) };
+        if (secs > 0) {
+            g->classified_fps = (double)(g->classified - src->tick_classified) / secs;
+            src->tick_classified = g->classified;
+        }
+    }
+    return n;
+}
+
 static char *status(void *arg)
 {
     daemon_t *d = arg;
-    ev_status_stream *ss = calloc((size_t)d->nst + 1, sizeof(*ss));
+    size_t nsrc = 0;
+    for (int i = 0; i < d->nst; i++)
+        nsrc += (size_t)d->st[i].s->nsrc;
+    ev_status_stream *ss = calloc(1, sizeof(*ss) * ((size_t)d->nst + 1) +
+                                         sizeof(snk_region_stats) * nsrc);
+    snk_region_stats *rv = ss ? (snk_region_stats *)(ss + d->nst + 1) : NULL;
     json_buf extra = JSON_BUF_INIT;
     snk_counters sc;
     size_t len;
@@ -52,7 +79,8 @@ static char *status(void *arg)
         lc_stream *s = d->st[i].s;
         ss[i] = (ev_status_stream){ s->cfg.name, state_of(s), lc_read(&s->decoded),
                                     lc_read(&s->classified), lc_read(&s->skipped),
-                                    lc_read(&s->reconnects) };
+                                    lc_read(&s->reconnects), region_stats(s, 0, rv), rv };
+        rv += ss[i].nregions;
     }
     snk_set_counters(d->sinks, "socket", &sc);
     /* the sinks' own parts ("mqtt":{...}), after the members all had before */
@@ -75,27 +103,6 @@ static int cmp_float(const void *a, const void *b)
  * streams in *out (the caller frees).  secs > 0: a stats tick, which also
  * takes the rates and latencies of the interval; 0: a sample of the
  * counters alone. */
-/* A stream's regions, each one of its sources (the first model's, while a
- * region has one). */
-static int region_stats(lc_stream *s, double secs, snk_region_stats *rv)
-{
-    int n = 0;
-    for (int j = 0; j < s->nsrc; j++) {
-        lc_source *src = &s->src[j];
-        if (!src->region[0])
-            continue;
-        snk_region_stats *g = &rv[n++];
-        *g = (snk_region_stats){ .region = src->region, .classified = lc_read(&src->classified),
-                                 .published = lc_read(&src->published),
-                                 .skipped = lc_read(&src->skipped),
-                                 .outside = lc_read(&src->outside) };
-        if (secs > 0) {
-            g->classified_fps = (double)(g->classified - src->tick_classified) / secs;
-            src->tick_classified = g->classified;
-        }
-    }
-    return n;
-}
 
 static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats **out)
 {

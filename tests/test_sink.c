@@ -117,7 +117,7 @@ static void test_status_line(void **state)
 {
     (void)state;
     size_t len;
-    ev_status_stream ss = { "yard", "up", 1, 2, 3, 4 };
+    ev_status_stream ss = { "yard", "up", 1, 2, 3, 4, 0, NULL };
     char *line = ev_status(&ss, 1, 5, 6.5, 7, NULL, &len);
     assert_non_null(strstr(line, "{\"event\":\"status\",\"subscribers\":5,\"classified_fps\":6.5,"
                                  "\"events_dropped\":7,\"streams\":[{\"stream\":\"yard\","
@@ -126,6 +126,15 @@ static void test_status_line(void **state)
     free(line);
     line = ev_status(&ss, 1, 5, 6.5, 7, "\"mqtt\":{\"state\":\"connected\"}", &len);
     assert_non_null(strstr(line, "\"reconnects\":4}],\"mqtt\":{\"state\":\"connected\"},\"time\":\""));
+    free(line);    /* a stream with regions appends each one's counters */
+    snk_region_stats rg[2] = { { "gate", 5, 1, 0, 2, 9.0 }, { "door", 6, 2, 1, 0, 9.0 } };
+    ss.nregions = 2;
+    ss.regions = rg;
+    line = ev_status(&ss, 1, 5, 6.5, 7, NULL, &len);
+    assert_non_null(strstr(line, "\"reconnects\":4,\"regions\":[{\"region\":\"gate\","
+                                 "\"classified\":5,\"skipped\":0,\"outside\":2,\"published\":1},"
+                                 "{\"region\":\"door\",\"classified\":6,\"skipped\":1,"
+                                 "\"outside\":0,\"published\":2}]}],\"time\":\""));
     free(line);
 }
 
