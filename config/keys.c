@@ -105,6 +105,10 @@ static const cfg_key model_keys[] = {
       "channel order the model expects" },
     { "calibration", CFG_T_PATH, M(calibration), 0, 0, "", CFG_F_EMPTY_OK, NULL,
       "int8 scales file; empty = next to the model" },
+    { "thresholds", CFG_T_SCORES, M(thresholds), 0, 1000, "", CFG_F_EMPTY_OK, NULL,
+      "a label's own min_score, overriding the stream's, like covered:0.8, noise:0.6" },
+    { "ignore", CFG_T_LIST, M(ignore), 0, 1000, "", CFG_F_EMPTY_OK, NULL,
+      "labels never published (they still count as changes of state), like normal" },
 };
 
 static const cfg_key stream_keys[] = {
@@ -143,6 +147,8 @@ static const cfg_key stream_keys[] = {
       "run the codec's in-loop deblocking filter; no saves about a third of H.264 decoding" },
     { "enabled", CFG_T_BOOL, S(enabled), 0, 0, "yes", 0, NULL,
       "no = keep the section but do not run the stream" },
+    { "model", CFG_T_LIST, S(model), 0, 32, "", CFG_F_EMPTY_OK, NULL,
+      "models that classify it: default ([model]) or NAMEs of [model:NAME]; empty = default" },
 };
 
 /* A reload applies every [mqtt] change: the MQTT sink reconnects with the

@@ -63,6 +63,7 @@ typedef struct parser {
     int in_section;            /* 0: none yet; 1: known; -1: ignore its keys */
     const cfg_section *schema;
     int stream;                /* index into c->streams, or -1 */
+    int model;                 /* index into c->models, or -1 */
     int sec_line, sec_errors;
     char label[80];            /* "daemon", "stream:yard" */
     int set_at[SECTION_KEYS_MAX];
@@ -115,6 +116,8 @@ static void *sec_base(parser *p)
 {
     if (p->stream >= 0)
         return &p->c->streams[p->stream];
+    if (p->model >= 0)
+        return &p->c->models[p->model];
     return (char *)p->c + p->schema->base;
 }
 
@@ -237,8 +240,15 @@ static void finish_section(parser *p)
                   p->label, k->name, exp);
         p->sec_errors++;
     }
+    if (p->schema == &cfg_sec_model) {
+        cfg_model *m = p->model >= 0 ? &p->c->models[p->model] : &p->c->model;
+        m->line = p->sec_line;
+        m->thresholds_line = p->set_at[key_index(&cfg_sec_model, "thresholds")];
+        m->ignore_line = p->set_at[key_index(&cfg_sec_model, "ignore")];
+    }
     if (p->stream >= 0) {
         cfg_stream *st = &p->c->streams[p->stream];
+        st->model_line = p->set_at[key_index(&cfg_sec_stream, "model")];
         if (st->url)
             st->url_kind = cfg_url_kind(st->url);
         if (!p->sec_errors) {
@@ -313,6 +323,60 @@ static void open_stream(parser *p, const char *id)
     p->stream = c->nstreams - 1;
 }
 
+/* [model:NAME]: a model of its own.  Its keys start from their built-in
+ * defaults, not from [model]'s: a section reads the same wherever it is
+ * pasted. */
+static void open_model(parser *p, const char *id)
+{
+    cfg *c = p->c;
+    char why[400], shown[80];
+    size_t n = strlen(id);
+
+    if (n == 0 || n > STREAM_NAME_MAX || strspn(id, STREAM_CHARS) != n) {
+        cfg_value_show(id, shown, sizeof shown);
+        add_error(p, p->line, "[%s]: bad model name %s (expected 1 to %d of "
+                  "A-Z a-z 0-9 _ . -)", p->label, shown, STREAM_NAME_MAX);
+        return;
+    }
+    if (strcmp(id, CFG_DEFAULT_MODEL) == 0) {
+        add_error(p, p->line, "[%s]: the name %s is [model]'s (expected another name, or "
+                  "the keys in [model])", p->label, CFG_DEFAULT_MODEL);
+        return;
+    }
+    for (int i = 0; i < c->nmodels; i++)
+        if (strcmp(c->models[i].name, id) == 0) {
+            add_error(p, p->line, "[%s]: duplicate model (first defined at line %d)",
+                      p->label, c->models[i].line);
+            return;
+        }
+    if (c->nmodels >= CFG_MODELS_MAX) {
+        add_error(p, p->line, "[%s]: more than %d models (expected at most %d [model:NAME] "
+                  "sections)", p->label, CFG_MODELS_MAX, CFG_MODELS_MAX);
+        return;
+    }
+    cfg_model *grown = realloc(c->models, (size_t)(c->nmodels + 1) * sizeof *grown);
+    if (!grown) {
+        p->oom = 1;
+        return;
+    }
+    c->models = grown;
+    cfg_model *m = &c->models[c->nmodels++];
+    memset(m, 0, sizeof *m);
+    m->line = p->line;
+    if (!(m->name = strdup(id))) {
+        p->oom = 1;
+        return;
+    }
+    int ret = cfg_sec_defaults(&cfg_sec_model, m, why, sizeof why);
+    if (ret == CFG_ENOMEM)
+        p->oom = 1;
+    else if (ret < 0)
+        add_error(p, 0, "%s", why);
+    p->in_section = 1;
+    p->schema = &cfg_sec_model;
+    p->model = c->nmodels - 1;
+}
+
 static void unknown_section(parser *p, const char *name)
 {
     static const char *const known[] = { "daemon", "model", "mqtt", "metrics", "stream" };
@@ -328,8 +392,8 @@ static void unknown_section(parser *p, const char *name)
         snprintf(hint, sizeof hint, "; did you mean [stream:%s]?", rest);
     else if (strcasecmp(name, "stream") == 0)
         snprintf(hint, sizeof hint, "; a stream needs a name: [stream:NAME]");
-    add_error(p, p->line, "[%s]: unknown section (expected [daemon], [model], [mqtt], "
-              "[metrics] or [stream:NAME])%s", p->label, hint);
+    add_error(p, p->line, "[%s]: unknown section (expected [daemon], [model], [model:NAME], "
+              "[mqtt], [metrics] or [stream:NAME])%s", p->label, hint);
 }
 
 static char *trim(char *s)
@@ -349,6 +413,7 @@ static void on_section(parser *p, char *s)
     p->in_section = -1;
     p->schema = NULL;
     p->stream = -1;
+    p->model = -1;
     p->sec_line = p->line;
     p->sec_errors = 0;
     memset(p->set_at, 0, sizeof p->set_at);
@@ -376,6 +441,8 @@ static void on_section(parser *p, char *s)
         }
     if (strncmp(name, "stream:", 7) == 0)
         open_stream(p, name + 7);
+    else if (strncmp(name, "model:", 6) == 0)
+        open_model(p, name + 6);
     else
         unknown_section(p, name);
 }
@@ -406,7 +473,8 @@ static void unknown_key(parser *p, const char *name)
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (all[i] != p->schema && cfg_sec_key(all[i], name)) {
             snprintf(hint, sizeof hint, " here; it belongs in [%s]",
-                     all[i] == &cfg_sec_stream ? "stream:NAME" : all[i]->name);
+                     all[i] == &cfg_sec_stream ? "stream:NAME" :
+                     all[i] == &cfg_sec_model ? "model] or [model:NAME" : all[i]->name);
             break;
         }
     const char *near = cfg_suggest(name, p->schema->keys, sizeof(cfg_key),
@@ -585,6 +653,38 @@ static char *read_line(char *str, int num, void *stream)
     return give_long(p, str, num, s);
 }
 
+/* Each stream's models exist, and the sources they make fit the
+ * scheduler's table. */
+static void check_stream_models(parser *p)
+{
+    cfg *c = p->c;
+    int total = 0;
+    for (int i = 0; i < c->nstreams; i++) {
+        cfg_stream *st = &c->streams[i];
+        const char *pos = st->model ? st->model : "";
+        char name[256], shown[80], known[400];
+        double score;
+        int n = 0;
+        while (cfg_list_next(&pos, name, sizeof name, &score) > 0) {
+            n++;
+            if (cfg_find_model(c, name))
+                continue;
+            size_t o = (size_t)snprintf(known, sizeof known, "%s", CFG_DEFAULT_MODEL);
+            for (int k = 0; k < c->nmodels && o < sizeof known; k++)
+                o += (size_t)snprintf(known + o, sizeof known - o, ", %s", c->models[k].name);
+            add_error(p, st->model_line, "[stream:%s] model: no model %s (expected %s, or a "
+                      "[model:NAME] section of that name)", st->name,
+                      clean(name, shown, sizeof shown), known);
+        }
+        if (st->enabled)
+            total += n ? n : 1;
+    }
+    if (total > CFG_SOURCES_MAX)
+        add_error(p, 0, "the streams name %d models in all, more than the %d (stream, model) "
+                  "pairs one lcnetd classifies (expected fewer; run another lcnetd for the "
+                  "rest)", total, CFG_SOURCES_MAX);
+}
+
 static int err_order(const void *a, const void *b)
 {
     const perr *x = a, *y = b;
@@ -625,8 +725,9 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
     }
     err[0] = '\0';
     p->stream = -1;
+    p->model = -1;
     p->c = c;
-    if (!c) {
+    if (!c || !(c->file = strdup(p->name))) {
         ret = CFG_ENOMEM;
         goto end;
     }
@@ -640,6 +741,8 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
     int rc = ini_parse_stream(read_line, p, on_key, p);
     check_pending(p);
     finish_section(p);
+    if (!p->oom && !p->io_errno)
+        check_stream_models(p);
     if (rc == -2)
         p->oom = 1;
     if (rc > 0) {
@@ -739,5 +842,11 @@ void cfg_free(cfg *c)
         }
     }
     free(c->streams);
+    for (int i = 0; i < c->nmodels; i++) {
+        cfg_sec_free(&cfg_sec_model, &c->models[i]);
+        free(c->models[i].name);
+    }
+    free(c->models);
+    free(c->file);
     free(c);
 }

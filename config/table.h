@@ -25,6 +25,8 @@ typedef enum {
     CFG_T_NAME,     /* char *, printable, no blanks; max = longest allowed */
     CFG_T_TOPIC,    /* char *, MQTT topic levels without wildcards; max as NAME */
     CFG_T_LISTEN,   /* char *, "ADDRESS:PORT", a numeric IPv4 or [IPv6] address */
+    CFG_T_LIST,     /* char *, names separated by commas ("a, b"); max = items at most */
+    CFG_T_SCORES,   /* char *, NAME:SCORE items, scores in [0, 1]; max = items at most */
 } cfg_type;
 
 enum {

@@ -11,9 +11,10 @@
  * Adding a sink is one file that defines a snk_ops, a row in the table of
  * sinks.c and its keys in config/keys.c.
  *
- * Streams will have regions and several models (another issue): events
- * carry `region` and `model` already, NULL until then, and sinks put them
- * into topics and metric labels when set.
+ * A stream is classified as one or more sources, each a region of it
+ * with a model: label events carry `region` (NULL: the stream has no
+ * regions) and `model` (NULL: only the default model is configured), and
+ * sinks put them into topics and metric labels when set.
  */
 #ifndef LCNETD_SINK_H
 #define LCNETD_SINK_H
@@ -91,8 +92,9 @@ typedef struct snk_event {
 /* Events made on the pipeline's threads for the queue to main (evq): one
  * allocation each, strings copied in, freed with free().  NULL: out of
  * memory. */
-snk_event *snk_label_new(const char *stream, const snk_class *top, int k, int64_t seq, double pts,
-                         int64_t capture_us, int64_t decoded_us, double latency_ms);
+snk_event *snk_label_new(const char *stream, const char *region, const char *model,
+                         const snk_class *top, int k, int64_t seq, double pts, int64_t capture_us,
+                         int64_t decoded_us, double latency_ms);
 snk_event *snk_state_new(const char *stream, const char *state, const char *reason,
                          double retry_s);
 

@@ -19,10 +19,12 @@ static const char *put_str(char **at, const char *s)
     return d;
 }
 
-snk_event *snk_label_new(const char *stream, const snk_class *top, int k, int64_t seq, double pts,
-                         int64_t capture_us, int64_t decoded_us, double latency_ms)
+snk_event *snk_label_new(const char *stream, const char *region, const char *model,
+                         const snk_class *top, int k, int64_t seq, double pts, int64_t capture_us,
+                         int64_t decoded_us, double latency_ms)
 {
-    size_t strs = strlen(stream) + 1;
+    size_t strs = strlen(stream) + 1 + (region ? strlen(region) + 1 : 0) +
+                  (model ? strlen(model) + 1 : 0);
     for (int i = 0; i < k; i++)
         strs += top[i].label ? strlen(top[i].label) + 1 : 0;
     size_t head = sizeof(snk_event) + sizeof(snk_class) * (size_t)k;
@@ -34,6 +36,8 @@ snk_event *snk_label_new(const char *stream, const snk_class *top, int k, int64_
     char *at = (char *)e + head;
     e->kind = SNK_LABEL;
     e->stream = put_str(&at, stream);
+    e->region = region ? put_str(&at, region) : NULL;
+    e->model = model ? put_str(&at, model) : NULL;
     e->time_us = lc_wall_us();
     e->label.seq = seq;
     e->label.pts = pts;

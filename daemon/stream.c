@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/sched.h"
 #include "daemon/util.h"
 
 struct lc_stream_priv {
-    pthread_mutex_t m;
+    pthread_mutex_t m;         /* the ring, and sched while it is handed over */
     /* latency samples since the last stats event (ms), a ring: nlat counts
      * all of them, the ring keeps the newest */
     float lat[LC_LATENCY_RING];
@@ -44,6 +45,7 @@ int lc_stream_new(lc_stream **out, const cfg_stream *c, const lc_source_spec *sr
         d->stream = s;
         d->index = i;
         d->model = src[i].model;
+        d->model_in_events = src[i].model_in_events;
         d->w = src[i].w;
         d->h = src[i].h;
         d->order = src[i].order;
@@ -133,4 +135,21 @@ int lc_stream_latency_take(lc_stream *s, float *out, int max)
     s->priv->nlat = 0;
     pthread_mutex_unlock(&s->priv->m);
     return n;
+}
+
+void lc_stream_set_sched(lc_stream *s, struct sch *sc)
+{
+    pthread_mutex_lock(&s->priv->m);
+    s->sched = sc;
+    pthread_mutex_unlock(&s->priv->m);
+}
+
+void lc_stream_kick(lc_stream *s)
+{
+    /* under the lock: once a reload has handed the stream over, the old
+     * scheduler, about to be freed, is never woken through it */
+    pthread_mutex_lock(&s->priv->m);
+    if (s->sched)
+        sch_kick(s->sched);
+    pthread_mutex_unlock(&s->priv->m);
 }

@@ -46,7 +46,7 @@ static void test_label_line(void **state)
 {
     (void)state;
     snk_class top[2] = { { 3, 0.75f, "cat" }, { 7, 0.125f, NULL } };
-    snk_event *e = snk_label_new("cam.1", top, 2, 42, 1.5, T0, 1000, 12.5);
+    snk_event *e = snk_label_new("cam.1", NULL, NULL, top, 2, 42, 1.5, T0, 1000, 12.5);
     assert_non_null(e);
     /* the event owns copies: the model's names may be freed meanwhile */
     assert_ptr_not_equal(e->label.top[0].label, top[0].label);
@@ -234,7 +234,7 @@ static void test_socket_sink_sends_the_lines(void **state)
                         "{\"event\":\"streams\",\"streams\":[\"other\"]}");
 
     snk_class top[1] = { { 1, 0.5f, "dog" } };
-    snk_event *e = snk_label_new("yard", top, 1, 7, 0.25, T0, 10, 2);
+    snk_event *e = snk_label_new("yard", NULL, NULL, top, 1, 7, 0.25, T0, 10, 2);
     snk_set_event(f->set, e);
     char *want = label_line(e);
     /* a test build stamps the send time on label lines, last */
