@@ -30,12 +30,16 @@ int lc_stream_new(lc_stream **out, const cfg_stream *c, const lc_source_spec *sr
     if (!s || !(s->priv = calloc(1, sizeof *s->priv)))
         goto nomem;
     pthread_mutex_init(&s->priv->m, NULL);
+    /* the config is freed on reload: every string key is copied (a key
+     * added to cfg_stream as char * must be added here and freed below) */
     s->cfg = *c;
     s->cfg.name = dup_or_empty(c->name);
     s->cfg.url = dup_or_empty(c->url);
+    s->cfg.model = dup_or_empty(c->model);
     s->cfg.password_file = NULL;    /* the config's, freed on reload; read already */
     s->cfg.password = NULL;
-    if (!s->cfg.name || !s->cfg.url || (c->password && !(s->cfg.password = strdup(c->password))))
+    if (!s->cfg.name || !s->cfg.url || !s->cfg.model ||
+        (c->password && !(s->cfg.password = strdup(c->password))))
         goto nomem;
     if (nsrc < 1 || !(s->src = calloc((size_t)nsrc, sizeof *s->src)))
         goto nomem;
@@ -84,6 +88,7 @@ void lc_stream_free(lc_stream *s)
     }
     free(s->cfg.name);
     free(s->cfg.url);
+    free(s->cfg.model);
     if (s->cfg.password) {
         explicit_bzero(s->cfg.password, strlen(s->cfg.password));
         free(s->cfg.password);
