@@ -37,6 +37,16 @@ int cfg_stream_equal(const cfg_stream *a, const cfg_stream *b)
            strcmp(pa, pb) == 0 && regions_equal(a, b);
 }
 
+const cfg_model *cfg_find_model(const cfg *c, const char *name)
+{
+    if (strcmp(name, CFG_DEFAULT_MODEL) == 0)
+        return &c->model;
+    for (int i = 0; i < c->nmodels; i++)
+        if (strcmp(c->models[i].name, name) == 0)
+            return &c->models[i];
+    return NULL;
+}
+
 int cfg_model_equal(const cfg_model *a, const cfg_model *b)
 {
     return cfg_sec_equal(&cfg_sec_model, a, b);

@@ -89,6 +89,11 @@ typedef struct cfg_daemon {
 } cfg_daemon;
 
 typedef struct cfg_model {
+    char *name;                /* NULL for [model]; the NAME of [model:NAME] */
+    int line;                  /* of the section header; 0 for a [model] not written */
+    /* where thresholds and ignore are set, for the messages of the check
+     * against the model's labels, which only a load can make (0: not set) */
+    int thresholds_line, ignore_line;
     char *path;                /* .onnx file or Paddle inference folder */
     char *labels;              /* "" = from the model, else class numbers */
     int precision;             /* eng_precision (engine/engine.h owns the values) */
@@ -98,6 +103,8 @@ typedef struct cfg_model {
     double scale;              /* 0 = the model's, else 1/255 */
     int channel_order;         /* eng_order; ENG_ORDER_MODEL = the model's */
     char *calibration;         /* "" = next to the model */
+    char *thresholds;          /* "LABEL:SCORE, ...": a label's own min_score; "" = none */
+    char *ignore;              /* "LABEL, ...": labels never published; "" = none */
 } cfg_model;
 
 typedef struct cfg_stream {
@@ -125,6 +132,8 @@ typedef struct cfg_stream {
     cfg_region *regions;       /* after load: the [region:NAME]s it lists, in its
                                   order, copies of them; NULL = the whole frame */
     int nregions;
+    char *model;               /* "NAME, ...": the models classifying it; "" = [model]'s */
+    int model_line;            /* where model is set; 0: not set */
 } cfg_stream;
 
 /* [mqtt]: the broker the MQTT sink publishes to (daemon/sink_mqtt.c). */
@@ -152,9 +161,15 @@ typedef struct cfg_metrics {
     char *listen;              /* "ADDRESS:PORT"; "" = off */
 } cfg_metrics;
 
+/* [model:NAME] sections a config may hold. */
+enum { CFG_MODELS_MAX = 32 };
+
 typedef struct cfg {
+    char *file;                /* the name the file was read as, for later messages */
     cfg_daemon daemon;
-    cfg_model model;
+    cfg_model model;           /* [model]: the default model, named "default" */
+    cfg_model *models;         /* [model:NAME], in file order */
+    int nmodels;
     cfg_mqtt mqtt;
     cfg_metrics metrics;
     cfg_stream *streams;       /* in file order; none is valid (idle daemon) */
@@ -172,10 +187,21 @@ int cfg_load_string(cfg **out, const char *text, const char *name,
 void cfg_free(cfg *c);
 
 const cfg_stream *cfg_find_stream(const cfg *c, const char *name);
+/* The model a stream's `model` names: CFG_DEFAULT_MODEL is [model]; NULL:
+ * none of that name. */
+#define CFG_DEFAULT_MODEL "default"
+const cfg_model *cfg_find_model(const cfg *c, const char *name);
 
-/* For SIGHUP: a stream whose settings compare equal keeps running; any
- * [model] change means a new engine.  Line numbers are not compared; the
- * crops of the regions a stream lists are. */
+/* The items of a list value (a stream's model, a model's ignore and
+ * thresholds), one per call from *pos on: the name into name (trimmed),
+ * the score of a NAME:SCORE item into *score (-1: none).  Returns 0 at the
+ * end.  The values were checked at load. */
+int cfg_list_next(const char **pos, char *name, size_t len, double *score);
+
+/* For SIGHUP: a stream whose settings compare equal keeps running, and so
+ * does one whose models all compare equal; any change to a model means a
+ * new engine for it.  Line numbers are not compared; the crops of the
+ * regions a stream lists are. */
 int cfg_stream_equal(const cfg_stream *a, const cfg_stream *b);
 int cfg_model_equal(const cfg_model *a, const cfg_model *b);
 

@@ -106,6 +106,10 @@ static const cfg_key model_keys[] = {
       "channel order the model expects" },
     { "calibration", CFG_T_PATH, M(calibration), 0, 0, "", CFG_F_EMPTY_OK, NULL,
       "int8 scales file; empty = next to the model" },
+    { "thresholds", CFG_T_SCORES, M(thresholds), 0, 1000, "", CFG_F_EMPTY_OK, NULL,
+      "a label's own min_score, overriding the stream's, like covered:0.8, noise:0.6" },
+    { "ignore", CFG_T_LIST, M(ignore), 0, 1000, "", CFG_F_EMPTY_OK, NULL,
+      "labels never published (they still count as changes of state), like normal" },
 };
 
 static const cfg_key stream_keys[] = {
@@ -150,6 +154,8 @@ static const cfg_key stream_keys[] = {
     { "regions", CFG_T_NAMES, S(region_list), 0, CFG_REGIONS_MAX, "", CFG_F_EMPTY_OK, NULL,
       "[region:NAME] sections classified instead of the whole frame, each as a source of its own; "
       "empty = the whole frame" },
+    { "model", CFG_T_LIST, S(model), 0, 32, "", CFG_F_EMPTY_OK, NULL,
+      "models that classify it: default ([model]) or NAMEs of [model:NAME]; empty = default" },
 };
 
 /* A region is a crop with a name; what else a source may set stays with

@@ -27,6 +27,8 @@ typedef enum {
     CFG_T_LISTEN,   /* char *, "ADDRESS:PORT", a numeric IPv4 or [IPv6] address */
     CFG_T_CROP,     /* cfg_crop: X,Y,W,H in pixels or percent */
     CFG_T_NAMES,    /* char *, names of sections, comma-separated; max = how many */
+    CFG_T_LIST,     /* char *, names separated by commas ("a, b"); max = items at most */
+    CFG_T_SCORES,   /* char *, NAME:SCORE items, scores in [0, 1]; max = items at most */
 } cfg_type;
 
 enum {

@@ -42,6 +42,8 @@ const char *cfg_type_name(cfg_type t)
     case CFG_T_LISTEN: return "address:port";
     case CFG_T_CROP: return "crop";
     case CFG_T_NAMES: return "names";
+    case CFG_T_LIST: return "list";
+    case CFG_T_SCORES: return "label:score list";
     }
     return "?";
 }
@@ -135,6 +137,8 @@ void cfg_value_range(const cfg_key *k, char *buf, size_t len)
     case CFG_T_NAME:
     case CFG_T_TOPIC:
     case CFG_T_LISTEN:
+    case CFG_T_LIST:
+    case CFG_T_SCORES:
         cfg_text_range(k, buf, len);
         return;
     case CFG_T_CROP:
@@ -570,6 +574,8 @@ int cfg_value_set(const cfg_key *k, void *base, const char *text,
     case CFG_T_NAME:
     case CFG_T_TOPIC:
     case CFG_T_LISTEN:
+    case CFG_T_LIST:
+    case CFG_T_SCORES:
         if ((ret = cfg_text_check(k, text, why, len)) < 0)
             return ret;
         return set_string(AT(base, k, char *), text);
@@ -585,7 +591,8 @@ int cfg_value_set(const cfg_key *k, void *base, const char *text,
 void cfg_value_free(const cfg_key *k, void *base)
 {
     if (k->type == CFG_T_PATH || k->type == CFG_T_URL || k->type == CFG_T_NAME ||
-        k->type == CFG_T_TOPIC || k->type == CFG_T_LISTEN || k->type == CFG_T_NAMES) {
+        k->type == CFG_T_TOPIC || k->type == CFG_T_LISTEN || k->type == CFG_T_LIST ||
+        k->type == CFG_T_SCORES || k->type == CFG_T_NAMES) {
         free(*AT(base, k, char *));
         *AT(base, k, char *) = NULL;
     }
@@ -599,7 +606,9 @@ int cfg_value_equal(const cfg_key *k, const void *a, const void *b)
     case CFG_T_NAME:
     case CFG_T_TOPIC:
     case CFG_T_LISTEN:
-    case CFG_T_NAMES: {
+    case CFG_T_NAMES:
+    case CFG_T_LIST:
+    case CFG_T_SCORES: {
         const char *x = *CAT(a, k, char *), *y = *CAT(b, k, char *);
         return strcmp(x ? x : "", y ? y : "") == 0;
     }

@@ -252,6 +252,31 @@ char *ev_hello(const ev_hello_t *h, size_t *len)
     json_key(&b, "precision_reason");
     json_str(&b, h->precision_reason);
     time_now(&b);
+    /* appended: the members above are the ones hello always had */
+    json_key(&b, "models");
+    json_array_begin(&b);
+    for (int i = 0; i < h->nmodels; i++) {
+        const ev_hello_model *m = &h->models[i];
+        json_item(&b);
+        json_begin(&b);
+        json_key(&b, "name");
+        json_str(&b, m->name);
+        json_key(&b, "path");
+        json_str(&b, m->path);
+        json_key(&b, "precision");
+        json_str(&b, m->precision);
+        json_key(&b, "classes");
+        json_int(&b, m->classes);
+        json_key(&b, "input");
+        json_array_begin(&b);
+        json_item(&b);
+        json_int(&b, m->width);
+        json_item(&b);
+        json_int(&b, m->height);
+        json_array_end(&b);
+        json_end(&b);
+    }
+    json_array_end(&b);
     return finish(&b, len);
 }
 

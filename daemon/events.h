@@ -18,13 +18,21 @@ char *ev_stats(const snk_stream_stats *st, double seconds, int64_t time_us, size
 /* The members of that object after "event", for objects that embed it. */
 void ev_stats_members(json_buf *b, const snk_stream_stats *st, double seconds);
 
+/* One entry of hello's `models`. */
 typedef struct {
-    const char *version, *model, *precision;
+    const char *name, *path, *precision;
+    int classes, width, height;
+} ev_hello_model;
+
+typedef struct {
+    const char *version, *model, *precision;   /* the default model's, as before `models` */
     int classes, width, height;
     const char *const *streams;
     int nstreams;
     int max_batch;                /* frames per inference at most */
     const char *isa, *precision_reason;
+    const ev_hello_model *models; /* every model, the default first */
+    int nmodels;
 } ev_hello_t;
 char *ev_hello(const ev_hello_t *h, size_t *len);
 typedef struct {

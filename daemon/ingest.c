@@ -472,7 +472,7 @@ static int handle_frame(lc_stream *s, run_ctx *r, char *err, size_t errlen)
          * skips */
         lc_slot_put(src, r->finite && !c->realtime);
     }
-    sch_kick(lc_stream_sched(s));
+    lc_stream_kick(s);
     return 0;
 }
 

@@ -19,17 +19,29 @@ static char *hello(void *arg)
 {
     daemon_t *d = arg;
     sch_model_info mi;
+    int nm = sch_model_count(d->sched);
     const char **names = calloc((size_t)d->nst + 1, sizeof(char *));
+    ev_hello_model *models = calloc((size_t)nm + 1, sizeof *models);
+    sch_model_info *infos = calloc((size_t)nm + 1, sizeof *infos);
+    char *line = NULL;
     size_t len;
-    if (!names)
-        return NULL;
+    if (!names || !models || !infos)
+        goto end;
     for (int i = 0; i < d->nst; i++)
         names[i] = d->st[i].s->cfg.name;
+    for (int i = 0; i < nm; i++) {
+        sch_mdl_info(sch_model_at(d->sched, i), &infos[i]);
+        models[i] = (ev_hello_model){ infos[i].name, infos[i].model, infos[i].precision,
+                                      infos[i].classes, infos[i].width, infos[i].height };
+    }
     sch_model(d->sched, &mi);
     ev_hello_t h = { LCNETD_VERSION, mi.model, mi.precision, mi.classes, mi.width, mi.height,
-                     names, d->nst, mi.max_batch, mi.isa, mi.precision_reason };
-    char *line = ev_hello(&h, &len);
+                     names, d->nst, mi.max_batch, mi.isa, mi.precision_reason, models, nm };
+    line = ev_hello(&h, &len);
+end:
     free(names);
+    free(models);
+    free(infos);
     return line;
 }
 

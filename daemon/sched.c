@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/decide.h"
 #include "daemon/evq.h"
 #include "daemon/log.h"
 #include "daemon/sink.h"
@@ -49,8 +50,12 @@ struct sch_mdl {
     char *model_path, *labels_path, *calib_path;
     eng_options opt;
     int top_k;
+    /* thresholds and ignore as written, with where, until the load */
+    char *thresholds, *ignore, *file, *section;
+    int thresholds_line, ignore_line;
     eng_model *model;
     eng_labels *labels;
+    sch_decisions dec;
     sch_model_info info;
     batch b;
 };
@@ -71,7 +76,7 @@ struct sch {
     int ready;                  /* 1 loaded, -1 failed */
     int abandoned;              /* stopped while loading: the thread frees s itself */
     int inited;
-    char err[512];
+    char err[2048];
     cfg_cpus cpus;
 
     int64_t heartbeat_us;
@@ -111,8 +116,13 @@ static void mdl_free(sch_mdl *m)
     if (!m)
         return;
     batch_free(&m->b);
+    sch_decisions_free(&m->dec);
     eng_labels_free(m->labels);
     eng_free(m->model);
+    free(m->thresholds);
+    free(m->ignore);
+    free(m->file);
+    free(m->section);
     free(m->name);
     free(m->model_path);
     free(m->labels_path);
@@ -135,19 +145,32 @@ static void opts_from(eng_options *o, const cfg *c, const cfg_model *cm)
 }
 
 /* A model's settings, copied: the config may go before the thread reads them. */
-static sch_mdl *mdl_new(const cfg *c, const cfg_model *cm, const char *name)
+static sch_mdl *mdl_new(const cfg *c, const cfg_model *cm)
 {
     sch_mdl *m = calloc(1, sizeof *m);
-    if (!m || !(m->name = strdup(name)) || !(m->model_path = strdup(cm->path)) ||
+    char section[128];
+    snprintf(section, sizeof section, "model%s%s", cm->name ? ":" : "", cm->name ? cm->name : "");
+    if (!m || !(m->name = strdup(cm->name ? cm->name : SCH_DEFAULT_MODEL)) ||
+        !(m->model_path = strdup(cm->path)) ||
         !(m->labels_path = strdup(cm->labels ? cm->labels : "")) ||
-        !(m->calib_path = strdup(cm->calibration ? cm->calibration : ""))) {
+        !(m->calib_path = strdup(cm->calibration ? cm->calibration : "")) ||
+        !(m->thresholds = strdup(cm->thresholds ? cm->thresholds : "")) ||
+        !(m->ignore = strdup(cm->ignore ? cm->ignore : "")) ||
+        !(m->file = strdup(c->file ? c->file : "config")) || !(m->section = strdup(section))) {
         mdl_free(m);
         return NULL;
     }
+    m->thresholds_line = cm->thresholds_line;
+    m->ignore_line = cm->ignore_line;
     opts_from(&m->opt, c, cm);
     m->opt.calib_path = m->calib_path;
     m->top_k = cm->top_k;
     return m;
+}
+
+static const eng_labels *names_of(const sch_mdl *m)
+{
+    return m->labels ? m->labels : eng_model_labels(m->model);
 }
 
 static int load_model(sch_mdl *m, int max_batch, char *err, size_t errlen)
@@ -158,17 +181,28 @@ static int load_model(sch_mdl *m, int max_batch, char *err, size_t errlen)
     if (slow && strncmp(base ? base + 1 : m->model_path, "slow", 4) == 0)
         usleep((useconds_t)atoi(slow) * 1000);
 #endif
-    int ret = eng_load(&m->model, &m->opt, m->model_path, err, errlen);
-    if (ret < 0)
-        return ret;
-    if (m->labels_path[0] && (ret = eng_labels_load(&m->labels, m->labels_path, err, errlen)) < 0)
-        return ret;
-    const eng_info *in = eng_get_info(m->model);
-    if (in->channels != 3 || in->height < 8 || in->width < 8) {
-        snprintf(err, errlen, "%s: not an image classifier (input %dx%dx%d)", m->model_path,
+    char why[1024];
+    int ret = eng_load(&m->model, &m->opt, m->model_path, why, sizeof why);
+    if (ret == 0 && m->labels_path[0])
+        ret = eng_labels_load(&m->labels, m->labels_path, why, sizeof why);
+    const eng_info *in = ret == 0 ? eng_get_info(m->model) : NULL;
+    if (in && (in->channels != 3 || in->height < 8 || in->width < 8)) {
+        snprintf(why, sizeof why, "%s: not an image classifier (input %dx%dx%d)", m->model_path,
                  in->channels, in->height, in->width);
-        return ENG_EMODEL;
+        ret = ENG_EMODEL;
     }
+    if (ret < 0) {
+        /* the default model's messages are what they always were */
+        if (strcmp(m->name, SCH_DEFAULT_MODEL) == 0)
+            snprintf(err, errlen, "%s", why);
+        else
+            snprintf(err, errlen, "[%s] %s", m->section, why);
+        return ret;
+    }
+    sch_decisions_src ds = { m->thresholds, m->ignore, m->file, m->section, m->thresholds_line,
+                             m->ignore_line };
+    if ((ret = sch_decisions_load(&m->dec, &ds, names_of(m), in->classes, err, errlen)) < 0)
+        return ret;
     sch_model_info *i = &m->info;
     i->width = in->width;
     i->height = in->height;
@@ -192,11 +226,6 @@ static int load_model(sch_mdl *m, int max_batch, char *err, size_t errlen)
     return 0;
 }
 
-static const eng_labels *names_of(const sch_mdl *m)
-{
-    return m->labels ? m->labels : eng_model_labels(m->model);
-}
-
 /* Scores to events, by the source's publish rule. */
 static void publish(sch *s, sch_mdl *m, lc_source *src, const lc_frame *f, const float *probs,
                     int64_t now)
@@ -211,7 +240,8 @@ static void publish(sch *s, sch_mdl *m, lc_source *src, const lc_frame *f, const
     if (k < 1)
         return;
     sch_rule_params p = { st->cfg.min_score, st->cfg.publish == CFG_PUBLISH_CHANGE,
-                          st->cfg.hysteresis, m->info.classes, NULL, NULL };
+                          st->cfg.hysteresis, m->info.classes, m->dec.thresholds,
+                          m->dec.ignore };
     sch_rule_result r;
     if (sch_rules_apply(s->rules, st->cfg.name, src->region, m->name, &p, top[0].cls,
                         top[0].score, &r) < 0 || !r.publish)
@@ -220,8 +250,9 @@ static void publish(sch *s, sch_mdl *m, lc_source *src, const lc_frame *f, const
     snk_class cls[100];
     for (int i = 0; i < k; i++)
         cls[i] = (snk_class){ top[i].cls, top[i].score, eng_label(names_of(m), top[i].cls) };
-    snk_event *e = snk_label_new(st->cfg.name, src->region[0] ? src->region : NULL, NULL, cls, k,
-                                 f->seq, f->pts, f->capture_us, f->decoded_us, ms);
+    snk_event *e = snk_label_new(st->cfg.name, src->region[0] ? src->region : NULL,
+                                 src->model_in_events ? m->name : NULL, cls, k, f->seq, f->pts,
+                                 f->capture_us, f->decoded_us, ms);
 #ifdef LCNETD_TESTING
     if (e) {
         e->label.scaled_us = f->scaled_us;
@@ -299,15 +330,8 @@ static void *sch_main(void *arg)
     lc_block_signals();
     if (lc_pin_self(&s->cpus, err, sizeof err) < 0)
         lc_log(LOG_WARNING, "inference unpinned: %s", err);
-    for (int i = 0; i < s->nmodels && ret == 0; i++) {
-        sch_mdl *m = s->models[i];
-        if ((ret = load_model(m, s->max_batch, err, sizeof err)) < 0) {
-            if (i == 0)
-                snprintf(s->err, sizeof s->err, "%s", err);
-            else
-                snprintf(s->err, sizeof s->err, "[model:%s]: %s", m->name, err);
-        }
-    }
+    for (int i = 0; i < s->nmodels && ret == 0; i++)
+        ret = load_model(s->models[i], s->max_batch, s->err, sizeof s->err);
     pthread_mutex_lock(&s->m);
     s->ready = ret == 0 ? 1 : -1;
     pthread_cond_broadcast(&s->idle);
@@ -346,6 +370,7 @@ end:
     /* the engines go on the thread that made them */
     for (int i = 0; i < s->nmodels; i++) {
         batch_free(&s->models[i]->b);
+        sch_decisions_free(&s->models[i]->dec);
         eng_labels_free(s->models[i]->labels);
         s->models[i]->labels = NULL;
         eng_free(s->models[i]->model);
@@ -380,13 +405,15 @@ int sch_spawn(sch **out, const cfg *c, struct evq *q, sch_rules *rules, char *er
     *out = NULL;
     int max_batch = c->daemon.max_batch > 0 ? c->daemon.max_batch : 1;
     if (!s || !(s->src = calloc(MAX_SOURCES, sizeof(lc_source *))) ||
-        !(s->models = calloc(1, sizeof(sch_mdl *))) ||
-        !(s->models[0] = mdl_new(c, &c->model, SCH_DEFAULT_MODEL))) {
-        snprintf(err, errlen, "out of memory");
-        sch_free(s);
-        return -1;
+        !(s->models = calloc((size_t)c->nmodels + 1, sizeof(sch_mdl *))))
+        goto nomem;
+    /* every model the file defines, used or not: hello lists them, and a
+     * stream a reload adds may name one */
+    for (int i = 0; i <= c->nmodels; i++) {
+        if (!(s->models[i] = mdl_new(c, i ? &c->models[i - 1] : &c->model)))
+            goto nomem;
+        s->nmodels++;
     }
-    s->nmodels = 1;
     pthread_mutex_init(&s->m, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_cond_init(&s->idle, NULL);
@@ -406,6 +433,10 @@ int sch_spawn(sch **out, const cfg *c, struct evq *q, sch_rules *rules, char *er
     }
     *out = s;
     return 0;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    sch_free(s);
+    return -1;
 }
 
 int sch_loaded(sch *s, char *err, size_t errlen)

@@ -11,9 +11,10 @@
  * Adding a sink is one file that defines a snk_ops, a row in the table of
  * sinks.c and its keys in config/keys.c.
  *
- * Streams will have regions and several models (another issue): events
- * carry `region` and `model` already, NULL until then, and sinks put them
- * into topics and metric labels when set.
+ * A stream is classified as one or more sources, each a region of it
+ * with a model: label events carry `region` (NULL: the stream has no
+ * regions) and `model` (NULL: only the default model is configured), and
+ * sinks put them into topics and metric labels when set.
  */
 #ifndef LCNETD_SINK_H
 #define LCNETD_SINK_H

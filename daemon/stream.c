@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/sched.h"
 #include "daemon/util.h"
 
 struct lc_stream_priv {
-    pthread_mutex_t m;
+    pthread_mutex_t m;         /* the ring, and sched while it is handed over */
     /* latency samples since the last stats event (ms), a ring: nlat counts
      * all of them, the ring keeps the newest */
     float lat[LC_LATENCY_RING];
@@ -29,14 +30,18 @@ int lc_stream_new(lc_stream **out, const cfg_stream *c, const lc_source_spec *sr
     if (!s || !(s->priv = calloc(1, sizeof *s->priv)))
         goto nomem;
     pthread_mutex_init(&s->priv->m, NULL);
+    /* the config is freed on reload: every string key is copied (a key
+     * added to cfg_stream as char * must be added here and freed below) */
     s->cfg = *c;
     s->cfg.name = dup_or_empty(c->name);
     s->cfg.url = dup_or_empty(c->url);
+    s->cfg.model = dup_or_empty(c->model);
     s->cfg.password_file = NULL;    /* the config's, freed on reload; read already */
     s->cfg.password = NULL;
     s->cfg.region_list = NULL;
     s->cfg.regions = NULL;
-    if (!s->cfg.name || !s->cfg.url || (c->password && !(s->cfg.password = strdup(c->password))) ||
+    if (!s->cfg.name || !s->cfg.url || !s->cfg.model ||
+        (c->password && !(s->cfg.password = strdup(c->password))) ||
         !(s->cfg.region_list = dup_or_empty(c->region_list)) ||
         cfg_regions_dup(&s->cfg.regions, c->regions, c->nregions) < 0)
         goto nomem;
@@ -48,6 +53,7 @@ int lc_stream_new(lc_stream **out, const cfg_stream *c, const lc_source_spec *sr
         d->stream = s;
         d->index = i;
         d->model = src[i].model;
+        d->model_in_events = src[i].model_in_events;
         d->w = src[i].w;
         d->h = src[i].h;
         d->order = src[i].order;
@@ -84,6 +90,7 @@ void lc_stream_free(lc_stream *s)
     }
     free(s->cfg.name);
     free(s->cfg.url);
+    free(s->cfg.model);
     free(s->cfg.region_list);
     cfg_regions_free(s->cfg.regions, s->cfg.nregions);
     if (s->cfg.password) {
@@ -137,4 +144,21 @@ int lc_stream_latency_take(lc_stream *s, float *out, int max)
     s->priv->nlat = 0;
     pthread_mutex_unlock(&s->priv->m);
     return n;
+}
+
+void lc_stream_set_sched(lc_stream *s, struct sch *sc)
+{
+    pthread_mutex_lock(&s->priv->m);
+    s->sched = sc;
+    pthread_mutex_unlock(&s->priv->m);
+}
+
+void lc_stream_kick(lc_stream *s)
+{
+    /* under the lock: once a reload has handed the stream over, the old
+     * scheduler, about to be freed, is never woken through it */
+    pthread_mutex_lock(&s->priv->m);
+    if (s->sched)
+        sch_kick(s->sched);
+    pthread_mutex_unlock(&s->priv->m);
 }

@@ -28,7 +28,8 @@ typedef struct lc_source_spec {
     const char *region;        /* "" = the whole frame, the stream has no regions */
     const cfg_crop *crop;      /* NULL or unset = the whole frame */
     struct sch_mdl *model;     /* the scheduler's; outlives the stream */
-    const char *model_name;    /* as events name it */
+    const char *model_name;    /* its name (SCH_DEFAULT_MODEL for [model]'s) */
+    int model_in_events;       /* label events name the model (several are configured) */
     int w, h;                  /* the model's input */
     eng_order order;           /* what the scaler writes: the model's */
     eng_resize mode;
@@ -36,6 +37,7 @@ typedef struct lc_source_spec {
 
 typedef struct lc_source {
     char *region, *model_name;
+    int model_in_events;
     cfg_crop crop;             /* set: the part of the frame classified, made a
                                   rectangle for each frame size (media/crop.h) */
     int crop_failed;           /* the ingest thread's: the crop did not fit the
@@ -63,7 +65,7 @@ typedef struct lc_stream {
     int stop;              /* set through lc_stream_request_stop; read by the thread and its I/O callback */
     int64_t heartbeat_us;  /* last sign of life from the ingest thread */
     cfg_cpus cpus;         /* decode CPUs; count 0 = not pinned */
-    struct sch *sched;
+    struct sch *sched;     /* through lc_stream_set_sched and lc_stream_kick */
     struct evq *q;
 
     double key_gap;        /* widest keyframe spacing seen (s); the ingest thread's */
@@ -87,15 +89,10 @@ typedef struct lc_stream {
 } lc_stream;
 
 /* The scheduler a stream's frames go to: a reload may hand a stream it
- * keeps to a new one while its ingest thread runs. */
-static inline struct sch *lc_stream_sched(const lc_stream *s)
-{
-    return __atomic_load_n(&s->sched, __ATOMIC_ACQUIRE);
-}
-static inline void lc_stream_set_sched(lc_stream *s, struct sch *sc)
-{
-    __atomic_store_n(&s->sched, sc, __ATOMIC_RELEASE);
-}
+ * keeps to a new one while its ingest thread runs, so the ingest thread
+ * wakes it through the stream, never by a pointer it keeps. */
+void lc_stream_set_sched(lc_stream *s, struct sch *sc);
+void lc_stream_kick(lc_stream *s);
 
 /* Where a stream is, as subscribers hear it: the ingest thread sets it,
  * main reads it for status and the watchdog. */

@@ -382,7 +382,8 @@ static void test_unknown_section(void **state)
     (void)state;
     expect_error("[daemon]\n[deamon]\nlog_level = info\n",
                  "t.ini:2: [deamon]: unknown section",
-                 "expected [daemon], [model], [mqtt], [metrics], [stream:NAME] or [region:NAME]",
+                 "expected [daemon], [model], [model:NAME], [mqtt], [metrics], [stream:NAME] or "
+                 "[region:NAME]",
                  "did you mean [daemon]?", NULL);
     expect_error("[streams:yard]\nurl = /x\n", "t.ini:1: [streams:yard]: unknown section",
                  "did you mean [stream:yard]?", NULL);

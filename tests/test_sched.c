@@ -81,7 +81,7 @@ static void test_batch_from_128_cpus(void **state)
         char name[16];
         snprintf(name, sizeof name, "cam%d", i);
         sc.name = name;
-        lc_source_spec spec = { "", NULL, sch_model_at(s, 0), mi.name, mi.width, mi.height,
+        lc_source_spec spec = { "", NULL, sch_model_at(s, 0), mi.name, 0, mi.width, mi.height,
                                 mi.order, mi.mode };
         if (lc_stream_new(&st[i], &sc, &spec, 1, 2, err, sizeof err) < 0)
             fail_msg("lc_stream_new: %s", err);
