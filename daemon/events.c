@@ -136,6 +136,10 @@ static void regions(json_buf *b, const snk_region_stats *r, int n, int rate)
         json_begin(b);
         json_key(b, "region");
         json_str(b, g->region);
+        if (g->model) {
+            json_key(b, "model");
+            json_str(b, g->model);
+        }
         if (rate) {
             json_key(b, "classified_fps");
             json_num(b, g->classified_fps);

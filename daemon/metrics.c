@@ -17,8 +17,8 @@
 #include "daemon/strmap.h"
 
 typedef struct mregion {
-    char *name;
-    snk_region_stats st;        /* st.region is not kept: name is */
+    char *name, *model;         /* model NULL: the daemon's */
+    snk_region_stats st;        /* st.region, st.model are not kept: name, model are */
 } mregion;
 
 typedef struct mstream {
@@ -63,8 +63,10 @@ met *met_new(void)
 
 static void regions_free(mregion *rg, int n)
 {
-    for (int i = 0; rg && i < n; i++)
+    for (int i = 0; rg && i < n; i++) {
         free(rg[i].name);
+        free(rg[i].model);
+    }
     free(rg);
 }
 
@@ -165,14 +167,17 @@ static void copy_regions(mstream *ms, const snk_stream_stats *st, int sample)
     int n = 0;
     for (int i = 0; rg && i < st->nregions; i++, n++) {
         rg[i].st = st->regions[i];
-        rg[i].st.region = NULL;
-        if (!(rg[i].name = strdup(st->regions[i].region))) {
-            regions_free(rg, i);
+        rg[i].st.region = rg[i].st.model = NULL;
+        const char *model = st->regions[i].model;
+        if (!(rg[i].name = strdup(st->regions[i].region)) ||
+            (model && !(rg[i].model = strdup(model)))) {
+            regions_free(rg, i + 1);
             rg = NULL;
             n = 0;
             break;
         }
-        if (sample && i < ms->nrg && strcmp(ms->rg[i].name, rg[i].name) == 0)
+        if (sample && i < ms->nrg && strcmp(ms->rg[i].name, rg[i].name) == 0 &&
+            strcmp(ms->rg[i].model ? ms->rg[i].model : "", model ? model : "") == 0)
             rg[i].st.classified_fps = ms->rg[i].st.classified_fps;
     }
     regions_free(ms->rg, ms->nrg);
@@ -437,7 +442,7 @@ static void render(met *m, text *t, names *nm)
             if (s->nrg && per_region((int)c)) {
                 for (int r = 0; r < s->nrg; r++) {
                     put(t, "%s", counters[c].name);
-                    labels(t, nm->v[i], s->rg[r].name, m->model);
+                    labels(t, nm->v[i], s->rg[r].name, s->rg[r].model ? s->rg[r].model : m->model);
                     put(t, "} %llu\n", (unsigned long long)region_counter(&s->rg[r].st, (int)c));
                 }
                 continue;
@@ -468,7 +473,7 @@ static void render(met *m, text *t, names *nm)
         const mstream *s = lc_map_get(m->streams, nm->v[i]);
         for (int r = 0; r < s->nrg; r++) {
             put(t, "lcnetd_stream_classified_fps");
-            labels(t, nm->v[i], s->rg[r].name, m->model);
+            labels(t, nm->v[i], s->rg[r].name, s->rg[r].model ? s->rg[r].model : m->model);
             put(t, "} %.3f\n", s->rg[r].st.classified_fps);
         }
         if (s->nrg)
@@ -485,11 +490,12 @@ static void render(met *m, text *t, names *nm)
         const mstream *s = lc_map_get(m->streams, nm->v[i]);
         for (int r = 0; r < (s->nrg ? s->nrg : 1); r++) {
             const char *region = s->nrg ? s->rg[r].name : "";
+            const char *model = s->nrg ? s->rg[r].model : NULL;
             char key[600];
-            snprintf(key, sizeof key, "%s\x1f%s\x1f", nm->v[i], region);
+            snprintf(key, sizeof key, "%s\x1f%s\x1f%s", nm->v[i], region, model ? model : "");
             const mlat *l = lc_map_get(m->lat, key);
             put_hist(t, "lcnetd_event_latency_seconds", l ? &l->h : &zero, nm->v[i], region,
-                     m->model);
+                     model ? model : m->model);
         }
     }
     head(t, "lcnetd_inference_seconds", "histogram", "Time of each batch's inference.");

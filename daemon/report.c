@@ -51,8 +51,8 @@ static const char *state_of(const lc_stream *s)
     return st == LC_STREAM_ENDED ? "eof" : st == LC_STREAM_UP ? "up" : "down";
 }
 
-/* A stream's regions, each one of its sources (the first model's, while a
- * region has one). */
+/* A stream's regions, each one of its sources: one entry per region and
+ * model. */
 static int region_stats(lc_stream *s, double secs, snk_region_stats *rv)
 {
     int n = 0;
@@ -61,7 +61,9 @@ static int region_stats(lc_stream *s, double secs, snk_region_stats *rv)
         if (!src->region[0])
             continue;
         snk_region_stats *g = &rv[n++];
-        *g = (snk_region_stats){ .region = src->region, .classified = lc_read(&src->classified),
+        *g = (snk_region_stats){ .region = src->region,
+                                 .model = src->model_in_events ? src->model_name : NULL,
+                                 .classified = lc_read(&src->classified),
                                  .published = lc_read(&src->published),
                                  .skipped = lc_read(&src->skipped),
                                  .outside = lc_read(&src->outside) };

@@ -38,6 +38,7 @@ typedef struct snk_class {
 /* One region of a stream, as in its stats event: a source's counters. */
 typedef struct snk_region_stats {
     const char *region;
+    const char *model;          /* NULL: the stream's only model */
     uint64_t classified, published, skipped, outside;   /* outside: its crop did not fit */
     double classified_fps;      /* over the interval */
 } snk_region_stats;

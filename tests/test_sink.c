@@ -127,7 +127,7 @@ static void test_status_line(void **state)
     line = ev_status(&ss, 1, 5, 6.5, 7, "\"mqtt\":{\"state\":\"connected\"}", &len);
     assert_non_null(strstr(line, "\"reconnects\":4}],\"mqtt\":{\"state\":\"connected\"},\"time\":\""));
     free(line);    /* a stream with regions appends each one's counters */
-    snk_region_stats rg[2] = { { "gate", 5, 1, 0, 2, 9.0 }, { "door", 6, 2, 1, 0, 9.0 } };
+    snk_region_stats rg[2] = { { "gate", NULL, 5, 1, 0, 2, 9.0 }, { "door", NULL, 6, 2, 1, 0, 9.0 } };
     ss.nregions = 2;
     ss.regions = rg;
     line = ev_status(&ss, 1, 5, 6.5, 7, NULL, &len);

@@ -9,14 +9,14 @@ and the whole frame what it is without regions; each region is a source
 of its own (events carry `region`, stats count per region); a crop outside
 a 640x360 stream, or outside the frame after the camera changed its
 resolution, is a clear error event, and the other regions and streams keep
-running.
+running; with several models, every model classifies every region.
 """
 import os
 import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (ROOT, Daemon, DaemonTest, Subscriber, clip, main,  # noqa: E402
+from harness import (FIXTURES, ROOT, Daemon, DaemonTest, Subscriber, clip, main,  # noqa: E402
                      wait_until, write_config)
 
 MODEL = os.path.join(ROOT, "models", "camera-health.onnx")
@@ -28,24 +28,24 @@ TEST_KEYS = {"decoded_mono_us", "scaled_mono_us", "infer_start_mono_us", "infer_
              "sent_mono_us"}
 
 
-def config(tmp, streams, regions):
+def config(tmp, streams, regions, model_extra=""):
     """write_config with [region:NAME] sections after the streams."""
-    path, sock = write_config(tmp, streams, model=MODEL, labels=LABELS)
+    path, sock = write_config(tmp, streams, model=MODEL, labels=LABELS, model_extra=model_extra)
     with open(path, "a") as f:
         for name, crop in regions:
             f.write("[region:%s]\ncrop = %s\n\n" % (name, crop))
     return path, sock
 
 
-def start(test, streams, regions):
+def start(test, streams, regions, model_extra=""):
     """The daemon idle with a subscriber, then the streams added by a
     reload: the subscriber sees every event of theirs, the first frame's
     too."""
-    cfg, sock = config(test.tmp, [], [])
+    cfg, sock = config(test.tmp, [], [], model_extra)
     d = test.track(Daemon(cfg, sock))
     sub = test.track(Subscriber(sock))
     sub.wait_for(lambda e: e["event"] == "hello", what="hello")
-    config(test.tmp, streams, regions)
+    config(test.tmp, streams, regions, model_extra)
     d.p.send_signal(signal.SIGHUP)
     return d, sub
 
@@ -149,6 +149,36 @@ class Regions(DaemonTest):
         shrinks = src.get(("shrinks", "right"), [])
         self.assertTrue(shrinks, "the region was classified while it fit")
         self.assertIsNone(d.p.poll(), "the daemon runs on")
+
+
+    def test_regions_times_models(self):
+        """Each model a stream names classifies each of its regions: a
+        source per (region, model), each event naming both, counted apart."""
+        text = "\n[model:text]\npath = %s\ntop_k = 1\n" % os.path.join(FIXTURES,
+                                                                       "paddle_textline.onnx")
+        d, sub = start(self, [
+            ("split", {"url": clip("half-covered.mp4"), "realtime": "no",
+                       "regions": "left, right", "model": "default, text"}),
+        ], [("left", "0,0,50%,100%"), ("right", "50%,0,50%,100%")], text)
+        wait_until(lambda: any(e["state"] == "eof" for e in sub.of("stream", "split")), 120,
+                   "the end of the file")
+        mark = len(sub.events)
+        wait_until(lambda: any(e["event"] == "stats" for e in sub.events[mark:]), 10, "stats")
+        src = {}
+        for e in sub.of("label", "split"):
+            src.setdefault((e["region"], e["model"]), []).append(e)
+        self.assertEqual(sorted(src), [("left", "default"), ("left", "text"),
+                                       ("right", "default"), ("right", "text")])
+        for key, evs in src.items():
+            self.assertEqual(len(evs), 100, "%s: every frame of the 4 s clip" % (key,))
+            self.assertEqual(len(evs[0]["top"]), 3 if key[1] == "default" else 1)
+        self.assertEqual({e["top"][0]["label"] for e in src[("left", "default")]}, {"covered"})
+        self.assertEqual({e["top"][0]["label"] for e in src[("right", "default")]}, {"normal"})
+        stats = next(e for e in sub.events[mark:] if e["event"] == "stats")
+        got = sorted((r["region"], r["model"], r["classified"]) for r in stats["regions"])
+        self.assertEqual(got, [("left", "default", 100), ("left", "text", 100),
+                               ("right", "default", 100), ("right", "text", 100)])
+        self.assertIsNone(d.p.poll())
 
 
 if __name__ == "__main__":
