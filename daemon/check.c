@@ -124,45 +124,56 @@ static void check_socket(chk_report *r, const cfg_daemon *d)
         chk_error(r, "[daemon] socket %s", err);
 }
 
-/* A file the model section names: there and readable by this user. */
-static int model_file(chk_report *r, const char *key, const char *path)
+/* A file a model section names: there and readable by this user. */
+static int model_file(chk_report *r, const char *sec, const char *key, const char *path)
 {
     struct stat st;
-    char why[1024], what[64];
+    char why[1024], what[128];
     int ret = chk_access(path, R_OK, &st, why, sizeof why);
     if (ret == CHK_PATH_MISSING) {
-        chk_error(r, "[model] %s %s: %s (set %s to the file; lcnetd.ini(5) says what it holds)",
-                  key, path, why, key);
+        chk_error(r, "[%s] %s %s: %s (set %s to the file; lcnetd.ini(5) says what it holds)",
+                  sec, key, path, why, key);
         return -1;
     }
     if (ret < 0) {
-        chk_error(r, "[model] %s %s: %s (let user %s read it)", key, path, why, r->user);
+        chk_error(r, "[%s] %s %s: %s (let user %s read it)", sec, key, path, why, r->user);
         return -1;
     }
     if (S_ISDIR(st.st_mode) && chk_access(path, R_OK | X_OK, &st, why, sizeof why) < 0) {
-        chk_error(r, "[model] %s %s: %s (let user %s list it)", key, path, why, r->user);
+        chk_error(r, "[%s] %s %s: %s (let user %s list it)", sec, key, path, why, r->user);
         return -1;
     }
-    snprintf(what, sizeof what, "[model] %s", key);
+    snprintf(what, sizeof what, "[%s] %s", sec, key);
     chk_sandbox(r, what, path);
     return 0;
 }
 
-/* Loaded as the daemon loads it: on an inference thread pinned to
+static int model_files(chk_report *r, const cfg_model *m)
+{
+    char sec[96];
+    snprintf(sec, sizeof sec, "model%s%s", m->name ? ":" : "", m->name ? m->name : "");
+    int bad = model_file(r, sec, "path", m->path);
+    if (m->labels && m->labels[0])
+        bad |= model_file(r, sec, "labels", m->labels);
+    if (m->calibration && m->calibration[0])
+        bad |= model_file(r, sec, "calibration", m->calibration);
+    return bad;
+}
+
+/* Loaded as the daemon loads them: on an inference thread pinned to
  * inference_cpus, with the configured precision, labels and calibration,
- * compiled for every batch size up to max_batch. */
+ * compiled for every batch size up to max_batch, the labels that
+ * thresholds and ignore name checked. */
 static void check_model(chk_report *r, const cfg *c)
 {
     char err[2048];
     evq *q = NULL;
     sch *s = NULL;
     sch_model_info mi;
-    int bad = model_file(r, "path", c->model.path);
+    int bad = model_files(r, &c->model);
 
-    if (c->model.labels && c->model.labels[0])
-        bad |= model_file(r, "labels", c->model.labels);
-    if (c->model.calibration && c->model.calibration[0])
-        bad |= model_file(r, "calibration", c->model.calibration);
+    for (int i = 0; i < c->nmodels; i++)
+        bad |= model_files(r, &c->models[i]);
     if (bad)
         return;
     if (evq_new(&q, 16, err, sizeof err) < 0) {
@@ -174,10 +185,13 @@ static void check_model(chk_report *r, const cfg *c)
         evq_free(q);
         return;
     }
-    sch_model(s, &mi);
-    chk_ok(r, "[model] path %s: loads and compiles: %s on %s (%s), input %dx%d, %d classes, "
-           "batches of 1 to %d", c->model.path, mi.precision, mi.isa, mi.precision_reason,
-           mi.width, mi.height, mi.classes, mi.max_batch);
+    for (int i = 0; i < sch_model_count(s); i++) {
+        sch_mdl_info(sch_model_at(s, i), &mi);
+        chk_ok(r, "[model%s%s] path %s: loads and compiles: %s on %s (%s), input %dx%d, "
+               "%d classes, batches of 1 to %d", i ? ":" : "", i ? mi.name : "", mi.model,
+               mi.precision, mi.isa, mi.precision_reason, mi.width, mi.height, mi.classes,
+               mi.max_batch);
+    }
     sch_stop(s);
     evq_free(q);
 }

@@ -244,7 +244,11 @@ static void publish(sch *s, sch_mdl *m, lc_source *src, const lc_frame *f, const
                           m->dec.ignore };
     sch_rule_result r;
     if (sch_rules_apply(s->rules, st->cfg.name, src->region, m->name, &p, top[0].cls,
-                        top[0].score, &r) < 0 || !r.publish)
+                        top[0].score, &r) < 0)
+        return;
+    /* r.changed: this frame confirmed a new top-1 of the source r names,
+     * whatever publish says (what wants every change of state hooks in here) */
+    if (!r.publish)
         return;
     /* a typed event: the sinks format it on the loop, off these CPUs */
     snk_class cls[100];
