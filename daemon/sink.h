@@ -26,7 +26,7 @@
 #include "daemon/json.h"
 #include "daemon/publish.h"
 
-typedef enum { SNK_LABEL = 1, SNK_STATE, SNK_STATS } snk_kind;
+typedef enum { SNK_LABEL = 1, SNK_STATE, SNK_STATS, SNK_ERROR } snk_kind;
 
 typedef struct snk_class {
     int cls;
@@ -42,6 +42,8 @@ typedef struct snk_stream_stats {
     uint64_t packets, decode_errors, ts_discontinuities, auth_failures;
     double decoded_fps, classified_fps;    /* over the interval */
     double p50_ms, p99_ms;      /* < 0: no samples in the interval */
+    int snapshot;               /* the stream keeps snapshots: the three below count */
+    uint64_t snapshots, snapshot_errors, snapshot_dropped;
 } snk_stream_stats;
 
 /* What was lost on the way out, daemon-wide, since start. */
@@ -65,6 +67,7 @@ typedef struct snk_event {
             double latency_ms;      /* decode to the end of inference */
             int k;
             const snk_class *top;
+            const char *snapshot;   /* the JPEG of this frame (snapshot.h); NULL: none */
 #ifdef LCNETD_TESTING
             int64_t scaled_us, infer_start_us, infer_end_us;   /* monotonic */
 #endif
@@ -74,6 +77,10 @@ typedef struct snk_event {
             const char *reason;     /* NULL: none */
             double retry_s;         /* < 0: none */
         } state;
+        struct {
+            const char *source;     /* what failed: "snapshot" */
+            const char *message;    /* one line: the file, the reason, what to do */
+        } error;
         struct {
             double seconds;         /* the interval the rates cover */
             int n;
@@ -95,6 +102,10 @@ snk_event *snk_label_new(const char *stream, const snk_class *top, int k, int64_
                          int64_t capture_us, int64_t decoded_us, double latency_ms);
 snk_event *snk_state_new(const char *stream, const char *state, const char *reason,
                          double retry_s);
+/* snapshot (may be NULL) is set on the event label_new made, copied in:
+ * the caller's buffer may go. */
+snk_event *snk_label_snapshot(snk_event *e, const char *snapshot);
+snk_event *snk_error_new(const char *stream, const char *source, const char *message);
 
 /* What the daemon gives the sinks at start and on every reload. */
 typedef struct snk_env {

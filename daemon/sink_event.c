@@ -67,3 +67,53 @@ snk_event *snk_state_new(const char *stream, const char *state, const char *reas
     e->state.retry_s = retry_s;
     return e;
 }
+
+snk_event *snk_label_snapshot(snk_event *e, const char *snapshot)
+{
+    if (!e || !snapshot)
+        return e;
+    /* The event is one allocation, its strings last: grow it by the path.
+     * The strings move with the block, so their places are kept as
+     * offsets across realloc. */
+    enum { MAX_K = 100 };
+    size_t off_stream = (size_t)(e->stream - (const char *)e), off_label[MAX_K];
+    size_t used = off_stream + strlen(e->stream) + 1;
+    int k = e->label.k < MAX_K ? e->label.k : MAX_K;
+    for (int i = 0; i < k; i++) {
+        const char *l = e->label.top[i].label;
+        off_label[i] = l ? (size_t)(l - (const char *)e) : 0;
+        if (l && off_label[i] + strlen(l) + 1 > used)
+            used = off_label[i] + strlen(l) + 1;
+    }
+    size_t n = strlen(snapshot) + 1;
+    char *b = realloc(e, used + n);
+    if (!b) {
+        free(e);
+        return NULL;
+    }
+    e = (snk_event *)b;
+    e->stream = b + off_stream;
+    snk_class *t = (snk_class *)(e + 1);
+    e->label.top = t;
+    for (int i = 0; i < k; i++)
+        t[i].label = off_label[i] ? b + off_label[i] : NULL;
+    char *at = b + used;
+    e->label.snapshot = put_str(&at, snapshot);
+    return e;
+}
+
+snk_event *snk_error_new(const char *stream, const char *source, const char *message)
+{
+    size_t n = strlen(stream) + 1 + strlen(source) + 1 + strlen(message) + 1;
+    snk_event *e = malloc(sizeof *e + n);
+    if (!e)
+        return NULL;
+    memset(e, 0, sizeof *e);
+    char *at = (char *)(e + 1);
+    e->kind = SNK_ERROR;
+    e->stream = put_str(&at, stream);
+    e->time_us = lc_wall_us();
+    e->error.source = put_str(&at, source);
+    e->error.message = put_str(&at, message);
+    return e;
+}
