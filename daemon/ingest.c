@@ -366,6 +366,9 @@ static int handle_frame(lc_stream *s, run_ctx *r, char *err, size_t errlen)
     int ret = scl_frame(r->scaler, fr, f->pix, s->w * 3, err, errlen);
     if (ret < 0)
         return ret;
+    /* snapshots: the decoder's buffers, referenced, not copied */
+    if (f->src && av_frame_ref(f->src, fr) < 0)
+        av_frame_unref(f->src);
 #ifdef LCNETD_TESTING
     f->scaled_us = lc_mono_us();
 #endif

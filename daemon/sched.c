@@ -24,6 +24,7 @@
 #include "daemon/evq.h"
 #include "daemon/log.h"
 #include "daemon/sink.h"
+#include "daemon/snapshot.h"
 #include "daemon/util.h"
 
 #define MAX_STREAMS CFG_STREAMS_MAX   /* the config refuses more */
@@ -107,20 +108,26 @@ static void publish(sch *s, lc_stream *st, const lc_frame *f, const float *probs
     lc_count(&st->classified, 1);
     if (k < 1 || top[0].score < st->cfg.min_score)
         return;
-    if (st->cfg.publish == CFG_PUBLISH_CHANGE) {
-        /* hysteresis: a new top-1 must hold for that many frames in a row */
-        int c = top[0].cls;
-        if (c == st->last_cls) {
-            st->cand_n = 0;
-            return;
-        }
+    /* hysteresis: a new top-1 must hold for that many frames in a row.
+     * Tracked whatever publish says: a change is what snapshots follow. */
+    int c = top[0].cls, changed = 0;
+    if (c == st->last_cls) {
+        st->cand_n = 0;
+    } else {
         st->cand_n = c == st->cand_cls ? st->cand_n + 1 : 1;
         st->cand_cls = c;
-        if (st->cand_n < st->cfg.hysteresis)
-            return;
-        st->last_cls = c;
-        st->cand_n = 0;
+        if (st->cand_n >= st->cfg.hysteresis) {
+            st->last_cls = c;
+            st->cand_n = 0;
+            changed = 1;
+        }
     }
+    if (st->cfg.publish == CFG_PUBLISH_CHANGE && !changed)
+        return;
+    /* the publish rule's one hook for snapshots: the frame that changed it */
+    char shot[4400];
+    int snapped = changed && st->snap &&
+                  snap_take(st->snap, f->src, NULL, f->seq, shot, sizeof shot) == 0;
     /* a typed event: the sinks format it on the loop, off these CPUs */
     const eng_labels *names = s->labels ? s->labels : eng_model_labels(s->model);
     snk_class cls[100];
@@ -135,6 +142,8 @@ static void publish(sch *s, lc_stream *st, const lc_frame *f, const float *probs
         e->label.infer_end_us = f->infer_end_us;
     }
 #endif
+    if (snapped)
+        e = snk_label_snapshot(e, shot);
     if (e)
         lc_count(&st->published, 1);
     evq_push(s->q, e);

@@ -7,6 +7,8 @@
 
 #include "daemon/util.h"
 
+#include <libavutil/frame.h>
+
 static char *dup_or_empty(const char *s)
 {
     return strdup(s ? s : "");
@@ -39,7 +41,8 @@ int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, eng_order 
     if (!s->f || !s->fq || !s->freel)
         goto nomem;
     for (int i = 0; i < s->depth + 2; i++)
-        if (!(s->f[i].pix = malloc((size_t)w * (size_t)h * 3)))
+        if (!(s->f[i].pix = malloc((size_t)w * (size_t)h * 3)) ||
+            (c->snapshot && !(s->f[i].src = av_frame_alloc())))
             goto nomem;
     s->spare = 0;
     s->working = 1;
@@ -60,8 +63,10 @@ void lc_stream_free(lc_stream *s)
     if (!s)
         return;
     if (s->f)
-        for (int i = 0; i < s->depth + 2; i++)
+        for (int i = 0; i < s->depth + 2; i++) {
             free(s->f[i].pix);
+            av_frame_free(&s->f[i].src);
+        }
     pthread_mutex_destroy(&s->m);
     pthread_cond_destroy(&s->cv);
     free(s->f);
@@ -78,7 +83,10 @@ void lc_stream_free(lc_stream *s)
 
 lc_frame *lc_slot_spare(lc_stream *s)
 {
-    return &s->f[s->spare];     /* only the ingest thread touches spare */
+    lc_frame *f = &s->f[s->spare];     /* only the ingest thread touches spare */
+    if (f->src)
+        av_frame_unref(f->src);        /* the frame it held last time round */
+    return f;
 }
 
 void lc_slot_put(lc_stream *s, int wait)
@@ -92,6 +100,8 @@ void lc_slot_put(lc_stream *s, int wait)
     }
     if (s->fqn == s->depth) {
         lc_count(&s->skipped, 1);      /* the oldest goes, never seen by inference */
+        if (s->f[s->fq[s->fqhead]].src)
+            av_frame_unref(s->f[s->fq[s->fqhead]].src);
         s->freel[s->nfree++] = s->fq[s->fqhead];
         s->fqhead = (s->fqhead + 1) % s->depth;
         s->fqn--;
@@ -107,6 +117,9 @@ lc_frame *lc_slot_take(lc_stream *s)
     lc_frame *f = NULL;
     pthread_mutex_lock(&s->m);
     if (s->fqn > 0) {
+        /* classified: its decoded frame is not needed any more */
+        if (s->f[s->working].src)
+            av_frame_unref(s->f[s->working].src);
         s->freel[s->nfree++] = s->working;
         s->working = s->fq[s->fqhead];
         s->fqhead = (s->fqhead + 1) % s->depth;

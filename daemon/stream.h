@@ -21,8 +21,10 @@
 #include "config/config.h"
 #include "engine/engine.h"
 
+struct AVFrame;
 struct evq;
 struct sch;
+struct snap_stream;
 
 typedef struct {
     uint8_t *pix;          /* h rows of w*3 bytes, the model's size and channel order */
@@ -30,6 +32,10 @@ typedef struct {
     double pts;            /* seconds in the stream's time base */
     int64_t capture_us;    /* wall clock: the sender's (RTCP) when known, else decode time */
     int64_t decoded_us;    /* monotonic: when it left the decoder; latency starts here */
+    /* snapshot = yes only: a reference to the decoded frame (its pixels are
+     * the decoder's, not copied), for a snapshot of it; let go when the slot
+     * is dropped or filled again.  NULL: snapshots off. */
+    struct AVFrame *src;
 #ifdef LCNETD_TESTING
     /* monotonic stage times, for the latency breakdown of bench/e2e.py */
     int64_t scaled_us, infer_start_us, infer_end_us;
@@ -57,6 +63,7 @@ typedef struct lc_stream {
     cfg_cpus cpus;         /* decode CPUs; count 0 = not pinned */
     struct sch *sched;
     struct evq *q;
+    struct snap_stream *snap;   /* snapshot = yes: the writer's (snapshot.h); else NULL */
 
     double key_gap;        /* widest keyframe spacing seen (s); the ingest thread's */
 

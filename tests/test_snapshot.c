@@ -22,6 +22,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavutil/frame.h>
 
+#include "daemon/events.h"
 #include "daemon/evq.h"
 #include "daemon/sink.h"
 #include "daemon/snapfile.h"
@@ -340,6 +341,38 @@ static void test_writer_cannot_write(void **state)
     assert_int_equal(tmpdir_remove(dir), 0);
 }
 
+/* The label event names its snapshot last; without one it is the line it
+ * always was.  The event stays one allocation whose strings all survive. */
+static void test_label_event_field(void **state)
+{
+    (void)state;
+    snk_class top[2] = { { 3, 0.75f, "covered" }, { 1, 0.25f, NULL } };
+    snk_event *a = snk_label_new("cam1", top, 2, 42, 1.5, T0, 7, 2.0);
+    snk_event *b = snk_label_new("cam1", top, 2, 42, 1.5, T0, 7, 2.0);
+    size_t la, lb;
+    assert_ptr_equal(snk_label_snapshot(a, NULL), a);
+    b = snk_label_snapshot(b, "/var/lib/lcnetd/snapshots/cam1/x.jpg");
+    assert_non_null(b);
+    assert_string_equal(b->stream, "cam1");
+    assert_string_equal(b->label.top[0].label, "covered");
+    assert_null(b->label.top[1].label);
+    char *ta = ev_label(a, &la), *tb = ev_label(b, &lb);
+    const char *tail = ",\"snapshot\":\"/var/lib/lcnetd/snapshots/cam1/x.jpg\"}";
+    assert_int_equal(lb, la - 1 + strlen(tail));
+    assert_memory_equal(ta, tb, la - 1);
+    assert_string_equal(tb + la - 1, tail);
+    free(ta);
+    free(tb);
+    free(a);
+    free(b);
+    snk_event *e = snk_error_new("cam1", "snapshot", "stream cam1: snapshot: full");
+    char *te = ev_error(e, &la);
+    assert_non_null(strstr(te, "{\"event\":\"error\",\"stream\":\"cam1\",\"source\":\"snapshot\","
+                               "\"message\":\"stream cam1: snapshot: full\",\"time\":"));
+    free(te);
+    free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_writer_writes_and_keeps),
         cmocka_unit_test(test_writer_queue_full_drops),
         cmocka_unit_test(test_writer_cannot_write),
+        cmocka_unit_test(test_label_event_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
