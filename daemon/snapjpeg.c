@@ -4,9 +4,11 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/frame.h>
+#include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
@@ -17,6 +19,7 @@ enum { JPEG_QSCALE = 3 };
 struct snap_jpeg {
     AVCodecContext *enc;        /* for w x h */
     struct SwsContext *sws;
+    int sws_key[5];             /* what sws was made for: w, h, format, range, matrix */
     AVFrame *view;              /* a reference to the source, cropped */
     AVFrame *yuv;               /* what the encoder takes */
     int w, h;
@@ -113,27 +116,55 @@ static int plain_format(int fmt, int *full)
     }
 }
 
+/* A scaler for the view's size, format, range and matrix.  The ranges are
+ * given before sws_init_context: set afterwards, a same-size YUV to YUV
+ * conversion is a plain copy that ignores them. */
+static int scaler(snap_jpeg *j, int fmt, int full, int cs, char *err, size_t errlen)
+{
+    const AVFrame *v = j->view;
+    int key[5] = { v->width, v->height, fmt, full, cs };
+    if (j->sws && memcmp(key, j->sws_key, sizeof key) == 0)
+        return 0;
+    sws_freeContext(j->sws);
+    if (!(j->sws = sws_alloc_context()))
+        goto fail;
+    av_opt_set_int(j->sws, "srcw", v->width, 0);
+    av_opt_set_int(j->sws, "srch", v->height, 0);
+    av_opt_set_int(j->sws, "src_format", fmt, 0);
+    av_opt_set_int(j->sws, "dstw", j->w, 0);
+    av_opt_set_int(j->sws, "dsth", j->h, 0);
+    av_opt_set_int(j->sws, "dst_format", AV_PIX_FMT_YUV420P, 0);
+    av_opt_set_int(j->sws, "src_range", full, 0);
+    av_opt_set_int(j->sws, "dst_range", 1, 0);
+    av_opt_set_int(j->sws, "sws_flags", SWS_BICUBIC, 0);
+    if (sws_init_context(j->sws, NULL, NULL) < 0)
+        goto fail;
+    sws_setColorspaceDetails(j->sws, sws_getCoefficients(cs), full,
+                             sws_getCoefficients(SWS_CS_ITU601), 1, 0, 1 << 16, 1 << 16);
+    memcpy(j->sws_key, key, sizeof key);
+    return 0;
+fail:
+    sws_freeContext(j->sws);
+    j->sws = NULL;
+    const char *name = av_get_pix_fmt_name(v->format);
+    snprintf(err, errlen, "cannot convert %s frames to JPEG", name ? name : "these");
+    return -1;
+}
+
 /* The view's planes to the encoder's format: full range, BT.601 as JFIF
  * says, from whatever range and matrix the decoder reported. */
 static int convert(snap_jpeg *j, char *err, size_t errlen)
 {
     const AVFrame *v = j->view;
-    int src_full = v->color_range == AVCOL_RANGE_JPEG;
-    int fmt = plain_format(v->format, &src_full);
-    /* YUV420P filled at full range is YUVJ420P's layout */
-    j->sws = sws_getCachedContext(j->sws, v->width, v->height, fmt, j->w, j->h,
-                                  AV_PIX_FMT_YUV420P, SWS_BICUBIC, NULL, NULL, NULL);
-    if (!j->sws) {
-        const char *name = av_get_pix_fmt_name(v->format);
-        snprintf(err, errlen, "cannot convert %s frames to JPEG", name ? name : "these");
-        return -1;
-    }
+    int full = v->color_range == AVCOL_RANGE_JPEG;
+    int fmt = plain_format(v->format, &full);
     int cs = v->colorspace == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : SWS_CS_DEFAULT;
-    sws_setColorspaceDetails(j->sws, sws_getCoefficients(cs), src_full,
-                             sws_getCoefficients(SWS_CS_ITU601), 1, 0, 1 << 16, 1 << 16);
+    if (scaler(j, fmt, full, cs, err, errlen) < 0)
+        return -1;
     int ret = av_frame_make_writable(j->yuv);
     if (ret < 0)
         return av_fail(ret, "a frame for the encoder", err, errlen);
+    /* YUV420P filled at full range is YUVJ420P's layout */
     sws_scale(j->sws, (const uint8_t *const *)v->data, v->linesize, 0, v->height, j->yuv->data,
               j->yuv->linesize);
     return 0;

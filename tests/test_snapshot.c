@@ -163,8 +163,9 @@ static AVFrame *frame(int w, int h, int shade)
     return f;
 }
 
-/* Decode a JPEG file with libavcodec: its size, or fail. */
-static void jpeg_size(const char *path, int *w, int *h)
+/* Decode a JPEG file with libavcodec: its size, or fail; *luma: its
+ * first pixel's Y, if asked. */
+static void jpeg_read(const char *path, int *w, int *h, int *luma)
 {
     size_t len;
     uint8_t *b = slurp(path, &len);
@@ -180,10 +181,17 @@ static void jpeg_size(const char *path, int *w, int *h)
     assert_int_equal(avcodec_receive_frame(d, f), 0);
     *w = f->width;
     *h = f->height;
+    if (luma)
+        *luma = f->data[0][0];
     av_frame_free(&f);
     av_packet_free(&pkt);
     avcodec_free_context(&d);
     free(b);
+}
+
+static void jpeg_size(const char *path, int *w, int *h)
+{
+    jpeg_read(path, w, h, NULL);
 }
 
 static int wait_saved(snap_stream *s, uint64_t n)
@@ -241,6 +249,18 @@ static void test_writer_writes_and_keeps(void **state)
     assert_int_equal(jw, 101);
     assert_int_equal(jh, 60);
     assert_int_equal(snap_latest(w, "other", latest, sizeof latest), -1);
+    /* limited-range black and white become JPEG's full-range 0 and 255 */
+    AVFrame *flat = frame(64, 64, 0);
+    for (int v = 16; v <= 235; v += 219) {
+        int y;
+        for (int row = 0; row < 64; row++)
+            memset(flat->data[0] + row * flat->linesize[0], v, 64);
+        assert_int_equal(snap_take(s, flat, NULL, 7, path, sizeof path), 0);
+        assert_int_equal(wait_saved(s, v == 16 ? 7 : 8), 0);
+        jpeg_read(path, &jw, &jh, &y);
+        assert_in_range(y, v == 16 ? 0 : 253, v == 16 ? 2 : 255);
+    }
+    av_frame_free(&flat);
     snap_writer_free(w);
 
     /* a new writer (a restart) finds the files, and the limit holds */
