@@ -148,7 +148,8 @@ int snap_files_scan(snap_files *f, int dirfd, char *err, size_t errlen)
             goto nomem;
         v[n++].bytes = (uint64_t)st.st_size;
     }
-    qsort(v, n, sizeof *v, by_name);
+    if (n)
+        qsort(v, n, sizeof *v, by_name);
     for (size_t i = 0; i < n; i++)
         if (snap_files_add(f, v[i].name, v[i].bytes) < 0)
             goto nomem;
