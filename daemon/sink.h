@@ -2,7 +2,8 @@
  *
  * The pipeline emits typed events: a label with its top-k (the inference
  * thread), a stream's state change (its ingest thread, or main when a
- * reload stops it), and every stats_interval the stats of each stream with
+ * reload stops it), a stream's error that is not its connection's (the
+ * snapshot writer), and every stats_interval the stats of each stream with
  * the daemon's dropped counts (main).  Main's loop hands each event to every
  * sink: the event socket, MQTT, Prometheus metrics.  A sink formats its own
  * payload, on the loop: the inference CPUs write no JSON, and a sink nobody

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,14 @@ static void *writer_main(void *arg)
     if (lc_pin_self(&w->cpus, err, sizeof err) < 0)
         lc_log(LOG_WARNING, "snapshot writer unpinned: %s", err);
     lc_block_signals();
+    /* As the decoders: a snapshot late by a moment costs nothing, a label
+     * late behind an encode would, so the inference thread and the event
+     * loop take the CPU from this one the moment they wake.  Falling behind
+     * fills the queue, and further snapshots are dropped and counted. */
+    struct sched_param idle = { 0 };
+    int e = pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+    if (e)
+        lc_log(LOG_DEBUG, "snapshot writer: SCHED_IDLE: %s", strerror(e));
     pthread_mutex_lock(&w->m);
     for (;;) {
         snap_stream *s;

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/util.h"
-
 #include <libavutil/frame.h>
+
+#include "daemon/util.h"
 
 static char *dup_or_empty(const char *s)
 {
