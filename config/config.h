@@ -86,6 +86,8 @@ typedef struct cfg_daemon {
     int subscriber_buffer;     /* bytes */
     int max_subscribers;
     int allow_root;
+    char *snapshot_dir;        /* each stream's snapshots in a folder of its name */
+    int snapshot_queue;        /* snapshots waiting for the writer at most */
 } cfg_daemon;
 
 typedef struct cfg_model {
@@ -134,6 +136,9 @@ typedef struct cfg_stream {
     int nregions;
     char *model;               /* "NAME, ...": the models classifying it; "" = [model]'s */
     int model_line;            /* where model is set; 0: not set */
+    int snapshot;              /* a JPEG of the frame of each top-1 change */
+    int snapshot_keep;         /* files kept at most, the oldest removed first */
+    double snapshot_max_mb;    /* and megabytes (MiB) */
 } cfg_stream;
 
 /* [mqtt]: the broker the MQTT sink publishes to (daemon/sink_mqtt.c). */

@@ -83,6 +83,11 @@ static const cfg_key daemon_keys[] = {
       "event socket connections served at once" },
     { "allow_root", CFG_T_BOOL, D(allow_root), 0, 0, "no", CFG_F_RESTART, NULL,
       "allow running as root" },
+    { "snapshot_dir", CFG_T_PATH, D(snapshot_dir), 0, 4000, "/var/lib/lcnetd/snapshots",
+      CFG_F_RESTART, NULL,
+      "where streams with snapshot = yes keep their JPEGs, one folder per stream" },
+    { "snapshot_queue", CFG_T_INT, D(snapshot_queue), 1, 1000, "16", CFG_F_RESTART, NULL,
+      "snapshots waiting to be encoded and written; when full, more are dropped and counted" },
 };
 
 static const cfg_key model_keys[] = {
@@ -148,6 +153,12 @@ static const cfg_key stream_keys[] = {
       "run the codec's in-loop deblocking filter; no saves about a third of H.264 decoding" },
     { "enabled", CFG_T_BOOL, S(enabled), 0, 0, "yes", 0, NULL,
       "no = keep the section but do not run the stream" },
+    { "snapshot", CFG_T_BOOL, S(snapshot), 0, 0, "no", 0, NULL,
+      "save a JPEG of the frame of each change of the top-1 label, whatever publish says" },
+    { "snapshot_keep", CFG_T_INT, S(snapshot_keep), 1, 1000000, "1000", 0, NULL,
+      "snapshots kept at most; beyond, the oldest are removed" },
+    { "snapshot_max_mb", CFG_T_DOUBLE, S(snapshot_max_mb), 0.01, 1048576, "256", 0, NULL,
+      "megabytes (MiB) of snapshots kept at most; beyond, the oldest are removed" },
     { "crop", CFG_T_CROP, S(crop), 0, 0, "", CFG_F_EMPTY_OK, NULL,
       "the part of the frame classified, in pixels of the decoded frame or in percent of it; "
       "empty = the whole frame" },

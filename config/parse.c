@@ -192,6 +192,19 @@ static void check_backoff(parser *p, const cfg_stream *st)
                   p->label, st->backoff_min, st->backoff_max);
 }
 
+/* A stream's snapshots go in a folder named after it: a name starting with
+ * a dot would hide it (".x") or leave snapshot_dir ("..").  Such names are
+ * rare; refusing them beats an escaping scheme operators must learn. */
+static void check_snapshot(parser *p, const cfg_stream *st)
+{
+    if (!st->snapshot || st->name[0] != '.')
+        return;
+    add_error(p, p->set_at[key_index(&cfg_sec_stream, "snapshot")],
+              "[%s] snapshot: a stream whose name starts with '.' cannot keep snapshots "
+              "(its folder in snapshot_dir would be hidden or outside it; expected a name "
+              "starting with a letter, digit, '_' or '-')", p->label);
+}
+
 /* [mqtt]'s keys that only make sense together.  The password file is read
  * by the MQTT sink, not here: a broker's password going stale must not stop
  * the streams (--check-config reads it, see daemon/sinks.c). */
@@ -257,6 +270,7 @@ static void finish_section(parser *p)
         st->regions_line = p->set_at[key_index(&cfg_sec_stream, "regions")];
         if (!p->sec_errors) {
             check_backoff(p, st);
+            check_snapshot(p, st);
             read_password(p, st);
         }
     } else if (p->schema == &cfg_sec_daemon) {

@@ -124,6 +124,49 @@ static void check_socket(chk_report *r, const cfg_daemon *d)
         chk_error(r, "[daemon] socket %s", err);
 }
 
+/* Streams with snapshot = yes write into snapshot_dir, which the daemon
+ * makes if missing: it, or else the folder to hold it, must take new files
+ * for the daemon's user.  Only the service's sandbox cannot be seen from
+ * here: ProtectSystem=strict leaves writable the state directory alone. */
+static void check_snapshots(chk_report *r, const cfg *c)
+{
+    const char *dir = c->daemon.snapshot_dir;
+    char why[1024], parent[4096];
+    struct stat st;
+    int n = 0, made = 0;
+
+    for (int i = 0; i < c->nstreams; i++)
+        n += c->streams[i].enabled && c->streams[i].snapshot;
+    if (!n)
+        return;
+    int ret = chk_access(dir, W_OK | X_OK, &st, why, sizeof why);
+    if (ret == CHK_PATH_MISSING && strcmp(why, "no such file") == 0) {
+        snprintf(parent, sizeof parent, "%s", dir);
+        char *slash = strrchr(parent, '/');
+        slash[slash == parent] = 0;
+        ret = chk_access(parent, W_OK | X_OK, &st, why, sizeof why);
+        made = 1;
+    }
+    if (ret == 0 && !S_ISDIR(st.st_mode)) {
+        snprintf(why, sizeof why, "%s is not a directory", made ? parent : dir);
+        ret = CHK_PATH_MISSING;
+    }
+    if (ret < 0) {
+        chk_error(r, "[daemon] snapshot_dir %s: %s%s (%d stream%s with snapshot = yes would "
+                  "fail to save them: let user %s write there, or set snapshot_dir to a folder it "
+                  "may write)", dir, made ? "cannot be made: " : "", why, n, n > 1 ? "s" : "",
+                  r->user);
+        return;
+    }
+    chk_ok(r, "[daemon] snapshot_dir %s: user %s may write %s", dir, r->user,
+           made ? "the folder that will hold it" : "there");
+    if (r->for_unit && strncmp(dir, "/var/lib/lcnetd/", 16) != 0)
+        chk_note(r, "[daemon] snapshot_dir %s: lcnetd.service's ProtectSystem=strict keeps it "
+                 "read-only for the daemon: add ReadWritePaths=%s in a drop-in (systemctl edit "
+                 "lcnetd)", dir, dir);
+    chk_sandbox(r, "[daemon] snapshot_dir", dir);
+}
+
 /* A file a model section names: there and readable by this user. */
 static int model_file(chk_report *r, const char *sec, const char *key, const char *path)
 {
@@ -269,6 +312,7 @@ int chk_run(const char *config_path, const char *user, FILE *out, char *err, siz
     check_cpus(&r, &c->daemon);
     check_socket(&r, &c->daemon);
     check_model(&r, c);
+    check_snapshots(&r, c);
     for (int i = 0; i < c->nstreams; i++) {
         const cfg_stream *s = &c->streams[i];
         r.line = s->line;

@@ -119,6 +119,26 @@ char *ev_label(const snk_event *e, size_t *len)
     }
     json_array_end(&b);
     source(&b, e);
+    if (e->label.snapshot) {
+        json_key(&b, "snapshot");
+        json_str(&b, e->label.snapshot);
+    }
+    return finish(&b, len);
+}
+
+char *ev_error(const snk_event *e, size_t *len)
+{
+    json_buf b = JSON_BUF_INIT;
+    json_begin(&b);
+    json_key(&b, "event");
+    json_str(&b, "error");
+    json_key(&b, "stream");
+    json_str(&b, e->stream);
+    json_key(&b, "source");
+    json_str(&b, e->error.source);
+    json_key(&b, "message");
+    json_str(&b, e->error.message);
+    time_at(&b, e->time_us);
     return finish(&b, len);
 }
 
@@ -207,6 +227,16 @@ void ev_stats_members(json_buf *b, const snk_stream_stats *st, double seconds)
         json_uint(b, st->outside);
     }
     regions(b, st->regions, st->nregions, 1);
+    /* only for streams that keep snapshots: the others' lines stay as
+     * they were */
+    if (st->snapshot) {
+        json_key(b, "snapshots");
+        json_uint(b, st->snapshots);
+        json_key(b, "snapshot_errors");
+        json_uint(b, st->snapshot_errors);
+        json_key(b, "snapshot_dropped");
+        json_uint(b, st->snapshot_dropped);
+    }
 }
 
 

@@ -13,6 +13,8 @@
 char *ev_stream_state(const snk_event *e, size_t *len);
 /* {"event":"label",...} of an SNK_LABEL event */
 char *ev_label(const snk_event *e, size_t *len);
+/* {"event":"error","stream":...,"source":...,"message":...} of an SNK_ERROR event */
+char *ev_error(const snk_event *e, size_t *len);
 /* {"event":"stats",...} of one stream; seconds: the interval the rates cover */
 char *ev_stats(const snk_stream_stats *st, double seconds, int64_t time_us, size_t *len);
 /* The members of that object after "event", for objects that embed it. */

@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include <libavutil/frame.h>
+
 #include "daemon/util.h"
 
 struct lc_frameq {
@@ -20,7 +22,7 @@ struct lc_frameq {
     int *freel, nfree;
 };
 
-int lc_frameq_new(lc_frameq **out, int depth, size_t bytes)
+int lc_frameq_new(lc_frameq **out, int depth, size_t bytes, int refs)
 {
     lc_frameq *q = calloc(1, sizeof *q);
     *out = NULL;
@@ -35,7 +37,7 @@ int lc_frameq_new(lc_frameq **out, int depth, size_t bytes)
     if (!q->f || !q->fq || !q->freel)
         goto nomem;
     for (int i = 0; i < q->depth + 2; i++)
-        if (!(q->f[i].pix = malloc(bytes ? bytes : 1)))
+        if (!(q->f[i].pix = malloc(bytes ? bytes : 1)) || (refs && !(q->f[i].src = av_frame_alloc())))
             goto nomem;
     q->spare = 0;
     q->working = 1;
@@ -53,8 +55,10 @@ void lc_frameq_free(lc_frameq *q)
     if (!q)
         return;
     if (q->f)
-        for (int i = 0; i < q->depth + 2; i++)
+        for (int i = 0; i < q->depth + 2; i++) {
             free(q->f[i].pix);
+            av_frame_free(&q->f[i].src);
+        }
     pthread_mutex_destroy(&q->m);
     pthread_cond_destroy(&q->cv);
     free(q->f);
@@ -63,9 +67,18 @@ void lc_frameq_free(lc_frameq *q)
     free(q);
 }
 
+/* A slot's decoded frame is let go as soon as nobody will snapshot it. */
+static void release(lc_frame *f)
+{
+    if (f->src)
+        av_frame_unref(f->src);
+}
+
 lc_frame *lc_frameq_spare(lc_frameq *q)
 {
-    return &q->f[q->spare];     /* only the producer touches spare */
+    lc_frame *f = &q->f[q->spare];      /* only the producer touches spare */
+    release(f);                         /* what it held last time round */
+    return f;
 }
 
 int lc_frameq_put(lc_frameq *q, int wait, const int *stop, int64_t *heartbeat_us)
@@ -80,6 +93,7 @@ int lc_frameq_put(lc_frameq *q, int wait, const int *stop, int64_t *heartbeat_us
     }
     if (q->n == q->depth) {
         /* the oldest goes, never seen by the consumer */
+        release(&q->f[q->fq[q->head]]);
         q->freel[q->nfree++] = q->fq[q->head];
         q->head = (q->head + 1) % q->depth;
         q->n--;
@@ -97,6 +111,7 @@ lc_frame *lc_frameq_take(lc_frameq *q)
     lc_frame *f = NULL;
     pthread_mutex_lock(&q->m);
     if (q->n > 0) {
+        release(&q->f[q->working]);     /* classified: its snapshot was taken or not */
         q->freel[q->nfree++] = q->working;
         q->working = q->fq[q->head];
         q->head = (q->head + 1) % q->depth;

@@ -20,12 +20,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct AVFrame;
+
 typedef struct lc_frame {
     uint8_t *pix;          /* h rows of w*3 bytes, the model's size and channel order */
     int64_t seq;           /* frame number in this stream, counting decoded frames */
     double pts;            /* seconds in the stream's time base */
     int64_t capture_us;    /* wall clock: the sender's (RTCP) when known, else decode time */
     int64_t decoded_us;    /* monotonic: when it left the decoder; latency starts here */
+    /* snapshot = yes only: a reference to the decoded frame (its pixels are
+     * the decoder's, not copied), for a snapshot of it; let go when the slot
+     * is dropped or filled again.  NULL: snapshots off. */
+    struct AVFrame *src;
+    int crop_x, crop_y, crop_w, crop_h;    /* of src that was classified; crop_w 0: all */
 #ifdef LCNETD_TESTING
     /* monotonic stage times, for the latency breakdown of bench/e2e.py */
     int64_t scaled_us, infer_start_us, infer_end_us;
@@ -34,11 +41,13 @@ typedef struct lc_frame {
 
 typedef struct lc_frameq lc_frameq;
 
-/* depth >= 1 frames of `bytes` each.  -1: out of memory. */
-int lc_frameq_new(lc_frameq **out, int depth, size_t bytes);
+/* depth >= 1 frames of `bytes` each; refs set: each with an empty src to
+ * hold a decoded frame.  -1: out of memory. */
+int lc_frameq_new(lc_frameq **out, int depth, size_t bytes, int refs);
 void lc_frameq_free(lc_frameq *q);
 
-/* Producer: the buffer to fill next (the same until put). */
+/* Producer: the buffer to fill next (the same until put); src, if any,
+ * holds nothing. */
 lc_frame *lc_frameq_spare(lc_frameq *q);
 /* Queue the spare buffer.  With wait set, first blocks while the queue is
  * full, until the consumer takes one or *stop is set; *heartbeat_us (may be

@@ -460,6 +460,13 @@ static int handle_frame(lc_stream *s, run_ctx *r, char *err, size_t errlen)
                             : scale_for_source(r, i, fr, rect, f, err, errlen);
         if (ret < 0)
             return ret;
+        /* snapshots: the decoder's buffers, referenced, not copied */
+        if (f->src && av_frame_ref(f->src, fr) < 0)
+            av_frame_unref(f->src);
+        f->crop_x = rect ? rect->x : 0;
+        f->crop_y = rect ? rect->y : 0;
+        f->crop_w = rect ? rect->w : 0;
+        f->crop_h = rect ? rect->h : 0;
 #ifdef LCNETD_TESTING
         f->scaled_us = lc_mono_us();
 #endif

@@ -93,6 +93,12 @@ static int stream_up(daemon_t *d, const cfg_stream *c, char *err, size_t errlen)
         return -1;
     lc_stream_set_sched(s, d->sched);
     s->q = d->q;
+    if (c->snapshot &&
+        !(s->snap = snap_stream_get(d->snap, c->name, c->snapshot_keep, c->snapshot_max_mb))) {
+        lc_stream_free(s);
+        snprintf(err, errlen, "stream %s: out of memory", c->name);
+        return -1;
+    }
     /* unpinned streams get every CPU back: they would inherit the loop's */
     s->cpus = d->c->daemon.decode_cpus.count ? d->c->daemon.decode_cpus : d->start_cpus;
     stream_ref *v = realloc(d->st, sizeof(*v) * (size_t)(d->nst + 1));
@@ -709,6 +715,12 @@ int main(int argc, char **argv)
         goto end;
     }
     pin_loop(&d);
+    /* born on the loop's CPUs (off the inference CPUs), or the decoders' */
+    if (snap_writer_new(&d.snap, d.c->daemon.snapshot_dir, d.c->daemon.snapshot_queue,
+                        &d.c->daemon.decode_cpus, d.q, err, sizeof err) < 0) {
+        lc_log(LOG_ERR, "%s", err);
+        goto end;
+    }
     if (setup_socket(&d, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "event socket: %s", err);
         ret = EX_OSERR;
@@ -767,6 +779,8 @@ end:
     sch_stop(d.pending);        /* returns at once if its model still loads */
     cfg_free(d.pending_cfg);
     sch_stop(d.sched);
+    /* after the last snap_take; its error events still reach the sinks */
+    snap_writer_free(d.snap);
     if (d.sinks) {
         evq_drain(d.q, to_sinks, &d);
         snk_set_close(d.sinks);

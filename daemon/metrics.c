@@ -452,6 +452,32 @@ static void render(met *m, text *t, names *nm)
             put(t, "} %llu\n", (unsigned long long)counter_of(&s->st, (int)c));
         }
     }
+    /* streams with snapshot = yes only: the others have no such series */
+    static const struct {
+        const char *name, *help;
+    } snaps[] = {
+        { "lcnetd_snapshots_total", "Snapshots written." },
+        { "lcnetd_snapshot_errors_total",
+          "Snapshots lost to the disk (full, read-only) or the encoder; an error event each." },
+        { "lcnetd_snapshot_dropped_total",
+          "Snapshots not taken because the writer's queue was full." },
+    };
+    int any = 0;
+    for (int i = 0; i < nm->n; i++)
+        any |= ((const mstream *)lc_map_get(m->streams, nm->v[i]))->st.snapshot;
+    for (size_t c = 0; any && c < sizeof snaps / sizeof snaps[0]; c++) {
+        head(t, snaps[c].name, "counter", snaps[c].help);
+        for (int i = 0; i < nm->n; i++) {
+            const mstream *s = lc_map_get(m->streams, nm->v[i]);
+            if (!s->st.snapshot)
+                continue;
+            put(t, "%s", snaps[c].name);
+            labels(t, nm->v[i], "", m->model);
+            put(t, "} %llu\n", (unsigned long long)(c == 0 ? s->st.snapshots
+                                                    : c == 1 ? s->st.snapshot_errors
+                                                             : s->st.snapshot_dropped));
+        }
+    }
     head(t, "lcnetd_stream_up", "gauge", "1 while the stream delivers frames, else 0.");
     for (int i = 0; i < nm->n; i++) {
         const mstream *s = lc_map_get(m->streams, nm->v[i]);

@@ -7,6 +7,7 @@
 #include "daemon/report.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +108,42 @@ static char *status(void *arg)
     return line;
 }
 
+/* `snapshot STREAM`: the newest file of a running stream that keeps them. */
+static char *snapshot(void *arg, const char *stream, char *err, size_t errlen)
+{
+    daemon_t *d = arg;
+    const lc_stream *s = NULL;
+    char path[4400];
+    for (int i = 0; i < d->nst && !s; i++)
+        if (strcmp(d->st[i].s->cfg.name, stream) == 0)
+            s = d->st[i].s;
+    if (!s) {
+        snprintf(err, errlen, "snapshot: no stream %s is running (the status command lists them)",
+                 stream);
+        return NULL;
+    }
+    if (!s->snap) {
+        snprintf(err, errlen, "snapshot: stream %s keeps no snapshots (set snapshot = yes in "
+                 "its section)", stream);
+        return NULL;
+    }
+    if (snap_latest(d->snap, stream, path, sizeof path) < 0) {
+        snprintf(err, errlen, "snapshot: stream %s has none yet (one is taken when its label "
+                 "changes)", stream);
+        return NULL;
+    }
+    json_buf b = JSON_BUF_INIT;
+    json_begin(&b);
+    json_key(&b, "event");
+    json_str(&b, "snapshot");
+    json_key(&b, "stream");
+    json_str(&b, stream);
+    json_key(&b, "path");
+    json_str(&b, path);
+    json_end(&b);
+    return json_take(&b);
+}
+
 static int cmp_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
@@ -152,6 +189,14 @@ static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats *
         st->regions = rv;
         st->nregions = region_stats(s, secs, rv);
         rv += st->nregions;
+        if (s->snap) {
+            snap_counts sc;
+            snap_counts_get(s->snap, &sc);
+            st->snapshot = 1;
+            st->snapshots = sc.saved;
+            st->snapshot_errors = sc.errors;
+            st->snapshot_dropped = sc.dropped;
+        }
         if (secs <= 0)
             continue;
         float lat[LC_LATENCY_RING];
@@ -202,6 +247,6 @@ void rpt_env(daemon_t *d, snk_env *env, int max_subscribers)
 {
     sch_model(d->sched, &d->mi);
     *env = (snk_env){ .listen_fd = d->listen_fd, .max_subscribers = max_subscribers,
-                      .hooks = { hello, status, d }, .version = LCNETD_VERSION,
+                      .hooks = { hello, status, snapshot, d }, .version = LCNETD_VERSION,
                       .model = d->mi.model, .precision = d->mi.precision, .isa = d->mi.isa };
 }

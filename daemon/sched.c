@@ -28,6 +28,7 @@
 #include "daemon/evq.h"
 #include "daemon/log.h"
 #include "daemon/sink.h"
+#include "daemon/snapshot.h"
 #include "daemon/util.h"
 
 /* Sources the table holds: the config refuses more. */
@@ -250,6 +251,12 @@ static void publish(sch *s, sch_mdl *m, lc_source *src, const lc_frame *f, const
      * whatever publish says (what wants every change of state hooks in here) */
     if (!r.publish)
         return;
+    /* the snapshot hook: the frame that changed it, cropped as it was
+     * classified (an ignored label's change has no event to name one) */
+    char shot[4400];
+    const snap_rect crop = { f->crop_x, f->crop_y, f->crop_w, f->crop_h };
+    int snapped = r.changed && st->snap &&
+                  snap_take(st->snap, f->src, f->crop_w ? &crop : NULL, f->seq, shot, sizeof shot) == 0;
     /* a typed event: the sinks format it on the loop, off these CPUs */
     snk_class cls[100];
     for (int i = 0; i < k; i++)
@@ -264,6 +271,8 @@ static void publish(sch *s, sch_mdl *m, lc_source *src, const lc_frame *f, const
         e->label.infer_end_us = f->infer_end_us;
     }
 #endif
+    if (snapped)
+        e = snk_label_snapshot(e, shot);
     if (e) {
         lc_count(&src->published, 1);
         lc_count(&st->published, 1);

@@ -2,7 +2,8 @@
  *
  * The pipeline emits typed events: a label with its top-k (the inference
  * thread), a stream's state change (its ingest thread, or main when a
- * reload stops it), and every stats_interval the stats of each stream with
+ * reload stops it), a stream's error that is not its connection's (the
+ * snapshot writer), and every stats_interval the stats of each stream with
  * the daemon's dropped counts (main).  Main's loop hands each event to every
  * sink: the event socket, MQTT, Prometheus metrics.  A sink formats its own
  * payload, on the loop: the inference CPUs write no JSON, and a sink nobody
@@ -27,7 +28,7 @@
 #include "daemon/json.h"
 #include "daemon/publish.h"
 
-typedef enum { SNK_LABEL = 1, SNK_STATE, SNK_STATS } snk_kind;
+typedef enum { SNK_LABEL = 1, SNK_STATE, SNK_STATS, SNK_ERROR } snk_kind;
 
 typedef struct snk_class {
     int cls;
@@ -55,6 +56,8 @@ typedef struct snk_stream_stats {
     uint64_t outside;
     int nregions;               /* 0: the stream has no regions */
     const snk_region_stats *regions;
+    int snapshot;               /* the stream keeps snapshots: the three below count */
+    uint64_t snapshots, snapshot_errors, snapshot_dropped;
 } snk_stream_stats;
 
 /* What was lost on the way out, daemon-wide, since start. */
@@ -78,6 +81,7 @@ typedef struct snk_event {
             double latency_ms;      /* decode to the end of inference */
             int k;
             const snk_class *top;
+            const char *snapshot;   /* the JPEG of this frame (snapshot.h); NULL: none */
 #ifdef LCNETD_TESTING
             int64_t scaled_us, infer_start_us, infer_end_us;   /* monotonic */
 #endif
@@ -88,6 +92,10 @@ typedef struct snk_event {
             const char *reason;     /* NULL: none */
             double retry_s;         /* < 0: none */
         } state;
+        struct {
+            const char *source;     /* what failed: "snapshot" */
+            const char *message;    /* one line: the file, the reason, what to do */
+        } error;
         struct {
             double seconds;         /* the interval the rates cover */
             int n;
@@ -114,6 +122,10 @@ snk_event *snk_state_new(const char *stream, const char *state, const char *reas
  * the frame (reason says how), "up" when it fits again. */
 snk_event *snk_region_state_new(const char *stream, const char *region, const char *state,
                                 const char *reason, double retry_s);
+/* snapshot (may be NULL) is set on the event label_new made, copied in:
+ * the caller's buffer may go. */
+snk_event *snk_label_snapshot(snk_event *e, const char *snapshot);
+snk_event *snk_error_new(const char *stream, const char *source, const char *message);
 
 /* What the daemon gives the sinks at start and on every reload. */
 typedef struct snk_env {

@@ -62,7 +62,7 @@ int lc_stream_new(lc_stream **out, const cfg_stream *c, const lc_source_spec *sr
             d->crop = *src[i].crop;
         if (!(d->region = dup_or_empty(src[i].region)) ||
             !(d->model_name = dup_or_empty(src[i].model_name)) ||
-            lc_frameq_new(&d->q, depth, (size_t)d->w * (size_t)d->h * 3) < 0)
+            lc_frameq_new(&d->q, depth, (size_t)d->w * (size_t)d->h * 3, c->snapshot) < 0)
             goto nomem;
     }
     s->heartbeat_us = lc_mono_us();

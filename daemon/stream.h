@@ -22,6 +22,7 @@ struct evq;
 struct sch;
 struct sch_mdl;
 struct lc_stream_priv;
+struct snap_stream;
 
 /* What a source is: the caller's to fill for lc_stream_new, copied. */
 typedef struct lc_source_spec {
@@ -67,6 +68,7 @@ typedef struct lc_stream {
     cfg_cpus cpus;         /* decode CPUs; count 0 = not pinned */
     struct sch *sched;     /* through lc_stream_set_sched and lc_stream_kick */
     struct evq *q;
+    struct snap_stream *snap;   /* snapshot = yes: the writer's (snapshot.h); else NULL */
 
     double key_gap;        /* widest keyframe spacing seen (s); the ingest thread's */
 

@@ -29,7 +29,7 @@ static void test_full_queue_drops_the_oldest(void **state)
     lc_frameq *q = NULL;
     int dropped = 0;
     (void)state;
-    assert_int_equal(lc_frameq_new(&q, 3, 16), 0);
+    assert_int_equal(lc_frameq_new(&q, 3, 16, 0), 0);
     for (int64_t i = 1; i <= 10; i++)
         put_seq(q, i, &dropped);
     /* 3 held: the newest three; the 7 before them dropped */
@@ -55,7 +55,7 @@ static void test_counts_add_up(void **state)
     int dropped = 0, taken = 0, put = 0;
     int64_t last = 0;
     (void)state;
-    assert_int_equal(lc_frameq_new(&q, 4, 16), 0);
+    assert_int_equal(lc_frameq_new(&q, 4, 16, 0), 0);
     unsigned r = 12345;
     for (int round = 0; round < 2000; round++) {
         r = r * 1103515245u + 12345u;
@@ -102,7 +102,7 @@ static void test_waiting_producer_loses_nothing(void **state)
     producer p = { .n = 200 };
     pthread_t t;
     (void)state;
-    assert_int_equal(lc_frameq_new(&p.q, 2, 16), 0);
+    assert_int_equal(lc_frameq_new(&p.q, 2, 16, 0), 0);
     assert_int_equal(pthread_create(&t, NULL, produce, &p), 0);
     for (int64_t want = 1; want <= p.n;) {
         lc_frame *f = lc_frameq_take(p.q);
@@ -125,7 +125,7 @@ static void test_stop_releases_a_waiting_producer(void **state)
     producer p = { .n = 3 };
     pthread_t t;
     (void)state;
-    assert_int_equal(lc_frameq_new(&p.q, 2, 16), 0);
+    assert_int_equal(lc_frameq_new(&p.q, 2, 16, 0), 0);
     assert_int_equal(pthread_create(&t, NULL, produce, &p), 0);
     while (lc_frameq_count(p.q) < 2)
         usleep(1000);
