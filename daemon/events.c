@@ -142,20 +142,22 @@ char *ev_error(const snk_event *e, size_t *len)
     return finish(&b, len);
 }
 
-/* A stream's regions, each with its own counters; nothing for a stream
- * without regions. */
-static void regions(json_buf *b, const snk_region_stats *r, int n, int rate)
+/* A stream's sources, each with its own counters; nothing for a stream
+ * of one unnamed source (no regions, one model). */
+static void sources(json_buf *b, const snk_source_stats *r, int n, int rate)
 {
     if (!n)
         return;
-    json_key(b, "regions");
+    json_key(b, "sources");
     json_array_begin(b);
     for (int i = 0; i < n; i++) {
-        const snk_region_stats *g = &r[i];
+        const snk_source_stats *g = &r[i];
         json_item(b);
         json_begin(b);
-        json_key(b, "region");
-        json_str(b, g->region);
+        if (g->region) {
+            json_key(b, "region");
+            json_str(b, g->region);
+        }
         if (g->model) {
             json_key(b, "model");
             json_str(b, g->model);
@@ -226,7 +228,7 @@ void ev_stats_members(json_buf *b, const snk_stream_stats *st, double seconds)
         json_key(b, "outside");
         json_uint(b, st->outside);
     }
-    regions(b, st->regions, st->nregions, 1);
+    sources(b, st->sources, st->nsources, 1);
     /* only for streams that keep snapshots: the others' lines stay as
      * they were */
     if (st->snapshot) {
@@ -344,7 +346,7 @@ char *ev_status(const ev_status_stream *st, int n, int subscribers, double class
         json_uint(&b, st[i].skipped);
         json_key(&b, "reconnects");
         json_uint(&b, st[i].reconnects);
-        regions(&b, st[i].regions, st[i].nregions, 0);
+        sources(&b, st[i].sources, st[i].nsources, 0);
         json_end(&b);
     }
     json_array_end(&b);

@@ -40,8 +40,8 @@ char *ev_hello(const ev_hello_t *h, size_t *len);
 typedef struct {
     const char *name, *state;
     uint64_t decoded, classified, skipped, reconnects;
-    int nregions;                 /* 0: no regions (nothing added to the line) */
-    const snk_region_stats *regions;
+    int nsources;                 /* 0: one source, unnamed (nothing added to the line) */
+    const snk_source_stats *sources;
 } ev_status_stream;
 /* events_dropped: events the threads' queue to the loop had to drop;
  * extra: more "key":value members before "time" (the sinks'), or NULL */

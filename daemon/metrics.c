@@ -3,9 +3,10 @@
  * series carry the labels stream, region and model (model the daemon's
  * until streams have models of their own).  The counters of what is
  * classified (classified, skipped, outside, published, the classified rate
- * and the latency) are a region's where a stream has regions, one series
- * per region, so that a sum over region counts each frame once; the rest
- * are the stream's, region empty. */
+ * and the latency) are a source's where a stream has several or named
+ * ones (regions, models): one series per region and model, region empty
+ * for the whole frame, so that a sum over region counts each frame once
+ * per model; the rest are the stream's, region empty. */
 #include "daemon/metrics.h"
 
 #include <pthread.h>
@@ -18,14 +19,14 @@
 
 typedef struct mregion {
     char *name, *model;         /* model NULL: the daemon's */
-    snk_region_stats st;        /* st.region, st.model are not kept: name, model are */
+    snk_source_stats st;        /* st.region, st.model are not kept: name, model are */
 } mregion;
 
 typedef struct mstream {
     snk_stream_stats st;        /* st.stream is not kept: the map's key is the name */
     const char *state;          /* a literal: "up", "down", "eof" */
     int gen;
-    mregion *rg;                /* the stream's regions; NULL: none */
+    mregion *rg;                /* the stream's sources; NULL: one, unnamed */
     int nrg;
 } mstream;
 
@@ -163,13 +164,13 @@ static void forget_stale(met *m)
  * memory: the stream shows no regions until the next event. */
 static void copy_regions(mstream *ms, const snk_stream_stats *st, int sample)
 {
-    mregion *rg = st->nregions ? calloc((size_t)st->nregions, sizeof *rg) : NULL;
+    mregion *rg = st->nsources ? calloc((size_t)st->nsources, sizeof *rg) : NULL;
     int n = 0;
-    for (int i = 0; rg && i < st->nregions; i++, n++) {
-        rg[i].st = st->regions[i];
+    for (int i = 0; rg && i < st->nsources; i++, n++) {
+        rg[i].st = st->sources[i];
         rg[i].st.region = rg[i].st.model = NULL;
-        const char *model = st->regions[i].model;
-        if (!(rg[i].name = strdup(st->regions[i].region)) ||
+        const char *model = st->sources[i].model;
+        if (!(rg[i].name = strdup(st->sources[i].region ? st->sources[i].region : "")) ||
             (model && !(rg[i].model = strdup(model)))) {
             regions_free(rg, i + 1);
             rg = NULL;
@@ -201,8 +202,8 @@ void met_stats(met *m, const snk_event *e)
         double dfps = ms->st.decoded_fps, cfps = ms->st.classified_fps;
         ms->st = *st;
         ms->st.stream = NULL;
-        ms->st.regions = NULL;  /* the event's, gone after it: copied below */
-        ms->st.nregions = 0;
+        ms->st.sources = NULL;  /* the event's, gone after it: copied below */
+        ms->st.nsources = 0;
         copy_regions(ms, st, e->stats.seconds <= 0);
         ms->state = st->state;
         ms->gen = m->gen;
@@ -394,7 +395,7 @@ static int per_region(int i)
     return i == C_CLASSIFIED || i == C_SKIPPED || i == C_PUBLISHED || i == C_OUTSIDE;
 }
 
-static uint64_t region_counter(const snk_region_stats *g, int i)
+static uint64_t region_counter(const snk_source_stats *g, int i)
 {
     switch (i) {
     case C_CLASSIFIED: return g->classified;

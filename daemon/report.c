@@ -52,17 +52,17 @@ static const char *state_of(const lc_stream *s)
     return st == LC_STREAM_ENDED ? "eof" : st == LC_STREAM_UP ? "up" : "down";
 }
 
-/* A stream's regions, each one of its sources: one entry per region and
- * model. */
-static int region_stats(lc_stream *s, double secs, snk_region_stats *rv)
+/* A stream's sources, one entry per region and model; none for a stream
+ * of one source that events do not name (its line stays as it was). */
+static int source_stats(lc_stream *s, double secs, snk_source_stats *rv)
 {
     int n = 0;
+    if (s->nsrc == 1 && !s->src[0].region[0] && !s->src[0].model_in_events)
+        return 0;
     for (int j = 0; j < s->nsrc; j++) {
         lc_source *src = &s->src[j];
-        if (!src->region[0])
-            continue;
-        snk_region_stats *g = &rv[n++];
-        *g = (snk_region_stats){ .region = src->region,
+        snk_source_stats *g = &rv[n++];
+        *g = (snk_source_stats){ .region = src->region[0] ? src->region : NULL,
                                  .model = src->model_in_events ? src->model_name : NULL,
                                  .classified = lc_read(&src->classified),
                                  .published = lc_read(&src->published),
@@ -83,8 +83,8 @@ static char *status(void *arg)
     for (int i = 0; i < d->nst; i++)
         nsrc += (size_t)d->st[i].s->nsrc;
     ev_status_stream *ss = calloc(1, sizeof(*ss) * ((size_t)d->nst + 1) +
-                                         sizeof(snk_region_stats) * nsrc);
-    snk_region_stats *rv = ss ? (snk_region_stats *)(ss + d->nst + 1) : NULL;
+                                         sizeof(snk_source_stats) * nsrc);
+    snk_source_stats *rv = ss ? (snk_source_stats *)(ss + d->nst + 1) : NULL;
     json_buf extra = JSON_BUF_INIT;
     snk_counters sc;
     size_t len;
@@ -94,8 +94,8 @@ static char *status(void *arg)
         lc_stream *s = d->st[i].s;
         ss[i] = (ev_status_stream){ s->cfg.name, state_of(s), lc_read(&s->decoded),
                                     lc_read(&s->classified), lc_read(&s->skipped),
-                                    lc_read(&s->reconnects), region_stats(s, 0, rv), rv };
-        rv += ss[i].nregions;
+                                    lc_read(&s->reconnects), source_stats(s, 0, rv), rv };
+        rv += ss[i].nsources;
     }
     snk_set_counters(d->sinks, "socket", &sc);
     /* the sinks' own parts ("mqtt":{...}), after the members all had before */
@@ -161,8 +161,8 @@ static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats *
     size_t nsrc = 0;
     for (int i = 0; i < d->nst; i++)
         nsrc += (size_t)d->st[i].s->nsrc;
-    snk_stream_stats *v = calloc(1, sizeof *v * ((size_t)d->nst + 1) + sizeof(snk_region_stats) * nsrc);
-    snk_region_stats *rv = v ? (snk_region_stats *)(v + d->nst + 1) : NULL;
+    snk_stream_stats *v = calloc(1, sizeof *v * ((size_t)d->nst + 1) + sizeof(snk_source_stats) * nsrc);
+    snk_source_stats *rv = v ? (snk_source_stats *)(v + d->nst + 1) : NULL;
     snk_counters sock, mqtt;
     *out = v;
     if (!v)
@@ -186,9 +186,9 @@ static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats *
         st->auth_failures = lc_read(&s->auth_failures);
         st->has_crop = s->cfg.crop.set;
         st->outside = s->nsrc ? lc_read(&s->src[0].outside) : 0;
-        st->regions = rv;
-        st->nregions = region_stats(s, secs, rv);
-        rv += st->nregions;
+        st->sources = rv;
+        st->nsources = source_stats(s, secs, rv);
+        rv += st->nsources;
         if (s->snap) {
             snap_counts sc;
             snap_counts_get(s->snap, &sc);

@@ -36,13 +36,14 @@ typedef struct snk_class {
     const char *label;          /* NULL: the model has no name for it */
 } snk_class;
 
-/* One region of a stream, as in its stats event: a source's counters. */
-typedef struct snk_region_stats {
-    const char *region;
-    const char *model;          /* NULL: the stream's only model */
+/* One source of a stream (a region of it, or its whole frame, with one
+ * model), as in its stats event: that source's counters. */
+typedef struct snk_source_stats {
+    const char *region;         /* NULL: the whole frame (or the stream's crop) */
+    const char *model;          /* NULL: the stream's only model, not named in events */
     uint64_t classified, published, skipped, outside;   /* outside: its crop did not fit */
     double classified_fps;      /* over the interval */
-} snk_region_stats;
+} snk_source_stats;
 
 /* One stream's counters, as in its stats event. */
 typedef struct snk_stream_stats {
@@ -54,8 +55,8 @@ typedef struct snk_stream_stats {
     double p50_ms, p99_ms;      /* < 0: no samples in the interval */
     int has_crop;               /* the stream's own crop: outside counts its misses */
     uint64_t outside;
-    int nregions;               /* 0: the stream has no regions */
-    const snk_region_stats *regions;
+    int nsources;               /* 0: one source, unnamed: no regions, one model */
+    const snk_source_stats *sources;
     int snapshot;               /* the stream keeps snapshots: the three below count */
     uint64_t snapshots, snapshot_errors, snapshot_dropped;
 } snk_stream_stats;

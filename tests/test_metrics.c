@@ -131,7 +131,7 @@ static void test_regions_are_series_of_their_own(void **state)
     size_t len;
     assert_non_null(m);
     met_info(m, "0.1", "/m/camera-health.onnx", "fp32", "avx2");
-    snk_region_stats rg[2] = {
+    snk_source_stats rg[2] = {
         { .region = "gate", .classified = 90, .published = 9, .skipped = 1, .outside = 0,
           .classified_fps = 9 },
         { .region = "door", .classified = 40, .published = 4, .skipped = 0, .outside = 51,
@@ -139,7 +139,7 @@ static void test_regions_are_series_of_their_own(void **state)
     };
     snk_stream_stats st = { .stream = "cam", .state = "up", .decoded = 91, .classified = 130,
                             .published = 13, .skipped = 1, .p50_ms = -1, .p99_ms = -1,
-                            .nregions = 2, .regions = rg };
+                            .nsources = 2, .sources = rg };
     snk_event e = stats_of(&st, 1, 10);
     met_stats(m, &e);
     met_latency(m, "cam", "door", NULL, 700);
@@ -170,11 +170,47 @@ static void test_regions_are_series_of_their_own(void **state)
     met_free(m);
 }
 
+/* Several models on a stream's whole frame: a series per model, region
+ * empty, and none of the stream's own for what is classified. */
+static void test_models_are_series_of_their_own(void **state)
+{
+    (void)state;
+    met *m = met_new();
+    size_t len;
+    assert_non_null(m);
+    met_info(m, "0.1", "/m/camera-health.onnx", "fp32", "avx2");
+    snk_source_stats md[2] = {
+        { .model = "default", .classified = 50, .published = 50, .classified_fps = 5 },
+        { .model = "scene", .classified = 48, .published = 48, .skipped = 2,
+          .classified_fps = 4.8 },
+    };
+    snk_stream_stats st = { .stream = "cam", .state = "up", .decoded = 50, .classified = 98,
+                            .published = 98, .skipped = 2, .p50_ms = -1, .p99_ms = -1,
+                            .nsources = 2, .sources = md };
+    snk_event e = stats_of(&st, 1, 10);
+    met_stats(m, &e);
+    met_latency(m, "cam", NULL, "scene", 700);
+    char *t = met_render(m, &len);
+    assert_non_null(t);
+#define CAM(r, m) "{stream=\"cam\",region=\"" r "\",model=\"" m "\""
+    has(t, "lcnetd_frames_decoded_total" CAM("", "camera-health.onnx") "} 50");
+    has(t, "lcnetd_frames_classified_total" CAM("", "default") "} 50");
+    has(t, "lcnetd_frames_classified_total" CAM("", "scene") "} 48");
+    has(t, "lcnetd_frames_skipped_total" CAM("", "scene") "} 2");
+    has(t, "lcnetd_stream_classified_fps" CAM("", "scene") "} 4.800");
+    has(t, "lcnetd_event_latency_seconds_count" CAM("", "scene") "} 1");
+    assert_null(strstr(t, "lcnetd_frames_classified_total" CAM("", "camera-health.onnx")));
+#undef CAM
+    free(t);
+    met_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest t[] = {
         cmocka_unit_test(test_counters_rates_and_labels),
         cmocka_unit_test(test_regions_are_series_of_their_own),
+        cmocka_unit_test(test_models_are_series_of_their_own),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }

@@ -126,15 +126,25 @@ static void test_status_line(void **state)
     free(line);
     line = ev_status(&ss, 1, 5, 6.5, 7, "\"mqtt\":{\"state\":\"connected\"}", &len);
     assert_non_null(strstr(line, "\"reconnects\":4}],\"mqtt\":{\"state\":\"connected\"},\"time\":\""));
-    free(line);    /* a stream with regions appends each one's counters */
-    snk_region_stats rg[2] = { { "gate", NULL, 5, 1, 0, 2, 9.0 }, { "door", NULL, 6, 2, 1, 0, 9.0 } };
-    ss.nregions = 2;
-    ss.regions = rg;
+    free(line);
+    /* a stream with regions appends each one's counters */
+    snk_source_stats rg[2] = { { "gate", NULL, 5, 1, 0, 2, 9.0 }, { "door", NULL, 6, 2, 1, 0, 9.0 } };
+    ss.nsources = 2;
+    ss.sources = rg;
     line = ev_status(&ss, 1, 5, 6.5, 7, NULL, &len);
-    assert_non_null(strstr(line, "\"reconnects\":4,\"regions\":[{\"region\":\"gate\","
+    assert_non_null(strstr(line, "\"reconnects\":4,\"sources\":[{\"region\":\"gate\","
                                  "\"classified\":5,\"skipped\":0,\"outside\":2,\"published\":1},"
                                  "{\"region\":\"door\",\"classified\":6,\"skipped\":1,"
                                  "\"outside\":0,\"published\":2}]}],\"time\":\""));
+    free(line);
+    /* one of several models on the whole frame: no region, its model */
+    snk_source_stats md[2] = { { NULL, "default", 5, 5, 0, 0, 9.0 }, { NULL, "scene", 4, 4, 1, 0, 9.0 } };
+    ss.sources = md;
+    line = ev_status(&ss, 1, 5, 6.5, 7, NULL, &len);
+    assert_non_null(strstr(line, "\"reconnects\":4,\"sources\":[{\"model\":\"default\","
+                                 "\"classified\":5,\"skipped\":0,\"outside\":0,\"published\":5},"
+                                 "{\"model\":\"scene\",\"classified\":4,\"skipped\":1,"
+                                 "\"outside\":0,\"published\":4}]}],\"time\":\""));
     free(line);
 }
 

@@ -7,8 +7,8 @@ daemon with real clips:
   it asks for, and the counters add up per model;
 - `ignore` and `thresholds` change which events go out, checked frame by
   frame against the scores the same frames get without them;
-- a reload that adds, changes and removes a model: the streams that do not
-  use it run on, their seq never going down.
+- a reload that adds, changes and removes a model (and a region): the
+  streams that do not use them run on, their seq never going down.
 
 Streams that must be seen from their first frame are added by a reload
 once the subscriber is connected (a daemon's first frames can go by before
@@ -38,14 +38,30 @@ def reload_with(d, tmp, streams, model_extra):
     d.p.send_signal(signal.SIGHUP)
 
 
+def done(sub, name):
+    """The stream's stats once it ended with every frame classified and
+    every label it published delivered, or None.  Its eof comes from the
+    ingest thread as soon as the last frame is queued: the frames still
+    queued are classified after it."""
+    for st in reversed(sub.of("stats", name)):
+        if st["state"] != "eof":
+            return None
+        n = len(st["sources"]) if "sources" in st else 1
+        if (st["classified"] + st["skipped"] == n * (st["decoded"] - st["sampled_out"]) and
+                len(sub.of("label", name)) == st["published"]):
+            return st
+        return None
+    return None
+
+
 def eof_all(sub, names, timeout=60):
     end = time.time() + timeout
     while time.time() < end:
-        if all(states(sub, n, "eof") for n in names):
+        if all(done(sub, n) for n in names):
             return
         time.sleep(0.1)
-    raise AssertionError("streams at their end: %s of %s" %
-                         ([n for n in names if states(sub, n, "eof")], names))
+    raise AssertionError("streams at their end, all classified: %s of %s" %
+                         ([n for n in names if done(sub, n)], names))
 
 
 class Models(DaemonTest):
@@ -91,10 +107,8 @@ class Models(DaemonTest):
                              "%s: its models saw the same frames" % name)
         # read without realtime nothing is skipped: each model classified
         # every frame that sample_fps kept
-        sub.wait_for(lambda e: e["event"] == "stats" and e["stream"] == "s3" and
-                     e["state"] == "eof", timeout=10, what="stats after the end")
         for name, (url, models, fps) in plan.items():
-            st = [e for e in sub.of("stats", name) if e["state"] == "eof"][-1]
+            st = done(sub, name)
             n = len(models.split(","))
             kept = st["decoded"] - st["sampled_out"]
             self.assertEqual(st["skipped"], 0, st)
@@ -102,6 +116,10 @@ class Models(DaemonTest):
                              (name, n, kept))
             self.assertEqual(len(sub.of("label", name)), n * kept,
                              "%s: publish = every: a label per model and frame" % name)
+            # and each model's own counters say so
+            self.assertEqual([(s["model"], s["classified"], s["skipped"], s["published"])
+                              for s in st["sources"]],
+                             [(m.strip(), kept, 0, kept) for m in models.split(",")])
 
     def test_ignore_and_thresholds_against_every_frame(self):
         # The random-weight test model's top-1 moves with every frame: its
@@ -200,7 +218,7 @@ class Models(DaemonTest):
                       (cfg, line), err)
         self.assertIn("class-0, class-1, class-2", err)
 
-    def test_reload_adds_changes_and_removes_a_model(self):
+    def test_reload_adds_changes_and_removes_a_model_and_a_region(self):
         keep = [("keep", {"url": clip("clip-b.mkv"), "loop": "yes"}),
                 ("other", {"url": clip("clip-a.mp4"), "loop": "yes"})]
         cfg, sock = write_config(self.tmp, keep)
@@ -209,11 +227,14 @@ class Models(DaemonTest):
         sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "keep", what="keep label")
         self.assertNotIn("model", sub.of("label", "keep")[0], "one model: events as before")
 
-        # add: a model and a stream that uses it
-        added = keep + [("lines", {"url": clip("clip-a.ts"), "loop": "yes", "model": "text"})]
-        reload_with(d, self.tmp, added, model_section("text", TEXTLINE))
-        sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "lines", timeout=30,
-                     what="a label of the added model")
+        # add: a model, a region, and a stream that uses both
+        region = "\n[region:top]\ncrop = 0,0,100%,50%\n"
+        added = keep + [("lines", {"url": clip("clip-a.ts"), "loop": "yes", "model": "text",
+                                   "regions": "top"})]
+        reload_with(d, self.tmp, added, model_section("text", TEXTLINE) + region)
+        ev = sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "lines", timeout=30,
+                          what="a label of the added model")
+        self.assertEqual((ev.get("region"), ev.get("model")), ("top", "text"))
         at = len(sub.events)
         sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "keep", what="keep label")
         self.assertEqual(sub.events[-1].get("model"), "default",
@@ -226,7 +247,7 @@ class Models(DaemonTest):
         self.assertEqual([m["name"] for m in h["models"]], ["default", "text"])
 
         # change it: the stream that uses it restarts, the others do not
-        reload_with(d, self.tmp, added, model_section("text", TEXTLINE, "top_k = 1"))
+        reload_with(d, self.tmp, added, model_section("text", TEXTLINE, "top_k = 1") + region)
         sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == "lines" and
                      e["state"] == "stopped", timeout=30, what="lines restarted")
         # labels the old one classified may still come after its "stopped"
@@ -237,10 +258,13 @@ class Models(DaemonTest):
         reload_with(d, self.tmp, keep, "")
         sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == "lines" and
                      e["state"] == "stopped", timeout=30, what="lines removed")
-        ev = sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "keep", timeout=30,
-                          what="keep labels after the removal")
-        self.assertNotIn("model", ev, "one model again: events as before")
+        # labels classified before the reload may still come after its
+        # "stopped": once one comes without a model, none has one again
+        sub.wait_for(lambda e: e["event"] == "label" and e["stream"] == "keep" and
+                     "model" not in e, timeout=30, what="keep labels without a model")
         time.sleep(1)
+        last = sub.of("label", "keep")[-1]
+        self.assertNotIn("model", last, "one model again: events as before")
         self.assertIsNone(d.p.poll())
         for name in ("keep", "other"):
             seqs = [e["seq"] for e in sub.of("label", name)]

@@ -50,6 +50,15 @@ def start(test, streams, regions, model_extra=""):
     return d, sub
 
 
+def first(sub, pred, what, timeout=30):
+    """The first event so far that pred accepts, waiting for it: the
+    streams' threads send theirs in any order, and wait_for would drop
+    what comes before the one it waits for."""
+    found = []
+    wait_until(lambda: found.extend(e for e in sub.events if pred(e)) or found, timeout, what)
+    return found[0]
+
+
 def by_source(sub):
     out = {}
     for e in sub.of("label"):
@@ -102,13 +111,13 @@ class Regions(DaemonTest):
                    {"whole", "split", "all"}, 10, "the stats of the three streams")
         stats = {e["stream"]: e for e in sub.events[mark:] if e["event"] == "stats"}
         split = stats["split"]
-        regions = {r["region"]: r for r in split["regions"]}
+        regions = {r["region"]: r for r in split["sources"]}
         self.assertEqual(sorted(regions), ["left", "right"])
         for r in regions.values():
             self.assertEqual(r["classified"], n)
             self.assertEqual(r["published"], n)
         self.assertEqual(split["classified"], 2 * n, "the stream's count is its regions' sum")
-        self.assertNotIn("regions", stats["whole"])
+        self.assertNotIn("sources", stats["whole"])
         self.assertNotIn("outside", stats["whole"])
         d.stop()
 
@@ -120,18 +129,18 @@ class Regions(DaemonTest):
             # fits the first 4 s (640x360), not the next (320x240)
             ("shrinks", {"url": clip("res-change.ts"), "regions": "right"}),
         ], [("inside", "0,0,320,180"), ("outside", "600,0,100,360"), ("right", "320,0,320,360")])
-        err = sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == "cam" and
-                           e["state"] == "error", what="the region's error")
+        err = first(sub, lambda e: e["event"] == "stream" and e["stream"] == "cam" and
+                    e["state"] == "error", "the region's error")
         self.assertEqual(err["region"], "outside")
         for words in ("region outside", "600,0,100,360", "100x360 at 600,0", "640x360 frame"):
             self.assertIn(words, err["reason"])
-        wide = sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == "wide" and
-                            e["state"] == "error", what="the stream crop's error")
+        wide = first(sub, lambda e: e["event"] == "stream" and e["stream"] == "wide" and
+                     e["state"] == "error", "the stream crop's error")
         self.assertNotIn("region", wide)
         self.assertIn("stream wide: crop 0,0,800,360 (800x360 at 0,0) is outside the 640x360 frame",
                       wide["reason"])
-        shrunk = sub.wait_for(lambda e: e["event"] == "stream" and e["stream"] == "shrinks" and
-                              e["state"] == "error", timeout=30, what="the error after the change")
+        shrunk = first(sub, lambda e: e["event"] == "stream" and e["stream"] == "shrinks" and
+                       e["state"] == "error", "the error after the change")
         self.assertEqual(shrunk["region"], "right")
         self.assertIn("region right: crop 320,0,320,360 (320x360 at 320,0) is outside the 320x240 "
                       "frame", shrunk["reason"])
@@ -175,7 +184,7 @@ class Regions(DaemonTest):
         self.assertEqual({e["top"][0]["label"] for e in src[("left", "default")]}, {"covered"})
         self.assertEqual({e["top"][0]["label"] for e in src[("right", "default")]}, {"normal"})
         stats = next(e for e in sub.events[mark:] if e["event"] == "stats")
-        got = sorted((r["region"], r["model"], r["classified"]) for r in stats["regions"])
+        got = sorted((r["region"], r["model"], r["classified"]) for r in stats["sources"])
         self.assertEqual(got, [("left", "default", 100), ("left", "text", 100),
                                ("right", "default", 100), ("right", "text", 100)])
         self.assertIsNone(d.p.poll())
