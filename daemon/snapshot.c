@@ -70,6 +70,9 @@ struct snap_writer {
     snap_stream **st;
     int nst;
     int stop, hold, started;
+    /* the time in the newest name: names never repeat, even for two
+     * sources (regions, models) of one frame in the same microsecond */
+    int64_t last_us;
     pthread_t thread;
     cfg_cpus cpus;
     struct evq *evq;
@@ -421,10 +424,14 @@ int snap_take(snap_stream *s, const AVFrame *fr, const snap_rect *r, int64_t seq
     snap_writer *w = s->w;
     char name[SNAP_NAME_MAX];
     int ret = -1;
-    if (!fr || !fr->buf[0] || snap_file_name(name, sizeof name, lc_wall_us(), seq) < 0)
+    if (!fr || !fr->buf[0])
         return -1;
     pthread_mutex_lock(&w->m);
-    if (w->n < w->cap) {
+    int64_t us = lc_wall_us();
+    if (us <= w->last_us)
+        us = w->last_us + 1;
+    if (w->n < w->cap && snap_file_name(name, sizeof name, us, seq) >= 0) {
+        w->last_us = us;
         job *j = &w->q[(w->head + w->n) % w->cap];
         if (av_frame_ref(j->fr, fr) == 0) {
             j->s = s;

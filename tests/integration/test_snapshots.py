@@ -132,6 +132,45 @@ class SnapshotTest(h.DaemonTest):
         err = command(sock, "snapshot nope", ("snapshot", "error"))
         self.assertIn("no stream nope is running", err["message"])
 
+    def test_region_snapshot_is_the_region(self):
+        # A region's snapshot is the rectangle of the decoded frame it
+        # classified (documented in lcnetd.ini(5)): the left half here,
+        # checked as the whole frame is above, against the same crop of
+        # the clip's decoded frame.
+        snapdir = os.path.join(self.tmp, "snaps")
+        cfg, sock = h.write_config(
+            self.tmp, [("r", {"url": h.clip("clip-a.mp4"), "realtime": "no", "publish": "change",
+                              "hysteresis": 1, "snapshot": "yes", "regions": "left"})],
+            daemon_extra="snapshot_dir = %s" % snapdir,
+            model_extra="\n[region:left]\ncrop = 0,0,50%,100%\n")
+        self.track(h.Daemon(cfg, sock))
+        sub = self.track(h.Subscriber(sock))
+        sub.wait_for(lambda e: e.get("event") == "stream" and e["stream"] == "r" and
+                     e["state"] == "eof", timeout=60, what="end of clip-a")
+
+        def settled():
+            st = h.last_stats(sub, "r")
+            return st and st["published"] and (st["snapshots"] + st["snapshot_errors"] +
+                                               st["snapshot_dropped"] == st["published"])
+        h.wait_until(settled, 30, "the writer finishing the region's snapshots")
+        shots = [e for e in sub.of("label", "r") if "snapshot" in e]
+        self.assertTrue(shots, "no label event of r named a snapshot")
+        w = W // 2
+        for e in shots[:: max(1, len(shots) // 3)][:4]:
+            self.assertEqual(e["region"], "left")
+            self.assertEqual(list(e)[-3:], ["region", "snapshot", "sent_mono_us"])
+            path, n = e["snapshot"], e["seq"] - 1
+            shot = rgb(["-i", path])
+            self.assertEqual(len(shot), w * H * 3, "%s is not a %dx%d picture" % (path, w, H))
+            near = [k for k in range(n - 2, n + 3) if k >= 0]
+            sel = "+".join("eq(n\\,%d)" % k for k in near)
+            frames = rgb(["-i", h.clip("clip-a.mp4"), "-vf",
+                          "select='%s',crop=%d:%d:0:0" % (sel, w, H), "-vsync", "0"])
+            size = w * H * 3
+            scores = {k: psnr(shot, frames[i * size:(i + 1) * size]) for i, k in enumerate(near)}
+            self.assertGreaterEqual(scores[n], PSNR_MIN, "seq %d: %s" % (e["seq"], scores))
+            self.assertEqual(max(scores, key=scores.get), n, "seq %d: %s" % (e["seq"], scores))
+
     def run_until(self, sub, snapshots, keep_check, timeout=120):
         """Until stream a wrote `snapshots` more; keep_check() sampled meanwhile."""
         base = None
