@@ -3,7 +3,8 @@
  * frame, not the newest; frames come out in order; every frame put is
  * taken, dropped or still held, so the stream counters add up; and a
  * producer that waits on a full queue (files read without realtime) loses
- * nothing and is released by a stop. */
+ * nothing and is released by a stop; with snapshots on, a slot's reference
+ * to its decoded frame goes as soon as nobody can snapshot it. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include <libavutil/frame.h>
 
 #include "daemon/frameq.h"
 
@@ -138,6 +141,44 @@ static void test_stop_releases_a_waiting_producer(void **state)
     lc_frameq_free(p.q);
 }
 
+/* The decoder's buffer is held by the slots that refer to it and let go
+ * when a slot is dropped, classified (the next take) or filled again, so
+ * that snapshots never keep the decoder short of frames. */
+static void test_decoded_frame_refs_are_let_go(void **state)
+{
+    (void)state;
+    AVFrame *dec = av_frame_alloc();
+    assert_non_null(dec);
+    dec->format = 0;            /* AV_PIX_FMT_YUV420P */
+    dec->width = 16;
+    dec->height = 16;
+    assert_int_equal(av_frame_get_buffer(dec, 0), 0);
+    lc_frameq *q = NULL;
+    assert_int_equal(lc_frameq_new(&q, 2, 16, 1), 0);
+    for (int i = 0; i < 3; i++) {
+        lc_frame *f = lc_frameq_spare(q);
+        assert_non_null(f->src);
+        assert_int_equal(av_frame_ref(f->src, dec), 0);
+        lc_frameq_put(q, 0, NULL, NULL);
+    }
+    /* three put in a queue of two: the oldest was dropped, and its reference */
+    assert_int_equal(av_buffer_get_ref_count(dec->buf[0]), 1 + 2);
+    lc_frame *f = lc_frameq_take(q);
+    assert_non_null(f->src->buf[0]);    /* held while it is classified */
+    assert_int_equal(av_buffer_get_ref_count(dec->buf[0]), 1 + 2);
+    f = lc_frameq_take(q);              /* the first is done with */
+    assert_int_equal(av_buffer_get_ref_count(dec->buf[0]), 1 + 1);
+    assert_null(lc_frameq_take(q));
+    lc_frameq_free(q);                  /* and the last goes with the queue */
+    assert_int_equal(av_buffer_get_ref_count(dec->buf[0]), 1);
+    av_frame_free(&dec);
+
+    /* snapshots off: no frame to hold */
+    assert_int_equal(lc_frameq_new(&q, 2, 16, 0), 0);
+    assert_null(lc_frameq_spare(q)->src);
+    lc_frameq_free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest t[] = {
@@ -145,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_counts_add_up),
         cmocka_unit_test(test_waiting_producer_loses_nothing),
         cmocka_unit_test(test_stop_releases_a_waiting_producer),
+        cmocka_unit_test(test_decoded_frame_refs_are_let_go),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }
