@@ -8,8 +8,8 @@
  *   P/<stream>/error         the socket's error event (a snapshot not written)
  *   P/stats                  every stats_interval: the daemon's counters, every stream's
  *
- * With regions and several models per stream (another issue) the stream
- * level becomes <stream>[/<region>][/<model>]; events already carry both.
+ * With regions and several models the stream level becomes
+ * <stream>[/<region>][/<model>], as the events name them.
  * The connection itself (queue, backoff, retained re-sends) is mqtt_conn.c;
  * this file makes the topics and payloads, on the loop.
  */
