@@ -166,12 +166,14 @@ end:
     return ret;
 }
 
-int snap_files_trim(snap_files *f, int dirfd, int keep, uint64_t max_bytes, char *err,
-                    size_t errlen)
+/* Remove the oldest while more than `floor` stay and those, with `files`
+ * more of `bytes`, would be above the limits. */
+static int drop_oldest(snap_files *f, int dirfd, int floor, int keep, uint64_t max_bytes, int files,
+                       uint64_t bytes, char *err, size_t errlen)
 {
     int removed = 0;
     err[0] = 0;
-    while (f->n > 1 && (f->n > keep || f->total > max_bytes)) {
+    while (f->n > floor && (f->n + files > keep || f->total + bytes > max_bytes)) {
         char *name = f->name[f->head];
         if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT && !err[0])
             snprintf(err, errlen, "removing %s: %s", name, strerror(errno));
@@ -182,6 +184,18 @@ int snap_files_trim(snap_files *f, int dirfd, int keep, uint64_t max_bytes, char
         removed++;
     }
     return removed;
+}
+
+int snap_files_trim(snap_files *f, int dirfd, int keep, uint64_t max_bytes, char *err,
+                    size_t errlen)
+{
+    return drop_oldest(f, dirfd, 1, keep, max_bytes, 0, 0, err, errlen);
+}
+
+int snap_files_room(snap_files *f, int dirfd, int keep, uint64_t max_bytes, uint64_t bytes,
+                    char *err, size_t errlen)
+{
+    return drop_oldest(f, dirfd, 0, keep, max_bytes, 1, bytes, err, errlen);
 }
 
 const char *snap_files_newest(const snap_files *f)

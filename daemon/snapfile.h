@@ -44,6 +44,12 @@ int snap_files_add(snap_files *f, const char *name, uint64_t bytes);
  * forgotten all the same, and its error is in err (err[0] == 0: none). */
 int snap_files_trim(snap_files *f, int dirfd, int keep, uint64_t max_bytes, char *err,
                     size_t errlen);
+/* Make room for a file of `bytes` about to be added: remove the oldest
+ * while f and it would be above keep files or max_bytes, all of them if
+ * need be (the new one then stays alone), so that the folder never holds
+ * more than the limits, not even for a moment.  Errors as for trim. */
+int snap_files_room(snap_files *f, int dirfd, int keep, uint64_t max_bytes, uint64_t bytes,
+                    char *err, size_t errlen);
 /* NULL when f is empty. */
 const char *snap_files_newest(const snap_files *f);
 

@@ -191,10 +191,12 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* NAME.part, then renamed: a reader never sees half a file. */
-static int write_file(snap_stream *s, const char *name, const AVPacket *pkt)
+/* NAME.part, then room made for it, then renamed: a reader never sees
+ * half a file, nor more files than the limits. */
+static int write_file(snap_stream *s, const char *name, const AVPacket *pkt, int keep,
+                      uint64_t max_bytes)
 {
-    char part[SNAP_NAME_MAX + 8], path[4300];
+    char part[SNAP_NAME_MAX + 8], path[4300], err[512];
     int fd, e = 0;
     snprintf(part, sizeof part, "%s.part", name);
     if ((fd = openat(s->dirfd, part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0)
@@ -204,6 +206,11 @@ static int write_file(snap_stream *s, const char *name, const AVPacket *pkt)
     /* a network file system may say ENOSPC only now */
     if (fd >= 0 && close(fd) < 0 && !e)
         e = errno;
+    if (!e) {
+        snap_files_room(&s->files, s->dirfd, keep, max_bytes, (uint64_t)pkt->size, err, sizeof err);
+        if (err[0])
+            lc_log(LOG_WARNING, "stream %s: snapshot: %s", s->name, err);
+    }
     if (!e && renameat(s->dirfd, part, s->dirfd, name) < 0)
         e = errno;
     if (!e)
@@ -228,7 +235,7 @@ static void run_job(snap_writer *w, snap_stream *s, const job *j, int keep, uint
         fail(s, text);
         return;
     }
-    int ret = write_file(s, j->name, w->pkt);
+    int ret = write_file(s, j->name, w->pkt, keep, max_bytes);
     uint64_t bytes = (uint64_t)w->pkt->size;
     av_packet_unref(w->pkt);
     if (ret < 0) {

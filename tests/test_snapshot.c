@@ -97,6 +97,13 @@ static void test_retention_count_then_bytes(void **state)
     assert_int_equal(f.n, 1);
     assert_string_equal(snap_files_newest(&f), names[5]);
     assert_true(exists(dir, names[5]));
+    /* room for one more of 700 bytes within 1000: the newest goes too, and
+     * the new one will be alone */
+    assert_int_equal(snap_files_room(&f, fd, 4, 1000, 700, err, sizeof err), 1);
+    assert_int_equal(f.n, 0);
+    assert_false(exists(dir, names[5]));
+    assert_int_equal(snap_files_add(&f, names[5], 600), 0);
+    put_file(dir, names[5], 600);
     /* a file someone else removed is forgotten without complaint */
     assert_int_equal(snap_files_add(&f, "20990101T000000.000000Z-000000000001.jpg", 5), 0);
     unlink(dir);
