@@ -27,8 +27,19 @@ which leaves out mqtt):
     mqtt                                                    the MQTT sink's cost: x10-int8 with
                                                             and without [mqtt] at one count
                                                             (bench/e2e_mqtt.py)
+    x10-int8-r2 x10-int8-r4                                 regions: each stream classified as 2
+                                                            or 4 regions (vertical strips tiling
+                                                            the frame, [region:NAME] crops) instead
+                                                            of its whole frame (not in the default
+                                                            set: BENCH_E2E_CONFIGS=x10-int8,
+                                                            x10-int8-r2,x10-int8-r4 runs them
+                                                            against whole frames in one run)
+    x10-int8-m2                                             a second model on every stream
+                                                            ([model:second], the same file):
+                                                            against x10-int8, what it costs
   Other names of the same grammar work too:
-  MODEL-PREC[-sFPS][-bBATCH][-cCPUS][-dCPUS][-qQUEUE][-1080] (-d: decode_cpus).
+  MODEL-PREC[-sFPS][-bBATCH][-cCPUS][-dCPUS][-qQUEUE][-mMODELS][-rREGIONS][-1080] (-d: decode_cpus;
+  -m: models per stream, each a [model:NAME] section of the same file and precision).
 
 Environment: BENCH_CPU (avx2 or sse41: every process of the run, lcnetd, the
 server, ffmpeg and ONNX Runtime, sees a CPU of that class through a masked
@@ -340,10 +351,20 @@ class Bench:
         if calib:
             lines.append("calibration = %s" % calib)
         lines.append("")
+        # more models: the same file again, each loaded and run on its own
+        extra = ["m%d" % k for k in range(2, cfg["models"] + 1)]
+        for name in extra:
+            lines += ["[model:%s]" % name, "path = %s" % model, "precision = %s" % cfg["prec"],
+                      "top_k = 1"] + (["calibration = %s" % calib] if calib else []) + [""]
         srv = Server(self.work, self.clips[cfg["res"]], n)
+        nr = cfg["regions"]
         for i in range(n):
-            lines += ["[stream:s%d]" % i, "url = %s" % srv.url(i), "sample_fps = %g" % cfg["fps"],
-                      "publish = every", ""]
+            lines += (["[stream:s%d]" % i, "url = %s" % srv.url(i), "sample_fps = %g" % cfg["fps"],
+                       "publish = every"] + (["model = default, %s" % ", ".join(extra)] if extra else [])
+                      + (["regions = %s" % ", ".join("r%d" % j for j in range(nr))] if nr else []) + [""])
+        for j in range(nr):
+            # strips that tile the frame: every pixel scaled once, as in a whole-frame run
+            lines += ["[region:r%d]" % j, "crop = %g%%,0,%g%%,100%%" % (100.0 * j / nr, 100.0 / nr), ""]
         broker = e2e_mqtt.Broker(tmp) if mqtt else None
         if broker:
             lines += broker.config()
@@ -446,10 +467,13 @@ class Bench:
             st_el = end[s][0] - base[s][0]
             dd = e["decoded"] - b["decoded"]
             ds = e["decode_skipped"] - b["decode_skipped"]
-            dc = e["classified"] - b["classified"]
+            # a stream's classified counts each of its regions: per region here
+            dc = (e["classified"] - b["classified"]) / max(1, cfg["regions"])
             sk = e["skipped"] - b["skipped"]
             rc = e["reconnects"] - b["reconnects"]
-            per.append({"in_fps": (dd + ds) / st_el, "cls_fps": dc / st_el, "skipped": sk, "reconnects": rc,
+            # classified counts each model's classification of a frame
+            per.append({"in_fps": (dd + ds) / st_el, "cls_fps": dc / st_el / cfg.get("models", 1),
+                        "skipped": sk, "reconnects": rc,
                         "p50": e["latency_p50_ms"], "p99": e["latency_p99_ms"]})
         skipped = sum(p["skipped"] for p in per)
         recon = sum(p["reconnects"] for p in per)
@@ -699,7 +723,8 @@ def cpu_list(s):
 
 def parse_config(name):
     toks = name.split("-")
-    cfg = {"name": name, "alt": False, "fps": 0.0, "batch": 0, "queue": 0, "res": "720",
+    cfg = {"name": name, "alt": False, "fps": 0.0, "batch": 0, "queue": 0, "regions": 0, "res": "720",
+           "models": 1,
            "cpus": "1" if (os.cpu_count() or 1) > 1 else "0", "dcpus": "", "prec": "fp32"}
     if toks[0] == "alt":
         cfg["alt"] = True
@@ -719,6 +744,10 @@ def parse_config(name):
             cfg["batch"] = int(t[1:])
         elif re.fullmatch(r"q\d+", t):
             cfg["queue"] = int(t[1:])
+        elif re.fullmatch(r"r\d+", t) and not cfg["alt"]:
+            cfg["regions"] = int(t[1:])
+        elif re.fullmatch(r"m\d+", t) and not cfg["alt"]:
+            cfg["models"] = int(t[1:])
         elif re.fullmatch(r"c\d+", t):      # c0-1: the '-' split it
             cfg["cpus"] = t[1:] + ("-" + toks.pop(0) if toks and toks[0].isdigit() else "")
         elif re.fullmatch(r"d\d+", t):

@@ -115,10 +115,13 @@ def section(results, mask=""):
         "were phased by 1/n s only). The server runs on the same 2 CPUs; its CPU is given "
         "apart. lcnetd: the production binary, `max_batch` at its default (one per inference CPU: 1) and "
         "`inference_cpus = 1` (decoding unpinned) unless "
-        "the name says otherwise (`-bN`: max_batch N, `-cL`: inference_cpus L, `-sF`: sample_fps F), "
+        "the name says otherwise (`-bN`: max_batch N, `-cL`: inference_cpus L, `-sF`: sample_fps F, `-mN`: N models on every stream, `[model:NAME]` sections of the same "
+        "file, so the frames are classified N times), "
         "`publish = every`, one subscriber reading every line. Names ending in `-1080` serve `cam1080.mp4` instead "
         "(1920x1080, 30 fps, 4 Mbit/s, 10 s looped, otherwise made the same way); `-qN` sets `queue_frames` to N "
-        "(default 8) and `-dCPUS` sets `decode_cpus`.",
+        "(default 8), `-dCPUS` sets `decode_cpus` and `-rN` classifies each stream as N regions (vertical strips that "
+        "tile the frame, each a `[region:NAME]` crop scaled to the model's input) instead of its whole frame; "
+        "its classified rate is per region.",
         "",
         SERVER_NOTE,
         "",

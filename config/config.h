@@ -40,6 +40,9 @@ enum { CFG_SKIP_AUTO = 0, CFG_SKIP_NONE };
 /* Streams a config may hold: the scheduler's table is this size, and a
  * stream past it would be silently left out of inference. */
 enum { CFG_STREAMS_MAX = 1024 };
+/* Sources, each a (stream, region, model) classified on its own: per
+ * stream, and in all.  The scheduler's table is CFG_SOURCES_MAX long. */
+enum { CFG_SOURCES_PER_STREAM = 64, CFG_SOURCES_MAX = 4096 };
 
 /* What a stream's url names, decided once here so ingest need not re-parse. */
 enum { CFG_URL_RTSP = 0, CFG_URL_HTTP, CFG_URL_FILE, CFG_URL_DEVICE };
@@ -48,6 +51,27 @@ enum { CFG_URL_RTSP = 0, CFG_URL_HTTP, CFG_URL_FILE, CFG_URL_DEVICE };
  * the cap on its default (one per inference CPU).  The scheduler sizes its
  * batch from max_batch and the engine compiles plans up to it. */
 #define CFG_MAX_BATCH 64
+
+/* A crop as written: x, y, width, height, each in pixels of the decoded
+ * frame or in percent of it (its bit in pct set).  set == 0: none, the
+ * whole frame.  Only the frame's size turns it into pixels: see
+ * media/crop.h. */
+typedef struct cfg_crop {
+    double v[4];
+    unsigned pct;
+    int set;
+} cfg_crop;
+
+/* [region:NAME]: a part of the frame classified as a source of its own by
+ * every stream whose `regions` list names it. */
+typedef struct cfg_region {
+    char *name;                /* the NAME of [region:NAME]; `region` in events */
+    int line;                  /* of the section header, for messages */
+    cfg_crop crop;
+} cfg_region;
+
+/* Regions one stream may list: each is a source of its own. */
+enum { CFG_REGIONS_MAX = 16 };
 
 typedef struct cfg_daemon {
     char *socket;              /* used when systemd passes no socket */
@@ -62,9 +86,16 @@ typedef struct cfg_daemon {
     int subscriber_buffer;     /* bytes */
     int max_subscribers;
     int allow_root;
+    char *snapshot_dir;        /* each stream's snapshots in a folder of its name */
+    int snapshot_queue;        /* snapshots waiting for the writer at most */
 } cfg_daemon;
 
 typedef struct cfg_model {
+    char *name;                /* NULL for [model]; the NAME of [model:NAME] */
+    int line;                  /* of the section header; 0 for a [model] not written */
+    /* where thresholds and ignore are set, for the messages of the check
+     * against the model's labels, which only a load can make (0: not set) */
+    int thresholds_line, ignore_line;
     char *path;                /* .onnx file or Paddle inference folder */
     char *labels;              /* "" = from the model, else class numbers */
     int precision;             /* eng_precision (engine/engine.h owns the values) */
@@ -74,6 +105,8 @@ typedef struct cfg_model {
     double scale;              /* 0 = the model's, else 1/255 */
     int channel_order;         /* eng_order; ENG_ORDER_MODEL = the model's */
     char *calibration;         /* "" = next to the model */
+    char *thresholds;          /* "LABEL:SCORE, ...": a label's own min_score; "" = none */
+    char *ignore;              /* "LABEL, ...": labels never published; "" = none */
 } cfg_model;
 
 typedef struct cfg_stream {
@@ -95,6 +128,17 @@ typedef struct cfg_stream {
     double auth_backoff_max;   /* seconds: after a refused login (401, 403) */
     int decode_skip;           /* CFG_SKIP_* */
     int deblock;               /* run the in-loop deblocking filter */
+    cfg_crop crop;             /* of the whole stream's frame; unset = none */
+    char *region_list;         /* `regions` as written, names comma-separated */
+    int regions_line;          /* of the regions key, for messages; 0 = not set */
+    cfg_region *regions;       /* after load: the [region:NAME]s it lists, in its
+                                  order, copies of them; NULL = the whole frame */
+    int nregions;
+    char *model;               /* "NAME, ...": the models classifying it; "" = [model]'s */
+    int model_line;            /* where model is set; 0: not set */
+    int snapshot;              /* a JPEG of the frame of each top-1 change */
+    int snapshot_keep;         /* files kept at most, the oldest removed first */
+    double snapshot_max_mb;    /* and megabytes (MiB) */
 } cfg_stream;
 
 /* [mqtt]: the broker the MQTT sink publishes to (daemon/sink_mqtt.c). */
@@ -122,13 +166,21 @@ typedef struct cfg_metrics {
     char *listen;              /* "ADDRESS:PORT"; "" = off */
 } cfg_metrics;
 
+/* [model:NAME] sections a config may hold. */
+enum { CFG_MODELS_MAX = 32 };
+
 typedef struct cfg {
+    char *file;                /* the name the file was read as, for later messages */
     cfg_daemon daemon;
-    cfg_model model;
+    cfg_model model;           /* [model]: the default model, named "default" */
+    cfg_model *models;         /* [model:NAME], in file order */
+    int nmodels;
     cfg_mqtt mqtt;
     cfg_metrics metrics;
     cfg_stream *streams;       /* in file order; none is valid (idle daemon) */
     int nstreams;
+    cfg_region *regions;       /* [region:NAME] sections, in file order */
+    int nregions;
 } cfg;
 
 /* Read and check a config.  On success *out is a new cfg the caller frees
@@ -140,9 +192,21 @@ int cfg_load_string(cfg **out, const char *text, const char *name,
 void cfg_free(cfg *c);
 
 const cfg_stream *cfg_find_stream(const cfg *c, const char *name);
+/* The model a stream's `model` names: CFG_DEFAULT_MODEL is [model]; NULL:
+ * none of that name. */
+#define CFG_DEFAULT_MODEL "default"
+const cfg_model *cfg_find_model(const cfg *c, const char *name);
 
-/* For SIGHUP: a stream whose settings compare equal keeps running; any
- * [model] change means a new engine.  Line numbers are not compared. */
+/* The items of a list value (a stream's model, a model's ignore and
+ * thresholds), one per call from *pos on: the name into name (trimmed),
+ * the score of a NAME:SCORE item into *score (-1: none).  Returns 0 at the
+ * end.  The values were checked at load. */
+int cfg_list_next(const char **pos, char *name, size_t len, double *score);
+
+/* For SIGHUP: a stream whose settings compare equal keeps running, and so
+ * does one whose models all compare equal; any change to a model means a
+ * new engine for it.  Line numbers are not compared; the crops of the
+ * regions a stream lists are. */
 int cfg_stream_equal(const cfg_stream *a, const cfg_stream *b);
 int cfg_model_equal(const cfg_model *a, const cfg_model *b);
 
@@ -160,6 +224,15 @@ int cfg_daemon_diff(const cfg_daemon *old, const cfg_daemon *next,
 enum { CFG_PASSWORD_MAX = 1024, CFG_PW_EMPTY = -4, CFG_PW_LONG = -5 };
 int cfg_read_password(const char *path, char **out, int *err_no);
 
+/* Copies of n regions (a stream keeps its own across reloads); NULL for
+ * n == 0.  CFG_ENOMEM or 0.  Free with cfg_regions_free, which takes NULL. */
+int cfg_regions_dup(cfg_region **out, const cfg_region *r, int n);
+void cfg_regions_free(cfg_region *r, int n);
+
+/* A crop as it would be written ("10%,0,50%,100%"), for messages and
+ * events.  Returns the length it needed, like snprintf. */
+int cfg_crop_format(const cfg_crop *c, char *buf, size_t len);
+
 /* "0,2-3" form of a CPU list, for log lines.  Returns the length it needed,
  * like snprintf. */
 int cfg_cpus_format(const cfg_cpus *c, char *buf, size_t len);
@@ -168,7 +241,8 @@ int cfg_cpus_format(const cfg_cpus *c, char *buf, size_t len);
  * lcnetd.ini(5) complete.  Fills *d for key i and returns 0; returns -1
  * once i is past the last key. */
 typedef struct cfg_doc {
-    const char *section;       /* "daemon", "model", "stream:NAME", "mqtt", "metrics" */
+    const char *section;       /* "daemon", "model", "stream:NAME", "region:NAME", "mqtt",
+                                  "metrics" */
     const char *key;
     const char *type;          /* "path", "integer", "CPU list", ... */
     const char *def;           /* as written in a file; "" = empty */

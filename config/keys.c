@@ -18,6 +18,7 @@
 #define S(f) offsetof(cfg_stream, f)
 #define Q(f) offsetof(cfg_mqtt, f)
 #define P(f) offsetof(cfg_metrics, f)
+#define R(f) offsetof(cfg_region, f)
 
 /* Stored as syslog priorities so the logger can use them unchanged. */
 static const cfg_word log_levels[] = {
@@ -82,6 +83,11 @@ static const cfg_key daemon_keys[] = {
       "event socket connections served at once" },
     { "allow_root", CFG_T_BOOL, D(allow_root), 0, 0, "no", CFG_F_RESTART, NULL,
       "allow running as root" },
+    { "snapshot_dir", CFG_T_PATH, D(snapshot_dir), 0, 4000, "/var/lib/lcnetd/snapshots",
+      CFG_F_RESTART, NULL,
+      "where streams with snapshot = yes keep their JPEGs, one folder per stream" },
+    { "snapshot_queue", CFG_T_INT, D(snapshot_queue), 1, 1000, "16", CFG_F_RESTART, NULL,
+      "snapshots waiting to be encoded and written; when full, more are dropped and counted" },
 };
 
 static const cfg_key model_keys[] = {
@@ -105,6 +111,10 @@ static const cfg_key model_keys[] = {
       "channel order the model expects" },
     { "calibration", CFG_T_PATH, M(calibration), 0, 0, "", CFG_F_EMPTY_OK, NULL,
       "int8 scales file; empty = next to the model" },
+    { "thresholds", CFG_T_SCORES, M(thresholds), 0, 1000, "", CFG_F_EMPTY_OK, NULL,
+      "a label's own min_score, overriding the stream's, like covered:0.8, noise:0.6" },
+    { "ignore", CFG_T_LIST, M(ignore), 0, 1000, "", CFG_F_EMPTY_OK, NULL,
+      "labels never published (they still count as changes of state), like normal" },
 };
 
 static const cfg_key stream_keys[] = {
@@ -143,6 +153,28 @@ static const cfg_key stream_keys[] = {
       "run the codec's in-loop deblocking filter; no saves about a third of H.264 decoding" },
     { "enabled", CFG_T_BOOL, S(enabled), 0, 0, "yes", 0, NULL,
       "no = keep the section but do not run the stream" },
+    { "snapshot", CFG_T_BOOL, S(snapshot), 0, 0, "no", 0, NULL,
+      "save a JPEG of the frame of each change of the top-1 label, whatever publish says" },
+    { "snapshot_keep", CFG_T_INT, S(snapshot_keep), 1, 1000000, "1000", 0, NULL,
+      "snapshots kept at most; beyond, the oldest are removed" },
+    { "snapshot_max_mb", CFG_T_DOUBLE, S(snapshot_max_mb), 0.01, 1048576, "256", 0, NULL,
+      "megabytes (MiB) of snapshots kept at most; beyond, the oldest are removed" },
+    { "crop", CFG_T_CROP, S(crop), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "the part of the frame classified, in pixels of the decoded frame or in percent of it; "
+      "empty = the whole frame" },
+    { "regions", CFG_T_NAMES, S(region_list), 0, CFG_REGIONS_MAX, "", CFG_F_EMPTY_OK, NULL,
+      "[region:NAME] sections classified instead of the whole frame, each as a source of its own; "
+      "empty = the whole frame" },
+    { "model", CFG_T_LIST, S(model), 0, 32, "", CFG_F_EMPTY_OK, NULL,
+      "models that classify it: default ([model]) or NAMEs of [model:NAME]; empty = default" },
+};
+
+/* A region is a crop with a name; what else a source may set stays with
+ * its stream. */
+static const cfg_key region_keys[] = {
+    { "crop", CFG_T_CROP, R(crop), 0, 0, NULL, CFG_F_REQUIRED, NULL,
+      "the part of the frame classified as this region, in pixels of the decoded frame or in "
+      "percent of it" },
 };
 
 /* A reload applies every [mqtt] change: the MQTT sink reconnects with the
@@ -193,6 +225,7 @@ const cfg_section cfg_sec_daemon = { "daemon", daemon_keys, NKEYS(daemon_keys),
 const cfg_section cfg_sec_model = { "model", model_keys, NKEYS(model_keys),
                                     offsetof(cfg, model) };
 const cfg_section cfg_sec_stream = { "stream", stream_keys, NKEYS(stream_keys), 0 };
+const cfg_section cfg_sec_region = { "region", region_keys, NKEYS(region_keys), 0 };
 const cfg_section cfg_sec_mqtt = { "mqtt", mqtt_keys, NKEYS(mqtt_keys), offsetof(cfg, mqtt) };
 const cfg_section cfg_sec_metrics = { "metrics", metrics_keys, NKEYS(metrics_keys),
                                       offsetof(cfg, metrics) };
@@ -244,7 +277,8 @@ int cfg_sec_equal(const cfg_section *s, const void *a, const void *b)
 int cfg_doc_get(int i, cfg_doc *d)
 {
     static const cfg_section *const secs[] = {
-        &cfg_sec_daemon, &cfg_sec_model, &cfg_sec_stream, &cfg_sec_mqtt, &cfg_sec_metrics,
+        &cfg_sec_daemon, &cfg_sec_model, &cfg_sec_stream, &cfg_sec_region, &cfg_sec_mqtt,
+        &cfg_sec_metrics,
     };
     if (i < 0)
         return -1;
@@ -255,7 +289,8 @@ int cfg_doc_get(int i, cfg_doc *d)
             continue;
         }
         const cfg_key *k = &s->keys[i];
-        d->section = s == &cfg_sec_stream ? "stream:NAME" : s->name;
+        d->section = s == &cfg_sec_stream ? "stream:NAME" : s == &cfg_sec_region ? "region:NAME" :
+                     s->name;
         d->key = k->name;
         d->type = cfg_type_name(k->type);
         d->def = k->def ? k->def : "";

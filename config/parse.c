@@ -63,6 +63,8 @@ typedef struct parser {
     int in_section;            /* 0: none yet; 1: known; -1: ignore its keys */
     const cfg_section *schema;
     int stream;                /* index into c->streams, or -1 */
+    int model;                 /* index into c->models, or -1 */
+    int region;                /* index into c->regions, or -1 */
     int sec_line, sec_errors;
     char label[80];            /* "daemon", "stream:yard" */
     int set_at[SECTION_KEYS_MAX];
@@ -115,6 +117,10 @@ static void *sec_base(parser *p)
 {
     if (p->stream >= 0)
         return &p->c->streams[p->stream];
+    if (p->model >= 0)
+        return &p->c->models[p->model];
+    if (p->region >= 0)
+        return &p->c->regions[p->region];
     return (char *)p->c + p->schema->base;
 }
 
@@ -186,6 +192,19 @@ static void check_backoff(parser *p, const cfg_stream *st)
                   p->label, st->backoff_min, st->backoff_max);
 }
 
+/* A stream's snapshots go in a folder named after it: a name starting with
+ * a dot would hide it (".x") or leave snapshot_dir ("..").  Such names are
+ * rare; refusing them beats an escaping scheme operators must learn. */
+static void check_snapshot(parser *p, const cfg_stream *st)
+{
+    if (!st->snapshot || st->name[0] != '.')
+        return;
+    add_error(p, p->set_at[key_index(&cfg_sec_stream, "snapshot")],
+              "[%s] snapshot: a stream whose name starts with '.' cannot keep snapshots "
+              "(its folder in snapshot_dir would be hidden or outside it; expected a name "
+              "starting with a letter, digit, '_' or '-')", p->label);
+}
+
 /* [mqtt]'s keys that only make sense together.  The password file is read
  * by the MQTT sink, not here: a broker's password going stale must not stop
  * the streams (--check-config reads it, see daemon/sinks.c). */
@@ -237,12 +256,21 @@ static void finish_section(parser *p)
                   p->label, k->name, exp);
         p->sec_errors++;
     }
+    if (p->schema == &cfg_sec_model) {
+        cfg_model *m = p->model >= 0 ? &p->c->models[p->model] : &p->c->model;
+        m->line = p->sec_line;
+        m->thresholds_line = p->set_at[key_index(&cfg_sec_model, "thresholds")];
+        m->ignore_line = p->set_at[key_index(&cfg_sec_model, "ignore")];
+    }
     if (p->stream >= 0) {
         cfg_stream *st = &p->c->streams[p->stream];
+        st->model_line = p->set_at[key_index(&cfg_sec_stream, "model")];
         if (st->url)
             st->url_kind = cfg_url_kind(st->url);
+        st->regions_line = p->set_at[key_index(&cfg_sec_stream, "regions")];
         if (!p->sec_errors) {
             check_backoff(p, st);
+            check_snapshot(p, st);
             read_password(p, st);
         }
     } else if (p->schema == &cfg_sec_daemon) {
@@ -313,9 +341,106 @@ static void open_stream(parser *p, const char *id)
     p->stream = c->nstreams - 1;
 }
 
+/* [model:NAME]: a model of its own.  Its keys start from their built-in
+ * defaults, not from [model]'s: a section reads the same wherever it is
+ * pasted. */
+static void open_model(parser *p, const char *id)
+{
+    cfg *c = p->c;
+    char why[400], shown[80];
+    size_t n = strlen(id);
+
+    if (n == 0 || n > STREAM_NAME_MAX || strspn(id, STREAM_CHARS) != n) {
+        cfg_value_show(id, shown, sizeof shown);
+        add_error(p, p->line, "[%s]: bad model name %s (expected 1 to %d of "
+                  "A-Z a-z 0-9 _ . -)", p->label, shown, STREAM_NAME_MAX);
+        return;
+    }
+    if (strcmp(id, CFG_DEFAULT_MODEL) == 0) {
+        add_error(p, p->line, "[%s]: the name %s is [model]'s (expected another name, or "
+                  "the keys in [model])", p->label, CFG_DEFAULT_MODEL);
+        return;
+    }
+    for (int i = 0; i < c->nmodels; i++)
+        if (strcmp(c->models[i].name, id) == 0) {
+            add_error(p, p->line, "[%s]: duplicate model (first defined at line %d)",
+                      p->label, c->models[i].line);
+            return;
+        }
+    if (c->nmodels >= CFG_MODELS_MAX) {
+        add_error(p, p->line, "[%s]: more than %d models (expected at most %d [model:NAME] "
+                  "sections)", p->label, CFG_MODELS_MAX, CFG_MODELS_MAX);
+        return;
+    }
+    cfg_model *grown = realloc(c->models, (size_t)(c->nmodels + 1) * sizeof *grown);
+    if (!grown) {
+        p->oom = 1;
+        return;
+    }
+    c->models = grown;
+    cfg_model *m = &c->models[c->nmodels++];
+    memset(m, 0, sizeof *m);
+    m->line = p->line;
+    if (!(m->name = strdup(id))) {
+        p->oom = 1;
+        return;
+    }
+    int ret = cfg_sec_defaults(&cfg_sec_model, m, why, sizeof why);
+    if (ret == CFG_ENOMEM)
+        p->oom = 1;
+    else if (ret < 0)
+        add_error(p, 0, "%s", why);
+    p->in_section = 1;
+    p->schema = &cfg_sec_model;
+    p->model = c->nmodels - 1;
+}
+
+/* [region:NAME]: named like a stream, and like a stream only once. */
+static void open_region(parser *p, const char *id)
+{
+    cfg *c = p->c;
+    char why[400], shown[80];
+    size_t n = strlen(id);
+
+    if (n == 0 || n > CFG_NAME_MAX || strspn(id, CFG_NAME_CHARS) != n) {
+        cfg_value_show(id, shown, sizeof shown);
+        add_error(p, p->line, "[%s]: bad region name %s (expected 1 to %d of "
+                  "A-Z a-z 0-9 _ . -)", p->label, shown, CFG_NAME_MAX);
+        return;
+    }
+    for (int i = 0; i < c->nregions; i++)
+        if (strcmp(c->regions[i].name, id) == 0) {
+            add_error(p, p->line, "[%s]: duplicate region (first defined at line %d; expected "
+                      "each name once)", p->label, c->regions[i].line);
+            return;
+        }
+    cfg_region *grown = realloc(c->regions, (size_t)(c->nregions + 1) * sizeof *grown);
+    if (!grown) {
+        p->oom = 1;
+        return;
+    }
+    c->regions = grown;
+    cfg_region *r = &c->regions[c->nregions++];
+    memset(r, 0, sizeof *r);
+    r->line = p->line;
+    if (!(r->name = strdup(id))) {
+        p->oom = 1;
+        return;
+    }
+    int ret = cfg_sec_defaults(&cfg_sec_region, r, why, sizeof why);
+    if (ret == CFG_ENOMEM)
+        p->oom = 1;
+    else if (ret < 0)
+        add_error(p, 0, "%s", why);
+    p->in_section = 1;
+    p->schema = &cfg_sec_region;
+    p->region = c->nregions - 1;
+}
+
 static void unknown_section(parser *p, const char *name)
 {
-    static const char *const known[] = { "daemon", "model", "mqtt", "metrics", "stream" };
+    static const char *const known[] = { "daemon", "model", "mqtt", "metrics", "region",
+                                         "stream" };
     char hint[120] = "", head[72], rest[72];
     size_t hl = strcspn(name, ": -_.");
 
@@ -324,12 +449,12 @@ static void unknown_section(parser *p, const char *name)
     const char *near = cfg_suggest(name, known, sizeof known[0], 4);
     if (near)
         snprintf(hint, sizeof hint, "; did you mean [%s]?", near);
-    else if (cfg_suggest(head, known + 4, sizeof known[0], 1) && *rest)
-        snprintf(hint, sizeof hint, "; did you mean [stream:%s]?", rest);
-    else if (strcasecmp(name, "stream") == 0)
-        snprintf(hint, sizeof hint, "; a stream needs a name: [stream:NAME]");
-    add_error(p, p->line, "[%s]: unknown section (expected [daemon], [model], [mqtt], "
-              "[metrics] or [stream:NAME])%s", p->label, hint);
+    else if ((near = cfg_suggest(head, known + 4, sizeof known[0], 2)) && *rest)
+        snprintf(hint, sizeof hint, "; did you mean [%s:%s]?", near, rest);
+    else if (strcasecmp(name, "stream") == 0 || strcasecmp(name, "region") == 0)
+        snprintf(hint, sizeof hint, "; a %s needs a name: [%s:NAME]", name, name);
+    add_error(p, p->line, "[%s]: unknown section (expected [daemon], [model], [model:NAME], "
+              "[mqtt], [metrics], [stream:NAME] or [region:NAME])%s", p->label, hint);
 }
 
 static char *trim(char *s)
@@ -349,6 +474,8 @@ static void on_section(parser *p, char *s)
     p->in_section = -1;
     p->schema = NULL;
     p->stream = -1;
+    p->model = -1;
+    p->region = -1;
     p->sec_line = p->line;
     p->sec_errors = 0;
     memset(p->set_at, 0, sizeof p->set_at);
@@ -376,6 +503,10 @@ static void on_section(parser *p, char *s)
         }
     if (strncmp(name, "stream:", 7) == 0)
         open_stream(p, name + 7);
+    else if (strncmp(name, "model:", 6) == 0)
+        open_model(p, name + 6);
+    else if (strncmp(name, "region:", 7) == 0)
+        open_region(p, name + 7);
     else
         unknown_section(p, name);
 }
@@ -400,13 +531,15 @@ static void on_key_error(parser *p, const char *key, const char *why)
 static void unknown_key(parser *p, const char *name)
 {
     static const cfg_section *const all[] = { &cfg_sec_daemon, &cfg_sec_model,
-                                              &cfg_sec_stream, &cfg_sec_mqtt,
-                                              &cfg_sec_metrics };
+                                              &cfg_sec_stream, &cfg_sec_region,
+                                              &cfg_sec_mqtt, &cfg_sec_metrics };
     char hint[120] = "";
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (all[i] != p->schema && cfg_sec_key(all[i], name)) {
             snprintf(hint, sizeof hint, " here; it belongs in [%s]",
-                     all[i] == &cfg_sec_stream ? "stream:NAME" : all[i]->name);
+                     all[i] == &cfg_sec_stream ? "stream:NAME" :
+                     all[i] == &cfg_sec_region ? "region:NAME" :
+                     all[i] == &cfg_sec_model ? "model] or [model:NAME" : all[i]->name);
             break;
         }
     const char *near = cfg_suggest(name, p->schema->keys, sizeof(cfg_key),
@@ -585,6 +718,46 @@ static char *read_line(char *str, int num, void *stream)
     return give_long(p, str, num, s);
 }
 
+/* Each stream's models exist, and the sources they make fit the
+ * scheduler's table. */
+static void check_stream_models(parser *p)
+{
+    cfg *c = p->c;
+    int total = 0;
+    for (int i = 0; i < c->nstreams; i++) {
+        cfg_stream *st = &c->streams[i];
+        const char *pos = st->model ? st->model : "";
+        char name[256], shown[80], known[400];
+        double score;
+        int n = 0;
+        while (cfg_list_next(&pos, name, sizeof name, &score) > 0) {
+            n++;
+            if (cfg_find_model(c, name))
+                continue;
+            size_t o = (size_t)snprintf(known, sizeof known, "%s", CFG_DEFAULT_MODEL);
+            for (int k = 0; k < c->nmodels && o < sizeof known; k++)
+                o += (size_t)snprintf(known + o, sizeof known - o, ", %s", c->models[k].name);
+            add_error(p, st->model_line, "[stream:%s] model: no model %s (expected %s, or a "
+                      "[model:NAME] section of that name)", st->name,
+                      clean(name, shown, sizeof shown), known);
+        }
+        int nsrc = (n ? n : 1) * (st->nregions ? st->nregions : 1);
+        if (nsrc > CFG_SOURCES_PER_STREAM)
+            add_error(p, st->regions_line ? st->regions_line : st->model_line,
+                      "[stream:%s] %s: %d regions times %d models is %d sources, more than the "
+                      "%d a stream may have (expected fewer regions or models)", st->name,
+                      st->regions_line ? "regions" : "model", st->nregions ? st->nregions : 1,
+                      n ? n : 1, nsrc, CFG_SOURCES_PER_STREAM);
+        if (st->enabled)
+            total += nsrc;
+    }
+    if (total > CFG_SOURCES_MAX)
+        add_error(p, 0, "the streams make %d sources in all (each region or whole frame times "
+                  "each model), more than the %d (stream, region, model) sources one lcnetd "
+                  "classifies (expected fewer; run another lcnetd for the rest)", total,
+                  CFG_SOURCES_MAX);
+}
+
 static int err_order(const void *a, const void *b)
 {
     const perr *x = a, *y = b;
@@ -613,6 +786,11 @@ static void write_errors(parser *p, char *err, size_t errlen)
                  p->nerr - shown > 1 ? "s" : "");
 }
 
+static void link_error(void *ctx, int line, const char *msg)
+{
+    add_error(ctx, line, "%s", msg);
+}
+
 static int load(cfg **out, parser *p, char *err, size_t errlen)
 {
     char why[400], local[8];
@@ -625,8 +803,10 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
     }
     err[0] = '\0';
     p->stream = -1;
+    p->model = -1;
+    p->region = -1;
     p->c = c;
-    if (!c) {
+    if (!c || !(c->file = strdup(p->name))) {
         ret = CFG_ENOMEM;
         goto end;
     }
@@ -642,6 +822,11 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
     finish_section(p);
     if (rc == -2)
         p->oom = 1;
+    /* the regions first: a stream's sources are its regions times its models */
+    if (!p->oom && cfg_regions_link(c, link_error, p) == CFG_ENOMEM)
+        p->oom = 1;
+    if (!p->oom && !p->io_errno)
+        check_stream_models(p);
     if (rc > 0) {
         int seen = 0;
         for (int i = 0; i < p->nkept; i++)
@@ -732,6 +917,7 @@ void cfg_free(cfg *c)
         cfg_sec_free(cfg_singles[i], (char *)c + cfg_singles[i]->base);
     for (int i = 0; i < c->nstreams; i++) {
         cfg_sec_free(&cfg_sec_stream, &c->streams[i]);
+        cfg_regions_free(c->streams[i].regions, c->streams[i].nregions);
         free(c->streams[i].name);
         if (c->streams[i].password) {
             explicit_bzero(c->streams[i].password, strlen(c->streams[i].password));
@@ -739,5 +925,12 @@ void cfg_free(cfg *c)
         }
     }
     free(c->streams);
+    for (int i = 0; i < c->nmodels; i++) {
+        cfg_sec_free(&cfg_sec_model, &c->models[i]);
+        free(c->models[i].name);
+    }
+    free(c->models);
+    cfg_regions_free(c->regions, c->nregions);
+    free(c->file);
     free(c);
 }

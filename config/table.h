@@ -25,6 +25,10 @@ typedef enum {
     CFG_T_NAME,     /* char *, printable, no blanks; max = longest allowed */
     CFG_T_TOPIC,    /* char *, MQTT topic levels without wildcards; max as NAME */
     CFG_T_LISTEN,   /* char *, "ADDRESS:PORT", a numeric IPv4 or [IPv6] address */
+    CFG_T_CROP,     /* cfg_crop: X,Y,W,H in pixels or percent */
+    CFG_T_NAMES,    /* char *, names of sections, comma-separated; max = how many */
+    CFG_T_LIST,     /* char *, names separated by commas ("a, b"); max = items at most */
+    CFG_T_SCORES,   /* char *, NAME:SCORE items, scores in [0, 1]; max = items at most */
 } cfg_type;
 
 enum {
@@ -51,15 +55,15 @@ typedef struct cfg_key {
 } cfg_key;
 
 typedef struct cfg_section {
-    const char *name;        /* "daemon", "model", "stream", "mqtt", "metrics" */
+    const char *name;        /* "daemon", "model", "stream", "region", "mqtt", "metrics" */
     const cfg_key *keys;
     int nkeys;
     size_t base;             /* where its struct sits in cfg; unused for streams */
 } cfg_section;
 
 /* keys.c */
-extern const cfg_section cfg_sec_daemon, cfg_sec_model, cfg_sec_stream, cfg_sec_mqtt,
-    cfg_sec_metrics;
+extern const cfg_section cfg_sec_daemon, cfg_sec_model, cfg_sec_stream, cfg_sec_region,
+    cfg_sec_mqtt, cfg_sec_metrics;
 /* The sections written once, as [name]: NULL-terminated. */
 extern const cfg_section *const cfg_singles[];
 const cfg_key *cfg_sec_key(const cfg_section *s, const char *name);
@@ -93,6 +97,23 @@ int cfg_cpus_check(const cfg_cpus *want, char *why, size_t len);
  * cfg_value_set checks the others; their range text. */
 int cfg_text_check(const cfg_key *k, const char *text, char *why, size_t len);
 void cfg_text_range(const cfg_key *k, char *buf, size_t len);
+
+/* crop.c: CFG_T_CROP and CFG_T_NAMES, checked and stored like
+ * cfg_value_set's other types; their range text.  cfg_names_next walks a
+ * stored list: the next name into buf, or 0 at its end. */
+int cfg_crop_set(const cfg_key *k, void *base, const char *text, char *why, size_t len);
+int cfg_names_set(const cfg_key *k, void *base, const char *text, char *why, size_t len);
+void cfg_crop_range(const cfg_key *k, char *buf, size_t len);
+int cfg_names_next(const char **list, char *buf, size_t len);
+/* Names of streams and regions: 1 to CFG_NAME_MAX of these characters. */
+#define CFG_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+enum { CFG_NAME_MAX = 64 };
+
+/* region.c: the regions of every stream, once the whole file is read:
+ * each name a stream lists must be a [region:NAME], each [region:NAME]
+ * listed by a stream, and `crop` and `regions` not both in one stream.
+ * Problems go to report(ctx, line, message); CFG_ENOMEM or 0. */
+int cfg_regions_link(cfg *c, void (*report)(void *ctx, int line, const char *msg), void *ctx);
 
 /* suggest.c: of `n` candidates, each a struct `stride` bytes long that
  * starts with its name (cfg_key, cfg_word, or a plain const char *), the

@@ -40,6 +40,10 @@ const char *cfg_type_name(cfg_type t)
     case CFG_T_NAME: return "text";
     case CFG_T_TOPIC: return "MQTT topic";
     case CFG_T_LISTEN: return "address:port";
+    case CFG_T_CROP: return "crop";
+    case CFG_T_NAMES: return "names";
+    case CFG_T_LIST: return "list";
+    case CFG_T_SCORES: return "label:score list";
     }
     return "?";
 }
@@ -133,7 +137,15 @@ void cfg_value_range(const cfg_key *k, char *buf, size_t len)
     case CFG_T_NAME:
     case CFG_T_TOPIC:
     case CFG_T_LISTEN:
+    case CFG_T_LIST:
+    case CFG_T_SCORES:
         cfg_text_range(k, buf, len);
+        return;
+    case CFG_T_CROP:
+        cfg_crop_range(k, buf, len);
+        return;
+    case CFG_T_NAMES:
+        snprintf(buf, len, "up to %.0f names, comma-separated, like gate, door%s", k->max, empty);
         return;
     }
     snprintf(buf, len, "?");
@@ -562,9 +574,15 @@ int cfg_value_set(const cfg_key *k, void *base, const char *text,
     case CFG_T_NAME:
     case CFG_T_TOPIC:
     case CFG_T_LISTEN:
+    case CFG_T_LIST:
+    case CFG_T_SCORES:
         if ((ret = cfg_text_check(k, text, why, len)) < 0)
             return ret;
         return set_string(AT(base, k, char *), text);
+    case CFG_T_CROP:
+        return cfg_crop_set(k, base, text, why, len);
+    case CFG_T_NAMES:
+        return cfg_names_set(k, base, text, why, len);
     }
     snprintf(why, len, "key has no type");
     return CFG_EINVAL;
@@ -573,7 +591,8 @@ int cfg_value_set(const cfg_key *k, void *base, const char *text,
 void cfg_value_free(const cfg_key *k, void *base)
 {
     if (k->type == CFG_T_PATH || k->type == CFG_T_URL || k->type == CFG_T_NAME ||
-        k->type == CFG_T_TOPIC || k->type == CFG_T_LISTEN) {
+        k->type == CFG_T_TOPIC || k->type == CFG_T_LISTEN || k->type == CFG_T_LIST ||
+        k->type == CFG_T_SCORES || k->type == CFG_T_NAMES) {
         free(*AT(base, k, char *));
         *AT(base, k, char *) = NULL;
     }
@@ -586,7 +605,10 @@ int cfg_value_equal(const cfg_key *k, const void *a, const void *b)
     case CFG_T_URL:
     case CFG_T_NAME:
     case CFG_T_TOPIC:
-    case CFG_T_LISTEN: {
+    case CFG_T_LISTEN:
+    case CFG_T_NAMES:
+    case CFG_T_LIST:
+    case CFG_T_SCORES: {
         const char *x = *CAT(a, k, char *), *y = *CAT(b, k, char *);
         return strcmp(x ? x : "", y ? y : "") == 0;
     }
@@ -608,6 +630,10 @@ int cfg_value_equal(const cfg_key *k, const void *a, const void *b)
             return 0;
         return !x->set || (x->v[0] == y->v[0] && x->v[1] == y->v[1] &&
                            x->v[2] == y->v[2]);
+    }
+    case CFG_T_CROP: {
+        const cfg_crop *x = CAT(a, k, cfg_crop), *y = CAT(b, k, cfg_crop);
+        return x->set == y->set && (!x->set || (x->pct == y->pct && memcmp(x->v, y->v, sizeof x->v) == 0));
     }
     }
     return 0;

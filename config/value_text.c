@@ -1,5 +1,6 @@
-/* value_text.c: the text-valued key types of the output sections: names
- * (host, client id, user), MQTT topics and listen addresses.
+/* value_text.c: the text-valued key types: names (host, client id, user),
+ * MQTT topics, listen addresses, and the lists of names and of label:score
+ * items of the model and stream sections.
  *
  * Each is checked when the file is read, so a topic with a wildcard or an
  * address with a host name fails with its line number at start or reload,
@@ -26,6 +27,13 @@ void cfg_text_range(const cfg_key *k, char *buf, size_t len)
         return;
     case CFG_T_LISTEN:
         snprintf(buf, len, "ADDRESS:PORT like 127.0.0.1:9464 or [::1]:9464%s", empty);
+        return;
+    case CFG_T_LIST:
+        snprintf(buf, len, "up to %.0f names separated by commas, like a, b%s", k->max, empty);
+        return;
+    case CFG_T_SCORES:
+        snprintf(buf, len, "up to %.0f LABEL:SCORE items separated by commas, like covered:0.8, "
+                 "noise:0.6, each score 0..1%s", k->max, empty);
         return;
     default:
         snprintf(buf, len, "?");
@@ -75,6 +83,92 @@ static int check_listen(const cfg_key *k, const char *text, char *why, size_t le
     return 0;
 }
 
+/* Splits on commas; an item's name is trimmed, and may hold blanks inside
+ * (labels like "tabby cat"), but no comma or colon. */
+int cfg_list_next(const char **pos, char *name, size_t len, double *score)
+{
+    const char *s = *pos;
+    while (*s == ',' || isspace((unsigned char)*s))
+        s++;
+    if (!*s)
+        return 0;
+    size_t n = strcspn(s, ",");
+    const char *end = s + n, *colon = memchr(s, ':', n);
+    const char *ne = colon ? colon : end;
+    while (ne > s && isspace((unsigned char)ne[-1]))
+        ne--;
+    snprintf(name, len, "%.*s", (int)(ne - s), s);
+    *score = -1;
+    if (colon) {
+        char num[64], *e = NULL;
+        const char *a = colon + 1;
+        while (a < end && isspace((unsigned char)*a))
+            a++;
+        snprintf(num, sizeof num, "%.*s", (int)(end - a), a);
+        for (size_t i = strlen(num); i > 0 && isspace((unsigned char)num[i - 1]); i--)
+            num[i - 1] = 0;
+        *score = num[0] && (isdigit((unsigned char)num[0]) || num[0] == '.') ? strtod(num, &e) : -2;
+        if (!e || *e)
+            *score = -2;
+    }
+    *pos = end;
+    return colon ? 2 : 1;
+}
+
+static int check_list(const cfg_key *k, const char *text, char *why, size_t len)
+{
+    const char *pos = text;
+    char name[256], shown[80];
+    double score;
+    int n = 0, r;
+    /* "a,,b" and "a," are typos the item reader would step over */
+    for (const char *q = text;; q++) {
+        const char *e = q + strcspn(q, ",");
+        int blank = 1;
+        for (const char *x = q; x < e; x++)
+            blank &= isspace((unsigned char)*x) != 0;
+        if (blank)
+            return bad(k, text, "has an empty item", why, len);
+        if (!*e)
+            break;
+        q = e;
+    }
+    while ((r = cfg_list_next(&pos, name, sizeof name, &score)) > 0) {
+        cfg_value_show(name, shown, sizeof shown);
+        if (!name[0])
+            return bad(k, text, "has an empty item", why, len);
+        if (++n > (int)k->max)
+            return bad(k, text, "has too many items", why, len);
+        if (k->type == CFG_T_LIST && r == 2)
+            return bad(k, text, "has an item with a colon", why, len);
+        if (k->type == CFG_T_SCORES && r != 2) {
+            snprintf(why, len, "%s has no score (expected LABEL:SCORE items like covered:0.8, "
+                     "each score 0..1)", shown);
+            return CFG_EINVAL;
+        }
+        if (k->type == CFG_T_SCORES && (score < 0 || score > 1)) {
+            snprintf(why, len, "the score of %s is not a number from 0 to 1 (expected "
+                     "LABEL:SCORE items like covered:0.8)", shown);
+            return CFG_EINVAL;
+        }
+        for (const char *c = name; *c; c++)
+            if (iscntrl((unsigned char)*c))
+                return bad(k, text, "contains a control character", why, len);
+        /* the same name twice is a typo, or two settings that fight */
+        const char *again = text;
+        char other[256];
+        double s2;
+        for (int i = 0; i < n - 1 && cfg_list_next(&again, other, sizeof other, &s2) > 0; i++)
+            if (strcmp(other, name) == 0) {
+                snprintf(why, len, "%s is listed twice (expected each once)", shown);
+                return CFG_EINVAL;
+            }
+    }
+    if (!n && !(k->flags & CFG_F_EMPTY_OK))
+        return bad(k, text, "is empty", why, len);
+    return 0;
+}
+
 int cfg_text_check(const cfg_key *k, const char *text, char *why, size_t len)
 {
     size_t n = strlen(text);
@@ -85,6 +179,8 @@ int cfg_text_check(const cfg_key *k, const char *text, char *why, size_t len)
     }
     if (k->type == CFG_T_LISTEN)
         return check_listen(k, text, why, len);
+    if (k->type == CFG_T_LIST || k->type == CFG_T_SCORES)
+        return check_list(k, text, why, len);
     if ((double)n > k->max)
         return bad(k, text, "is too long", why, len);
     for (const char *p = text; *p; p++)

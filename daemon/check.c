@@ -124,60 +124,117 @@ static void check_socket(chk_report *r, const cfg_daemon *d)
         chk_error(r, "[daemon] socket %s", err);
 }
 
-/* A file the model section names: there and readable by this user. */
-static int model_file(chk_report *r, const char *key, const char *path)
+/* Streams with snapshot = yes write into snapshot_dir, which the daemon
+ * makes if missing: it, or else the folder to hold it, must take new files
+ * for the daemon's user.  Only the service's sandbox cannot be seen from
+ * here: ProtectSystem=strict leaves writable the state directory alone. */
+static void check_snapshots(chk_report *r, const cfg *c)
+{
+    const char *dir = c->daemon.snapshot_dir;
+    char why[1024], parent[4096];
+    struct stat st;
+    int n = 0, made = 0;
+
+    for (int i = 0; i < c->nstreams; i++)
+        n += c->streams[i].enabled && c->streams[i].snapshot;
+    if (!n)
+        return;
+    int ret = chk_access(dir, W_OK | X_OK, &st, why, sizeof why);
+    if (ret == CHK_PATH_MISSING && strcmp(why, "no such file") == 0) {
+        snprintf(parent, sizeof parent, "%s", dir);
+        char *slash = strrchr(parent, '/');
+        slash[slash == parent] = 0;
+        ret = chk_access(parent, W_OK | X_OK, &st, why, sizeof why);
+        made = 1;
+    }
+    if (ret == 0 && !S_ISDIR(st.st_mode)) {
+        snprintf(why, sizeof why, "%s is not a directory", made ? parent : dir);
+        ret = CHK_PATH_MISSING;
+    }
+    if (ret < 0) {
+        chk_error(r, "[daemon] snapshot_dir %s: %s%s (%d stream%s with snapshot = yes would "
+                  "fail to save them: let user %s write there, or set snapshot_dir to a folder it "
+                  "may write)", dir, made ? "cannot be made: " : "", why, n, n > 1 ? "s" : "",
+                  r->user);
+        return;
+    }
+    chk_ok(r, "[daemon] snapshot_dir %s: user %s may write %s", dir, r->user,
+           made ? "the folder that will hold it" : "there");
+    if (r->for_unit && strncmp(dir, "/var/lib/lcnetd/", 16) != 0)
+        chk_note(r, "[daemon] snapshot_dir %s: lcnetd.service's ProtectSystem=strict keeps it "
+                 "read-only for the daemon: add ReadWritePaths=%s in a drop-in (systemctl edit "
+                 "lcnetd)", dir, dir);
+    chk_sandbox(r, "[daemon] snapshot_dir", dir);
+}
+
+/* A file a model section names: there and readable by this user. */
+static int model_file(chk_report *r, const char *sec, const char *key, const char *path)
 {
     struct stat st;
-    char why[1024], what[64];
+    char why[1024], what[128];
     int ret = chk_access(path, R_OK, &st, why, sizeof why);
     if (ret == CHK_PATH_MISSING) {
-        chk_error(r, "[model] %s %s: %s (set %s to the file; lcnetd.ini(5) says what it holds)",
-                  key, path, why, key);
+        chk_error(r, "[%s] %s %s: %s (set %s to the file; lcnetd.ini(5) says what it holds)",
+                  sec, key, path, why, key);
         return -1;
     }
     if (ret < 0) {
-        chk_error(r, "[model] %s %s: %s (let user %s read it)", key, path, why, r->user);
+        chk_error(r, "[%s] %s %s: %s (let user %s read it)", sec, key, path, why, r->user);
         return -1;
     }
     if (S_ISDIR(st.st_mode) && chk_access(path, R_OK | X_OK, &st, why, sizeof why) < 0) {
-        chk_error(r, "[model] %s %s: %s (let user %s list it)", key, path, why, r->user);
+        chk_error(r, "[%s] %s %s: %s (let user %s list it)", sec, key, path, why, r->user);
         return -1;
     }
-    snprintf(what, sizeof what, "[model] %s", key);
+    snprintf(what, sizeof what, "[%s] %s", sec, key);
     chk_sandbox(r, what, path);
     return 0;
 }
 
-/* Loaded as the daemon loads it: on an inference thread pinned to
+static int model_files(chk_report *r, const cfg_model *m)
+{
+    char sec[96];
+    snprintf(sec, sizeof sec, "model%s%s", m->name ? ":" : "", m->name ? m->name : "");
+    int bad = model_file(r, sec, "path", m->path);
+    if (m->labels && m->labels[0])
+        bad |= model_file(r, sec, "labels", m->labels);
+    if (m->calibration && m->calibration[0])
+        bad |= model_file(r, sec, "calibration", m->calibration);
+    return bad;
+}
+
+/* Loaded as the daemon loads them: on an inference thread pinned to
  * inference_cpus, with the configured precision, labels and calibration,
- * compiled for every batch size up to max_batch. */
+ * compiled for every batch size up to max_batch, the labels that
+ * thresholds and ignore name checked. */
 static void check_model(chk_report *r, const cfg *c)
 {
     char err[2048];
     evq *q = NULL;
     sch *s = NULL;
     sch_model_info mi;
-    int bad = model_file(r, "path", c->model.path);
+    int bad = model_files(r, &c->model);
 
-    if (c->model.labels && c->model.labels[0])
-        bad |= model_file(r, "labels", c->model.labels);
-    if (c->model.calibration && c->model.calibration[0])
-        bad |= model_file(r, "calibration", c->model.calibration);
+    for (int i = 0; i < c->nmodels; i++)
+        bad |= model_files(r, &c->models[i]);
     if (bad)
         return;
     if (evq_new(&q, 16, err, sizeof err) < 0) {
         chk_error(r, "[model] path %s: not loaded: %s", c->model.path, err);
         return;
     }
-    if (sch_start(&s, c, q, err, sizeof err) < 0) {
+    if (sch_start(&s, c, q, NULL, err, sizeof err) < 0) {
         chk_error(r, "[model] path %s: does not load: %s", c->model.path, err);
         evq_free(q);
         return;
     }
-    sch_model(s, &mi);
-    chk_ok(r, "[model] path %s: loads and compiles: %s on %s (%s), input %dx%d, %d classes, "
-           "batches of 1 to %d", c->model.path, mi.precision, mi.isa, mi.precision_reason,
-           mi.width, mi.height, mi.classes, mi.max_batch);
+    for (int i = 0; i < sch_model_count(s); i++) {
+        sch_mdl_info(sch_model_at(s, i), &mi);
+        chk_ok(r, "[model%s%s] path %s: loads and compiles: %s on %s (%s), input %dx%d, "
+               "%d classes, batches of 1 to %d", i ? ":" : "", i ? mi.name : "", mi.model,
+               mi.precision, mi.isa, mi.precision_reason, mi.width, mi.height, mi.classes,
+               mi.max_batch);
+    }
     sch_stop(s);
     evq_free(q);
 }
@@ -255,6 +312,7 @@ int chk_run(const char *config_path, const char *user, FILE *out, char *err, siz
     check_cpus(&r, &c->daemon);
     check_socket(&r, &c->daemon);
     check_model(&r, c);
+    check_snapshots(&r, c);
     for (int i = 0; i < c->nstreams; i++) {
         const cfg_stream *s = &c->streams[i];
         r.line = s->line;

@@ -36,6 +36,20 @@ static char *finish(json_buf *b, size_t *len)
     return json_take(b);
 }
 
+/* Appended, and only when set: a stream without regions or models of its
+ * own keeps the lines it always had. */
+static void source(json_buf *b, const snk_event *e)
+{
+    if (e->region) {
+        json_key(b, "region");
+        json_str(b, e->region);
+    }
+    if (e->model) {
+        json_key(b, "model");
+        json_str(b, e->model);
+    }
+}
+
 char *ev_stream_state(const snk_event *e, size_t *len)
 {
     json_buf b = JSON_BUF_INIT;
@@ -55,6 +69,7 @@ char *ev_stream_state(const snk_event *e, size_t *len)
         json_num(&b, e->state.retry_s);
     }
     time_at(&b, e->time_us);
+    source(&b, e);
     return finish(&b, len);
 }
 
@@ -103,7 +118,65 @@ char *ev_label(const snk_event *e, size_t *len)
         json_end(&b);
     }
     json_array_end(&b);
+    source(&b, e);
+    if (e->label.snapshot) {
+        json_key(&b, "snapshot");
+        json_str(&b, e->label.snapshot);
+    }
     return finish(&b, len);
+}
+
+char *ev_error(const snk_event *e, size_t *len)
+{
+    json_buf b = JSON_BUF_INIT;
+    json_begin(&b);
+    json_key(&b, "event");
+    json_str(&b, "error");
+    json_key(&b, "stream");
+    json_str(&b, e->stream);
+    json_key(&b, "source");
+    json_str(&b, e->error.source);
+    json_key(&b, "message");
+    json_str(&b, e->error.message);
+    time_at(&b, e->time_us);
+    return finish(&b, len);
+}
+
+/* A stream's sources, each with its own counters; nothing for a stream
+ * of one unnamed source (no regions, one model). */
+static void sources(json_buf *b, const snk_source_stats *r, int n, int rate)
+{
+    if (!n)
+        return;
+    json_key(b, "sources");
+    json_array_begin(b);
+    for (int i = 0; i < n; i++) {
+        const snk_source_stats *g = &r[i];
+        json_item(b);
+        json_begin(b);
+        if (g->region) {
+            json_key(b, "region");
+            json_str(b, g->region);
+        }
+        if (g->model) {
+            json_key(b, "model");
+            json_str(b, g->model);
+        }
+        if (rate) {
+            json_key(b, "classified_fps");
+            json_num(b, g->classified_fps);
+        }
+        json_key(b, "classified");
+        json_uint(b, g->classified);
+        json_key(b, "skipped");
+        json_uint(b, g->skipped);
+        json_key(b, "outside");
+        json_uint(b, g->outside);
+        json_key(b, "published");
+        json_uint(b, g->published);
+        json_end(b);
+    }
+    json_array_end(b);
 }
 
 void ev_stats_members(json_buf *b, const snk_stream_stats *st, double seconds)
@@ -150,7 +223,24 @@ void ev_stats_members(json_buf *b, const snk_stream_stats *st, double seconds)
         json_num(b, st->p99_ms);
     else
         json_null(b);
+    /* appended where they apply: other streams' lines stay as they were */
+    if (st->has_crop) {
+        json_key(b, "outside");
+        json_uint(b, st->outside);
+    }
+    sources(b, st->sources, st->nsources, 1);
+    /* only for streams that keep snapshots: the others' lines stay as
+     * they were */
+    if (st->snapshot) {
+        json_key(b, "snapshots");
+        json_uint(b, st->snapshots);
+        json_key(b, "snapshot_errors");
+        json_uint(b, st->snapshot_errors);
+        json_key(b, "snapshot_dropped");
+        json_uint(b, st->snapshot_dropped);
+    }
 }
+
 
 char *ev_stats(const snk_stream_stats *st, double seconds, int64_t time_us, size_t *len)
 {
@@ -198,6 +288,31 @@ char *ev_hello(const ev_hello_t *h, size_t *len)
     json_key(&b, "precision_reason");
     json_str(&b, h->precision_reason);
     time_now(&b);
+    /* appended: the members above are the ones hello always had */
+    json_key(&b, "models");
+    json_array_begin(&b);
+    for (int i = 0; i < h->nmodels; i++) {
+        const ev_hello_model *m = &h->models[i];
+        json_item(&b);
+        json_begin(&b);
+        json_key(&b, "name");
+        json_str(&b, m->name);
+        json_key(&b, "path");
+        json_str(&b, m->path);
+        json_key(&b, "precision");
+        json_str(&b, m->precision);
+        json_key(&b, "classes");
+        json_int(&b, m->classes);
+        json_key(&b, "input");
+        json_array_begin(&b);
+        json_item(&b);
+        json_int(&b, m->width);
+        json_item(&b);
+        json_int(&b, m->height);
+        json_array_end(&b);
+        json_end(&b);
+    }
+    json_array_end(&b);
     return finish(&b, len);
 }
 
@@ -231,6 +346,7 @@ char *ev_status(const ev_status_stream *st, int n, int subscribers, double class
         json_uint(&b, st[i].skipped);
         json_key(&b, "reconnects");
         json_uint(&b, st[i].reconnects);
+        sources(&b, st[i].sources, st[i].nsources, 0);
         json_end(&b);
     }
     json_array_end(&b);

@@ -34,6 +34,7 @@
 #include "daemon/sink.h"
 #include "daemon/tsclock.h"
 #include "daemon/util.h"
+#include "media/crop.h"
 #include "media/scale.h"
 
 #define INGEST_NICE 15          /* below the inference thread: see ing_main */
@@ -138,7 +139,7 @@ typedef struct {
     AVCodecContext *dec;
     AVPacket *pkt;
     AVFrame *frame;
-    scl *scaler;
+    scl **scaler;               /* one per source */
     int si;
     AVRational tb;
     int finite;                 /* a file, or a network source with a duration */
@@ -153,11 +154,21 @@ typedef struct {
     int64_t jump_log_us;        /* when a timestamp jump was last logged */
     int jumps_unlogged;
     int cause;                 /* ING_CAUSE_* of a failed open */
+    int nscaler;
+    lc_stream *s;
+    const uint8_t *last_pix[CFG_SOURCES_PER_STREAM];   /* each source's last frame */
+    /* each source's crop as a rectangle of the frame size it was made for */
+    scl_rect rect[CFG_SOURCES_PER_STREAM];
+    int rect_w[CFG_SOURCES_PER_STREAM], rect_h[CFG_SOURCES_PER_STREAM];
+    int rect_ok[CFG_SOURCES_PER_STREAM];
 } run_ctx;
 
 static void run_free(run_ctx *r)
 {
-    scl_free(r->scaler);
+    for (int i = 0; r->scaler && i < r->nscaler; i++)
+        scl_free(r->scaler[i]);
+    free(r->scaler);
+    r->scaler = NULL;
     av_frame_free(&r->frame);
     av_packet_free(&r->pkt);
     avcodec_free_context(&r->dec);
@@ -249,9 +260,17 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
     for (unsigned i = 0; i < r->fmt->nb_streams; i++)
         if ((int)i != r->si)
             r->fmt->streams[i]->discard = AVDISCARD_ALL;
-    if ((ret = scl_new(&r->scaler, s->w, s->h, s->mode, s->order)) < 0) {
+    if (!(r->scaler = calloc((size_t)s->nsrc, sizeof *r->scaler))) {
         snprintf(err, errlen, "out of memory");
-        return ret;
+        return AVERROR(ENOMEM);
+    }
+    r->nscaler = s->nsrc;
+    for (int i = 0; i < s->nsrc; i++) {
+        const lc_source *src = &s->src[i];
+        if ((ret = scl_new(&r->scaler[i], src->w, src->h, src->mode, src->order)) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return ret;
+        }
     }
     r->first_sec = NAN;
     return 0;
@@ -323,6 +342,68 @@ static void log_jump(lc_stream *s, run_ctx *r, double from, double to, double se
     r->jumps_unlogged = 0;
 }
 
+static int same_input(const lc_source *a, const lc_source *b)
+{
+    return a->w == b->w && a->h == b->h && a->order == b->order && a->mode == b->mode &&
+           a->crop.set == b->crop.set &&
+           (!a->crop.set || (a->crop.pct == b->crop.pct &&
+                             memcmp(a->crop.v, b->crop.v, sizeof a->crop.v) == 0));
+}
+
+/* Where source i's crop lies in this frame: *out, or NULL for the whole
+ * frame; 0 when it does not fit.  The rectangle is made again whenever the
+ * frame size changes (a camera switching resolution, a reconnect to
+ * another encoder).  A crop that does not fit is an error event once, and
+ * again "up" once it fits: the frames in between are counted, not
+ * classified, and never cropped to what is left. */
+static int source_rect(lc_stream *s, run_ctx *r, int i, const AVFrame *fr, const scl_rect **out)
+{
+    lc_source *src = &s->src[i];
+    *out = NULL;
+    if (!src->crop.set)
+        return 1;
+    if (r->rect_w[i] != fr->width || r->rect_h[i] != fr->height) {
+        char who[96], why[320];
+        const scl_crop c = { { src->crop.v[0], src->crop.v[1], src->crop.v[2], src->crop.v[3] },
+                             src->crop.pct };
+        const char *region = src->region[0] ? src->region : NULL;
+        snprintf(who, sizeof who, "%s %s", region ? "region" : "stream", region ? region : s->cfg.name);
+        r->rect_w[i] = fr->width;
+        r->rect_h[i] = fr->height;
+        r->rect_ok[i] = scl_crop_resolve(&c, fr->width, fr->height, who, &r->rect[i], why,
+                                         sizeof why) == 0;
+        if (!r->rect_ok[i] && !src->crop_failed) {
+            src->crop_failed = 1;
+            if (region)
+                lc_log(LOG_WARNING, "stream %s: %s", s->cfg.name, why);
+            else
+                lc_log(LOG_WARNING, "%s", why);
+            evq_push(s->q, snk_region_state_new(s->cfg.name, region, "error", why, -1));
+        } else if (r->rect_ok[i] && src->crop_failed) {
+            src->crop_failed = 0;
+            lc_log(LOG_INFO, "stream %s: the crop of %s fits the %dx%d frame again", s->cfg.name,
+                   who, fr->width, fr->height);
+            evq_push(s->q, snk_region_state_new(s->cfg.name, region, "up", NULL, -1));
+        }
+    }
+    if (!r->rect_ok[i]) {
+        lc_count(&src->outside, 1);
+        return 0;
+    }
+    *out = &r->rect[i];
+    return 1;
+}
+
+/* The one place a decoded frame becomes a source's input: the part of it
+ * rect names (NULL: the whole frame) scaled to the model's input in one
+ * pass, into f. */
+static int scale_for_source(run_ctx *r, int i, const AVFrame *fr, const scl_rect *rect,
+                            lc_frame *f, char *err, size_t errlen)
+{
+    const lc_source *src = &r->s->src[i];
+    return scl_frame_rect(r->scaler[i], fr, rect, f->pix, src->w * 3, err, errlen);
+}
+
 static int handle_frame(lc_stream *s, run_ctx *r, char *err, size_t errlen)
 {
     const cfg_stream *c = &s->cfg;
@@ -360,22 +441,45 @@ static int handle_frame(lc_stream *s, run_ctx *r, char *err, size_t errlen)
         /* keep the phase, but never fall behind by more than one step */
         r->next_keep = r->next_keep + step > sec ? r->next_keep + step : sec + step;
     }
-    lc_frame *f = lc_slot_spare(s);
     /* latency counts the scaling too: it is part of what a frame costs */
-    f->decoded_us = lc_mono_us();
-    int ret = scl_frame(r->scaler, fr, f->pix, s->w * 3, err, errlen);
-    if (ret < 0)
-        return ret;
+    int64_t decoded_us = lc_mono_us();
+    for (int i = 0; i < s->nsrc; i++) {
+        lc_source *src = &s->src[i];
+        const scl_rect *rect;
+        if (!source_rect(s, r, i, fr, &rect))
+            continue;
+        lc_frame *f = lc_slot_spare(src);
+        f->decoded_us = decoded_us;
+        /* a source that wants what an earlier one got copies it: two models
+         * of one input size share one scaling of the frame */
+        int same = -1;
+        for (int j = 0; j < i && same < 0; j++)
+            if (same_input(&s->src[j], src))
+                same = j;
+        int ret = same >= 0 ? (memcpy(f->pix, r->last_pix[same], (size_t)src->w * (size_t)src->h * 3), 0)
+                            : scale_for_source(r, i, fr, rect, f, err, errlen);
+        if (ret < 0)
+            return ret;
+        /* snapshots: the decoder's buffers, referenced, not copied */
+        if (f->src && av_frame_ref(f->src, fr) < 0)
+            av_frame_unref(f->src);
+        f->crop_x = rect ? rect->x : 0;
+        f->crop_y = rect ? rect->y : 0;
+        f->crop_w = rect ? rect->w : 0;
+        f->crop_h = rect ? rect->h : 0;
 #ifdef LCNETD_TESTING
-    f->scaled_us = lc_mono_us();
+        f->scaled_us = lc_mono_us();
 #endif
-    f->seq = (int64_t)lc_read(&s->decoded);
-    f->pts = sec;
-    f->capture_us = capture_time(r, pts);
-    /* finite sources not in realtime are read as fast as inference takes
-     * them: every frame classified, back-pressure instead of skips */
-    lc_slot_put(s, r->finite && !c->realtime);
-    sch_kick(s->sched);
+        f->seq = (int64_t)lc_read(&s->decoded);
+        f->pts = sec;
+        f->capture_us = capture_time(r, pts);
+        r->last_pix[i] = f->pix;
+        /* finite sources not in realtime are read as fast as inference
+         * takes them: every frame classified, back-pressure instead of
+         * skips */
+        lc_slot_put(src, r->finite && !c->realtime);
+    }
+    lc_stream_kick(s);
     return 0;
 }
 
@@ -478,6 +582,7 @@ static int run_once(lc_stream *s, tsc_clock *clk, int *finite, run_end *out, cha
     int64_t first_us = 0, last_us = 0;
 
     r.clk = clk;
+    r.s = s;
     ifl_reset(&r.ifl);
     r.next_keep = -1e300;
     r.last_key = -1;
@@ -636,10 +741,7 @@ int ing_start(lc_stream *s, char *err, size_t errlen)
 
 void ing_request_stop(lc_stream *s)
 {
-    __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
-    pthread_mutex_lock(&s->m);
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->m);
+    lc_stream_request_stop(s);
 }
 
 void ing_join(lc_stream *s)

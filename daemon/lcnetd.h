@@ -10,6 +10,7 @@
 #include "daemon/evq.h"
 #include "daemon/sched.h"
 #include "daemon/sink.h"
+#include "daemon/snapshot.h"
 #include "daemon/stream.h"
 
 #define LCNETD_VERSION "0.1"
@@ -23,8 +24,10 @@ typedef struct {
     const char *config_path;
     cfg *c;
     sch *sched;
+    sch_rules *rules;           /* the publish rule's state, across reloads */
     evq *q;
     snk_set *sinks;             /* the outputs: the event socket, MQTT, metrics */
+    snap_writer *snap;          /* the snapshot writer: [daemon] snapshot_dir */
     sch_model_info mi;          /* the running model's, for the sinks' env */
     int listen_fd, own_socket;
     stream_ref *st;

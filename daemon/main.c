@@ -48,16 +48,57 @@
 
 /* ---------------------------------------------------------- streams */
 
+/* The sources a stream is classified as: each model it names (none:
+ * [model]'s) over each of its regions, or over its whole frame (or crop)
+ * when it has none. */
+static int stream_sources(daemon_t *d, const cfg_stream *c, lc_source_spec *out, int max,
+                          char *err, size_t errlen)
+{
+    char name[256];
+    double score;
+    int n = 0;
+    /* events name their model once there is more than one to tell apart */
+    int named = d->c->nmodels > 0 || (c->model && c->model[0]);
+    for (int r = 0; r < (c->nregions ? c->nregions : 1); r++) {
+        const char *region = c->nregions ? c->regions[r].name : "";
+        const cfg_crop *crop = c->nregions ? &c->regions[r].crop : c->crop.set ? &c->crop : NULL;
+        const char *pos = c->model && c->model[0] ? c->model : SCH_DEFAULT_MODEL;
+        while (cfg_list_next(&pos, name, sizeof name, &score) > 0) {
+            sch_model_info mi;
+            sch_mdl *m = sch_model_find(d->sched, name);
+            if (!m) {
+                /* the config checked the names: a model missing here is a bug */
+                snprintf(err, errlen, "stream %s: model %s is not loaded", c->name, name);
+                return -1;
+            }
+            if (n == max) {
+                snprintf(err, errlen, "stream %s: more than %d sources (regions times models)",
+                         c->name, max);
+                return -1;
+            }
+            sch_mdl_info(m, &mi);
+            out[n++] = (lc_source_spec){ region, crop, m, mi.name, named, mi.width, mi.height,
+                                         mi.order, mi.mode };
+        }
+    }
+    return n;
+}
+
 static int stream_up(daemon_t *d, const cfg_stream *c, char *err, size_t errlen)
 {
-    sch_model_info mi;
+    lc_source_spec spec[CFG_SOURCES_PER_STREAM];
     lc_stream *s;
-    sch_model(d->sched, &mi);
-    if (lc_stream_new(&s, c, mi.width, mi.height, mi.order, mi.mode, d->c->daemon.queue_frames,
-                      err, errlen) < 0)
+    int nsrc = stream_sources(d, c, spec, CFG_SOURCES_PER_STREAM, err, errlen);
+    if (nsrc < 0 || lc_stream_new(&s, c, spec, nsrc, d->c->daemon.queue_frames, err, errlen) < 0)
         return -1;
-    s->sched = d->sched;
+    lc_stream_set_sched(s, d->sched);
     s->q = d->q;
+    if (c->snapshot &&
+        !(s->snap = snap_stream_get(d->snap, c->name, c->snapshot_keep, c->snapshot_max_mb))) {
+        lc_stream_free(s);
+        snprintf(err, errlen, "stream %s: out of memory", c->name);
+        return -1;
+    }
     /* unpinned streams get every CPU back: they would inherit the loop's */
     s->cpus = d->c->daemon.decode_cpus.count ? d->c->daemon.decode_cpus : d->start_cpus;
     stream_ref *v = realloc(d->st, sizeof(*v) * (size_t)(d->nst + 1));
@@ -69,7 +110,8 @@ static int stream_up(daemon_t *d, const cfg_stream *c, char *err, size_t errlen)
     d->st = v;
     if (sch_add(d->sched, s) < 0) {
         lc_stream_free(s);
-        snprintf(err, errlen, "stream %s: more than %d streams", c->name, CFG_STREAMS_MAX);
+        snprintf(err, errlen, "stream %s: more than %d sources (stream, region, model)", c->name,
+                 CFG_SOURCES_MAX);
         return -1;
     }
     if (ing_start(s, err, errlen) < 0) {
@@ -138,6 +180,8 @@ static void streams_down(daemon_t *d, int *which, int n)
 static void streams_forget(daemon_t *d, int *which, int n)
 {
     for (int i = 0; i < n; i++) {
+        /* a stream that comes back starts with no publish state */
+        sch_rules_forget(d->rules, d->st[which[i]].s->cfg.name);
         lc_stream_free(d->st[which[i]].s);
         d->st[which[i]].s = NULL;
     }
@@ -295,6 +339,34 @@ static void reload_drop(daemon_t *d, cfg *n, sch *fresh)
     svc_ready();
 }
 
+/* Does a model of `name` differ between a and b (or exist in one only)? */
+static int model_differs(const cfg *a, const cfg *b, const char *name)
+{
+    const cfg_model *x = cfg_find_model(a, name), *y = cfg_find_model(b, name);
+    return !x || !y || !cfg_model_equal(x, y);
+}
+
+/* Any model added, removed or changed: a new scheduler loads them all. */
+static int models_changed(const cfg *a, const cfg *b)
+{
+    if (a->nmodels != b->nmodels || model_differs(a, b, CFG_DEFAULT_MODEL))
+        return 1;
+    for (int i = 0; i < b->nmodels; i++)
+        if (model_differs(a, b, b->models[i].name))
+            return 1;
+    return 0;
+}
+
+/* A running stream whose models are all as they were goes on under the new
+ * scheduler, its ingest thread untouched. */
+static int stream_models_same(const cfg *a, const cfg *b, const lc_stream *s)
+{
+    for (int i = 0; i < s->nsrc; i++)
+        if (model_differs(a, b, s->src[i].model_name))
+            return 0;
+    return 1;
+}
+
 static void reload(daemon_t *d)
 {
     cfg *n = NULL;
@@ -314,7 +386,7 @@ static void reload(daemon_t *d)
      * size when the model changes: a new engine is prepared for the batch
      * size the scheduler will then use, both the new config's */
     cfg_daemon was = d->c->daemon;
-    int model_changed = !cfg_model_equal(&d->c->model, &n->model);
+    int model_changed = models_changed(d->c, n);
     if (model_changed)
         was.max_batch = n->daemon.max_batch;
     if (cfg_daemon_diff(&was, &n->daemon, keys, sizeof keys) & CFG_DIFF_RESTART)
@@ -327,12 +399,13 @@ static void reload(daemon_t *d)
     sch *fresh = NULL;
     /* the new model's thread runs with the restart-only values that stay */
     n->daemon.inference_cpus = d->c->daemon.inference_cpus;
-    if (sch_spawn(&fresh, n, d->q, err, sizeof err) < 0) {
+    if (sch_spawn(&fresh, n, d->q, d->rules, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
         reload_drop(d, n, NULL);
         return;
     }
-    lc_log(LOG_INFO, "reload: loading %s", n->model.path);
+    lc_log(LOG_INFO, "reload: loading %s%s", n->model.path,
+           n->nmodels ? " and the [model:NAME] models" : "");
     d->pending = fresh;
     d->pending_cfg = n;
 }
@@ -371,7 +444,8 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     int model_changed = fresh != NULL;
     if (model_changed)
         keep.max_batch = n->daemon.max_batch;
-    /* which running streams go: removed, changed, or all when the model changed */
+    /* which running streams go: removed, changed, or using a model that
+     * changed; with new models, the others move to the new scheduler */
     int *go = malloc(sizeof(int) * (size_t)(d->nst + 1)), ngo = 0;
     if (!go) {
         lc_log(LOG_ERR, "reload rejected: out of memory; the running configuration stays "
@@ -381,7 +455,8 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     }
     for (int i = 0; i < d->nst; i++) {
         const cfg_stream *now = cfg_find_stream(n, d->st[i].s->cfg.name);
-        if (model_changed || !now || !now->enabled || !cfg_stream_equal(now, &d->st[i].s->cfg))
+        if (!now || !now->enabled || !cfg_stream_equal(now, &d->st[i].s->cfg) ||
+            (model_changed && !stream_models_same(d->c, n, d->st[i].s)))
             go[ngo++] = i;
     }
     streams_down(d, go, ngo);
@@ -394,11 +469,26 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
         snk_set_event(d->sinks, &e);
     }
     streams_forget(d, go, ngo);
-    free(go);
     if (fresh) {
+        /* the streams left move over, their frames and seq with them */
+        for (int i = 0; i < d->nst; i++) {
+            lc_stream *s = d->st[i].s;
+            const cfg_stream *now = cfg_find_stream(n, s->cfg.name);
+            int named = n->nmodels > 0 || (now->model && now->model[0]);
+            sch_remove(d->sched, s);
+            for (int k = 0; k < s->nsrc; k++) {
+                s->src[k].model = sch_model_find(fresh, s->src[k].model_name);
+                s->src[k].model_in_events = named;
+            }
+            lc_stream_set_sched(s, fresh);
+            if (sch_add(fresh, s) < 0)
+                lc_log(LOG_ERR, "reload: stream %s: more than %d sources", s->cfg.name,
+                       CFG_SOURCES_MAX);
+        }
         sch_stop(d->sched);
         d->sched = fresh;
     }
+    free(go);
     /* the new config, with the daemon keys that need a restart as they were */
     char *t = n->daemon.socket;
     n->daemon.socket = d->c->daemon.socket;
@@ -414,7 +504,6 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     cfg_free(old);
     known_secrets(d->c, NULL);
     lc_log_set_level(d->c->daemon.log_level);
-    sch_configure(d->sched, d->c);
     snk_env env;
     rpt_env(d, &env, subscriber_cap(d));
     snk_set_reload(d->sinks, d->c, &env);
@@ -615,13 +704,23 @@ int main(int argc, char **argv)
         lc_log(LOG_ERR, "%s", err);
         goto end;
     }
+    if (sch_rules_new(&d.rules) < 0) {
+        lc_log(LOG_ERR, "out of memory");
+        goto end;
+    }
     lc_log(LOG_INFO, "loading %s", d.c->model.path);
-    if (sch_start(&d.sched, d.c, d.q, err, sizeof err) < 0) {
+    if (sch_start(&d.sched, d.c, d.q, d.rules, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "model: %s", err);
         ret = EX_DATAERR;
         goto end;
     }
     pin_loop(&d);
+    /* born on the loop's CPUs (off the inference CPUs), or the decoders' */
+    if (snap_writer_new(&d.snap, d.c->daemon.snapshot_dir, d.c->daemon.snapshot_queue,
+                        &d.c->daemon.decode_cpus, d.q, err, sizeof err) < 0) {
+        lc_log(LOG_ERR, "%s", err);
+        goto end;
+    }
     if (setup_socket(&d, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "event socket: %s", err);
         ret = EX_OSERR;
@@ -680,6 +779,8 @@ end:
     sch_stop(d.pending);        /* returns at once if its model still loads */
     cfg_free(d.pending_cfg);
     sch_stop(d.sched);
+    /* after the last snap_take; its error events still reach the sinks */
+    snap_writer_free(d.snap);
     if (d.sinks) {
         evq_drain(d.q, to_sinks, &d);
         snk_set_close(d.sinks);
@@ -693,6 +794,7 @@ end:
     if (d.epfd >= 0)
         close(d.epfd);
     evq_free(d.q);
+    sch_rules_free(d.rules);
     free(d.st);
     cfg_free(d.c);
     rdx_known_clear();

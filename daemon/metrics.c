@@ -1,7 +1,12 @@
 /* metrics.c: see metrics.h.  Every counter of the stats events is a
  * Prometheus counter here, under the name lcnetd(8) lists; each stream's
- * series carry the labels stream, region and model (region empty and model
- * the daemon's until streams have regions and models of their own). */
+ * series carry the labels stream, region and model (model the daemon's
+ * until streams have models of their own).  The counters of what is
+ * classified (classified, skipped, outside, published, the classified rate
+ * and the latency) are a source's where a stream has several or named
+ * ones (regions, models): one series per region and model, region empty
+ * for the whole frame, so that a sum over region counts each frame once
+ * per model; the rest are the stream's, region empty. */
 #include "daemon/metrics.h"
 
 #include <pthread.h>
@@ -12,10 +17,17 @@
 
 #include "daemon/strmap.h"
 
+typedef struct mregion {
+    char *name, *model;         /* model NULL: the daemon's */
+    snk_source_stats st;        /* st.region, st.model are not kept: name, model are */
+} mregion;
+
 typedef struct mstream {
     snk_stream_stats st;        /* st.stream is not kept: the map's key is the name */
     const char *state;          /* a literal: "up", "down", "eof" */
     int gen;
+    mregion *rg;                /* the stream's sources; NULL: one, unnamed */
+    int nrg;
 } mstream;
 
 typedef struct mlat {           /* event latency of one stream, region and model */
@@ -50,6 +62,23 @@ met *met_new(void)
     return m;
 }
 
+static void regions_free(mregion *rg, int n)
+{
+    for (int i = 0; rg && i < n; i++) {
+        free(rg[i].name);
+        free(rg[i].model);
+    }
+    free(rg);
+}
+
+static void ms_free(void *v)
+{
+    mstream *ms = v;
+    if (ms)
+        regions_free(ms->rg, ms->nrg);
+    free(ms);
+}
+
 static void lat_free(void *v)
 {
     mlat *l = v;
@@ -63,7 +92,7 @@ void met_free(met *m)
 {
     if (!m)
         return;
-    lc_map_free(m->streams, free);
+    lc_map_free(m->streams, ms_free);
     lc_map_free(m->lat, lat_free);
     pthread_mutex_destroy(&m->m);
     free(m);
@@ -117,7 +146,7 @@ static void forget_stale(met *m)
     lc_map_each(m->streams, collect_stale, &s);
     for (int i = 0; i < s.n; i++) {
         if (s.gone[i])
-            free(lc_map_del(m->streams, s.gone[i]));
+            ms_free(lc_map_del(m->streams, s.gone[i]));
         free(s.gone[i]);
     }
     s.n = 0;
@@ -129,6 +158,32 @@ static void forget_stale(met *m)
         free(s.gone[i]);
     }
     free(s.gone);
+}
+
+/* A sample keeps the rates of the last tick, as for the stream.  Out of
+ * memory: the stream shows no regions until the next event. */
+static void copy_regions(mstream *ms, const snk_stream_stats *st, int sample)
+{
+    mregion *rg = st->nsources ? calloc((size_t)st->nsources, sizeof *rg) : NULL;
+    int n = 0;
+    for (int i = 0; rg && i < st->nsources; i++, n++) {
+        rg[i].st = st->sources[i];
+        rg[i].st.region = rg[i].st.model = NULL;
+        const char *model = st->sources[i].model;
+        if (!(rg[i].name = strdup(st->sources[i].region ? st->sources[i].region : "")) ||
+            (model && !(rg[i].model = strdup(model)))) {
+            regions_free(rg, i + 1);
+            rg = NULL;
+            n = 0;
+            break;
+        }
+        if (sample && i < ms->nrg && strcmp(ms->rg[i].name, rg[i].name) == 0 &&
+            strcmp(ms->rg[i].model ? ms->rg[i].model : "", model ? model : "") == 0)
+            rg[i].st.classified_fps = ms->rg[i].st.classified_fps;
+    }
+    regions_free(ms->rg, ms->nrg);
+    ms->rg = rg;
+    ms->nrg = n;
 }
 
 void met_stats(met *m, const snk_event *e)
@@ -147,6 +202,9 @@ void met_stats(met *m, const snk_event *e)
         double dfps = ms->st.decoded_fps, cfps = ms->st.classified_fps;
         ms->st = *st;
         ms->st.stream = NULL;
+        ms->st.sources = NULL;  /* the event's, gone after it: copied below */
+        ms->st.nsources = 0;
+        copy_regions(ms, st, e->stats.seconds <= 0);
         ms->state = st->state;
         ms->gen = m->gen;
         if (e->stats.seconds <= 0) {    /* a sample: the rates stay the last tick's */
@@ -307,7 +365,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 enum { C_DECODED, C_CLASSIFIED, C_SKIPPED, C_SAMPLED, C_DSKIP, C_PUBLISHED, C_PACKETS, C_DERR, C_TSDISC,
-       C_AUTH, C_RECONNECTS };
+       C_AUTH, C_RECONNECTS, C_OUTSIDE };
 
 static const struct {
     const char *name, *help;
@@ -327,7 +385,25 @@ static const struct {
     { "lcnetd_stream_auth_failures_total",
       "Connections the source refused for its credentials (401/403)." },
     { "lcnetd_stream_reconnects_total", "Times the stream was opened again after a failure." },
+    { "lcnetd_frames_outside_total",
+      "Decoded frames not classified because the crop did not fit the frame." },
 };
+
+/* The counters a region has of its own. */
+static int per_region(int i)
+{
+    return i == C_CLASSIFIED || i == C_SKIPPED || i == C_PUBLISHED || i == C_OUTSIDE;
+}
+
+static uint64_t region_counter(const snk_source_stats *g, int i)
+{
+    switch (i) {
+    case C_CLASSIFIED: return g->classified;
+    case C_SKIPPED: return g->skipped;
+    case C_PUBLISHED: return g->published;
+    default: return g->outside;
+    }
+}
 
 static uint64_t counter_of(const snk_stream_stats *st, int i)
 {
@@ -342,6 +418,7 @@ static uint64_t counter_of(const snk_stream_stats *st, int i)
     case C_DERR: return st->decode_errors;
     case C_TSDISC: return st->ts_discontinuities;
     case C_AUTH: return st->auth_failures;
+    case C_OUTSIDE: return st->outside;
     default: return st->reconnects;
     }
 }
@@ -363,9 +440,43 @@ static void render(met *m, text *t, names *nm)
         head(t, counters[c].name, "counter", counters[c].help);
         for (int i = 0; i < nm->n; i++) {
             const mstream *s = lc_map_get(m->streams, nm->v[i]);
+            if (s->nrg && per_region((int)c)) {
+                for (int r = 0; r < s->nrg; r++) {
+                    put(t, "%s", counters[c].name);
+                    labels(t, nm->v[i], s->rg[r].name, s->rg[r].model ? s->rg[r].model : m->model);
+                    put(t, "} %llu\n", (unsigned long long)region_counter(&s->rg[r].st, (int)c));
+                }
+                continue;
+            }
             put(t, "%s", counters[c].name);
             labels(t, nm->v[i], "", m->model);
             put(t, "} %llu\n", (unsigned long long)counter_of(&s->st, (int)c));
+        }
+    }
+    /* streams with snapshot = yes only: the others have no such series */
+    static const struct {
+        const char *name, *help;
+    } snaps[] = {
+        { "lcnetd_snapshots_total", "Snapshots written." },
+        { "lcnetd_snapshot_errors_total",
+          "Snapshots lost to the disk (full, read-only) or the encoder; an error event each." },
+        { "lcnetd_snapshot_dropped_total",
+          "Snapshots not taken because the writer's queue was full." },
+    };
+    int any = 0;
+    for (int i = 0; i < nm->n; i++)
+        any |= ((const mstream *)lc_map_get(m->streams, nm->v[i]))->st.snapshot;
+    for (size_t c = 0; any && c < sizeof snaps / sizeof snaps[0]; c++) {
+        head(t, snaps[c].name, "counter", snaps[c].help);
+        for (int i = 0; i < nm->n; i++) {
+            const mstream *s = lc_map_get(m->streams, nm->v[i]);
+            if (!s->st.snapshot)
+                continue;
+            put(t, "%s", snaps[c].name);
+            labels(t, nm->v[i], "", m->model);
+            put(t, "} %llu\n", (unsigned long long)(c == 0 ? s->st.snapshots
+                                                    : c == 1 ? s->st.snapshot_errors
+                                                             : s->st.snapshot_dropped));
         }
     }
     head(t, "lcnetd_stream_up", "gauge", "1 while the stream delivers frames, else 0.");
@@ -387,6 +498,13 @@ static void render(met *m, text *t, names *nm)
          "Frames classified per second over the last stats interval.");
     for (int i = 0; i < nm->n; i++) {
         const mstream *s = lc_map_get(m->streams, nm->v[i]);
+        for (int r = 0; r < s->nrg; r++) {
+            put(t, "lcnetd_stream_classified_fps");
+            labels(t, nm->v[i], s->rg[r].name, s->rg[r].model ? s->rg[r].model : m->model);
+            put(t, "} %.3f\n", s->rg[r].st.classified_fps);
+        }
+        if (s->nrg)
+            continue;
         put(t, "lcnetd_stream_classified_fps");
         labels(t, nm->v[i], "", m->model);
         put(t, "} %.3f\n", s->st.classified_fps);
@@ -396,10 +514,16 @@ static void render(met *m, text *t, names *nm)
          "From a frame's decoding to its label event reaching the outputs.");
     lc_hist zero = { { 0 }, 0, 0 };
     for (int i = 0; i < nm->n; i++) {
-        char key[600];
-        snprintf(key, sizeof key, "%s\x1f\x1f", nm->v[i]);
-        const mlat *l = lc_map_get(m->lat, key);
-        put_hist(t, "lcnetd_event_latency_seconds", l ? &l->h : &zero, nm->v[i], "", m->model);
+        const mstream *s = lc_map_get(m->streams, nm->v[i]);
+        for (int r = 0; r < (s->nrg ? s->nrg : 1); r++) {
+            const char *region = s->nrg ? s->rg[r].name : "";
+            const char *model = s->nrg ? s->rg[r].model : NULL;
+            char key[600];
+            snprintf(key, sizeof key, "%s\x1f%s\x1f%s", nm->v[i], region, model ? model : "");
+            const mlat *l = lc_map_get(m->lat, key);
+            put_hist(t, "lcnetd_event_latency_seconds", l ? &l->h : &zero, nm->v[i], region,
+                     model ? model : m->model);
+        }
     }
     head(t, "lcnetd_inference_seconds", "histogram", "Time of each batch's inference.");
     put_hist(t, "lcnetd_inference_seconds", &m->infer, NULL, NULL, m->model);

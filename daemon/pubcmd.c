@@ -16,7 +16,7 @@ struct pub_filter {
 
 const char pub_cmd_help[] =
     "{\"event\":\"help\",\"commands\":[\"streams NAME[,NAME...]\",\"streams *\","
-    "\"ping\",\"status\",\"help\"]}";
+    "\"ping\",\"status\",\"snapshot NAME\",\"help\"]}";
 
 /* How much of the client's text an error quotes. */
 enum { QUOTE_MAX = 40 };
@@ -147,6 +147,24 @@ static void parse_streams(pub_cmd *out, span args)
     out->filter = f;
 }
 
+static void parse_snapshot(pub_cmd *out, span args)
+{
+    const span none = { NULL, 0 };
+    if (args.n == 0) {
+        fail(out, "snapshot needs a stream name: snapshot NAME", none);
+        return;
+    }
+    if (!valid_name(args)) {
+        fail(out, args.n > PUB_NAME_MAX ? "stream name longer than 64 bytes:"
+                                         : "bad stream name (letters, digits, _ . -):",
+             args);
+        return;
+    }
+    memcpy(out->stream, args.p, args.n);
+    out->stream[args.n] = 0;
+    out->kind = PUB_CMD_SNAPSHOT;
+}
+
 void pub_cmd_parse(pub_cmd *out, const char *line, size_t len)
 {
     static const struct {
@@ -172,6 +190,10 @@ void pub_cmd_parse(pub_cmd *out, const char *line, size_t len)
 
     if (word.n == 7 && memcmp(word.p, "streams", 7) == 0) {
         parse_streams(out, args);
+        return;
+    }
+    if (word.n == 8 && memcmp(word.p, "snapshot", 8) == 0) {
+        parse_snapshot(out, args);
         return;
     }
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)

@@ -9,6 +9,8 @@
  *     ping              answered {"event":"pong"}
  *     status            answered with the daemon's status object
  *     help              answered with the list of commands
+ *     snapshot NAME     answered {"event":"snapshot","stream":NAME,"path":"..."}: the
+ *                       newest snapshot of that stream (an error when it has none)
  *
  * Spaces and tabs around words and names are ignored; an empty line is no
  * command at all.  Stream names are PUB_NAME_MAX letters, digits, '_', '.'
@@ -34,12 +36,14 @@ typedef enum {
     PUB_CMD_PING,
     PUB_CMD_STATUS,
     PUB_CMD_HELP,
+    PUB_CMD_SNAPSHOT,
     PUB_CMD_ERROR,           /* `error` says what is wrong */
 } pub_cmd_kind;
 
 typedef struct pub_cmd {
     pub_cmd_kind kind;
     pub_filter *filter;      /* STREAMS: the names; NULL = every stream.  Caller frees. */
+    char stream[PUB_NAME_MAX + 1];   /* SNAPSHOT: the stream named */
     char error[160];         /* ERROR: one line of plain text, may quote the client's bytes */
 } pub_cmd;
 

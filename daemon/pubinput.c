@@ -193,6 +193,17 @@ static void client_command(pub_server *p, pub_client *c, const char *line, size_
             client_error(p, c, "status unavailable", 0);
         free(s);
         break;
+    case PUB_CMD_SNAPSHOT: {
+        char why[256] = "";
+        s = p->hooks.snapshot ? p->hooks.snapshot(p->hooks.arg, cmd.stream, why, sizeof why)
+                              : NULL;
+        if (s && !strchr(s, '\n'))
+            pub_client_put(p, c, s, strlen(s), 0);
+        else
+            client_error(p, c, why[0] ? why : "snapshot unavailable", 0);
+        free(s);
+        break;
+    }
     case PUB_CMD_ERROR:
         client_error(p, c, cmd.error, 0);
         break;

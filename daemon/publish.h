@@ -52,6 +52,10 @@ typedef struct pub_hooks {
     /* The answer to `status` (one JSON object, no newline), malloc'd: pub frees it.
      * NULL: the subscriber gets an error line. */
     char *(*status)(void *arg);
+    /* The answer to `snapshot STREAM` (one JSON object, no newline),
+     * malloc'd: pub frees it.  NULL: the subscriber gets an error line
+     * with the hook's message from err ("" = unavailable). */
+    char *(*snapshot)(void *arg, const char *stream, char *err, size_t errlen);
     void *arg;
 } pub_hooks;
 

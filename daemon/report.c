@@ -3,10 +3,11 @@
  * Everything here runs on the event loop's thread and only reads the
  * daemon's state, but for each stream's counters at the last stats tick
  * (the rates are taken against them) and its latency samples, which a
- * stats tick takes. */
+ * stats tick takes (lc_stream_latency_take). */
 #include "daemon/report.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,17 +20,29 @@ static char *hello(void *arg)
 {
     daemon_t *d = arg;
     sch_model_info mi;
+    int nm = sch_model_count(d->sched);
     const char **names = calloc((size_t)d->nst + 1, sizeof(char *));
+    ev_hello_model *models = calloc((size_t)nm + 1, sizeof *models);
+    sch_model_info *infos = calloc((size_t)nm + 1, sizeof *infos);
+    char *line = NULL;
     size_t len;
-    if (!names)
-        return NULL;
+    if (!names || !models || !infos)
+        goto end;
     for (int i = 0; i < d->nst; i++)
         names[i] = d->st[i].s->cfg.name;
+    for (int i = 0; i < nm; i++) {
+        sch_mdl_info(sch_model_at(d->sched, i), &infos[i]);
+        models[i] = (ev_hello_model){ infos[i].name, infos[i].model, infos[i].precision,
+                                      infos[i].classes, infos[i].width, infos[i].height };
+    }
     sch_model(d->sched, &mi);
     ev_hello_t h = { LCNETD_VERSION, mi.model, mi.precision, mi.classes, mi.width, mi.height,
-                     names, d->nst, mi.max_batch, mi.isa, mi.precision_reason };
-    char *line = ev_hello(&h, &len);
+                     names, d->nst, mi.max_batch, mi.isa, mi.precision_reason, models, nm };
+    line = ev_hello(&h, &len);
+end:
     free(names);
+    free(models);
+    free(infos);
     return line;
 }
 
@@ -39,10 +52,39 @@ static const char *state_of(const lc_stream *s)
     return st == LC_STREAM_ENDED ? "eof" : st == LC_STREAM_UP ? "up" : "down";
 }
 
+/* A stream's sources, one entry per region and model; none for a stream
+ * of one source that events do not name (its line stays as it was). */
+static int source_stats(lc_stream *s, double secs, snk_source_stats *rv)
+{
+    int n = 0;
+    if (s->nsrc == 1 && !s->src[0].region[0] && !s->src[0].model_in_events)
+        return 0;
+    for (int j = 0; j < s->nsrc; j++) {
+        lc_source *src = &s->src[j];
+        snk_source_stats *g = &rv[n++];
+        *g = (snk_source_stats){ .region = src->region[0] ? src->region : NULL,
+                                 .model = src->model_in_events ? src->model_name : NULL,
+                                 .classified = lc_read(&src->classified),
+                                 .published = lc_read(&src->published),
+                                 .skipped = lc_read(&src->skipped),
+                                 .outside = lc_read(&src->outside) };
+        if (secs > 0) {
+            g->classified_fps = (double)(g->classified - src->tick_classified) / secs;
+            src->tick_classified = g->classified;
+        }
+    }
+    return n;
+}
+
 static char *status(void *arg)
 {
     daemon_t *d = arg;
-    ev_status_stream *ss = calloc((size_t)d->nst + 1, sizeof(*ss));
+    size_t nsrc = 0;
+    for (int i = 0; i < d->nst; i++)
+        nsrc += (size_t)d->st[i].s->nsrc;
+    ev_status_stream *ss = calloc(1, sizeof(*ss) * ((size_t)d->nst + 1) +
+                                         sizeof(snk_source_stats) * nsrc);
+    snk_source_stats *rv = ss ? (snk_source_stats *)(ss + d->nst + 1) : NULL;
     json_buf extra = JSON_BUF_INIT;
     snk_counters sc;
     size_t len;
@@ -52,7 +94,8 @@ static char *status(void *arg)
         lc_stream *s = d->st[i].s;
         ss[i] = (ev_status_stream){ s->cfg.name, state_of(s), lc_read(&s->decoded),
                                     lc_read(&s->classified), lc_read(&s->skipped),
-                                    lc_read(&s->reconnects) };
+                                    lc_read(&s->reconnects), source_stats(s, 0, rv), rv };
+        rv += ss[i].nsources;
     }
     snk_set_counters(d->sinks, "socket", &sc);
     /* the sinks' own parts ("mqtt":{...}), after the members all had before */
@@ -65,6 +108,42 @@ static char *status(void *arg)
     return line;
 }
 
+/* `snapshot STREAM`: the newest file of a running stream that keeps them. */
+static char *snapshot(void *arg, const char *stream, char *err, size_t errlen)
+{
+    daemon_t *d = arg;
+    const lc_stream *s = NULL;
+    char path[4400];
+    for (int i = 0; i < d->nst && !s; i++)
+        if (strcmp(d->st[i].s->cfg.name, stream) == 0)
+            s = d->st[i].s;
+    if (!s) {
+        snprintf(err, errlen, "snapshot: no stream %s is running (the status command lists them)",
+                 stream);
+        return NULL;
+    }
+    if (!s->snap) {
+        snprintf(err, errlen, "snapshot: stream %s keeps no snapshots (set snapshot = yes in "
+                 "its section)", stream);
+        return NULL;
+    }
+    if (snap_latest(d->snap, stream, path, sizeof path) < 0) {
+        snprintf(err, errlen, "snapshot: stream %s has none yet (one is taken when its label "
+                 "changes)", stream);
+        return NULL;
+    }
+    json_buf b = JSON_BUF_INIT;
+    json_begin(&b);
+    json_key(&b, "event");
+    json_str(&b, "snapshot");
+    json_key(&b, "stream");
+    json_str(&b, stream);
+    json_key(&b, "path");
+    json_str(&b, path);
+    json_end(&b);
+    return json_take(&b);
+}
+
 static int cmp_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
@@ -75,9 +154,15 @@ static int cmp_float(const void *a, const void *b)
  * streams in *out (the caller frees).  secs > 0: a stats tick, which also
  * takes the rates and latencies of the interval; 0: a sample of the
  * counters alone. */
+
 static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats **out)
 {
-    snk_stream_stats *v = calloc((size_t)d->nst + 1, sizeof *v);
+    /* one block: the streams, then every region of them */
+    size_t nsrc = 0;
+    for (int i = 0; i < d->nst; i++)
+        nsrc += (size_t)d->st[i].s->nsrc;
+    snk_stream_stats *v = calloc(1, sizeof *v * ((size_t)d->nst + 1) + sizeof(snk_source_stats) * nsrc);
+    snk_source_stats *rv = v ? (snk_source_stats *)(v + d->nst + 1) : NULL;
     snk_counters sock, mqtt;
     *out = v;
     if (!v)
@@ -99,15 +184,23 @@ static int stats_fill(daemon_t *d, double secs, snk_event *e, snk_stream_stats *
         st->decode_errors = lc_read(&s->errors);
         st->ts_discontinuities = lc_read(&s->ts_discontinuities);
         st->auth_failures = lc_read(&s->auth_failures);
+        st->has_crop = s->cfg.crop.set;
+        st->outside = s->nsrc ? lc_read(&s->src[0].outside) : 0;
+        st->sources = rv;
+        st->nsources = source_stats(s, secs, rv);
+        rv += st->nsources;
+        if (s->snap) {
+            snap_counts sc;
+            snap_counts_get(s->snap, &sc);
+            st->snapshot = 1;
+            st->snapshots = sc.saved;
+            st->snapshot_errors = sc.errors;
+            st->snapshot_dropped = sc.dropped;
+        }
         if (secs <= 0)
             continue;
-        float lat[sizeof s->lat / sizeof s->lat[0]];
-        int n, most = (int)(sizeof lat / sizeof lat[0]);
-        pthread_mutex_lock(&s->m);
-        n = s->nlat < most ? s->nlat : most;
-        memcpy(lat, s->lat, sizeof(float) * (size_t)n);
-        s->nlat = 0;
-        pthread_mutex_unlock(&s->m);
+        float lat[LC_LATENCY_RING];
+        int n = lc_stream_latency_take(s, lat, LC_LATENCY_RING);
         qsort(lat, (size_t)n, sizeof(float), cmp_float);
         st->decoded_fps = (double)(st->decoded - r->decoded) / secs;
         st->classified_fps = (double)(st->classified - r->classified) / secs;
@@ -154,6 +247,6 @@ void rpt_env(daemon_t *d, snk_env *env, int max_subscribers)
 {
     sch_model(d->sched, &d->mi);
     *env = (snk_env){ .listen_fd = d->listen_fd, .max_subscribers = max_subscribers,
-                      .hooks = { hello, status, d }, .version = LCNETD_VERSION,
+                      .hooks = { hello, status, snapshot, d }, .version = LCNETD_VERSION,
                       .model = d->mi.model, .precision = d->mi.precision, .isa = d->mi.isa };
 }

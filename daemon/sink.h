@@ -2,7 +2,8 @@
  *
  * The pipeline emits typed events: a label with its top-k (the inference
  * thread), a stream's state change (its ingest thread, or main when a
- * reload stops it), and every stats_interval the stats of each stream with
+ * reload stops it), a stream's error that is not its connection's (the
+ * snapshot writer), and every stats_interval the stats of each stream with
  * the daemon's dropped counts (main).  Main's loop hands each event to every
  * sink: the event socket, MQTT, Prometheus metrics.  A sink formats its own
  * payload, on the loop: the inference CPUs write no JSON, and a sink nobody
@@ -11,9 +12,10 @@
  * Adding a sink is one file that defines a snk_ops, a row in the table of
  * sinks.c and its keys in config/keys.c.
  *
- * Streams will have regions and several models (another issue): events
- * carry `region` and `model` already, NULL until then, and sinks put them
- * into topics and metric labels when set.
+ * A stream is classified as one or more sources, each a region of it
+ * with a model: label events carry `region` (NULL: the stream has no
+ * regions) and `model` (NULL: only the default model is configured), and
+ * sinks put them into topics and metric labels when set.
  */
 #ifndef LCNETD_SINK_H
 #define LCNETD_SINK_H
@@ -26,13 +28,22 @@
 #include "daemon/json.h"
 #include "daemon/publish.h"
 
-typedef enum { SNK_LABEL = 1, SNK_STATE, SNK_STATS } snk_kind;
+typedef enum { SNK_LABEL = 1, SNK_STATE, SNK_STATS, SNK_ERROR } snk_kind;
 
 typedef struct snk_class {
     int cls;
     float score;
     const char *label;          /* NULL: the model has no name for it */
 } snk_class;
+
+/* One source of a stream (a region of it, or its whole frame, with one
+ * model), as in its stats event: that source's counters. */
+typedef struct snk_source_stats {
+    const char *region;         /* NULL: the whole frame (or the stream's crop) */
+    const char *model;          /* NULL: the stream's only model, not named in events */
+    uint64_t classified, published, skipped, outside;   /* outside: its crop did not fit */
+    double classified_fps;      /* over the interval */
+} snk_source_stats;
 
 /* One stream's counters, as in its stats event. */
 typedef struct snk_stream_stats {
@@ -42,6 +53,12 @@ typedef struct snk_stream_stats {
     uint64_t packets, decode_errors, ts_discontinuities, auth_failures;
     double decoded_fps, classified_fps;    /* over the interval */
     double p50_ms, p99_ms;      /* < 0: no samples in the interval */
+    int has_crop;               /* the stream's own crop: outside counts its misses */
+    uint64_t outside;
+    int nsources;               /* 0: one source, unnamed: no regions, one model */
+    const snk_source_stats *sources;
+    int snapshot;               /* the stream keeps snapshots: the three below count */
+    uint64_t snapshots, snapshot_errors, snapshot_dropped;
 } snk_stream_stats;
 
 /* What was lost on the way out, daemon-wide, since start. */
@@ -65,15 +82,21 @@ typedef struct snk_event {
             double latency_ms;      /* decode to the end of inference */
             int k;
             const snk_class *top;
+            const char *snapshot;   /* the JPEG of this frame (snapshot.h); NULL: none */
 #ifdef LCNETD_TESTING
             int64_t scaled_us, infer_start_us, infer_end_us;   /* monotonic */
 #endif
         } label;
         struct {
-            const char *state;      /* "up", "down", "reconnecting", "eof", "stopped" */
+            const char *state;      /* "up", "down", "reconnecting", "eof", "stopped",
+                                       "error" (a crop outside the frame) */
             const char *reason;     /* NULL: none */
             double retry_s;         /* < 0: none */
         } state;
+        struct {
+            const char *source;     /* what failed: "snapshot" */
+            const char *message;    /* one line: the file, the reason, what to do */
+        } error;
         struct {
             double seconds;         /* the interval the rates cover */
             int n;
@@ -90,11 +113,20 @@ typedef struct snk_event {
 
 /* Events made on the pipeline's threads for the queue to main (evq): one
  * allocation each, strings copied in, freed with free().  NULL: out of
- * memory. */
-snk_event *snk_label_new(const char *stream, const snk_class *top, int k, int64_t seq, double pts,
-                         int64_t capture_us, int64_t decoded_us, double latency_ms);
+ * memory.  region, model NULL: the stream's only ones (not in the line). */
+snk_event *snk_label_new(const char *stream, const char *region, const char *model,
+                         const snk_class *top, int k, int64_t seq, double pts, int64_t capture_us,
+                         int64_t decoded_us, double latency_ms);
 snk_event *snk_state_new(const char *stream, const char *state, const char *reason,
                          double retry_s);
+/* The state of one region of a stream: "error" when its crop does not fit
+ * the frame (reason says how), "up" when it fits again. */
+snk_event *snk_region_state_new(const char *stream, const char *region, const char *state,
+                                const char *reason, double retry_s);
+/* snapshot (may be NULL) is set on the event label_new made, copied in:
+ * the caller's buffer may go. */
+snk_event *snk_label_snapshot(snk_event *e, const char *snapshot);
+snk_event *snk_error_new(const char *stream, const char *source, const char *message);
 
 /* What the daemon gives the sinks at start and on every reload. */
 typedef struct snk_env {

@@ -5,10 +5,11 @@
  *   P/<stream>/label         every label event, the socket's JSON line
  *   P/<stream>/state         retained: {"label","score","since"}, when the label changes
  *   P/<stream>/status        retained: the socket's stream event (up, down, ...)
+ *   P/<stream>/error         the socket's error event (a snapshot not written)
  *   P/stats                  every stats_interval: the daemon's counters, every stream's
  *
- * With regions and several models per stream (another issue) the stream
- * level becomes <stream>[/<region>][/<model>]; events already carry both.
+ * With regions and several models the stream level becomes
+ * <stream>[/<region>][/<model>], as the events name them.
  * The connection itself (queue, backoff, retained re-sends) is mqtt_conn.c;
  * this file makes the topics and payloads, on the loop.
  */
@@ -467,6 +468,19 @@ static void on_state(mq_sink *k, const snk_event *e)
     send_retained(k, mid, "status", line);
 }
 
+/* A stream's error (a snapshot the disk refused), not retained: it is
+ * news, not a state. */
+static void on_error(mq_sink *k, const snk_event *e)
+{
+    char mid[512];
+    size_t len;
+    topic_mid(mid, sizeof mid, e->stream, e);
+    char *line = ev_error(e, &len);
+    if (line)
+        send_msg(k, mid, "error", line, len);
+    free(line);
+}
+
 static void on_stats(mq_sink *k, const snk_event *e)
 {
     json_buf b = JSON_BUF_INIT;
@@ -515,6 +529,9 @@ static void mqtt_event(void *self, const snk_event *e)
         return;
     case SNK_STATS:
         on_stats(k, e);
+        return;
+    case SNK_ERROR:
+        on_error(k, e);
         return;
     }
 }

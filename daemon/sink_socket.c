@@ -91,6 +91,9 @@ static void sock_event(void *self, const snk_event *e)
     case SNK_STATE:
         send_line(k, e->stream, ev_stream_state(e, &len), &len);
         return;
+    case SNK_ERROR:
+        send_line(k, e->stream, ev_error(e, &len), &len);
+        return;
     case SNK_STATS:
         for (int i = 0; i < e->stats.n; i++) {
             const snk_stream_stats *st = &e->stats.streams[i];

@@ -1,51 +1,70 @@
-/* stream.c: the per-stream frame queue.  See stream.h. */
+/* stream.c: a stream's sources, their queues and its latency ring.  See
+ * stream.h. */
 #include "daemon/stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/sched.h"
 #include "daemon/util.h"
+
+struct lc_stream_priv {
+    pthread_mutex_t m;         /* the ring, and sched while it is handed over */
+    /* latency samples since the last stats event (ms), a ring: nlat counts
+     * all of them, the ring keeps the newest */
+    float lat[LC_LATENCY_RING];
+    int nlat;
+};
 
 static char *dup_or_empty(const char *s)
 {
     return strdup(s ? s : "");
 }
 
-int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, eng_order order, eng_resize mode,
+int lc_stream_new(lc_stream **out, const cfg_stream *c, const lc_source_spec *src, int nsrc,
                   int depth, char *err, size_t errlen)
 {
     lc_stream *s = calloc(1, sizeof(*s));
     *out = NULL;
-    if (!s)
+    if (!s || !(s->priv = calloc(1, sizeof *s->priv)))
         goto nomem;
-    pthread_mutex_init(&s->m, NULL);
-    pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->priv->m, NULL);
+    /* the config is freed on reload: every string key is copied (a key
+     * added to cfg_stream as char * must be added here and freed below) */
     s->cfg = *c;
     s->cfg.name = dup_or_empty(c->name);
     s->cfg.url = dup_or_empty(c->url);
+    s->cfg.model = dup_or_empty(c->model);
     s->cfg.password_file = NULL;    /* the config's, freed on reload; read already */
     s->cfg.password = NULL;
-    if (!s->cfg.name || !s->cfg.url || (c->password && !(s->cfg.password = strdup(c->password))))
+    s->cfg.region_list = NULL;
+    s->cfg.regions = NULL;
+    if (!s->cfg.name || !s->cfg.url || !s->cfg.model ||
+        (c->password && !(s->cfg.password = strdup(c->password))) ||
+        !(s->cfg.region_list = dup_or_empty(c->region_list)) ||
+        cfg_regions_dup(&s->cfg.regions, c->regions, c->nregions) < 0)
         goto nomem;
-    s->w = w;
-    s->h = h;
-    s->order = order;
-    s->mode = mode;
-    s->depth = depth > 0 ? depth : 1;
-    s->f = calloc((size_t)s->depth + 2, sizeof(*s->f));
-    s->fq = calloc((size_t)s->depth, sizeof(*s->fq));
-    s->freel = calloc((size_t)s->depth + 2, sizeof(*s->freel));
-    if (!s->f || !s->fq || !s->freel)
+    if (nsrc < 1 || !(s->src = calloc((size_t)nsrc, sizeof *s->src)))
         goto nomem;
-    for (int i = 0; i < s->depth + 2; i++)
-        if (!(s->f[i].pix = malloc((size_t)w * (size_t)h * 3)))
+    s->nsrc = nsrc;
+    for (int i = 0; i < nsrc; i++) {
+        lc_source *d = &s->src[i];
+        d->stream = s;
+        d->index = i;
+        d->model = src[i].model;
+        d->model_in_events = src[i].model_in_events;
+        d->w = src[i].w;
+        d->h = src[i].h;
+        d->order = src[i].order;
+        d->mode = src[i].mode;
+        if (src[i].crop)
+            d->crop = *src[i].crop;
+        if (!(d->region = dup_or_empty(src[i].region)) ||
+            !(d->model_name = dup_or_empty(src[i].model_name)) ||
+            lc_frameq_new(&d->q, depth, (size_t)d->w * (size_t)d->h * 3, c->snapshot) < 0)
             goto nomem;
-    s->spare = 0;
-    s->working = 1;
-    for (int i = 2; i < s->depth + 2; i++)
-        s->freel[s->nfree++] = i;
-    s->last_cls = s->cand_cls = -1;
+    }
     s->heartbeat_us = lc_mono_us();
     *out = s;
     return 0;
@@ -59,16 +78,21 @@ void lc_stream_free(lc_stream *s)
 {
     if (!s)
         return;
-    if (s->f)
-        for (int i = 0; i < s->depth + 2; i++)
-            free(s->f[i].pix);
-    pthread_mutex_destroy(&s->m);
-    pthread_cond_destroy(&s->cv);
-    free(s->f);
-    free(s->fq);
-    free(s->freel);
+    for (int i = 0; s->src && i < s->nsrc; i++) {
+        lc_frameq_free(s->src[i].q);
+        free(s->src[i].region);
+        free(s->src[i].model_name);
+    }
+    free(s->src);
+    if (s->priv) {
+        pthread_mutex_destroy(&s->priv->m);
+        free(s->priv);
+    }
     free(s->cfg.name);
     free(s->cfg.url);
+    free(s->cfg.model);
+    free(s->cfg.region_list);
+    cfg_regions_free(s->cfg.regions, s->cfg.nregions);
     if (s->cfg.password) {
         explicit_bzero(s->cfg.password, strlen(s->cfg.password));
         free(s->cfg.password);
@@ -76,52 +100,65 @@ void lc_stream_free(lc_stream *s)
     free(s);
 }
 
-lc_frame *lc_slot_spare(lc_stream *s)
+lc_frame *lc_slot_spare(lc_source *src)
 {
-    return &s->f[s->spare];     /* only the ingest thread touches spare */
+    return lc_frameq_spare(src->q);
 }
 
-void lc_slot_put(lc_stream *s, int wait)
+void lc_slot_put(lc_source *src, int wait)
 {
-    pthread_mutex_lock(&s->m);
-    while (wait && s->fqn == s->depth && !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-        struct timespec ts = lc_deadline(200);
-        pthread_cond_timedwait(&s->cv, &s->m, &ts);
-        /* waiting on a slow consumer is progress, not a hang */
-        __atomic_store_n(&s->heartbeat_us, lc_mono_us(), __ATOMIC_RELAXED);
+    lc_stream *s = src->stream;
+    if (lc_frameq_put(src->q, wait, &s->stop, &s->heartbeat_us)) {
+        lc_count(&src->skipped, 1);
+        lc_count(&s->skipped, 1);
     }
-    if (s->fqn == s->depth) {
-        lc_count(&s->skipped, 1);      /* the oldest goes, never seen by inference */
-        s->freel[s->nfree++] = s->fq[s->fqhead];
-        s->fqhead = (s->fqhead + 1) % s->depth;
-        s->fqn--;
-    }
-    s->fq[(s->fqhead + s->fqn) % s->depth] = s->spare;
-    s->fqn++;
-    s->spare = s->freel[--s->nfree];
-    pthread_mutex_unlock(&s->m);
 }
 
-lc_frame *lc_slot_take(lc_stream *s)
+lc_frame *lc_slot_take(lc_source *src)
 {
-    lc_frame *f = NULL;
-    pthread_mutex_lock(&s->m);
-    if (s->fqn > 0) {
-        s->freel[s->nfree++] = s->working;
-        s->working = s->fq[s->fqhead];
-        s->fqhead = (s->fqhead + 1) % s->depth;
-        s->fqn--;
-        f = &s->f[s->working];
-        pthread_cond_signal(&s->cv);
-    }
-    pthread_mutex_unlock(&s->m);
-    return f;
+    return lc_frameq_take(src->q);
+}
+
+void lc_stream_request_stop(lc_stream *s)
+{
+    __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < s->nsrc; i++)
+        lc_frameq_wake(s->src[i].q);
 }
 
 void lc_stream_latency(lc_stream *s, float ms)
 {
-    pthread_mutex_lock(&s->m);
-    /* a ring: stats read the newest samples of the interval */
-    s->lat[s->nlat++ % (int)(sizeof s->lat / sizeof s->lat[0])] = ms;
-    pthread_mutex_unlock(&s->m);
+    pthread_mutex_lock(&s->priv->m);
+    s->priv->lat[s->priv->nlat++ % LC_LATENCY_RING] = ms;
+    pthread_mutex_unlock(&s->priv->m);
+}
+
+int lc_stream_latency_take(lc_stream *s, float *out, int max)
+{
+    pthread_mutex_lock(&s->priv->m);
+    int n = s->priv->nlat < LC_LATENCY_RING ? s->priv->nlat : LC_LATENCY_RING;
+    if (n > max)
+        n = max;
+    /* order does not matter: the caller sorts them */
+    memcpy(out, s->priv->lat, sizeof(float) * (size_t)n);
+    s->priv->nlat = 0;
+    pthread_mutex_unlock(&s->priv->m);
+    return n;
+}
+
+void lc_stream_set_sched(lc_stream *s, struct sch *sc)
+{
+    pthread_mutex_lock(&s->priv->m);
+    s->sched = sc;
+    pthread_mutex_unlock(&s->priv->m);
+}
+
+void lc_stream_kick(lc_stream *s)
+{
+    /* under the lock: once a reload has handed the stream over, the old
+     * scheduler, about to be freed, is never woken through it */
+    pthread_mutex_lock(&s->priv->m);
+    if (s->sched)
+        sch_kick(s->sched);
+    pthread_mutex_unlock(&s->priv->m);
 }

@@ -1,17 +1,13 @@
 /* stream.h: one configured stream as the threads share it.
  *
  * The ingest thread owns the demuxer and decoder and writes frames; the
- * inference thread reads them; they meet only at the queue below, under the
- * stream's mutex.  The queue holds `depth` frames ([daemon] queue_frames,
- * 8 by default: a quarter second at 30 fps): long enough to absorb a burst
- * (an ingest thread, which runs at a lower priority than inference, kept
- * off a busy CPU for a moment catches up with several frames at once; with
- * 3 slots, 12-14 camera streams on 2 cores lost a frame now and then with a
- * third of the CPU idle), short enough that latency stays bounded; when it
- * is full the oldest frame is dropped and counted as skipped, since a late
- * label is worth less than a skipped one.  The depth + 2 slots are
- * allocated up front; a slot the queue never reached is never written, so
- * it is usually not resident either. */
+ * inference thread reads them.  A stream is classified as one or more
+ * sources, each a (region, model) of it: the whole frame for a stream
+ * without regions, once for each model it names.  Each source has its own
+ * drop-oldest queue (frameq.h) of frames scaled to its model's input, so a
+ * slow model skips its own frames, not another's.  The queues and the
+ * latency ring are stream.c's: the threads reach them through the
+ * functions below, never by locking them themselves. */
 #ifndef LCNETD_STREAM_H
 #define LCNETD_STREAM_H
 
@@ -19,51 +15,70 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "daemon/frameq.h"
 #include "engine/engine.h"
 
 struct evq;
 struct sch;
+struct sch_mdl;
+struct lc_stream_priv;
+struct snap_stream;
 
-typedef struct {
-    uint8_t *pix;          /* h rows of w*3 bytes, the model's size and channel order */
-    int64_t seq;           /* frame number in this stream, counting decoded frames */
-    double pts;            /* seconds in the stream's time base */
-    int64_t capture_us;    /* wall clock: the sender's (RTCP) when known, else decode time */
-    int64_t decoded_us;    /* monotonic: when it left the decoder; latency starts here */
-#ifdef LCNETD_TESTING
-    /* monotonic stage times, for the latency breakdown of bench/e2e.py */
-    int64_t scaled_us, infer_start_us, infer_end_us;
-#endif
-} lc_frame;
+/* What a source is: the caller's to fill for lc_stream_new, copied. */
+typedef struct lc_source_spec {
+    const char *region;        /* "" = the whole frame, the stream has no regions */
+    const cfg_crop *crop;      /* NULL or unset = the whole frame */
+    struct sch_mdl *model;     /* the scheduler's; outlives the stream */
+    const char *model_name;    /* its name (SCH_DEFAULT_MODEL for [model]'s) */
+    int model_in_events;       /* label events name the model (several are configured) */
+    int w, h;                  /* the model's input */
+    eng_order order;           /* what the scaler writes: the model's */
+    eng_resize mode;
+} lc_source_spec;
+
+typedef struct lc_source {
+    char *region, *model_name;
+    int model_in_events;
+    cfg_crop crop;             /* set: the part of the frame classified, made a
+                                  rectangle for each frame size (media/crop.h) */
+    int crop_failed;           /* the ingest thread's: the crop did not fit the
+                                  last frame size, and the error was told */
+    struct sch_mdl *model;
+    int w, h;
+    eng_order order;
+    eng_resize mode;
+    struct lc_stream *stream;
+    int index;                 /* in its stream's sources */
+    /* counters: skipped and outside (frames its crop did not fit) by
+     * ingest; classified, published by inference */
+    uint64_t skipped, outside, classified, published;
+    uint64_t tick_classified;  /* main's: classified at the last stats tick */
+    lc_frameq *q;              /* stream.c's: through lc_slot_* only */
+} lc_source;
 
 typedef struct lc_stream {
     cfg_stream cfg;        /* own copy */
-    int w, h;
-    eng_order order;       /* what the scaler writes: the model's */
-    eng_resize mode;
-
-    pthread_mutex_t m;
-    pthread_cond_t cv;     /* a queued frame taken (back-pressure waits on it) */
-    int depth;             /* queue length; f, fq and freel are sized from it */
-    lc_frame *f;           /* depth + 2 */
-    int spare, working;    /* indices into f: being filled, being classified */
-    int *fq, fqhead, fqn;  /* queued, oldest first */
-    int *freel, nfree;
+    lc_source *src;
+    int nsrc;
 
     pthread_t thread;
     int started;
-    int stop;              /* set by main; read by the thread and its I/O callback */
+    int stop;              /* set through lc_stream_request_stop; read by the thread and its I/O callback */
     int64_t heartbeat_us;  /* last sign of life from the ingest thread */
     cfg_cpus cpus;         /* decode CPUs; count 0 = not pinned */
-    struct sch *sched;
+    struct sch *sched;     /* through lc_stream_set_sched and lc_stream_kick */
     struct evq *q;
+    struct snap_stream *snap;   /* snapshot = yes: the writer's (snapshot.h); else NULL */
 
     double key_gap;        /* widest keyframe spacing seen (s); the ingest thread's */
 
     /* counters: written by one thread, read by main for stats.  They add
      * up (lcnetd(8), STATS): packets = decoded + decode_skipped + errors +
-     * what the decoder holds; decoded = sampled_out + skipped + classified +
-     * what the queue holds. */
+     * what the decoder holds; for each of the nsrc sources, decoded =
+     * sampled_out + its skipped + its outside + its classified + what its
+     * queue holds,
+     * and the stream's skipped, classified and published are the sums over
+     * its sources. */
     uint64_t decoded, sampled_out, skipped, classified, published, reconnects, errors;
     uint64_t packets;          /* video packets read */
     uint64_t decode_skipped;   /* packets that gave no frame: skipped for sample_fps, by us or
@@ -72,31 +87,45 @@ typedef struct lc_stream {
     uint64_t auth_failures;    /* opens the server refused the login of (401, 403) */
     int state;             /* LC_STREAM_*: through lc_stream_state/_set_state only */
 
-    /* latency samples since the last stats event (ms), a ring under m;
-     * nlat counts all of them, the ring keeps the newest 512 */
-    float lat[512];
-    int nlat;
-
-    /* publish state: the inference thread's alone */
-    int last_cls, cand_cls, cand_n;
-    int64_t labels_sent;
+    struct lc_stream_priv *priv;   /* stream.c's: the latency ring */
 } lc_stream;
+
+/* The scheduler a stream's frames go to: a reload may hand a stream it
+ * keeps to a new one while its ingest thread runs, so the ingest thread
+ * wakes it through the stream, never by a pointer it keeps. */
+void lc_stream_set_sched(lc_stream *s, struct sch *sc);
+void lc_stream_kick(lc_stream *s);
 
 /* Where a stream is, as subscribers hear it: the ingest thread sets it,
  * main reads it for status and the watchdog. */
 enum { LC_STREAM_DOWN = 0, LC_STREAM_UP, LC_STREAM_ENDED };
 
-int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, eng_order order, eng_resize mode,
+/* A stream of nsrc >= 1 sources, each with a queue of `depth` frames. */
+int lc_stream_new(lc_stream **out, const cfg_stream *c, const lc_source_spec *src, int nsrc,
                   int depth, char *err, size_t errlen);
 void lc_stream_free(lc_stream *s);
 
-/* Ingest side: the buffer to fill next, then hand it over.  With wait set,
- * blocks while the queue is full (files with realtime = no). */
-lc_frame *lc_slot_spare(lc_stream *s);
-void lc_slot_put(lc_stream *s, int wait);
-/* Inference side: the oldest queued frame, or NULL; valid until the next take. */
-lc_frame *lc_slot_take(lc_stream *s);
+/* Ingest side: the buffer of a source to fill next, then hand it over.
+ * With wait set, blocks while its queue is full (files with realtime =
+ * no), until a frame is taken or the stream is asked to stop. */
+lc_frame *lc_slot_spare(lc_source *src);
+void lc_slot_put(lc_source *src, int wait);
+/* Inference side: the source's oldest queued frame, or NULL; valid until
+ * its next take. */
+lc_frame *lc_slot_take(lc_source *src);
+
+/* Main: ask the ingest thread to stop, waking it if it waits on a queue. */
+void lc_stream_request_stop(lc_stream *s);
+static inline int lc_stream_stopping(const lc_stream *s)
+{
+    return __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE);
+}
+
+/* Inference: one frame's latency (ms).  Stats: the samples since the last
+ * call, newest `max` of them, into out; returns how many. */
 void lc_stream_latency(lc_stream *s, float ms);
+int lc_stream_latency_take(lc_stream *s, float *out, int max);
+enum { LC_LATENCY_RING = 512 };
 
 static inline int lc_stream_state(const lc_stream *s)
 {

@@ -33,6 +33,7 @@ struct scl {
 
     /* the source geometry the axes were built for */
     int src_w, src_h, src_fmt, src_loc;
+    scl_rect src_rect;
     rsm_axis ax[3], ay[3];
     float *work, *rows;         /* rsm_rows' work; RSM_ROWS output rows of each plane */
 
@@ -168,15 +169,18 @@ static yuv_matrix matrix_for(const AVFrame *f)
 }
 
 /* The window's taps for each component of a w x h frame in format d. */
-static int build_axes(scl *s, const AVFrame *f, const AVPixFmtDescriptor *d, int fmt, int w, int h)
+static int build_axes(scl *s, const AVFrame *f, const AVPixFmtDescriptor *d, int fmt, int w, int h,
+                      const scl_rect *r)
 {
-    int x0 = 0, y0 = 0, cw = w, ch = h, ret = 0;
+    int x0 = 0, y0 = 0, cw = r->w, ch = r->h, ret = 0;
     size_t work = 0;
     double dx = 0, dy = 0;
 
     drop_axes(s);
     if (s->mode != ENG_RESIZE_STRETCH)
-        scl_crop_window(w, h, s->out_w, s->out_h, 1, 1, &x0, &y0, &cw, &ch);
+        scl_crop_window(r->w, r->h, s->out_w, s->out_h, 1, 1, &x0, &y0, &cw, &ch);
+    x0 += r->x;
+    y0 += r->y;
     if (!(d->flags & AV_PIX_FMT_FLAG_RGB))
         chroma_offset(f, (int)f->chroma_location, &dx, &dy);
     for (int c = 0; c < 3 && ret == 0; c++) {
@@ -201,6 +205,7 @@ static int build_axes(scl *s, const AVFrame *f, const AVPixFmtDescriptor *d, int
     s->src_h = h;
     s->src_fmt = fmt;
     s->src_loc = (int)f->chroma_location;
+    s->src_rect = *r;
     return 0;
 }
 
@@ -266,12 +271,24 @@ static int to_rgb(scl *s, const AVFrame *f, char *err, size_t errlen)
 
 int scl_frame(scl *s, const AVFrame *f, uint8_t *dst, int stride, char *err, size_t errlen)
 {
+    return scl_frame_rect(s, f, NULL, dst, stride, err, errlen);
+}
+
+int scl_frame_rect(scl *s, const AVFrame *f, const scl_rect *src, uint8_t *dst, int stride,
+                   char *err, size_t errlen)
+{
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(f->format);
     rsm_plane p[3];
     int ret, fmt = f->format;
 
     if (!d || f->width <= 0 || f->height <= 0 || (d->flags & AV_PIX_FMT_FLAG_HWACCEL)) {
         snprintf(err, errlen, "frame has no usable format or size");
+        return AVERROR(EINVAL);
+    }
+    scl_rect r = src ? *src : (scl_rect){ 0, 0, f->width, f->height };
+    if (r.w < 1 || r.h < 1 || r.x < 0 || r.y < 0 || r.x > f->width - r.w || r.y > f->height - r.h) {
+        snprintf(err, errlen, "%dx%d at %d,%d is outside the %dx%d frame", r.w, r.h, r.x, r.y,
+                 f->width, f->height);
         return AVERROR(EINVAL);
     }
     if (direct(d)) {
@@ -286,8 +303,8 @@ int scl_frame(scl *s, const AVFrame *f, uint8_t *dst, int stride, char *err, siz
         planes_of(d, data, ls, p);
     }
     if ((fmt != s->src_fmt || f->width != s->src_w || f->height != s->src_h ||
-         (int)f->chroma_location != s->src_loc) &&
-        (ret = build_axes(s, f, d, fmt, f->width, f->height)) < 0) {
+         (int)f->chroma_location != s->src_loc || memcmp(&r, &s->src_rect, sizeof r) != 0) &&
+        (ret = build_axes(s, f, d, fmt, f->width, f->height, &r)) < 0) {
         snprintf(err, errlen, "out of memory");
         return ret;
     }

@@ -23,6 +23,12 @@ struct AVFrame;
 
 typedef struct scl scl;
 
+/* A part of a frame, in pixels of its luma plane (media/crop.h makes one
+ * from a configured crop). */
+typedef struct scl_rect {
+    int x, y, w, h;
+} scl_rect;
+
 /* The resize and channel order are the engine's (eng_info says what a
  * model wants): ENG_RESIZE_STRETCH stretches, any other short-crops, as
  * the engine's own default does; ENG_ORDER_BGR writes BGR, any other RGB. */
@@ -30,6 +36,14 @@ int scl_new(scl **out, int out_w, int out_h, eng_resize mode, eng_order order);
 void scl_free(scl *s);
 /* Convert f into dst (out_h rows of out_w*3 bytes, `stride` apart). */
 int scl_frame(scl *s, const struct AVFrame *f, uint8_t *dst, int stride, char *err, size_t errlen);
+/* The same for the part `src` of f (NULL: all of it), in the same pass:
+ * the rectangle is where the resampler's window lies, nothing is copied.
+ * The resize mode applies to the rectangle as to a whole frame; taps near
+ * its edges read the frame's pixels beyond it, as PIL's resize of a box
+ * does.  A rectangle not inside f is an error, not clamped.  The axes are
+ * kept for the last geometry: one scaler per rectangle. */
+int scl_frame_rect(scl *s, const struct AVFrame *f, const scl_rect *src, uint8_t *dst, int stride,
+                   char *err, size_t errlen);
 
 /* The source window short-crop keeps for a w x h frame (exposed for tests). */
 void scl_crop_window(int w, int h, int out_w, int out_h, int align_x, int align_y,

@@ -119,7 +119,33 @@ static void test_stream_defaults(void **state)
     assert_int_equal(s->decode_skip, CFG_SKIP_AUTO);
     assert_int_equal(s->deblock, 0);
     assert_int_equal(s->enabled, 1);
+    assert_int_equal(s->snapshot, 0);
+    assert_int_equal(s->snapshot_keep, 1000);
+    assert_true(s->snapshot_max_mb == 256.0);
+    assert_string_equal(c->daemon.snapshot_dir, "/var/lib/lcnetd/snapshots");
+    assert_int_equal(c->daemon.snapshot_queue, 16);
     cfg_free(c);
+}
+
+/* A stream's snapshots live in a folder of its name: ".." would leave
+ * snapshot_dir, so such a name cannot have them (and says which key). */
+static void test_snapshot_keys(void **state)
+{
+    (void)state;
+    cfg *c = load_ok("[daemon]\nsnapshot_dir = /srv/snaps\nsnapshot_queue = 4\n"
+                     "[stream:gate]\nurl = /srv/a.mp4\nsnapshot = yes\nsnapshot_keep = 20\n"
+                     "snapshot_max_mb = 0.5\n[stream:..]\nurl = /srv/b.mp4\n");
+    assert_string_equal(c->daemon.snapshot_dir, "/srv/snaps");
+    assert_int_equal(c->daemon.snapshot_queue, 4);
+    assert_int_equal(c->streams[0].snapshot, 1);
+    assert_int_equal(c->streams[0].snapshot_keep, 20);
+    assert_true(c->streams[0].snapshot_max_mb == 0.5);
+    assert_int_equal(c->streams[1].snapshot, 0);
+    cfg_free(c);
+    expect_error("[stream:..]\nurl = /srv/a.mp4\nsnapshot = yes\n",
+                 "t.ini:3: [stream:..] snapshot: a stream whose name starts with '.' cannot "
+                 "keep snapshots", NULL);
+    expect_error("[daemon]\nsnapshot_dir = snaps\n", "t.ini:2: [daemon] snapshot_dir:", NULL);
 }
 
 static void test_every_key_set(void **state)
@@ -382,7 +408,8 @@ static void test_unknown_section(void **state)
     (void)state;
     expect_error("[daemon]\n[deamon]\nlog_level = info\n",
                  "t.ini:2: [deamon]: unknown section",
-                 "expected [daemon], [model], [mqtt], [metrics] or [stream:NAME]",
+                 "expected [daemon], [model], [model:NAME], [mqtt], [metrics], [stream:NAME] or "
+                 "[region:NAME]",
                  "did you mean [daemon]?", NULL);
     expect_error("[streams:yard]\nurl = /x\n", "t.ini:1: [streams:yard]: unknown section",
                  "did you mean [stream:yard]?", NULL);
@@ -775,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_load_file_errors),
         cmocka_unit_test(test_load_file_names_file_in_messages),
         cmocka_unit_test(test_mqtt_and_metrics_sections),
+        cmocka_unit_test(test_snapshot_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,6 +32,8 @@ static void test_example_config_parses(void **state)
     for (int i = 0; i < c->nstreams; i++)
         assert_int_equal(c->streams[i].enabled, 0);
     assert_string_equal(c->model.path, "/usr/share/lcnetd/camera-health.onnx");
+    assert_int_equal(yard->nregions, 2);
+    assert_string_equal(yard->regions[1].name, "driveway");
     cfg_free(c);
 }
 
@@ -66,7 +68,7 @@ static void test_doc_lists_every_key_once(void **state)
         }
     }
     assert_int_equal(n, cfg_sec_daemon.nkeys + cfg_sec_model.nkeys + cfg_sec_stream.nkeys +
-                            cfg_sec_mqtt.nkeys + cfg_sec_metrics.nkeys);
+                            cfg_sec_region.nkeys + cfg_sec_mqtt.nkeys + cfg_sec_metrics.nkeys);
     assert_int_equal(cfg_doc_get(n, &d), -1);
     assert_int_equal(cfg_doc_get(-1, &d), -1);
 
@@ -92,8 +94,8 @@ static void test_doc_lists_every_key_once(void **state)
 static const char *man_section(const char *man, const char *section, const char **end)
 {
     char head[80];
-    if (strcmp(section, "stream:NAME") == 0)
-        snprintf(head, sizeof head, "\n.SH \"[stream:NAME] SECTION\"\n");
+    if (strcmp(section, "stream:NAME") == 0 || strcmp(section, "region:NAME") == 0)
+        snprintf(head, sizeof head, "\n.SH \"[%s] SECTION\"\n", section);
     else
         snprintf(head, sizeof head, "\n.SH \"[%s] SECTION\"\n", section);
     const char *start = strstr(man, head);

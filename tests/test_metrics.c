@@ -1,7 +1,8 @@
 /* test_metrics.c: the numbers behind /metrics (daemon/metrics.c) and their
  * text: counters from the stats, rates kept between ticks, histograms
  * cumulative with +Inf equal to the count, label values escaped, streams a
- * reload removed gone from the scrape.  promtool reads the real endpoint
+ * reload removed gone from the scrape, regions as series of their own.
+ * promtool reads the real endpoint
  * in tests/integration/test_metrics.py. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,10 +121,96 @@ static void test_counters_rates_and_labels(void **state)
     met_free(m);
 }
 
+/* A stream with regions: what is classified is counted per region, one
+ * series each (a sum over region counts every frame once); what is decoded
+ * stays the stream's. */
+static void test_regions_are_series_of_their_own(void **state)
+{
+    (void)state;
+    met *m = met_new();
+    size_t len;
+    assert_non_null(m);
+    met_info(m, "0.1", "/m/camera-health.onnx", "fp32", "avx2");
+    snk_source_stats rg[2] = {
+        { .region = "gate", .classified = 90, .published = 9, .skipped = 1, .outside = 0,
+          .classified_fps = 9 },
+        { .region = "door", .classified = 40, .published = 4, .skipped = 0, .outside = 51,
+          .classified_fps = 4 },
+    };
+    snk_stream_stats st = { .stream = "cam", .state = "up", .decoded = 91, .classified = 130,
+                            .published = 13, .skipped = 1, .p50_ms = -1, .p99_ms = -1,
+                            .nsources = 2, .sources = rg };
+    snk_event e = stats_of(&st, 1, 10);
+    met_stats(m, &e);
+    met_latency(m, "cam", "door", NULL, 700);
+    /* the event's strings are gone once it is handled */
+    char gate[] = "gate";
+    rg[0].region = gate;
+    st.decoded_fps = 0;
+    rg[0].classified_fps = 0;
+    e = stats_of(&st, 1, 0);
+    met_stats(m, &e);
+    memset(gate, 'x', 4);
+    char *t = met_render(m, &len);
+    assert_non_null(t);
+#define CAM(r) "{stream=\"cam\",region=\"" r "\",model=\"camera-health.onnx\""
+    has(t, "lcnetd_frames_decoded_total" CAM("") "} 91");
+    has(t, "lcnetd_frames_classified_total" CAM("gate") "} 90");
+    has(t, "lcnetd_frames_classified_total" CAM("door") "} 40");
+    has(t, "lcnetd_events_published_total" CAM("door") "} 4");
+    has(t, "lcnetd_frames_outside_total" CAM("door") "} 51");
+    has(t, "lcnetd_frames_skipped_total" CAM("gate") "} 1");
+    has(t, "lcnetd_stream_classified_fps" CAM("gate") "} 9.000");
+    has(t, "lcnetd_event_latency_seconds_count" CAM("door") "} 1");
+    has(t, "lcnetd_event_latency_seconds_count" CAM("gate") "} 0");
+    assert_null(strstr(t, "lcnetd_frames_classified_total" CAM("")));
+    assert_null(strstr(t, "lcnetd_stream_classified_fps" CAM("")));
+#undef CAM
+    free(t);
+    met_free(m);
+}
+
+/* Several models on a stream's whole frame: a series per model, region
+ * empty, and none of the stream's own for what is classified. */
+static void test_models_are_series_of_their_own(void **state)
+{
+    (void)state;
+    met *m = met_new();
+    size_t len;
+    assert_non_null(m);
+    met_info(m, "0.1", "/m/camera-health.onnx", "fp32", "avx2");
+    snk_source_stats md[2] = {
+        { .model = "default", .classified = 50, .published = 50, .classified_fps = 5 },
+        { .model = "scene", .classified = 48, .published = 48, .skipped = 2,
+          .classified_fps = 4.8 },
+    };
+    snk_stream_stats st = { .stream = "cam", .state = "up", .decoded = 50, .classified = 98,
+                            .published = 98, .skipped = 2, .p50_ms = -1, .p99_ms = -1,
+                            .nsources = 2, .sources = md };
+    snk_event e = stats_of(&st, 1, 10);
+    met_stats(m, &e);
+    met_latency(m, "cam", NULL, "scene", 700);
+    char *t = met_render(m, &len);
+    assert_non_null(t);
+#define CAM(r, m) "{stream=\"cam\",region=\"" r "\",model=\"" m "\""
+    has(t, "lcnetd_frames_decoded_total" CAM("", "camera-health.onnx") "} 50");
+    has(t, "lcnetd_frames_classified_total" CAM("", "default") "} 50");
+    has(t, "lcnetd_frames_classified_total" CAM("", "scene") "} 48");
+    has(t, "lcnetd_frames_skipped_total" CAM("", "scene") "} 2");
+    has(t, "lcnetd_stream_classified_fps" CAM("", "scene") "} 4.800");
+    has(t, "lcnetd_event_latency_seconds_count" CAM("", "scene") "} 1");
+    assert_null(strstr(t, "lcnetd_frames_classified_total" CAM("", "camera-health.onnx")));
+#undef CAM
+    free(t);
+    met_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest t[] = {
         cmocka_unit_test(test_counters_rates_and_labels),
+        cmocka_unit_test(test_regions_are_series_of_their_own),
+        cmocka_unit_test(test_models_are_series_of_their_own),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }

@@ -53,6 +53,14 @@ static void test_cmd_parse(void **state)
     }
     assert_true(pub_filter_has(NULL, "anything"));
 
+    pub_cmd_parse(&c, " snapshot  gate.1 \r", 19);
+    assert_int_equal(c.kind, PUB_CMD_SNAPSHOT);
+    assert_string_equal(c.stream, "gate.1");
+    assert_null(c.filter);
+    expect_parse_error("snapshot", "snapshot needs a stream name");
+    expect_parse_error("snapshot a,b", "bad stream name");
+    expect_parse_error("snapshot ../x/y", "bad stream name");
+
     pub_cmd_parse(&c, "ping\r", 5);
     assert_int_equal(c.kind, PUB_CMD_PING);
     pub_cmd_parse(&c, " \tstatus ", 9);
@@ -107,7 +115,7 @@ static void test_cmd_parse(void **state)
  * parser, and what it says is bounded and terminated. */
 static void test_cmd_parse_random(void **state)
 {
-    static const char alphabet[] = "streams pingstatushelp*,_.-\r\t \x01\xff\xc3\xa9" "az09";
+    static const char alphabet[] = "streams pingstatushelpsnapshot*,_.-\r\t \x01\xff\xc3\xa9" "az09";
     unsigned seed = 12345;
     char line[600];
     (void)state;
@@ -117,14 +125,16 @@ static void test_cmd_parse_random(void **state)
         for (size_t j = 0; j < n; j++)
             line[j] = rand_r(&seed) % 4 ? alphabet[rand_r(&seed) % (int)(sizeof alphabet - 1)]
                                         : (char)rand_r(&seed);
-        if (i % 3 == 0 && n >= 8)
-            memcpy(line, "streams ", 8);
+        if (i % 3 == 0 && n >= 9)
+            memcpy(line, i % 2 ? "streams  " : "snapshot ", 9);
         pub_cmd c;
         pub_cmd_parse(&c, line, n);
         assert_true(c.kind >= PUB_CMD_NONE && c.kind <= PUB_CMD_ERROR);
         assert_true(memchr(c.error, 0, sizeof c.error) != NULL);
         if (c.kind == PUB_CMD_ERROR)
             assert_true(c.error[0] != 0);
+        if (c.kind == PUB_CMD_SNAPSHOT)
+            assert_true(strlen(c.stream) >= 1 && strlen(c.stream) <= PUB_NAME_MAX);
         for (int k = 0; k < pub_filter_count(c.filter); k++) {
             const char *s = pub_filter_name(c.filter, k);
             assert_true(strlen(s) >= 1 && strlen(s) <= PUB_NAME_MAX);

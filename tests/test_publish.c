@@ -70,6 +70,16 @@ static char *hook_status(void *arg)
     return strdup(t);
 }
 
+/* `snapshot cam` has one; any other name is the daemon's to refuse */
+static char *hook_snapshot(void *arg, const char *stream, char *err, size_t errlen)
+{
+    (void)arg;
+    if (strcmp(stream, "cam") == 0)
+        return strdup("{\"event\":\"snapshot\",\"stream\":\"cam\",\"path\":\"/s/cam/1.jpg\"}");
+    snprintf(err, errlen, "snapshot: no stream %s is running", stream);
+    return NULL;
+}
+
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof *f);
@@ -93,7 +103,7 @@ static int teardown(void **state)
 
 static void start(fx *f, size_t buffer, int max_clients)
 {
-    pub_hooks h = { hook_hello, hook_status, f };
+    pub_hooks h = { hook_hello, hook_status, hook_snapshot, f };
     char err[256];
 
     pub_free(f->p);
@@ -290,6 +300,28 @@ static void test_hello_on_connect(void **state)
     expect_line(f, &a, "{\"event\":\"hello\"}");
     tc_send(&a, "status\n");
     expect_line(f, &a, "{\"event\":\"error\",\"message\":\"status unavailable\"}");
+    tc_send(&a, "snapshot cam\n");
+    expect_line(f, &a, "{\"event\":\"error\",\"message\":\"snapshot unavailable\"}");
+    tc_close(&a);
+}
+
+/* `snapshot NAME` is answered by the hook: its line, or its reason as an
+ * error; a bad name never reaches it. */
+static void test_snapshot_command(void **state)
+{
+    fx *f = *state;
+    tc a;
+
+    start(f, 65536, 8);
+    tc_open(f, &a);
+    expect_line(f, &a, hello_line);
+    tc_send(&a, "snapshot cam\n");
+    expect_line(f, &a, "{\"event\":\"snapshot\",\"stream\":\"cam\",\"path\":\"/s/cam/1.jpg\"}");
+    tc_send(&a, "snapshot door\n");
+    expect_line(f, &a, "{\"event\":\"error\",\"message\":\"snapshot: no stream door is running\"}");
+    tc_send(&a, "snapshot ../etc\n");
+    expect_line(f, &a, "{\"event\":\"error\",\"message\":\"bad stream name (letters, digits, _ . -): "
+                       "\\\"../etc\\\"\"}");
     tc_close(&a);
 }
 
@@ -997,6 +1029,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hello_on_connect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broadcast_reaches_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filter_by_streams, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_subscriber_gets_dropped_count, setup, teardown),

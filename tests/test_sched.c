@@ -49,6 +49,7 @@ static void test_batch_from_128_cpus(void **state)
     sch *s = NULL;
     lc_stream *st[NSTREAMS];
     sch_model_info mi;
+    sch_rules *rules = NULL;
     int labels = 0;
     (void)state;
 
@@ -71,7 +72,8 @@ static void test_batch_from_128_cpus(void **state)
     c->daemon.inference_cpus.count = 1;
 
     assert_int_equal(evq_new(&q, 100000, err, sizeof err), 0);
-    if (sch_start(&s, c, q, err, sizeof err) < 0)
+    assert_int_equal(sch_rules_new(&rules), 0);
+    if (sch_start(&s, c, q, rules, err, sizeof err) < 0)
         fail_msg("sch_start: %s", err);
     sch_model(s, &mi);
     for (int i = 0; i < NSTREAMS; i++) {
@@ -79,18 +81,20 @@ static void test_batch_from_128_cpus(void **state)
         char name[16];
         snprintf(name, sizeof name, "cam%d", i);
         sc.name = name;
-        if (lc_stream_new(&st[i], &sc, mi.width, mi.height, mi.order, mi.mode, 2, err, sizeof err) < 0)
+        lc_source_spec spec = { "", NULL, sch_model_at(s, 0), mi.name, 0, mi.width, mi.height,
+                                mi.order, mi.mode };
+        if (lc_stream_new(&st[i], &sc, &spec, 1, 2, err, sizeof err) < 0)
             fail_msg("lc_stream_new: %s", err);
-        st[i]->sched = s;
+        lc_stream_set_sched(st[i], s);
         st[i]->q = q;
     }
     /* every stream's frame waits before the thread looks: one full batch */
     for (int i = 0; i < NSTREAMS; i++) {
-        lc_frame *f = lc_slot_spare(st[i]);
+        lc_frame *f = lc_slot_spare(&st[i]->src[0]);
         memset(f->pix, i, (size_t)mi.width * (size_t)mi.height * 3);
         f->seq = 1;
         f->decoded_us = lc_mono_us();
-        lc_slot_put(st[i], 0);
+        lc_slot_put(&st[i]->src[0], 0);
     }
     for (int i = 0; i < NSTREAMS; i++)
         sch_add(s, st[i]);
@@ -107,6 +111,7 @@ static void test_batch_from_128_cpus(void **state)
     for (int i = 0; i < NSTREAMS; i++)
         lc_stream_free(st[i]);
     evq_free(q);
+    sch_rules_free(rules);
     cfg_free(c);
 }
 

@@ -46,7 +46,7 @@ static void test_label_line(void **state)
 {
     (void)state;
     snk_class top[2] = { { 3, 0.75f, "cat" }, { 7, 0.125f, NULL } };
-    snk_event *e = snk_label_new("cam.1", top, 2, 42, 1.5, T0, 1000, 12.5);
+    snk_event *e = snk_label_new("cam.1", NULL, NULL, top, 2, 42, 1.5, T0, 1000, 12.5);
     assert_non_null(e);
     /* the event owns copies: the model's names may be freed meanwhile */
     assert_ptr_not_equal(e->label.top[0].label, top[0].label);
@@ -117,7 +117,7 @@ static void test_status_line(void **state)
 {
     (void)state;
     size_t len;
-    ev_status_stream ss = { "yard", "up", 1, 2, 3, 4 };
+    ev_status_stream ss = { "yard", "up", 1, 2, 3, 4, 0, NULL };
     char *line = ev_status(&ss, 1, 5, 6.5, 7, NULL, &len);
     assert_non_null(strstr(line, "{\"event\":\"status\",\"subscribers\":5,\"classified_fps\":6.5,"
                                  "\"events_dropped\":7,\"streams\":[{\"stream\":\"yard\","
@@ -126,6 +126,25 @@ static void test_status_line(void **state)
     free(line);
     line = ev_status(&ss, 1, 5, 6.5, 7, "\"mqtt\":{\"state\":\"connected\"}", &len);
     assert_non_null(strstr(line, "\"reconnects\":4}],\"mqtt\":{\"state\":\"connected\"},\"time\":\""));
+    free(line);
+    /* a stream with regions appends each one's counters */
+    snk_source_stats rg[2] = { { "gate", NULL, 5, 1, 0, 2, 9.0 }, { "door", NULL, 6, 2, 1, 0, 9.0 } };
+    ss.nsources = 2;
+    ss.sources = rg;
+    line = ev_status(&ss, 1, 5, 6.5, 7, NULL, &len);
+    assert_non_null(strstr(line, "\"reconnects\":4,\"sources\":[{\"region\":\"gate\","
+                                 "\"classified\":5,\"skipped\":0,\"outside\":2,\"published\":1},"
+                                 "{\"region\":\"door\",\"classified\":6,\"skipped\":1,"
+                                 "\"outside\":0,\"published\":2}]}],\"time\":\""));
+    free(line);
+    /* one of several models on the whole frame: no region, its model */
+    snk_source_stats md[2] = { { NULL, "default", 5, 5, 0, 0, 9.0 }, { NULL, "scene", 4, 4, 1, 0, 9.0 } };
+    ss.sources = md;
+    line = ev_status(&ss, 1, 5, 6.5, 7, NULL, &len);
+    assert_non_null(strstr(line, "\"reconnects\":4,\"sources\":[{\"model\":\"default\","
+                                 "\"classified\":5,\"skipped\":0,\"outside\":0,\"published\":5},"
+                                 "{\"model\":\"scene\",\"classified\":4,\"skipped\":1,"
+                                 "\"outside\":0,\"published\":4}]}],\"time\":\""));
     free(line);
 }
 
@@ -234,7 +253,7 @@ static void test_socket_sink_sends_the_lines(void **state)
                         "{\"event\":\"streams\",\"streams\":[\"other\"]}");
 
     snk_class top[1] = { { 1, 0.5f, "dog" } };
-    snk_event *e = snk_label_new("yard", top, 1, 7, 0.25, T0, 10, 2);
+    snk_event *e = snk_label_new("yard", NULL, NULL, top, 1, 7, 0.25, T0, 10, 2);
     snk_set_event(f->set, e);
     char *want = label_line(e);
     /* a test build stamps the send time on label lines, last */

@@ -92,6 +92,30 @@ class CheckConfig(DaemonTest):
                       % (self.tmp, self.tmp), err)
         self.assertNotIn("bind", err)
 
+    def test_snapshot_dir(self):
+        # missing: the daemon makes it, so its parent is what must take files
+        snaps = os.path.join(self.tmp, "snaps")
+        cfg, _ = write_config(self.tmp, [("cam", {"url": clip("clip-a.mp4"), "snapshot": "yes"})],
+                              daemon_extra="snapshot_dir = %s" % snaps)
+        r = check(cfg)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"ok: \[daemon\] snapshot_dir %s: user \S+ may write the folder "
+                         r"that will hold it" % re.escape(snaps))
+        # under a file: nothing can be made there
+        with open(os.path.join(self.tmp, "plain"), "w"):
+            pass
+        bad = os.path.join(self.tmp, "plain", "snaps")
+        cfg, _ = write_config(self.tmp, [("cam", {"url": clip("clip-a.mp4"), "snapshot": "yes"})],
+                              daemon_extra="snapshot_dir = %s" % bad)
+        self.assert_fails_with(check(cfg), "[daemon] snapshot_dir %s: %s is not a directory" %
+                               (bad, os.path.dirname(bad)), "1 stream with snapshot = yes would fail")
+        # no stream keeps snapshots: not checked at all
+        cfg, _ = write_config(self.tmp, [("cam", {"url": clip("clip-a.mp4")})],
+                              daemon_extra="snapshot_dir = %s" % bad)
+        r = check(cfg)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("snapshot_dir", r.stdout)
+
     def test_missing_stream_file(self):
         gone = os.path.join(self.tmp, "gone.mp4")
         cfg, _ = write_config(self.tmp, [("cam", {"url": gone}), ("ok", {"url": clip("clip-a.ts")})])

@@ -17,8 +17,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (FIXTURES, Daemon, DaemonTest, Subscriber, clip, main, wait_until,  # noqa: E402
-                     write_config)
+from harness import (FIXTURES, Daemon, DaemonTest, Subscriber, clip, last_stats, main,  # noqa: E402
+                     wait_until, write_config)
 from mqtt import Broker, free_port  # noqa: E402
 from test_daemon import allowed_cpus  # noqa: E402
 
@@ -67,9 +67,10 @@ class Metrics(DaemonTest):
         broker = self.track(Broker(self.tmp))
         port = free_port()
         cfg, sock = write_config(self.tmp, [
-            ("yard", {"url": clip("clip-b.mkv"), "loop": "yes", "sample_fps": "5"}),
+            ("yard", {"url": clip("clip-b.mkv"), "loop": "yes", "sample_fps": "5",
+                      "snapshot": "yes"}),
             ("door", {"url": clip("clip-a.mp4"), "loop": "yes", "sample_fps": "2"}),
-        ], stats_interval=1)
+        ], stats_interval=1, daemon_extra="snapshot_dir = %s/snaps" % self.tmp)
         with_metrics(cfg, port, "[mqtt]\nhost = 127.0.0.1\nport = %d\ntopic_prefix = m\n" %
                      broker.port)
         d = self.track(Daemon(cfg, sock))
@@ -100,6 +101,16 @@ class Metrics(DaemonTest):
             self.assertIn("# TYPE %s counter" % name, first)
             for st in ("yard", "door"):
                 value(s1, name, stream=st, region="", model="timm13_x025.onnx")
+        # snapshot counters: the stats' and the metrics', for yard alone
+        sub.wait_for(lambda e: e["event"] == "stats" and e["stream"] == "yard", what="yard stats")
+        for key, name in (("snapshots", "lcnetd_snapshots_total"),
+                          ("snapshot_errors", "lcnetd_snapshot_errors_total"),
+                          ("snapshot_dropped", "lcnetd_snapshot_dropped_total")):
+            self.assertIn(key, last_stats(sub, "yard"))
+            self.assertNotIn(key, last_stats(sub, "door"))
+            self.assertIn("# TYPE %s counter" % name, first)
+            value(s1, name, stream="yard", region="", model="timm13_x025.onnx")
+            self.assertNotIn('%s{stream="door"' % name, first)
         # the counters move with the streams
         time.sleep(2)
         code, second = scrape(port)

@@ -33,8 +33,9 @@ STATS_KEYS = ["event", "stream", "state", "interval_s", "decoded_fps", "classifi
               "decoded", "classified", "skipped", "sampled_out", "decode_skipped", "decode_errors",
               "ts_discontinuities", "published",
               "reconnects", "auth_failures", "latency_p50_ms", "latency_p99_ms", "time"]
+# hello keeps its members and appends the models (issue 20)
 HELLO_KEYS = ["event", "version", "model", "precision", "classes", "input", "max_batch",
-              "streams", "isa", "precision_reason", "time"]
+              "streams", "isa", "precision_reason", "time", "models"]
 
 
 def keys(pairs):

@@ -146,7 +146,11 @@ class Systemd(DaemonTest):
         with open(os.path.join(dest, "usr/lib/sysusers.d/lcnetd.conf")) as f:
             self.assertRegex(f.read(), r"(?m)^g lcnetd-events\b")
         with open(os.path.join(dest, "usr/lib/tmpfiles.d/lcnetd.conf")) as f:
-            self.assertRegex(f.read(), r"(?m)^z /etc/lcnetd/lcnetd.ini 0640 root lcnetd -$")
+            tmpfiles = f.read()
+        self.assertRegex(tmpfiles, r"(?m)^z /etc/lcnetd/lcnetd.ini 0640 root lcnetd -$")
+        # snapshots: for the subscribers' group, which may only pass through /var/lib/lcnetd
+        self.assertRegex(tmpfiles, r"(?m)^d /var/lib/lcnetd/snapshots 2750 lcnetd lcnetd-events -$")
+        self.assertRegex(tmpfiles, r"(?m)^a\+ /var/lib/lcnetd - - - - group:lcnetd-events:--x$")
         with open(os.path.join(dest, unitdir[1:], "lcnetd.service")) as f:
             unit = f.read()
         self.assertRegex(unit, r"(?m)^Group=lcnetd$")
