@@ -126,18 +126,23 @@ const char *eng_label(const eng_labels *l, int cls);
 int eng_labels_count(const eng_labels *l);
 void eng_labels_free(eng_labels *l);
 
-/* What this CPU runs, as oneDNN dispatches it: ONEDNN_MAX_CPU_ISA caps it,
- * and every vector loop of lcnetd's own follows the same cap. */
+/* What this CPU runs.  x86-64: as oneDNN dispatches it (ONEDNN_MAX_CPU_ISA
+ * caps it, and every vector loop of lcnetd's own follows the same cap).
+ * arm64: what the kernel reports (AT_HWCAP). */
 enum {
     ENG_CPU_AVX2 = 1 << 0,     /* AVX2 with FMA */
     ENG_CPU_AVX512 = 1 << 1,   /* AVX-512 F, BW, DQ, VL (oneDNN's avx512_core) */
     ENG_CPU_VBMI = 1 << 2,     /* AVX-512 VBMI byte permutes, within that tier */
     ENG_CPU_VNNI = 1 << 3,     /* int8 dot products that cannot saturate */
     ENG_CPU_BF16 = 1 << 4,     /* native bf16 arithmetic */
+    ENG_CPU_NEON = 1 << 5,     /* arm64: Advanced SIMD */
+    ENG_CPU_FP16 = 1 << 6,     /* arm64: half-precision arithmetic (Cortex-A55, A76 and later) */
+    ENG_CPU_DOTPROD = 1 << 7,  /* arm64: int8 dot products (SDOT/UDOT) */
+    ENG_CPU_SVE = 1 << 8,      /* arm64: the Scalable Vector Extension */
 };
 unsigned eng_cpu_features(void);
-/* oneDNN's name for the instruction set it dispatches to: "avx2",
- * "avx512_core_vnni", ... */
+/* The instruction set: oneDNN's name on x86-64 ("avx2", "avx512_core_vnni",
+ * ...); on arm64 "neon", "neon_fp16", "neon_dotprod" or "neon_fp16_dotprod". */
 const char *eng_cpu_isa(void);
 
 const char *eng_precision_name(eng_precision p);

@@ -20,6 +20,15 @@ static inline const char *shared_models(void)
     return d ? d : "../shared/models";
 }
 
+/* LCNETD_TEST_FILTER, a cmocka pattern ("parity_*x025"), runs only the
+ * tests it matches: make check's arm64 subset under emulation. */
+static inline void test_filter_from_env(void)
+{
+    const char *f = getenv("LCNETD_TEST_FILTER");
+    if (f && *f)
+        cmocka_set_test_filter(f);
+}
+
 /* The whole file, NUL-terminated; NULL if it cannot be read.  Caller frees. */
 static inline void *slurp(const char *path, size_t *len)
 {

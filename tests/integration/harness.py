@@ -22,6 +22,20 @@ FIXTURES = os.path.abspath(os.environ.get("LCNETD_FIXTURES", os.path.join(BUILD,
 CLIPS = os.path.join(BUILD, "clips")
 DAEMON = os.path.join(BUILD, "lcnetd-test")
 PY = "/usr/bin/python3"
+# A cross build's programs run through this (tests/arm64/qemu-run.sh);
+# under emulation, tests that need real-time rates skip, saying so.
+EXEC = [os.environ["LCNETD_EXEC"]] if os.environ.get("LCNETD_EXEC") else []
+EMULATED = bool(EXEC)
+
+
+def program(path):
+    """argv[0:] that runs one of the build's programs."""
+    return EXEC + [path]
+
+
+def skip_if_emulated(test, why):
+    if EMULATED:
+        test.skipTest("under emulation (%s): %s" % (" ".join(EXEC), why))
 
 # A small, fast model for the pipeline tests: PP-LCNet x0.25, 1000 classes.
 MODEL = os.path.join(FIXTURES, "timm13_x025.onnx")
@@ -195,7 +209,7 @@ class Daemon(Process):
         e.pop("LISTEN_FDS", None)
         if env:
             e.update(env)
-        super().__init__([DAEMON, "-c", config], env=e, stdout=subprocess.DEVNULL,
+        super().__init__(program(DAEMON) + ["-c", config], env=e, stdout=subprocess.DEVNULL,
                          preexec_fn=preexec_fn)
         self.sock = sock
         if wait:

@@ -19,7 +19,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BUILD, FIXTURES, MODEL, ROOT, Daemon, DaemonTest, HttpServer,  # noqa: E402
-                     RtspServer, Subscriber, clip, main, status, wait_until, write_config)
+                     RtspServer, Subscriber, clip, main, program, skip_if_emulated, status,
+                     wait_until, write_config)
 
 
 def labels_by_stream(sub):
@@ -267,8 +268,8 @@ class Pipeline(DaemonTest):
                         os.path.join(frames, "%03d.png")], check=True)
         model = os.path.join(self.tmp, "x025.onnx")
         shutil.copy(MODEL, model)
-        r = subprocess.run([os.path.join(BUILD, "lcnet-infer"), "--model", model, "--calibrate",
-                            frames], capture_output=True, text=True)
+        r = subprocess.run(program(os.path.join(BUILD, "lcnet-infer")) +
+                           ["--model", model, "--calibrate", frames], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout)["calibration"], model + ".calib")
         for path in (qdq, model):
@@ -452,7 +453,7 @@ class Faults(DaemonTest):
             with open(path, "w") as f:
                 f.write(text)
             for args in (["--check-config", path], ["-c", path]):
-                r = __import__("subprocess").run([sys.modules["harness"].DAEMON] + args,
+                r = __import__("subprocess").run(program(sys.modules["harness"].DAEMON) + args,
                                                  capture_output=True, text=True, timeout=30)
                 self.assertEqual(r.returncode, 78, "%r %s: %s" % (text, args, r.stderr))
                 self.assertIn(path + line, r.stderr)
@@ -580,7 +581,7 @@ class Secrets(DaemonTest):
             ("wrong", {"url": url, "password_file": files["wrong"], "backoff_min": "0.2",
                        "backoff_max": "0.4"}),
         ])
-        r = subprocess.run([sys.modules["harness"].DAEMON, "--check-config", cfg],
+        r = subprocess.run(program(sys.modules["harness"].DAEMON) + ["--check-config", cfg],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         d = self.track(Daemon(cfg, sock))
@@ -599,7 +600,7 @@ class Secrets(DaemonTest):
         # (a directory: root reads any file whatever its mode)
         os.remove(files["good"])
         os.mkdir(files["good"])
-        r = subprocess.run([sys.modules["harness"].DAEMON, "--check-config", cfg],
+        r = subprocess.run(program(sys.modules["harness"].DAEMON) + ["--check-config", cfg],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn("[stream:cam] password_file: cannot read %s: Is a directory" % files["good"],

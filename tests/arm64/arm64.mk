@@ -1,0 +1,63 @@
+# arm64.mk: lcnetd for arm64 boards (Raspberry Pi 5, RK3588), tested here.
+# Included by the Makefile's real-rules section.
+#
+#   make check-arm64      every cmocka suite and test_daemon, on arm64
+#   make arm64-subset     the short engine parity subset make check runs
+#
+# Elsewhere than on arm64 both cross-compile into $(ARM64_BUILD) against a
+# sysroot of Debian 12's arm64 packages ($(ARM64_SYSROOT), made by
+# tools/arm64-sysroot.sh) and run the programs under qemu-aarch64 -cpu
+# cortex-a76 (tests/arm64/qemu-run.sh).  Emulation runs a program ten to a
+# hundred times slower than a board would: suites that need real-time
+# rates skip there, saying so.  On an arm64 host make check itself is the
+# native run, and check-arm64 is make check.
+
+ARM64_SYSROOT := build/arm64-sysroot
+ARM64_BUILD   := build/arm64
+ARM64_EXEC    := $(abspath tests/arm64/qemu-run.sh)
+HOST_ARCH     := $(shell uname -m)
+
+.PHONY: check-arm64 arm64-build arm64-subset
+
+ifeq ($(HOST_ARCH),aarch64)
+
+check-arm64: check
+arm64-subset:
+	@echo "arm64-subset: this is an arm64 machine; make check ran the engine suites natively"
+
+else
+
+ARM64_ROOT := $(abspath $(ARM64_SYSROOT))
+# pkg-config answers for the sysroot; the compiler looks only there.
+ARM64_ENV  := PKG_CONFIG_LIBDIR=$(ARM64_ROOT)/usr/lib/aarch64-linux-gnu/pkgconfig:$(ARM64_ROOT)/usr/share/pkgconfig \
+              PKG_CONFIG_SYSROOT_DIR=$(ARM64_ROOT)
+ARM64_MAKE := $(ARM64_ENV) $(MAKE) --no-print-directory BUILD=$(ARM64_BUILD) \
+              CC="aarch64-linux-gnu-gcc --sysroot=$(ARM64_ROOT)" OPT=-O2 SAN= EXTRA_CFLAGS=
+ARM64_RUN  := LCNETD_EXEC=$(ARM64_EXEC) LCNETD_FIXTURES=$(abspath $(FIXDIR))
+ARM64_UNIT := $(patsubst $(BUILD)/%,$(ARM64_BUILD)/%,$(UNIT))
+
+$(ARM64_SYSROOT)/.stamp: tools/arm64-sysroot.sh
+	tools/arm64-sysroot.sh $(ARM64_SYSROOT)
+	@touch $@
+
+# the fixtures and clips are the host's: same files, any architecture
+arm64-links: fixtures clips
+	@mkdir -p $(ARM64_BUILD)
+	ln -sfn $(abspath $(FIXDIR)) $(ARM64_BUILD)/fixtures
+	ln -sfn $(abspath $(BUILD)/clips) $(ARM64_BUILD)/clips
+
+arm64-build: $(ARM64_SYSROOT)/.stamp arm64-links
+	$(ARM64_MAKE) $(ARM64_BUILD)/lcnetd $(ARM64_BUILD)/lcnetd-test $(ARM64_BUILD)/lcnet-infer $(ARM64_UNIT)
+
+check-arm64: arm64-build
+	$(ARM64_RUN) tests/run.sh $(ARM64_BUILD) unit
+	$(ARM64_RUN) LCNETD_INTEGRATION=test_daemon tests/run.sh $(ARM64_BUILD) integration
+
+# make check's share: the engine's parity with ONNX Runtime on the small
+# models, built and run for arm64.
+ARM64_SUBSET ?= parity_*x025
+arm64-subset: $(ARM64_SYSROOT)/.stamp arm64-links
+	$(ARM64_MAKE) $(ARM64_BUILD)/tests/test_engine
+	$(ARM64_RUN) LCNETD_TEST_FILTER='$(ARM64_SUBSET)' $(ARM64_EXEC) $(ARM64_BUILD)/tests/test_engine
+
+endif
