@@ -42,7 +42,7 @@ CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(WNOTRUNC) $(OMPFLAG) -fn
            -D_GNU_SOURCE -MMD -MP -I. -I$(BUILD)/gen $(PKGCF) $(SAN) $(EXTRA_CFLAGS)
 # Test builds compile in fault hooks (LCNETD_TESTING) that production builds lack.
 TCFLAGS := $(CFLAGS) -DLCNETD_TESTING
-LDLIBS  := $(PKGLIBS) -ldnnl -lm -lpthread $(OMPFLAG) $(SAN)
+LDLIBS  := $(PKGLIBS) -ldnnl -lXNNPACK -lpthreadpool -lm -lpthread $(OMPFLAG) $(SAN)
 
 GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c $(BUILD)/gen/engine/paddle_framework.pb-c.c
 GEN_H   := $(GEN_PB:.c=.h)

@@ -36,7 +36,8 @@ typedef struct cfg_vec3 {
 
 /* Enum values follow the engine's order (engine/engine.h) so the mapping in
  * main stays a line per value; main should still map them by name. */
-enum { CFG_PREC_FP32 = 0, CFG_PREC_BF16, CFG_PREC_INT8, CFG_PREC_AUTO };
+enum { CFG_PREC_FP32 = 0, CFG_PREC_BF16, CFG_PREC_INT8, CFG_PREC_AUTO, CFG_PREC_FP16 };
+enum { CFG_BACKEND_AUTO = 0, CFG_BACKEND_ONEDNN, CFG_BACKEND_XNNPACK };
 enum { CFG_RESIZE_MODEL = 0, CFG_RESIZE_SHORT_CROP, CFG_RESIZE_STRETCH };
 enum { CFG_ORDER_MODEL = -1, CFG_ORDER_RGB = 0, CFG_ORDER_BGR = 1 };
 enum { CFG_TRANSPORT_TCP = 0, CFG_TRANSPORT_UDP, CFG_TRANSPORT_AUTO };
@@ -72,6 +73,7 @@ typedef struct cfg_model {
     char *path;                /* .onnx file or Paddle inference folder */
     char *labels;              /* "" = from the model, else class numbers */
     int precision;             /* CFG_PREC_* */
+    int backend;               /* CFG_BACKEND_* */
     int resize;                /* CFG_RESIZE_* */
     int top_k;
     cfg_vec3 mean, std;        /* unset = the model's, else ImageNet */

@@ -22,8 +22,12 @@ static const cfg_word log_levels[] = {
     { "warning", LOG_WARNING }, { "error", LOG_ERR }, { NULL, 0 },
 };
 static const cfg_word precisions[] = {
-    { "fp32", CFG_PREC_FP32 }, { "bf16", CFG_PREC_BF16 },
+    { "fp32", CFG_PREC_FP32 }, { "bf16", CFG_PREC_BF16 }, { "fp16", CFG_PREC_FP16 },
     { "int8", CFG_PREC_INT8 }, { "auto", CFG_PREC_AUTO }, { NULL, 0 },
+};
+static const cfg_word backends[] = {
+    { "auto", CFG_BACKEND_AUTO }, { "onednn", CFG_BACKEND_ONEDNN },
+    { "xnnpack", CFG_BACKEND_XNNPACK }, { NULL, 0 },
 };
 static const cfg_word resizes[] = {
     { "model", CFG_RESIZE_MODEL }, { "short-crop", CFG_RESIZE_SHORT_CROP },
@@ -86,6 +90,8 @@ static const cfg_key model_keys[] = {
       "labels file; empty = the model's, else class numbers" },
     { "precision", CFG_T_ENUM, M(precision), 0, 0, "fp32", 0, precisions,
       "arithmetic for inference" },
+    { "backend", CFG_T_ENUM, M(backend), 0, 0, "auto", 0, backends,
+      "library that computes: auto = XNNPACK on arm64, oneDNN elsewhere" },
     { "resize", CFG_T_ENUM, M(resize), 0, 0, "model", 0, resizes,
       "how frames are fitted to the model input" },
     { "top_k", CFG_T_INT, M(top_k), 1, 100, "3", 0, NULL,

@@ -178,6 +178,10 @@ char *ev_hello(const ev_hello_t *h, size_t *len)
     json_str(&b, h->isa);
     json_key(&b, "precision_reason");
     json_str(&b, h->precision_reason);
+    json_key(&b, "backend");
+    json_str(&b, h->backend);
+    json_key(&b, "backend_reason");
+    json_str(&b, h->backend_reason);
     time_now(&b);
     return finish(&b, len);
 }

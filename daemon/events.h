@@ -31,6 +31,7 @@ typedef struct {
     int nstreams;
     int max_batch;                /* frames per inference at most */
     const char *isa, *precision_reason;
+    const char *backend, *backend_reason;
 } ev_hello_t;
 char *ev_hello(const ev_hello_t *h, size_t *len);
 typedef struct {

@@ -222,7 +222,8 @@ static char *hello(void *arg)
         names[i] = d->st[i].s->cfg.name;
     sch_model(d->sched, &mi);
     ev_hello_t h = { LCNETD_VERSION, mi.model, mi.precision, mi.classes, mi.width, mi.height,
-                     names, d->nst, mi.max_batch, mi.isa, mi.precision_reason };
+                     names, d->nst, mi.max_batch, mi.isa, mi.precision_reason, mi.backend,
+                     mi.backend_reason };
     char *line = ev_hello(&h, &len);
     free(names);
     return line;
@@ -807,8 +808,9 @@ int main(int argc, char **argv)
     d.last_stats_us = d.last_dog_us = lc_mono_us();
     sch_model_info mi;
     sch_model(d.sched, &mi);
-    lc_log(LOG_INFO, "ready: %s (%s, %dx%d, %d classes), %d streams; %s on %s", mi.model,
-           mi.precision, mi.width, mi.height, mi.classes, d.nst, mi.precision_reason, mi.isa);
+    lc_log(LOG_INFO, "ready: %s (%s, %dx%d, %d classes), %d streams; %s on %s; %s (%s)",
+           mi.model, mi.precision, mi.width, mi.height, mi.classes, d.nst, mi.precision_reason,
+           mi.isa, mi.backend, mi.backend_reason);
     svc_ready();
     if (d.dog_us)
         svc_watchdog();

@@ -95,6 +95,8 @@ static int load_model(sch *s, char *err, size_t errlen)
     snprintf(s->info.precision, sizeof s->info.precision, "%s", eng_precision_name(in->precision));
     snprintf(s->info.precision_reason, sizeof s->info.precision_reason, "%s", in->precision_reason);
     snprintf(s->info.isa, sizeof s->info.isa, "%s", in->isa);
+    snprintf(s->info.backend, sizeof s->info.backend, "%s", in->backend);
+    snprintf(s->info.backend_reason, sizeof s->info.backend_reason, "%s", in->backend_reason);
     snprintf(s->info.model, sizeof s->info.model, "%s", s->model_path);
     s->info.max_batch = s->max_batch;
     return 0;
@@ -257,6 +259,8 @@ static void opts_from(eng_options *o, const cfg *c)
 {
     eng_options_init(o);
     o->precision = (eng_precision)c->model.precision;
+    o->backend = c->model.backend == CFG_BACKEND_XNNPACK ? ENG_BACKEND_XNNPACK :
+                 c->model.backend == CFG_BACKEND_ONEDNN ? ENG_BACKEND_ONEDNN : ENG_BACKEND_AUTO;
     o->threads = c->daemon.inference_cpus.count > 0 ? c->daemon.inference_cpus.count : 1;
     if (c->model.mean.set && c->model.std.set) {
         memcpy(o->mean, c->model.mean.v, sizeof o->mean);

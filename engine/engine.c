@@ -17,6 +17,7 @@
 #include "engine/onednn_q8.h"
 #include "engine/ops.h"
 #include "engine/quant.h"
+#include "engine/xnn.h"
 
 #define MAX_BATCH ENG_MAX_BATCH
 
@@ -37,6 +38,12 @@ struct eng_model {
     int calibrating;          /* every activation is an output (eng_calib) */
     char reason[192];         /* why this precision (eng_info.precision_reason) */
     int noutputs;             /* the model's own outputs, before calibration's */
+    /* Backend dispatch: XNNPACK's runtime and plans instead of plan[] and
+     * qplan[] when xm is set; every use below is an `if (m->xm)`. */
+    xnp_model *xm;
+    xnp_plan *xplan[MAX_BATCH + 1];
+    xnp_prec xprec;
+    char breason[256];        /* why this backend (eng_info.backend_reason) */
 };
 
 static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
@@ -55,6 +62,16 @@ const char *eng_precision_name(eng_precision p)
     case ENG_PREC_FP32: return "fp32";
     case ENG_PREC_BF16: return "bf16";
     case ENG_PREC_INT8: return "int8";
+    case ENG_PREC_FP16: return "fp16";
+    default: return "auto";
+    }
+}
+
+const char *eng_backend_name(eng_backend b)
+{
+    switch (b) {
+    case ENG_BACKEND_ONEDNN: return "onednn";
+    case ENG_BACKEND_XNNPACK: return "xnnpack";
     default: return "auto";
     }
 }
@@ -173,6 +190,8 @@ static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
                  m->fixed_batch ? m->fixed_batch : MAX_BATCH);
         return ENG_EINVAL;
     }
+    if (m->xm)
+        return m->xplan[batch] ? 0 : xnp_plan_new(&m->xplan[batch], m->xm, batch, err, errlen);
     if (m->prec != DNN_INT8) {
         dnn_plan *p;
         return get_plan(m, batch, &p, err, errlen);
@@ -194,6 +213,8 @@ static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
 
 static int run_plan(eng_model *m, int batch, char *err, size_t errlen)
 {
+    if (m->xm)
+        return xnp_run(m->xplan[batch], err, errlen);
     set_threads(m);
     if (m->prec == DNN_INT8)
         return q8_run(m->qplan[batch], err, errlen);
@@ -202,7 +223,20 @@ static int run_plan(eng_model *m, int batch, char *err, size_t errlen)
 
 static const float *plan_output(eng_model *m, int batch, int i)
 {
+    if (m->xm)
+        return xnp_output(m->xplan[batch], i);
     return m->prec == DNN_INT8 ? q8_output(m->qplan[batch], i) : dnn_output(m->plan[batch], i);
+}
+
+/* A float plan's input i (not int8's bytes), and whether it is NHWC. */
+static float *plan_input(eng_model *m, int batch, int i)
+{
+    return m->xm ? xnp_input(m->xplan[batch], i) : dnn_input(m->plan[batch], i);
+}
+
+static int plan_input_nhwc(const eng_model *m, int batch, int i)
+{
+    return m->xm ? xnp_input_nhwc(m->xplan[batch], i) : dnn_input_nhwc(m->plan[batch], i);
 }
 
 static int get_plan(eng_model *m, int batch, dnn_plan **out, char *err, size_t errlen)
@@ -313,6 +347,115 @@ static int choose_precision(eng_model *m, const char *path, char *err, size_t er
     }
 }
 
+/* ------------------------------------------------------ backend choice */
+
+static int have_fp16(void)
+{
+    return (eng_cpu_features() & ENG_CPU_FP16) != 0;
+}
+
+/* oneDNN or XNNPACK, from the options, the CPU and the precision asked
+ * for, before anything compiles.  int8 and bf16 run on oneDNN only. */
+static int choose_backend(eng_model *m, char *err, size_t errlen)
+{
+    eng_backend want = m->opt.backend;
+    eng_precision prec = m->opt.precision;
+    int int8 = prec == ENG_PREC_INT8 || q_is_qdq(m->g);
+    int arm64 = 0;
+#if defined(__aarch64__)
+    arm64 = 1;
+#endif
+    if (m->calibrating) {
+        snprintf(m->breason, sizeof m->breason, "calibration runs on oneDNN");
+        return ENG_BACKEND_ONEDNN;
+    }
+    if (want == ENG_BACKEND_XNNPACK) {
+        if (prec == ENG_PREC_BF16) {
+            snprintf(err, errlen, "precision bf16 runs on the oneDNN backend (backend onednn)");
+            return ENG_EUNSUP;
+        }
+        if (int8) {
+            snprintf(err, errlen, "int8 does not run on the XNNPACK backend of this build "
+                     "(backend onednn runs it)");
+            return ENG_EUNSUP;
+        }
+        snprintf(m->breason, sizeof m->breason, "xnnpack as configured");
+        return ENG_BACKEND_XNNPACK;
+    }
+    if (want == ENG_BACKEND_ONEDNN) {
+        if (prec == ENG_PREC_FP16) {
+            snprintf(err, errlen, "precision fp16 runs on the XNNPACK backend (backend xnnpack "
+                     "or auto)");
+            return ENG_EUNSUP;
+        }
+        snprintf(m->breason, sizeof m->breason, "onednn as configured");
+        return ENG_BACKEND_ONEDNN;
+    }
+    if (prec == ENG_PREC_FP16 || (arm64 && prec != ENG_PREC_BF16 && !int8)) {
+        snprintf(m->breason, sizeof m->breason, arm64 ? "auto: XNNPACK on arm64 (Debian's "
+                 "oneDNN has no Neon kernels)" : "auto: fp16 runs on XNNPACK");
+        return ENG_BACKEND_XNNPACK;
+    }
+    if (arm64)
+        snprintf(m->breason, sizeof m->breason, "auto: oneDNN for %s on arm64",
+                 int8 ? "int8" : "bf16");
+    else
+        snprintf(m->breason, sizeof m->breason, "auto: oneDNN on x86-64");
+    return ENG_BACKEND_ONEDNN;
+}
+
+static int choose_xnn_precision(eng_model *m, char *err, size_t errlen)
+{
+    const char *isa = eng_cpu_isa();
+    switch (m->opt.precision) {
+    case ENG_PREC_FP16:
+        if (!have_fp16()) {
+            snprintf(err, errlen, "precision fp16: this CPU (%s) has no FP16 arithmetic "
+                     "(use fp32 or auto)", isa);
+            return ENG_EUNSUP;
+        }
+        m->xprec = XNP_F16;
+        snprintf(m->reason, sizeof m->reason, "fp16 as configured");
+        return 0;
+    case ENG_PREC_AUTO:
+        m->xprec = have_fp16() ? XNP_F16 : XNP_F32;
+        snprintf(m->reason, sizeof m->reason, have_fp16() ? "auto: %s has FP16 arithmetic, so fp16"
+                 : "auto: %s has no FP16 arithmetic, so fp32", isa);
+        return 0;
+    default:
+        m->xprec = XNP_F32;
+        snprintf(m->reason, sizeof m->reason, "fp32 as configured");
+        return 0;
+    }
+}
+
+/* The XNNPACK runtime, or under backend auto, oneDNN when XNNPACK cannot
+ * run the model (and fp32 when it cannot run it in fp16): 1 = oneDNN's
+ * turn, 0 = done. */
+static int start_xnnpack(eng_model *m, char *err, size_t errlen)
+{
+    int ret = choose_xnn_precision(m, err, errlen), unit = m->fixed_batch ? m->fixed_batch : 1;
+    if (ret < 0)
+        return ret;
+    ret = xnp_model_new(&m->xm, m->g, unit, m->xprec, m->opt.threads, err, errlen);
+    if (ret == ENG_EUNSUP && m->xprec == XNP_F16 && m->opt.precision == ENG_PREC_AUTO) {
+        size_t len = strlen(m->reason);
+        snprintf(m->reason + len, sizeof m->reason - len, "; not this model (%.100s), so fp32", err);
+        m->xprec = XNP_F32;
+        ret = xnp_model_new(&m->xm, m->g, unit, m->xprec, m->opt.threads, err, errlen);
+    }
+    if (ret == ENG_EUNSUP && m->opt.backend == ENG_BACKEND_AUTO &&
+        m->opt.precision != ENG_PREC_FP16) {
+        snprintf(m->breason, sizeof m->breason, "auto: XNNPACK cannot run %.200s, so oneDNN", err);
+        return 1;
+    }
+    if (ret == ENG_EUNSUP) {
+        size_t len = strlen(err);
+        snprintf(err + len, errlen - len, "; backend onednn may run this model");
+    }
+    return ret;
+}
+
 static int load(eng_model **out, const eng_options *opt, const char *path, int calibrating,
                 char *err, size_t errlen);
 
@@ -366,12 +509,25 @@ static int load(eng_model **out, const eng_options *opt, const char *path, int c
         if ((ret = expose_activations(m->g)) < 0)
             goto fail;
     }
-    if ((ret = choose_precision(m, path, err, errlen)) < 0)
+    eng_backend backend = (eng_backend)choose_backend(m, err, errlen);
+    if ((int)backend < 0) {
+        ret = (int)backend;
         goto prefixed;
-    m->info.precision = m->prec == DNN_BF16 ? ENG_PREC_BF16 :
+    }
+    if (backend == ENG_BACKEND_XNNPACK && (ret = start_xnnpack(m, err, errlen)) < 0)
+        goto prefixed;
+    if (!m->xm) {
+        backend = ENG_BACKEND_ONEDNN;
+        if ((ret = choose_precision(m, path, err, errlen)) < 0)
+            goto prefixed;
+    }
+    m->info.precision = m->xm ? (m->xprec == XNP_F16 ? ENG_PREC_FP16 : ENG_PREC_FP32) :
+                        m->prec == DNN_BF16 ? ENG_PREC_BF16 :
                         m->prec == DNN_INT8 ? ENG_PREC_INT8 : ENG_PREC_FP32;
     m->info.precision_reason = m->reason;
     m->info.isa = eng_cpu_isa();
+    m->info.backend = eng_backend_name(backend);
+    m->info.backend_reason = m->breason;
     if ((ret = dnn_ctx_new(&m->ctx, err, errlen)) < 0)
         goto fail;
     if ((ret = ensure_plan(m, m->fixed_batch ? m->fixed_batch : 1, err, errlen)) < 0)
@@ -401,7 +557,9 @@ void eng_free(eng_model *m)
     for (int i = 0; i <= MAX_BATCH; i++) {
         dnn_plan_free(m->plan[i]);
         q8_plan_free(m->qplan[i]);
+        xnp_plan_free(m->xplan[i]);
     }
+    xnp_model_free(m->xm);
     dnn_ctx_free(m->ctx);
     gr_free(m->g);
     model_meta_free(&m->meta);
@@ -474,7 +632,6 @@ int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *cons
     if (ret < 0)
         return ret;
     const gr_graph *g = m->g;
-    dnn_plan *p = m->plan[b];
     if (m->prec == DNN_INT8) {
         const gr_tensor *x = &g->t[g->inputs[0]];
         quantise_nchw(m->qplan[b], q8_input(m->qplan[b], 0), in[0], b, x->dims[1],
@@ -484,11 +641,11 @@ int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *cons
         int t = g->inputs[i];
         int64_t n = per_item(g, t) * (g->t[t].dims[0] == G_BATCH ? b : 1);
         const gr_tensor *x = &g->t[t];
-        if (dnn_input_nhwc(p, i))
-            nchw_to_nhwc(dnn_input(p, i), in[i], n / (x->dims[1] * x->dims[2] * x->dims[3]),
+        if (plan_input_nhwc(m, b, i))
+            nchw_to_nhwc(plan_input(m, b, i), in[i], n / (x->dims[1] * x->dims[2] * x->dims[3]),
                          x->dims[1], x->dims[2] * x->dims[3]);
         else
-            memcpy(dnn_input(p, i), in[i], sizeof(float) * (size_t)n);
+            memcpy(plan_input(m, b, i), in[i], sizeof(float) * (size_t)n);
     }
     if ((ret = run_plan(m, b, err, errlen)) < 0)
         return ret;
@@ -560,8 +717,8 @@ int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride
                 fill_pixels_q8(m, q8_input(m->qplan[run], 0) + per * (size_t)i, frames[done + i],
                                stride[done + i]);
             else
-                fill_pixels(m, dnn_input(m->plan[run], 0) + per * (size_t)i, frames[done + i],
-                            stride[done + i], dnn_input_nhwc(m->plan[run], 0));
+                fill_pixels(m, plan_input(m, run, 0) + per * (size_t)i, frames[done + i],
+                            stride[done + i], plan_input_nhwc(m, run, 0));
         }
         if ((ret = run_plan(m, run, err, errlen)) < 0)
             return ret;
@@ -637,7 +794,9 @@ int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *a
     int ret = ensure_plan(m, batch, err, errlen);
     if (ret < 0)
         return ret;
-    if (m->prec == DNN_INT8)
+    if (m->xm)
+        xnp_plan_stats(m->xplan[batch], &s);
+    else if (m->prec == DNN_INT8)
         q8_plan_stats(m->qplan[batch], &s);
     else
         dnn_plan_stats(m->plan[batch], &s);
@@ -652,7 +811,9 @@ void eng_plan_dump(eng_model *m, int batch, void (*line)(void *, const char *), 
     char err[256];
     if (ensure_plan(m, batch, err, sizeof err) < 0)
         return;
-    if (m->prec == DNN_INT8)
+    if (m->xm)
+        xnp_plan_dump(m->xplan[batch], line, arg);
+    else if (m->prec == DNN_INT8)
         q8_plan_dump(m->qplan[batch], line, arg);
     else
         dnn_plan_dump(m->plan[batch], line, arg);

@@ -1,7 +1,9 @@
-/* engine.h: load a PP-LCNet model and classify frames with oneDNN.
+/* engine.h: load a PP-LCNet model and classify frames with oneDNN or,
+ * on arm64, XNNPACK.
  *
  * Pure compute: no FFmpeg, no sockets, no threads of its own beyond
- * oneDNN's OpenMP team.  One eng_model is used by one thread at a time.
+ * oneDNN's OpenMP team or XNNPACK's thread pool.  One eng_model is used by
+ * one thread at a time.
  *
  * A model is an ONNX file or a PaddlePaddle inference folder.  It is
  * compiled once per batch size (lazily, weights shared) and run on 8-bit
@@ -26,8 +28,13 @@ typedef enum {
     ENG_PREC_FP32 = 0,
     ENG_PREC_BF16,
     ENG_PREC_INT8,
-    ENG_PREC_AUTO,     /* bf16 where the CPU has it natively, else fp32 */
+    ENG_PREC_AUTO,     /* bf16 (oneDNN) or fp16 (XNNPACK) where the CPU has it, else fp32 */
+    ENG_PREC_FP16,     /* XNNPACK, on CPUs with FP16 arithmetic */
 } eng_precision;
+
+/* Which library computes: oneDNN (x86-64's) or XNNPACK (arm64's: Debian's
+ * oneDNN has no Neon kernels there).  auto picks by architecture. */
+typedef enum { ENG_BACKEND_AUTO = 0, ENG_BACKEND_ONEDNN, ENG_BACKEND_XNNPACK } eng_backend;
 
 typedef enum { ENG_ORDER_RGB = 0, ENG_ORDER_BGR } eng_order;
 
@@ -51,7 +58,8 @@ enum { ENG_DT_F32 = 1, ENG_DT_U8 = 2, ENG_DT_I8 = 3, ENG_DT_I32 = 6, ENG_DT_I64 
 
 typedef struct {
     eng_precision precision;
-    int threads;              /* OpenMP team size in every call; 0 = OpenMP default */
+    eng_backend backend;
+    int threads;              /* OpenMP team or XNNPACK pool size; 0 = a thread per usable CPU */
     /* Preprocessing overrides; a zero std[0] / scale means "model's, else ImageNet". */
     float mean[3], std[3], scale;
     int order;                /* -1 = model's, else eng_order */
@@ -79,6 +87,8 @@ typedef struct {
     eng_precision precision;      /* what actually runs */
     const char *precision_reason; /* and why: "auto: avx2 has no native bf16, so fp32" */
     const char *isa;              /* eng_cpu_isa(): what oneDNN dispatches to */
+    const char *backend;          /* "onednn" or "xnnpack" */
+    const char *backend_reason;   /* "auto: XNNPACK on arm64", ... */
     eng_order order;              /* preprocessing in effect */
     eng_resize resize;
     float mean[3], std[3], scale;
@@ -146,6 +156,7 @@ unsigned eng_cpu_features(void);
 const char *eng_cpu_isa(void);
 
 const char *eng_precision_name(eng_precision p);
+const char *eng_backend_name(eng_backend b);
 
 /* int8 calibration: the float model runs over frames the user provides
  * (each height x width x 3 bytes, as for eng_run_pixels) and every

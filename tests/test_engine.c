@@ -21,22 +21,16 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "tests/parity.h"
 #include "tests/testutil.h"
 
-typedef struct {
-    char name[64];
-    int c, h, w, classes, softmax, batch;
-    char ref[64];
-} fixture;
-
-static void *fixfile(const fixture *fx, const char *suffix, size_t *len)
+/* LCNETD_TEST_BACKEND=onednn|xnnpack runs the suite on that backend (arm64's
+ * oneDNN, say), else the engine chooses. */
+static eng_backend test_backend(void)
 {
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s%s", fixdir(), fx->name, suffix);
-    void *b = slurp(p, len);
-    if (!b)
-        fail_msg("missing fixture %s: run `make fixtures`", p);
-    return b;
+    const char *b = getenv("LCNETD_TEST_BACKEND");
+    return !b ? ENG_BACKEND_AUTO : !strcmp(b, "onednn") ? ENG_BACKEND_ONEDNN :
+           !strcmp(b, "xnnpack") ? ENG_BACKEND_XNNPACK : ENG_BACKEND_AUTO;
 }
 
 static eng_model *load(const char *path, eng_precision prec)
@@ -47,56 +41,10 @@ static eng_model *load(const char *path, eng_precision prec)
     eng_options_init(&o);
     o.threads = 1;
     o.precision = prec;
+    o.backend = test_backend();
     if (eng_load(&m, &o, path, err, sizeof err) < 0)
         fail_msg("load %s: %s", path, err);
     return m;
-}
-
-/* Compare against the reference with the tolerances; returns worst error. */
-static double compare(const char *what, const float *got, const float *want, int n, int classes,
-                      int probs)
-{
-    double worst = 0;
-    for (int i = 0; i < n; i++) {
-        const float *g = got + (size_t)i * (size_t)classes, *w = want + (size_t)i * (size_t)classes;
-        double mx = 0, d = 0;
-        for (int c = 0; c < classes; c++) {
-            if (fabs(w[c]) > mx)
-                mx = fabs(w[c]);
-            if (fabs((double)g[c] - w[c]) > d || isnan(g[c]))
-                d = isnan(g[c]) ? INFINITY : fabs((double)g[c] - w[c]);
-        }
-        double e = probs ? d : d / (mx > 0 ? mx : 1);
-        if (e > worst)
-            worst = e;
-        if (!(e <= (probs ? 1e-4 : 1e-3)))
-            fail_msg("%s item %d: %s error %.3g over tolerance", what, i, probs ? "absolute" : "relative", e);
-    }
-    return worst;
-}
-
-/* ------------------------------------------------------------- fixtures */
-
-static fixture fixtures[32];
-static int nfixtures;
-
-static int read_manifest(void)
-{
-    char p[512], line[256];
-    snprintf(p, sizeof p, "%s/manifest.txt", fixdir());
-    FILE *f = fopen(p, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f) && nfixtures < 32) {
-        fixture *x = &fixtures[nfixtures];
-        if (line[0] == '#')
-            continue;
-        if (sscanf(line, "%63s %d %d %d %d %d %d %63s", x->name, &x->c, &x->h, &x->w, &x->classes,
-                   &x->softmax, &x->batch, x->ref) == 8)
-            nfixtures++;
-    }
-    fclose(f);
-    return 0;
 }
 
 static void test_parity(void **state)
@@ -503,6 +451,5 @@ int main(void)
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_topk_and_labels);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_isa_as_capped);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_bf16_per_isa);
-    test_filter_from_env();
-    return _cmocka_run_group_tests("engine", t, (size_t)n, NULL, NULL);
+    return _cmocka_run_group_tests("engine", t, tests_filtered(t, (size_t)n), NULL, NULL);
 }

@@ -3,8 +3,10 @@
 #ifndef LCNETD_TESTUTIL_H
 #define LCNETD_TESTUTIL_H
 
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* build/fixtures, or LCNETD_FIXTURES (tests/run.sh sets it) */
 static inline const char *fixdir(void)
@@ -20,13 +22,28 @@ static inline const char *shared_models(void)
     return d ? d : "../shared/models";
 }
 
-/* LCNETD_TEST_FILTER, a cmocka pattern ("parity_*x025"), runs only the
- * tests it matches: make check's arm64 subset under emulation. */
-static inline void test_filter_from_env(void)
+/* LCNETD_TEST_FILTER, comma-separated shell patterns ("parity_*x025,test_fp16*"),
+ * keeps only the tests whose names match one: make check's arm64 subset
+ * under emulation.  Returns how many are left, at the front of t. */
+static inline size_t tests_filtered(struct CMUnitTest *t, size_t n)
 {
     const char *f = getenv("LCNETD_TEST_FILTER");
-    if (f && *f)
-        cmocka_set_test_filter(f);
+    size_t kept = 0;
+    if (!f || !*f)
+        return n;
+    for (size_t i = 0; i < n; i++) {
+        char pat[256];
+        int match = 0;
+        for (const char *p = f; *p && !match;) {
+            size_t len = strcspn(p, ",");
+            snprintf(pat, sizeof pat, "%.*s", (int)len, p);
+            match = len && fnmatch(pat, t[i].name, 0) == 0;
+            p += len + (p[len] == ',');
+        }
+        if (match)
+            t[kept++] = t[i];
+    }
+    return kept;
 }
 
 /* The whole file, NUL-terminated; NULL if it cannot be read.  Caller frees. */

@@ -49,15 +49,24 @@ arm64-links: fixtures clips
 arm64-build: $(ARM64_SYSROOT)/.stamp arm64-links
 	$(ARM64_MAKE) $(ARM64_BUILD)/lcnetd $(ARM64_BUILD)/lcnetd-test $(ARM64_BUILD)/lcnet-infer $(ARM64_UNIT)
 
+# The suites run on the engine's own choice (XNNPACK); oneDNN's parity
+# follows on the small models, so that backend = onednn stays tested.
 check-arm64: arm64-build
 	$(ARM64_RUN) tests/run.sh $(ARM64_BUILD) unit
+	$(ARM64_RUN) LCNETD_TEST_BACKEND=onednn LCNETD_TEST_FILTER='parity_*x025' \
+	    $(ARM64_EXEC) $(ARM64_BUILD)/tests/test_engine
 	$(ARM64_RUN) LCNETD_INTEGRATION=test_daemon tests/run.sh $(ARM64_BUILD) integration
 
-# make check's share: the engine's parity with ONNX Runtime on the small
-# models, built and run for arm64.
-ARM64_SUBSET ?= parity_*x025
+# make check's share, on the small models: parity with ONNX Runtime on both
+# backends, and the choice of backend and precision on a Cortex-A76 and on
+# a Cortex-A72, which has no FP16 arithmetic.
 arm64-subset: $(ARM64_SYSROOT)/.stamp arm64-links
-	$(ARM64_MAKE) $(ARM64_BUILD)/tests/test_engine
-	$(ARM64_RUN) LCNETD_TEST_FILTER='$(ARM64_SUBSET)' $(ARM64_EXEC) $(ARM64_BUILD)/tests/test_engine
+	$(ARM64_MAKE) $(ARM64_BUILD)/tests/test_engine $(ARM64_BUILD)/tests/test_xnn
+	$(ARM64_RUN) LCNETD_TEST_BACKEND=onednn LCNETD_TEST_FILTER='parity_*x025' \
+	    $(ARM64_EXEC) $(ARM64_BUILD)/tests/test_engine
+	$(ARM64_RUN) LCNETD_TEST_FILTER='xnn_parity_*x025,test_shared_*,test_backend_choice' \
+	    $(ARM64_EXEC) $(ARM64_BUILD)/tests/test_xnn
+	$(ARM64_RUN) LCNETD_QEMU_CPU=cortex-a72 LCNETD_TEST_FILTER='test_backend_choice' \
+	    $(ARM64_EXEC) $(ARM64_BUILD)/tests/test_xnn
 
 endif

@@ -18,9 +18,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUILD, FIXTURES, MODEL, ROOT, Daemon, DaemonTest, HttpServer,  # noqa: E402
-                     RtspServer, Subscriber, clip, main, program, skip_if_emulated, status,
-                     wait_until, write_config)
+from harness import (ARM64, BUILD, EMULATED, FIXTURES, MODEL, ROOT, Daemon,  # noqa: E402
+                     DaemonTest, HttpServer, RtspServer, Subscriber, clip, main, program,
+                     skip_if_emulated, status, wait_until, write_config)
 
 
 def labels_by_stream(sub):
@@ -288,6 +288,8 @@ class Pipeline(DaemonTest):
 
     def test_hello_says_isa_and_why_this_precision(self):
         # ONEDNN_MAX_CPU_ISA makes this CPU an AVX2 one, as an older edge box is
+        if ARM64:
+            self.skipTest("x86-64 ISA tiers; arm64's are test_hello_says_backend's")
         with open("/proc/cpuinfo") as f:
             flags = f.read().split("\nflags")[1].split("\n")[0].split()
         if "avx2" not in flags:
@@ -319,6 +321,48 @@ class Pipeline(DaemonTest):
             self.assertIn("no VNNI", hello["precision_reason"])
             sub.close()
             d.stop()
+
+    def test_hello_says_backend(self):
+        # which library computes, and why, in the hello event and the log;
+        # the labels flow on either backend
+        def hello_of(extra, env=None, name="lcnetd.ini"):
+            cfg, sock = write_config(self.tmp, [("f", {"url": clip("clip-a.mp4"), "realtime": "no"})],
+                                     model_extra=extra, name=name)
+            d = self.track(Daemon(cfg, sock, env=env))
+            sub = self.track(Subscriber(sock))
+            hello = sub.wait_for(lambda e: e["event"] == "hello", what="hello")
+            sub.wait_for(lambda e: e["event"] == "label", timeout=120, what="a label")
+            sub.close()
+            d.stop()
+            self.assertIn(hello["backend_reason"], d.stderr(), "the log says it too")
+            return hello
+
+        h = hello_of("")
+        self.assertEqual(h["backend"], "xnnpack" if ARM64 else "onednn", h)
+        self.assertIn("arm64" if ARM64 else "x86-64", h["backend_reason"])
+        h = hello_of("backend = onednn", name="onednn.ini")
+        self.assertEqual((h["backend"], h["precision"]), ("onednn", "fp32"), h)
+        h = hello_of("backend = xnnpack\nprecision = auto", name="xnnpack.ini")
+        self.assertEqual(h["backend"], "xnnpack", h)
+        if not ARM64:
+            self.assertEqual(h["precision"], "fp32", h)
+            self.assertIn("no FP16 arithmetic", h["precision_reason"])
+            return
+        # an arm64 CPU with FP16 arithmetic runs auto as fp16; under qemu a
+        # Cortex-A72 (no FP16 arithmetic) shows the other side
+        self.assertIn(h["isa"], h["precision_reason"])
+        if not EMULATED:
+            return
+        a72 = {"LCNETD_QEMU_CPU": "cortex-a72"}
+        h = hello_of("precision = auto", env=a72, name="a72.ini")
+        self.assertEqual((h["backend"], h["precision"], h["isa"]), ("xnnpack", "fp32", "neon"), h)
+        self.assertIn("no FP16 arithmetic", h["precision_reason"])
+        cfg, sock = write_config(self.tmp, [("f", {"url": clip("clip-a.mp4")})],
+                                 model_extra="precision = fp16", name="fp16.ini")
+        r = subprocess.run(program(sys.modules["harness"].DAEMON) + ["-c", cfg],
+                           env=dict(os.environ, **a72), capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("precision fp16: this CPU (neon) has no FP16 arithmetic", r.stderr)
 
     def test_low_sample_rate_decodes_keyframes_only(self):
         # clip-b: 30 fps, a keyframe every second; at 0.5 labels/s only the
