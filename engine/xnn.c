@@ -1,12 +1,13 @@
-/* xnn.c: the graph as an XNNPACK subgraph (see xnn.h).
+/* xnn.c: the graph lowered to XNNPACK's operations (see xnn.h, xnn_ir.h).
  *
  * The passes before it (shape folding, BatchNorm and bias folding, the
  * HardSwish pattern, activations as post-ops) are the same as for oneDNN;
  * here a node's post-ops become what XNNPACK fuses: clamps into the
  * producer's output bounds, a leading scale and shift into its weights and
- * bias (HardSigmoid's), and the rest as nodes of their own.  Every 4-D
+ * bias (HardSigmoid's), and the rest as operations of their own.  Every 4-D
  * activation is NHWC; a view (Flatten, Reshape, Squeeze) is allowed where
- * NHWC and NCHW order agree, which is where one of H*W and C is 1. */
+ * NHWC and NCHW order agree, which is where one of H*W and C is 1.  fp32
+ * runs the lowered graph as an XNNPACK subgraph, fp16 as operators. */
 #include "engine/xnn.h"
 
 #include <math.h>
@@ -16,12 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <xnnpack.h>
-
 #include "engine/engine.h"
 #include "engine/ops.h"
+#include "engine/xnn_ir.h"
 
-#define NO_ID XNN_INVALID_VALUE_ID
+#define NO_ID XIR_NONE
 
 typedef struct {
     uint32_t id;
@@ -30,7 +30,8 @@ typedef struct {
 
 struct xnp_model {
     pthreadpool_t pool;
-    xnn_runtime_t rt;
+    xnn_runtime_t rt;           /* fp32 */
+    xf16 *f16;                  /* fp16 */
     int unit;
     xnp_prec prec;
     int nin, nout;
@@ -54,10 +55,9 @@ struct xnp_plan {
 typedef struct {
     xnp_model *x;
     const gr_graph *g;
-    xnn_subgraph_t sg;
+    xir ir;
     int64_t (*dims)[G_MAX_DIMS];
     xval *val;                  /* per graph tensor */
-    char f16_block[320];        /* the first node this XNNPACK has no fp16 form of */
     char *err;
     size_t errlen;
 } cc;
@@ -70,7 +70,7 @@ static void init_xnnpack(void)
     init_status = xnn_initialize(NULL);
 }
 
-static const char *status_name(enum xnn_status s)
+const char *xir_status(enum xnn_status s)
 {
     switch (s) {
     case xnn_status_success: return "success";
@@ -84,14 +84,58 @@ static const char *status_name(enum xnn_status s)
     }
 }
 
-static int xfail(cc *c, enum xnn_status s, const char *call, const char *where)
+static int nomem(cc *c, const char *where)
 {
-    snprintf(c->err, c->errlen, "%s: %s: %s", where, call, status_name(s));
-    return s == xnn_status_out_of_memory ? ENG_ENOMEM : ENG_EUNSUP;
+    snprintf(c->err, c->errlen, "%s: out of memory", where);
+    return ENG_ENOMEM;
 }
 
-#define XT(call) do { enum xnn_status st_ = (call); if (st_ != xnn_status_success) \
-        return xfail(c, st_, #call, where); } while (0)
+/* ------------------------------------------------------- the IR */
+
+static int val_add(cc *c, int nd, const size_t *d, const float *data, uint32_t ext, uint32_t *id)
+{
+    xir *ir = &c->ir;
+    if (ir->nv == ir->capv) {
+        int cap = ir->capv ? 2 * ir->capv : 256;
+        xir_val *v = realloc(ir->v, sizeof(xir_val) * (size_t)cap);
+        if (!v)
+            return -1;
+        ir->v = v;
+        ir->capv = cap;
+    }
+    xir_val *v = &ir->v[ir->nv];
+    memset(v, 0, sizeof(*v));
+    v->nd = nd;
+    memcpy(v->d, d, sizeof(size_t) * (size_t)nd);
+    v->data = data;
+    v->ext = ext;
+    *id = (uint32_t)ir->nv++;
+    return 0;
+}
+
+static int op_add(cc *c, const xir_op *o, const char *where)
+{
+    xir *ir = &c->ir;
+    if (ir->nop == ir->capop) {
+        int cap = ir->capop ? 2 * ir->capop : 128;
+        xir_op *n = realloc(ir->op, sizeof(xir_op) * (size_t)cap);
+        if (!n)
+            return nomem(c, where);
+        ir->op = n;
+        ir->capop = cap;
+    }
+    ir->op[ir->nop++] = *o;
+    return 0;
+}
+
+/* an operation on x (and y) into out, bounded to [lo, hi] */
+static int op2(cc *c, xir_kind k, uint32_t x, uint32_t y, uint32_t out, float lo, float hi,
+               const char *where)
+{
+    xir_op o = { .kind = k, .x = x, .y = y, .out = out, .w = NO_ID, .b = NO_ID, .lo = lo,
+                 .hi = hi };
+    return op_add(c, &o, where);
+}
 
 static int unsup(cc *c, const char *where, const char *why)
 {
@@ -114,17 +158,6 @@ static void *keep(cc *c, size_t bytes)
     if (p)
         x->keep[x->nkeep++] = p;
     return p;
-}
-
-/* Debian 12's XNNPACK (a 2022 snapshot) rewrites a subgraph for fp16 only
- * when every node is a convolution, an average pool, a clamp, a reshape or
- * an add or multiply of two activations: asked for more it refuses, and
- * for HardSwish it aborts the process.  So the compiler says which node
- * stands in the way before XNNPACK is asked. */
-static void no_f16(cc *c, const char *what, const char *where)
-{
-    if (!c->f16_block[0])
-        snprintf(c->f16_block, sizeof c->f16_block, "%s (%s)", where, what);
 }
 
 /* One line for xnp_plan_dump: what XNNPACK runs, for which node. */
@@ -183,13 +216,12 @@ static int value(cc *c, int t, int like, uint32_t *id, const char *where)
     int nd = c->g->t[src].ndim, nhwc = nd == 4;
     size_t d[G_MAX_DIMS];
     stored_dims(nd, c->dims[src], nhwc, d);
-    uint32_t ext = NO_ID, flags = 0;
+    uint32_t ext = NO_ID;
     int k = t >= 0 && c->g->t[t].is_output ? out_index(c->g, t) : -1;
-    if (k >= 0) {
+    if (k >= 0)
         ext = (uint32_t)(c->x->nin + k);
-        flags = XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
-    }
-    XT(xnn_define_tensor_value(c->sg, xnn_datatype_fp32, (size_t)nd, d, NULL, ext, flags, id));
+    if (val_add(c, nd, d, NULL, ext, id) < 0)
+        return nomem(c, where);
     if (t >= 0)
         c->val[t] = (xval){ *id, nhwc };
     return 0;
@@ -224,8 +256,7 @@ static int constant(cc *c, int t, int rank, uint32_t *id, const char *where)
     free(v);
     size_t sd[G_MAX_DIMS];
     stored_dims(nd, d, 1, sd);
-    XT(xnn_define_tensor_value(c->sg, xnn_datatype_fp32, (size_t)nd, sd, s, NO_ID, 0, id));
-    return 0;
+    return val_add(c, nd, sd, s, NO_ID, id) < 0 ? nomem(c, where) : 0;
 }
 
 static int scalar(cc *c, float v, uint32_t *id, const char *where)
@@ -237,8 +268,7 @@ static int scalar(cc *c, float v, uint32_t *id, const char *where)
         return ENG_ENOMEM;
     }
     *s = v;
-    XT(xnn_define_tensor_value(c->sg, xnn_datatype_fp32, 1, &one, s, NO_ID, 0, id));
-    return 0;
+    return val_add(c, 1, &one, s, NO_ID, id) < 0 ? nomem(c, where) : 0;
 }
 
 /* ------------------------------------------------------- post-ops */
@@ -251,17 +281,17 @@ static int affine(cc *c, uint32_t x, int like, float a, float b, uint32_t *y, co
     if (a != 1.0f) {
         if ((ret = scalar(c, a, &k, where)) < 0 || (ret = value(c, -1, like, &t, where)) < 0)
             return ret;
-        XT(xnn_define_multiply2(c->sg, -INFINITY, INFINITY, x, k, t, 0));
+        if ((ret = op2(c, XO_MUL, x, k, t, -INFINITY, INFINITY, where)) < 0)
+            return ret;
         note(c, "multiply (scale)", where);
-        no_f16(c, "a multiply by a constant", where);
     }
     if (b != 0.0f) {
         uint32_t u;
         if ((ret = scalar(c, b, &k, where)) < 0 || (ret = value(c, -1, like, &u, where)) < 0)
             return ret;
-        XT(xnn_define_add2(c->sg, -INFINITY, INFINITY, t, k, u, 0));
+        if ((ret = op2(c, XO_ADD, t, k, u, -INFINITY, INFINITY, where)) < 0)
+            return ret;
         note(c, "add (shift)", where);
-        no_f16(c, "an add of a constant", where);
         t = u;
     }
     *y = t;
@@ -323,18 +353,17 @@ static int rest_posts(cc *c, const gr_node *n, int first, uint32_t x, const char
             last = j == n->npost;
             if ((ret = value(c, last ? out : -1, out, &y, where)) < 0)
                 return ret;
-            XT(xnn_define_clamp(c->sg, b.lo, b.hi, x, y, 0));
+            if ((ret = op2(c, XO_CLAMP, x, NO_ID, y, b.lo, b.hi, where)) < 0)
+                return ret;
             note(c, "clamp", where);
             i = j - 1;
         } else if (q->kind == PO_HARDSWISH || q->kind == PO_SIGMOID) {
             if ((ret = value(c, last ? out : -1, out, &y, where)) < 0)
                 return ret;
-            if (q->kind == PO_HARDSWISH)
-                XT(xnn_define_hardswish(c->sg, x, y, 0));
-            else
-                XT(xnn_define_sigmoid(c->sg, x, y, 0));
+            if ((ret = op2(c, q->kind == PO_HARDSWISH ? XO_HARDSWISH : XO_SIGMOID, x, NO_ID, y,
+                           -INFINITY, INFINITY, where)) < 0)
+                return ret;
             note(c, q->kind == PO_HARDSWISH ? "hardswish" : "sigmoid", where);
-            no_f16(c, q->kind == PO_HARDSWISH ? "HardSwish" : "Sigmoid", where);
         } else if (q->kind == PO_LINEAR) {
             uint32_t t;
             if ((ret = affine(c, x, out, q->alpha, q->beta, &t, where)) < 0)
@@ -343,9 +372,9 @@ static int rest_posts(cc *c, const gr_node *n, int first, uint32_t x, const char
                 x = t;
                 continue;
             }
-            if ((ret = value(c, out, out, &y, where)) < 0)
+            if ((ret = value(c, out, out, &y, where)) < 0 ||
+                (ret = op2(c, XO_CLAMP, t, NO_ID, y, -INFINITY, INFINITY, where)) < 0)
                 return ret;
-            XT(xnn_define_clamp(c->sg, -INFINITY, INFINITY, t, y, 0));
         } else {
             return unsup(c, where, "a fused operation XNNPACK has no form for");
         }
@@ -410,22 +439,18 @@ static int c_conv(cc *c, const gr_node *n, const char *where)
         wd[0] = (size_t)cp.cout; wd[1] = (size_t)cp.kh; wd[2] = (size_t)cp.kw; wd[3] = (size_t)ipg;
     }
     uint32_t wid, bid, y;
-    XT(xnn_define_tensor_value(c->sg, xnn_datatype_fp32, 4, wd, kw, NO_ID, 0, &wid));
-    XT(xnn_define_tensor_value(c->sg, xnn_datatype_fp32, 1, &bdim, kb, NO_ID, 0, &bid));
+    if (val_add(c, 4, wd, kw, NO_ID, &wid) < 0 || val_add(c, 1, &bdim, kb, NO_ID, &bid) < 0)
+        return nomem(c, where);
     if ((ret = producer_out(c, n, next, &y, where)) < 0)
         return ret;
-    uint32_t x = c->val[n->in[0]].id;
-    if (dw) {
-        XT(xnn_define_depthwise_convolution_2d(c->sg, (uint32_t)cp.pt, (uint32_t)cp.pr,
-                (uint32_t)cp.pb, (uint32_t)cp.pl, (uint32_t)cp.kh, (uint32_t)cp.kw,
-                (uint32_t)cp.sh, (uint32_t)cp.sw, (uint32_t)cp.dh, (uint32_t)cp.dw,
-                (uint32_t)opg, (size_t)cp.cin, bd.lo, bd.hi, x, wid, bid, y, 0));
-    } else {
-        XT(xnn_define_convolution_2d(c->sg, (uint32_t)cp.pt, (uint32_t)cp.pr, (uint32_t)cp.pb,
-                (uint32_t)cp.pl, (uint32_t)cp.kh, (uint32_t)cp.kw, (uint32_t)cp.sh,
-                (uint32_t)cp.sw, (uint32_t)cp.dh, (uint32_t)cp.dw, (uint32_t)cp.group,
-                (size_t)ipg, (size_t)opg, bd.lo, bd.hi, x, wid, bid, y, 0));
-    }
+    xir_op o = { .kind = dw ? XO_DWCONV : XO_CONV, .x = c->val[n->in[0]].id, .y = NO_ID, .out = y,
+                 .w = wid, .b = bid, .pt = (uint32_t)cp.pt, .pr = (uint32_t)cp.pr,
+                 .pb = (uint32_t)cp.pb, .pl = (uint32_t)cp.pl, .kh = (uint32_t)cp.kh,
+                 .kw = (uint32_t)cp.kw, .sh = (uint32_t)cp.sh, .sw = (uint32_t)cp.sw,
+                 .dh = (uint32_t)cp.dh, .dw = (uint32_t)cp.dw, .groups = (uint32_t)cp.group,
+                 .ipg = (size_t)ipg, .opg = (size_t)opg, .lo = bd.lo, .hi = bd.hi };
+    if ((ret = op_add(c, &o, where)) < 0)
+        return ret;
     char what[96];
     snprintf(what, sizeof what, "%s %dx%d s%d g%d", dw ? "dwconv" : "conv", cp.kh, cp.kw, cp.sh,
              cp.group);
@@ -473,13 +498,15 @@ static int c_gemm(cc *c, const gr_node *n, const char *where)
     next = producer_posts(n, next, &bb);
     size_t wd[2] = { (size_t)nn, (size_t)k }, bdim = (size_t)nn;
     uint32_t wid, bid, y;
-    XT(xnn_define_tensor_value(c->sg, xnn_datatype_fp32, 2, wd, kw, NO_ID, 0, &wid));
-    XT(xnn_define_tensor_value(c->sg, xnn_datatype_fp32, 1, &bdim, kb, NO_ID, 0, &bid));
+    if (val_add(c, 2, wd, kw, NO_ID, &wid) < 0 || val_add(c, 1, &bdim, kb, NO_ID, &bid) < 0)
+        return nomem(c, where);
     if ((ret = producer_out(c, n, next, &y, where)) < 0)
         return ret;
-    XT(xnn_define_fully_connected(c->sg, bb.lo, bb.hi, c->val[ta].id, wid, bid, y, 0));
+    xir_op o = { .kind = XO_FC, .x = c->val[ta].id, .y = NO_ID, .out = y, .w = wid, .b = bid,
+                 .ipg = (size_t)k, .opg = (size_t)nn, .lo = bb.lo, .hi = bb.hi };
+    if ((ret = op_add(c, &o, where)) < 0)
+        return ret;
     note(c, "fully connected", where);
-    no_f16(c, "a fully connected layer", where);
     return rest_posts(c, n, next, y, where);
 }
 
@@ -501,14 +528,12 @@ static int c_unary(cc *c, const gr_node *n, const char *where)
     }
     if ((ret = value(c, n->out[0], n->out[0], &y, where)) < 0)
         return ret;
-    switch (n->op) {
-    case OP_HARDSWISH: XT(xnn_define_hardswish(c->sg, x, y, 0)); break;
-    case OP_SIGMOID: XT(xnn_define_sigmoid(c->sg, x, y, 0)); break;
-    default: XT(xnn_define_clamp(c->sg, lo, hi, x, y, 0)); break;
-    }
+    xir_kind k = n->op == OP_HARDSWISH ? XO_HARDSWISH : n->op == OP_SIGMOID ? XO_SIGMOID : XO_CLAMP;
+    if (k != XO_CLAMP)
+        lo = -INFINITY, hi = INFINITY;
+    if ((ret = op2(c, k, x, NO_ID, y, lo, hi, where)) < 0)
+        return ret;
     note(c, n->op_type, where);
-    if (n->op == OP_HARDSWISH || n->op == OP_SIGMOID)
-        no_f16(c, n->op_type, where);
     return rest_posts(c, n, 0, y, where);
 }
 
@@ -537,15 +562,11 @@ static int c_binary(cc *c, const gr_node *n, const char *where)
         ib = c->val[b].id, ret = 0;
     if (ret < 0 || (ret = value(c, n->out[0], n->out[0], &y, where)) < 0)
         return ret;
-    switch (n->op) {
-    case OP_ADD: XT(xnn_define_add2(c->sg, -INFINITY, INFINITY, ia, ib, y, 0)); break;
-    case OP_SUB: XT(xnn_define_subtract(c->sg, -INFINITY, INFINITY, ia, ib, y, 0)); break;
-    case OP_MUL: XT(xnn_define_multiply2(c->sg, -INFINITY, INFINITY, ia, ib, y, 0)); break;
-    default: XT(xnn_define_divide(c->sg, -INFINITY, INFINITY, ia, ib, y, 0)); break;
-    }
+    xir_kind k = n->op == OP_ADD ? XO_ADD : n->op == OP_SUB ? XO_SUB : n->op == OP_MUL ? XO_MUL :
+                 XO_DIV;
+    if ((ret = op2(c, k, ia, ib, y, -INFINITY, INFINITY, where)) < 0)
+        return ret;
     note(c, n->op_type, where);
-    if (n->op == OP_SUB || n->op == OP_DIV || gr_is_const(c->g, a) || gr_is_const(c->g, b))
-        no_f16(c, "arithmetic with a constant, or a subtract or divide", where);
     return 0;
 }
 
@@ -564,21 +585,21 @@ static int c_reduce(cc *c, const gr_node *n, const char *where)
             return unsup(c, where, "XNNPACK averages over H and W only");
         if (!keepd) {
             uint32_t t, y;
-            size_t d[2] = { (size_t)c->dims[x][0], (size_t)c->dims[x][1] };
-            size_t d4[4] = { d[0], 1, 1, d[1] };
-            XT(xnn_define_tensor_value(c->sg, xnn_datatype_fp32, 4, d4, NULL, NO_ID, 0, &t));
-            XT(xnn_define_global_average_pooling_2d(c->sg, -INFINITY, INFINITY, c->val[x].id, t, 0));
-            if ((ret = value(c, n->out[0], n->out[0], &y, where)) < 0)
+            size_t d4[4] = { (size_t)c->dims[x][0], 1, 1, (size_t)c->dims[x][1] };
+            if (val_add(c, 4, d4, NULL, NO_ID, &t) < 0)
+                return nomem(c, where);
+            if ((ret = op2(c, XO_GAP, c->val[x].id, NO_ID, t, -INFINITY, INFINITY, where)) < 0 ||
+                (ret = value(c, n->out[0], n->out[0], &y, where)) < 0 ||
+                (ret = op2(c, XO_RESHAPE, t, NO_ID, y, 0, 0, where)) < 0)
                 return ret;
-            XT(xnn_define_static_reshape(c->sg, 2, d, t, y, 0));
             note(c, "global average pool", where);
             return 0;
         }
     }
     uint32_t y;
-    if ((ret = value(c, n->out[0], n->out[0], &y, where)) < 0)
+    if ((ret = value(c, n->out[0], n->out[0], &y, where)) < 0 ||
+        (ret = op2(c, XO_GAP, c->val[x].id, NO_ID, y, -INFINITY, INFINITY, where)) < 0)
         return ret;
-    XT(xnn_define_global_average_pooling_2d(c->sg, -INFINITY, INFINITY, c->val[x].id, y, 0));
     note(c, "global average pool", where);
     return 0;
 }
@@ -593,11 +614,10 @@ static int c_softmax(cc *c, const gr_node *n, const char *where)
     if (!inner)
         return unsup(c, where, "XNNPACK's softmax is over the innermost axis only");
     uint32_t y;
-    if ((ret = value(c, n->out[0], n->out[0], &y, where)) < 0)
+    if ((ret = value(c, n->out[0], n->out[0], &y, where)) < 0 ||
+        (ret = op2(c, XO_SOFTMAX, c->val[x].id, NO_ID, y, -INFINITY, INFINITY, where)) < 0)
         return ret;
-    XT(xnn_define_softmax(c->sg, c->val[x].id, y, 0));
     note(c, "softmax", where);
-    no_f16(c, "Softmax", where);
     return 0;
 }
 
@@ -607,12 +627,10 @@ static int c_view(cc *c, const gr_node *n, const char *where)
     const gr_tensor *tx = &c->g->t[x], *to = &c->g->t[o];
     if (!order_agrees(tx->ndim, c->dims[x]) || !order_agrees(to->ndim, c->dims[o]))
         return unsup(c, where, "a view that would reorder NHWC data");
-    size_t d[G_MAX_DIMS];
-    size_t nd = stored_dims(to->ndim, c->dims[o], to->ndim == 4, d);
     uint32_t y;
-    if ((ret = value(c, o, o, &y, where)) < 0)
+    if ((ret = value(c, o, o, &y, where)) < 0 ||
+        (ret = op2(c, XO_RESHAPE, c->val[x].id, NO_ID, y, 0, 0, where)) < 0)
         return ret;
-    XT(xnn_define_static_reshape(c->sg, nd, d, c->val[x].id, y, 0));
     note(c, "reshape", where);
     return 0;
 }
@@ -667,11 +685,10 @@ static int pool_threads(int threads)
     return 1;
 }
 
-static int build(cc *c, const char *where_model)
+static int build(cc *c, const char *where)
 {
     const gr_graph *g = c->g;
     xnp_model *x = c->x;
-    const char *where = where_model;
     for (int i = 0; i < g->ninputs; i++) {
         int t = g->inputs[i];
         if (g->t[t].dtype != G_F32) {
@@ -683,8 +700,8 @@ static int build(cc *c, const char *where_model)
         int nhwc = g->t[t].ndim == 4;
         size_t nd = stored_dims(g->t[t].ndim, c->dims[t], nhwc, d);
         uint32_t id;
-        XT(xnn_define_tensor_value(c->sg, xnn_datatype_fp32, nd, d, NULL, (uint32_t)i,
-                                   XNN_VALUE_FLAG_EXTERNAL_INPUT, &id));
+        if (val_add(c, (int)nd, d, NULL, (uint32_t)i, &id) < 0)
+            return nomem(c, where);
         c->val[t] = (xval){ id, nhwc };
         x->in_nhwc[i] = nhwc;
         x->in_n[i] = (size_t)gr_numel(g->t[t].ndim, c->dims[t]);
@@ -698,7 +715,7 @@ static int build(cc *c, const char *where_model)
     }
     for (int k = 0; k < g->noutputs; k++) {
         int t = g->outputs[k];
-        if (c->val[t].id != (uint32_t)(x->nin + k)) {
+        if (c->val[t].id == NO_ID || c->ir.v[c->val[t].id].ext != (uint32_t)(x->nin + k)) {
             snprintf(c->err, c->errlen, "graph output '%s' is %s", g->t[t].name,
                      gr_is_const(g, t) ? "a constant" : "a graph input or not computed");
             return ENG_EUNSUP;
@@ -721,7 +738,7 @@ int xnp_model_new(xnp_model **out, const gr_graph *g, int unit, xnp_prec prec, i
     *out = NULL;
     pthread_once(&init_once, init_xnnpack);
     if (init_status != xnn_status_success) {
-        snprintf(err, errlen, "xnn_initialize: %s", status_name(init_status));
+        snprintf(err, errlen, "xnn_initialize: %s", xir_status(init_status));
         free(x);
         return ENG_EUNSUP;
     }
@@ -729,8 +746,8 @@ int xnp_model_new(xnp_model **out, const gr_graph *g, int unit, xnp_prec prec, i
         goto nomem;
     x->unit = unit;
     x->prec = prec;
-    x->nin = g->ninputs;
-    x->nout = g->noutputs;
+    x->nin = c.ir.nin = g->ninputs;
+    x->nout = c.ir.nout = g->noutputs;
     c.dims = malloc(sizeof(*c.dims) * (size_t)(g->nt ? g->nt : 1));
     c.val = malloc(sizeof(xval) * (size_t)(g->nt ? g->nt : 1));
     x->rin = calloc((size_t)x->nin + 1, sizeof(float *));
@@ -745,20 +762,18 @@ int xnp_model_new(xnp_model **out, const gr_graph *g, int unit, xnp_prec prec, i
         goto nomem;
     for (int i = 0; i < g->nt; i++)
         c.val[i] = (xval){ NO_ID, 0 };
-    if ((ret = gr_shapes_for_batch(g, unit, c.dims, err, errlen)) < 0)
+    if ((ret = gr_shapes_for_batch(g, unit, c.dims, err, errlen)) < 0 ||
+        (ret = build(&c, where)) < 0)
         goto fail;
-    enum xnn_status st = xnn_create_subgraph((uint32_t)(x->nin + x->nout), 0, &c.sg);
-    if (st != xnn_status_success) {
-        ret = xfail(&c, st, "xnn_create_subgraph", where);
-        goto fail;
-    }
-    if ((ret = build(&c, where)) < 0)
-        goto fail;
-    if (prec == XNP_F16 && c.f16_block[0]) {
-        snprintf(err, errlen, "precision fp16: Debian 12's XNNPACK has no fp16 form of %s",
-                 c.f16_block);
-        ret = ENG_EUNSUP;
-        goto fail;
+    for (int i = 0; i < x->nin + x->nout; i++) {
+        size_t n = i < x->nin ? x->in_n[i] : x->out_n[i - x->nin];
+        float *b = calloc(1, sizeof(float) * n + XNN_EXTRA_BYTES);
+        if (!b)
+            goto nomem;
+        if (i < x->nin)
+            x->rin[i] = b;
+        else
+            x->rout[i - x->nin] = b;
     }
     int nthreads = pool_threads(threads);
     if (nthreads > 1 && !(x->pool = pthreadpool_create((size_t)nthreads))) {
@@ -766,35 +781,14 @@ int xnp_model_new(xnp_model **out, const gr_graph *g, int unit, xnp_prec prec, i
         ret = ENG_ENOMEM;
         goto fail;
     }
-    uint32_t flags = prec == XNP_F16 ? XNN_FLAG_FORCE_FP16_INFERENCE : 0;
-    if ((st = xnn_create_runtime_v2(c.sg, x->pool, flags, &x->rt)) != xnn_status_success) {
-        ret = xfail(&c, st, prec == XNP_F16 ? "xnn_create_runtime_v2 (fp16)" :
-                    "xnn_create_runtime_v2", where);
+    if (prec == XNP_F16)
+        ret = xf16_new(&x->f16, &c.ir, x->pool, x->rin, x->rout, err, errlen);
+    else
+        ret = xir_runtime(&x->rt, &c.ir, x->pool, x->rin, x->rout, err, errlen);
+    if (ret < 0)
         goto fail;
-    }
-    struct xnn_external_value *ev = calloc((size_t)(x->nin + x->nout), sizeof(*ev));
-    if (!ev)
-        goto nomem;
-    for (int i = 0; i < x->nin + x->nout; i++) {
-        size_t n = i < x->nin ? x->in_n[i] : x->out_n[i - x->nin];
-        float *b = calloc(1, sizeof(float) * n + XNN_EXTRA_BYTES);
-        if (!b) {
-            free(ev);
-            goto nomem;
-        }
-        if (i < x->nin)
-            x->rin[i] = b;
-        else
-            x->rout[i - x->nin] = b;
-        ev[i] = (struct xnn_external_value){ (uint32_t)i, b };
-    }
-    st = xnn_setup_runtime(x->rt, (size_t)(x->nin + x->nout), ev);
-    free(ev);
-    if (st != xnn_status_success) {
-        ret = xfail(&c, st, "xnn_setup_runtime", where);
-        goto fail;
-    }
-    xnn_delete_subgraph(c.sg);
+    free(c.ir.v);
+    free(c.ir.op);
     free(c.dims);
     free(c.val);
     *out = x;
@@ -803,8 +797,8 @@ nomem:
     snprintf(err, errlen, "out of memory compiling for XNNPACK");
     ret = ENG_ENOMEM;
 fail:
-    if (c.sg)
-        xnn_delete_subgraph(c.sg);
+    free(c.ir.v);
+    free(c.ir.op);
     free(c.dims);
     free(c.val);
     xnp_model_free(x);
@@ -817,6 +811,7 @@ void xnp_model_free(xnp_model *x)
         return;
     if (x->rt)
         xnn_delete_runtime(x->rt);
+    xf16_free(x->f16);
     if (x->pool)
         pthreadpool_destroy(x->pool);
     for (int i = 0; x->rin && i < x->nin; i++)
@@ -914,10 +909,16 @@ int xnp_run(xnp_plan *p, char *err, size_t errlen)
     for (int r = 0; r < p->batch / x->unit; r++) {
         for (int i = 0; i < x->nin; i++)
             memcpy(x->rin[i], p->in[i] + x->in_n[i] * (size_t)r, sizeof(float) * x->in_n[i]);
-        enum xnn_status st = xnn_invoke_runtime(x->rt);
-        if (st != xnn_status_success) {
-            snprintf(err, errlen, "xnn_invoke_runtime: %s", status_name(st));
-            return ENG_EMODEL;
+        if (x->f16) {
+            int ret = xf16_run(x->f16, x->pool, err, errlen);
+            if (ret < 0)
+                return ret;
+        } else {
+            enum xnn_status st = xnn_invoke_runtime(x->rt);
+            if (st != xnn_status_success) {
+                snprintf(err, errlen, "xnn_invoke_runtime: %s", xir_status(st));
+                return ENG_EMODEL;
+            }
         }
         for (int i = 0; i < x->nout; i++) {
             float *dst = p->out[i] + x->out_n[i] * (size_t)r;

@@ -1,11 +1,13 @@
 /* xnn.h: the graph compiled into an XNNPACK runtime: the engine's backend
  * for arm64 (Neon, FP16 arithmetic, dot products), beside oneDNN's.
  *
- * The only door to xnnpack.h.  One xnp_model holds one runtime, compiled
- * once for the model's unit batch (1, or the batch the file fixes), and the
- * thread pool it runs on; a plan for n items runs it n / unit times, so that
- * plans for every batch size share one copy of the packed weights.
- * Activations are NHWC inside; inputs and outputs are float32. */
+ * The door to xnnpack.h (xnn_ir.h is its private one).  One xnp_model
+ * holds one runtime, compiled once for the model's unit batch (1, or the
+ * batch the file fixes): an XNNPACK subgraph in fp32, a list of XNNPACK
+ * operators in fp16 (xnn_f16.c); and the thread pool it runs on.  A plan
+ * for n items runs it n / unit times, so that plans for every batch size
+ * share one copy of the packed weights.  Activations are NHWC inside;
+ * inputs and outputs are float32. */
 #ifndef LCNETD_XNN_H
 #define LCNETD_XNN_H
 

@@ -1,7 +1,8 @@
 /* XNNPACK backend tests: parity with ONNX Runtime on every generated
- * PP-LCNet fixture and on the trained shared models, how the backend and
- * the precision are chosen and said, the fallback to oneDNN for a graph
- * XNNPACK cannot run, and thread counts.
+ * PP-LCNet fixture and on the trained shared models, fp16 against fp32 where
+ * the CPU has FP16 arithmetic (and its refusal, with the reason, where it
+ * has not), how the backend and the precision are chosen and said, the
+ * fallback to oneDNN for a graph XNNPACK cannot run, and thread counts.
  *
  * The backend is arm64's, but Debian builds XNNPACK for x86-64 too: there
  * these run natively, and make check runs them again for arm64 under qemu
@@ -50,6 +51,11 @@ static int arm64(void)
 #else
     return 0;
 #endif
+}
+
+static int has_fp16(void)
+{
+    return (eng_cpu_features() & ENG_CPU_FP16) != 0;
 }
 
 /* ------------------------------------------------------------- parity */
@@ -144,6 +150,109 @@ static void test_shared_lcnet050(void **state)
     shared_case("nsfw-lite_lcnet_050_nsfw-sfw.dequant-fp32.onnx", 224, 224, syn, zero, 0);
 }
 
+/* ------------------------------------------------------------- fp16 */
+
+/* The percentage of frames whose fp16 top-1 is the fp32 top-1. */
+static double fp16_agreement(const char *model, const char *frames_file, int h, int w)
+{
+    char p[512], err[512];
+    size_t len = 0;
+    snprintf(p, sizeof p, "%s/%s", fixdir(), frames_file);
+    uint8_t *pix = slurp(p, &len);
+    if (!pix)
+        fail_msg("missing %s: run `make fixtures`", p);
+    int n = (int)(len / ((size_t)h * w * 3));
+    eng_model *a = load(model, ENG_BACKEND_XNNPACK, ENG_PREC_FP32);
+    eng_model *b = load(model, ENG_BACKEND_XNNPACK, ENG_PREC_FP16);
+    assert_int_equal(eng_get_info(b)->precision, ENG_PREC_FP16);
+    int k = eng_get_info(a)->classes, agree = 0;
+    float *ra = malloc(sizeof(float) * (size_t)k), *rb = malloc(sizeof(float) * (size_t)k);
+    for (int i = 0; i < n; i++) {
+        const uint8_t *fr[1] = { pix + (size_t)i * h * w * 3 };
+        int st[1] = { w * 3 };
+        assert_int_equal(eng_run_pixels(a, fr, st, 1, ra, err, sizeof err), 0);
+        assert_int_equal(eng_run_pixels(b, fr, st, 1, rb, err, sizeof err), 0);
+        eng_top ta[1], tb[1];
+        eng_topk(ra, k, 1, ta);
+        eng_topk(rb, k, 1, tb);
+        agree += ta[0].cls == tb[0].cls;
+    }
+    print_message("%s: fp16 top-1 agrees with fp32 on %d of %d frames (%.1f%%)\n", model, agree, n,
+                  100.0 * agree / n);
+    free(ra);
+    free(rb);
+    free(pix);
+    eng_free(a);
+    eng_free(b);
+    return 100.0 * agree / n;
+}
+
+/* As for bf16 (test_engine): random weights put their 1000 scores close
+ * together, so the bar on the fixtures only catches a broken path; the
+ * trained models hold the 99 % the engine promises, a photo classifier on
+ * photo crops and a text-line model on text lines. */
+static void fp16_case(const char *dir, const char *model, const char *frames, int h, int w,
+                      double bar)
+{
+    char p[512];
+    struct stat st;
+    if (!has_fp16()) {
+        print_message("skipped: this CPU (%s) has no FP16 arithmetic\n", eng_cpu_isa());
+        skip();
+    }
+    snprintf(p, sizeof p, "%s/%s", dir, model);
+    if (stat(p, &st) != 0) {
+        print_message("skipped: %s absent\n", p);
+        skip();
+    }
+    assert_true(fp16_agreement(p, frames, h, w) >= bar);
+}
+
+static void test_fp16_fixture(void **state)
+{
+    (void)state;
+    fp16_case(fixdir(), "timm13_x025.onnx", "frames224x224.u8", 224, 224, 90.0);
+}
+
+static void test_fp16_photos(void **state)
+{
+    (void)state;
+    fp16_case(shared_models(), "nsfw-lite_lcnet_050_nsfw-sfw.dequant-fp32.onnx",
+              "frames224x224.u8", 224, 224, 99.0);
+}
+
+static void test_fp16_textlines(void **state)
+{
+    (void)state;
+    fp16_case(shared_models(), "PP-LCNet_x0_25_textline_ori.fp32.onnx", "textlines80x160.u8", 80,
+              160, 99.0);
+}
+
+/* Where the CPU has no FP16 arithmetic, fp16 is refused, naming the CPU
+ * and what to use; oneDNN never runs fp16. */
+static void test_fp16_refused(void **state)
+{
+    (void)state;
+    char p[512], err[512];
+    eng_model *m = NULL;
+    snprintf(p, sizeof p, "%s/timm13_x025.onnx", fixdir());
+    assert_int_equal(try_load(&m, p, ENG_BACKEND_ONEDNN, ENG_PREC_FP16, 1, err, sizeof err),
+                     ENG_EUNSUP);
+    assert_non_null(strstr(err, "XNNPACK"));
+    if (has_fp16()) {
+        print_message("this CPU (%s) has FP16 arithmetic: refusal not testable here\n",
+                      eng_cpu_isa());
+        return;
+    }
+    assert_int_equal(try_load(&m, p, ENG_BACKEND_AUTO, ENG_PREC_FP16, 1, err, sizeof err),
+                     ENG_EUNSUP);
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, "no FP16 arithmetic"));
+    assert_non_null(strstr(err, eng_cpu_isa()));
+    assert_non_null(strstr(err, "fp32 or auto"));
+    assert_null(m);
+}
+
 /* ------------------------------------------------ choice and reasons */
 
 static void test_backend_choice(void **state)
@@ -161,11 +270,12 @@ static void test_backend_choice(void **state)
     assert_string_equal(eng_get_info(m)->backend, "onednn");
     eng_free(m);
 
-    /* precision auto on XNNPACK says what runs and why */
+    /* precision auto on XNNPACK: fp16 where the CPU has the arithmetic */
     m = load(p, ENG_BACKEND_XNNPACK, ENG_PREC_AUTO);
     in = eng_get_info(m);
     print_message("precision auto on XNNPACK: %s (%s)\n", eng_precision_name(in->precision),
                   in->precision_reason);
+    assert_int_equal(in->precision, has_fp16() ? ENG_PREC_FP16 : ENG_PREC_FP32);
     assert_non_null(strstr(in->precision_reason, eng_cpu_isa()));
     eng_free(m);
 }
@@ -250,6 +360,10 @@ int main(void)
     }
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_shared_textline);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_shared_lcnet050);
+    t[n++] = (struct CMUnitTest)cmocka_unit_test(test_fp16_fixture);
+    t[n++] = (struct CMUnitTest)cmocka_unit_test(test_fp16_photos);
+    t[n++] = (struct CMUnitTest)cmocka_unit_test(test_fp16_textlines);
+    t[n++] = (struct CMUnitTest)cmocka_unit_test(test_fp16_refused);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_backend_choice);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_unsupported_precisions);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_fallback);
