@@ -3,6 +3,8 @@
 #
 #   make check-arm64      every cmocka suite and test_daemon, on arm64
 #   make arm64-subset     the short engine parity subset make check runs
+#   make bench-arm64      instructions a frame, counted under qemu
+#                         (bench/arm64-icount.sh, bench/qemu_icount.c)
 #
 # Elsewhere than on arm64 both cross-compile into $(ARM64_BUILD) against a
 # sysroot of Debian 12's arm64 packages ($(ARM64_SYSROOT), made by
@@ -17,13 +19,15 @@ ARM64_BUILD   := build/arm64
 ARM64_EXEC    := $(abspath tests/arm64/qemu-run.sh)
 HOST_ARCH     := $(shell uname -m)
 
-.PHONY: check-arm64 arm64-build arm64-subset arm64-links
+.PHONY: check-arm64 arm64-build arm64-subset bench-arm64 arm64-links
 
 ifeq ($(HOST_ARCH),aarch64)
 
 check-arm64: check
 arm64-subset:
 	@echo "arm64-subset: this is an arm64 machine; make check ran the engine suites natively"
+bench-arm64:
+	@echo "bench-arm64 counts instructions under qemu from an x86-64 host; on the board, time the engine: build/lcnet-infer --model M --bench 200"
 
 else
 
@@ -69,5 +73,15 @@ arm64-subset: $(ARM64_SYSROOT)/.stamp arm64-links
 	    $(ARM64_EXEC) $(ARM64_BUILD)/tests/test_xnn
 	$(ARM64_RUN) LCNETD_QEMU_CPU=cortex-a72 LCNETD_TEST_FILTER='test_fp16_refused,test_backend_choice' \
 	    $(ARM64_EXEC) $(ARM64_BUILD)/tests/test_xnn
+
+# The instruction-count plugin, built for the host's qemu; in `all` so that
+# every make check compiles it.
+all: $(BUILD)/bench/qemu_icount.so
+$(BUILD)/bench/qemu_icount.so: bench/qemu_icount.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -shared -fPIC -o $@ $<
+
+bench-arm64: arm64-build $(BUILD)/lcnet-infer $(BUILD)/bench/qemu_icount.so fixtures
+	bench/arm64-icount.sh $(BUILD) $(ARM64_BUILD) docs/benchmarks.md
 
 endif
