@@ -83,10 +83,16 @@ def main():
     if x10:
         s.append("Target: x1.0 fp32 at most 80 M instructions a frame: %.1f M, %s." % (
             x10 / 1e6, "met" if x10 <= 80e6 else "not met"))
+        s.append("")
         i8 = by.get(("xnnpack", "1.0", "int8"))
         if i8:
             s.append("int8 below fp32: %.1f M against %.1f M, %s." % (
                 i8 / 1e6, x10 / 1e6, "met" if i8 < x10 else "not met"))
+        else:
+            o8, o32 = by.get(("onednn", "1.0", "int8")), by.get(("onednn", "1.0", "fp32"))
+            s.append("int8 below fp32: not met: int8 has no XNNPACK path yet, and on oneDNN "
+                     "(reference code on arm64) x1.0 int8 is %s." % (
+                         "%.1fx its fp32" % (o8 / o32) if o8 and o32 else "not measured"))
         s.append("")
     s += ["One layer type alone, in a model with eight of them against the same model without "
           "(56x56, 64 channels; `bench/arm64_layers.py`): instructions a multiply-accumulate.", "",
