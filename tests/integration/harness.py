@@ -38,7 +38,7 @@ def program(path):
 
 def skip_if_emulated(test, why):
     if EMULATED:
-        test.skipTest("under emulation (%s): %s" % (" ".join(EXEC), why))
+        test.skipTest("under emulation (%s): %s" % (os.path.basename(EXEC[0]), why))
 
 # A small, fast model for the pipeline tests: PP-LCNet x0.25, 1000 classes.
 MODEL = os.path.join(FIXTURES, "timm13_x025.onnx")

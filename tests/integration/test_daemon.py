@@ -43,6 +43,8 @@ def allowed_cpus(path):
 
 class Pipeline(DaemonTest):
     def test_events_from_rtsp_and_file(self):
+        skip_if_emulated(self, "needs labels from live RTSP and file streams within "
+                         "real-time windows")
         srv = self.track(RtspServer({"cam": clip("clip-a.mp4")}))
         cfg, sock = write_config(self.tmp, [
             ("front", {"url": srv.url("cam"), "rtsp_transport": "tcp"}),
@@ -87,6 +89,8 @@ class Pipeline(DaemonTest):
         self.assertEqual(sub.events[-1]["event"], "shutdown")
 
     def test_rtsp_server_killed_and_restarted(self):
+        skip_if_emulated(self, "needs a live RTSP stream's outage and return within "
+                         "real-time windows")
         srv = self.track(RtspServer({"cam": clip("clip-a.mp4")}))
         port = srv.port
         cfg, sock = write_config(self.tmp, [
@@ -118,6 +122,7 @@ class Pipeline(DaemonTest):
         self.assertGreater(ev["seq"], before)
 
     def test_slow_subscriber_does_not_stall_others(self):
+        skip_if_emulated(self, "needs a label rate of 45/s")
         cfg, sock = write_config(self.tmp, [
             ("a", {"url": clip("clip-a.mp4"), "loop": "yes"}),
             ("b", {"url": clip("clip-b.mkv"), "loop": "yes"}),
@@ -139,6 +144,7 @@ class Pipeline(DaemonTest):
 
 
     def test_publish_rules_and_filter_command(self):
+        skip_if_emulated(self, "needs label counts within real-time windows")
         cfg, sock = write_config(self.tmp, [
             ("chg", {"url": clip("clip-a.mp4"), "loop": "yes", "publish": "change",
                      "hysteresis": "2"}),
@@ -181,6 +187,7 @@ class Pipeline(DaemonTest):
 
     def test_file_without_realtime_classifies_every_frame(self):
         # realtime = no: read as fast as inference takes the frames; back-pressure, no skips
+        skip_if_emulated(self, "needs a whole clip classified within 60 s")
         cfg, sock = write_config(self.tmp, [("fast", {"url": clip("clip-a.mp4"), "realtime": "no"})])
         self.track(Daemon(cfg, sock))
         sub = self.track(Subscriber(sock))
@@ -194,6 +201,7 @@ class Pipeline(DaemonTest):
         # inference held (test-build hook): the stream's queue fills to
         # queue_frames and every frame past that is skipped; released, the
         # queued frames are classified and nothing more is skipped
+        skip_if_emulated(self, "needs decoding at the clip's rate while inference is held")
         depth = 20
         cfg, sock = write_config(self.tmp, [("cam", {"url": clip("clip-b.mkv"), "loop": "yes"})],
                                  daemon_extra="queue_frames = %d" % depth)
@@ -258,6 +266,8 @@ class Pipeline(DaemonTest):
     def test_int8_models(self):
         # a QDQ model as ONNX Runtime wrote it, and a float model calibrated
         # by lcnet-infer --calibrate, each classifying every frame of a file
+        skip_if_emulated(self, "needs two clips in int8, which arm64 runs on oneDNN's reference "
+                         "code, within 60 s each")
         shared = os.path.join(ROOT, "..", "shared", "models")
         qdq = os.path.join(shared, "nsfw-lite_lcnet_050_nsfw-sfw.int8.onnx")
         if not os.path.exists(qdq):
@@ -367,6 +377,7 @@ class Pipeline(DaemonTest):
     def test_low_sample_rate_decodes_keyframes_only(self):
         # clip-b: 30 fps, a keyframe every second; at 0.5 labels/s only the
         # keyframes need decoding
+        skip_if_emulated(self, "needs decoding at 25 frames/s and more")
         cfg, sock = write_config(self.tmp, [
             ("slow", {"url": clip("clip-b.mkv"), "loop": "yes", "sample_fps": "0.5"}),
             ("every", {"url": clip("clip-b.mkv"), "loop": "yes", "sample_fps": "0.5",
@@ -390,6 +401,7 @@ class Pipeline(DaemonTest):
         # thin to tell anything: any change of input moves its top-1.)
         # in real time (8 s a clip): read at full speed, the small model let
         # more than a quarter of a clip go by before the subscriber connected
+        skip_if_emulated(self, "needs four clips played in real time to their end")
         streams = [("%s-%s" % (name, db), {"url": clip(f), "realtime": "yes", "deblock": db})
                    for name, f in (("a", "clip-a.mp4"), ("b", "clip-b.mkv"))
                    for db in ("yes", "no")]
@@ -420,6 +432,7 @@ class Pipeline(DaemonTest):
 
 class Faults(DaemonTest):
     def test_corrupt_and_missing_inputs(self):
+        skip_if_emulated(self, "needs a corrupt clip decoded to its end within 30 s")
         cfg, sock = write_config(self.tmp, [
             ("good", {"url": clip("clip-b.mkv"), "loop": "yes"}),
             ("trunc", {"url": clip("corrupt-truncated.mp4"), "backoff_min": "0.5",
@@ -504,6 +517,7 @@ class Faults(DaemonTest):
                 self.assertIn(key, r.stderr)
 
     def test_sighup_reload(self):
+        skip_if_emulated(self, "needs label counts within real-time windows around reloads")
         streams = [("keep", {"url": clip("clip-b.mkv"), "loop": "yes"}),
                    ("drop", {"url": clip("clip-a.mp4"), "loop": "yes"})]
         cfg, sock = write_config(self.tmp, streams)
@@ -570,6 +584,8 @@ class Faults(DaemonTest):
         # systemd may reload a daemon it has just started: a SIGHUP that
         # comes while the loader and the libraries' constructors run, before
         # main has a handler, must not take its default action (exit)
+        skip_if_emulated(self, "qemu-user keeps its own signal mask, which /proc shows "
+                         "instead of lcnetd's")
         cfg, sock = write_config(self.tmp, [("cam", {"url": clip("clip-b.mkv"), "loop": "yes"})])
 
         def pending_hup():
