@@ -51,7 +51,7 @@ arm64-links: fixtures clips
 	ln -sfn $(abspath $(BUILD)/clips) $(ARM64_BUILD)/clips
 
 arm64-build: $(ARM64_SYSROOT)/.stamp arm64-links
-	$(ARM64_MAKE) $(ARM64_BUILD)/lcnetd $(ARM64_BUILD)/lcnetd-test $(ARM64_BUILD)/lcnet-infer $(ARM64_UNIT)
+	+$(ARM64_MAKE) $(ARM64_BUILD)/lcnetd $(ARM64_BUILD)/lcnetd-test $(ARM64_BUILD)/lcnet-infer $(ARM64_UNIT)
 
 # The suites run on the engine's own choice (XNNPACK); oneDNN's parity
 # follows on the small models, so that backend = onednn stays tested.  A
@@ -77,7 +77,7 @@ check-arm64: arm64-build
 # smallest frames), and fp16's refusal on a Cortex-A72, which has no FP16
 # arithmetic.
 arm64-subset: $(ARM64_SYSROOT)/.stamp arm64-links
-	$(ARM64_MAKE) $(ARM64_BUILD)/tests/test_engine $(ARM64_BUILD)/tests/test_xnn
+	+$(ARM64_MAKE) $(ARM64_BUILD)/tests/test_engine $(ARM64_BUILD)/tests/test_xnn
 	$(ARM64_RUN) LCNETD_TEST_BACKEND=onednn LCNETD_TEST_FILTER='parity_*x025' \
 	    $(ARM64_EXEC) $(ARM64_BUILD)/tests/test_engine
 	$(ARM64_RUN) LCNETD_TEST_FILTER='xnn_parity_*x025,test_shared_*,test_fp16_textlines,test_backend_choice' \
