@@ -6,7 +6,8 @@
 
 BUILD   ?= build
 PUBLIC  := all check check-unit check-int check-isa check-asan check-asan-core check-tsan bench bench-e2e fuzz fuzz-build fuzz-regress \
-           soak demo install train-default-model fixtures clips check-arm64 arm64-build arm64-subset bench-arm64
+           soak recovery demo install train-default-model fixtures clips check-outputs bench-ab \
+           check-arm64 arm64-build arm64-subset bench-arm64
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(LCNETD_DEPS),)
@@ -25,7 +26,8 @@ CC      ?= gcc
 ifeq ($(CC),cc)
 CC      := gcc
 endif
-PKGS    := libavformat libavdevice libavcodec libswscale libavutil inih libsystemd libprotobuf-c libcjson yaml-0.1
+PKGS    := libavformat libavdevice libavcodec libswscale libavutil inih libsystemd libprotobuf-c libcjson yaml-0.1 \
+           libmosquitto libmicrohttpd
 PKGCF   := $(shell pkg-config --cflags $(PKGS))
 PKGLIBS := $(shell pkg-config --libs $(PKGS))
 OPT     ?= -O2
@@ -44,22 +46,30 @@ CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(WNOTRUNC) $(OMPFLAG) -fn
 TCFLAGS := $(CFLAGS) -DLCNETD_TESTING
 LDLIBS  := $(PKGLIBS) -ldnnl -lXNNPACK -lpthreadpool -lm -lpthread $(OMPFLAG) $(SAN)
 
-GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c $(BUILD)/gen/engine/paddle_framework.pb-c.c
+GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c $(BUILD)/gen/engine/import/paddle_framework.pb-c.c
 GEN_H   := $(GEN_PB:.c=.h)
-ENG_SRC := $(sort $(wildcard engine/*.c)) $(GEN_PB)
+ENG_SRC := $(sort $(wildcard engine/*.c engine/*/*.c)) $(GEN_PB)
 CFG_SRC := $(sort $(wildcard config/*.c))
+MED_SRC := $(sort $(wildcard media/*.c))
 DMN_SRC := $(filter-out daemon/main.c,$(sort $(wildcard daemon/*.c)))
 obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 tobj     = $(patsubst %.c,$(BUILD)/tobj/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
 LIBENG  := $(BUILD)/libengine.a
 LIBCFG  := $(BUILD)/libconfig.a
+LIBMED  := $(BUILD)/libmedia.a
+TLIBMED := $(BUILD)/libmedia-test.a
 LIBDMN  := $(BUILD)/libdaemon.a
 TLIBDMN := $(BUILD)/libdaemon-test.a
 
 BINS    := $(BUILD)/lcnetd $(BUILD)/lcnet-infer
 TESTBIN := $(BUILD)/lcnetd-test
 UNIT    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(sort $(wildcard tests/test_*.c)))
+# What every suite may use (tests/testutil.c); the config suites' helpers
+# and the fake CPU set only where asked.
+TUTIL   := $(call tobj,tests/testutil.c)
+TCFGTEST := $(call tobj,tests/cfgtest.c)
+TFAKECPU := $(call tobj,tests/fakecpus.c)
 
 .PHONY: $(PUBLIC) asan-build tsan-build
 .DEFAULT_GOAL := all
@@ -70,10 +80,10 @@ $(BUILD)/gen/onnx/onnx.pb-c.c: /usr/include/onnx/onnx.proto
 	protoc-c --c_out=$(BUILD)/gen -I/usr/include onnx/onnx.proto
 $(BUILD)/gen/onnx/onnx.pb-c.h: $(BUILD)/gen/onnx/onnx.pb-c.c
 # Paddle 2.x's ProgramDesc: the subset of Paddle's framework.proto we read.
-$(BUILD)/gen/engine/paddle_framework.pb-c.c: engine/paddle_framework.proto
+$(BUILD)/gen/engine/import/paddle_framework.pb-c.c: engine/import/paddle_framework.proto
 	@mkdir -p $(BUILD)/gen
-	protoc-c --c_out=$(BUILD)/gen -I. engine/paddle_framework.proto
-$(BUILD)/gen/engine/paddle_framework.pb-c.h: $(BUILD)/gen/engine/paddle_framework.pb-c.c
+	protoc-c --c_out=$(BUILD)/gen -I. engine/import/paddle_framework.proto
+$(BUILD)/gen/engine/import/paddle_framework.pb-c.h: $(BUILD)/gen/engine/import/paddle_framework.pb-c.c
 
 # Generated code is not ours to hold to -Werror.
 $(BUILD)/obj/gen/%.o $(BUILD)/tobj/gen/%.o: $(BUILD)/gen/%.c
@@ -88,37 +98,36 @@ $(BUILD)/tobj/%.o: %.c | $(GEN_H)
 	$(CC) $(TCFLAGS) -c $< -o $@
 
 # The resampler's and the int8 element loops are what vectorisation is for; -O2 leaves them scalar.
-$(call obj,daemon/resample.c): CFLAGS += -O3
-$(call tobj,daemon/resample.c): TCFLAGS += -O3
-$(call obj,engine/q8_elem.c): CFLAGS += -O3
-# Their target_clones resolvers run in the dynamic loader, before TSan's
-# runtime is up, and crash there when instrumented.  Both are arithmetic on
-# the caller's buffers, with no shared state for TSan to watch.
-ifneq ($(findstring thread,$(SAN)),)
-$(call obj,daemon/resample.c engine/q8_elem.c): CFLAGS += -fno-sanitize=thread
-$(call tobj,daemon/resample.c): TCFLAGS += -fno-sanitize=thread
-endif
+$(call obj,media/resample.c): CFLAGS += -O3
+$(call tobj,media/resample.c): TCFLAGS += -O3
+$(call obj,engine/dnn/q8_elem.c): CFLAGS += -O3
 
 $(LIBENG): $(call obj,$(ENG_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(LIBCFG): $(call obj,$(CFG_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(LIBMED): $(call obj,$(MED_SRC))
+	@rm -f $@; ar rcs $@ $^
+$(TLIBMED): $(call tobj,$(MED_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(LIBDMN): $(call obj,$(DMN_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(TLIBDMN): $(call tobj,$(DMN_SRC))
 	@rm -f $@; ar rcs $@ $^
 
-$(BUILD)/lcnetd: $(call obj,daemon/main.c) $(LIBDMN) $(LIBCFG) $(LIBENG)
+$(BUILD)/lcnetd: $(call obj,daemon/main.c) $(LIBDMN) $(LIBCFG) $(LIBMED) $(LIBENG)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 # The daemon the integration tests run: same code plus the test-only fault hooks.
-$(BUILD)/lcnetd-test: $(call tobj,daemon/main.c) $(TLIBDMN) $(LIBCFG) $(LIBENG)
+$(BUILD)/lcnetd-test: $(call tobj,daemon/main.c) $(TLIBDMN) $(LIBCFG) $(TLIBMED) $(LIBENG)
 	$(CC) $(TCFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/lcnet-infer: $(call obj,tools/lcnet-infer.c) $(LIBDMN) $(LIBENG)
+$(BUILD)/lcnet-infer: $(call obj,tools/lcnet-infer.c) $(LIBMED) $(LIBENG)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(call tobj,tests/%.c) $(TLIBDMN) $(LIBCFG) $(LIBENG)
+$(BUILD)/tests/%: $(call tobj,tests/%.c) $(TUTIL) $(TLIBDMN) $(LIBCFG) $(TLIBMED) $(LIBENG)
 	@mkdir -p $(dir $@)
 	$(CC) $(TCFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+$(filter $(BUILD)/tests/test_config%,$(UNIT)): $(TCFGTEST)
+$(BUILD)/tests/test_config_values $(BUILD)/tests/test_config_cpus $(BUILD)/tests/test_sched: $(TFAKECPU)
 
 # --------------------------------------------------------------- tests
 PY      := /usr/bin/python3
@@ -126,7 +135,7 @@ FIXDIR  := $(BUILD)/fixtures
 
 fixtures: $(FIXDIR)/.stamp
 $(FIXDIR)/.stamp: tests/fixtures/gen-fixtures.sh $(wildcard tests/fixtures/*.py tests/fixtures/*.js) \
-                  tools/pplcnet.py engine/paddle_framework.proto
+                  tools/pplcnet.py engine/import/paddle_framework.proto
 	tests/fixtures/gen-fixtures.sh $(FIXDIR)
 	@touch $@
 
@@ -135,7 +144,8 @@ $(BUILD)/clips/.stamp: tests/fixtures/gen-clips.sh
 	sh tests/fixtures/gen-clips.sh $(BUILD)/clips
 	@touch $@
 
-# make check runs the whole suite, then the sanitizers' share that fits the
+# make check holds every #include to README.md's Layout (tests/layers.sh),
+# runs the whole suite, then the sanitizers' share that fits the
 # 20-minute budget: every cmocka suite and the stream-fault suite (the
 # reconnect and corrupt-input loops) on the ASan/UBSan/LSan build.  The
 # whole suite under the sanitizers doubles the run: make check-asan.
@@ -143,6 +153,7 @@ $(BUILD)/clips/.stamp: tests/fixtures/gen-clips.sh
 # match byte for byte (tests/run-isa.sh).  Last, the engine's parity for
 # arm64, cross-built and run under qemu (tests/arm64/arm64.mk).
 check: all $(UNIT) fixtures clips fuzz-regress
+	tests/layers.sh
 	rm -rf $(FIXDIR)/isa-ref
 	tests/run.sh $(BUILD)
 	tests/run-isa.sh $(BUILD)
@@ -187,6 +198,7 @@ check-tsan: tsan-build
 	$(TSAN_ENV) LCNETD_INTEGRATION="$(TSAN_SUITES)" tests/run.sh $(TSAN_BUILD) integration
 
 check-unit: all $(UNIT) fixtures
+	tests/layers.sh
 	tests/run.sh $(BUILD) unit
 
 # The engine suites alone, uncapped and then capped at each lower ISA.
@@ -197,6 +209,13 @@ check-isa: all $(UNIT) fixtures
 
 check-int: all fixtures clips
 	tests/run.sh $(BUILD) integration
+
+# Every fixture model's outputs in every precision this CPU runs, digested
+# and compared with the digest kept for this ISA (tests/tools/outputs-digest):
+# a change to the engine that must not move a bit shows here.  With
+# ONEDNN_MAX_CPU_ISA=AVX2 it compares the capped run with its own digest.
+check-outputs: all fixtures
+	tests/tools/outputs-digest --check tests/tools/digests $(BUILD)
 
 # Long run under load with RTSP server restarts; writes docs/soak.md, fails on RSS or fd growth.
 SOAK_MINUTES ?= 30

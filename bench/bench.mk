@@ -20,6 +20,14 @@ $(BUILD)/bench/cpuid_mask.so: bench/cpuid_mask.c
 bench: $(BUILD)/lcnet-infer fixtures $(BUILD)/bench/fmapeak $(BUILD)/bench/cpuid_mask.so
 	CC="$(CC)" bench/run-bench.sh $(BUILD) docs/benchmarks.md
 
+# `make bench-ab AB_BASE=OTHER/lcnet-infer`: another build's lcnet-infer (A)
+# against this one's (B), back to back on the same fixtures; prints B/A per
+# configuration (bench/ab-bench.sh has the knobs).  For a change that must
+# not move the speed: build the code before it into another folder first.
+bench-ab: $(BUILD)/lcnet-infer fixtures
+	@[ -n "$(AB_BASE)" ] || { echo "bench-ab: set AB_BASE to the other build's lcnet-infer" >&2; exit 2; }
+	bench/ab-bench.sh $(AB_BASE) $(BUILD)/lcnet-infer $(BUILD)
+
 # `make bench-e2e`: lcnetd end to end on real-time RTSP streams from loopback,
 # against ffmpeg + onnxruntime-node; writes the "End to end" section of
 # docs/benchmarks.md (see bench/e2e.py for the environment knobs).
@@ -42,3 +50,10 @@ $(BUILD)/rtsp-replay: $(call obj,bench/rtsp_replay.c)
 all: $(BUILD)/latsub
 $(BUILD)/latsub: $(call obj,bench/latsub.c)
 	$(CC) $(CFLAGS) -o $@ $^
+
+# `make recovery`: after a source comes back (GStreamer RTSP, VLC RTSP, HTTP
+# MPEG-TS, a file), the time to the first label; prints a table for
+# docs/reliability.md (see bench/recovery.py; RECOVERY_ARGS passes options).
+RECOVERY_ARGS ?=
+recovery: $(BUILD)/lcnetd-test fixtures clips
+	LCNETD_BUILD=$(BUILD) LCNETD_FIXTURES=$(BUILD)/fixtures /usr/bin/python3 bench/recovery.py $(RECOVERY_ARGS)

@@ -13,7 +13,8 @@ subscriber (readable, and read) at 50 % and 90 % of the maximum.  Search: short 
 maximum (double until a failure, then bisect), then one long run confirms it,
 stepping down while the confirmation fails.
 
-Configurations (BENCH_E2E_CONFIGS, comma separated; default: all below):
+Configurations (BENCH_E2E_CONFIGS, comma separated; default: DEFAULT_CONFIGS below,
+which leaves out mqtt):
     x05-fp32 x05-bf16 x05-int8 x10-fp32 x10-bf16 x10-int8   every frame
     x10-fp32-q30 x10-bf16-q30 x10-int8-q30                  queue_frames = 30: the 1 s backlog
                                                             the alternative is allowed
@@ -23,12 +24,21 @@ Configurations (BENCH_E2E_CONFIGS, comma separated; default: all below):
     x10-int8-b2 x10-int8-b4 x10-bf16-b4 x10-fp32-b4         max_batch (trials only; default 0:
                                                             one per inference CPU, 1 here)
     x10-bf16-c0-1                                           inference_cpus = 0-1 (trials only)
+    mqtt                                                    the MQTT sink's cost: x10-int8 with
+                                                            and without [mqtt] at one count
+                                                            (bench/e2e_mqtt.py)
   Other names of the same grammar work too:
   MODEL-PREC[-sFPS][-bBATCH][-cCPUS][-dCPUS][-qQUEUE][-1080] (-d: decode_cpus).
 
-Environment: BENCH_E2E_TRIAL (s, default 30), BENCH_E2E_CONFIRM (s, 300),
+Environment: BENCH_CPU (avx2 or sse41: every process of the run, lcnetd, the
+server, ffmpeg and ONNX Runtime, sees a CPU of that class through a masked
+CPUID, bench/cpuid_mask.c; its results go to BUILD/bench-e2e-BENCH_CPU and a
+section of their own), BENCH_E2E_TRIAL (s, default 30), BENCH_E2E_CONFIRM (s, 300),
 BENCH_E2E_WARMUP (s, 10), BENCH_E2E_MAX (streams, 128), BENCH_E2E_ALT_THREADS
-(ORT intra-op threads, default: logical CPUs), NODE, BENCH_E2E_SERVER
+(ORT intra-op threads, default: logical CPUs), NODE,
+BENCH_E2E_MQTT_N (the mqtt phase's stream count: default the base configuration's latest
+maximum, else 27, stepped down until a run without MQTT skips nothing), BENCH_E2E_MQTT_BASE
+(its configuration, x10-int8), BENCH_E2E_SERVER
 (replay, the default: BUILD/rtsp-replay, about 0.001 CPUs a 720p30 stream;
 gst: tests/tools/rtsp_server.py, the GStreamer server of the integration
 tests, about 0.018 CPUs a stream, which caps the sample_fps 1 rows near 32
@@ -41,7 +51,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -49,12 +58,16 @@ import tempfile
 import threading
 import time
 
+import e2e_mqtt
+import e2e_report
+from e2e_proc import (busy_seconds, children, cpu_seconds, loadavg, log, mem_kb, self_cpu, terminate,
+                      thread_seconds)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 FPS = 30.0
 MIN_FPS = 29.0          # a stream "keeps up" at >= this many frames/s in the window
 STATS_INTERVAL = 5
-HZ = os.sysconf("SC_CLK_TCK")
 LATENCY_RUNS = 3        # per load; the median run is reported
 ALT_BATCH = 4           # frames per onnxruntime call in the alternative, as in every run so far
 # Mount i starts i * 31/30 / n s into the loop (modulo 1 s): keyframes spread
@@ -76,64 +89,8 @@ def env_num(name, default):
     return float(v) if v else default
 
 
-def log(msg):
-    sys.stderr.write("bench-e2e: %s\n" % msg)
-    sys.stderr.flush()
-
-
 class Unavailable(Exception):
     """The configuration cannot run in this build (e.g. int8 before it lands)."""
-
-
-# ------------------------------------------------------------------ /proc
-
-def cpu_seconds(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / HZ
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def children(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
-
-def mem_kb(pid, key):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def busy_seconds():
-    with open("/proc/stat") as f:
-        p = f.readline().split()
-    return (int(p[1]) + int(p[2]) + int(p[3]) + int(p[6]) + int(p[7]) + int(p[8])) / HZ
-
-
-def self_cpu():
-    t = os.times()
-    return t.user + t.system
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
 
 
 # ------------------------------------------------------------------ pieces
@@ -147,17 +104,6 @@ def server_kind():
     if kind not in SERVERS:
         raise SystemExit("bench-e2e: BENCH_E2E_SERVER=%s: want one of %s" % (kind, ", ".join(SERVERS)))
     return kind
-
-
-def terminate(p, grace=10):
-    """SIGTERM, then SIGKILL after grace seconds."""
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(grace)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 class Server:
@@ -294,7 +240,8 @@ class Bench:
     def __init__(self, build, out):
         self.build = build
         self.out = out
-        self.work = os.path.abspath(os.path.join(build, "bench-e2e"))
+        self.mask = os.environ.get("BENCH_CPU", "")
+        self.work = os.path.abspath(os.path.join(build, "bench-e2e" + ("-" + self.mask if self.mask else "")))
         os.makedirs(self.work, exist_ok=True)
         self.trial_s = env_num("BENCH_E2E_TRIAL", 30)
         self.confirm_s = env_num("BENCH_E2E_CONFIRM", 300)
@@ -379,7 +326,7 @@ class Bench:
 
     # -- one lcnetd trial --------------------------------------------------
 
-    def lcnetd_trial(self, cfg, n, seconds, latency=False):
+    def lcnetd_trial(self, cfg, n, seconds, latency=False, mqtt=False):
         model = self.model(cfg["model"])
         calib = self.calibration(model) if cfg["prec"] == "int8" else None
         tmp = tempfile.mkdtemp(prefix="run.", dir=self.work)
@@ -397,6 +344,9 @@ class Bench:
         for i in range(n):
             lines += ["[stream:s%d]" % i, "url = %s" % srv.url(i), "sample_fps = %g" % cfg["fps"],
                       "publish = every", ""]
+        broker = e2e_mqtt.Broker(tmp) if mqtt else None
+        if broker:
+            lines += broker.config()
         conf = os.path.join(tmp, "lcnetd.ini")
         with open(conf, "w") as f:
             f.write("\n".join(lines))
@@ -422,11 +372,16 @@ class Bench:
             sub.start()
             if latency:
                 probe = LatencyProbe(self.bins["latsub"], sock, os.path.join(tmp, "latency.txt"))
-            res.update(self._watch(cfg, n, seconds, d, srv, sub, t_start))
+            res.update(self._watch(cfg, n, seconds, d, srv, sub, t_start,
+                                   broker.pids() if broker else {}))
             window = res.pop("window", None)
             if probe and window:
                 res.update(probe.summary(window))
+            if broker:
+                res.update(broker.counts(sock))
         finally:
+            if broker:
+                broker.stop()
             if probe:
                 probe.stop()
             if sub:
@@ -437,7 +392,7 @@ class Bench:
             shutil.rmtree(tmp, ignore_errors=True)
         return res
 
-    def _watch(self, cfg, n, seconds, d, srv, sub, t_start):
+    def _watch(self, cfg, n, seconds, d, srv, sub, t_start, extra=None):
         """Baseline: the first stats round after the warm-up with every stream
         up; end: the first round `seconds` later.  Stops early on a skip."""
         names = ["s%d" % i for i in range(n)]
@@ -465,6 +420,8 @@ class Bench:
                     t_base = max(t for t, _ in cur.values())
                     probe0 = (t_base, cpu_seconds(d.pid), cpu_seconds(srv.p.pid), self_cpu(),
                               busy_seconds(), srv.frames())
+                    extra0 = {k: cpu_seconds(p) for k, p in (extra or {}).items()}
+                    threads0 = thread_seconds(d.pid)
                 continue
             # early stop: a skip, a reconnect
             bad = [s for s in names if cur[s][1]["skipped"] > base[s][1]["skipped"]
@@ -479,6 +436,8 @@ class Bench:
                 return {"ok": False, "why": "stats stopped coming"}
         t_end = max(t for t, _ in end.values())
         probe1 = (t_end, cpu_seconds(d.pid), cpu_seconds(srv.p.pid), self_cpu(), busy_seconds(), srv.frames())
+        extra1 = {k: cpu_seconds(p) for k, p in (extra or {}).items()}
+        threads1 = thread_seconds(d.pid)
         el = t_end - t_base
         per = []
         why = []
@@ -511,6 +470,10 @@ class Bench:
         server_limited = srv_fps is not None and srv_fps < MIN_FPS
         if server_limited:
             why.append("the server sent %.1f frames/s a stream" % srv_fps)
+        # what else the bench ran for this trial (an MQTT broker and its consumer): CPU of its own
+        ext = {k + "_cpu": (extra1[k] - extra0[k]) / el for k in extra1
+               if extra1[k] is not None and extra0.get(k) is not None}
+        busy = busy - sum(ext.values()) if busy is not None else None
         r = {"ok": not why, "why": "; ".join(why), "seconds": el, "early_stop": el < seconds - 1,
              "min_in_fps": min_in, "min_cls_fps": min_cls, "skipped": skipped,
              "daemon_cpu": d_cpu, "server_cpu": s_cpu, "harness_cpu": h_cpu,
@@ -518,6 +481,10 @@ class Bench:
              "server_fps": srv_fps, "server_limited": server_limited,
              "rss_mb": (mem_kb(d.pid, "VmRSS") or 0) / 1024, "hwm_mb": (mem_kb(d.pid, "VmHWM") or 0) / 1024,
              "stats_p50_max": max((p["p50"] or 0) for p in per), "stats_p99_max": max((p["p99"] or 0) for p in per)}
+        r.update(ext)
+        if threads0 and threads1:
+            # threads that ended in the window (a reconnect's) are not counted
+            r["threads_cpu"] = {k: (threads1[k] - threads0.get(k, 0.0)) / el for k in threads1}
         r["window"] = (t_base, t_end)
         return r
 
@@ -716,6 +683,8 @@ class Bench:
             self.record(t)
 
 
+
+
 def r_max(r):
     return r["max"]
 
@@ -787,15 +756,28 @@ def main(argv):
     b = Bench(build, out)
     names = [c for c in os.environ.get("BENCH_E2E_CONFIGS", "").replace(" ", ",").split(",") if c] \
         or DEFAULT_CONFIGS
-    cfgs = [None if n == "latency" else parse_config(n) for n in names]   # check them all first
+    mqtt_base = os.environ.get("BENCH_E2E_MQTT_BASE") or "x10-int8"
+    # every name checked first: a typo fails now, not hours into the run
+    cfgs = [None if n == "latency" else parse_config(mqtt_base if n == "mqtt" else n) for n in names]
+    if b.mask:
+        lib = os.path.abspath(os.path.join(build, "bench", "cpuid_mask.so"))
+        if not os.path.isfile(lib):
+            sys.stderr.write("bench-e2e: %s missing (make %s)\n" % (lib, lib))
+            return 1
+        # every child from here on sees the masked CPU
+        os.environ.update(CPUID_MASK=b.mask, LD_AUDIT=lib, LD_PRELOAD=lib)
     run = facts(b)
     run["configs"] = names
+    run["cpu_mask"] = b.mask
     b.record(dict(run, kind="start", config="start"))
     t0 = time.time()
     log("configurations: %s; trials %g s, confirmations %g s" % (" ".join(names), b.trial_s, b.confirm_s))
     for name, cfg in zip(names, cfgs):
-        if cfg is None:
+        if name == "latency":
             b.latency()
+            continue
+        if name == "mqtt":
+            e2e_mqtt.cost(b, cfg)
             continue
         try:
             b.search(cfg)
@@ -804,12 +786,15 @@ def main(argv):
             b.record({"kind": "unavailable", "config": name, "why": str(e)})
     run.update(load_end=loadavg(), elapsed_s=time.time() - t0)
     b.record(dict(run, kind="run", config="run"))
-    import e2e_report  # noqa: E402  (beside this file)
-    e2e_report.write(b.results, out)
-    log("wrote the End to end section of %s (%.0f s)" % (out, time.time() - t0))
+    # a run of the mqtt phase alone leaves the End to end tables as they were
+    if any(n != "mqtt" for n in names):
+        e2e_report.write(b.results, out, b.mask)
+        log("wrote the End to end section of %s (%.0f s)" % (out, time.time() - t0))
+    if "mqtt" in names:
+        e2e_mqtt.write(b.results, out, run)
+        log("wrote the MQTT sink's section of %s" % out)
     return 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, HERE)
     sys.exit(main(sys.argv[1:]))

@@ -15,6 +15,9 @@ import sys
 
 BEGIN = "<!-- e2e:begin (written by bench/e2e.py, `make bench-e2e`) -->"
 END = "<!-- e2e:end -->"
+# A run with BENCH_CPU set has a section of its own, after the main one.
+MBEGIN = "<!-- e2e:%s:begin (written by bench/e2e.py, `BENCH_CPU=%s make bench-e2e`) -->"
+MEND = "<!-- e2e:%s:end -->"
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -81,9 +84,14 @@ SERVER_NOTE = (
     "GStreamer server.")
 
 
-def section(results):
+def section(results, mask=""):
     latest, trials, run, alts, hist = load(results)
-    o = ["## End to end", ""]
+    o = ["## End to end" + (" on a CPU masked to %s" % mask.upper() if mask else ""), ""]
+    if mask:
+        o += ["**Masked:** every process of this run (lcnetd, the RTSP server, ffmpeg, ONNX Runtime) saw a "
+              "%s-class CPU: the CPUID instruction answered with the newer extensions cleared "
+              "(`BENCH_CPU=%s`, bench/cpuid_mask.c), so each chose the kernels it would choose on such a CPU, "
+              "on this machine's caches, clocks and execution ports." % (mask.upper(), mask), ""]
     if run:
         how = "for %s, source commit %s, on %s (%d logical CPUs); load average %s at the start" % (
             ", ".join(run["configs"]), run["source"], run["cpu_model"], run["logical_cpus"], run["load_start"])
@@ -248,25 +256,35 @@ def section(results):
     return "\n".join(o)
 
 
-def write(results, out):
+def splice(out, begin, end, body, after=None):
+    """Writes body between the marker lines begin and end of out: in place of
+    the block they hold, else after the line `after`, else at the end."""
     text = ""
     if os.path.exists(out):
         with open(out) as fh:
             text = fh.read()
-    block = BEGIN + "\n\n" + section(results) + "\n" + END + "\n"
-    if BEGIN in text and END in text:
-        a = text.index(BEGIN)
-        z = text.index(END) + len(END)
-        text = text[:a] + block.rstrip("\n") + text[z:]
+    block = begin + "\n\n" + body + "\n" + end
+    if begin in text and end in text:
+        a = text.index(begin)
+        z = text.index(end) + len(end)
+        text = text[:a] + block + text[z:]
+    elif after and after in text:
+        z = text.index(after) + len(after)
+        text = text[:z] + "\n\n" + block + text[z:]
     else:
-        text = text.rstrip("\n") + ("\n\n" if text else "") + block
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block + "\n"
     with open(out + ".tmp", "w") as fh:
         fh.write(text)
     os.replace(out + ".tmp", out)
 
 
+def write(results, out, mask=""):
+    begin, end = (MBEGIN % (mask, mask), MEND % mask) if mask else (BEGIN, END)
+    splice(out, begin, end, section(results, mask))
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.stderr.write("usage: e2e_report.py RESULTS.jsonl OUT.md\n")
+    if len(sys.argv) not in (3, 4):
+        sys.stderr.write("usage: e2e_report.py RESULTS.jsonl OUT.md [MASK]\n")
         sys.exit(2)
-    write(sys.argv[1], sys.argv[2])
+    write(sys.argv[1], sys.argv[2], sys.argv[3] if len(sys.argv) == 4 else "")

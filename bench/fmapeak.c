@@ -1,6 +1,8 @@
 /* fmapeak: measure one core's clock and its fp32 FMA throughput.
  *
- *   fmapeak            prints one JSON line
+ *   fmapeak            prints one JSON line (512-bit FMAs)
+ *   fmapeak ymm        the same with 256-bit FMAs: the peak of an AVX2 CPU's
+ *                      instruction set, for runs on a masked CPUID
  *
  * clock: a chain of dependent register-to-register integer adds retires one
  * add per cycle on any x86 core of the last decade (latency 1, nothing to
@@ -14,11 +16,12 @@
  *
  * 25 alternating trials of about 20 ms each, timed in this thread's CPU
  * time; the best of each is kept (a shared machine only ever makes a trial
- * slower).  Needs AVX-512F; built with
- * -mavx512f by bench.mk.
+ * slower).  Needs AVX-512F (ymm: AVX2 and FMA); built with -mavx512f by
+ * bench.mk.
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 /* This thread's CPU time: time the scheduler or the hypervisor gives to
@@ -44,31 +47,33 @@ static void add_chain(uint64_t iters)
     __asm__ volatile("" ::"r"(a));
 }
 
-/* 12 independent zmm FMAs, 4 times over: 48 instructions per iteration */
+/* 12 independent FMAs on registers R ("zmm": 16 fp32 lanes, "ymm": 8), 4
+ * times over: 48 instructions per iteration.  One text for both widths, so
+ * that the two probes cannot drift apart. */
+#define MOV(R, d) "vmovaps %%" R "0, %%" R #d "\n\t"
+#define FMA(R, d) "vfmadd231ps %%" R "12, %%" R "13, %%" R #d "\n\t"
+#define FMA12(R) FMA(R, 0) FMA(R, 1) FMA(R, 2) FMA(R, 3) FMA(R, 4) FMA(R, 5) \
+                 FMA(R, 6) FMA(R, 7) FMA(R, 8) FMA(R, 9) FMA(R, 10) FMA(R, 11)
+#define FMA_LOOP(R) \
+    "vxorps %%" R "0, %%" R "0, %%" R "0\n\t" \
+    MOV(R, 1) MOV(R, 2) MOV(R, 3) MOV(R, 4) MOV(R, 5) MOV(R, 6) MOV(R, 7) \
+    MOV(R, 8) MOV(R, 9) MOV(R, 10) MOV(R, 11) MOV(R, 12) MOV(R, 13) \
+    "1:\n\t" \
+    FMA12(R) FMA12(R) FMA12(R) FMA12(R) \
+    "dec %0\n\t" \
+    "jnz 1b\n\t" \
+    "vzeroupper\n\t"
+#define FMA_CLOBBERS "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
+                     "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "cc"
+
 static void fma_zmm(uint64_t iters)
 {
-    __asm__ volatile(
-        "vxorps %%zmm0, %%zmm0, %%zmm0\n\t"
-        "vmovaps %%zmm0, %%zmm1\n\t" "vmovaps %%zmm0, %%zmm2\n\t" "vmovaps %%zmm0, %%zmm3\n\t"
-        "vmovaps %%zmm0, %%zmm4\n\t" "vmovaps %%zmm0, %%zmm5\n\t" "vmovaps %%zmm0, %%zmm6\n\t"
-        "vmovaps %%zmm0, %%zmm7\n\t" "vmovaps %%zmm0, %%zmm8\n\t" "vmovaps %%zmm0, %%zmm9\n\t"
-        "vmovaps %%zmm0, %%zmm10\n\t" "vmovaps %%zmm0, %%zmm11\n\t"
-        "vmovaps %%zmm0, %%zmm12\n\t" "vmovaps %%zmm0, %%zmm13\n\t"
-        "1:\n\t"
-#define F12 "vfmadd231ps %%zmm12, %%zmm13, %%zmm0\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm1\n\t" \
-            "vfmadd231ps %%zmm12, %%zmm13, %%zmm2\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm3\n\t" \
-            "vfmadd231ps %%zmm12, %%zmm13, %%zmm4\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm5\n\t" \
-            "vfmadd231ps %%zmm12, %%zmm13, %%zmm6\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm7\n\t" \
-            "vfmadd231ps %%zmm12, %%zmm13, %%zmm8\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm9\n\t" \
-            "vfmadd231ps %%zmm12, %%zmm13, %%zmm10\n\t" "vfmadd231ps %%zmm12, %%zmm13, %%zmm11\n\t"
-        F12 F12 F12 F12
-        "dec %0\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : "+r"(iters)
-        :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
+    __asm__ volatile(FMA_LOOP("zmm") : "+r"(iters) : : FMA_CLOBBERS);
+}
+
+static void fma_ymm(uint64_t iters)
+{
+    __asm__ volatile(FMA_LOOP("ymm") : "+r"(iters) : : FMA_CLOBBERS);
 }
 
 /* Iterations of fn that take about `secs` of CPU time. */
@@ -96,17 +101,20 @@ static void trial(void (*fn)(uint64_t), uint64_t iters, double units_per_iter, d
         *best = r;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int ymm = argc > 1 && !strcmp(argv[1], "ymm");
+    void (*fma_fn)(uint64_t) = ymm ? fma_ymm : fma_zmm;
+    int lanes = ymm ? 8 : 16;
     double hz = 0, fma = 0;
-    uint64_t n_add = calibrate(add_chain, 0.02), n_fma = calibrate(fma_zmm, 0.02);
+    uint64_t n_add = calibrate(add_chain, 0.02), n_fma = calibrate(fma_fn, 0.02);
     /* alternate short trials, so that both see the same conditions */
     for (int i = 0; i < 25; i++) {
         trial(add_chain, n_add, 64, &hz);
-        trial(fma_zmm, n_fma, 48 * 16, &fma);
+        trial(fma_fn, n_fma, 48.0 * lanes, &fma);
     }
     printf("{\"clock_mhz\":%.0f,\"fp32_fma_per_s\":%.4g,\"fp32_fma_per_cycle\":%.2f,"
-           "\"zmm_fma_per_cycle\":%.2f}\n",
-           hz / 1e6, fma, fma / hz, fma / hz / 16);
+           "\"vector_bits\":%d,\"vector_fma_per_cycle\":%.2f}\n",
+           hz / 1e6, fma, fma / hz, lanes * 32, fma / hz / lanes);
     return 0;
 }

@@ -85,7 +85,7 @@ def merge(section_path, isa, into):
     sections = {i: old[a:b + 1] for i, a, b in section_bounds(old)}
     sections[isa] = [f"<!-- bench:{isa}:begin (written by bench/run-bench.sh, `make bench`) -->"] + new + \
         [f"<!-- bench:{isa}:end -->"]
-    tail = next((i for i, line in enumerate(old) if line.startswith("<!-- e2e:begin")), len(old))
+    tail = next((i for i, line in enumerate(old) if line.startswith("<!-- e2e:")), len(old))
     out = [TITLE, "",
            "`make bench` times lcnetd's engine against ONNX Runtime on the same models, on the ISA "
            "oneDNN dispatches to. One section per ISA: a run replaces its own ISA's section and keeps "
@@ -172,8 +172,8 @@ def main(argv):
         p(f"**Masked:** both lcnetd and ONNX Runtime ran with the CPUID instruction answering as a "
           f"{mask.upper()}-class CPU (`BENCH_CPU={mask}`, bench/cpuid_mask.c) on a CPU that has more "
           f"({facts['isa'].strip()}). Each side chose the kernels it would choose on such a CPU; the "
-          "caches, clocks and execution ports are still the bigger CPU's. The FMA peak probe is AVX-512 "
-          "code and is left out.")
+          "caches, clocks and execution ports are still the bigger CPU's. The FMA peak is measured with "
+          "the class's widest vectors (256-bit for AVX2; none for SSE4.1).")
         p("")
     if cap:
         p(f"**Capped:** lcnetd ran with `ONEDNN_MAX_CPU_ISA={cap}` on a CPU that has more "
@@ -375,22 +375,26 @@ def main(argv):
     clock = max(x["clock_mhz"] for x in peaks)
     fma = max(x["fp32_fma_per_s"] for x in peaks)
     per_cycle = [x["fp32_fma_per_cycle"] for x in peaks]
-    nominal = 32 * clock * 1e6
-    p("Peak: 2 x 512-bit FMA units = 32 fp32 FMAs per cycle, times the clock. The clock is measured by "
+    bits = int(peaks[0].get("vector_bits", 512) or 512)
+    lanes = 2 * bits // 32
+    nominal = lanes * clock * 1e6
+    p(f"Peak: 2 x {bits}-bit FMA units = {lanes} fp32 FMAs per cycle, times the clock"
+      + (" (256-bit: the widest vectors of the masked CPU class)" if bits == 256 else "") +
+      ". The clock is measured by "
       "`bench/fmapeak.c` (built by `make bench`): a chain of dependent register-to-register integer "
       "adds retires one per cycle, so adds per second is the core's real frequency under load (the "
       f"`cpu MHz` of /proc/cpuinfo, {facts['cpu_mhz_cpuinfo']} MHz here, is the hypervisor's TSC rate, "
       "not the running clock). The same program also measures the FMA throughput directly: 12 "
-      "independent chains of 512-bit `vfmadd231ps`. Measured before the timed runs and after each round; the "
+      f"independent chains of {bits}-bit `vfmadd231ps`. Measured before the timed runs and after each round; the "
       "highest figures are used (a shared machine only ever makes a measurement lower).")
     p("")
     p("| | |")
     p("|---|---|")
     p(f"| clock (dependent adds / s) | {', '.join(str(int(x['clock_mhz'])) for x in peaks)} MHz -> "
       f"{clock:.0f} MHz |")
-    p(f"| measured zmm FMA throughput | {fma / 1e9:.1f} G fp32 FMA/s "
+    p(f"| measured {'ymm' if bits == 256 else 'zmm'} FMA throughput | {fma / 1e9:.1f} G fp32 FMA/s "
       f"({', '.join(fmt(x, 1) for x in per_cycle)} FMAs per cycle) |")
-    p(f"| nominal peak, 32 x clock | {nominal / 1e9:.1f} GMAC/s |")
+    p(f"| nominal peak, {lanes} x clock | {nominal / 1e9:.1f} GMAC/s |")
     p(f"| the issue's figure | {ISSUE_GMACS:.0f} GMAC/s per core |")
     p("")
     x10 = next((c for c in configs if c[1] == "1.0" and c[2] == 1 and c[3] == 1), None)

@@ -123,8 +123,16 @@ echo "bench: lcnetd on $isa:$PRECS"
 # ------------------------------------------------------------ MACs and peak
 "$PYTHON" "$here/count_macs.py" $(for m in $MODELS; do printf '%s ' "$fix/${m%%:*}.onnx"; done) >"$work/macs.txt"
 macs_of() { awk -v f="$fix/$1.onnx" '$1 == f { print $2 }' "$work/macs.txt"; }
-# the probe is AVX-512 code: on other CPUs there is no 2 x 512-bit peak to report
-peak() { if grep -qw avx512f /proc/cpuinfo && [ -z "${BENCH_CPU:-}" ]; then "$work/fmapeak"; fi; }
+# the probe is AVX-512 code (or AVX2 + FMA with `ymm`): an AVX2 mask reports the
+# 256-bit peak; other CPUs have no peak to report
+peak() {
+    if grep -qw avx512f /proc/cpuinfo; then
+        case ${BENCH_CPU:-} in
+        "") "$work/fmapeak" ;;
+        avx2) "$work/fmapeak" ymm ;;
+        esac
+    fi
+}
 echo "bench: clock and FMA peak"
 peak >"$work/fmapeak.txt"
 
@@ -137,16 +145,7 @@ calib_frames=$fix/calib224x224.u8
 [ -f "$calib_frames" ] || { echo "bench: $calib_frames missing (make fixtures)" >&2; exit 1; }
 rm -rf "$work/calib"
 mkdir -p "$work/calib"
-"$PYTHON" - "$calib_frames" "$work/calib" <<'EOF'
-import sys
-from PIL import Image
-src, dst = sys.argv[1], sys.argv[2]
-size = 224 * 224 * 3
-with open(src, "rb") as f:
-    data = f.read()
-for i in range(min(100, len(data) // size)):
-    Image.frombytes("RGB", (224, 224), data[i * size:(i + 1) * size]).save(f"{dst}/{i:03d}.png")
-EOF
+"$PYTHON" "$here/calib_frames.py" "$calib_frames" "$work/calib"
 calib_of() { printf '%s/%s.calib' "$work" "$1"; }
 for m in $MODELS; do
     name=${m%%:*}

@@ -34,12 +34,6 @@ typedef struct cfg_vec3 {
     int set;
 } cfg_vec3;
 
-/* Enum values follow the engine's order (engine/engine.h) so the mapping in
- * main stays a line per value; main should still map them by name. */
-enum { CFG_PREC_FP32 = 0, CFG_PREC_BF16, CFG_PREC_INT8, CFG_PREC_AUTO, CFG_PREC_FP16 };
-enum { CFG_BACKEND_AUTO = 0, CFG_BACKEND_ONEDNN, CFG_BACKEND_XNNPACK };
-enum { CFG_RESIZE_MODEL = 0, CFG_RESIZE_SHORT_CROP, CFG_RESIZE_STRETCH };
-enum { CFG_ORDER_MODEL = -1, CFG_ORDER_RGB = 0, CFG_ORDER_BGR = 1 };
 enum { CFG_TRANSPORT_TCP = 0, CFG_TRANSPORT_UDP, CFG_TRANSPORT_AUTO };
 enum { CFG_PUBLISH_EVERY = 0, CFG_PUBLISH_CHANGE };
 enum { CFG_SKIP_AUTO = 0, CFG_SKIP_NONE };
@@ -58,7 +52,8 @@ enum { CFG_URL_RTSP = 0, CFG_URL_HTTP, CFG_URL_FILE, CFG_URL_DEVICE };
 typedef struct cfg_daemon {
     char *socket;              /* used when systemd passes no socket */
     unsigned socket_mode;      /* never has o+w or bits above 0777 */
-    cfg_cpus inference_cpus;   /* after load: never empty (all usable CPUs) */
+    cfg_cpus inference_cpus;   /* after load: never empty (empty in the file: the
+                                  upper half of the usable CPUs, at least one) */
     cfg_cpus decode_cpus;      /* count == 0: ingest threads not pinned */
     int max_batch;             /* after load: 1..CFG_MAX_BATCH */
     int queue_frames;          /* per stream, waiting for inference */
@@ -72,13 +67,13 @@ typedef struct cfg_daemon {
 typedef struct cfg_model {
     char *path;                /* .onnx file or Paddle inference folder */
     char *labels;              /* "" = from the model, else class numbers */
-    int precision;             /* CFG_PREC_* */
-    int backend;               /* CFG_BACKEND_* */
-    int resize;                /* CFG_RESIZE_* */
+    int precision;             /* eng_precision (engine/engine.h owns the values) */
+    int backend;               /* eng_backend */
+    int resize;                /* eng_resize */
     int top_k;
     cfg_vec3 mean, std;        /* unset = the model's, else ImageNet */
     double scale;              /* 0 = the model's, else 1/255 */
-    int channel_order;         /* CFG_ORDER_* */
+    int channel_order;         /* eng_order; ENG_ORDER_MODEL = the model's */
     char *calibration;         /* "" = next to the model */
 } cfg_model;
 
@@ -98,13 +93,41 @@ typedef struct cfg_stream {
     int loop, realtime, enabled;
     double open_timeout, stall_timeout;   /* seconds */
     double backoff_min, backoff_max;      /* seconds, min <= max */
+    double auth_backoff_max;   /* seconds: after a refused login (401, 403) */
     int decode_skip;           /* CFG_SKIP_* */
     int deblock;               /* run the in-loop deblocking filter */
 } cfg_stream;
 
+/* [mqtt]: the broker the MQTT sink publishes to (daemon/sink_mqtt.c). */
+typedef struct cfg_mqtt {
+    int line;                  /* of the section header, for messages; 0 = none */
+    char *host;                /* "" = no MQTT */
+    int port;
+    char *client_id;           /* "" = "lcnetd-" + the topic prefix */
+    char *username;            /* "" = none */
+    char *password_file;       /* "" = none; the sink reads it, the secret is
+                                  never kept here */
+    char *ca_file;             /* set: TLS, the broker's certificate checked against it */
+    char *cert_file, *key_file;   /* a client certificate, both or neither */
+    int keepalive;             /* seconds */
+    int qos;                   /* 0 or 1 */
+    char *topic_prefix;        /* "" = "lcnetd/<hostname>" */
+    int queue;                 /* messages held for the broker at most */
+    double backoff_min, backoff_max;   /* seconds, min <= max */
+    int homeassistant;         /* publish Home Assistant discovery */
+    char *homeassistant_prefix;
+} cfg_mqtt;
+
+/* [metrics]: the Prometheus endpoint (daemon/sink_metrics.c). */
+typedef struct cfg_metrics {
+    char *listen;              /* "ADDRESS:PORT"; "" = off */
+} cfg_metrics;
+
 typedef struct cfg {
     cfg_daemon daemon;
     cfg_model model;
+    cfg_mqtt mqtt;
+    cfg_metrics metrics;
     cfg_stream *streams;       /* in file order; none is valid (idle daemon) */
     int nstreams;
 } cfg;
@@ -132,6 +155,12 @@ enum { CFG_DIFF_LIVE = 1, CFG_DIFF_RESTART = 2 };
 int cfg_daemon_diff(const cfg_daemon *old, const cfg_daemon *next,
                     char *restart_keys, size_t len);
 
+/* A password_file's first line, without its line end.  CFG_OK with *out
+ * (malloc'd: wipe it before freeing); CFG_EIO with *err_no; CFG_PW_EMPTY,
+ * CFG_PW_LONG (longer than CFG_PASSWORD_MAX bytes) or CFG_ENOMEM. */
+enum { CFG_PASSWORD_MAX = 1024, CFG_PW_EMPTY = -4, CFG_PW_LONG = -5 };
+int cfg_read_password(const char *path, char **out, int *err_no);
+
 /* "0,2-3" form of a CPU list, for log lines.  Returns the length it needed,
  * like snprintf. */
 int cfg_cpus_format(const cfg_cpus *c, char *buf, size_t len);
@@ -140,7 +169,7 @@ int cfg_cpus_format(const cfg_cpus *c, char *buf, size_t len);
  * lcnetd.ini(5) complete.  Fills *d for key i and returns 0; returns -1
  * once i is past the last key. */
 typedef struct cfg_doc {
-    const char *section;       /* "daemon", "model" or "stream:NAME" */
+    const char *section;       /* "daemon", "model", "stream:NAME", "mqtt", "metrics" */
     const char *key;
     const char *type;          /* "path", "integer", "CPU list", ... */
     const char *def;           /* as written in a file; "" = empty */

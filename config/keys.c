@@ -1,7 +1,7 @@
 /* keys.c: the lcnetd.ini schema, one row per key.
  *
  * Adding a key is one row here, a field in config.h and an entry in
- * lcnetd.ini(5); tests/test_config.c fails until the man page has it.
+ * lcnetd.ini(5); tests/test_config_docs.c fails until the man page has it.
  * Ranges are what still makes sense on real hardware and streams, wide
  * enough not to get in an operator's way, narrow enough to catch a slipped
  * digit or a value in the wrong unit.
@@ -11,31 +11,35 @@
 #include <syslog.h>
 
 #include "config/table.h"
+#include "engine/engine.h"
 
 #define D(f) offsetof(cfg_daemon, f)
 #define M(f) offsetof(cfg_model, f)
 #define S(f) offsetof(cfg_stream, f)
+#define Q(f) offsetof(cfg_mqtt, f)
+#define P(f) offsetof(cfg_metrics, f)
 
 /* Stored as syslog priorities so the logger can use them unchanged. */
 static const cfg_word log_levels[] = {
     { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE },
     { "warning", LOG_WARNING }, { "error", LOG_ERR }, { NULL, 0 },
 };
+/* The engine owns these four: the words map straight to its values. */
 static const cfg_word precisions[] = {
-    { "fp32", CFG_PREC_FP32 }, { "bf16", CFG_PREC_BF16 }, { "fp16", CFG_PREC_FP16 },
-    { "int8", CFG_PREC_INT8 }, { "auto", CFG_PREC_AUTO }, { NULL, 0 },
+    { "fp32", ENG_PREC_FP32 }, { "bf16", ENG_PREC_BF16 }, { "fp16", ENG_PREC_FP16 },
+    { "int8", ENG_PREC_INT8 }, { "auto", ENG_PREC_AUTO }, { NULL, 0 },
 };
 static const cfg_word backends[] = {
-    { "auto", CFG_BACKEND_AUTO }, { "onednn", CFG_BACKEND_ONEDNN },
-    { "xnnpack", CFG_BACKEND_XNNPACK }, { NULL, 0 },
+    { "auto", ENG_BACKEND_AUTO }, { "onednn", ENG_BACKEND_ONEDNN },
+    { "xnnpack", ENG_BACKEND_XNNPACK }, { NULL, 0 },
 };
 static const cfg_word resizes[] = {
-    { "model", CFG_RESIZE_MODEL }, { "short-crop", CFG_RESIZE_SHORT_CROP },
-    { "stretch", CFG_RESIZE_STRETCH }, { NULL, 0 },
+    { "model", ENG_RESIZE_DEFAULT }, { "short-crop", ENG_RESIZE_SHORT_CROP },
+    { "stretch", ENG_RESIZE_STRETCH }, { NULL, 0 },
 };
 static const cfg_word orders[] = {
-    { "model", CFG_ORDER_MODEL }, { "rgb", CFG_ORDER_RGB },
-    { "bgr", CFG_ORDER_BGR }, { NULL, 0 },
+    { "model", ENG_ORDER_MODEL }, { "rgb", ENG_ORDER_RGB },
+    { "bgr", ENG_ORDER_BGR }, { NULL, 0 },
 };
 static const cfg_word transports[] = {
     { "tcp", CFG_TRANSPORT_TCP }, { "udp", CFG_TRANSPORT_UDP },
@@ -59,7 +63,8 @@ static const cfg_key daemon_keys[] = {
       "permissions of that socket; never writable by others" },
     { "inference_cpus", CFG_T_CPUS, D(inference_cpus), 0, 0, "",
       CFG_F_RESTART, NULL,
-      "CPUs for inference; their number is the thread count; empty = upper half" },
+      "CPUs for inference; their number is the thread count; empty = the upper half of the CPUs "
+      "the daemon may run on (the highest-numbered, rounded down, at least one)" },
     { "decode_cpus", CFG_T_CPUS, D(decode_cpus), 0, 0, "",
       CFG_F_RESTART, NULL,
       "CPUs for stream ingest and decoding; empty = not pinned" },
@@ -124,17 +129,20 @@ static const cfg_key stream_keys[] = {
     { "hysteresis", CFG_T_INT, S(hysteresis), 1, 1000, "3", 0, NULL,
       "publish=change: frames a new top-1 label must hold" },
     { "loop", CFG_T_BOOL, S(loop), 0, 0, "no", 0, NULL,
-      "files: start again at the end" },
+      "files and sources with a duration: start again at the end" },
     { "realtime", CFG_T_BOOL, S(realtime), 0, 0, "yes", 0, NULL,
-      "files: play at their frame rate; no = as fast as inference goes" },
+      "files and sources with a duration: play at their frame rate; no = as fast as inference "
+      "goes" },
     { "open_timeout", CFG_T_DOUBLE, S(open_timeout), 0.1, 600, "10", 0, NULL,
       "seconds to open the source before retrying" },
     { "stall_timeout", CFG_T_DOUBLE, S(stall_timeout), 0.5, 3600, "10", 0, NULL,
-      "seconds without a frame before reconnecting" },
+      "seconds without a video packet before reconnecting" },
     { "backoff_min", CFG_T_DOUBLE, S(backoff_min), 0.01, 3600, "0.5", 0, NULL,
       "first reconnect delay in seconds" },
     { "backoff_max", CFG_T_DOUBLE, S(backoff_max), 0.01, 86400, "30", 0, NULL,
       "longest reconnect delay in seconds; at least backoff_min" },
+    { "auth_backoff_max", CFG_T_DOUBLE, S(auth_backoff_max), 1, 86400, "600", 0, NULL,
+      "longest delay in seconds after a refused login; the first is 30 s, or this if less" },
     { "decode_skip", CFG_T_ENUM, S(decode_skip), 0, 0, "auto", 0, skips,
       "may frames sample_fps drops skip decoding" },
     { "deblock", CFG_T_BOOL, S(deblock), 0, 0, "no", 0, NULL,
@@ -143,10 +151,59 @@ static const cfg_key stream_keys[] = {
       "no = keep the section but do not run the stream" },
 };
 
+/* A reload applies every [mqtt] change: the MQTT sink reconnects with the
+ * new settings, and the streams keep running. */
+static const cfg_key mqtt_keys[] = {
+    { "host", CFG_T_NAME, Q(host), 0, 253, "", CFG_F_EMPTY_OK, NULL,
+      "broker's host name or address; empty = no MQTT" },
+    { "port", CFG_T_INT, Q(port), 1, 65535, "1883", 0, NULL,
+      "broker's port (8883 is the usual one for TLS)" },
+    { "client_id", CFG_T_NAME, Q(client_id), 0, 128, "", CFG_F_EMPTY_OK, NULL,
+      "MQTT client id; empty = lcnetd- and the topic prefix" },
+    { "username", CFG_T_NAME, Q(username), 0, 256, "", CFG_F_EMPTY_OK, NULL,
+      "user name to log in with; empty = anonymous" },
+    { "password_file", CFG_T_PATH, Q(password_file), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "file whose first line is the password of username; empty = none" },
+    { "ca_file", CFG_T_PATH, Q(ca_file), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "CA certificates (PEM) the broker's certificate must chain to; set = TLS" },
+    { "cert_file", CFG_T_PATH, Q(cert_file), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "TLS client certificate (PEM); with key_file" },
+    { "key_file", CFG_T_PATH, Q(key_file), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "private key of cert_file (PEM, not encrypted)" },
+    { "keepalive", CFG_T_INT, Q(keepalive), 5, 3600, "30", 0, NULL,
+      "seconds between pings; a broker silent for 1.5 times this is taken as gone" },
+    { "qos", CFG_T_INT, Q(qos), 0, 1, "0", 0, NULL,
+      "MQTT quality of service of every message, 0 or 1" },
+    { "topic_prefix", CFG_T_TOPIC, Q(topic_prefix), 0, 200, "", CFG_F_EMPTY_OK, NULL,
+      "first levels of every topic; empty = lcnetd/ and the host name" },
+    { "queue", CFG_T_INT, Q(queue), 16, 1000000, "1000", 0, NULL,
+      "messages held while the broker is slow or away; beyond, the oldest are dropped" },
+    { "backoff_min", CFG_T_DOUBLE, Q(backoff_min), 0.1, 3600, "1", 0, NULL,
+      "first reconnect delay in seconds" },
+    { "backoff_max", CFG_T_DOUBLE, Q(backoff_max), 0.1, 86400, "60", 0, NULL,
+      "longest reconnect delay in seconds, and the delay after a refused login" },
+    { "homeassistant", CFG_T_BOOL, Q(homeassistant), 0, 0, "no", 0, NULL,
+      "publish Home Assistant discovery: one sensor per stream" },
+    { "homeassistant_prefix", CFG_T_TOPIC, Q(homeassistant_prefix), 0, 200, "homeassistant",
+      0, NULL, "Home Assistant's discovery prefix" },
+};
+
+static const cfg_key metrics_keys[] = {
+    { "listen", CFG_T_LISTEN, P(listen), 0, 0, "", CFG_F_EMPTY_OK, NULL,
+      "address and port of the Prometheus endpoint, like 127.0.0.1:9464; empty = off" },
+};
+
 #define NKEYS(a) ((int)(sizeof a / sizeof a[0]))
-const cfg_section cfg_sec_daemon = { "daemon", daemon_keys, NKEYS(daemon_keys) };
-const cfg_section cfg_sec_model = { "model", model_keys, NKEYS(model_keys) };
-const cfg_section cfg_sec_stream = { "stream", stream_keys, NKEYS(stream_keys) };
+const cfg_section cfg_sec_daemon = { "daemon", daemon_keys, NKEYS(daemon_keys),
+                                     offsetof(cfg, daemon) };
+const cfg_section cfg_sec_model = { "model", model_keys, NKEYS(model_keys),
+                                    offsetof(cfg, model) };
+const cfg_section cfg_sec_stream = { "stream", stream_keys, NKEYS(stream_keys), 0 };
+const cfg_section cfg_sec_mqtt = { "mqtt", mqtt_keys, NKEYS(mqtt_keys), offsetof(cfg, mqtt) };
+const cfg_section cfg_sec_metrics = { "metrics", metrics_keys, NKEYS(metrics_keys),
+                                      offsetof(cfg, metrics) };
+const cfg_section *const cfg_singles[] = { &cfg_sec_daemon, &cfg_sec_model, &cfg_sec_mqtt,
+                                           &cfg_sec_metrics, NULL };
 
 const cfg_key *cfg_sec_key(const cfg_section *s, const char *name)
 {
@@ -193,7 +250,7 @@ int cfg_sec_equal(const cfg_section *s, const void *a, const void *b)
 int cfg_doc_get(int i, cfg_doc *d)
 {
     static const cfg_section *const secs[] = {
-        &cfg_sec_daemon, &cfg_sec_model, &cfg_sec_stream,
+        &cfg_sec_daemon, &cfg_sec_model, &cfg_sec_stream, &cfg_sec_mqtt, &cfg_sec_metrics,
     };
     if (i < 0)
         return -1;

@@ -31,7 +31,6 @@ enum {
     ERR_KEEP = 64,             /* errors held for sorting */
     ERR_SHOW = 5,              /* errors written to the caller's buffer */
     STREAM_NAME_MAX = 64,
-    PASSWORD_MAX = 1024,       /* password_file's first line */
     SECTION_KEYS_MAX = 32,
 };
 
@@ -67,7 +66,8 @@ typedef struct parser {
     int sec_line, sec_errors;
     char label[80];            /* "daemon", "stream:yard" */
     int set_at[SECTION_KEYS_MAX];
-    int daemon_line, model_line, outside_reported;
+    int single_line[8];        /* of each cfg_singles[] section, once seen */
+    int outside_reported;
     perr errs[ERR_KEEP];
     int nkept, nerr;
 } parser;
@@ -115,7 +115,7 @@ static void *sec_base(parser *p)
 {
     if (p->stream >= 0)
         return &p->c->streams[p->stream];
-    return p->schema == &cfg_sec_daemon ? (void *)&p->c->daemon : (void *)&p->c->model;
+    return (char *)p->c + p->schema->base;
 }
 
 static int key_index(const cfg_section *s, const char *name)
@@ -124,61 +124,15 @@ static int key_index(const cfg_section *s, const char *name)
     return k ? (int)(k - s->keys) : -1;
 }
 
-/* The CPUs this process may run on: what systemd's CPUAffinity=, a cpuset
- * or taskset left it, which is what pinning can use. */
-static void usable_cpus(cfg_cpus *out)
-{
-    CPU_ZERO(&out->set);
-    if (sched_getaffinity(0, sizeof out->set, &out->set) < 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        CPU_ZERO(&out->set);
-        for (long i = 0; i < (n > 0 ? n : 1) && i < CPU_SETSIZE; i++)
-            CPU_SET(i, &out->set);
-    }
-    out->count = CPU_COUNT(&out->set);
-}
-
-/* The upper half of the usable CPUs (at least one): an OpenMP team that
- * shares its cores with decoders waits at every barrier for a descheduled
- * member, so inference and decoding get cores of their own by default. */
-static void default_inference_cpus(cfg_cpus *out)
-{
-    cfg_cpus all;
-    int n, keep, seen = 0;
-    usable_cpus(&all);
-    n = all.count;
-    keep = n > 1 ? n / 2 : 1;
-    CPU_ZERO(&out->set);
-    for (int i = CPU_SETSIZE - 1; i >= 0 && seen < keep; i--)
-        if (CPU_ISSET(i, &all.set)) {
-            CPU_SET(i, &out->set);
-            seen++;
-        }
-    out->count = CPU_COUNT(&out->set);
-}
-
 static void check_cpus(parser *p, const char *key)
 {
     int i = key_index(&cfg_sec_daemon, key);
     const cfg_key *k = &cfg_sec_daemon.keys[i];
     const cfg_cpus *want = (const cfg_cpus *)((const char *)&p->c->daemon + k->off);
-    cfg_cpus avail, missing;
-    cpu_set_t other;
-    char m[256], a[256];
+    char why[600];
 
-    if (!p->set_at[i] || want->count == 0)
-        return;
-    usable_cpus(&avail);
-    CPU_XOR(&other, &want->set, &avail.set);
-    CPU_AND(&missing.set, &other, &want->set);
-    missing.count = CPU_COUNT(&missing.set);
-    if (!missing.count)
-        return;
-    cfg_cpus_format(&missing, m, sizeof m);
-    cfg_cpus_format(&avail, a, sizeof a);
-    add_error(p, p->set_at[i], "[daemon] %s: CPU%s %s %s not available to this process "
-              "(available: %s)", key, missing.count > 1 ? "s" : "", m,
-              missing.count > 1 ? "are" : "is", a);
+    if (p->set_at[i] && cfg_cpus_check(want, why, sizeof why) < 0)
+        add_error(p, p->set_at[i], "[daemon] %s: %s", key, why);
 }
 
 /* password_file: its first line, without the line end.  Messages name the
@@ -186,8 +140,7 @@ static void check_cpus(parser *p, const char *key)
 static void read_password(parser *p, cfg_stream *st)
 {
     int at = p->set_at[key_index(&cfg_sec_stream, "password_file")];
-    char buf[PASSWORD_MAX + 2];
-    FILE *f;
+    int e;
 
     if (!st->password_file || !st->password_file[0])
         return;
@@ -196,36 +149,23 @@ static void read_password(parser *p, cfg_stream *st)
                   "rtsp://, rtsps://, http:// or https:// url with it)", p->label);
         return;
     }
-    if (!(f = fopen(st->password_file, "re"))) {
-        int e = errno;
+    switch (cfg_read_password(st->password_file, &st->password, &e)) {
+    case CFG_EIO:
         add_error(p, at, "[%s] password_file: cannot read %s: %s", p->label,
                   st->password_file, strerror(e));
-        return;
-    }
-    errno = 0;
-    if (!fgets(buf, sizeof buf, f)) {
-        int e = ferror(f) ? (errno ? errno : EIO) : 0;
-        fclose(f);
-        if (e) {
-            add_error(p, at, "[%s] password_file: cannot read %s: %s", p->label,
-                      st->password_file, strerror(e));
-            return;
-        }
-        buf[0] = '\0';
-    } else {
-        fclose(f);
-    }
-    size_t n = strcspn(buf, "\r\n");
-    buf[n] = '\0';
-    if (n > PASSWORD_MAX)
+        break;
+    case CFG_PW_LONG:
         add_error(p, at, "[%s] password_file: the first line of %s is longer than %d bytes",
-                  p->label, st->password_file, PASSWORD_MAX);
-    else if (n == 0)
+                  p->label, st->password_file, CFG_PASSWORD_MAX);
+        break;
+    case CFG_PW_EMPTY:
         add_error(p, at, "[%s] password_file: %s is empty (expected the password on its "
                   "first line)", p->label, st->password_file);
-    else if (!(st->password = strdup(buf)))
+        break;
+    case CFG_ENOMEM:
         p->oom = 1;
-    explicit_bzero(buf, sizeof buf);
+        break;
+    }
 }
 
 static void check_backoff(parser *p, const cfg_stream *st)
@@ -244,6 +184,40 @@ static void check_backoff(parser *p, const cfg_stream *st)
         add_error(p, p->set_at[imin], "[%s] backoff_min: %g is above backoff_max %g, "
                   "its default (expected at most backoff_max, or set backoff_max too)",
                   p->label, st->backoff_min, st->backoff_max);
+}
+
+/* [mqtt]'s keys that only make sense together.  The password file is read
+ * by the MQTT sink, not here: a broker's password going stale must not stop
+ * the streams (--check-config reads it, see daemon/sinks.c). */
+static void check_mqtt(parser *p)
+{
+    cfg_mqtt *m = &p->c->mqtt;
+#define AT_KEY(name) p->set_at[key_index(&cfg_sec_mqtt, name)]
+    m->line = p->sec_line;
+    if (m->backoff_max < m->backoff_min)
+        add_error(p, AT_KEY("backoff_max") ? AT_KEY("backoff_max") : AT_KEY("backoff_min"),
+                  "[mqtt] backoff_max: %g is below backoff_min %g (expected at least "
+                  "backoff_min)", m->backoff_max, m->backoff_min);
+    if (m->password_file[0] && !m->username[0])
+        add_error(p, AT_KEY("password_file"), "[mqtt] password_file: no username "
+                  "(MQTT sends a password only with a user name; set username too)");
+    if (!m->cert_file[0] != !m->key_file[0])
+        add_error(p, AT_KEY(m->cert_file[0] ? "cert_file" : "key_file"), "[mqtt] %s: "
+                  "given without %s (expected both or neither)",
+                  m->cert_file[0] ? "cert_file" : "key_file",
+                  m->cert_file[0] ? "key_file" : "cert_file");
+    else if (m->cert_file[0] && !m->ca_file[0])
+        add_error(p, AT_KEY("cert_file"), "[mqtt] cert_file: a client certificate needs "
+                  "TLS (set ca_file to the broker's CA)");
+    if (!m->host[0])
+        for (int i = 0; i < cfg_sec_mqtt.nkeys; i++)
+            if (p->set_at[i] && i != key_index(&cfg_sec_mqtt, "host")) {
+                add_error(p, p->set_at[i], "[mqtt] %s: set, but host is empty (expected "
+                          "host = the broker, or the section left out)",
+                          cfg_sec_mqtt.keys[i].name);
+                break;
+            }
+#undef AT_KEY
 }
 
 /* Checks that need the whole section: required keys, keys that bound each
@@ -271,9 +245,12 @@ static void finish_section(parser *p)
             check_backoff(p, st);
             read_password(p, st);
         }
-    } else if (p->schema == &cfg_sec_daemon && !p->sec_errors) {
+    } else if (p->schema == &cfg_sec_daemon) {
+        /* each list on its own: another key's error hides nothing here */
         check_cpus(p, "inference_cpus");
         check_cpus(p, "decode_cpus");
+    } else if (p->schema == &cfg_sec_mqtt && !p->sec_errors) {
+        check_mqtt(p);
     }
 }
 
@@ -338,21 +315,21 @@ static void open_stream(parser *p, const char *id)
 
 static void unknown_section(parser *p, const char *name)
 {
-    static const char *const known[] = { "daemon", "model", "stream" };
+    static const char *const known[] = { "daemon", "model", "mqtt", "metrics", "stream" };
     char hint[120] = "", head[72], rest[72];
     size_t hl = strcspn(name, ": -_.");
 
     snprintf(head, sizeof head, "%.*s", (int)(hl < 64 ? hl : 64), name);
     clean(name + hl + (name[hl] != '\0'), rest, sizeof rest);
-    const char *near = cfg_suggest(name, known, sizeof known[0], 2);
+    const char *near = cfg_suggest(name, known, sizeof known[0], 4);
     if (near)
         snprintf(hint, sizeof hint, "; did you mean [%s]?", near);
-    else if (cfg_suggest(head, known + 2, sizeof known[0], 1) && *rest)
+    else if (cfg_suggest(head, known + 4, sizeof known[0], 1) && *rest)
         snprintf(hint, sizeof hint, "; did you mean [stream:%s]?", rest);
     else if (strcasecmp(name, "stream") == 0)
         snprintf(hint, sizeof hint, "; a stream needs a name: [stream:NAME]");
-    add_error(p, p->line, "[%s]: unknown section (expected [daemon], [model] or "
-              "[stream:NAME])%s", p->label, hint);
+    add_error(p, p->line, "[%s]: unknown section (expected [daemon], [model], [mqtt], "
+              "[metrics] or [stream:NAME])%s", p->label, hint);
 }
 
 static char *trim(char *s)
@@ -392,11 +369,12 @@ static void on_section(parser *p, char *s)
         add_error(p, p->line, "[%s]: unexpected %s after the ] (expected a comment "
                   "or nothing)", p->label, shown);
     }
-    if (strcmp(name, "daemon") == 0)
-        open_single(p, &cfg_sec_daemon, &p->daemon_line);
-    else if (strcmp(name, "model") == 0)
-        open_single(p, &cfg_sec_model, &p->model_line);
-    else if (strncmp(name, "stream:", 7) == 0)
+    for (int i = 0; cfg_singles[i]; i++)
+        if (strcmp(name, cfg_singles[i]->name) == 0) {
+            open_single(p, cfg_singles[i], &p->single_line[i]);
+            return;
+        }
+    if (strncmp(name, "stream:", 7) == 0)
         open_stream(p, name + 7);
     else
         unknown_section(p, name);
@@ -422,7 +400,8 @@ static void on_key_error(parser *p, const char *key, const char *why)
 static void unknown_key(parser *p, const char *name)
 {
     static const cfg_section *const all[] = { &cfg_sec_daemon, &cfg_sec_model,
-                                              &cfg_sec_stream };
+                                              &cfg_sec_stream, &cfg_sec_mqtt,
+                                              &cfg_sec_metrics };
     char hint[120] = "";
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (all[i] != p->schema && cfg_sec_key(all[i], name)) {
@@ -651,12 +630,13 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
         ret = CFG_ENOMEM;
         goto end;
     }
-    if ((ret = cfg_sec_defaults(&cfg_sec_daemon, &c->daemon, why, sizeof why)) < 0 ||
-        (ret = cfg_sec_defaults(&cfg_sec_model, &c->model, why, sizeof why)) < 0) {
-        if (ret == CFG_EINVAL)
-            snprintf(err, errlen, "%s", why);
-        goto end;
-    }
+    for (int i = 0; cfg_singles[i]; i++)
+        if ((ret = cfg_sec_defaults(cfg_singles[i], (char *)c + cfg_singles[i]->base, why,
+                                    sizeof why)) < 0) {
+            if (ret == CFG_EINVAL)
+                snprintf(err, errlen, "%s", why);
+            goto end;
+        }
     int rc = ini_parse_stream(read_line, p, on_key, p);
     check_pending(p);
     finish_section(p);
@@ -679,7 +659,7 @@ static int load(cfg **out, parser *p, char *err, size_t errlen)
         ret = CFG_EINVAL;
     } else {
         if (c->daemon.inference_cpus.count == 0)
-            default_inference_cpus(&c->daemon.inference_cpus);
+            cfg_cpus_default_inference(&c->daemon.inference_cpus);
         /* One frame per thread: on one thread a batch costs what its frames
          * cost one by one (docs/benchmarks.md), so batching would only hold
          * the first frame back for the others. */
@@ -748,8 +728,8 @@ void cfg_free(cfg *c)
 {
     if (!c)
         return;
-    cfg_sec_free(&cfg_sec_daemon, &c->daemon);
-    cfg_sec_free(&cfg_sec_model, &c->model);
+    for (int i = 0; cfg_singles[i]; i++)
+        cfg_sec_free(cfg_singles[i], (char *)c + cfg_singles[i]->base);
     for (int i = 0; i < c->nstreams; i++) {
         cfg_sec_free(&cfg_sec_stream, &c->streams[i]);
         free(c->streams[i].name);

@@ -22,6 +22,9 @@ typedef enum {
     CFG_T_MODE,     /* unsigned, octal permission bits */
     CFG_T_CPUS,     /* cfg_cpus */
     CFG_T_VEC3,     /* cfg_vec3, each value in [min, max] */
+    CFG_T_NAME,     /* char *, printable, no blanks; max = longest allowed */
+    CFG_T_TOPIC,    /* char *, MQTT topic levels without wildcards; max as NAME */
+    CFG_T_LISTEN,   /* char *, "ADDRESS:PORT", a numeric IPv4 or [IPv6] address */
 } cfg_type;
 
 enum {
@@ -48,13 +51,17 @@ typedef struct cfg_key {
 } cfg_key;
 
 typedef struct cfg_section {
-    const char *name;        /* "daemon", "model", "stream" */
+    const char *name;        /* "daemon", "model", "stream", "mqtt", "metrics" */
     const cfg_key *keys;
     int nkeys;
+    size_t base;             /* where its struct sits in cfg; unused for streams */
 } cfg_section;
 
 /* keys.c */
-extern const cfg_section cfg_sec_daemon, cfg_sec_model, cfg_sec_stream;
+extern const cfg_section cfg_sec_daemon, cfg_sec_model, cfg_sec_stream, cfg_sec_mqtt,
+    cfg_sec_metrics;
+/* The sections written once, as [name]: NULL-terminated. */
+extern const cfg_section *const cfg_singles[];
 const cfg_key *cfg_sec_key(const cfg_section *s, const char *name);
 int cfg_sec_defaults(const cfg_section *s, void *base, char *why, size_t len);
 void cfg_sec_free(const cfg_section *s, void *base);
@@ -73,6 +80,19 @@ int cfg_url_kind(const char *url);
  * password. */
 void cfg_value_show(const char *text, char *buf, size_t len);
 int cfg_cpus_parse(cfg_cpus *c, const char *text, char *why, size_t len);
+
+/* cpus.c: the CPUs this process may run on (its affinity mask); the
+ * default inference CPUs (the upper half of those); and whether a list
+ * names only CPUs pinning can use: 0, or CFG_EINVAL with the reason
+ * ("CPU 7 does not exist on this machine ...") in why. */
+void cfg_cpus_usable(cfg_cpus *out);
+void cfg_cpus_default_inference(cfg_cpus *out);
+int cfg_cpus_check(const cfg_cpus *want, char *why, size_t len);
+
+/* value_text.c: CFG_T_NAME, CFG_T_TOPIC and CFG_T_LISTEN, checked like
+ * cfg_value_set checks the others; their range text. */
+int cfg_text_check(const cfg_key *k, const char *text, char *why, size_t len);
+void cfg_text_range(const cfg_key *k, char *buf, size_t len);
 
 /* suggest.c: of `n` candidates, each a struct `stride` bytes long that
  * starts with its name (cfg_key, cfg_word, or a plain const char *), the

@@ -37,6 +37,9 @@ const char *cfg_type_name(cfg_type t)
     case CFG_T_MODE: return "octal mode";
     case CFG_T_CPUS: return "CPU list";
     case CFG_T_VEC3: return "three numbers";
+    case CFG_T_NAME: return "text";
+    case CFG_T_TOPIC: return "MQTT topic";
+    case CFG_T_LISTEN: return "address:port";
     }
     return "?";
 }
@@ -126,6 +129,11 @@ void cfg_value_range(const cfg_key *k, char *buf, size_t len)
         number_range(k, r, sizeof r);
         snprintf(buf, len, "three numbers like 0.485,0.456,0.406, each %s%s%s",
                  k->flags & CFG_F_ABOVE_MIN ? "" : "in ", r, empty);
+        return;
+    case CFG_T_NAME:
+    case CFG_T_TOPIC:
+    case CFG_T_LISTEN:
+        cfg_text_range(k, buf, len);
         return;
     }
     snprintf(buf, len, "?");
@@ -551,6 +559,12 @@ int cfg_value_set(const cfg_key *k, void *base, const char *text,
         return cfg_cpus_parse(AT(base, k, cfg_cpus), text, why, len);
     case CFG_T_VEC3:
         return read_vec3(k, base, text, why, len);
+    case CFG_T_NAME:
+    case CFG_T_TOPIC:
+    case CFG_T_LISTEN:
+        if ((ret = cfg_text_check(k, text, why, len)) < 0)
+            return ret;
+        return set_string(AT(base, k, char *), text);
     }
     snprintf(why, len, "key has no type");
     return CFG_EINVAL;
@@ -558,7 +572,8 @@ int cfg_value_set(const cfg_key *k, void *base, const char *text,
 
 void cfg_value_free(const cfg_key *k, void *base)
 {
-    if (k->type == CFG_T_PATH || k->type == CFG_T_URL) {
+    if (k->type == CFG_T_PATH || k->type == CFG_T_URL || k->type == CFG_T_NAME ||
+        k->type == CFG_T_TOPIC || k->type == CFG_T_LISTEN) {
         free(*AT(base, k, char *));
         *AT(base, k, char *) = NULL;
     }
@@ -568,7 +583,10 @@ int cfg_value_equal(const cfg_key *k, const void *a, const void *b)
 {
     switch (k->type) {
     case CFG_T_PATH:
-    case CFG_T_URL: {
+    case CFG_T_URL:
+    case CFG_T_NAME:
+    case CFG_T_TOPIC:
+    case CFG_T_LISTEN: {
         const char *x = *CAT(a, k, char *), *y = *CAT(b, k, char *);
         return strcmp(x ? x : "", y ? y : "") == 0;
     }

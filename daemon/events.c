@@ -3,6 +3,7 @@
 #include "daemon/events.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "daemon/json.h"
@@ -21,6 +22,13 @@ static void time_now(json_buf *b)
     json_time(b, &ts);
 }
 
+static void time_at(json_buf *b, int64_t us)
+{
+    struct timespec ts = ts_of(us);
+    json_key(b, "time");
+    json_time(b, &ts);
+}
+
 static char *finish(json_buf *b, size_t *len)
 {
     json_end(b);
@@ -28,119 +36,130 @@ static char *finish(json_buf *b, size_t *len)
     return json_take(b);
 }
 
-char *ev_stream_state(const char *stream, const char *state, const char *reason, double retry_s,
-                      size_t *len)
+char *ev_stream_state(const snk_event *e, size_t *len)
 {
     json_buf b = JSON_BUF_INIT;
     json_begin(&b);
     json_key(&b, "event");
     json_str(&b, "stream");
     json_key(&b, "stream");
-    json_str(&b, stream);
+    json_str(&b, e->stream);
     json_key(&b, "state");
-    json_str(&b, state);
-    if (reason) {
+    json_str(&b, e->state.state);
+    if (e->state.reason) {
         json_key(&b, "reason");
-        json_str(&b, reason);
+        json_str(&b, e->state.reason);
     }
-    if (retry_s >= 0) {
+    if (e->state.retry_s >= 0) {
         json_key(&b, "retry_in");
-        json_num(&b, retry_s);
+        json_num(&b, e->state.retry_s);
     }
-    time_now(&b);
+    time_at(&b, e->time_us);
     return finish(&b, len);
 }
 
-char *ev_label(const lc_stream *s, const lc_frame *f, double latency_ms, const eng_top *top, int k,
-               const eng_labels *labels, size_t *len)
+char *ev_label(const snk_event *e, size_t *len)
 {
     json_buf b = JSON_BUF_INIT;
-    struct timespec ts = ts_of(f->capture_us);
+    struct timespec ts = ts_of(e->label.capture_us);
     json_begin(&b);
     json_key(&b, "event");
     json_str(&b, "label");
     json_key(&b, "stream");
-    json_str(&b, s->cfg.name);
+    json_str(&b, e->stream);
     json_key(&b, "seq");
-    json_int(&b, f->seq);
+    json_int(&b, e->label.seq);
     json_key(&b, "pts");
-    json_num(&b, f->pts);
+    json_num(&b, e->label.pts);
     json_key(&b, "time");
     json_time(&b, &ts);
     json_key(&b, "latency_ms");
-    json_num(&b, latency_ms);
+    json_num(&b, e->label.latency_ms);
 #ifdef LCNETD_TESTING
     /* latency_ms ends when inference does; with the stage times on the
      * monotonic clock a subscriber can measure the whole path and see where
      * it goes (bench/latsub.c).  Test builds only: not part of the event
      * format. */
     json_key(&b, "decoded_mono_us");
-    json_int(&b, f->decoded_us);
+    json_int(&b, e->label.decoded_us);
     json_key(&b, "scaled_mono_us");
-    json_int(&b, f->scaled_us);
+    json_int(&b, e->label.scaled_us);
     json_key(&b, "infer_start_mono_us");
-    json_int(&b, f->infer_start_us);
+    json_int(&b, e->label.infer_start_us);
     json_key(&b, "infer_end_mono_us");
-    json_int(&b, f->infer_end_us);
+    json_int(&b, e->label.infer_end_us);
 #endif
     json_key(&b, "top");
     json_array_begin(&b);
-    for (int i = 0; i < k; i++) {
+    for (int i = 0; i < e->label.k; i++) {
         json_item(&b);
         json_begin(&b);
         json_key(&b, "class");
-        json_int(&b, top[i].cls);
+        json_int(&b, e->label.top[i].cls);
         json_key(&b, "label");
-        json_str(&b, eng_label(labels, top[i].cls));
+        json_str(&b, e->label.top[i].label);
         json_key(&b, "score");
-        json_num(&b, top[i].score);
+        json_num(&b, e->label.top[i].score);
         json_end(&b);
     }
     json_array_end(&b);
     return finish(&b, len);
 }
 
-char *ev_stats(const char *stream, const ev_stats_t *st, size_t *len)
+void ev_stats_members(json_buf *b, const snk_stream_stats *st, double seconds)
+{
+    json_key(b, "stream");
+    json_str(b, st->stream);
+    json_key(b, "state");
+    json_str(b, st->state);
+    json_key(b, "interval_s");
+    json_num(b, seconds);
+    json_key(b, "decoded_fps");
+    json_num(b, st->decoded_fps);
+    json_key(b, "classified_fps");
+    json_num(b, st->classified_fps);
+    json_key(b, "packets");
+    json_uint(b, st->packets);
+    json_key(b, "decoded");
+    json_uint(b, st->decoded);
+    json_key(b, "classified");
+    json_uint(b, st->classified);
+    json_key(b, "skipped");
+    json_uint(b, st->skipped);
+    json_key(b, "sampled_out");
+    json_uint(b, st->sampled_out);
+    json_key(b, "decode_skipped");
+    json_uint(b, st->decode_skipped);
+    json_key(b, "decode_errors");
+    json_uint(b, st->decode_errors);
+    json_key(b, "ts_discontinuities");
+    json_uint(b, st->ts_discontinuities);
+    json_key(b, "published");
+    json_uint(b, st->published);
+    json_key(b, "reconnects");
+    json_uint(b, st->reconnects);
+    json_key(b, "auth_failures");
+    json_uint(b, st->auth_failures);
+    json_key(b, "latency_p50_ms");
+    if (st->p50_ms >= 0)
+        json_num(b, st->p50_ms);
+    else
+        json_null(b);
+    json_key(b, "latency_p99_ms");
+    if (st->p99_ms >= 0)
+        json_num(b, st->p99_ms);
+    else
+        json_null(b);
+}
+
+char *ev_stats(const snk_stream_stats *st, double seconds, int64_t time_us, size_t *len)
 {
     json_buf b = JSON_BUF_INIT;
     json_begin(&b);
     json_key(&b, "event");
     json_str(&b, "stats");
-    json_key(&b, "stream");
-    json_str(&b, stream);
-    json_key(&b, "state");
-    json_str(&b, st->state);
-    json_key(&b, "interval_s");
-    json_num(&b, st->seconds);
-    json_key(&b, "decoded_fps");
-    json_num(&b, st->decoded_fps);
-    json_key(&b, "classified_fps");
-    json_num(&b, st->classified_fps);
-    json_key(&b, "decoded");
-    json_uint(&b, st->decoded);
-    json_key(&b, "classified");
-    json_uint(&b, st->classified);
-    json_key(&b, "skipped");
-    json_uint(&b, st->skipped);
-    json_key(&b, "sampled_out");
-    json_uint(&b, st->sampled_out);
-    json_key(&b, "decode_skipped");
-    json_uint(&b, st->decode_skipped);
-    json_key(&b, "published");
-    json_uint(&b, st->published);
-    json_key(&b, "reconnects");
-    json_uint(&b, st->reconnects);
-    json_key(&b, "latency_p50_ms");
-    if (st->p50_ms >= 0)
-        json_num(&b, st->p50_ms);
-    else
-        json_null(&b);
-    json_key(&b, "latency_p99_ms");
-    if (st->p99_ms >= 0)
-        json_num(&b, st->p99_ms);
-    else
-        json_null(&b);
-    time_now(&b);
+    ev_stats_members(&b, st, seconds);
+    time_at(&b, time_us);
     return finish(&b, len);
 }
 
@@ -187,7 +206,7 @@ char *ev_hello(const ev_hello_t *h, size_t *len)
 }
 
 char *ev_status(const ev_status_stream *st, int n, int subscribers, double classified_fps,
-                unsigned long long events_dropped, size_t *len)
+                unsigned long long events_dropped, const char *extra, size_t *len)
 {
     json_buf b = JSON_BUF_INIT;
     json_begin(&b);
@@ -219,6 +238,10 @@ char *ev_status(const ev_status_stream *st, int n, int subscribers, double class
         json_end(&b);
     }
     json_array_end(&b);
+    if (extra && *extra) {
+        json_raw(&b, ",", 1);
+        json_raw(&b, extra, strlen(extra));
+    }
     time_now(&b);
     return finish(&b, len);
 }

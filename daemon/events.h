@@ -1,28 +1,22 @@
-/* events.h: the JSON lines subscribers read.  Each returns a malloc'd line
- * without its newline (length in *len), or NULL when out of memory. */
+/* events.h: the JSON objects of the event socket, one line each; the MQTT
+ * sink sends the same objects.  Each returns a malloc'd line without its
+ * newline (length in *len), or NULL when out of memory. */
 #ifndef LCNETD_EVENTS_H
 #define LCNETD_EVENTS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/stream.h"
-#include "engine/engine.h"
+#include "daemon/sink.h"
 
-/* state: "up", "down", "reconnecting", "eof", "stopped"; retry_s < 0: none */
-char *ev_stream_state(const char *stream, const char *state, const char *reason, double retry_s,
-                      size_t *len);
-char *ev_label(const lc_stream *s, const lc_frame *f, double latency_ms, const eng_top *top, int k,
-               const eng_labels *labels, size_t *len);
-
-typedef struct {
-    double seconds;                 /* interval the rates cover */
-    uint64_t decoded, sampled_out, skipped, classified, published, reconnects, decode_skipped;
-    double decoded_fps, classified_fps;
-    double p50_ms, p99_ms;          /* < 0: no samples */
-    const char *state;
-} ev_stats_t;
-char *ev_stats(const char *stream, const ev_stats_t *st, size_t *len);
+/* {"event":"stream",...} of an SNK_STATE event */
+char *ev_stream_state(const snk_event *e, size_t *len);
+/* {"event":"label",...} of an SNK_LABEL event */
+char *ev_label(const snk_event *e, size_t *len);
+/* {"event":"stats",...} of one stream; seconds: the interval the rates cover */
+char *ev_stats(const snk_stream_stats *st, double seconds, int64_t time_us, size_t *len);
+/* The members of that object after "event", for objects that embed it. */
+void ev_stats_members(json_buf *b, const snk_stream_stats *st, double seconds);
 
 typedef struct {
     const char *version, *model, *precision;
@@ -38,9 +32,10 @@ typedef struct {
     const char *name, *state;
     uint64_t decoded, classified, skipped, reconnects;
 } ev_status_stream;
-/* events_dropped: lines the threads' queue to the publisher had to drop */
+/* events_dropped: events the threads' queue to the loop had to drop;
+ * extra: more "key":value members before "time" (the sinks'), or NULL */
 char *ev_status(const ev_status_stream *st, int n, int subscribers, double classified_fps,
-                unsigned long long events_dropped, size_t *len);
+                unsigned long long events_dropped, const char *extra, size_t *len);
 /* {"event":EVENT,"message":MESSAGE} */
 char *ev_simple(const char *event, const char *message, size_t *len);
 

@@ -1,6 +1,8 @@
 /* evq.c: see evq.h. */
 #include "daemon/evq.h"
 
+#include "daemon/sink.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -12,9 +14,7 @@
 
 typedef struct item {
     struct item *next;
-    char *stream;
-    char *line;
-    size_t len;
+    snk_event *e;
 } item;
 
 struct evq {
@@ -46,8 +46,7 @@ int evq_new(evq **out, int max, char *err, size_t errlen)
 
 static void item_free(item *it)
 {
-    free(it->stream);
-    free(it->line);
+    free(it->e);
     free(it);
 }
 
@@ -69,17 +68,15 @@ int evq_fd(const evq *q)
     return q->fd;
 }
 
-void evq_push(evq *q, const char *stream, char *line, size_t len)
+void evq_push(evq *q, snk_event *e)
 {
-    item *it = calloc(1, sizeof(*it));
-    if (!it || (stream && !(it->stream = strdup(stream)))) {
-        free(it);
-        free(line);
+    item *it = e ? calloc(1, sizeof(*it)) : NULL;
+    if (!it) {
+        free(e);
         __atomic_add_fetch(&q->dropped, 1, __ATOMIC_RELAXED);
         return;
     }
-    it->line = line;
-    it->len = len;
+    it->e = e;
     pthread_mutex_lock(&q->m);
     if (q->n >= q->max) {
         pthread_mutex_unlock(&q->m);
@@ -100,7 +97,7 @@ void evq_push(evq *q, const char *stream, char *line, size_t len)
     }
 }
 
-void evq_drain(evq *q, void (*fn)(void *, const char *, const char *, size_t), void *arg)
+void evq_drain(evq *q, void (*fn)(void *, const snk_event *), void *arg)
 {
     uint64_t v;
     if (read(q->fd, &v, sizeof v) < 0) {
@@ -113,7 +110,7 @@ void evq_drain(evq *q, void (*fn)(void *, const char *, const char *, size_t), v
     pthread_mutex_unlock(&q->m);
     for (item *nx; it; it = nx) {
         nx = it->next;
-        fn(arg, it->stream, it->line, it->len);
+        fn(arg, it->e);
         item_free(it);
     }
 }

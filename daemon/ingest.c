@@ -4,7 +4,9 @@
  * them afresh and frees them on the way out, so nothing accumulates across
  * reconnects.  States go to subscribers as `stream` events: up when the
  * first frame is decoded, down with the reason when it fails, reconnecting
- * with the delay, eof when a file ends. */
+ * with the delay, eof when a file (or a network source with a duration)
+ * ends.  What time a frame has, and which frames sample_fps keeps, is the
+ * stream clock's business (tsclock.h). */
 #include "daemon/ingest.h"
 
 #include <errno.h>
@@ -22,13 +24,17 @@
 #include <libavformat/avformat.h>
 #include <libavutil/time.h>
 
-#include "daemon/events.h"
+#include "daemon/cause.h"
 #include "daemon/evq.h"
+#include "daemon/inflight.h"
 #include "daemon/log.h"
 #include "daemon/redact.h"
-#include "daemon/scale.h"
+#include "daemon/retry.h"
 #include "daemon/sched.h"
+#include "daemon/sink.h"
+#include "daemon/tsclock.h"
 #include "daemon/util.h"
+#include "media/scale.h"
 
 #define INGEST_NICE 15          /* below the inference thread: see ing_main */
 
@@ -38,7 +44,6 @@ enum { RUN_STOP = 0, RUN_EOF = 1, RUN_ERROR = 2 };
 typedef struct {
     lc_stream *s;
     int64_t deadline_us;       /* monotonic; 0 = none */
-    const char *phase;         /* what a timeout interrupted, for the message */
     int timed_out;
 } io_guard;
 
@@ -93,15 +98,15 @@ static char *open_url(const lc_stream *s)
     return u;
 }
 
-/* err = what failed: libav's own words when it logged any, its code too.
- * The words are a server's as much as libav's: they pass the redactor again
- * with this stream's own passwords, whatever the log callback did. */
-static void open_reason(lc_stream *s, const char *what, int ret, char *err, size_t errlen)
+/* err = what failed: libav's own words when it logged any, its code too;
+ * returns the cause (ING_CAUSE_*).  The words are a server's as much as
+ * libav's: they pass the redactor again with this stream's own passwords,
+ * whatever the log callback did. */
+static int open_reason(lc_stream *s, const char *what, int ret, char *err, size_t errlen)
 {
-    char e[128], said[sizeof av_last], *url = open_url(s);
+    char said[sizeof av_last], *url = open_url(s);
     rdx_secret sec[3] = { { 0 } };
     int n = 0, r, oom = !url;
-    av_msg(ret, e, sizeof e);
     if ((r = rdx_secret_from_url(&sec[n], s->cfg.url)) > 0)
         n++;
     oom |= r < 0;
@@ -118,20 +123,14 @@ static void open_reason(lc_stream *s, const char *what, int ret, char *err, size
     for (int i = 0; i < n; i++)
         rdx_secret_free(&sec[i]);
     free(url);
-    if (said[0] && strstr(said, e))
-        snprintf(err, errlen, "%s%s", what, said);
-    else if (said[0])
-        snprintf(err, errlen, "%s%s (%s)", what, said, e);
-    else
-        snprintf(err, errlen, "%s%s", what, e);
+    int cause = ing_cause_of(&s->cfg, ret, said);
+    ing_cause_reason(err, errlen, &s->cfg, cause, what, ret, said);
+    return cause;
 }
 
 static void emit_state(lc_stream *s, const char *state, const char *reason, double retry)
 {
-    size_t len;
-    char *line = ev_stream_state(s->cfg.name, state, reason, retry, &len);
-    if (line)
-        evq_push(s->q, s->cfg.name, line, len);
+    evq_push(s->q, snk_state_new(s->cfg.name, state, reason, retry));
 }
 
 typedef struct {
@@ -142,14 +141,18 @@ typedef struct {
     scl *scaler;
     int si;
     AVRational tb;
+    int finite;                 /* a file, or a network source with a duration */
+    tsc_clock *clk;             /* the stream's, kept across runs */
+    ifl_queue ifl;              /* packets in the decoder */
     double first_sec;           /* of this run, for realtime pacing; NAN until set */
     int64_t start_us;           /* monotonic time the first frame was due */
     double next_keep;           /* sample_fps: the pts from which to keep */
-    double pts_base;            /* added to pts so that loops keep it increasing */
-    double last_pts;
     int got_frame;
     double last_key;           /* pts of the last keyframe packet */
     int keys_only;
+    int64_t jump_log_us;        /* when a timestamp jump was last logged */
+    int jumps_unlogged;
+    int cause;                 /* ING_CAUSE_* of a failed open */
 } run_ctx;
 
 static void run_free(run_ctx *r)
@@ -191,7 +194,6 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
     } else if (c->url_kind == CFG_URL_DEVICE) {
         ifmt = av_find_input_format("video4linux2");
     }
-    g->phase = "opening";
     g->deadline_us = lc_mono_us() + (int64_t)(c->open_timeout * 1e6);
     av_last[0] = 0;
     char *url = open_url(s);
@@ -209,7 +211,7 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
         if (g->timed_out)
             snprintf(err, errlen, "no answer within open_timeout (%.1f s)", c->open_timeout);
         else
-            open_reason(s, "", ret, err, errlen);
+            r->cause = open_reason(s, "", ret, err, errlen);
         return ret;
     }
     if ((ret = avformat_find_stream_info(r->fmt, NULL)) < 0) {
@@ -217,7 +219,7 @@ static int open_input(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t e
             snprintf(err, errlen, "reading stream info: no answer within open_timeout (%.1f s)",
                      c->open_timeout);
         else
-            open_reason(s, "reading stream info: ", ret, err, errlen);
+            r->cause = open_reason(s, "reading stream info: ", ret, err, errlen);
         return ret;
     }
     if ((ret = r->si = av_find_best_stream(r->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0)) < 0) {
@@ -282,22 +284,64 @@ static double frame_step(const run_ctx *r)
     return fr.num > 0 && fr.den > 0 ? av_q2d(av_inv_q(fr)) : 0.04;
 }
 
-static int handle_frame(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t errlen)
+/* Realtime files play at their own rate, like a camera would.  The wait
+ * is sliced so that the watchdog sees a thread waiting for a frame's time
+ * as alive; the clock never steps further than TSC_JUMP_S and a keyframe
+ * gap, so neither does a wait.  Returns nonzero when told to stop. */
+static int pace(lc_stream *s, run_ctx *r, double sec)
+{
+    if (isnan(r->first_sec)) {
+        r->first_sec = sec;
+        r->start_us = lc_mono_us();
+    }
+    int64_t due = r->start_us + (int64_t)((sec - r->first_sec) * 1e6);
+    for (;;) {
+        int64_t wait = due - lc_mono_us();
+        if (wait <= 0)
+            return 0;
+        if (lc_sleep_unless(wait > 1000000 ? 1000000 : wait, &s->stop))
+            return 1;
+        __atomic_store_n(&s->heartbeat_us, lc_mono_us(), __ATOMIC_RELAXED);
+    }
+}
+
+/* One line per jump, but a stream whose every frame jumps gets one a
+ * second, with the count of those not told. */
+static void log_jump(lc_stream *s, run_ctx *r, double from, double to, double sec)
+{
+    int64_t now = lc_mono_us();
+    if (r->jump_log_us && now - r->jump_log_us < 1000000) {
+        r->jumps_unlogged++;
+        return;
+    }
+    char more[48] = "";
+    if (r->jumps_unlogged)
+        snprintf(more, sizeof more, " (and %d more since the last one told)", r->jumps_unlogged);
+    lc_log(LOG_INFO, "stream %s: timestamps jumped from %.3f s to %.3f s%s; pts runs on from %.3f",
+           s->cfg.name, from, to, more, sec);
+    r->jump_log_us = now;
+    r->jumps_unlogged = 0;
+}
+
+static int handle_frame(lc_stream *s, run_ctx *r, char *err, size_t errlen)
 {
     const cfg_stream *c = &s->cfg;
     AVFrame *fr = r->frame;
     int64_t pts = fr->best_effort_timestamp;
-    double sec;
+    double raw = pts != AV_NOPTS_VALUE ? pts * av_q2d(r->tb) : NAN;
+    double before = r->clk->last_raw;
+    int jump;
 
     lc_count(&s->decoded, 1);
-    /* Raw H.264 and the like carry no timestamps: count frames instead,
-     * so that pts still advances, sample_fps still thins and realtime
-     * still paces. */
-    if (pts != AV_NOPTS_VALUE)
-        sec = pts * av_q2d(r->tb) + r->pts_base;
-    else
-        sec = r->got_frame ? r->last_pts + frame_step(r) : r->pts_base;
-    r->last_pts = sec;
+    /* Raw H.264 and the like carry no timestamps: the clock counts frames
+     * instead, so that pts still advances, sample_fps still thins and
+     * realtime still paces. */
+    double sec = tsc_frame(r->clk, raw, lc_mono_us(), tsc_step(r->clk, frame_step(r)),
+                           r->keys_only ? s->key_gap : 0, &jump);
+    if (jump) {
+        lc_count(&s->ts_discontinuities, 1);
+        log_jump(s, r, before, raw, sec);
+    }
     if (!r->got_frame) {
         r->got_frame = 1;
         if (lc_stream_state(s) != LC_STREAM_UP) {   /* a looping file stays up across loops */
@@ -305,17 +349,8 @@ static int handle_frame(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t
             emit_state(s, "up", NULL, -1);
         }
     }
-    /* Files in realtime play at their own rate, like a camera would. */
-    if (c->url_kind == CFG_URL_FILE && c->realtime) {
-        if (isnan(r->first_sec)) {
-            r->first_sec = sec;
-            r->start_us = lc_mono_us();
-        }
-        int64_t due = r->start_us + (int64_t)((sec - r->first_sec) * 1e6);
-        int64_t wait = due - lc_mono_us();
-        if (wait > 0 && lc_sleep_unless(wait > 2000000 ? 2000000 : wait, &s->stop))
-            return 0;
-    }
+    if (r->finite && c->realtime && pace(s, r, sec))
+        return 0;
     if (c->sample_fps > 0) {
         if (sec + 1e-6 < r->next_keep) {
             lc_count(&s->sampled_out, 1);
@@ -337,32 +372,37 @@ static int handle_frame(lc_stream *s, run_ctx *r, io_guard *g, char *err, size_t
     f->seq = (int64_t)lc_read(&s->decoded);
     f->pts = sec;
     f->capture_us = capture_time(r, pts);
-    /* files not in realtime are read as fast as inference takes them: every
-     * frame classified, back-pressure instead of skips */
-    lc_slot_put(s, c->url_kind == CFG_URL_FILE && !c->realtime);
+    /* finite sources not in realtime are read as fast as inference takes
+     * them: every frame classified, back-pressure instead of skips */
+    lc_slot_put(s, r->finite && !c->realtime);
     sch_kick(s->sched);
-    g->deadline_us = lc_mono_us() + (int64_t)(c->stall_timeout * 1e6);
     return 0;
 }
 
-static int decode_packet(lc_stream *s, run_ctx *r, AVPacket *pkt, io_guard *g, char *err,
-                         size_t errlen)
+/* Every packet handed over is answered once, as a frame or as a drop (see
+ * inflight.h), so that the counters add up once the decoder is empty. */
+static int decode_packet(lc_stream *s, run_ctx *r, AVPacket *pkt, char *err, size_t errlen)
 {
     int ret = avcodec_send_packet(r->dec, pkt);
-    if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF) {
-        /* a corrupt packet: count it and carry on, the decoder resyncs */
+    if (pkt && ret >= 0)
+        lc_count(&s->decode_skipped, (uint64_t)ifl_sent(&r->ifl, pkt->pts, pkt->dts));
+    /* a corrupt packet, or one the decoder could not take: count it and
+     * carry on, the decoder resyncs */
+    if (ret < 0 && pkt)
         lc_count(&s->errors, 1);
+    if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
         return 0;
-    }
     for (;;) {
         ret = avcodec_receive_frame(r->dec, r->frame);
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF)
             return 0;
         if (ret < 0) {
             lc_count(&s->errors, 1);
+            ifl_error(&r->ifl);
             return 0;
         }
-        ret = handle_frame(s, r, g, err, errlen);
+        lc_count(&s->decode_skipped, (uint64_t)ifl_frame(&r->ifl, r->frame->pts));
+        ret = handle_frame(s, r, err, errlen);
         av_frame_unref(r->frame);
         if (ret < 0)
             return ret;
@@ -375,8 +415,11 @@ static int decode_packet(lc_stream *s, run_ctx *r, AVPacket *pkt, io_guard *g, c
  * period spans at least a GOP, keyframes alone carry every frame kept: the
  * other packets are not even handed to the decoder.  Below that, a decoder
  * may still skip non-reference (B) frames.  The keyframe spacing is learnt
- * from the stream and kept across reconnects and loops; the switch happens
- * at a keyframe, where decoding can start cleanly. */
+ * from the stream's timestamps and kept across reconnects and loops (a gap
+ * longer than TSC_JUMP_S is a jump in the timestamps, not a GOP); the switch
+ * happens at a keyframe, where decoding can start cleanly.  Whether the
+ * frame rate is high enough to skip B-frames is judged on the measured rate
+ * for a live source, whose container may state any rate. */
 static int skip_packet(lc_stream *s, run_ctx *r, const AVPacket *pkt)
 {
     const cfg_stream *c = &s->cfg;
@@ -385,12 +428,13 @@ static int skip_packet(lc_stream *s, run_ctx *r, const AVPacket *pkt)
     int key = pkt->flags & AV_PKT_FLAG_KEY;
     if (key && pkt->pts != AV_NOPTS_VALUE) {
         double t = pkt->pts * av_q2d(r->tb);
-        if (r->last_key >= 0 && t > r->last_key)
+        if (r->last_key >= 0 && t > r->last_key && t - r->last_key <= TSC_JUMP_S)
             s->key_gap = fmax(s->key_gap, t - r->last_key);
         r->last_key = t;
         r->keys_only = s->key_gap > 0 && 1.0 / c->sample_fps >= s->key_gap * 0.999;
-        if (r->dec && r->dec->framerate.num > 0 &&
-            c->sample_fps * 2 < av_q2d(r->dec->framerate))
+        double step = tsc_step(r->clk, r->dec && r->dec->framerate.num > 0 ?
+                                       av_q2d(av_inv_q(r->dec->framerate)) : 0);
+        if (r->dec && step > 0 && c->sample_fps * 2 * step < 1)
             r->dec->skip_frame = AVDISCARD_NONREF;
     }
     if (r->keys_only && !key) {
@@ -400,27 +444,58 @@ static int skip_packet(lc_stream *s, run_ctx *r, const AVPacket *pkt)
     return 0;
 }
 
-/* One connection: open, then read and decode until the end, an error, a
- * stall or a stop.  Everything it allocated is freed before it returns. */
-static int run_once(lc_stream *s, double *pts_base, char *err, size_t errlen)
+/* What the retry policy needs to know of a connection that ended. */
+typedef struct {
+    int cause;                 /* ING_CAUSE_* */
+    double delivered;          /* seconds from the first frame to the last packet; 0 = no frame */
+} run_end;
+
+/* Whether the source ends: a file, or a network source whose demuxer
+ * reports a duration (HLS with ENDLIST, a file over HTTP, an RTSP server
+ * playing a recording).  realtime, loop and eof apply to it as to a file,
+ * and its end is no failure to retry. */
+static int is_finite(const lc_stream *s, const run_ctx *r)
 {
+    if (s->cfg.url_kind == CFG_URL_FILE)
+        return 1;
+    if (s->cfg.url_kind == CFG_URL_DEVICE)
+        return 0;
+    return r->fmt->duration != AV_NOPTS_VALUE && r->fmt->duration > 0;
+}
+
+/* One connection: open, then read and decode until the end, an error, a
+ * stall or a stop.  Everything it allocated is freed before it returns.
+ * *finite says what this source turned out to be (is_finite). */
+static int run_once(lc_stream *s, tsc_clock *clk, int *finite, run_end *out, char *err,
+                    size_t errlen)
+{
+    const cfg_stream *c = &s->cfg;
     run_ctx r = { 0 };
-    io_guard g = { s, 0, "", 0 };
+    io_guard g = { s, 0, 0 };
     char e[128];
     int ret, how = RUN_ERROR;
+    int64_t stall_us = (int64_t)(c->stall_timeout * 1e6);
+    int64_t first_us = 0, last_us = 0;
 
-    r.pts_base = *pts_base;
+    r.clk = clk;
+    ifl_reset(&r.ifl);
     r.next_keep = -1e300;
     r.last_key = -1;
     av_listening = 1;
     if (open_input(s, &r, &g, err, errlen) < 0)
         goto end;
-    g.phase = "reading";
-    g.deadline_us = lc_mono_us() + (int64_t)(s->cfg.stall_timeout * 1e6);
+    r.finite = is_finite(s, &r);
+    if (r.finite != *finite)
+        lc_log(LOG_INFO, "stream %s: %s", c->name, r.finite ?
+               "has a duration: read like a file (realtime, loop and eof apply)" :
+               "has no duration: read as a live stream");
+    *finite = r.finite;
+    tsc_run(clk, !r.finite);
+    g.deadline_us = lc_mono_us() + stall_us;
     while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
         ret = av_read_frame(r.fmt, r.pkt);
         if (ret == AVERROR_EOF || (ret < 0 && avio_feof(r.fmt->pb) && !g.timed_out)) {
-            decode_packet(s, &r, NULL, &g, err, errlen);     /* flush */
+            decode_packet(s, &r, NULL, err, errlen);     /* flush */
             if (!r.got_frame) {
                 /* not an end but a failure: a looping file would
                  * otherwise be read again at once, for ever, silently */
@@ -435,28 +510,45 @@ static int run_once(lc_stream *s, double *pts_base, char *err, size_t errlen)
         if (ret < 0) {
             av_msg(ret, e, sizeof e);
             if (g.timed_out)
-                snprintf(err, errlen, "stalled: no frame for %.1f s", s->cfg.stall_timeout);
+                snprintf(err, errlen, "stalled: no frame for %.1f s", c->stall_timeout);
             else
                 snprintf(err, errlen, "read: %s", e);
             goto end;
         }
-        if (r.pkt->stream_index == r.si && !skip_packet(s, &r, r.pkt))
-            ret = decode_packet(s, &r, r.pkt, &g, err, errlen);
-        else
-            ret = 0;
+        ret = 0;
+        int64_t now = lc_mono_us();
+        if (r.pkt->stream_index == r.si) {
+            lc_count(&s->packets, 1);
+            tsc_packet(clk, now);
+            if (!skip_packet(s, &r, r.pkt))
+                ret = decode_packet(s, &r, r.pkt, err, errlen);
+            /* Every video packet that arrives shows the source alive,
+             * decoded or not, kept by sample_fps or not: a long sample
+             * interval is no stall.  The stall clock starts after the
+             * decoding. */
+            now = lc_mono_us();
+            g.deadline_us = now + stall_us;
+        }
         av_packet_unref(r.pkt);
+        if (r.got_frame) {
+            last_us = now;
+            if (!first_us)
+                first_us = last_us;
+        }
         if (ret < 0)
             goto end;
     }
     how = RUN_STOP;
 end:
-    if (how == RUN_EOF && r.got_frame)
-        *pts_base = r.last_pts + frame_step(&r);
+    /* what the decoder still held never became a frame: the counters must
+     * add up across a reconnect too */
+    lc_count(&s->decode_skipped, (uint64_t)ifl_drain(&r.ifl));
     if (how == RUN_ERROR && !r.got_frame && !err[0])
         snprintf(err, errlen, "failed");
-    int had = r.got_frame;
+    out->cause = r.cause;
+    out->delivered = first_us ? (double)(last_us - first_us) / 1e6 : 0;
     run_free(&r);
-    return how == RUN_ERROR && had ? -RUN_ERROR : how;
+    return how;
 }
 
 static void *ing_main(void *arg)
@@ -464,14 +556,17 @@ static void *ing_main(void *arg)
     lc_stream *s = arg;
     const cfg_stream *c = &s->cfg;
     char name[16], err[256];
-    double backoff = c->backoff_min, pts_base = 0;
-    unsigned seed = (unsigned)lc_mono_us() ^ (unsigned)(uintptr_t)s;
+    tsc_clock clk;              /* pts runs on across reconnects and loops */
+    int finite = c->url_kind == CFG_URL_FILE;
+    double looped = 0;          /* seconds of frames of a looping source's passes */
+    ing_retry retry;
 
     snprintf(name, sizeof name, "in:%s", c->name);
     pthread_setname_np(pthread_self(), name);
     lc_block_signals();
     if (lc_pin_self(&s->cpus, err, sizeof err) < 0)
         lc_log(LOG_WARNING, "stream %s: ingest unpinned: %s", c->name, err);
+    tsc_init(&clk);
     /* Every stream waits on the one inference thread, and decoders share its
      * CPUs unless decode_cpus keeps them apart: on a busy box the scheduler's
      * fair share would leave it a slice among a dozen decoders, and frames
@@ -490,34 +585,37 @@ static void *ing_main(void *arg)
     if (e)
         lc_log(LOG_DEBUG, "stream %s: SCHED_IDLE: %s", c->name, strerror(e));
 
+    ing_retry_init(&retry, c, (unsigned)lc_mono_us() ^ (unsigned)(uintptr_t)s);
     while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
         err[0] = 0;
-        int64_t t0 = lc_mono_us();
-        int how = run_once(s, &pts_base, err, sizeof err);
+        run_end end = { ING_CAUSE_OTHER, 0 };
+        int how = run_once(s, &clk, &finite, &end, err, sizeof err);
         if (how == RUN_STOP || __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
             break;
-        if (how != RUN_EOF || c->url_kind != CFG_URL_FILE || !c->loop)
+        if (how != RUN_EOF || !finite || !c->loop)
             lc_stream_set_state(s, LC_STREAM_DOWN);
-        if (how == RUN_EOF && c->url_kind == CFG_URL_FILE) {
+        if (how == RUN_EOF && finite) {
             if (!c->loop) {
                 emit_state(s, "eof", NULL, -1);
-                lc_log(LOG_INFO, "stream %s: end of file", c->name);
+                lc_log(LOG_INFO, "stream %s: end of %s", c->name,
+                       c->url_kind == CFG_URL_FILE ? "file" : "stream");
                 lc_stream_set_state(s, LC_STREAM_ENDED);
                 break;
             }
-            continue;                   /* loop: start again at once */
+            /* loop: start again at once; the passes are one run to the retry policy */
+            looped += end.delivered;
+            continue;
         }
-        /* a connection that delivered for a while resets the backoff */
-        if (how == -RUN_ERROR && lc_mono_us() - t0 > (int64_t)(c->backoff_max * 1e6))
-            backoff = c->backoff_min;
+        if (end.cause == ING_CAUSE_AUTH)
+            lc_count(&s->auth_failures, 1);
         emit_state(s, "down", err, -1);
-        double delay = backoff * (0.5 + 0.5 * (double)rand_r(&seed) / RAND_MAX);
+        double delay = ing_retry_next(&retry, c, end.cause, looped + end.delivered);
+        looped = 0;
         lc_log(LOG_WARNING, "stream %s: %s; retry in %.1f s", c->name, err, delay);
         emit_state(s, "reconnecting", err, delay);
         lc_count(&s->reconnects, 1);
         if (lc_sleep_unless((int64_t)(delay * 1e6), &s->stop))
             break;
-        backoff = fmin(backoff * 2, c->backoff_max);
     }
     if (lc_stream_state(s) != LC_STREAM_ENDED)
         lc_stream_set_state(s, LC_STREAM_DOWN);

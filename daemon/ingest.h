@@ -2,7 +2,8 @@
  *
  * Every libav call that can block is bounded by an interrupt callback with a
  * deadline, so no read waits forever.  A stream that fails or stalls is
- * reopened with exponential backoff and jitter; files end (or loop). */
+ * reopened with exponential backoff and jitter; files, and network sources
+ * with a duration, end (or loop). */
 #ifndef LCNETD_INGEST_H
 #define LCNETD_INGEST_H
 

@@ -43,9 +43,18 @@ void lc_log(int prio, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    /* one stdio call per line: lines from threads never interleave */
-    if (journal)
-        fprintf(stderr, "<%d>%s\n", prio & 7, buf);
-    else
-        fprintf(stderr, "lcnetd: %s: %s\n", names[prio & 7], buf);
+    /* A message of several lines (a config with several errors) gets the
+     * prefix on each: a reader, grep or the journal's priority filter sees
+     * every line for what it is.  Still one stdio call per line, so lines
+     * from threads never interleave within a line. */
+    for (char *line = buf, *nl; line; line = nl) {
+        if ((nl = strchr(line, '\n')))
+            *nl++ = '\0';
+        if (journal)
+            fprintf(stderr, "<%d>%s\n", prio & 7, line);
+        else
+            fprintf(stderr, "lcnetd: %s: %s\n", names[prio & 7], line);
+        if (nl && !*nl)
+            break;      /* a trailing newline ends the message, not a line */
+    }
 }

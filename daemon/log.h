@@ -1,6 +1,7 @@
 /* log.h: one line per event to stderr.  Under journald (JOURNAL_STREAM
  * names our stderr) each line carries an sd-daemon "<N>" priority prefix and
- * the journal adds time and pid; otherwise lines are plain text with a level. */
+ * the journal adds time and pid; otherwise lines are plain text with a level.
+ * A message holding several lines gets the prefix on every one of them. */
 #ifndef LCNETD_LOG_H
 #define LCNETD_LOG_H
 

@@ -2,18 +2,17 @@
  *
  * main owns the event loop, the configuration and the sockets; each stream
  * has an ingest thread, the inference thread owns the engine (the daemon headers say
- * how they meet).  Signals reach main's loop through a self-pipe:
+ * how they meet).  Signals reach main's loop through a self-pipe (signals.h):
  *   SIGTERM, SIGINT  stop ingest, finish the frames in flight, tell
  *                    subscribers, exit 0
  *   SIGHUP           re-read the config; unchanged streams keep running
  *
- * Exit codes: 0 clean stop, 64 usage, 65 the model cannot be used, 71 a
- * system call failed, 77 started as root without allow_root, 78 config. */
+ * Exit codes (sysexits): 0 clean stop, 64 usage, 65 the model cannot be
+ * used, 71 a system call failed, 77 started as root without allow_root, 78
+ * config.  --check-config: 0 it can start, 78 it cannot (or is invalid),
+ * 67 --user names no user, 77 --user without root, 71 the check failed. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -30,48 +29,22 @@
 #include <libavformat/avformat.h>
 
 #include "config/config.h"
-#include "daemon/events.h"
+#include "daemon/check.h"
 #include "daemon/evq.h"
 #include "daemon/fdlimit.h"
 #include "daemon/ingest.h"
+#include "daemon/lcnetd.h"
 #include "daemon/log.h"
 #include "daemon/publish.h"
 #include "daemon/redact.h"
+#include "daemon/report.h"
 #include "daemon/sched.h"
+#include "daemon/signals.h"
+#include "daemon/sink.h"
 #include "daemon/svc.h"
 #include "daemon/util.h"
 
-#define LCNETD_VERSION "0.1"
 #define DEFAULT_CONFIG "/etc/lcnetd/lcnetd.ini"
-
-typedef struct {
-    lc_stream *s;
-    uint64_t decoded, sampled_out, skipped, classified, published, reconnects;  /* at last stats */
-} stream_ref;
-
-typedef struct {
-    const char *config_path;
-    cfg *c;
-    sch *sched;
-    evq *q;
-    pub_server *pub;
-    int listen_fd, own_socket;
-    stream_ref *st;
-    int nst;
-    int epfd, timerfd;
-    int stopping;
-    int64_t last_stats_us, last_status_us, last_dog_us;
-    uint64_t dog_us;
-    uint64_t last_classified;
-    double fps;
-    cfg_cpus start_cpus;        /* the process's CPUs, before the loop is pinned */
-    cfg_cpus loop_cpus;         /* the loop's; count 0 = not pinned */
-    sch *pending;               /* a reload's new model, still loading */
-    cfg *pending_cfg;           /* the configuration that goes with it */
-    int reload_again;           /* SIGHUP while a reload was pending */
-    long nofile;                /* the descriptor limit, raised at start */
-    int fd_base;                /* descriptors the daemon holds before streams and subscribers */
-} daemon_t;
 
 /* ---------------------------------------------------------- streams */
 
@@ -187,114 +160,12 @@ static void streams_stop_all(daemon_t *d)
     free(all);
 }
 
-/* -------------------------------------------------------- publishing */
+/* ------------------------------------------------------------- sinks */
 
-static void to_pub(void *arg, const char *stream, const char *line, size_t len)
+static void to_sinks(void *arg, const snk_event *e)
 {
     daemon_t *d = arg;
-#ifdef LCNETD_TESTING
-    /* Test builds stamp label lines as they go to the subscribers' sockets:
-     * a Unix socket's line is readable from the moment send() returns, and
-     * the subscriber's own wake-up is then measured apart (bench/latsub.c). */
-    static const char tag[] = "{\"event\":\"label\"";
-    char *t = NULL;
-    if (len > sizeof tag && memcmp(line, tag, sizeof tag - 1) == 0 && line[len - 1] == '}' &&
-        (t = malloc(len + 48))) {
-        int n = snprintf(t, len + 48, "%.*s,\"sent_mono_us\":%" PRId64 "}", (int)(len - 1), line,
-                         lc_mono_us());
-        pub_broadcast(d->pub, stream, t, (size_t)n);
-        free(t);
-        return;
-    }
-#endif
-    pub_broadcast(d->pub, stream, line, len);
-}
-
-static char *hello(void *arg)
-{
-    daemon_t *d = arg;
-    sch_model_info mi;
-    const char **names = calloc((size_t)d->nst + 1, sizeof(char *));
-    size_t len;
-    if (!names)
-        return NULL;
-    for (int i = 0; i < d->nst; i++)
-        names[i] = d->st[i].s->cfg.name;
-    sch_model(d->sched, &mi);
-    ev_hello_t h = { LCNETD_VERSION, mi.model, mi.precision, mi.classes, mi.width, mi.height,
-                     names, d->nst, mi.max_batch, mi.isa, mi.precision_reason, mi.backend,
-                     mi.backend_reason };
-    char *line = ev_hello(&h, &len);
-    free(names);
-    return line;
-}
-
-static const char *state_of(const lc_stream *s)
-{
-    int st = lc_stream_state(s);
-    return st == LC_STREAM_ENDED ? "eof" : st == LC_STREAM_UP ? "up" : "down";
-}
-
-static char *status(void *arg)
-{
-    daemon_t *d = arg;
-    ev_status_stream *ss = calloc((size_t)d->nst + 1, sizeof(*ss));
-    pub_stats ps;
-    size_t len;
-    if (!ss)
-        return NULL;
-    for (int i = 0; i < d->nst; i++) {
-        lc_stream *s = d->st[i].s;
-        ss[i] = (ev_status_stream){ s->cfg.name, state_of(s), lc_read(&s->decoded),
-                                    lc_read(&s->classified), lc_read(&s->skipped),
-                                    lc_read(&s->reconnects) };
-    }
-    pub_get_stats(d->pub, &ps);
-    char *line = ev_status(ss, d->nst, ps.clients, d->fps, evq_dropped(d->q), &len);
-    free(ss);
-    return line;
-}
-
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void stats_tick(daemon_t *d, double secs)
-{
-    for (int i = 0; i < d->nst; i++) {
-        stream_ref *r = &d->st[i];
-        lc_stream *s = r->s;
-        float lat[512];
-        int n;
-        pthread_mutex_lock(&s->m);
-        n = s->nlat < 512 ? s->nlat : 512;
-        memcpy(lat, s->lat, sizeof(float) * (size_t)n);
-        s->nlat = 0;
-        pthread_mutex_unlock(&s->m);
-        qsort(lat, (size_t)n, sizeof(float), cmp_float);
-        ev_stats_t st = { .seconds = secs, .state = state_of(s) };
-        st.decoded = lc_read(&s->decoded);
-        st.sampled_out = lc_read(&s->sampled_out);
-        st.skipped = lc_read(&s->skipped);
-        st.classified = lc_read(&s->classified);
-        st.published = lc_read(&s->published);
-        st.reconnects = lc_read(&s->reconnects);
-        st.decode_skipped = lc_read(&s->decode_skipped);
-        st.decoded_fps = (double)(st.decoded - r->decoded) / secs;
-        st.classified_fps = (double)(st.classified - r->classified) / secs;
-        st.p50_ms = n ? lat[n / 2] : -1;
-        st.p99_ms = n ? lat[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1] : -1;
-        r->decoded = st.decoded;
-        r->classified = st.classified;
-        size_t len;
-        char *line = ev_stats(s->cfg.name, &st, &len);
-        if (line) {
-            pub_broadcast(d->pub, s->cfg.name, line, len);
-            free(line);
-        }
-    }
+    snk_set_event(d->sinks, e);
 }
 
 /* max_subscribers, or fewer if the descriptor limit would leave too few
@@ -347,18 +218,18 @@ static void tick(daemon_t *d)
         uint64_t c = sch_classified(d->sched);
         double secs = (double)(now - d->last_status_us) / 1e6;
         int up = 0;
-        pub_stats ps;
+        snk_counters sc;
         d->fps = d->last_status_us ? (double)(c - d->last_classified) / secs : 0;
         d->last_classified = c;
         d->last_status_us = now;
         for (int i = 0; i < d->nst; i++)
             up += lc_stream_state(d->st[i].s) == LC_STREAM_UP;
-        pub_get_stats(d->pub, &ps);
+        snk_set_counters(d->sinks, "socket", &sc);
         svc_status("streams up %d/%d, classified %.1f fps, %d subscribers", up, d->nst, d->fps,
-                   ps.clients);
+                   sc.clients);
     }
     if (now - d->last_stats_us >= (int64_t)d->c->daemon.stats_interval * 1000000) {
-        stats_tick(d, (double)(now - d->last_stats_us) / 1e6);
+        rpt_stats(d, (double)(now - d->last_stats_us) / 1e6);
         d->last_stats_us = now;
     }
 }
@@ -389,6 +260,23 @@ end:
     free(pws);
 }
 
+/* An idle daemon is healthy (the watchdog is fed while the inference
+ * thread loops), but an operator looking at the journal should learn why
+ * nothing is classified. */
+static void say_if_idle(const daemon_t *d)
+{
+    if (d->nst)
+        return;
+    if (d->c->nstreams == 0)
+        lc_log(LOG_NOTICE, "no stream is configured: lcnetd idles until a [stream:NAME] section "
+               "is added to %s and the configuration reloaded (systemctl reload lcnetd)",
+               d->config_path);
+    else
+        lc_log(LOG_NOTICE, "no stream is enabled (%d configured, each with enabled = no): lcnetd "
+               "idles until one is enabled in %s and the configuration reloaded", d->c->nstreams,
+               d->config_path);
+}
+
 /* ------------------------------------------------------------ reload */
 
 /* A reload whose new model is still loading on its own thread: the loop
@@ -396,6 +284,16 @@ end:
  * hung file system must not stop it), and tick() finishes the reload once
  * the load ends. */
 static void reload_finish(daemon_t *d, cfg *n, sch *fresh);
+
+/* A reload that cannot go on, after its message: the new configuration and
+ * its model (NULL: none) go, the running ones stay. */
+static void reload_drop(daemon_t *d, cfg *n, sch *fresh)
+{
+    sch_stop(fresh);
+    cfg_free(n);
+    known_secrets(d->c, NULL);
+    svc_ready();
+}
 
 static void reload(daemon_t *d)
 {
@@ -431,9 +329,7 @@ static void reload(daemon_t *d)
     n->daemon.inference_cpus = d->c->daemon.inference_cpus;
     if (sch_spawn(&fresh, n, d->q, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
-        cfg_free(n);
-        known_secrets(d->c, NULL);
-        svc_ready();
+        reload_drop(d, n, NULL);
         return;
     }
     lc_log(LOG_INFO, "reload: loading %s", n->model.path);
@@ -456,10 +352,7 @@ static void reload_poll(daemon_t *d)
     d->pending_cfg = NULL;
     if (r < 0) {
         lc_log(LOG_ERR, "reload rejected: model: %s; the running model and streams stay", err);
-        sch_stop(fresh);
-        cfg_free(n);
-        known_secrets(d->c, NULL);
-        svc_ready();
+        reload_drop(d, n, fresh);
     } else {
         reload_finish(d, n, fresh);
     }
@@ -481,9 +374,9 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     /* which running streams go: removed, changed, or all when the model changed */
     int *go = malloc(sizeof(int) * (size_t)(d->nst + 1)), ngo = 0;
     if (!go) {
-        sch_stop(fresh);
-        cfg_free(n);
-        svc_ready();
+        lc_log(LOG_ERR, "reload rejected: out of memory; the running configuration stays "
+               "(reload again: systemctl reload lcnetd)");
+        reload_drop(d, n, fresh);
         return;
     }
     for (int i = 0; i < d->nst; i++) {
@@ -493,12 +386,12 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     }
     streams_down(d, go, ngo);
     for (int i = 0; i < ngo; i++) {
-        size_t len;
-        char *line = ev_stream_state(d->st[go[i]].s->cfg.name, "stopped", "configuration reloaded", -1, &len);
-        if (line) {
-            pub_broadcast(d->pub, d->st[go[i]].s->cfg.name, line, len);
-            free(line);
-        }
+        snk_event e = { .kind = SNK_STATE, .stream = d->st[go[i]].s->cfg.name,
+                        .time_us = lc_wall_us() };
+        e.state.state = "stopped";
+        e.state.reason = "configuration reloaded";
+        e.state.retry_s = -1;
+        snk_set_event(d->sinks, &e);
     }
     streams_forget(d, go, ngo);
     free(go);
@@ -522,7 +415,9 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     known_secrets(d->c, NULL);
     lc_log_set_level(d->c->daemon.log_level);
     sch_configure(d->sched, d->c);
-    pub_set_limits(d->pub, (size_t)d->c->daemon.subscriber_buffer, subscriber_cap(d));
+    snk_env env;
+    rpt_env(d, &env, subscriber_cap(d));
+    snk_set_reload(d->sinks, d->c, &env);
     for (int i = 0; i < d->c->nstreams; i++) {
         const cfg_stream *c = &d->c->streams[i];
         int running = 0;
@@ -534,6 +429,7 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
             lc_log(LOG_ERR, "reload: stream %s: %s", c->name, err);
     }
     lc_log(LOG_INFO, "reloaded %s: %d streams", d->config_path, d->nst);
+    say_if_idle(d);
     svc_ready();
 }
 
@@ -562,13 +458,31 @@ static int epoll_add(int ep, int fd, uint32_t tag)
     return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
-enum { TAG_SIGNAL = 1, TAG_PUB, TAG_EVQ, TAG_TIMER };
+enum { TAG_SIGNAL = 1, TAG_SINKS, TAG_EVQ, TAG_TIMER };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: lcnetd [-c FILE]           run (default " DEFAULT_CONFIG ")\n"
-               "       lcnetd --check-config FILE validate a configuration and exit\n"
+               "       lcnetd --check-config FILE [--user USER]\n"
+               "                                  check that lcnetd can start with FILE\n"
+               "                                  (files as USER; as root: " CHK_UNIT_USER ")\n"
                "       lcnetd --version\n");
+}
+
+/* --check-config: only here does a result become an exit status. */
+static int check_config(const char *path, const char *user)
+{
+    char err[1024];
+    int ret = chk_run(path, user, stdout, err, sizeof err);
+    if (ret < 0 && ret != CHK_FAILED)
+        lc_log(LOG_ERR, "--check-config: %s", err);
+    switch (ret) {
+    case CHK_OK: return 0;
+    case CHK_ENOUSER: return EX_NOUSER;
+    case CHK_EPERM: return EX_NOPERM;
+    case CHK_ESYS: return EX_OSERR;
+    default: return EX_CONFIG;
+    }
 }
 
 /* libav's messages quote URLs and whatever servers said: each is formatted
@@ -593,74 +507,6 @@ static void av_to_log(void *avcl, int level, const char *fmt, va_list vl)
         lc_log(LOG_DEBUG, "libav: %s", buf);
 }
 
-
-/* Signals become bytes on a pipe the loop reads.  A handler rather than a
- * signalfd: a signalfd needs the signal blocked in every thread, and a
- * library may start a thread of its own before main can block anything
- * (seen on a minimal Debian 12); a signal landing there would take its
- * default action and kill the daemon.  Our own threads block them anyway. */
-static int sig_pipe[2] = { -1, -1 };
-static const int caught[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
-
-static void caught_set(sigset_t *set)
-{
-    sigemptyset(set);
-    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
-        sigaddset(set, caught[i]);
-}
-
-/* Before main: the dynamic loader maps and relocates the libraries, then
- * runs their constructors (libav's, oneDNN's, libgomp's), and only then
- * main; a SIGHUP or SIGTERM meanwhile would meet the default action and end
- * the process.  .preinit_array runs before any library's constructor, as
- * the first code of ours: the signals are blocked from here (threads a
- * constructor starts inherit that), and catch_signals unblocks them once
- * its handlers are in, so a signal that came meanwhile is delivered then,
- * not lost.  What remains unguarded is exec itself and the loader's mapping
- * and relocating of the libraries before this runs, where no code of the
- * program's can run; systemd's reload waits for READY=1 anyway. */
-static void block_early(int argc, char **argv, char **envp)
-{
-    sigset_t set;
-    (void)argc;
-    (void)argv;
-    (void)envp;
-    caught_set(&set);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-}
-__attribute__((section(".preinit_array"), used))
-static void (*const block_early_p)(int, char **, char **) = block_early;
-
-static void on_signal(int sig)
-{
-    int e = errno;
-    unsigned char c = (unsigned char)sig;
-    if (write(sig_pipe[1], &c, 1) < 0) {
-        /* pipe full: the loop has plenty to read already */
-    }
-    errno = e;
-}
-
-static int catch_signals(void)
-{
-    struct sigaction sa;
-    sigset_t set;
-    if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-        return -1;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof caught / sizeof caught[0]; i++)
-        if (sigaction(caught[i], &sa, NULL) < 0)
-            return -1;
-    signal(SIGPIPE, SIG_IGN);
-    /* blocked since block_early, or by whoever started us: a pending one is
-     * delivered now, to the handler */
-    caught_set(&set);
-    return sigprocmask(SIG_UNBLOCK, &set, NULL);
-}
-
 static int run(daemon_t *d)
 {
     struct epoll_event evs[16];
@@ -673,8 +519,8 @@ static int run(daemon_t *d)
         for (int i = 0; i < n; i++) {
             switch (evs[i].data.u32) {
             case TAG_SIGNAL: {
-                unsigned char sig;
-                while (read(sig_pipe[0], &sig, 1) == 1) {
+                int sig;
+                while ((sig = sig_next()) != 0) {
                     if (sig == SIGTERM || sig == SIGINT)
                         return 0;
                     if (sig == SIGHUP)
@@ -688,17 +534,20 @@ static int run(daemon_t *d)
                 }
                 break;
             }
-            case TAG_PUB:
-                pub_dispatch(d->pub);
+            case TAG_SINKS:
+                snk_set_dispatch(d->sinks);
                 break;
             case TAG_EVQ:
-                evq_drain(d->q, to_pub, d);
+                evq_drain(d->q, to_sinks, d);
                 break;
             case TAG_TIMER: {
                 uint64_t x;
                 if (read(d->timerfd, &x, sizeof x) < 0) {
                     /* EAGAIN: spurious */
                 }
+                /* on the timer, not in tick(): tick runs on every wake-up,
+                 * one per batch of events, and the sinks want 4 a second */
+                rpt_sample(d);
                 break;
             }
             }
@@ -710,40 +559,39 @@ static int run(daemon_t *d)
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        { "config", 1, 0, 'c' }, { "check-config", 1, 0, 'C' }, { "version", 0, 0, 'V' },
-        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+        { "config", 1, 0, 'c' }, { "check-config", 1, 0, 'C' }, { "user", 1, 0, 'u' },
+        { "version", 0, 0, 'V' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
     daemon_t d = { .config_path = DEFAULT_CONFIG, .listen_fd = -1, .epfd = -1,
                    .timerfd = -1 };
     char err[2048];
-    int c, ret = EX_OSERR, check = 0;
+    const char *check_user = NULL;
+    int c, ret = EX_OSERR, check = 0, sig_fd;
 
-    while ((c = getopt_long(argc, argv, "c:hV", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:u:hV", lo, NULL)) != -1) {
         switch (c) {
         case 'c': d.config_path = optarg; break;
         case 'C': d.config_path = optarg; check = 1; break;
+        case 'u': check_user = optarg; break;
         case 'V': printf("lcnetd %s\n", LCNETD_VERSION); return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EX_USAGE;
         }
     }
-    if (optind != argc) {
+    if (optind != argc || (check_user && !check)) {
         usage(stderr);
         return EX_USAGE;
     }
     lc_log_init();
-    if (catch_signals() < 0) {
+    if ((sig_fd = sig_catch()) < 0) {
         lc_log(LOG_ERR, "signal handlers: %s", strerror(errno));
         return EX_OSERR;
     }
+    if (check)
+        return check_config(d.config_path, check_user);
     if (cfg_load_file(&d.c, d.config_path, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "%s", err);
         return EX_CONFIG;
-    }
-    if (check) {
-        printf("%s: ok, %d streams\n", d.config_path, d.c->nstreams);
-        cfg_free(d.c);
-        return 0;
     }
     lc_log_set_level(d.c->daemon.log_level);
     if (geteuid() == 0 && !d.c->daemon.allow_root) {
@@ -776,12 +624,6 @@ int main(int argc, char **argv)
         ret = EX_OSERR;
         goto end;
     }
-    pub_hooks hooks = { hello, status, &d };
-    if (pub_new(&d.pub, d.listen_fd, (size_t)d.c->daemon.subscriber_buffer,
-                d.c->daemon.max_subscribers, &hooks, err, sizeof err) < 0) {
-        lc_log(LOG_ERR, "%s", err);
-        goto end;
-    }
     if ((d.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
         (d.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) < 0) {
         lc_log(LOG_ERR, "event loop: %s", strerror(errno));
@@ -789,13 +631,24 @@ int main(int argc, char **argv)
     }
     struct itimerspec it = { { 0, 250000000 }, { 0, 250000000 } };
     timerfd_settime(d.timerfd, 0, &it, NULL);
-    if (epoll_add(d.epfd, sig_pipe[0], TAG_SIGNAL) < 0 || epoll_add(d.epfd, pub_fd(d.pub), TAG_PUB) < 0 ||
-        epoll_add(d.epfd, evq_fd(d.q), TAG_EVQ) < 0 || epoll_add(d.epfd, d.timerfd, TAG_TIMER) < 0) {
+    if (epoll_add(d.epfd, sig_fd, TAG_SIGNAL) < 0 || epoll_add(d.epfd, evq_fd(d.q), TAG_EVQ) < 0 ||
+        epoll_add(d.epfd, d.timerfd, TAG_TIMER) < 0) {
         lc_log(LOG_ERR, "epoll_ctl: %s", strerror(errno));
         goto end;
     }
+    /* the sinks' threads (MQTT's, the metrics server's) are born on the
+     * loop's CPUs, off the inference CPUs */
+    snk_env env;
+    rpt_env(&d, &env, d.c->daemon.max_subscribers);
+    int r = snk_set_open(&d.sinks, d.c, &env, err, sizeof err);
+    if (r < 0 || epoll_add(d.epfd, snk_set_fd(d.sinks), TAG_SINKS) < 0) {
+        lc_log(LOG_ERR, "%s", r < 0 ? err : strerror(errno));
+        goto end;
+    }
+    /* the subscriber limit leaves room for what the daemon holds now */
     d.fd_base = lc_fd_open_count();
-    pub_set_limits(d.pub, (size_t)d.c->daemon.subscriber_buffer, subscriber_cap(&d));
+    rpt_env(&d, &env, subscriber_cap(&d));
+    snk_set_reload(d.sinks, d.c, &env);
     for (int i = 0; i < d.c->nstreams; i++) {
         if (!d.c->streams[i].enabled)
             continue;
@@ -811,6 +664,7 @@ int main(int argc, char **argv)
     lc_log(LOG_INFO, "ready: %s (%s, %dx%d, %d classes), %d streams; %s on %s; %s (%s)",
            mi.model, mi.precision, mi.width, mi.height, mi.classes, d.nst, mi.precision_reason,
            mi.isa, mi.backend, mi.backend_reason);
+    say_if_idle(&d);
     svc_ready();
     if (d.dog_us)
         svc_watchdog();
@@ -823,15 +677,9 @@ end:
     sch_stop(d.pending);        /* returns at once if its model still loads */
     cfg_free(d.pending_cfg);
     sch_stop(d.sched);
-    if (d.pub) {
-        evq_drain(d.q, to_pub, &d);
-        size_t len;
-        char *bye = ev_simple("shutdown", "lcnetd is stopping", &len);
-        if (bye) {
-            pub_goodbye(d.pub, bye, 1000);
-            free(bye);
-        }
-        pub_free(d.pub);
+    if (d.sinks) {
+        evq_drain(d.q, to_sinks, &d);
+        snk_set_close(d.sinks);
     }
     if (d.listen_fd >= 0)
         close(d.listen_fd);

@@ -1,4 +1,6 @@
 /* publish.c: the event socket server.  See publish.h.
+ * What subscribers send is read and answered in pubinput.c; pubclient.h
+ * holds what the two share.
  *
  * DESIGN.  One private epoll set holds the listening socket, a timerfd and
  * every subscriber; the daemon's loop polls that set's fd, so the publisher
@@ -25,18 +27,10 @@
  * on `dead` until the outermost public call returns, and an epoll event
  * still in hand for it sees `gone` and is skipped.
  *
- * Commands.  Each subscriber has a token bucket: CMD_BURST commands at once,
- * CMD_RATE a second after that.  Past it, the rest of what was read is
- * ignored (the first ignored command in a run is answered with one error)
- * and the socket is read again only CMD_PAUSE_MS later, so a client that
- * floods commands costs a bounded read rate (a few hundred KB/s, scanned
- * for newlines and thrown away) instead of a core.  A
- * `status` reply is not even built for a subscriber whose buffer could not
- * take it: it counts as a dropped line, like an event would.
- *
- * A subscriber being closed (it sent a line past PUB_CMD_MAX) gets
- * LINGER_MS to take its last lines, enforced by the timerfd, so one that
- * never reads cannot hold its slot for ever.  The timer also ends the pause
+ * A subscriber being closed (it sent a line past PUB_CMD_MAX: pubinput.c)
+ * has a deadline to take its last lines, enforced by the timerfd, so one
+ * that never reads cannot hold its slot for ever; so has one being read no
+ * more for a while, out of commands.  The timer also ends the pause
  * in accepting after running out of file descriptors, which would otherwise
  * spin: the listening socket stays readable while accept() fails.
  */
@@ -58,86 +52,25 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/json.h"
+#include "daemon/pubclient.h"
 #include "daemon/util.h"
 
 enum {
-    READ_CHUNK = 4096,        /* bytes read from one subscriber per event: no one starves the rest */
     ACCEPT_BATCH = 32,        /* connections accepted per dispatch */
     EVENT_BATCH = 64,         /* epoll events handled per dispatch */
     OUT_FIRST = 4096,         /* first output buffer; doubles up to the limit */
-    LINGER_MS = 5000,         /* a subscriber being closed gets this long to read its last lines */
     ACCEPT_PAUSE_MS = 250,    /* accept() ran out of fds or memory: try again after */
-    CMD_BURST = 32,           /* commands a subscriber may send at once, */
-    CMD_RATE = 16,            /* and per second after that */
-    CMD_PAUSE_MS = 10,        /* out of commands: the socket is not read for this long */
 };
-
-enum { PUT_OK = 0, PUT_DROPPED = 1, PUT_GONE = -1 };
-
-#ifdef LCNETD_TESTING
-int pub_test_linger_ms = LINGER_MS;
-#define LINGER pub_test_linger_ms
-#else
-#define LINGER LINGER_MS
-#endif
 
 static const char hello_default[] = "{\"event\":\"hello\"}";
 static const char too_many[] = "{\"event\":\"error\",\"message\":\"too many subscribers\"}\n";
 
-typedef struct pub_client pub_client;
-struct pub_client {
-    pub_client *prev, *next;
-    int fd;
-    uint32_t armed;           /* events registered with epoll */
-    int reading;              /* 0: it half-closed, or is being closed: input is ignored */
-    int closing;              /* close once the output is flushed, or at `deadline` */
-    int gone;                 /* dropped: fd closed, waiting on the dead list */
-    long long deadline;       /* closing: CLOCK_MONOTONIC ms */
-    size_t limit;             /* queued output allowed, bytes */
-    char *out;                /* queued output is out[off..len) */
-    size_t off, len, cap;
-    int dropping;             /* dropping lines until the backlog is below limit/2 */
-    unsigned long long ndropped;  /* lines lost and not yet announced */
-    char *in;                 /* a partial command line; PUB_CMD_MAX bytes when allocated */
-    size_t in_len;
-    pub_filter *filter;       /* NULL: every stream */
-    double tokens;            /* commands it may send now, up to CMD_BURST */
-    long long tokens_ms;      /* when tokens was last brought up to date */
-    int warned;               /* told it sends too fast, since it last had a full bucket */
-    long long paused_until;   /* not read until then (ms), out of tokens; 0: read */
-};
-
-struct pub_server {
-    int ep, listen_fd, timer_fd;
-    int listening;            /* listen_fd is in the epoll set */
-    int closed;               /* pub_goodbye ran */
-    long long accept_resume;  /* accepting paused until then (ms); 0: not paused */
-    size_t client_buffer;     /* for new subscribers */
-    int max_clients;
-    pub_hooks hooks;
-    pub_client *head;         /* live subscribers */
-    pub_client *dead;         /* dropped during this call; freed when it returns */
-    int depth;                /* public calls in progress (hooks may re-enter) */
-    int nclosing;
-    int npaused;              /* subscribers whose reading waits for a token */
-    size_t status_len;        /* the last status reply's length: what a reply needs */
-    pub_stats st;
-    char tag_listen, tag_timer;  /* their addresses mark those fds' epoll events */
-    char scratch[READ_CHUNK];
-};
-
-static long long now_ms(void)
+long long pub_now_ms(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static size_t pending(const pub_client *c)
-{
-    return c->len - c->off;
 }
 
 /* ------------------------------------------------------------ lifetime */
@@ -166,17 +99,8 @@ static void out_release(pub_server *p, pub_client *c)
     c->off = c->len = c->cap = 0;
 }
 
-static void in_release(pub_server *p, pub_client *c)
-{
-    if (c->in)
-        p->st.buffered -= PUB_CMD_MAX;
-    free(c->in);
-    c->in = NULL;
-    c->in_len = 0;
-}
-
 /* Gone at once: nothing more is sent, read or kept. */
-static void pub_client_drop(pub_server *p, pub_client *c)
+void pub_client_drop(pub_server *p, pub_client *c)
 {
     if (c->gone)
         return;
@@ -184,7 +108,7 @@ static void pub_client_drop(pub_server *p, pub_client *c)
     close(c->fd);
     c->fd = -1;
     out_release(p, c);
-    in_release(p, c);
+    pub_input_release(p, c);
     pub_filter_free(c->filter);
     c->filter = NULL;
     if (c->closing)
@@ -206,9 +130,9 @@ static void pub_client_drop(pub_server *p, pub_client *c)
 }
 
 /* Register what c waits for: input while it is read, output while queued. */
-static int client_arm(pub_server *p, pub_client *c)
+int pub_client_arm(pub_server *p, pub_client *c)
 {
-    uint32_t want = (c->reading && !c->paused_until ? EPOLLIN : 0) | (pending(c) ? EPOLLOUT : 0);
+    uint32_t want = (c->reading && !c->paused_until ? EPOLLIN : 0) | (pub_pending(c) ? EPOLLOUT : 0);
     struct epoll_event ev = { .events = want, .data.ptr = c };
 
     if (want == c->armed)
@@ -223,7 +147,7 @@ static int client_arm(pub_server *p, pub_client *c)
 
 /* ------------------------------------------------------------ timer */
 
-static void timer_update(pub_server *p)
+void pub_timer_update(pub_server *p)
 {
     struct itimerspec its = { { 0, 0 }, { 0, 0 } };
     long long next = p->accept_resume;
@@ -259,7 +183,7 @@ static void listen_on(pub_server *p, int on)
 static void timer_fire(pub_server *p)
 {
     uint64_t ticks;
-    long long now = now_ms();
+    long long now = pub_now_ms();
     pub_client *c, *next;
 
     if (read(p->timer_fd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
@@ -277,10 +201,10 @@ static void timer_fire(pub_server *p)
         if (c->paused_until && now >= c->paused_until) {
             c->paused_until = 0;
             p->npaused--;
-            client_arm(p, c);
+            pub_client_arm(p, c);
         }
     }
-    timer_update(p);
+    pub_timer_update(p);
 }
 
 /* ------------------------------------------------------------ output */
@@ -288,7 +212,7 @@ static void timer_fire(pub_server *p)
 /* Room for n more bytes at the end of the queue: compact, or grow. */
 static int out_reserve(pub_server *p, pub_client *c, size_t n)
 {
-    size_t keep = pending(c), cap;
+    size_t keep = pub_pending(c), cap;
     char *buf;
 
     if (c->cap - c->len >= n)
@@ -323,7 +247,7 @@ static int client_write(pub_server *p, pub_client *c, const char *line, size_t l
 {
     size_t done = 0;
 
-    if (!pending(c)) {
+    if (!pub_pending(c)) {
         struct iovec iov[2] = { { (void *)line, len }, { (void *)"\n", 1 } };
         struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
         ssize_t n;
@@ -348,7 +272,7 @@ static int client_write(pub_server *p, pub_client *c, const char *line, size_t l
         c->len += len - done;
     }
     c->out[c->len++] = '\n';
-    return client_arm(p, c);
+    return pub_client_arm(p, c);
 }
 
 static int client_notice(pub_server *p, pub_client *c)
@@ -363,15 +287,15 @@ static int client_notice(pub_server *p, pub_client *c)
 
 /* Queue a line under c's limit.  `last`: the final line before closing,
  * which may go past the limit (once; nothing follows it). */
-static int client_put(pub_server *p, pub_client *c, const char *line, size_t len, int last)
+int pub_client_put(pub_server *p, pub_client *c, const char *line, size_t len, int last)
 {
     size_t queued;
 
     if (c->gone)
         return PUT_GONE;
-    if (c->dropping && (last || pending(c) < c->limit / 2) && client_notice(p, c) < 0)
+    if (c->dropping && (last || pub_pending(c) < c->limit / 2) && client_notice(p, c) < 0)
         return PUT_GONE;
-    queued = pending(c);
+    queued = pub_pending(c);
     if (!last && (c->dropping || len >= c->limit || queued > c->limit - len - 1)) {
         c->dropping = 1;
         c->ndropped++;
@@ -384,8 +308,8 @@ static int client_put(pub_server *p, pub_client *c, const char *line, size_t len
 /* Send what is queued.  -1: c was dropped (an error, or closed once flushed). */
 static int client_flush(pub_server *p, pub_client *c)
 {
-    while (pending(c)) {
-        ssize_t n = send(c->fd, c->out + c->off, pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (pub_pending(c)) {
+        ssize_t n = send(c->fd, c->out + c->off, pub_pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -396,22 +320,22 @@ static int client_flush(pub_server *p, pub_client *c)
         }
         c->off += (size_t)n;
     }
-    if (!pending(c))
+    if (!pub_pending(c))
         out_release(p, c);
-    if (c->dropping && !c->closing && pending(c) < c->limit / 2 && client_notice(p, c) < 0)
+    if (c->dropping && !c->closing && pub_pending(c) < c->limit / 2 && client_notice(p, c) < 0)
         return -1;
-    if (c->closing && !pending(c)) {
+    if (c->closing && !pub_pending(c)) {
         pub_client_drop(p, c);
         return -1;
     }
-    return client_arm(p, c);
+    return pub_client_arm(p, c);
 }
 
 /* Stop reading; close once the queue is flushed or LINGER_MS passed. */
-static void client_close_soon(pub_server *p, pub_client *c, long long deadline)
+void pub_client_close_soon(pub_server *p, pub_client *c, long long deadline)
 {
     c->reading = 0;
-    in_release(p, c);
+    pub_input_release(p, c);
     if (!c->closing) {
         c->closing = 1;
         c->deadline = deadline;
@@ -419,235 +343,7 @@ static void client_close_soon(pub_server *p, pub_client *c, long long deadline)
     }
     client_flush(p, c);
     if (!c->gone)
-        timer_update(p);
-}
-
-/* ------------------------------------------------------------ commands */
-
-static int client_error(pub_server *p, pub_client *c, const char *message, int last)
-{
-    static const char oom[] = "{\"event\":\"error\",\"message\":\"out of memory\"}";
-    json_buf b = JSON_BUF_INIT;
-    int ret;
-
-    json_begin(&b);
-    json_key(&b, "event");
-    json_str(&b, "error");
-    json_key(&b, "message");
-    json_str(&b, message);
-    json_end(&b);
-    if (b.failed)
-        ret = client_put(p, c, oom, sizeof oom - 1, last);
-    else
-        ret = client_put(p, c, b.s, b.len, last);
-    json_release(&b);
-    return ret;
-}
-
-static void client_streams(pub_server *p, pub_client *c, pub_filter *f)
-{
-    json_buf b = JSON_BUF_INIT;
-    int n = pub_filter_count(f);
-
-    pub_filter_free(c->filter);
-    c->filter = f;
-    json_begin(&b);
-    json_key(&b, "event");
-    json_str(&b, "streams");
-    json_key(&b, "streams");
-    json_array_begin(&b);
-    if (!f) {
-        json_item(&b);
-        json_str(&b, "*");
-    }
-    for (int i = 0; i < n; i++) {
-        json_item(&b);
-        json_str(&b, pub_filter_name(f, i));
-    }
-    json_array_end(&b);
-    json_end(&b);
-    if (!b.failed)
-        client_put(p, c, b.s, b.len, 0);       /* the filter applies either way */
-    json_release(&b);
-}
-
-/* The bucket brought up to date: CMD_RATE tokens a second, CMD_BURST at most. */
-static void tokens_refill(pub_client *c, long long now)
-{
-    if (now > c->tokens_ms) {
-        c->tokens += (double)(now - c->tokens_ms) * CMD_RATE / 1000.0;
-        c->tokens_ms = now;
-    }
-    if (c->tokens >= CMD_BURST) {
-        c->tokens = CMD_BURST;
-        c->warned = 0;
-    }
-}
-
-/* 1: c may run one more command (a token taken); 0: ignore it. */
-static int client_budget(pub_server *p, pub_client *c)
-{
-    char msg[120];
-
-    tokens_refill(c, now_ms());
-    if (c->tokens >= 1) {
-        c->tokens -= 1;
-        return 1;
-    }
-    if (!c->warned) {
-        c->warned = 1;
-        snprintf(msg, sizeof msg, "too many commands: %d at once, then %d a second; "
-                 "the rest are ignored", CMD_BURST, CMD_RATE);
-        client_error(p, c, msg, 0);
-    }
-    return 0;
-}
-
-/* Before reading more commands from c: 0 and c paused for a while if it
- * has no command left.  Not until a token is back: a client that sends
- * faster than its budget is still read (and ignored) at a bounded rate,
- * so it does not stall in its writes for a command it will be refused. */
-static int client_may_read(pub_server *p, pub_client *c)
-{
-    long long now = now_ms();
-
-    tokens_refill(c, now);
-    if (c->tokens >= 1)
-        return 1;
-    if (!c->paused_until)
-        p->npaused++;
-    c->paused_until = now + CMD_PAUSE_MS;
-    client_arm(p, c);
-    timer_update(p);
-    return 0;
-}
-
-/* Would a reply of about len bytes be dropped at c?  Then it is counted as
- * dropped without being built. */
-static int client_full(pub_server *p, pub_client *c, size_t len)
-{
-    if (!c->dropping && pending(c) + len + 1 < c->limit)
-        return 0;
-    c->dropping = 1;
-    c->ndropped++;
-    p->st.dropped++;
-    return 1;
-}
-
-static void client_command(pub_server *p, pub_client *c, const char *line, size_t len)
-{
-    static const char pong[] = "{\"event\":\"pong\"}";
-    pub_cmd cmd;
-    char *s;
-
-    if (!client_budget(p, c))
-        return;
-    pub_cmd_parse(&cmd, line, len);
-    switch (cmd.kind) {
-    case PUB_CMD_NONE:
-        break;
-    case PUB_CMD_STREAMS:
-        client_streams(p, c, cmd.filter);
-        break;
-    case PUB_CMD_PING:
-        client_put(p, c, pong, sizeof pong - 1, 0);
-        break;
-    case PUB_CMD_HELP:
-        client_put(p, c, pub_cmd_help, strlen(pub_cmd_help), 0);
-        break;
-    case PUB_CMD_STATUS:
-        if (client_full(p, c, p->status_len))
-            break;
-        s = p->hooks.status ? p->hooks.status(p->hooks.arg) : NULL;
-        if (s && !strchr(s, '\n')) {
-            p->status_len = strlen(s);
-            client_put(p, c, s, p->status_len, 0);   /* c may be gone if the hook broadcast */
-        } else
-            client_error(p, c, "status unavailable", 0);
-        free(s);
-        break;
-    case PUB_CMD_ERROR:
-        client_error(p, c, cmd.error, 0);
-        break;
-    }
-}
-
-static void client_too_long(pub_server *p, pub_client *c)
-{
-    char msg[80];
-
-    snprintf(msg, sizeof msg, "command line longer than %d bytes; closing", PUB_CMD_MAX);
-    if (client_error(p, c, msg, 1) == PUT_GONE)
-        return;
-    client_close_soon(p, c, now_ms() + LINGER);
-}
-
-/* Split s[0..n) into lines; a partial one waits in c->in for the rest. */
-static void client_lines(pub_server *p, pub_client *c, const char *s, size_t n)
-{
-    const char *end = s + n;
-
-    while (s < end && c->reading && !c->gone) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        size_t seg = (size_t)((nl ? nl : end) - s);
-
-        if (c->in_len + seg > PUB_CMD_MAX) {
-            client_too_long(p, c);
-            return;
-        }
-        if (c->in_len || !nl) {
-            if (!c->in) {
-                if (!(c->in = malloc(PUB_CMD_MAX))) {
-                    pub_client_drop(p, c);
-                    return;
-                }
-                p->st.buffered += PUB_CMD_MAX;
-            }
-            memcpy(c->in + c->in_len, s, seg);
-            c->in_len += seg;
-            if (!nl)
-                return;
-            client_command(p, c, c->in, c->in_len);
-            if (c->gone)
-                return;
-            in_release(p, c);
-        } else {
-            client_command(p, c, s, seg);
-        }
-        s = nl + 1;
-    }
-}
-
-static void client_read(pub_server *p, pub_client *c)
-{
-    ssize_t n;
-
-    if (!client_may_read(p, c))
-        return;
-
-    do
-        n = recv(c->fd, p->scratch, sizeof p->scratch, MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            pub_client_drop(p, c);
-        return;
-    }
-    if (n > 0) {
-        client_lines(p, c, p->scratch, (size_t)n);
-        return;
-    }
-    /* EOF while the peer can still read (shutdown(SHUT_WR), `nc -N`): it
-     * has said all it will and keeps its subscription.  An unterminated last
-     * command still counts. */
-    if (c->in_len) {
-        client_command(p, c, c->in, c->in_len);
-        if (c->gone)
-            return;
-    }
-    c->reading = 0;
-    in_release(p, c);
-    client_arm(p, c);
+        pub_timer_update(p);
 }
 
 static void client_event(pub_server *p, pub_client *c, uint32_t ev)
@@ -662,7 +358,7 @@ static void client_event(pub_server *p, pub_client *c, uint32_t ev)
     if ((ev & EPOLLOUT) && client_flush(p, c) < 0)
         return;
     if ((ev & EPOLLIN) && c->reading)
-        client_read(p, c);
+        pub_client_read(p, c);
 }
 
 /* ------------------------------------------------------------ accepting */
@@ -680,8 +376,7 @@ static void client_add(pub_server *p, int fd)
     c->fd = fd;
     c->reading = 1;
     c->limit = p->client_buffer;
-    c->tokens = CMD_BURST;
-    c->tokens_ms = now_ms();
+    pub_input_start(c);
     ev.data.ptr = c;
     if (epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
         close(fd);
@@ -697,9 +392,9 @@ static void client_add(pub_server *p, int fd)
 
     hello = p->hooks.hello ? p->hooks.hello(p->hooks.arg) : NULL;
     if (hello && !strchr(hello, '\n'))
-        client_put(p, c, hello, strlen(hello), 0);
+        pub_client_put(p, c, hello, strlen(hello), 0);
     else
-        client_put(p, c, hello_default, sizeof hello_default - 1, 0);
+        pub_client_put(p, c, hello_default, sizeof hello_default - 1, 0);
     free(hello);
 }
 
@@ -713,8 +408,8 @@ static void accept_some(pub_server *p)
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 listen_on(p, 0);
-                p->accept_resume = now_ms() + ACCEPT_PAUSE_MS;
-                timer_update(p);
+                p->accept_resume = pub_now_ms() + ACCEPT_PAUSE_MS;
+                pub_timer_update(p);
             }
             return;                            /* EAGAIN: nobody else waiting */
         }
@@ -842,7 +537,7 @@ int pub_broadcast(pub_server *p, const char *stream, const char *line, size_t le
         next = c->next;                        /* c may be dropped; only c */
         if (c->closing || !pub_filter_has(c->filter, stream))
             continue;
-        if (client_put(p, c, line, len, 0) == PUT_OK) {
+        if (pub_client_put(p, c, line, len, 0) == PUT_OK) {
             p->st.lines++;
             n++;
         }
@@ -862,7 +557,7 @@ int pub_wanted(const pub_server *p, const char *stream)
 void pub_goodbye(pub_server *p, const char *line, int ms)
 {
     struct epoll_event ev[EVENT_BATCH];
-    long long deadline = now_ms() + (ms > 0 ? ms : 0);
+    long long deadline = pub_now_ms() + (ms > 0 ? ms : 0);
     pub_client *c, *next;
     size_t len = line ? strlen(line) : 0;
 
@@ -876,11 +571,11 @@ void pub_goodbye(pub_server *p, const char *line, int ms)
         line = NULL;
     for (c = p->head; c; c = next) {
         next = c->next;
-        if (line && client_put(p, c, line, len, 1) == PUT_GONE)
+        if (line && pub_client_put(p, c, line, len, 1) == PUT_GONE)
             continue;
-        client_close_soon(p, c, deadline);     /* drops it at once when flushed */
+        pub_client_close_soon(p, c, deadline);     /* drops it at once when flushed */
     }
-    for (long long left; p->head && (left = deadline - now_ms()) > 0;) {
+    for (long long left; p->head && (left = deadline - pub_now_ms()) > 0;) {
         int n = epoll_wait(p->ep, ev, EVENT_BATCH, (int)(left > 1000 ? 1000 : left));
         for (int i = 0; i < n; i++) {
             if (ev[i].data.ptr == &p->tag_timer) {
@@ -894,7 +589,7 @@ void pub_goodbye(pub_server *p, const char *line, int ms)
     }
     while (p->head)
         pub_client_drop(p, p->head);
-    timer_update(p);
+    pub_timer_update(p);
     leave(p);
 }
 

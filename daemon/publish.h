@@ -32,7 +32,12 @@ enum {
     PUB_ENOMEM = -2,
     PUB_ESYS = -3,       /* a system call failed; err names it, errno is kept */
     PUB_EEXIST = -4,     /* the socket path holds something pub_listen will not replace */
+    PUB_ENODIR = -5,     /* its directory is missing, or this user may not create files there */
 };
+
+/* The directory systemd makes for the event socket: lcnetd.service's
+ * RuntimeDirectory=lcnetd, where lcnetd.socket's ListenStream= lives too. */
+#define PUB_RUNTIME_DIR "/run/lcnetd"
 
 enum { PUB_BUFFER_MIN = 1024 };   /* smallest client_buffer */
 
@@ -62,6 +67,19 @@ typedef struct pub_hooks {
  * `mode`).  Call before starting threads: it sets the umask around bind().
  * Caller closes *fd and unlinks path on exit. */
 int pub_listen(const char *path, unsigned mode, int *fd, char *err, size_t errlen);
+
+/* May this process create a socket at path, as far as its directory goes:
+ * the directory exists, is one, and this user may create files in it?
+ * PUB_OK, or PUB_ENODIR (or PUB_ESYS) with one line naming the directory,
+ * the user and what to do.  pub_listen starts with it; --check-config
+ * asks it too. */
+int pub_check_dir(const char *path, char *err, size_t errlen);
+
+/* Would pub_listen take path?  PUB_OK when nothing is there or a stale
+ * socket is (it would be replaced); 1 when a process listens on it; else
+ * what pub_listen would fail with (PUB_ENODIR, PUB_EEXIST, ...), with its
+ * message.  Creates and removes nothing. */
+int pub_check_path(const char *path, char *err, size_t errlen);
 
 /* Is fd (from systemd) a listening AF_UNIX SOCK_STREAM socket?  0, or PUB_EINVAL. */
 int pub_check_fd(int fd, char *err, size_t errlen);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -45,6 +46,69 @@ int pub_check_fd(int fd, char *err, size_t errlen)
 
 /* ------------------------------------------------------------ the socket file */
 
+static void user_name(uid_t uid, char *buf, size_t len)
+{
+    struct passwd pw, *found = NULL;
+    char tmp[1024];
+    if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &found) == 0 && found)
+        snprintf(buf, len, "%s", pw.pw_name);
+    else
+        snprintf(buf, len, "%u", (unsigned)uid);
+}
+
+int pub_check_dir(const char *path, char *err, size_t errlen)
+{
+    char dir[sizeof ((struct sockaddr_un *)0)->sun_path + 1], user[64], owner[64];
+    struct stat st;
+    const char *slash = strrchr(path, '/');
+
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    user_name(geteuid(), user, sizeof user);
+    if (stat(dir, &st) < 0) {
+        int e = errno;
+        if (e == ENOENT && strcmp(dir, PUB_RUNTIME_DIR) == 0)
+            snprintf(err, errlen, "%s: directory %s does not exist: systemd makes it when "
+                     "lcnetd.socket or lcnetd.service starts (RuntimeDirectory=lcnetd); to run "
+                     "lcnetd by hand, create it first (systemd-tmpfiles --create lcnetd.conf, "
+                     "or install -d -o %s %s)", path, dir, user, dir);
+        else if (e == ENOENT)
+            snprintf(err, errlen, "%s: directory %s does not exist: create it (install -d -o "
+                     "%s %s), or set socket in [daemon] to a path in a directory that exists",
+                     path, dir, user, dir);
+        else if (e == EACCES || e == ENOTDIR)
+            snprintf(err, errlen, "%s: user %s cannot reach directory %s: %s (a directory on "
+                     "the way is not searchable for it, or not a directory): fix that, or set "
+                     "socket in [daemon] elsewhere", path, user, dir, strerror(e));
+        else
+            return lc_syserr(PUB_ESYS, err, errlen, "%s: directory %s", path, dir);
+        errno = e;
+        return PUB_ENODIR;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: %s is not a directory: set socket in [daemon] to a path in "
+                 "a directory", path, dir);
+        errno = ENOTDIR;
+        return PUB_ENODIR;
+    }
+    /* the effective ids, as bind() uses them */
+    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
+        int e = errno;
+        user_name(st.st_uid, owner, sizeof owner);
+        snprintf(err, errlen, "%s: user %s may not create files in %s (%s; mode %04o, owner "
+                 "%s): let it write there (chown %s %s), or set socket in [daemon] to a path "
+                 "in a directory it may write", path, user, dir, strerror(e),
+                 (unsigned)(st.st_mode & 07777), owner, user, dir);
+        errno = e;
+        return PUB_ENODIR;
+    }
+    return PUB_OK;
+}
+
 #ifdef LCNETD_TESTING
 void (*pub_test_bound)(const char *path);
 #endif
@@ -65,11 +129,49 @@ static int socket_live(const struct sockaddr_un *sa)
     return e == ECONNREFUSED ? 0 : -1;
 }
 
+int pub_check_path(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct stat st;
+    int ret, live;
+
+    if (!path[0] || strlen(path) >= sizeof sa.sun_path) {
+        snprintf(err, errlen, "socket path \"%s\": 1 to %zu bytes", path, sizeof sa.sun_path - 1);
+        return PUB_EINVAL;
+    }
+    strcpy(sa.sun_path, path);
+    if ((ret = pub_check_dir(path, err, errlen)) < 0)
+        return ret;
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return PUB_OK;
+        return lc_syserr(PUB_ESYS, err, errlen, "lstat %s", path);
+    }
+    if (S_ISLNK(st.st_mode)) {
+        snprintf(err, errlen, "%s is a symbolic link; refusing to follow it", path);
+        return PUB_EEXIST;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
+        return PUB_EEXIST;
+    }
+    if ((live = socket_live(&sa)) > 0) {
+        snprintf(err, errlen, "%s: another process is listening on it (lcnetd running?)", path);
+        return 1;
+    }
+    if (live < 0) {
+        snprintf(err, errlen, "%s: cannot tell whether it is in use: connect: %s", path,
+                 strerror(errno));
+        return PUB_EEXIST;
+    }
+    return PUB_OK;
+}
+
 int pub_listen(const char *path, unsigned mode, int *fd, char *err, size_t errlen)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct stat st;
-    int s = -1, ret = PUB_OK, bound = 0, r, e, live;
+    int s = -1, ret = PUB_OK, bound = 0, r, e;
     mode_t old;
 
     *fd = -1;
@@ -82,32 +184,13 @@ int pub_listen(const char *path, unsigned mode, int *fd, char *err, size_t errle
         return PUB_EINVAL;
     }
     strcpy(sa.sun_path, path);
-
-    if (lstat(path, &st) == 0) {
-        if (S_ISLNK(st.st_mode)) {
-            snprintf(err, errlen, "%s is a symbolic link; refusing to follow it", path);
-            return PUB_EEXIST;
-        }
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
-            return PUB_EEXIST;
-        }
-        if ((live = socket_live(&sa)) != 0) {
-            if (live > 0)
-                snprintf(err, errlen, "%s: another process is listening on it (lcnetd running?)", path);
-            else
-                snprintf(err, errlen, "%s: cannot tell whether it is in use: connect: %s", path,
-                         strerror(errno));
-            return PUB_EEXIST;
-        }
-        /* Stale: left by a run that did not clean up.  Were it swapped for
-         * something else since the lstat, unlink removes only the name, and
-         * bind below creates its own file or fails. */
-        if (unlink(path) < 0 && errno != ENOENT)
-            return lc_syserr(PUB_ESYS, err, errlen, "removing stale socket %s", path);
-    } else if (errno != ENOENT) {
-        return lc_syserr(PUB_ESYS, err, errlen, "lstat %s", path);
-    }
+    if ((ret = pub_check_path(path, err, errlen)) != PUB_OK)
+        return ret > 0 ? PUB_EEXIST : ret;
+    /* Absent, or a stale socket left by a run that did not clean up.  Were
+     * it swapped for something else since pub_check_path looked, unlink
+     * removes only the name, and bind below creates its own file or fails. */
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) < 0 && errno != ENOENT)
+        return lc_syserr(PUB_ESYS, err, errlen, "removing stale socket %s", path);
 
     if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
         return lc_syserr(PUB_ESYS, err, errlen, "socket");

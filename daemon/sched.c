@@ -21,10 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/events.h"
 #include "daemon/evq.h"
 #include "daemon/log.h"
-#include "daemon/scale.h"
+#include "daemon/sink.h"
 #include "daemon/util.h"
 
 #define MAX_STREAMS CFG_STREAMS_MAX   /* the config refuses more */
@@ -41,9 +40,6 @@ struct sch {
     int kicked, stop, busy;
     int max_batch;              /* the engine's: prepared for it, fixed with it */
     int top_k;                  /* a reload's to change: atomic */
-    int cap;                    /* the batch arrays' size: max_batch at start, never exceeded */
-    lc_stream **bs;
-    lc_frame **bf;
     struct evq *q;
 
     /* set up by the thread before it reports ready */
@@ -60,6 +56,7 @@ struct sch {
 
     int64_t heartbeat_us;
     uint64_t classified;
+    lc_hist infer;              /* each batch's inference time */
 #ifdef LCNETD_TESTING
     int wedged;
 #endif
@@ -90,8 +87,8 @@ static int load_model(sch *s, char *err, size_t errlen)
     s->info.width = in->width;
     s->info.height = in->height;
     s->info.classes = in->classes;
-    s->info.order = in->order == ENG_ORDER_BGR ? SCL_BGR : SCL_RGB;
-    s->info.mode = in->resize == ENG_RESIZE_STRETCH ? SCL_STRETCH : SCL_SHORT_CROP;
+    s->info.order = in->order;
+    s->info.mode = in->resize;
     snprintf(s->info.precision, sizeof s->info.precision, "%s", eng_precision_name(in->precision));
     snprintf(s->info.precision_reason, sizeof s->info.precision_reason, "%s", in->precision_reason);
     snprintf(s->info.isa, sizeof s->info.isa, "%s", in->isa);
@@ -126,37 +123,76 @@ static void publish(sch *s, lc_stream *st, const lc_frame *f, const float *probs
         st->last_cls = c;
         st->cand_n = 0;
     }
-    size_t len;
-    char *line = ev_label(st, f, ms, top, k, s->labels ? s->labels : eng_model_labels(s->model), &len);
-    if (line) {
-        evq_push(s->q, st->cfg.name, line, len);
-        lc_count(&st->published, 1);
+    /* a typed event: the sinks format it on the loop, off these CPUs */
+    const eng_labels *names = s->labels ? s->labels : eng_model_labels(s->model);
+    snk_class cls[100];
+    for (int i = 0; i < k; i++)
+        cls[i] = (snk_class){ top[i].cls, top[i].score, eng_label(names, top[i].cls) };
+    snk_event *e = snk_label_new(st->cfg.name, cls, k, f->seq, f->pts, f->capture_us,
+                                 f->decoded_us, ms);
+#ifdef LCNETD_TESTING
+    if (e) {
+        e->label.scaled_us = f->scaled_us;
+        e->label.infer_start_us = f->infer_start_us;
+        e->label.infer_end_us = f->infer_end_us;
     }
+#endif
+    if (e)
+        lc_count(&st->published, 1);
+    evq_push(s->q, e);
 }
 
-static void run_batch(sch *s, lc_stream **bs, lc_frame **bf, int n, float *raw, float *probs,
-                      const uint8_t **frames, int *strides)
+/* One batch's arrays, max_batch long, the thread's own. */
+typedef struct {
+    lc_stream **bs;
+    lc_frame **bf;
+    const uint8_t **frames;
+    int *strides;
+    float *raw, *probs;         /* classes per frame */
+} batch;
+
+static int batch_alloc(batch *b, int n, int classes)
+{
+    b->bs = calloc((size_t)n, sizeof *b->bs);
+    b->bf = calloc((size_t)n, sizeof *b->bf);
+    b->frames = calloc((size_t)n, sizeof *b->frames);
+    b->strides = calloc((size_t)n, sizeof *b->strides);
+    b->raw = calloc((size_t)n * (size_t)classes, sizeof *b->raw);
+    b->probs = calloc((size_t)n * (size_t)classes, sizeof *b->probs);
+    return b->bs && b->bf && b->frames && b->strides && b->raw && b->probs ? 0 : -1;
+}
+
+static void batch_free(batch *b)
+{
+    free(b->bs);
+    free(b->bf);
+    free(b->frames);
+    free(b->strides);
+    free(b->raw);
+    free(b->probs);
+}
+
+static void run_batch(sch *s, const batch *b, int n)
 {
     char err[512];
     for (int i = 0; i < n; i++) {
-        frames[i] = bf[i]->pix;
-        strides[i] = bs[i]->w * 3;
+        b->frames[i] = b->bf[i]->pix;
+        b->strides[i] = b->bs[i]->w * 3;
     }
-#ifdef LCNETD_TESTING
     int64_t t0 = lc_mono_us();
-#endif
-    if (eng_run_pixels(s->model, frames, strides, n, raw, err, sizeof err) < 0) {
+    if (eng_run_pixels(s->model, b->frames, b->strides, n, b->raw, err, sizeof err) < 0) {
         lc_log(LOG_ERR, "inference failed: %s", err);
         return;
     }
-    eng_probs(s->model, raw, n, probs);
+    eng_probs(s->model, b->raw, n, b->probs);
     int64_t now = lc_mono_us();
+    lc_hist_add(&s->infer, now - t0);
     for (int i = 0; i < n; i++) {
 #ifdef LCNETD_TESTING
-        bf[i]->infer_start_us = t0;
-        bf[i]->infer_end_us = now;
+        b->bf[i]->infer_start_us = t0;
+        b->bf[i]->infer_end_us = now;
 #endif
-        publish(s, bs[i], bf[i], probs + (size_t)i * (size_t)s->info.classes, now);
+        publish(s, b->bs[i], b->bf[i], b->probs + (size_t)i * (size_t)s->info.classes, now);
     }
     __atomic_add_fetch(&s->classified, (uint64_t)n, __ATOMIC_RELAXED);
 }
@@ -165,11 +201,7 @@ static void *sch_main(void *arg)
 {
     sch *s = arg;
     char err[512];
-    float *raw = NULL, *probs = NULL;
-    const uint8_t **frames = NULL;
-    int *strides = NULL;
-    lc_stream **bs = s->bs;
-    lc_frame **bf = s->bf;
+    batch b = { 0 };
 
     pthread_setname_np(pthread_self(), "lcnetd-infer");
     lc_block_signals();
@@ -180,33 +212,17 @@ static void *sch_main(void *arg)
      * one mid-stream held inference up long enough to skip frames */
     if (ret == 0)
         ret = eng_prepare(s->model, s->max_batch, s->err, sizeof s->err);
-    if (ret == 0) {
-        raw = malloc(sizeof(float) * (size_t)s->info.classes * (size_t)s->cap);
-        probs = malloc(sizeof(float) * (size_t)s->info.classes * (size_t)s->cap);
-        frames = malloc(sizeof(*frames) * (size_t)s->cap);
-        strides = malloc(sizeof(*strides) * (size_t)s->cap);
-        if (!raw || !probs || !frames || !strides) {
-            snprintf(s->err, sizeof s->err, "out of memory");
-            ret = -1;
-        }
+    if (ret == 0 && batch_alloc(&b, s->max_batch, s->info.classes) < 0) {
+        snprintf(s->err, sizeof s->err, "out of memory");
+        ret = -1;
     }
     pthread_mutex_lock(&s->m);
     s->ready = ret == 0 ? 1 : -1;
     pthread_cond_broadcast(&s->idle);
-    if (s->abandoned) {
-        /* nobody waits for this thread any more (sch_stop while loading) */
-        pthread_mutex_unlock(&s->m);
-        free(raw);
-        free(probs);
-        free(frames);
-        free(strides);
-        eng_labels_free(s->labels);
-        eng_free(s->model);
-        sch_free(s);
-        return NULL;
-    }
+    /* set only while ready was 0: final from here on */
+    int abandoned = s->abandoned;
     pthread_mutex_unlock(&s->m);
-    if (ret < 0)
+    if (ret < 0 || abandoned)
         goto end;
 
     pthread_mutex_lock(&s->m);
@@ -221,8 +237,8 @@ static void *sch_main(void *arg)
             lc_stream *st = s->st[(s->next + i) % s->nst];
             lc_frame *f = lc_slot_take(st);
             if (f) {
-                bs[n] = st;
-                bf[n++] = f;
+                b.bs[n] = st;
+                b.bf[n++] = f;
             }
         }
         if (n == 0) {
@@ -237,30 +253,29 @@ static void *sch_main(void *arg)
         s->kicked = 0;
         s->busy = 1;
         pthread_mutex_unlock(&s->m);
-        run_batch(s, bs, bf, n, raw, probs, frames, strides);
+        run_batch(s, &b, n);
         pthread_mutex_lock(&s->m);
         s->busy = 0;
         pthread_cond_broadcast(&s->idle);
     }
     pthread_mutex_unlock(&s->m);
 end:
-    free(raw);
-    free(probs);
-    free(frames);
-    free(strides);
+    batch_free(&b);
     eng_labels_free(s->labels);
     s->labels = NULL;
     eng_free(s->model);
     s->model = NULL;
+    /* nobody waits for this thread any more (sch_stop while loading) */
+    if (abandoned)
+        sch_free(s);
     return NULL;
 }
 
 static void opts_from(eng_options *o, const cfg *c)
 {
     eng_options_init(o);
-    o->precision = (eng_precision)c->model.precision;
-    o->backend = c->model.backend == CFG_BACKEND_XNNPACK ? ENG_BACKEND_XNNPACK :
-                 c->model.backend == CFG_BACKEND_ONEDNN ? ENG_BACKEND_ONEDNN : ENG_BACKEND_AUTO;
+    o->precision = c->model.precision;
+    o->backend = c->model.backend;
     o->threads = c->daemon.inference_cpus.count > 0 ? c->daemon.inference_cpus.count : 1;
     if (c->model.mean.set && c->model.std.set) {
         memcpy(o->mean, c->model.mean.v, sizeof o->mean);
@@ -268,8 +283,7 @@ static void opts_from(eng_options *o, const cfg *c)
     }
     o->scale = (float)c->model.scale;
     o->order = c->model.channel_order;
-    o->resize = c->model.resize == CFG_RESIZE_STRETCH ? ENG_RESIZE_STRETCH :
-                c->model.resize == CFG_RESIZE_SHORT_CROP ? ENG_RESIZE_SHORT_CROP : ENG_RESIZE_DEFAULT;
+    o->resize = c->model.resize;
 }
 
 static void sch_free(sch *s)
@@ -282,8 +296,6 @@ static void sch_free(sch *s)
         pthread_cond_destroy(&s->idle);
     }
     free(s->st);
-    free(s->bs);
-    free(s->bf);
     free(s->model_path);
     free(s->labels_path);
     free(s->calib_path);
@@ -295,12 +307,8 @@ int sch_spawn(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen)
     sch *s = calloc(1, sizeof(*s));
     int e;
     *out = NULL;
-    /* the batch arrays are sized here, once: a later sch_configure may
-     * lower max_batch but never raise it past them */
-    int cap = c->daemon.max_batch > 0 ? c->daemon.max_batch : 1;
+    int max_batch = c->daemon.max_batch > 0 ? c->daemon.max_batch : 1;
     if (!s || !(s->st = calloc(MAX_STREAMS, sizeof(lc_stream *))) ||
-        !(s->bs = calloc((size_t)cap, sizeof(lc_stream *))) ||
-        !(s->bf = calloc((size_t)cap, sizeof(lc_frame *))) ||
         !(s->model_path = strdup(c->model.path)) ||
         !(s->labels_path = strdup(c->model.labels ? c->model.labels : "")) ||
         !(s->calib_path = strdup(c->model.calibration ? c->model.calibration : ""))) {
@@ -314,14 +322,14 @@ int sch_spawn(sch **out, const cfg *c, struct evq *q, char *err, size_t errlen)
     s->inited = 1;
     s->q = q;
     s->cpus = c->daemon.inference_cpus;
-    s->cap = s->max_batch = cap;
+    s->max_batch = max_batch;
     s->top_k = c->model.top_k;
     opts_from(&s->opt, c);
     s->opt.calib_path = s->calib_path;
     s->heartbeat_us = lc_mono_us();
-    if (cap < c->daemon.inference_cpus.count)
-        lc_log(LOG_INFO, "inference: batches of up to %d frames on %d CPUs (max_batch)", cap,
-               c->daemon.inference_cpus.count);
+    if (max_batch < c->daemon.inference_cpus.count)
+        lc_log(LOG_INFO, "inference: batches of up to %d frames on %d CPUs (max_batch)",
+               max_batch, c->daemon.inference_cpus.count);
     if ((e = pthread_create(&s->thread, NULL, sch_main, s))) {
         snprintf(err, errlen, "pthread_create: %s", strerror(e));
         sch_free(s);
@@ -437,6 +445,11 @@ int64_t sch_heartbeat(const sch *s)
 uint64_t sch_classified(const sch *s)
 {
     return __atomic_load_n(&s->classified, __ATOMIC_RELAXED);
+}
+
+void sch_infer_times(const sch *s, lc_hist *out)
+{
+    lc_hist_read(&s->infer, out);
 }
 
 #ifdef LCNETD_TESTING

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "daemon/hist.h"
 #include "daemon/stream.h"
 #include "engine/engine.h"
 
@@ -18,7 +19,8 @@ typedef struct sch sch;
 
 typedef struct {
     int width, height, classes;
-    int order, mode;          /* scl_order, scl_mode the streams must produce */
+    eng_order order;          /* what the streams' scalers must produce */
+    eng_resize mode;
     int max_batch;            /* the engine was prepared for 1..max_batch frames */
     char precision[8];
     char precision_reason[192];
@@ -55,6 +57,8 @@ void sch_configure(sch *s, const cfg *c);
 /* Monotonic time of the thread's last loop: stale means wedged. */
 int64_t sch_heartbeat(const sch *s);
 uint64_t sch_classified(const sch *s);
+/* How long each batch's inference took, since start. */
+void sch_infer_times(const sch *s, lc_hist *out);
 
 #ifdef LCNETD_TESTING
 /* Test-only fault: the thread stops making progress until released. */

@@ -12,7 +12,7 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
-int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, int order, int mode,
+int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, eng_order order, eng_resize mode,
                   int depth, char *err, size_t errlen)
 {
     lc_stream *s = calloc(1, sizeof(*s));

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "engine/engine.h"
 
 struct evq;
 struct sch;
@@ -38,7 +39,8 @@ typedef struct {
 typedef struct lc_stream {
     cfg_stream cfg;        /* own copy */
     int w, h;
-    int order, mode;       /* scl_order, scl_mode */
+    eng_order order;       /* what the scaler writes: the model's */
+    eng_resize mode;
 
     pthread_mutex_t m;
     pthread_cond_t cv;     /* a queued frame taken (back-pressure waits on it) */
@@ -58,9 +60,16 @@ typedef struct lc_stream {
 
     double key_gap;        /* widest keyframe spacing seen (s); the ingest thread's */
 
-    /* counters: written by one thread, read by main for stats */
+    /* counters: written by one thread, read by main for stats.  They add
+     * up (lcnetd(8), STATS): packets = decoded + decode_skipped + errors +
+     * what the decoder holds; decoded = sampled_out + skipped + classified +
+     * what the queue holds. */
     uint64_t decoded, sampled_out, skipped, classified, published, reconnects, errors;
-    uint64_t decode_skipped;   /* packets never decoded: sample_fps would drop them */
+    uint64_t packets;          /* video packets read */
+    uint64_t decode_skipped;   /* packets that gave no frame: skipped for sample_fps, by us or
+                                * the decoder, or left in it by a reconnect */
+    uint64_t ts_discontinuities;   /* timestamp jumps the clock rebased over */
+    uint64_t auth_failures;    /* opens the server refused the login of (401, 403) */
     int state;             /* LC_STREAM_*: through lc_stream_state/_set_state only */
 
     /* latency samples since the last stats event (ms), a ring under m;
@@ -77,7 +86,7 @@ typedef struct lc_stream {
  * main reads it for status and the watchdog. */
 enum { LC_STREAM_DOWN = 0, LC_STREAM_UP, LC_STREAM_ENDED };
 
-int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, int order, int mode,
+int lc_stream_new(lc_stream **out, const cfg_stream *c, int w, int h, eng_order order, eng_resize mode,
                   int depth, char *err, size_t errlen);
 void lc_stream_free(lc_stream *s);
 

@@ -12,11 +12,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/loader.h"
-#include "engine/onednn.h"
-#include "engine/onednn_q8.h"
-#include "engine/ops.h"
-#include "engine/quant.h"
+#include "engine/import/import.h"
+#include "engine/dnn/dnn.h"
+#include "engine/graph/ops.h"
+#include "engine/graph/passes.h"
+#include "engine/graph/quant.h"
 #include "engine/xnn.h"
 
 #define MAX_BATCH ENG_MAX_BATCH
@@ -24,8 +24,8 @@
 struct eng_model {
     gr_graph *g;
     dnn_ctx *ctx;
+    const dnn_backend *be;    /* compiles and runs the plans: fp32/bf16 or int8 */
     dnn_plan *plan[MAX_BATCH + 1];
-    q8_plan *qplan[MAX_BATCH + 1];   /* int8: these instead */
     int fixed_batch;          /* > 0 when the file fixes the batch */
     int classifier;           /* one image in, one row of scores out per item */
     eng_info info;
@@ -34,16 +34,20 @@ struct eng_model {
     eng_labels *labels;       /* from the model's metadata */
     dnn_prec prec;
     float lut[3][256];        /* byte -> normalised value, per channel */
-    uint8_t qlut[3][256];     /* int8: byte -> quantised normalised value */
     int calibrating;          /* every activation is an output (eng_calib) */
     char reason[192];         /* why this precision (eng_info.precision_reason) */
     int noutputs;             /* the model's own outputs, before calibration's */
     /* Backend dispatch: XNNPACK's runtime and plans instead of plan[] and
-     * qplan[] when xm is set; every use below is an `if (m->xm)`. */
+     * plan[] when xm is set; every use below is an `if (m->xm)`. */
     xnp_model *xm;
     xnp_plan *xplan[MAX_BATCH + 1];
     xnp_prec xprec;
     char breason[256];        /* why this backend (eng_info.backend_reason) */
+};
+
+/* The backend of each precision: one choice, at load. */
+static const dnn_backend *const backends[] = {
+    [DNN_F32] = &dnn_float, [DNN_BF16] = &dnn_float, [DNN_INT8] = &dnn_int8,
 };
 
 static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
@@ -53,7 +57,7 @@ void eng_options_init(eng_options *o)
 {
     memset(o, 0, sizeof(*o));
     o->precision = ENG_PREC_FP32;
-    o->order = -1;
+    o->order = ENG_ORDER_MODEL;
 }
 
 const char *eng_precision_name(eng_precision p)
@@ -173,15 +177,13 @@ static int set_info(eng_model *m, const char *format, char *err, size_t errlen)
         }
     }
     in->scale = o->scale > 0 ? o->scale : mm->have_norm && mm->scale > 0 ? mm->scale : 1.0f / 255;
-    in->order = o->order >= 0 ? (eng_order)o->order : mm->order >= 0 ? (eng_order)mm->order : ENG_ORDER_RGB;
+    in->order = o->order >= 0 ? o->order : mm->order >= 0 ? (eng_order)mm->order : ENG_ORDER_RGB;
     in->resize = o->resize ? o->resize : mm->resize ? (eng_resize)mm->resize : ENG_RESIZE_SHORT_CROP;
     build_lut(m);
     return 0;
 }
 
-static int get_plan(eng_model *m, int batch, dnn_plan **out, char *err, size_t errlen);
-
-/* Compiles the plan for this batch size on first use (fp32/bf16 or int8). */
+/* Compiles the plan for this batch size on first use. */
 static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
 {
     if (batch < 1 || batch > MAX_BATCH || (m->fixed_batch && batch != m->fixed_batch)) {
@@ -192,23 +194,10 @@ static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
     }
     if (m->xm)
         return m->xplan[batch] ? 0 : xnp_plan_new(&m->xplan[batch], m->xm, batch, err, errlen);
-    if (m->prec != DNN_INT8) {
-        dnn_plan *p;
-        return get_plan(m, batch, &p, err, errlen);
-    }
-    if (m->qplan[batch])
+    if (m->plan[batch])
         return 0;
     set_threads(m);
-    int ret = q8_compile(&m->qplan[batch], m->ctx, m->g, batch, err, errlen);
-    if (ret == ENG_EUNSUP) {    /* the graph itself is fine: say what still runs it */
-        size_t len = strlen(err);
-        snprintf(err + len, errlen - len, "; precision fp32 or bf16 runs this model");
-    }
-    if (ret == 0)
-        for (int c = 0; c < 3; c++)
-            for (int v = 0; v < 256; v++)
-                m->qlut[c][v] = q8_input_byte(m->qplan[batch], 0, c, m->lut[c][v]);
-    return ret;
+    return m->be->compile(&m->plan[batch], m->ctx, m->g, batch, m->prec, err, errlen);
 }
 
 static int run_plan(eng_model *m, int batch, char *err, size_t errlen)
@@ -216,45 +205,12 @@ static int run_plan(eng_model *m, int batch, char *err, size_t errlen)
     if (m->xm)
         return xnp_run(m->xplan[batch], err, errlen);
     set_threads(m);
-    if (m->prec == DNN_INT8)
-        return q8_run(m->qplan[batch], err, errlen);
-    return dnn_run(m->plan[batch], err, errlen);
+    return m->be->run(m->plan[batch], err, errlen);
 }
 
 static const float *plan_output(eng_model *m, int batch, int i)
 {
-    if (m->xm)
-        return xnp_output(m->xplan[batch], i);
-    return m->prec == DNN_INT8 ? q8_output(m->qplan[batch], i) : dnn_output(m->plan[batch], i);
-}
-
-/* A float plan's input i (not int8's bytes), and whether it is NHWC. */
-static float *plan_input(eng_model *m, int batch, int i)
-{
-    return m->xm ? xnp_input(m->xplan[batch], i) : dnn_input(m->plan[batch], i);
-}
-
-static int plan_input_nhwc(const eng_model *m, int batch, int i)
-{
-    return m->xm ? xnp_input_nhwc(m->xplan[batch], i) : dnn_input_nhwc(m->plan[batch], i);
-}
-
-static int get_plan(eng_model *m, int batch, dnn_plan **out, char *err, size_t errlen)
-{
-    if (batch < 1 || batch > MAX_BATCH || (m->fixed_batch && batch != m->fixed_batch)) {
-        snprintf(err, errlen, "batch %d not allowed (%s %d)", batch,
-                 m->fixed_batch ? "the model fixes it at" : "at most",
-                 m->fixed_batch ? m->fixed_batch : MAX_BATCH);
-        return ENG_EINVAL;
-    }
-    if (!m->plan[batch]) {
-        set_threads(m);
-        int ret = dnn_compile(&m->plan[batch], m->ctx, m->g, batch, m->prec, err, errlen);
-        if (ret < 0)
-            return ret;
-    }
-    *out = m->plan[batch];
-    return 0;
+    return m->xm ? xnp_output(m->xplan[batch], i) : m->be->output(m->plan[batch], i);
 }
 
 static int is_dir(const char *path)
@@ -295,7 +251,7 @@ static int expose_activations(gr_graph *g)
 }
 
 /* int8 is exact on every ISA, but without VNNI it costs more (see
- * onednn_q8.c): say so where it runs. */
+ * dnn/int8_conv.c): say so where it runs. */
 static const char *int8_note(void)
 {
     return dnn_cpu_has_vnni() ? "" : " (no VNNI: convolutions read their source twice with "
@@ -524,6 +480,8 @@ static int load(eng_model **out, const eng_options *opt, const char *path, int c
     m->info.precision = m->xm ? (m->xprec == XNP_F16 ? ENG_PREC_FP16 : ENG_PREC_FP32) :
                         m->prec == DNN_BF16 ? ENG_PREC_BF16 :
                         m->prec == DNN_INT8 ? ENG_PREC_INT8 : ENG_PREC_FP32;
+    if (!m->xm)
+        m->be = backends[m->prec];
     m->info.precision_reason = m->reason;
     m->info.isa = eng_cpu_isa();
     m->info.backend = eng_backend_name(backend);
@@ -555,8 +513,8 @@ void eng_free(eng_model *m)
     if (!m)
         return;
     for (int i = 0; i <= MAX_BATCH; i++) {
-        dnn_plan_free(m->plan[i]);
-        q8_plan_free(m->qplan[i]);
+        if (m->be)
+            m->be->free(m->plan[i]);
         xnp_plan_free(m->xplan[i]);
     }
     xnp_model_free(m->xm);
@@ -605,25 +563,6 @@ static int64_t per_item(const gr_graph *g, int t)
     return n;
 }
 
-/* NCHW floats from the caller into an NHWC input buffer. */
-static void nchw_to_nhwc(float *dst, const float *src, int64_t n, int64_t c, int64_t hw)
-{
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t i = 0; i < hw; i++)
-            for (int64_t k = 0; k < c; k++)
-                dst[(b * hw + i) * c + k] = src[(b * c + k) * hw + i];
-}
-
-/* NCHW floats into the int8 plan's NHWC bytes. */
-static void quantise_nchw(const q8_plan *p, uint8_t *dst, const float *src, int64_t n, int64_t c,
-                          int64_t hw)
-{
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t i = 0; i < hw; i++)
-            for (int64_t k = 0; k < c; k++)
-                dst[(b * hw + i) * c + k] = q8_input_byte(p, 0, (int)k, src[(b * c + k) * hw + i]);
-}
-
 int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *const *out,
                     char *err, size_t errlen)
 {
@@ -632,20 +571,11 @@ int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *cons
     if (ret < 0)
         return ret;
     const gr_graph *g = m->g;
-    if (m->prec == DNN_INT8) {
-        const gr_tensor *x = &g->t[g->inputs[0]];
-        quantise_nchw(m->qplan[b], q8_input(m->qplan[b], 0), in[0], b, x->dims[1],
-                      x->dims[2] * x->dims[3]);
-    }
-    for (int i = 0; m->prec != DNN_INT8 && i < g->ninputs; i++) {
-        int t = g->inputs[i];
-        int64_t n = per_item(g, t) * (g->t[t].dims[0] == G_BATCH ? b : 1);
-        const gr_tensor *x = &g->t[t];
-        if (plan_input_nhwc(m, b, i))
-            nchw_to_nhwc(plan_input(m, b, i), in[i], n / (x->dims[1] * x->dims[2] * x->dims[3]),
-                         x->dims[1], x->dims[2] * x->dims[3]);
+    for (int i = 0; i < g->ninputs; i++) {
+        if (m->xm)
+            xnp_put_tensor(m->xplan[b], i, in[i]);
         else
-            memcpy(plan_input(m, b, i), in[i], sizeof(float) * (size_t)n);
+            m->be->put_tensor(m->plan[b], i, in[i]);
     }
     if ((ret = run_plan(m, b, err, errlen)) < 0)
         return ret;
@@ -657,47 +587,6 @@ int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *cons
     return 0;
 }
 
-/* Bytes to normalised floats, straight into the input buffer in the layout
- * the first convolution reads: NHWC (the pixels' own order) or NCHW. */
-static void fill_pixels_q8(const eng_model *m, uint8_t *dst, const uint8_t *src, int stride)
-{
-    int h = m->info.height, w = m->info.width;
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = src + (size_t)y * (size_t)stride;
-        uint8_t *d = dst + (size_t)y * (size_t)w * 3;
-        for (int x = 0; x < 3 * w; x += 3) {
-            d[x] = m->qlut[0][row[x]];
-            d[x + 1] = m->qlut[1][row[x + 1]];
-            d[x + 2] = m->qlut[2][row[x + 2]];
-        }
-    }
-}
-
-static void fill_pixels(const eng_model *m, float *dst, const uint8_t *src, int stride, int nhwc)
-{
-    int h = m->info.height, w = m->info.width;
-    size_t plane = (size_t)h * (size_t)w;
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = src + (size_t)y * (size_t)stride;
-        if (nhwc) {
-            float *d = dst + (size_t)y * (size_t)w * 3;
-            for (int x = 0; x < 3 * w; x += 3) {
-                d[x] = m->lut[0][row[x]];
-                d[x + 1] = m->lut[1][row[x + 1]];
-                d[x + 2] = m->lut[2][row[x + 2]];
-            }
-            continue;
-        }
-        float *d0 = dst + (size_t)y * (size_t)w, *d1 = d0 + plane, *d2 = d1 + plane;
-        for (int x = 0; x < w; x++) {
-            d0[x] = m->lut[0][row[3 * x]];
-            d1[x] = m->lut[1][row[3 * x + 1]];
-            d2[x] = m->lut[2][row[3 * x + 2]];
-        }
-    }
-}
-
-
 int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride, int n,
                    float *out, char *err, size_t errlen)
 {
@@ -706,19 +595,18 @@ int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride
         return ENG_EINVAL;
     }
     int chunk = m->fixed_batch ? m->fixed_batch : MAX_BATCH;
-    size_t per = (size_t)m->info.height * (size_t)m->info.width * 3;
     for (int done = 0; done < n;) {
         int b = n - done < chunk ? n - done : chunk, run = m->fixed_batch ? m->fixed_batch : b;
         int ret = ensure_plan(m, run, err, errlen);
         if (ret < 0)
             return ret;
         for (int i = 0; i < b; i++) {
-            if (m->prec == DNN_INT8)
-                fill_pixels_q8(m, q8_input(m->qplan[run], 0) + per * (size_t)i, frames[done + i],
-                               stride[done + i]);
+            if (m->xm)
+                xnp_put_pixels(m->xplan[run], i, frames[done + i], stride[done + i],
+                               (const float (*)[256])m->lut);
             else
-                fill_pixels(m, plan_input(m, run, 0) + per * (size_t)i, frames[done + i],
-                            stride[done + i], plan_input_nhwc(m, run, 0));
+                m->be->put_pixels(m->plan[run], i, frames[done + i], stride[done + i],
+                                  (const float (*)[256])m->lut);
         }
         if ((ret = run_plan(m, run, err, errlen)) < 0)
             return ret;
@@ -796,10 +684,8 @@ int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *a
         return ret;
     if (m->xm)
         xnp_plan_stats(m->xplan[batch], &s);
-    else if (m->prec == DNN_INT8)
-        q8_plan_stats(m->qplan[batch], &s);
     else
-        dnn_plan_stats(m->plan[batch], &s);
+        m->be->stats(m->plan[batch], &s);
     *steps = s.steps;
     *reorders = s.reorders;
     *arena = s.arena;
@@ -813,10 +699,8 @@ void eng_plan_dump(eng_model *m, int batch, void (*line)(void *, const char *), 
         return;
     if (m->xm)
         xnp_plan_dump(m->xplan[batch], line, arg);
-    else if (m->prec == DNN_INT8)
-        q8_plan_dump(m->qplan[batch], line, arg);
     else
-        dnn_plan_dump(m->plan[batch], line, arg);
+        m->be->dump(m->plan[batch], line, arg);
 }
 
 /* ---------------------------------------------------------- calibration */
@@ -906,12 +790,12 @@ int eng_calib_add(eng_calib *c, const uint8_t *frame, int stride, char *err, siz
     int ret = ensure_plan(m, b, err, errlen);
     if (ret < 0)
         return ret;
-    fill_pixels(m, dnn_input(m->plan[b], 0), frame, stride, dnn_input_nhwc(m->plan[b], 0));
+    m->be->put_pixels(m->plan[b], 0, frame, stride, (const float (*)[256])m->lut);
     if ((ret = run_plan(m, b, err, errlen)) < 0)
         return ret;
     const gr_graph *g = m->g;
     for (int i = 0; i < g->noutputs; i++) {
-        const float *y = plan_output(m, b, i);
+        const float *y = m->be->output(m->plan[b], i);
         int64_t n = per_item(g, g->outputs[i]) * (gr_has_batch(&g->t[g->outputs[i]]) ? b : 1);
         q_hist_add(&c->h[i], y, n);
         chmax_add(c->chmax[i], c->nch[i], y, n);

@@ -24,6 +24,9 @@ enum {
     ENG_EUNSUP = -5,   /* valid but outside what this build or CPU supports */
 };
 
+/* The precision, channel order and resize are defined here once: the
+ * configuration's words map to these values (config/keys.c) and the frame
+ * scaler takes them (media/scale.h). */
 typedef enum {
     ENG_PREC_FP32 = 0,
     ENG_PREC_BF16,
@@ -36,7 +39,11 @@ typedef enum {
  * oneDNN has no Neon kernels there).  auto picks by architecture. */
 typedef enum { ENG_BACKEND_AUTO = 0, ENG_BACKEND_ONEDNN, ENG_BACKEND_XNNPACK } eng_backend;
 
-typedef enum { ENG_ORDER_RGB = 0, ENG_ORDER_BGR } eng_order;
+typedef enum {
+    ENG_ORDER_MODEL = -1,     /* options only: what the model's metadata says, else RGB */
+    ENG_ORDER_RGB = 0,
+    ENG_ORDER_BGR,
+} eng_order;
 
 typedef enum {
     ENG_RESIZE_DEFAULT = 0,   /* what the model's metadata says, else short-crop */
@@ -62,7 +69,7 @@ typedef struct {
     int threads;              /* OpenMP team or XNNPACK pool size; 0 = a thread per usable CPU */
     /* Preprocessing overrides; a zero std[0] / scale means "model's, else ImageNet". */
     float mean[3], std[3], scale;
-    int order;                /* -1 = model's, else eng_order */
+    eng_order order;          /* ENG_ORDER_MODEL: the model's */
     eng_resize resize;
     const eng_binding *bind;
     int nbind;
@@ -172,7 +179,6 @@ int eng_calib_save(eng_calib *c, const char *path, const char *model, char *err,
 void eng_calib_free(eng_calib *c);
 void eng_calib_default_path(const char *model, char *buf, size_t len);
 
-/* Diagnostics for tests and benchmarks: the compiled plan for a batch size. */
 /* The largest batch the engine compiles a plan for. */
 #define ENG_MAX_BATCH 64
 
@@ -180,6 +186,8 @@ void eng_calib_default_path(const char *model, char *buf, size_t len);
  * batch: that one), rather than on the first run of each: a compile takes
  * tens of milliseconds, which a stream running live would feel. */
 int eng_prepare(eng_model *m, int max_batch, char *err, size_t errlen);
+
+/* Diagnostics for tests and benchmarks: the compiled plan for a batch size. */
 int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *arena,
                    char *err, size_t errlen);
 /* One line per primitive (kind, oneDNN implementation, type, node, shape). */

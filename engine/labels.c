@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
-#include "engine/loader.h"
+#include "engine/import/import.h"
 
 #define MAX_LABELS 100000
 

@@ -8,7 +8,11 @@
  *       for (int i = 0; i < n; i++) x[i] *= k;
  *   }
  *
- * defines `static void scale(...)`; the block is its body. */
+ * defines `static void scale(...)`; the block is its body.
+ *
+ * Public beside engine.h: media/resample.c's loops use it too, so that one
+ * ISA cap holds the engine's and the scaler's vector loops alike.  It needs
+ * nothing of the engine but eng_cpu_features(). */
 #ifndef LCNETD_SIMD_H
 #define LCNETD_SIMD_H
 

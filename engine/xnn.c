@@ -11,14 +11,14 @@
 #include "engine/xnn.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
-#include "engine/ops.h"
+#include "engine/graph/ops.h"
+#include "engine/graph/passes.h"
 #include "engine/xnn_ir.h"
 
 #define NO_ID XIR_NONE
@@ -38,7 +38,7 @@ struct xnp_model {
     float **rin, **rout;        /* the runtime's own buffers, one unit each */
     size_t *in_n, *out_n;       /* floats a unit */
     int *in_nhwc, *out_nhwc;    /* 4-D: stored NHWC (outputs are transposed back) */
-    int64_t (*out_dims)[4];
+    int64_t (*in_dims)[4], (*out_dims)[4];    /* 4-D ones, for a unit */
     void **keep;                /* weights in XNNPACK's layout: live as long as rt */
     int nkeep, capkeep;
     char **lines;               /* one per XNNPACK node, for xnp_plan_dump */
@@ -61,14 +61,6 @@ typedef struct {
     char *err;
     size_t errlen;
 } cc;
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static enum xnn_status init_status;
-
-static void init_xnnpack(void)
-{
-    init_status = xnn_initialize(NULL);
-}
 
 const char *xir_status(enum xnn_status s)
 {
@@ -705,6 +697,8 @@ static int build(cc *c, const char *where)
         c->val[t] = (xval){ id, nhwc };
         x->in_nhwc[i] = nhwc;
         x->in_n[i] = (size_t)gr_numel(g->t[t].ndim, c->dims[t]);
+        for (int j = 0; j < 4 && j < g->t[t].ndim; j++)
+            x->in_dims[i][j] = c->dims[t][j];
     }
     for (int i = 0; i < g->nn; i++) {
         if (g->n[i].dead)
@@ -736,7 +730,8 @@ int xnp_model_new(xnp_model **out, const gr_graph *g, int unit, xnp_prec prec, i
     int ret = ENG_ENOMEM;
     const char *where = "XNNPACK";
     *out = NULL;
-    pthread_once(&init_once, init_xnnpack);
+    /* XNNPACK initialises itself once however often this is called */
+    enum xnn_status init_status = xnn_initialize(NULL);
     if (init_status != xnn_status_success) {
         snprintf(err, errlen, "xnn_initialize: %s", xir_status(init_status));
         free(x);
@@ -756,14 +751,15 @@ int xnp_model_new(xnp_model **out, const gr_graph *g, int unit, xnp_prec prec, i
     x->out_n = calloc((size_t)x->nout + 1, sizeof(size_t));
     x->in_nhwc = calloc((size_t)x->nin + 1, sizeof(int));
     x->out_nhwc = calloc((size_t)x->nout + 1, sizeof(int));
+    x->in_dims = calloc((size_t)x->nin + 1, sizeof(*x->in_dims));
     x->out_dims = calloc((size_t)x->nout + 1, sizeof(*x->out_dims));
     if (!c.dims || !c.val || !x->rin || !x->rout || !x->in_n || !x->out_n || !x->in_nhwc ||
-        !x->out_nhwc || !x->out_dims)
+        !x->out_nhwc || !x->in_dims || !x->out_dims)
         goto nomem;
     for (int i = 0; i < g->nt; i++)
         c.val[i] = (xval){ NO_ID, 0 };
-    if ((ret = gr_shapes_for_batch(g, unit, c.dims, err, errlen)) < 0 ||
-        (ret = build(&c, where)) < 0)
+    gr_shapes_for_batch(g, unit, c.dims);
+    if ((ret = build(&c, where)) < 0)
         goto fail;
     for (int i = 0; i < x->nin + x->nout; i++) {
         size_t n = i < x->nin ? x->in_n[i] : x->out_n[i - x->nin];
@@ -830,6 +826,7 @@ void xnp_model_free(xnp_model *x)
     free(x->out_n);
     free(x->in_nhwc);
     free(x->out_nhwc);
+    free(x->in_dims);
     free(x->out_dims);
     free(x);
 }
@@ -878,14 +875,38 @@ void xnp_plan_free(xnp_plan *p)
     free(p);
 }
 
-float *xnp_input(xnp_plan *p, int i)
+void xnp_put_tensor(xnp_plan *p, int i, const float *src)
 {
-    return p->in[i];
+    const xnp_model *x = p->x;
+    size_t n = x->in_n[i] * (size_t)(p->batch / x->unit);
+    float *dst = p->in[i];
+    if (!x->in_nhwc[i]) {
+        memcpy(dst, src, sizeof(float) * n);
+        return;
+    }
+    const int64_t *d = x->in_dims[i];
+    int64_t c = d[1], hw = d[2] * d[3];
+    for (int64_t b = 0; b < (int64_t)n / (c * hw); b++)
+        for (int64_t k = 0; k < hw; k++)
+            for (int64_t j = 0; j < c; j++)
+                dst[(b * hw + k) * c + j] = src[(b * c + j) * hw + k];
 }
 
-int xnp_input_nhwc(const xnp_plan *p, int i)
+void xnp_put_pixels(xnp_plan *p, int k, const uint8_t *src, int stride, const float (*lut)[256])
 {
-    return p->x->in_nhwc[i];
+    const int64_t *d = p->x->in_dims[0];
+    int h = (int)d[2], w = (int)d[3];
+    float *dst = p->in[0] + (size_t)h * (size_t)w * 3 * (size_t)k;
+    /* the input is NHWC (4-D inputs always are here): the pixels' own order */
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = src + (size_t)y * (size_t)stride;
+        float *o = dst + (size_t)y * (size_t)w * 3;
+        for (int x = 0; x < 3 * w; x += 3) {
+            o[x] = lut[0][row[x]];
+            o[x + 1] = lut[1][row[x + 1]];
+            o[x + 2] = lut[2][row[x + 2]];
+        }
+    }
 }
 
 const float *xnp_output(xnp_plan *p, int i)

@@ -12,9 +12,10 @@
 #define LCNETD_XNN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#include "engine/graph.h"
-#include "engine/onednn.h"
+#include "engine/graph/graph.h"
+#include "engine/dnn/dnn.h"
 
 typedef struct xnp_model xnp_model;
 typedef struct xnp_plan xnp_plan;
@@ -33,10 +34,11 @@ void xnp_model_free(xnp_model *x);
 int xnp_plan_new(xnp_plan **out, xnp_model *x, int batch, char *err, size_t errlen);
 void xnp_plan_free(xnp_plan *p);
 
-/* Graph input i, float32: NHWC when xnp_input_nhwc says so (4-D inputs),
- * else plain row-major. */
-float *xnp_input(xnp_plan *p, int i);
-int xnp_input_nhwc(const xnp_plan *p, int i);
+/* Graph input i from the caller's float32 NCHW values, the whole batch;
+ * item k of graph input 0 from a picture, 3 bytes a pixel, rows `stride`
+ * bytes apart, byte v of channel c standing for lut[c][v]. */
+void xnp_put_tensor(xnp_plan *p, int i, const float *nchw);
+void xnp_put_pixels(xnp_plan *p, int k, const uint8_t *rows, int stride, const float (*lut)[256]);
 /* Graph output i, plain row-major float32, valid until the next run. */
 const float *xnp_output(xnp_plan *p, int i);
 int xnp_run(xnp_plan *p, char *err, size_t errlen);

@@ -10,7 +10,7 @@
 
 #include <xnnpack.h>
 
-#include "engine/graph.h"
+#include "engine/graph/graph.h"
 
 #define XIR_NONE UINT32_MAX
 

@@ -1,9 +1,12 @@
-/* test_config.c: lcnetd.ini parsing, checking, defaults and documentation.
+/* test_config.c: lcnetd.ini parsing and loading (config/parse.c): defaults,
+ * syntax, sections and keys, the cross-checks between keys, how errors are
+ * reported, and the [mqtt] and [metrics] sections.  The value types, CPU
+ * lists, reload comparisons and the documents have suites of their own
+ * (test_config_values, _cpus, _compare, _docs).
  *
  * Inputs are real ini text.  Error tests assert the file:line, the
  * [section] key and the words an operator needs, since the message is the
- * whole interface of a rejected config.  Run from the repository root: the
- * example config and the man page are read from config/.
+ * whole interface of a rejected config.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,53 +14,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include "config/config.h"
 #include "config/table.h"
-
-enum { ERRLEN = 2048 };
-
-static cfg *load_ok(const char *text)
-{
-    char err[ERRLEN];
-    cfg *c = NULL;
-    int ret = cfg_load_string(&c, text, "t.ini", err, sizeof err);
-    if (ret != CFG_OK)
-        fail_msg("expected success, got %d: %s\n--- input:\n%s", ret, err, text);
-    assert_non_null(c);
-    return c;
-}
-
-/* Loading `text` must fail with CFG_EINVAL and an error text holding every
- * one of the NULL-terminated strings. */
-static void expect_error(const char *text, ...)
-{
-    char err[ERRLEN];
-    cfg *c = (cfg *)&err;   /* must be reset to NULL */
-    va_list ap;
-    int ret = cfg_load_string(&c, text, "t.ini", err, sizeof err);
-    if (ret != CFG_EINVAL)
-        fail_msg("expected CFG_EINVAL, got %d (%s)\n--- input:\n%s", ret,
-                 ret ? err : "ok", text);
-    assert_null(c);
-    va_start(ap, text);
-    for (const char *w; (w = va_arg(ap, const char *));)
-        if (!strstr(err, w)) {
-            va_end(ap);
-            fail_msg("error lacks \"%s\":\n%s\n--- input:\n%s", w, err, text);
-        }
-    va_end(ap);
-}
+#include "engine/engine.h"
+#include "tests/cfgtest.h"
 
 static int count_lines(const char *s)
 {
@@ -65,51 +32,6 @@ static int count_lines(const char *s)
     for (; *s; s++)
         n += *s == '\n';
     return n;
-}
-
-/* A machine with more CPUs than this one, for the defaults that derive
- * from the CPU count: while fake_cpus is set, sched_getaffinity (which the
- * configuration asks) answers CPUs 0..fake_cpus-1; otherwise the kernel's
- * answer, as the C library gives it. */
-static int fake_cpus;
-
-int sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set)
-{
-    memset(set, 0, size);
-    if (fake_cpus) {
-        for (int i = 0; i < fake_cpus; i++)
-            CPU_SET_S((size_t)i, size, set);
-        return 0;
-    }
-    return syscall(SYS_sched_getaffinity, pid, size, set) < 0 ? -1 : 0;
-}
-
-static void usable(cpu_set_t *set)
-{
-    CPU_ZERO(set);
-    assert_int_equal(sched_getaffinity(0, sizeof *set, set), 0);
-}
-
-static int first_usable_cpu(void)
-{
-    cpu_set_t set;
-    usable(&set);
-    for (int i = 0; i < CPU_SETSIZE; i++)
-        if (CPU_ISSET(i, &set))
-            return i;
-    fail_msg("no usable CPU");
-    return -1;
-}
-
-static int unusable_cpu(void)
-{
-    cpu_set_t set;
-    usable(&set);
-    for (int i = CPU_SETSIZE - 1; i >= 0; i--)
-        if (!CPU_ISSET(i, &set))
-            return i;
-    skip();
-    return -1;
 }
 
 static char *tmp_file(const void *data, size_t len)
@@ -122,29 +44,6 @@ static char *tmp_file(const void *data, size_t len)
     assert_int_equal(write(fd, data, len), (ssize_t)len);
     close(fd);
     return path;
-}
-
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        fail_msg("%s: %s (run the tests from the repository root)", path, strerror(errno));
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        size_t got = fread(buf + n, 1, 4096, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
 }
 
 /* ------------------------------------------------------------ defaults */
@@ -181,13 +80,13 @@ static void test_empty_file_gives_defaults(void **state)
     const cfg_model *m = &c->model;
     assert_string_equal(m->path, "/var/lib/lcnetd/model.onnx");
     assert_string_equal(m->labels, "");
-    assert_int_equal(m->precision, CFG_PREC_FP32);
-    assert_int_equal(m->resize, CFG_RESIZE_MODEL);
+    assert_int_equal(m->precision, ENG_PREC_FP32);
+    assert_int_equal(m->resize, ENG_RESIZE_DEFAULT);
     assert_int_equal(m->top_k, 3);
     assert_int_equal(m->mean.set, 0);
     assert_int_equal(m->std.set, 0);
     assert_true(m->scale == 0.0);
-    assert_int_equal(m->channel_order, CFG_ORDER_MODEL);
+    assert_int_equal(m->channel_order, ENG_ORDER_MODEL);
     assert_string_equal(m->calibration, "");
 
     assert_int_equal(c->nstreams, 0);
@@ -216,6 +115,7 @@ static void test_stream_defaults(void **state)
     assert_true(s->stall_timeout == 10.0);
     assert_true(s->backoff_min == 0.5);
     assert_true(s->backoff_max == 30.0);
+    assert_true(s->auth_backoff_max == 600.0);
     assert_int_equal(s->decode_skip, CFG_SKIP_AUTO);
     assert_int_equal(s->deblock, 0);
     assert_int_equal(s->enabled, 1);
@@ -264,6 +164,7 @@ static void test_every_key_set(void **state)
              "stall_timeout = 3600\n"
              "backoff_min = 0.01\n"
              "backoff_max = 86400\n"
+             "auth_backoff_max = 1\n"
              "decode_skip = none\n"
              "deblock = yes\n"
              "enabled = false\n", cpu, cpu);
@@ -285,15 +186,15 @@ static void test_every_key_set(void **state)
     const cfg_model *m = &c->model;
     assert_string_equal(m->path, "/m/inference");
     assert_string_equal(m->labels, "/m/labels.txt");
-    assert_int_equal(m->precision, CFG_PREC_INT8);
-    assert_int_equal(m->resize, CFG_RESIZE_SHORT_CROP);
+    assert_int_equal(m->precision, ENG_PREC_INT8);
+    assert_int_equal(m->resize, ENG_RESIZE_SHORT_CROP);
     assert_int_equal(m->top_k, 100);
     assert_int_equal(m->mean.set, 1);
     assert_true(m->mean.v[0] == 0.5f && m->mean.v[1] == 0.25f && m->mean.v[2] == 0.125f);
     assert_int_equal(m->std.set, 1);
     assert_true(m->std.v[1] == 0.224f);
     assert_true(m->scale > 0.0039215 && m->scale < 0.0039216);
-    assert_int_equal(m->channel_order, CFG_ORDER_BGR);
+    assert_int_equal(m->channel_order, ENG_ORDER_BGR);
     assert_string_equal(m->calibration, "/m/scales.txt");
 
     assert_int_equal(c->nstreams, 1);
@@ -311,6 +212,7 @@ static void test_every_key_set(void **state)
     assert_true(s->stall_timeout == 3600.0);
     assert_true(s->backoff_min == 0.01);
     assert_true(s->backoff_max == 86400.0);
+    assert_true(s->auth_backoff_max == 1.0);
     assert_int_equal(s->decode_skip, CFG_SKIP_NONE);
     assert_int_equal(s->deblock, 1);
     assert_int_equal(s->enabled, 0);
@@ -480,7 +382,7 @@ static void test_unknown_section(void **state)
     (void)state;
     expect_error("[daemon]\n[deamon]\nlog_level = info\n",
                  "t.ini:2: [deamon]: unknown section",
-                 "expected [daemon], [model] or [stream:NAME]",
+                 "expected [daemon], [model], [mqtt], [metrics] or [stream:NAME]",
                  "did you mean [daemon]?", NULL);
     expect_error("[streams:yard]\nurl = /x\n", "t.ini:1: [streams:yard]: unknown section",
                  "did you mean [stream:yard]?", NULL);
@@ -510,6 +412,23 @@ static void test_unknown_key_suggests(void **state)
                      CFG_EINVAL);
     assert_non_null(strstr(err, "t.ini:2: [model] wibble: unknown key"));
     assert_null(strstr(err, "did you mean"));
+}
+
+static void test_suggest(void **state)
+{
+    (void)state;
+    static const char *const words[] = { "sample_fps", "min_score", "url", "loop" };
+    size_t st = sizeof words[0];
+    assert_int_equal(cfg_distance("sample_fps", "smaple_fps"), 1);
+    assert_int_equal(cfg_distance("url", "URL"), 0);
+    assert_int_equal(cfg_distance("abc", ""), 3);
+    assert_int_equal(cfg_distance("kitten", "sitting"), 3);
+    assert_string_equal(cfg_suggest("sample-fps", words, st, 4), "sample_fps");
+    assert_string_equal(cfg_suggest("minscore", words, st, 4), "min_score");
+    assert_string_equal(cfg_suggest("urk", words, st, 4), "url");
+    assert_string_equal(cfg_suggest("sample", words, st, 4), "sample_fps");
+    assert_null(cfg_suggest("xyz", words, st, 4));
+    assert_null(cfg_suggest("frame_rate", words, st, 4));
 }
 
 static void test_key_in_wrong_section(void **state)
@@ -658,329 +577,7 @@ static void test_quoted_value(void **state)
     expect_error("[daemon]\nlog_level = 'info'\n", "is quoted", NULL);
 }
 
-/* ------------------------------------------------------------ value types */
-
-static void test_integers(void **state)
-{
-    (void)state;
-    cfg *c = load_ok("[daemon]\nmax_batch = +7\nstats_interval = 1\n");
-    assert_int_equal(c->daemon.max_batch, 7);
-    assert_int_equal(c->daemon.stats_interval, 1);
-    cfg_free(c);
-    c = load_ok("[daemon]\ninference_cpus = 0\nmax_batch = 0\n");   /* 0: one per inference CPU */
-    assert_int_equal(c->daemon.max_batch, 1);
-    cfg_free(c);
-    /* on a machine of 128 CPUs one frame per inference CPU is capped at
-     * the batch the scheduler and the engine take (it was 128) */
-    fake_cpus = 128;
-    c = load_ok("[daemon]\ninference_cpus = 0-127\n");
-    fake_cpus = 0;
-    assert_int_equal(c->daemon.inference_cpus.count, 128);
-    assert_int_equal(c->daemon.max_batch, 64);
-    cfg_free(c);
-    fake_cpus = 128;
-    c = load_ok("");                                /* the upper half: 64 */
-    fake_cpus = 0;
-    assert_int_equal(c->daemon.max_batch, 64);
-    cfg_free(c);
-    fake_cpus = 72;
-    c = load_ok("[daemon]\ninference_cpus = 0-71\nmax_batch = 0\n");
-    fake_cpus = 0;
-    assert_int_equal(c->daemon.max_batch, 64);
-    cfg_free(c);
-    expect_error("[daemon]\nmax_batch = 65\n",
-                 "t.ini:2: [daemon] max_batch: \"65\" is out of range (expected 0..64)", NULL);
-    expect_error("[daemon]\nmax_batch = -1\n", "\"-1\" is out of range (expected 0..64)", NULL);
-    expect_error("[daemon]\nstats_interval = 10s\n",
-                 "[daemon] stats_interval: \"10s\": unexpected \"s\" after the number "
-                 "(expected 1..3600)", NULL);
-    expect_error("[daemon]\nmax_batch = 2.5\n", "\"2.5\" is not a whole number", NULL);
-    expect_error("[daemon]\nmax_batch = 0x10\n", "unexpected \"x10\" after the number", NULL);
-    expect_error("[daemon]\nmax_batch = four\n", "\"four\" is not a number", NULL);
-    expect_error("[daemon]\nmax_batch =\n", "[daemon] max_batch: no value (expected 0..64)",
-                 NULL);
-    expect_error("[daemon]\nsubscriber_buffer = 99999999999999999999999\n",
-                 "is out of range (expected 4096..67108864)", NULL);
-    expect_error("[daemon]\nmax_subscribers = -1\n", "\"-1\" is out of range", NULL);
-}
-
-static void test_doubles(void **state)
-{
-    (void)state;
-    cfg *c = load_ok("[stream:a]\nurl=/a\nsample_fps = 1e1\nmin_score = .25\n"
-                     "open_timeout = 5.\n");
-    assert_true(c->streams[0].sample_fps == 10.0);
-    assert_true(c->streams[0].min_score == 0.25);
-    assert_true(c->streams[0].open_timeout == 5.0);
-    cfg_free(c);
-    expect_error("[stream:a]\nurl=/a\nmin_score = 1.01\n",
-                 "t.ini:3: [stream:a] min_score: \"1.01\" is out of range (expected 0..1)", NULL);
-    expect_error("[stream:a]\nurl=/a\nopen_timeout = 0.05\n",
-                 "\"0.05\" is out of range (expected 0.1..600)", NULL);
-    expect_error("[stream:a]\nurl=/a\nsample_fps = nan\n", "\"nan\" is not a number", NULL);
-    expect_error("[stream:a]\nurl=/a\nsample_fps = inf\n", "\"inf\" is not a number", NULL);
-    expect_error("[stream:a]\nurl=/a\nsample_fps = 0x1p3\n", "unexpected \"x1p3\"", NULL);
-    expect_error("[stream:a]\nurl=/a\nsample_fps = 2,5\n", "unexpected \",5\" after the number",
-                 NULL);
-    expect_error("[stream:a]\nurl=/a\nsample_fps = 1e999\n", "\"1e999\" is out of range", NULL);
-    expect_error("[model]\nscale = -0.5\n", "[model] scale: \"-0.5\" is out of range", NULL);
-}
-
-static void test_booleans(void **state)
-{
-    (void)state;
-    static const char *const yes[] = { "yes", "true", "on", "1", "YES", "True" };
-    static const char *const no[] = { "no", "false", "off", "0", "No", "OFF" };
-    char text[128];
-    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-        snprintf(text, sizeof text, "[daemon]\nallow_root = %s\n", yes[i]);
-        cfg *c = load_ok(text);
-        assert_int_equal(c->daemon.allow_root, 1);
-        cfg_free(c);
-        snprintf(text, sizeof text, "[stream:a]\nurl=/a\nenabled = %s\n", no[i]);
-        c = load_ok(text);
-        assert_int_equal(c->streams[0].enabled, 0);
-        cfg_free(c);
-    }
-    expect_error("[daemon]\nallow_root = maybe\n",
-                 "t.ini:2: [daemon] allow_root: \"maybe\" is not a boolean (expected yes or no",
-                 NULL);
-    expect_error("[daemon]\nallow_root = 2\n", "\"2\" is not a boolean", NULL);
-    expect_error("[daemon]\nallow_root =\n", "no value (expected yes or no)", NULL);
-}
-
-static void test_enums(void **state)
-{
-    (void)state;
-    cfg *c = load_ok("[daemon]\nlog_level = WARNING\n[model]\nprecision = bf16\n"
-                     "resize = stretch\nchannel_order = rgb\n");
-    assert_int_equal(c->daemon.log_level, LOG_WARNING);
-    assert_int_equal(c->model.precision, CFG_PREC_BF16);
-    assert_int_equal(c->model.resize, CFG_RESIZE_STRETCH);
-    assert_int_equal(c->model.channel_order, CFG_ORDER_RGB);
-    cfg_free(c);
-    c = load_ok("[daemon]\nlog_level = error\n[model]\nprecision = auto\n");
-    assert_int_equal(c->daemon.log_level, LOG_ERR);
-    assert_int_equal(c->model.precision, CFG_PREC_AUTO);
-    assert_int_equal(c->model.backend, CFG_BACKEND_AUTO);
-    cfg_free(c);
-    c = load_ok("[model]\nprecision = fp16\nbackend = xnnpack\n");
-    assert_int_equal(c->model.precision, CFG_PREC_FP16);
-    assert_int_equal(c->model.backend, CFG_BACKEND_XNNPACK);
-    cfg_free(c);
-    c = load_ok("[model]\nbackend = onednn\n");
-    assert_int_equal(c->model.backend, CFG_BACKEND_ONEDNN);
-    cfg_free(c);
-    expect_error("[model]\nbackend = xnnpak\n", "t.ini:2: [model] backend",
-                 "(expected auto, onednn or xnnpack)", "did you mean xnnpack?", NULL);
-    expect_error("[daemon]\nlog_level = verbose\n",
-                 "t.ini:2: [daemon] log_level: \"verbose\" is not a known value "
-                 "(expected debug, info, notice, warning or error)", NULL);
-    expect_error("[daemon]\nlog_level = warn\n", "did you mean warning?", NULL);
-    expect_error("[model]\nprecision = in8\n", "(expected fp32, bf16, fp16, int8 or auto)",
-                 "did you mean int8?", NULL);
-    expect_error("[stream:a]\nurl=/a\npublish = changes\n", "(expected every or change)",
-                 "did you mean change?", NULL);
-    expect_error("[stream:a]\nurl=/a\nrtsp_transport = quic\n", "(expected tcp, udp or auto)",
-                 NULL);
-    expect_error("[stream:a]\nurl=/a\ndecode_skip = all\n", "(expected auto or none)", NULL);
-    expect_error("[model]\nresize = crop\n", "(expected model, short-crop or stretch)", NULL);
-}
-
-static void test_socket_mode(void **state)
-{
-    (void)state;
-    cfg *c = load_ok("[daemon]\nsocket_mode = 660\n");
-    assert_int_equal(c->daemon.socket_mode, 0660);
-    cfg_free(c);
-    c = load_ok("[daemon]\nsocket_mode = 0\n");
-    assert_int_equal(c->daemon.socket_mode, 0);
-    cfg_free(c);
-    c = load_ok("[daemon]\nsocket_mode = 0775\n");
-    assert_int_equal(c->daemon.socket_mode, 0775);
-    cfg_free(c);
-    expect_error("[daemon]\nsocket_mode = 0666\n",
-                 "t.ini:2: [daemon] socket_mode: \"0666\" lets every local user connect (o+w)",
-                 NULL);
-    expect_error("[daemon]\nsocket_mode = 0662\n", "(o+w)", NULL);
-    expect_error("[daemon]\nsocket_mode = 4660\n", "\"4660\" sets setuid, setgid or sticky bits",
-                 "up to 0777", NULL);
-    expect_error("[daemon]\nsocket_mode = 01660\n", "sets setuid, setgid or sticky bits", NULL);
-    expect_error("[daemon]\nsocket_mode = 0680\n", "\"0680\" is not an octal mode", NULL);
-    expect_error("[daemon]\nsocket_mode = rw-rw----\n", "is not an octal mode", NULL);
-    expect_error("[daemon]\nsocket_mode =\n", "\"\" is not an octal mode", NULL);
-}
-
-static void test_paths(void **state)
-{
-    (void)state;
-    char text[400], sock[120];
-    expect_error("[model]\npath = model.onnx\n",
-                 "t.ini:2: [model] path: \"model.onnx\" is not an absolute path", NULL);
-    expect_error("[model]\npath =\n", "[model] path: no value (expected an absolute path)", NULL);
-    expect_error("[model]\nlabels = labels.txt\n", "is not an absolute path", NULL);
-    cfg *c = load_ok("[model]\nlabels =\ncalibration =\n");
-    assert_string_equal(c->model.labels, "");
-    cfg_free(c);
-    /* sun_path holds 108 bytes with the NUL. */
-    memset(sock, 'a', sizeof sock);
-    sock[0] = '/';
-    sock[107] = '\0';
-    snprintf(text, sizeof text, "[daemon]\nsocket = %s\n", sock);
-    c = load_ok(text);
-    assert_int_equal(strlen(c->daemon.socket), 107);
-    cfg_free(c);
-    sock[107] = 'a';
-    sock[108] = '\0';
-    snprintf(text, sizeof text, "[daemon]\nsocket = %s\n", sock);
-    expect_error(text, "[daemon] socket: path is 108 bytes long (expected an absolute path "
-                 "of at most 107 bytes)", NULL);
-}
-
-static void test_urls(void **state)
-{
-    (void)state;
-    cfg *c = load_ok("[stream:a]\nurl = rtsp://user:pw@10.0.0.5:554/Streaming/101?x=1\n"
-                     "[stream:b]\nurl = /dev/v4l/by-id/usb-cam-video-index0\n"
-                     "[stream:c]\nurl = HTTP://h:8080/mjpg\n");
-    assert_int_equal(c->streams[0].url_kind, CFG_URL_RTSP);
-    assert_int_equal(c->streams[1].url_kind, CFG_URL_DEVICE);
-    assert_int_equal(c->streams[2].url_kind, CFG_URL_HTTP);
-    cfg_free(c);
-    expect_error("[stream:a]\nurl = rstp://cam/1\n",
-                 "t.ini:2: [stream:a] url: unsupported scheme \"rstp\"", "did you mean rtsp://?",
-                 NULL);
-    expect_error("[stream:a]\nurl = file:///srv/a.mp4\n", "write the path without file://",
-                 NULL);
-    expect_error("[stream:a]\nurl = rtsp:///1\n", "has no host", NULL);
-    expect_error("[stream:a]\nurl = rtsp://user@:554/1\n", "has no host", NULL);
-    expect_error("[stream:a]\nurl = clips/a.mp4\n",
-                 "\"clips/a.mp4\" is neither a URL nor an absolute path", NULL);
-    expect_error("[stream:a]\nurl = /srv/my clip.mp4\n", "contains a space", "%20", NULL);
-    expect_error("[stream:a]\nurl =\n", "[stream:a] url: no value", NULL);
-}
-
-static void test_url_password_not_in_messages(void **state)
-{
-    (void)state;
-    char err[ERRLEN];
-    cfg *c = NULL;
-    assert_int_equal(cfg_load_string(&c, "[stream:a]\nurl = rtsp://admin:s3cret@cam/a b\n",
-                                     "t.ini", err, sizeof err), CFG_EINVAL);
-    assert_non_null(strstr(err, "contains a space"));
-    assert_non_null(strstr(err, "rtsp://***@cam/a b"));
-    assert_null(strstr(err, "s3cret"));
-    assert_null(strstr(err, "admin"));
-}
-
-static void test_vec3(void **state)
-{
-    (void)state;
-    cfg *c = load_ok("[model]\nmean = 123.675, 116.28, 103.53\nstd = 58.395,57.12,57.375\n"
-                     "scale = 1\n");
-    assert_true(c->model.mean.v[0] == 123.675f);
-    assert_true(c->model.std.v[2] == 57.375f);
-    assert_true(c->model.scale == 1.0);
-    cfg_free(c);
-    expect_error("[model]\nmean = 0.4,0.4\n",
-                 "t.ini:2: [model] mean: \"0.4,0.4\" has 2 values (expected three numbers", NULL);
-    expect_error("[model]\nmean = 0.4,0.4,0.4,0.4\n", "has 4 values", NULL);
-    expect_error("[model]\nmean = 0.4,,0.4\n", "value 2: no value", NULL);
-    expect_error("[model]\nmean = 0.4,x,0.4\n", "value 2: \"x\" is not a number", NULL);
-    expect_error("[model]\nstd = 0.2,0.2,0\n",
-                 "[model] std: value 3: \"0\" is out of range (expected three numbers like "
-                 "0.485,0.456,0.406, each > 0 and <= 255", NULL);
-    expect_error("[model]\nstd = 0.2,-0.2,0.2\n", "value 2: \"-0.2\" is out of range", NULL);
-    expect_error("[model]\nmean = 0.1,0.2,256\n", "value 3: \"256\" is out of range", NULL);
-}
-
-static void test_cpu_list_syntax(void **state)
-{
-    (void)state;
-    cfg_cpus c;
-    char why[400];
-    assert_int_equal(cfg_cpus_parse(&c, "", why, sizeof why), 0);
-    assert_int_equal(c.count, 0);
-    assert_int_equal(cfg_cpus_parse(&c, "  ", why, sizeof why), 0);
-    assert_int_equal(c.count, 0);
-    assert_int_equal(cfg_cpus_parse(&c, "1", why, sizeof why), 0);
-    assert_int_equal(c.count, 1);
-    assert_true(CPU_ISSET(1, &c.set));
-    assert_int_equal(cfg_cpus_parse(&c, "0,2-3", why, sizeof why), 0);
-    assert_int_equal(c.count, 3);
-    assert_true(CPU_ISSET(0, &c.set) && CPU_ISSET(2, &c.set) && CPU_ISSET(3, &c.set));
-    assert_false(CPU_ISSET(1, &c.set));
-    assert_int_equal(cfg_cpus_parse(&c, " 4 - 5 , 1,1 ", why, sizeof why), 0);
-    assert_int_equal(c.count, 3);   /* a CPU named twice counts once */
-    assert_int_equal(cfg_cpus_parse(&c, "0-1023", why, sizeof why), 0);
-    assert_int_equal(c.count, CPU_SETSIZE);
-
-    static const struct { const char *in, *want; } bad[] = {
-        { "3-1", "range 3-1 runs backwards" },
-        { "1,", "end of value where a CPU number should be" },
-        { ",1", "\",1\" where a CPU number should be" },
-        { "1,,2", "\",2\" where a CPU number should be" },
-        { "a", "\"a\" where a CPU number should be" },
-        { "1-", "end of value where a CPU number should be" },
-        { "-1", "\"-1\" where a CPU number should be" },
-        { "1;2", "unexpected \";2\"" },
-        { "1 2", "unexpected \"2\"" },
-        { "1024", "CPU 1024 is beyond the highest CPU number 1023" },
-        { "0-99999999999999999999999", "is beyond the highest CPU number" },
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        why[0] = '\0';
-        if (cfg_cpus_parse(&c, bad[i].in, why, sizeof why) != CFG_EINVAL ||
-            !strstr(why, bad[i].want))
-            fail_msg("cpu list \"%s\": want \"%s\", got \"%s\"", bad[i].in, bad[i].want, why);
-    }
-}
-
-static void test_cpu_list_format(void **state)
-{
-    (void)state;
-    cfg_cpus c;
-    char why[200], buf[64];
-    assert_int_equal(cfg_cpus_parse(&c, "7,0,2-3,5,6", why, sizeof why), 0);
-    assert_int_equal(cfg_cpus_format(&c, buf, sizeof buf), 9);
-    assert_string_equal(buf, "0,2-3,5-7");
-    /* Cut at an item boundary, and the full length still reported. */
-    assert_int_equal(cfg_cpus_format(&c, buf, 6), 9);
-    assert_string_equal(buf, "0,2-3");
-    assert_int_equal(cfg_cpus_parse(&c, "", why, sizeof why), 0);
-    assert_int_equal(cfg_cpus_format(&c, buf, sizeof buf), 0);
-    assert_string_equal(buf, "");
-}
-
-static void test_cpus_must_be_usable(void **state)
-{
-    (void)state;
-    char text[200], want[400], avail[256];
-    int cpu = first_usable_cpu(), bad = unusable_cpu();
-    cfg_cpus u;
-    usable(&u.set);
-    u.count = CPU_COUNT(&u.set);
-    cfg_cpus_format(&u, avail, sizeof avail);
-
-    snprintf(text, sizeof text, "[daemon]\ninference_cpus = %d\ndecode_cpus = %d\n", cpu, cpu);
-    cfg *c = load_ok(text);
-    assert_int_equal(c->daemon.inference_cpus.count, 1);
-    assert_true(CPU_ISSET(cpu, &c->daemon.inference_cpus.set));
-    assert_int_equal(c->daemon.decode_cpus.count, 1);
-    cfg_free(c);
-
-    snprintf(text, sizeof text, "[daemon]\nlog_level = info\ninference_cpus = %d,%d\n", cpu, bad);
-    snprintf(want, sizeof want, "t.ini:3: [daemon] inference_cpus: CPU %d is not available to "
-             "this process (available: %s)", bad, avail);
-    expect_error(text, want, NULL);
-
-    snprintf(text, sizeof text, "[daemon]\ndecode_cpus = %d-%d\n", bad - 1, bad);
-    if (!CPU_ISSET(bad - 1, &u.set)) {
-        snprintf(want, sizeof want, "t.ini:2: [daemon] decode_cpus: CPUs %d-%d are not "
-                 "available", bad - 1, bad);
-        expect_error(text, want, NULL);
-    }
-}
+/* ------------------------------------------------------------ keys checked together */
 
 static void test_backoff_cross_check(void **state)
 {
@@ -1089,231 +686,60 @@ static void test_load_file_names_file_in_messages(void **state)
     free(path);
 }
 
-static void test_example_config_parses(void **state)
+/* ------------------------------------------------------------ [mqtt] and [metrics] */
+
+static void test_mqtt_and_metrics_sections(void **state)
 {
     (void)state;
-    char err[ERRLEN];
-    cfg *c = NULL;
-    if (cfg_load_file(&c, "config/lcnetd.ini.example", err, sizeof err) != CFG_OK)
-        fail_msg("%s", err);
-    assert_int_equal(c->nstreams, 3);
-    const cfg_stream *yard = cfg_find_stream(c, "yard");
-    assert_non_null(yard);
-    assert_int_equal(yard->publish, CFG_PUBLISH_CHANGE);
-    assert_true(yard->sample_fps == 2.0);
-    assert_int_equal(cfg_find_stream(c, "replay")->enabled, 0);
-    assert_string_equal(c->model.path, "/usr/share/lcnetd/camera-health.onnx");
+    cfg *c = load_ok("[stream:a]\nurl=/a\n");
+    assert_string_equal(c->mqtt.host, "");          /* off by default */
+    assert_int_equal(c->mqtt.port, 1883);
+    assert_int_equal(c->mqtt.queue, 1000);
+    assert_string_equal(c->mqtt.homeassistant_prefix, "homeassistant");
+    assert_string_equal(c->metrics.listen, "");
     cfg_free(c);
-}
 
-/* Each key appears in the example, set or commented out with its default. */
-static void test_example_config_shows_every_key(void **state)
-{
-    (void)state;
-    char *text = read_all("config/lcnetd.ini.example");
-    cfg_doc d;
-    for (int i = 0; cfg_doc_get(i, &d) == 0; i++) {
-        char set[80], off[80];
-        snprintf(set, sizeof set, "\n%s =", d.key);
-        snprintf(off, sizeof off, "\n;%s =", d.key);
-        if (!strstr(text, set) && !strstr(text, off))
-            fail_msg("config/lcnetd.ini.example lacks [%s] %s", d.section, d.key);
-    }
-    free(text);
-}
-
-/* ------------------------------------------------------------ reload helpers */
-
-static void test_stream_equal(void **state)
-{
-    (void)state;
-    cfg *a = load_ok("[stream:a]\nurl=/a\nsample_fps=2\n[stream:b]\nurl=/b\n");
-    /* Moved, reordered, commented: unchanged streams keep running. */
-    cfg *b = load_ok("; new comment\n\n[stream:b]\nurl = /b\n[stream:a]\nsample_fps = 2.0\n"
-                     "url = /a\n");
-    cfg *d = load_ok("[stream:a]\nurl=/a\nsample_fps=2\n[stream:b]\nurl=/b\nloop=yes\n");
-    cfg *e = load_ok("[stream:a]\nurl=/a2\nsample_fps=2\n[stream:b]\nurl=/b\n"
-                     "backoff_max = 30.5\n");
-    assert_true(cfg_stream_equal(cfg_find_stream(a, "a"), cfg_find_stream(b, "a")));
-    assert_true(cfg_stream_equal(cfg_find_stream(a, "b"), cfg_find_stream(b, "b")));
-    assert_true(cfg_stream_equal(cfg_find_stream(a, "a"), cfg_find_stream(d, "a")));
-    assert_false(cfg_stream_equal(cfg_find_stream(a, "b"), cfg_find_stream(d, "b")));
-    assert_false(cfg_stream_equal(cfg_find_stream(a, "a"), cfg_find_stream(e, "a")));
-    assert_false(cfg_stream_equal(cfg_find_stream(a, "b"), cfg_find_stream(e, "b")));
-    assert_false(cfg_stream_equal(cfg_find_stream(a, "a"), cfg_find_stream(a, "b")));
-    cfg_free(a);
-    cfg_free(b);
-    cfg_free(d);
-    cfg_free(e);
-}
-
-static void test_model_equal(void **state)
-{
-    (void)state;
-    cfg *a = load_ok("[model]\nmean = 0.5,0.5,0.5\n");
-    cfg *b = load_ok("[model]\nmean = 0.5, 0.5, 0.50\n[daemon]\nlog_level = debug\n");
-    cfg *c = load_ok("[model]\nmean = 0.5,0.5,0.6\n");
-    cfg *d = load_ok("");
-    cfg *e = load_ok("[model]\nmean = 0.5,0.5,0.5\nlabels = /l.txt\n");
-    assert_true(cfg_model_equal(&a->model, &b->model));
-    assert_false(cfg_model_equal(&a->model, &c->model));
-    assert_false(cfg_model_equal(&a->model, &d->model));
-    assert_false(cfg_model_equal(&a->model, &e->model));
-    cfg_free(a);
-    cfg_free(b);
+    c = load_ok("[mqtt]\nhost = broker.local\nport = 8883\ntopic_prefix = site/box-1\n"
+                "username = u\npassword_file = /run/pw\nca_file = /etc/ca.pem\nqos = 1\n"
+                "cert_file = /etc/c.pem\nkey_file = /etc/k.pem\nhomeassistant = yes\n"
+                "[metrics]\nlisten = [::1]:9464\n");
+    assert_string_equal(c->mqtt.host, "broker.local");
+    assert_int_equal(c->mqtt.port, 8883);
+    assert_string_equal(c->mqtt.topic_prefix, "site/box-1");
+    assert_int_equal(c->mqtt.qos, 1);
+    assert_int_equal(c->mqtt.homeassistant, 1);
+    assert_int_equal(c->mqtt.line, 1);
+    assert_string_equal(c->metrics.listen, "[::1]:9464");
     cfg_free(c);
-    cfg_free(d);
-    cfg_free(e);
-}
 
-static void test_daemon_diff(void **state)
-{
-    (void)state;
-    char keys[128];
-    cfg *a = load_ok("");
-    cfg *same = load_ok("[daemon]\nsocket_mode = 660\nlog_level = info\n");
-    cfg *live = load_ok("[daemon]\nlog_level = debug\nstats_interval = 5\n");
-    cfg *sock = load_ok("[daemon]\nsocket = /run/other.sock\nsocket_mode = 0600\n");
-    cfg *both = load_ok("[daemon]\nmax_batch = 8\nlog_level = error\n");
-
-    strcpy(keys, "stale");
-    assert_int_equal(cfg_daemon_diff(&a->daemon, &same->daemon, keys, sizeof keys), 0);
-    assert_string_equal(keys, "");
-    assert_int_equal(cfg_daemon_diff(&a->daemon, &live->daemon, keys, sizeof keys),
-                     CFG_DIFF_LIVE);
-    assert_string_equal(keys, "");
-    assert_int_equal(cfg_daemon_diff(&a->daemon, &sock->daemon, keys, sizeof keys),
-                     CFG_DIFF_RESTART);
-    assert_string_equal(keys, "socket, socket_mode");
-    assert_int_equal(cfg_daemon_diff(&a->daemon, &both->daemon, keys, sizeof keys),
-                     CFG_DIFF_LIVE | CFG_DIFF_RESTART);
-    assert_string_equal(keys, "max_batch");
-    assert_int_equal(cfg_daemon_diff(&a->daemon, &both->daemon, NULL, 0),
-                     CFG_DIFF_LIVE | CFG_DIFF_RESTART);
-    cfg_free(a);
-    cfg_free(same);
-    cfg_free(live);
-    cfg_free(sock);
-    cfg_free(both);
-}
-
-/* ------------------------------------------------------------ schema and docs */
-
-static void test_doc_lists_every_key_once(void **state)
-{
-    (void)state;
-    cfg_doc d, e;
-    int n = 0;
-    for (; cfg_doc_get(n, &d) == 0; n++) {
-        assert_non_null(d.key);
-        assert_true(strlen(d.doc) > 10);
-        for (int j = 0; j < n; j++) {
-            assert_int_equal(cfg_doc_get(j, &e), 0);
-            if (strcmp(d.section, e.section) == 0 && strcmp(d.key, e.key) == 0)
-                fail_msg("[%s] %s listed twice", d.section, d.key);
-        }
-    }
-    assert_int_equal(n, cfg_sec_daemon.nkeys + cfg_sec_model.nkeys + cfg_sec_stream.nkeys);
-    assert_int_equal(cfg_doc_get(n, &d), -1);
-    assert_int_equal(cfg_doc_get(-1, &d), -1);
-
-    assert_int_equal(cfg_doc_get(cfg_sec_daemon.nkeys + cfg_sec_model.nkeys, &d), 0);
-    assert_string_equal(d.section, "stream:NAME");
-    assert_string_equal(d.key, "url");
-    assert_int_equal(d.required, 1);
-    assert_int_equal(cfg_doc_get(4, &d), 0);
-    assert_string_equal(d.key, "max_batch");
-    assert_string_equal(d.range, "0..64");
-    assert_string_equal(d.def, "0");
-    assert_int_equal(d.restart, 1);
-    assert_int_equal(cfg_doc_get(5, &d), 0);
-    assert_string_equal(d.key, "queue_frames");
-    assert_string_equal(d.range, "1..300");
-    assert_string_equal(d.def, "8");
-    assert_int_equal(d.restart, 1);
-    assert_int_equal(cfg_doc_get(6, &d), 0);
-    assert_string_equal(d.range, "debug|info|notice|warning|error");
-    assert_int_equal(d.restart, 0);
-}
-
-static const char *man_section(const char *man, const char *section, const char **end)
-{
-    char head[80];
-    if (strcmp(section, "stream:NAME") == 0)
-        snprintf(head, sizeof head, "\n.SH \"[stream:NAME] SECTION\"\n");
-    else
-        snprintf(head, sizeof head, "\n.SH \"[%s] SECTION\"\n", section);
-    const char *start = strstr(man, head);
-    if (!start)
-        fail_msg("config/lcnetd.ini.5 has no %s", head + 1);
-    start += strlen(head);
-    *end = strstr(start, "\n.SH ");
-    if (!*end)
-        *end = start + strlen(start);
-    return start;
-}
-
-/* Every key has an entry in its own section of lcnetd.ini(5), stating the
- * default the code uses and whether a reload applies it. */
-static void test_man_page_documents_every_key(void **state)
-{
-    (void)state;
-    char *man = read_all("config/lcnetd.ini.5");
-    /* "\-" is how troff writes a plain hyphen. */
-    for (char *r = man, *w = man;; r++) {
-        if (r[0] == '\\' && r[1] == '-')
-            r++;
-        if (!(*w++ = *r))
-            break;
-    }
-    cfg_doc d;
-    for (int i = 0; cfg_doc_get(i, &d) == 0; i++) {
-        const char *end, *sec = man_section(man, d.section, &end);
-        char tag[80], def[160];
-        snprintf(tag, sizeof tag, "\n.TP\n.B %s\n", d.key);
-        const char *entry = strstr(sec, tag);
-        if (!entry || entry > end)
-            fail_msg("lcnetd.ini(5) has no entry for [%s] %s", d.section, d.key);
-        const char *again = strstr(entry + 1, tag);
-        if (again && again < end)
-            fail_msg("lcnetd.ini(5) documents [%s] %s twice", d.section, d.key);
-        const char *next = strstr(entry + strlen(tag), "\n.TP\n");
-        size_t len = (size_t)((next && next < end ? next : end) - entry);
-        char *text = strndup(entry, len);
-        assert_non_null(text);
-        if (d.required)
-            snprintf(def, sizeof def, "\nRequired.\n");
-        else if (!*d.def)
-            snprintf(def, sizeof def, "\nDefault: empty.\n");
-        else
-            snprintf(def, sizeof def, "\nDefault: \\fB%s\\fR.\n", d.def);
-        if (!strstr(text, def))
-            fail_msg("lcnetd.ini(5) [%s] %s lacks \"%s\":\n%s", d.section, d.key, def + 1, text);
-        if (d.restart != (strstr(text, "only on restart") != NULL))
-            fail_msg("lcnetd.ini(5) [%s] %s: says %sthat it needs a restart; code says %s",
-                     d.section, d.key, d.restart ? "not " : "", d.restart ? "it does" : "not");
-        free(text);
-    }
-    assert_non_null(strstr(man, "\n.SH RELOADING\n"));
-    assert_non_null(strstr(man, "SIGHUP"));
-    free(man);
-}
-
-static void test_suggest(void **state)
-{
-    (void)state;
-    static const char *const words[] = { "sample_fps", "min_score", "url", "loop" };
-    size_t st = sizeof words[0];
-    assert_int_equal(cfg_distance("sample_fps", "smaple_fps"), 1);
-    assert_int_equal(cfg_distance("url", "URL"), 0);
-    assert_int_equal(cfg_distance("abc", ""), 3);
-    assert_int_equal(cfg_distance("kitten", "sitting"), 3);
-    assert_string_equal(cfg_suggest("sample-fps", words, st, 4), "sample_fps");
-    assert_string_equal(cfg_suggest("minscore", words, st, 4), "min_score");
-    assert_string_equal(cfg_suggest("urk", words, st, 4), "url");
-    assert_string_equal(cfg_suggest("sample", words, st, 4), "sample_fps");
-    assert_null(cfg_suggest("xyz", words, st, 4));
-    assert_null(cfg_suggest("frame_rate", words, st, 4));
+    expect_error("[mqtt]\nhost = b\ntopic_prefix = a/+/b\n", "t.ini:3: [mqtt] topic_prefix:",
+                 "wildcard", NULL);
+    expect_error("[mqtt]\nhost = b\ntopic_prefix = /a\n", "t.ini:3:", "empty level", NULL);
+    expect_error("[mqtt]\nhost = b\ntopic_prefix = a//b\n", "t.ini:3:", "empty level", NULL);
+    expect_error("[mqtt]\nhost = my broker\n", "t.ini:2: [mqtt] host:", "blank", NULL);
+    expect_error("[mqtt]\nhost = b\nqos = 2\n", "t.ini:3: [mqtt] qos:", "0..1", NULL);
+    expect_error("[mqtt]\nhost = b\npassword_file = /p\n", "t.ini:3: [mqtt] password_file:",
+                 "set username too", NULL);
+    expect_error("[mqtt]\nhost = b\ncert_file = /c\nca_file = /a\n", "t.ini:3: [mqtt] cert_file:",
+                 "without key_file", NULL);
+    expect_error("[mqtt]\nhost = b\ncert_file = /c\nkey_file = /k\n", "t.ini:3: [mqtt] cert_file:",
+                 "set ca_file", NULL);
+    expect_error("[mqtt]\nport = 1884\n", "t.ini:2: [mqtt] port: set, but host is empty", NULL);
+    expect_error("[mqtt]\nhost = b\nbackoff_min = 5\nbackoff_max = 2\n",
+                 "t.ini:4: [mqtt] backoff_max: 2 is below backoff_min 5", NULL);
+    expect_error("[mqtt]\nhost = b\n[mqtt]\n", "t.ini:3: [mqtt]: section already defined", NULL);
+    expect_error("[mqtt]\nhots = b\n", "t.ini:2: [mqtt] hots: unknown key", "did you mean host?",
+                 NULL);
+    expect_error("[metrics]\nlisten = localhost:9464\n", "t.ini:2: [metrics] listen:",
+                 "numeric IPv4", NULL);
+    expect_error("[metrics]\nlisten = 127.0.0.1\n", "t.ini:2:", "no :PORT", NULL);
+    expect_error("[metrics]\nlisten = 127.0.0.1:70000\n", "t.ini:2:", "between 1 and 65535",
+                 NULL);
+    expect_error("[metric]\n", "t.ini:1: [metric]: unknown section", "did you mean [metrics]?",
+                 NULL);
+    /* a key of another section points there */
+    expect_error("[daemon]\ntopic_prefix = x\n", "t.ini:2: [daemon] topic_prefix: unknown key here",
+                 "it belongs in [mqtt]", NULL);
 }
 
 int main(void)
@@ -1333,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_nul_byte_in_file),
         cmocka_unit_test(test_unknown_section),
         cmocka_unit_test(test_unknown_key_suggests),
+        cmocka_unit_test(test_suggest),
         cmocka_unit_test(test_key_in_wrong_section),
         cmocka_unit_test(test_duplicate_key),
         cmocka_unit_test(test_duplicate_sections),
@@ -1341,32 +768,13 @@ int main(void)
         cmocka_unit_test(test_too_many_streams),
         cmocka_unit_test(test_password_file),
         cmocka_unit_test(test_quoted_value),
-        cmocka_unit_test(test_integers),
-        cmocka_unit_test(test_doubles),
-        cmocka_unit_test(test_booleans),
-        cmocka_unit_test(test_enums),
-        cmocka_unit_test(test_socket_mode),
-        cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_urls),
-        cmocka_unit_test(test_url_password_not_in_messages),
-        cmocka_unit_test(test_vec3),
-        cmocka_unit_test(test_cpu_list_syntax),
-        cmocka_unit_test(test_cpu_list_format),
-        cmocka_unit_test(test_cpus_must_be_usable),
         cmocka_unit_test(test_backoff_cross_check),
         cmocka_unit_test(test_hysteresis_allowed_with_publish_every),
         cmocka_unit_test(test_several_errors_in_line_order),
         cmocka_unit_test(test_small_error_buffer),
         cmocka_unit_test(test_load_file_errors),
         cmocka_unit_test(test_load_file_names_file_in_messages),
-        cmocka_unit_test(test_example_config_parses),
-        cmocka_unit_test(test_example_config_shows_every_key),
-        cmocka_unit_test(test_stream_equal),
-        cmocka_unit_test(test_model_equal),
-        cmocka_unit_test(test_daemon_diff),
-        cmocka_unit_test(test_doc_lists_every_key_once),
-        cmocka_unit_test(test_man_page_documents_every_key),
-        cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_mqtt_and_metrics_sections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

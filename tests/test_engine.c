@@ -24,36 +24,13 @@
 #include "tests/parity.h"
 #include "tests/testutil.h"
 
-/* LCNETD_TEST_BACKEND=onednn|xnnpack runs the suite on that backend (arm64's
- * oneDNN, say), else the engine chooses. */
-static eng_backend test_backend(void)
-{
-    const char *b = getenv("LCNETD_TEST_BACKEND");
-    return !b ? ENG_BACKEND_AUTO : !strcmp(b, "onednn") ? ENG_BACKEND_ONEDNN :
-           !strcmp(b, "xnnpack") ? ENG_BACKEND_XNNPACK : ENG_BACKEND_AUTO;
-}
-
-static eng_model *load(const char *path, eng_precision prec)
-{
-    eng_options o;
-    eng_model *m = NULL;
-    char err[1024];
-    eng_options_init(&o);
-    o.threads = 1;
-    o.precision = prec;
-    o.backend = test_backend();
-    if (eng_load(&m, &o, path, err, sizeof err) < 0)
-        fail_msg("load %s: %s", path, err);
-    return m;
-}
-
 static void test_parity(void **state)
 {
     const fixture *fx = *state;
     char path[512];
     size_t len = 0;
     snprintf(path, sizeof path, "%s/%s.onnx", fixdir(), fx->name);
-    eng_model *m = load(path, ENG_PREC_FP32);
+    eng_model *m = load_model(path, ENG_PREC_FP32, NULL);
     const eng_info *in = eng_get_info(m);
     assert_int_equal(in->classes, fx->classes);
     assert_int_equal(in->ends_in_softmax, fx->softmax);
@@ -70,7 +47,7 @@ static void test_parity(void **state)
     const float *ins[1] = { x };
     float *outs[1] = { got };
     assert_int_equal(eng_run_tensors(m, n, ins, outs, err, sizeof err), 0);
-    double e1 = compare(fx->name, got, want, n, fx->classes, fx->softmax);
+    double e1 = compare_outputs(fx->name, got, want, n, fx->classes, fx->softmax);
 
     /* one at a time: the batch-1 plan is compiled separately */
     size_t per = (size_t)fx->c * (size_t)fx->h * (size_t)fx->w;
@@ -79,7 +56,7 @@ static void test_parity(void **state)
         outs[0] = got + (size_t)i * (size_t)fx->classes;
         assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
     }
-    double e2 = compare(fx->name, got, want, n, fx->classes, fx->softmax);
+    double e2 = compare_outputs(fx->name, got, want, n, fx->classes, fx->softmax);
 
     /* 8-bit pixels, normalised by the engine (ImageNet mean/std, RGB) */
     uint8_t *pix = fixfile(fx, ".pix.u8", &len);
@@ -92,7 +69,7 @@ static void test_parity(void **state)
         strides[i] = fx->w * 3;
     }
     assert_int_equal(eng_run_pixels(m, frames, strides, np, got, err, sizeof err), 0);
-    double e3 = compare(fx->name, got, pwant, np, fx->classes, fx->softmax);
+    double e3 = compare_outputs(fx->name, got, pwant, np, fx->classes, fx->softmax);
 
     /* Activations stay in the layouts oneDNN picks, the image is written in
      * the first layer's: no reorder anywhere in an fp32 plan. */
@@ -112,25 +89,53 @@ static void test_parity(void **state)
     eng_free(m);
 }
 
-/* --------------------------------------------------- the shared models */
+/* -------------------------------------------- operators beyond PP-LCNet */
 
-static int shared_path(char *p, size_t len, const char *file)
+static void find_steps(void *arg, const char *line)
 {
-    struct stat st;
-    snprintf(p, len, "%s/%s", shared_models(), file);
-    return stat(p, &st) == 0;
+    int *c = arg;
+    c[0] += strstr(line, " eltwise ") && strstr(line, "leaky2");
+    c[1] += strstr(line, "leaky1") != NULL;
 }
 
+/* LeakyRelu (tests/fixtures/gen_op_models.py): after a convolution, as its
+ * post-op (alpha 0.1), and on its own after an Add (ONNX's default alpha),
+ * against ONNX Runtime; the whole batch, then one at a time. */
+static void test_leakyrelu_parity(void **state)
+{
+    (void)state;
+    char p[512], err[512];
+    float *want, *x = leaky_inputs("leakyrelu.out.f32", &want), got[LEAKY_N * LEAKY_K];
+    snprintf(p, sizeof p, "%s/ops/leakyrelu.onnx", fixdir());
+    eng_model *m = load_model(p, ENG_PREC_FP32, NULL);
+    double e1 = leaky_batch(m, x, want, got, "leakyrelu", 0);
+    for (int i = 0; i < LEAKY_N; i++) {
+        const float *ins[1] = { x + (size_t)i * 3 * LEAKY_HW * LEAKY_HW };
+        float *outs[1] = { got + i * LEAKY_K };
+        assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
+    }
+    double e2 = compare_outputs("leakyrelu", got, want, LEAKY_N, LEAKY_K, 0);
+    int c[2] = { 0, 0 };
+    eng_plan_dump(m, 1, find_steps, c);
+    print_message("leakyrelu: worst rel logit error batch %.2g, single %.2g; the first fused "
+                  "into its convolution (%d steps name it), the second an eltwise step (%d)\n",
+                  e1, e2, c[1], c[0]);
+    assert_int_equal(c[0], 1);
+    assert_int_equal(c[1], 0);
+    free(x);
+    free(want);
+    eng_free(m);
+}
+
+/* --------------------------------------------------- the shared models */
 
 static void shared_case(const char *file, int h, int w, const float *syn_want, const float *zero_want,
                         int probs)
 {
     char p[512], err[512];
-    if (!shared_path(p, sizeof p, file)) {
-        print_message("skipped: %s absent (the shared test models are not beside the project)\n", p);
+    if (!shared_model(p, sizeof p, file))
         skip();
-    }
-    eng_model *m = load(p, ENG_PREC_FP32);
+    eng_model *m = load_model(p, ENG_PREC_FP32, NULL);
     size_t n = (size_t)3 * h * w;
     float *x = calloc(2 * n, sizeof(float)), got[4];
     prov_synthetic(x, h, w);
@@ -138,7 +143,7 @@ static void shared_case(const char *file, int h, int w, const float *syn_want, c
     float *outs[1] = { got };
     assert_int_equal(eng_run_tensors(m, 2, ins, outs, err, sizeof err), 0);
     float want[4] = { syn_want[0], syn_want[1], zero_want[0], zero_want[1] };
-    double e = compare(file, got, want, 2, 2, probs);
+    double e = compare_outputs(file, got, want, 2, 2, probs);
     print_message("%s: synthetic [%.6f, %.6f] zero [%.6f, %.6f], worst error %.2g\n", file, got[0],
                   got[1], got[2], got[3], e);
     free(x);
@@ -165,18 +170,15 @@ static void test_shared_lcnet050_timm(void **state)
 /* Returns the percentage of frames whose bf16 top-1 is the fp32 top-1. */
 static double bf16_agreement(const char *model, const char *frames_file, int h, int w)
 {
-    char p[512], err[512];
+    char err[512];
     size_t len = 0;
     if (!(eng_cpu_features() & ENG_CPU_BF16)) {
         print_message("skipped: this CPU has no native bf16\n");
         skip();
     }
-    snprintf(p, sizeof p, "%s/%s", fixdir(), frames_file);
-    uint8_t *pix = slurp(p, &len);
-    if (!pix)
-        fail_msg("missing %s: run `make fixtures`", p);
+    uint8_t *pix = fixture_file(&len, "%s", frames_file);
     int n = (int)(len / ((size_t)h * w * 3));
-    eng_model *a = load(model, ENG_PREC_FP32), *b = load(model, ENG_PREC_BF16);
+    eng_model *a = load_model(model, ENG_PREC_FP32, NULL), *b = load_model(model, ENG_PREC_BF16, NULL);
     assert_int_equal(eng_get_info(b)->precision, ENG_PREC_BF16);
     int k = eng_get_info(a)->classes, agree = 0, batch = 8;
     float *ra = malloc(sizeof(float) * (size_t)k * batch), *rb = malloc(sizeof(float) * (size_t)k * batch);
@@ -231,13 +233,11 @@ static void test_bf16_agreement_trained(void **state)
 {
     (void)state;
     char p[512];
-    if (!shared_path(p, sizeof p, "nsfw-lite_lcnet_050_nsfw-sfw.dequant-fp32.onnx")) {
-        print_message("skipped: %s absent\n", p);
+    if (!shared_model(p, sizeof p, "nsfw-lite_lcnet_050_nsfw-sfw.dequant-fp32.onnx"))
         skip();
-    }
     /* a photo classifier on photo crops, a text-line model on text lines */
     assert_true(bf16_agreement(p, "frames224x224.u8", 224, 224) >= 99.0);
-    if (shared_path(p, sizeof p, "PP-LCNet_x0_25_textline_ori.fp32.onnx"))
+    if (shared_model(p, sizeof p, "PP-LCNet_x0_25_textline_ori.fp32.onnx"))
         assert_true(bf16_agreement(p, "textlines80x160.u8", 80, 160) >= 99.0);
 }
 
@@ -248,14 +248,10 @@ static void test_shared_textline_classifies(void **state)
     (void)state;
     char p[512], err[512];
     size_t len = 0;
-    if (!shared_path(p, sizeof p, "PP-LCNet_x0_25_textline_ori.fp32.onnx")) {
-        print_message("skipped: %s absent\n", p);
+    if (!shared_model(p, sizeof p, "PP-LCNet_x0_25_textline_ori.fp32.onnx"))
         skip();
-    }
-    eng_model *m = load(p, ENG_PREC_FP32);
-    snprintf(p, sizeof p, "%s/textlines80x160.u8", fixdir());
-    uint8_t *pix = slurp(p, &len);
-    assert_non_null(pix);
+    eng_model *m = load_model(p, ENG_PREC_FP32, NULL);
+    uint8_t *pix = fixture_file(&len, "textlines80x160.u8");
     int n = (int)(len / (80 * 160 * 3)), right = 0;
     for (int i = 0; i < n; i++) {
         const uint8_t *fr[1] = { pix + (size_t)i * 80 * 160 * 3 };
@@ -297,7 +293,7 @@ static void test_bad_models(void **state)
     snprintf(p, sizeof p, "%s/bad/bad_ok.onnx", fixdir());
     assert_int_equal(eng_load(&m, NULL, p, err, sizeof err), 0);   /* the control loads */
     eng_free(m);
-    expect_error("bad_unsupported_op.onnx", ENG_EUNSUP, "'act'", "LeakyRelu");
+    expect_error("bad_unsupported_op.onnx", ENG_EUNSUP, "'act'", "Elu");
     expect_error("bad_weight_channels.onnx", ENG_EMODEL, "'stem_conv'", "input channels");
     expect_error("bad_weight_not_const.onnx", ENG_EMODEL, "'stem_conv'", "constant");
     expect_error("bad_dangling_input.onnx", ENG_EMODEL, "'act'", "'nowhere'");
@@ -439,7 +435,7 @@ int main(void)
 {
     struct CMUnitTest t[48];
     int n = 0;
-    if (read_manifest() < 0) {
+    if ((nfixtures = read_manifest("manifest.txt", manifest_fixture, fixtures, 32)) < 0) {
         printf("no fixtures in %s: run `make fixtures`\n", fixdir());
         return 1;
     }
@@ -448,6 +444,7 @@ int main(void)
         snprintf(names[i], sizeof names[i], "parity_%s", fixtures[i].name);
         t[n++] = (struct CMUnitTest){ names[i], test_parity, NULL, NULL, &fixtures[i] };
     }
+    t[n++] = (struct CMUnitTest)cmocka_unit_test(test_leakyrelu_parity);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_shared_textline_onnx);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_shared_lcnet050_timm);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_bf16_agreement_fixtures);

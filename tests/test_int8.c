@@ -22,29 +22,6 @@
 #define DEQUANT "nsfw-lite_lcnet_050_nsfw-sfw.dequant-fp32.onnx"
 #define TEXTLINE "PP-LCNet_x0_25_textline_ori.fp32.onnx"
 
-static int shared(char *p, size_t len, const char *file)
-{
-    snprintf(p, len, "%s/%s", shared_models(), file);
-    if (access(p, R_OK) == 0)
-        return 1;
-    print_message("skipped: %s absent (the shared test models are not beside the project)\n", p);
-    return 0;
-}
-
-static eng_model *load(const char *path, eng_precision prec, const char *calib)
-{
-    eng_options o;
-    eng_model *m = NULL;
-    char err[1024];
-    eng_options_init(&o);
-    o.threads = 1;
-    o.precision = prec;
-    o.calib_path = calib;
-    if (eng_load(&m, &o, path, err, sizeof err) < 0)
-        fail_msg("load %s: %s", path, err);
-    return m;
-}
-
 
 /* ONNX Runtime 1.30's outputs for the QDQ file, from PROVENANCE.md.  Its
  * logits are themselves quantised (step 1.613): a single misplaced byte
@@ -53,9 +30,9 @@ static void test_qdq_matches_onnxruntime(void **state)
 {
     (void)state;
     char p[512], err[512];
-    if (!shared(p, sizeof p, QDQ))
+    if (!shared_model(p, sizeof p, QDQ))
         skip();
-    eng_model *m = load(p, ENG_PREC_INT8, NULL);
+    eng_model *m = load_model(p, ENG_PREC_INT8, NULL);
     assert_int_equal(eng_get_info(m)->precision, ENG_PREC_INT8);
     float *x = malloc(sizeof(float) * 3 * 224 * 224), y[2];
     prov_synthetic(x, 224, 224);
@@ -82,6 +59,39 @@ static void test_qdq_matches_onnxruntime(void **state)
     eng_free(m);
 }
 
+static void find_steps(void *arg, const char *line)
+{
+    int *c = arg;
+    c[0] += strstr(line, " table ") && strstr(line, "leaky2");
+    c[1] += strstr(line, "leaky1") != NULL;
+}
+
+/* LeakyRelu in int8: tests/fixtures/gen_op_models.py's QDQ graph, where the
+ * first follows a convolution (a post-op of the int8 convolution) and the
+ * second an Add (a byte table from the operator's real function), against
+ * ONNX Runtime running the same QDQ graph. */
+static void test_leakyrelu_qdq_matches_onnxruntime(void **state)
+{
+    (void)state;
+    char p[512];
+    float *want, *x = leaky_inputs("leakyrelu.qdq.out.f32", &want), got[LEAKY_N * LEAKY_K];
+    snprintf(p, sizeof p, "%s/ops/leakyrelu.qdq.onnx", fixdir());
+    eng_model *m = load_model(p, ENG_PREC_INT8, NULL);
+    assert_int_equal(eng_get_info(m)->precision, ENG_PREC_INT8);
+    /* the same graph quantised the same way: within 1e-4 absolute, as
+     * compare_outputs holds probabilities */
+    double worst = leaky_batch(m, x, want, got, "leakyrelu QDQ", 1);
+    int c[2] = { 0, 0 };
+    eng_plan_dump(m, 1, find_steps, c);
+    print_message("leakyrelu QDQ: worst |difference| from ONNX Runtime %.2g; %d table steps for "
+                  "the second, %d steps name the first\n", worst, c[0], c[1]);
+    assert_int_equal(c[0], 1);
+    assert_int_equal(c[1], 0);
+    free(x);
+    free(want);
+    eng_free(m);
+}
+
 static void count_prep(void *arg, const char *line)
 {
     int *c = arg;
@@ -96,9 +106,9 @@ static void test_qdq_plan_per_isa(void **state)
     (void)state;
     char p[512];
     int c[2] = { 0, 0 };
-    if (!shared(p, sizeof p, QDQ))
+    if (!shared_model(p, sizeof p, QDQ))
         skip();
-    eng_model *m = load(p, ENG_PREC_INT8, NULL);
+    eng_model *m = load_model(p, ENG_PREC_INT8, NULL);
     eng_plan_dump(m, 1, count_prep, c);
     print_message("%s: %d source copies (%d doubled)\n", eng_cpu_isa(), c[0], c[1]);
     if (eng_cpu_features() & ENG_CPU_VNNI) {
@@ -116,7 +126,7 @@ static void test_qdq_refuses_float_precisions(void **state)
     char p[512], err[512];
     eng_model *m = NULL;
     eng_options o;
-    if (!shared(p, sizeof p, QDQ))
+    if (!shared_model(p, sizeof p, QDQ))
         skip();
     eng_options_init(&o);
     o.precision = ENG_PREC_FP32;
@@ -131,12 +141,8 @@ static void test_qdq_refuses_float_precisions(void **state)
 
 static uint8_t *frames(const char *file, int h, int w, int *n)
 {
-    char p[512];
     size_t len = 0;
-    snprintf(p, sizeof p, "%s/%s", fixdir(), file);
-    uint8_t *pix = slurp(p, &len);
-    if (!pix)
-        fail_msg("missing %s: run `make fixtures`", p);
+    uint8_t *pix = fixture_file(&len, "%s", file);
     *n = (int)(len / ((size_t)h * w * 3));
     return pix;
 }
@@ -238,7 +244,7 @@ static void calibrated_case(const char *file, const char *calib_frames, const ch
     char p[512], dir[512], cal[512], ref[512], isa[512];
     float *outs = NULL;
     size_t n = 0, nref = 0;
-    if (!shared(p, sizeof p, file))
+    if (!shared_model(p, sizeof p, file))
         skip();
     snprintf(dir, sizeof dir, "%s/isa-ref", fixdir());
     mkdir(dir, 0755);
@@ -261,7 +267,7 @@ static void calibrated_case(const char *file, const char *calib_frames, const ch
             strip_channels(tmp);
         assert_int_equal(rename(tmp, cal), 0);
     }
-    eng_model *f = load(p, ENG_PREC_FP32, NULL), *q = load(p, ENG_PREC_INT8, cal);
+    eng_model *f = load_model(p, ENG_PREC_FP32, NULL), *q = load_model(p, ENG_PREC_INT8, cal);
     assert_int_equal(eng_get_info(q)->precision, ENG_PREC_INT8);
     double a = agreement_out(f, q, eval_frames, h, w, file, &outs, &n);
     if (want && made_on) {
@@ -321,7 +327,7 @@ static void test_qdq_agreement_with_its_float_model(void **state)
 {
     (void)state;
     char p[512], d[512];
-    if (!shared(p, sizeof p, QDQ) || !shared(d, sizeof d, DEQUANT))
+    if (!shared_model(p, sizeof p, QDQ) || !shared_model(d, sizeof d, DEQUANT))
         skip();
     if (getenv("LCNETD_EMULATED")) {
         /* a record of the quantiser's choices, not of this engine: its bar
@@ -330,7 +336,7 @@ static void test_qdq_agreement_with_its_float_model(void **state)
                       "oneDNN's reference code\n");
         skip();
     }
-    eng_model *f = load(d, ENG_PREC_FP32, NULL), *q = load(p, ENG_PREC_INT8, NULL);
+    eng_model *f = load_model(d, ENG_PREC_FP32, NULL), *q = load_model(p, ENG_PREC_INT8, NULL);
     assert_true(agreement(f, q, "frames224x224.u8", 224, 224, QDQ) >= 60.0);
     eng_free(f);
     eng_free(q);
@@ -342,7 +348,7 @@ static void test_calibration_file_errors(void **state)
     char p[512], cal[512], err[1024];
     eng_model *m = NULL;
     eng_options o;
-    if (!shared(p, sizeof p, DEQUANT))
+    if (!shared_model(p, sizeof p, DEQUANT))
         skip();
     eng_options_init(&o);
     o.precision = ENG_PREC_INT8;
@@ -424,6 +430,7 @@ int main(void)
     const struct CMUnitTest t[] = {
         cmocka_unit_test(test_qdq_matches_onnxruntime),
         cmocka_unit_test(test_qdq_refuses_float_precisions),
+        cmocka_unit_test(test_leakyrelu_qdq_matches_onnxruntime),
         cmocka_unit_test(test_qdq_plan_per_isa),
         cmocka_unit_test(test_int8_refusal_names_node_and_way_out),
         cmocka_unit_test(test_calibrated_photo_classifier),

@@ -6,6 +6,7 @@
  * Every case that could hang on a regression runs under alarm(): a hang
  * becomes a failure of this suite, not of the whole run. */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +20,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
-#include "engine/loader.h"
+#include "engine/import/import.h"
 #include "tests/testutil.h"
 
 /* ---------------------------------------------------- protobuf bytes */
@@ -95,29 +96,29 @@ static buf nested_types(int levels)
     return t;
 }
 
-static void spit(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
-
 typedef struct {
-    char dir[64];
+    char dir[256];
 } tmpdir;
 
 static void tmp_make(tmpdir *t)
 {
-    snprintf(t->dir, sizeof t->dir, "/tmp/lcnetd-loader-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
+    tmpdir_make(t->dir, sizeof t->dir, "loader");
 }
 
 static void tmp_remove(tmpdir *t)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tmpdir_remove(t->dir), 0);
+}
+
+/* dir/name: a link to the fixture fixdir()/rel, by its absolute path */
+static void link_fixture(const char *dir, const char *name, const char *rel)
+{
+    char src[512], abs[PATH_MAX], p[512];
+    snprintf(src, sizeof src, "%s/%s", fixdir(), rel);
+    if (!realpath(src, abs))
+        fail_msg("missing fixture %s: run `make fixtures`", src);
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    assert_int_equal(symlink(abs, p), 0);
 }
 
 static int load_err(const char *path, char *err, size_t errlen)
@@ -210,14 +211,10 @@ static void test_fifo_refused(void **state)
 static void test_paddle_fifo_refused(void **state)
 {
     tmpdir t;
-    char p[128], src[512], abs[4096], err[1024] = "";
+    char p[128], err[1024] = "";
     (void)state;
     tmp_make(&t);
-    snprintf(src, sizeof src, "%s/paddle/pd2_x025/inference.pdmodel", fixdir());
-    if (!realpath(src, abs))
-        fail_msg("missing fixture %s: run `make fixtures`", src);
-    snprintf(p, sizeof p, "%s/inference.pdmodel", t.dir);
-    assert_int_equal(symlink(abs, p), 0);
+    link_fixture(t.dir, "inference.pdmodel", "paddle/pd2_x025/inference.pdmodel");
     snprintf(p, sizeof p, "%s/inference.pdiparams", t.dir);
     assert_int_equal(mkfifo(p, 0600), 0);
     alarm(20);
@@ -251,16 +248,13 @@ static void test_directory_refused(void **state)
 static void test_symlink_loads(void **state)
 {
     tmpdir t;
-    char p[128], src[512], abs[4096], err[1024] = "";
+    char p[128], src[512], err[1024] = "";
     eng_labels *l = NULL;
     eng_model *m = NULL;
     (void)state;
     tmp_make(&t);
-    snprintf(src, sizeof src, "%s/bad/bad_ok.onnx", fixdir());
-    if (!realpath(src, abs))
-        fail_msg("missing fixture %s: run `make fixtures`", src);
+    link_fixture(t.dir, "model.onnx", "bad/bad_ok.onnx");
     snprintf(p, sizeof p, "%s/model.onnx", t.dir);
-    assert_int_equal(symlink(abs, p), 0);
     if (eng_load(&m, NULL, p, err, sizeof err) < 0)
         fail_msg("%s: %s", p, err);
     eng_free(m);
@@ -280,16 +274,12 @@ static void test_weights_bytes_not_echoed(void **state)
 {
     static const char secret[] = "SECRET-TOKEN=hunter2-0123456789abcdef\n";
     tmpdir t;
-    char p[128], src[512], abs[4096], err[1024] = "";
+    char p[128], err[1024] = "";
     uint32_t v;
     char num[32];
     (void)state;
     tmp_make(&t);
-    snprintf(src, sizeof src, "%s/paddle/pd2_x025/inference.pdmodel", fixdir());
-    if (!realpath(src, abs))
-        fail_msg("missing fixture %s: run `make fixtures`", src);
-    snprintf(p, sizeof p, "%s/inference.pdmodel", t.dir);
-    assert_int_equal(symlink(abs, p), 0);
+    link_fixture(t.dir, "inference.pdmodel", "paddle/pd2_x025/inference.pdmodel");
     snprintf(p, sizeof p, "%s/inference.pdiparams", t.dir);
     spit(p, secret, sizeof secret - 1);
     assert_true(load_err(t.dir, err, sizeof err) < 0);

@@ -20,28 +20,19 @@
 
 #include <cmocka.h>
 
-#include "daemon/scale.h"
 #include "engine/engine.h"
+#include "media/scale.h"
 #include "tests/testutil.h"
-
-static void spit(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
 
 /* ------------------------------------------------------ temp folders */
 
 typedef struct {
-    char dir[64];
+    char dir[256];
 } tmpdir;
 
 static void tmp_make(tmpdir *t)
 {
-    snprintf(t->dir, sizeof t->dir, "/tmp/lcnetd-paddle-XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
+    tmpdir_make(t->dir, sizeof t->dir, "paddle");
 }
 
 static void tmp_path(const tmpdir *t, const char *file, char *p, size_t len)
@@ -59,14 +50,7 @@ static void tmp_link(const tmpdir *t, const char *target, const char *file)
 
 static void tmp_remove(tmpdir *t)
 {
-    static const char *const files[] = { "inference.json", "inference.pdmodel", "inference.pdiparams",
-                                         "inference.yml" };
-    char p[512];
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        tmp_path(t, files[i], p, sizeof p);
-        unlink(p);
-    }
-    rmdir(t->dir);
+    assert_int_equal(tmpdir_remove(t->dir), 0);
 }
 
 /* Link the files of a generated fixture folder into t, except `skip`. */
@@ -85,52 +69,23 @@ static void tmp_from_fixture(tmpdir *t, const char *name, const char *skip)
     }
 }
 
-static eng_model *load(const char *path)
-{
-    eng_options o;
-    eng_model *m = NULL;
-    char err[1024];
-    eng_options_init(&o);
-    o.threads = 1;
-    if (eng_load(&m, &o, path, err, sizeof err) < 0)
-        fail_msg("load %s: %s", path, err);
-    return m;
-}
-
-static double compare(const char *what, const float *got, const float *want, int n, int classes)
-{
-    double worst = 0;
-    for (int i = 0; i < n * classes; i++) {
-        double d = isnan(got[i]) ? INFINITY : fabs((double)got[i] - want[i]);
-        if (d > worst)
-            worst = d;
-        if (!(d <= 1e-4))
-            fail_msg("%s item %d class %d: got %.6f, want %.6f", what, i / classes, i % classes,
-                     got[i], want[i]);
-    }
-    return worst;
-}
-
 /* ---------------------------------------------- the official PIR model */
 
 #define TL "PP-LCNet_x0_25_textline_ori"
 
 static int shared_folder(tmpdir *t)
 {
-    char p[512];
-    struct stat st;
+    char p[512], f[64];
     static const char *const ext[] = { "json", "pdiparams", "yml" };
     for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/" TL ".paddle.inference.%s", shared_models(), ext[i]);
-        if (stat(p, &st) != 0) {
-            print_message("skipped: %s absent (the shared test models are not beside the project)\n", p);
+        snprintf(f, sizeof f, TL ".paddle.inference.%s", ext[i]);
+        if (!shared_model(p, sizeof p, f))
             return 0;
-        }
     }
     tmp_make(t);
     for (int i = 0; i < 3; i++) {
-        char f[64];
-        snprintf(p, sizeof p, "%s/" TL ".paddle.inference.%s", shared_models(), ext[i]);
+        snprintf(f, sizeof f, TL ".paddle.inference.%s", ext[i]);
+        shared_model(p, sizeof p, f);
         snprintf(f, sizeof f, "inference.%s", ext[i]);
         tmp_link(t, p, f);
     }
@@ -144,7 +99,7 @@ static void test_shared_pir_folder(void **state)
     (void)state;
     if (!shared_folder(&t))
         skip();
-    eng_model *m = load(t.dir);
+    eng_model *m = load_model(t.dir, ENG_PREC_FP32, NULL);
     const eng_info *in = eng_get_info(m);
     assert_int_equal(in->classes, 2);
     assert_int_equal(in->channels, 3);
@@ -177,7 +132,7 @@ static void test_shared_pir_folder(void **state)
     const float *ins[1] = { x };
     float *outs[1] = { got };
     assert_int_equal(eng_run_tensors(m, 2, ins, outs, err, sizeof err), 0);
-    double e = compare("shared textline (PIR)", got, want, 2, 2);
+    double e = compare_outputs("shared textline (PIR)", got, want, 2, 2, 1);
     print_message("official PIR model as a folder: synthetic [%.6f, %.6f] zero [%.6f, %.6f], "
                   "worst error %.2g\n", got[0], got[1], got[2], got[3], e);
     free(x);
@@ -192,7 +147,7 @@ static void test_shared_pir_images(void **state)
     (void)state;
     if (!shared_folder(&t))
         skip();
-    eng_model *m = load(t.dir);
+    eng_model *m = load_model(t.dir, ENG_PREC_FP32, NULL);
     const eng_info *in = eng_get_info(m);
     eng_labels *l = eng_model_labels(m);
     static const struct { const char *file; int cls; const char *label; } cases[] = {
@@ -204,8 +159,7 @@ static void test_shared_pir_images(void **state)
         snprintf(p, sizeof p, "%s/testdata/%s", shared_models(), cases[i].file);
         /* the model's own preparation: stretch, in the channel order it was trained on */
         assert_int_equal(in->resize, ENG_RESIZE_STRETCH);
-        if (scl_load_image(p, in->width, in->height, SCL_STRETCH,
-                           in->order == ENG_ORDER_BGR ? SCL_BGR : SCL_RGB, pix, in->width * 3,
+        if (scl_load_image(p, in->width, in->height, ENG_RESIZE_STRETCH, in->order, pix, in->width * 3,
                            err, sizeof err) < 0)
             fail_msg("%s", err);
         const uint8_t *fr[1] = { pix };
@@ -236,31 +190,17 @@ typedef struct {
 static fixture fixtures[16];
 static int nfixtures;
 
-static int read_manifest(void)
+/* paddle/manifest.txt: name format channels height width classes batch reference */
+static int manifest_fixture(void *arg, int i, const char *line)
 {
-    char p[512], line[256];
-    snprintf(p, sizeof p, "%s/paddle/manifest.txt", fixdir());
-    FILE *f = fopen(p, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof line, f) && nfixtures < 16) {
-        fixture *x = &fixtures[nfixtures];
-        if (line[0] != '#' && sscanf(line, "%63s %15s %d %d %d %d %d %63s", x->name, x->format, &x->c,
-                                     &x->h, &x->w, &x->classes, &x->batch, x->ref) == 8)
-            nfixtures++;
-    }
-    fclose(f);
-    return 0;
+    fixture *x = (fixture *)arg + i;
+    return sscanf(line, "%63s %15s %d %d %d %d %d %63s", x->name, x->format, &x->c, &x->h, &x->w,
+                  &x->classes, &x->batch, x->ref) == 8;
 }
 
 static void *fixfile(const fixture *fx, const char *suffix, size_t *len)
 {
-    char p[512];
-    snprintf(p, sizeof p, "%s/paddle/%s%s", fixdir(), fx->name, suffix);
-    void *b = slurp(p, len);
-    if (!b)
-        fail_msg("missing fixture %s: run `make fixtures`", p);
-    return b;
+    return fixture_file(len, "paddle/%s%s", fx->name, suffix);
 }
 
 static void test_parity(void **state)
@@ -269,7 +209,7 @@ static void test_parity(void **state)
     char dir[512], err[512];
     size_t len = 0;
     snprintf(dir, sizeof dir, "%s/paddle/%s", fixdir(), fx->name);
-    eng_model *m = load(dir);
+    eng_model *m = load_model(dir, ENG_PREC_FP32, NULL);
     const eng_info *in = eng_get_info(m);
     assert_int_equal(in->classes, fx->classes);
     assert_int_equal(in->height, fx->h);
@@ -283,14 +223,14 @@ static void test_parity(void **state)
     const float *ins[1] = { x };
     float *outs[1] = { got };
     assert_int_equal(eng_run_tensors(m, n, ins, outs, err, sizeof err), 0);
-    double e1 = compare(fx->name, got, want, n, fx->classes);
+    double e1 = compare_outputs(fx->name, got, want, n, fx->classes, 1);
     size_t per = (size_t)3 * fx->h * fx->w;
     for (int i = 0; i < n; i++) {
         ins[0] = x + per * (size_t)i;
         outs[0] = got + (size_t)i * (size_t)fx->classes;
         assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
     }
-    double e2 = compare(fx->name, got, want, n, fx->classes);
+    double e2 = compare_outputs(fx->name, got, want, n, fx->classes, 1);
 
     /* pixels, normalised by the engine as the folder's inference.yml says */
     uint8_t *pix = fixfile(fx, ".pix.u8", &len);
@@ -303,7 +243,7 @@ static void test_parity(void **state)
         strides[i] = fx->w * 3;
     }
     assert_int_equal(eng_run_pixels(m, frames, strides, np, got, err, sizeof err), 0);
-    double e3 = compare(fx->name, got, pwant, np, fx->classes);
+    double e3 = compare_outputs(fx->name, got, pwant, np, fx->classes, 1);
     print_message("%s (%s): worst abs prob error batch %.2g, single %.2g, pixels %.2g; order %s, "
                   "resize %d, mean %.3f std %.3f (ref: %s)\n", fx->name, fx->format, e1, e2, e3,
                   in->order == ENG_ORDER_BGR ? "BGR" : "RGB", in->resize, in->mean[0], in->std[0],
@@ -316,13 +256,32 @@ static void test_parity(void **state)
     eng_free(m);
 }
 
+/* leaky_relu in both formats (its slope is alpha in a 2.x program,
+ * negative_slope in PIR), against ONNX Runtime on the same graph written as
+ * ONNX (tests/fixtures/gen_op_models.py). */
+static void test_leakyrelu_folders(void **state)
+{
+    (void)state;
+    char p[512];
+    float *want, *x = leaky_inputs("leakyrelu.out.f32", &want), got[LEAKY_N * LEAKY_K];
+    for (int f = 0; f < 2; f++) {
+        snprintf(p, sizeof p, "%s/ops/leakyrelu.%s", fixdir(), f ? "pir" : "pd2");
+        eng_model *m = load_model(p, ENG_PREC_FP32, NULL);
+        print_message("leakyrelu (%s): worst rel logit error %.2g\n", eng_get_info(m)->format,
+                      leaky_batch(m, x, want, got, p, 0));
+        eng_free(m);
+    }
+    free(x);
+    free(want);
+}
+
 /* What each fixture's inference.yml says reaches the engine. */
 static void test_yml_meta(void **state)
 {
     char dir[512];
     (void)state;
     snprintf(dir, sizeof dir, "%s/paddle/pd2_x025", fixdir());
-    eng_model *m = load(dir);
+    eng_model *m = load_model(dir, ENG_PREC_FP32, NULL);
     const eng_info *in = eng_get_info(m);
     assert_int_equal(in->resize, ENG_RESIZE_SHORT_CROP);   /* resize_short 256 + CropImage 224 */
     assert_int_equal(in->order, ENG_ORDER_BGR);            /* no DecodeImage: OpenCV's order */
@@ -331,7 +290,7 @@ static void test_yml_meta(void **state)
     assert_string_equal(eng_label(eng_model_labels(m), 999), "class_999");
     eng_free(m);
     snprintf(dir, sizeof dir, "%s/paddle/pd2_x10", fixdir());
-    m = load(dir);
+    m = load_model(dir, ENG_PREC_FP32, NULL);
     in = eng_get_info(m);
     assert_int_equal(in->resize, ENG_RESIZE_STRETCH);
     assert_int_equal(in->order, ENG_ORDER_RGB);            /* DecodeImage to_rgb: true */
@@ -522,7 +481,7 @@ static void test_bad_folders(void **state)
 
     print_message("no inference.yml: the engine's defaults\n");
     tmp_from_fixture(&t, "pd2_textline", "inference.yml");
-    eng_model *m = load(t.dir);
+    eng_model *m = load_model(t.dir, ENG_PREC_FP32, NULL);
     assert_int_equal(eng_get_info(m)->order, ENG_ORDER_RGB);
     assert_null(eng_model_labels(m));
     eng_free(m);
@@ -538,7 +497,7 @@ int main(void)
 {
     struct CMUnitTest t[32];
     int n = 0;
-    if (read_manifest() < 0) {
+    if ((nfixtures = read_manifest("paddle/manifest.txt", manifest_fixture, fixtures, 16)) < 0) {
         printf("no Paddle fixtures in %s/paddle: run `make fixtures`\n", fixdir());
         return 1;
     }
@@ -549,6 +508,7 @@ int main(void)
         snprintf(names[i], sizeof names[i], "parity_%s", fixtures[i].name);
         t[n++] = (struct CMUnitTest){ names[i], test_parity, NULL, NULL, &fixtures[i] };
     }
+    t[n++] = (struct CMUnitTest)cmocka_unit_test(test_leakyrelu_folders);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_yml_meta);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_bad_folders);
     return _cmocka_run_group_tests("paddle", t, (size_t)n, NULL, NULL);

@@ -1,4 +1,4 @@
-/* test_scale.c: decoded frames to model input (daemon/scale.c) against
+/* test_scale.c: decoded frames to model input (media/scale.c) against
  * pictures computed without lcnetd (tests/fixtures/gen_scale_ref.py: PIL's
  * bilinear filter, the declared colour matrix), for H.264 4:2:0 (BT.601 and
  * BT.709), MJPEG 4:2:2 full range, NV12, YUYV, PNG RGB (down and up), an
@@ -16,8 +16,8 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 
-#include "daemon/resample.h"
-#include "daemon/scale.h"
+#include "media/resample.h"
+#include "media/scale.h"
 #include "tests/testutil.h"
 
 typedef struct ref_case {
@@ -25,29 +25,28 @@ typedef struct ref_case {
     int w, h, tol;
 } ref_case;
 
-static int read_manifest(ref_case *c, int max)
+/* scale/manifest.txt: case file width height mode tolerance */
+static int manifest_case(void *arg, int i, const char *line)
 {
-    char path[512], line[256];
-    snprintf(path, sizeof path, "%s/scale/manifest.txt", fixdir());
-    FILE *f = fopen(path, "r");
-    if (!f)
-        fail_msg("%s missing: make fixtures", path);
-    int n = 0;
-    while (n < max && fgets(line, sizeof line, f))
-        if (sscanf(line, "%63s %63s %d %d %15s %d", c[n].name, c[n].file, &c[n].w, &c[n].h, c[n].mode,
-                   &c[n].tol) == 6)
-            n++;
-    fclose(f);
+    ref_case *c = (ref_case *)arg + i;
+    return sscanf(line, "%63s %63s %d %d %15s %d", c->name, c->file, &c->w, &c->h, c->mode, &c->tol) == 6;
+}
+
+static int cases(ref_case *c, int max)
+{
+    int n = read_manifest("scale/manifest.txt", manifest_case, c, max);
+    if (n < 0)
+        fail_msg("%s/scale/manifest.txt missing: make fixtures", fixdir());
     return n;
 }
 
-static uint8_t *load(const ref_case *c, scl_order order)
+static uint8_t *load(const ref_case *c, eng_order order)
 {
     char path[512], err[256];
     uint8_t *px = malloc((size_t)c->w * (size_t)c->h * 3);
     assert_non_null(px);
     snprintf(path, sizeof path, "%s/scale/%s", fixdir(), c->file);
-    scl_mode mode = strcmp(c->mode, "stretch") == 0 ? SCL_STRETCH : SCL_SHORT_CROP;
+    eng_resize mode = strcmp(c->mode, "stretch") == 0 ? ENG_RESIZE_STRETCH : ENG_RESIZE_SHORT_CROP;
     if (scl_load_image(path, c->w, c->h, mode, order, px, c->w * 3, err, sizeof err) < 0)
         fail_msg("%s: %s", c->name, err);
     return px;
@@ -58,14 +57,14 @@ static uint8_t *load(const ref_case *c, scl_order order)
 static void matches_reference(void)
 {
     ref_case cs[16];
-    int n = read_manifest(cs, 16);
+    int n = cases(cs, 16);
     assert_int_equal(n, 9);
     for (int i = 0; i < n; i++) {
         const ref_case *c = &cs[i];
         char path[512];
         size_t len = 0, nv = (size_t)c->w * (size_t)c->h * 3;
         snprintf(path, sizeof path, "%s/scale/%s.rgb", fixdir(), c->name);
-        uint8_t *ref = slurp(path, &len), *px = load(c, SCL_RGB);
+        uint8_t *ref = slurp(path, &len), *px = load(c, ENG_ORDER_RGB);
         assert_non_null(ref);
         assert_int_equal(len, nv);
         int worst = 0;
@@ -106,9 +105,9 @@ static void test_bgr_swaps_red_and_blue(void **state)
 {
     (void)state;
     ref_case cs[16];
-    int n = read_manifest(cs, 16);
+    int n = cases(cs, 16);
     assert_true(n > 0);
-    uint8_t *rgb = load(&cs[0], SCL_RGB), *bgr = load(&cs[0], SCL_BGR);
+    uint8_t *rgb = load(&cs[0], ENG_ORDER_RGB), *bgr = load(&cs[0], ENG_ORDER_BGR);
     size_t np = (size_t)cs[0].w * (size_t)cs[0].h, same_rb = 0;
     for (size_t k = 0; k < np; k++) {
         assert_int_equal(rgb[3 * k], bgr[3 * k + 2]);
@@ -159,11 +158,11 @@ static void test_one_scaler_follows_geometry_changes(void **state)
 {
     (void)state;
     ref_case cs[16];
-    int n = read_manifest(cs, 16), order[] = { 0, 2, 4, 7, 0, 5, 2 };
+    int n = cases(cs, 16), order[] = { 0, 2, 4, 7, 0, 5, 2 };
     scl *s = NULL;
     char err[256];
     assert_true(n == 9);
-    assert_int_equal(scl_new(&s, 224, 224, SCL_SHORT_CROP, SCL_RGB), 0);
+    assert_int_equal(scl_new(&s, 224, 224, ENG_RESIZE_SHORT_CROP, ENG_ORDER_RGB), 0);
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         ref_case c = cs[order[i]];
         char path[512];
@@ -171,7 +170,7 @@ static void test_one_scaler_follows_geometry_changes(void **state)
         c.w = c.h = 224;
         snprintf(c.mode, sizeof c.mode, "short-crop");
         AVFrame *fr = decode_first(path);
-        uint8_t *fresh = load(&c, SCL_RGB), *px = malloc(224 * 224 * 3);
+        uint8_t *fresh = load(&c, ENG_ORDER_RGB), *px = malloc(224 * 224 * 3);
         assert_non_null(px);
         if (scl_frame(s, fr, px, 224 * 3, err, sizeof err) < 0)
             fail_msg("%s: %s", c.name, err);
@@ -191,7 +190,7 @@ static void test_unusable_frame_is_an_error(void **state)
     uint8_t px[16 * 16 * 3];
     AVFrame *fr = av_frame_alloc();
     assert_non_null(fr);
-    assert_int_equal(scl_new(&s, 16, 16, SCL_STRETCH, SCL_RGB), 0);
+    assert_int_equal(scl_new(&s, 16, 16, ENG_RESIZE_STRETCH, ENG_ORDER_RGB), 0);
     fr->format = AV_PIX_FMT_YUV420P;               /* no size, no data */
     assert_true(scl_frame(s, fr, px, 16 * 3, err, sizeof err) < 0);
     assert_non_null(strstr(err, "no usable format or size"));

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -19,24 +18,11 @@
 #include "config/config.h"
 #include "daemon/evq.h"
 #include "daemon/sched.h"
+#include "daemon/sink.h"
 #include "daemon/stream.h"
 #include "daemon/util.h"
+#include "tests/fakecpus.h"
 #include "tests/testutil.h"
-
-/* CPUs 0..fake_cpus-1 while set, for the configuration's defaults; the
- * kernel's answer otherwise (the scheduler pins itself with it). */
-static int fake_cpus;
-
-int sched_getaffinity(pid_t pid, size_t size, cpu_set_t *set)
-{
-    memset(set, 0, size);
-    if (fake_cpus) {
-        for (int i = 0; i < fake_cpus; i++)
-            CPU_SET_S((size_t)i, size, set);
-        return 0;
-    }
-    return syscall(SYS_sched_getaffinity, pid, size, set) < 0 ? -1 : 0;
-}
 
 static int first_cpu(void)
 {
@@ -48,12 +34,10 @@ static int first_cpu(void)
     return 0;
 }
 
-static void drop_line(void *arg, const char *stream, const char *line, size_t len)
+static void drop_line(void *arg, const snk_event *e)
 {
-    (void)stream;
-    (void)line;
-    (void)len;
-    (*(int *)arg)++;
+    if (e->kind == SNK_LABEL)
+        (*(int *)arg)++;
 }
 
 static void test_batch_from_128_cpus(void **state)
@@ -74,9 +58,9 @@ static void test_batch_from_128_cpus(void **state)
         fail_msg("missing fixture %s: run `make fixtures`", model);
     snprintf(text, sizeof text, "[daemon]\ninference_cpus = 0-127\n[model]\npath = %s\n"
              "top_k = 1\n[stream:cam]\nurl = /dev/null\n", abs);
-    fake_cpus = 128;
+    fake_cpus_set(128);
     int r = cfg_load_string(&c, text, "t.ini", err, sizeof err);
-    fake_cpus = 0;
+    fake_cpus_set(0);
     if (r < 0)
         fail_msg("%s", err);
     assert_int_equal(c->daemon.inference_cpus.count, 128);

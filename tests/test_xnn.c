@@ -79,7 +79,7 @@ static void test_parity(void **state)
     float *outs[1] = { got };
     /* a batch runs the one runtime once an item */
     assert_int_equal(eng_run_tensors(m, n, ins, outs, err, sizeof err), 0);
-    double e1 = compare(fx->name, got, want, n, fx->classes, fx->softmax);
+    double e1 = compare_outputs(fx->name, got, want, n, fx->classes, fx->softmax);
     size_t per = (size_t)fx->c * (size_t)fx->h * (size_t)fx->w;
     memset(got, 0, sizeof(float) * (size_t)n * (size_t)fx->classes);
     for (int i = 0; i < n; i++) {
@@ -87,7 +87,7 @@ static void test_parity(void **state)
         outs[0] = got + (size_t)i * (size_t)fx->classes;
         assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
     }
-    double e2 = compare(fx->name, got, want, n, fx->classes, fx->softmax);
+    double e2 = compare_outputs(fx->name, got, want, n, fx->classes, fx->softmax);
 
     uint8_t *pix = fixfile(fx, ".pix.u8", &len);
     float *pwant = fixfile(fx, ".pix.out.f32", NULL);
@@ -99,7 +99,7 @@ static void test_parity(void **state)
         strides[i] = fx->w * 3;
     }
     assert_int_equal(eng_run_pixels(m, frames, strides, np, got, err, sizeof err), 0);
-    double e3 = compare(fx->name, got, pwant, np, fx->classes, fx->softmax);
+    double e3 = compare_outputs(fx->name, got, pwant, np, fx->classes, fx->softmax);
     print_message("%s on XNNPACK: worst %s error batch %.2g, single %.2g, pixels %.2g (ref: %s)\n",
                   fx->name, fx->softmax ? "abs prob" : "rel logit", e1, e2, e3, fx->ref);
     free(x);
@@ -128,7 +128,7 @@ static void shared_case(const char *file, int h, int w, const float *syn_want,
     float *outs[1] = { got };
     assert_int_equal(eng_run_tensors(m, 2, ins, outs, err, sizeof err), 0);
     float want[4] = { syn_want[0], syn_want[1], zero_want[0], zero_want[1] };
-    double e = compare(file, got, want, 2, 2, probs);
+    double e = compare_outputs(file, got, want, 2, 2, probs);
     print_message("%s on XNNPACK: synthetic [%.6f, %.6f] zero [%.6f, %.6f], worst error %.2g\n",
                   file, got[0], got[1], got[2], got[3], e);
     free(x);
@@ -337,7 +337,7 @@ static void test_threads(void **state)
         const float *ins[1] = { x };
         float *outs[1] = { got };
         assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
-        compare(fx.name, got, want, 1, fx.classes, fx.softmax);
+        compare_outputs(fx.name, got, want, 1, fx.classes, fx.softmax);
         eng_free(m);
     }
     free(x);
@@ -349,7 +349,7 @@ int main(void)
 {
     struct CMUnitTest t[48];
     int n = 0;
-    if (read_manifest() < 0 || !nfixtures) {
+    if ((nfixtures = read_manifest("manifest.txt", manifest_fixture, fixtures, 32)) <= 0) {
         printf("no fixtures in %s: run `make fixtures`\n", fixdir());
         return 1;
     }

@@ -1,84 +1,96 @@
-/* testutil.h: what the engine tests share: where the fixtures and the
- * shared models are, and reading a whole file. */
+/* testutil.h: what the suites share (tests/testutil.c, linked into every
+ * one): where the fixtures and the shared models are, whole files in and
+ * out, temporary folders (one holding a listening event socket), the fixture manifests, and loading a model and
+ * holding its outputs to a reference.  A helper that cannot do its job
+ * fails the running cmocka test, naming the file; the functions that may
+ * be asked about something absent return a value instead, as said. */
 #ifndef LCNETD_TESTUTIL_H
 #define LCNETD_TESTUTIL_H
 
-#include <fnmatch.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <limits.h>
+#include <stddef.h>
+
+#include "engine/engine.h"
 
 /* build/fixtures, or LCNETD_FIXTURES (tests/run.sh sets it) */
-static inline const char *fixdir(void)
-{
-    const char *d = getenv("LCNETD_FIXTURES");
-    return d ? d : "build/fixtures";
-}
-
+const char *fixdir(void);
 /* ../shared/models beside the checkout, or LCNETD_SHARED */
-static inline const char *shared_models(void)
-{
-    const char *d = getenv("LCNETD_SHARED");
-    return d ? d : "../shared/models";
-}
+const char *shared_models(void);
 
 /* LCNETD_TEST_FILTER, comma-separated shell patterns ("parity_*x025,test_fp16*"),
  * keeps only the tests whose names match one: make check's arm64 subset
  * under emulation.  Returns how many are left, at the front of t. */
-static inline size_t tests_filtered(struct CMUnitTest *t, size_t n)
-{
-    const char *f = getenv("LCNETD_TEST_FILTER");
-    size_t kept = 0;
-    if (!f || !*f)
-        return n;
-    for (size_t i = 0; i < n; i++) {
-        char pat[256];
-        int match = 0;
-        for (const char *p = f; *p && !match;) {
-            size_t len = strcspn(p, ",");
-            snprintf(pat, sizeof pat, "%.*s", (int)len, p);
-            match = len && fnmatch(pat, t[i].name, 0) == 0;
-            p += len + (p[len] == ',');
-        }
-        if (match)
-            t[kept++] = t[i];
-    }
-    return kept;
-}
+struct CMUnitTest;
+size_t tests_filtered(struct CMUnitTest *t, size_t n);
 
 /* The whole file, NUL-terminated; NULL if it cannot be read.  Caller frees. */
-static inline void *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b)
-        ((char *)b)[n] = 0;
-    if (len)
-        *len = b ? (size_t)n : 0;
-    return b;
-}
+void *slurp(const char *path, size_t *len);
+/* Write n bytes to path, replacing it. */
+void spit(const char *path, const void *b, size_t n);
+/* fixdir()/<printf of fmt>, whole, as slurp; fails the test with "run `make
+ * fixtures`" when it is absent.  Caller frees. */
+void *fixture_file(size_t *len, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* shared_models()/file into p; 0 when it cannot be read, after printing
+ * that the case is skipped (the shared models are not beside every checkout). */
+int shared_model(char *p, size_t len, const char *file);
+
+/* A new folder $TMPDIR/lcnetd-<tag>-XXXXXX (TMPDIR unset: /tmp) into dir. */
+void tmpdir_make(char *dir, size_t len, const char *tag);
+/* The folder and everything in it; links are removed, never followed.
+ * 0, or -1 (with errno) if something could not be removed. */
+int tmpdir_remove(const char *dir);
+
+/* A listening socket dir/events.sock, mode 0660, made by pub_listen as the
+ * daemon's is, in a new folder of its own (tmpdir_make with tag). */
+typedef struct sock_dir {
+    char dir[PATH_MAX];
+    char path[PATH_MAX];     /* dir/events.sock */
+    int lfd;
+} sock_dir;
+/* Fails the test with pub_listen's message when the socket cannot be made. */
+void sock_dir_open(sock_dir *s, const char *tag);
+/* Closes the socket and removes the folder with whatever tests left in it. */
+void sock_dir_close(sock_dir *s);
+
+/* A non-blocking client socket connected to the Unix socket at path;
+ * -1 with errno if the connect failed. */
+int unix_connect(const char *path);
+
+/* The lines of the manifest fixdir()/rel other than '#' comments, each
+ * offered to row(arg, i, line) until max were taken, i counting the rows
+ * taken so far; row returns 1 if it took the line.  Returns the number
+ * taken, or -1 if there is no manifest. */
+typedef int (*manifest_row)(void *arg, int i, const char *line);
+int read_manifest(const char *rel, manifest_row row, void *arg, int max);
+
+/* One thread, the given precision, calib NULL for the default ranges file,
+ * the backend LCNETD_TEST_BACKEND (onednn|xnnpack) names, else auto;
+ * fails the test with the engine's message.  Caller frees with eng_free. */
+eng_model *load_model(const char *path, eng_precision prec, const char *calib);
+
+/* got against want, n items of `classes` outputs: probabilities within
+ * 1e-4 absolute (probs), logits within 1e-3 of the item's largest |want|
+ * (relative).  Fails the test naming `what`, the item and the class;
+ * returns the worst error. */
+double compare_outputs(const char *what, const float *got, const float *want, int n, int classes,
+                       int probs);
+
+/* The LeakyRelu graph of tests/fixtures/gen_op_models.py, in every format
+ * it is written in: LEAKY_N inputs of 3 x LEAKY_HW x LEAKY_HW, LEAKY_K
+ * outputs each. */
+enum { LEAKY_N = 4, LEAKY_K = 4, LEAKY_HW = 16 };
+/* Its inputs (fixdir()/ops/leakyrelu.in.f32), and ONNX Runtime's outputs
+ * for them (fixdir()/ops/<ref_file>) into *ref; fails the test when either
+ * is missing or not of those sizes.  Caller frees both. */
+float *leaky_inputs(const char *ref_file, float **ref);
+/* m, a LeakyRelu graph, run on x as one batch into got (LEAKY_N x LEAKY_K)
+ * and held to ref by compare_outputs naming `what`; returns the worst
+ * error. */
+double leaky_batch(eng_model *m, const float *x, const float *ref, float *got, const char *what,
+                   int probs);
 
 /* The documented synthetic input of ../shared/models/PROVENANCE.md:
  * NCHW, 3 x h x w, ImageNet-normalised. */
-static inline void prov_synthetic(float *x, int h, int w)
-{
-    static const float mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
-    for (int c = 0; c < 3; c++)
-        for (int y = 0; y < h; y++)
-            for (int i = 0; i < w; i++) {
-                float v = (float)((i * 7 + y * 3 + c * 50) % 256) / 255.0f;
-                x[((size_t)c * h + y) * w + i] = (v - mean[c]) / std[c];
-            }
-}
+void prov_synthetic(float *x, int h, int w);
 
 #endif

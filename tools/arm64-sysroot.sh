@@ -23,11 +23,13 @@ DEV="libc6-dev linux-libc-dev libcrypt-dev
 libavformat-dev libavdevice-dev libavcodec-dev libswscale-dev libavutil-dev
 libavfilter-dev libswresample-dev libpostproc-dev
 libinih-dev libsystemd-dev libcmocka-dev libprotobuf-c-dev libcjson-dev libyaml-dev
+libmosquitto-dev libmicrohttpd-dev
 libdnnl-dev libxnnpack-dev libpthreadpool-dev libcpuinfo-dev"
 # ... and what the programs load when they run.
 RUNTIME="libc6 libgcc-s1 libgomp1 libstdc++6
 libavformat59 libavdevice59 libavcodec59 libswscale6 libavutil57 libavfilter8 libswresample4
 libpostproc56 libinih1 libsystemd0 libcmocka0 libprotobuf-c1 libcjson1 libyaml-0-2
+libmosquitto1 libmicrohttpd12
 libdnnl2 libxnnpack0 libpthreadpool0 libcpuinfo0"
 
 arm() { for p in "$@"; do printf '%s:arm64\n' "$p"; done; }

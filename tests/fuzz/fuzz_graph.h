@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "engine/onednn.h"
-#include "engine/ops.h"
+#include "engine/dnn/dnn.h"
+#include "engine/graph/passes.h"
 
 #define FUZZ_MAX_NODES 64
 #define FUZZ_MAX_ELEMS ((int64_t)1 << 20)
@@ -66,10 +66,10 @@ static void fuzz_compile(gr_graph *g)
     if (gr_infer(g, err, sizeof err) < 0 || gr_fuse(g, err, sizeof err) < 0 ||
         !fuzz_cheap_to_compile(g) || dnn_ctx_new(&c, err, sizeof err) < 0)
         return;
-    if (dnn_compile(&p1, c, g, 1, DNN_F32, err, sizeof err) == 0)
-        dnn_compile(&p2, c, g, 2, DNN_F32, err, sizeof err);
-    dnn_plan_free(p2);
-    dnn_plan_free(p1);
+    if (dnn_float.compile(&p1, c, g, 1, DNN_F32, err, sizeof err) == 0)
+        dnn_float.compile(&p2, c, g, 2, DNN_F32, err, sizeof err);
+    dnn_float.free(p2);
+    dnn_float.free(p1);
     dnn_ctx_free(c);
 }
 

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "tests/fuzz/fuzz_graph.h"
-#include "engine/loader.h"
+#include "engine/import/import.h"
 #include "onnx/onnx.pb-c.h"
 
 

@@ -28,8 +28,8 @@
 #include <string.h>
 
 #include "tests/fuzz/fuzz_graph.h"
-#include "engine/paddle.h"
-#include "engine/paddle_framework.pb-c.h"
+#include "engine/import/paddle.h"
+#include "engine/import/paddle_framework.pb-c.h"
 
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -12,7 +12,6 @@ flat.  Then 100 SIGHUP reloads under load, and SIGTERM during a reconnect
 storm.  Under `make check-asan` the harness fails any test whose daemon
 printed a sanitizer report (leaks are reported at exit).
 """
-import datetime
 import json
 import os
 import signal
@@ -22,7 +21,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Daemon, DaemonTest, FaultServer, HttpServer, RtspServer,  # noqa: E402
-                     Subscriber, clip, main, no_quarantine_env, wait_until, write_config)
+                     Subscriber, clip, ev_time, last_stats, main, no_quarantine_env, settle, states,
+                     wait_until, write_config)
 
 # Bounds on growth, generous: a leak per reconnect or per reload would
 # show as MiBs over the hundreds of them here, and an fd leak as dozens.
@@ -30,33 +30,11 @@ RSS_SLACK_KB = 12 * 1024
 FD_SLACK = 6
 
 
-def ev_time(e):
-    t = datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    return t.replace(tzinfo=datetime.timezone.utc).timestamp()
-
-
-def states(sub, name, state=None):
-    return [e for e in sub.events if e.get("event") == "stream" and e["stream"] == name and
-            (state is None or e["state"] == state)]
 
 
 def last_seq(sub, name):
     labels = sub.of("label", name)
     return labels[-1]["seq"] if labels else 0
-
-
-def last_stats(sub, name):
-    st = sub.of("stats", name)
-    return st[-1] if st else {}
-
-
-def settle(f, n=5):
-    """The smallest of a few samples: fds of connections in flight come and go."""
-    out = []
-    for _ in range(n):
-        out.append(f())
-        time.sleep(0.1)
-    return min(out)
 
 
 class StreamFaults(DaemonTest):
@@ -228,8 +206,10 @@ class StreamFaults(DaemonTest):
         base = (settle(d.rss_kb), settle(d.fd_count), loops())
         series = [base[0]]
         good = {n: last_seq(sub, n) for n in ("file", "cam")}
+        # ingest threads run SCHED_IDLE: on a machine busy with other work
+        # they get what is left, so the bound is generous (it guards a hang)
         for k in range(1, 7):
-            wait_until(lambda: loops() >= base[2] + 10 * k, 90, "%d loops more" % (10 * k))
+            wait_until(lambda: loops() >= base[2] + 10 * k, 240, "%d loops more" % (10 * k))
             series.append(d.rss_kb())
         rss, fds = settle(d.rss_kb), settle(d.fd_count)
         print("\nafter %.0f loops: RSS %d KiB; %.0f loops later: %d KiB (%+d), fds %d -> %d" %

@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Daemon, DaemonTest, RtspServer, Subscriber, clip,  # noqa: E402
-                     main, status, write_config)
+                     main, no_quarantine_env, status, write_config)
 
 CHURN_THREADS = 8
 CHURN_PER_THREAD = 25              # 200 subscribers connected at once, at the peak
@@ -35,23 +35,6 @@ def counters(sock):
     st = status(sock)
     return (time.time(), sum(s["classified"] for s in st["streams"]),
             sum(s["skipped"] for s in st["streams"]), st)
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return int(next(l for l in f if l.startswith("VmRSS")).split()[1])
-
-
-def nfds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def settled_fds(pid):
-    counts = []
-    for _ in range(10):
-        counts.append(nfds(pid))
-        time.sleep(0.2)
-    return min(counts)
 
 
 def read_line(s, buf=b""):
@@ -211,10 +194,7 @@ class SubscriberLoad(DaemonTest):
         with open(cfg, "w") as f:
             f.write(text.replace("max_batch = 4", "max_batch = 1"))
         # Under ASan freed memory sits in a quarantine, which would read as growth.
-        asan = os.environ.get("ASAN_OPTIONS", "")
-        d = self.track(Daemon(cfg, sock, env={"ASAN_OPTIONS": asan + (":" if asan else "") +
-                                              "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"}))
-        pid = d.p.pid
+        d = self.track(Daemon(cfg, sock, env=no_quarantine_env()))
         witness = self.track(Subscriber(sock))
         stalled = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # connects, never reads
         self.addCleanup(stalled.close)
@@ -239,8 +219,8 @@ class SubscriberLoad(DaemonTest):
         wrate_u = (wb - wa) / (tb - ta)
         # the lowest of a few counts: a status connection being closed or a
         # looping file being reopened holds one more for a moment
-        fds0 = settled_fds(pid)
-        rss0 = rss_kb(pid)
+        fds0 = d.settled_fd_count()
+        rss0 = d.rss_kb()
 
         # loaded
         until = time.time() + LOAD_SECONDS
@@ -254,7 +234,7 @@ class SubscriberLoad(DaemonTest):
             t.start()
         rss_peak, fds_peak, subs_peak = rss0, fds0, 0
         while time.time() < until:
-            rss_peak, fds_peak = max(rss_peak, rss_kb(pid)), max(fds_peak, nfds(pid))
+            rss_peak, fds_peak = max(rss_peak, d.rss_kb()), max(fds_peak, d.fd_count())
             subs_peak = max(subs_peak, status(sock)["subscribers"])
             time.sleep(1)
         td, cd, kd, std = counters(sock)
@@ -276,11 +256,11 @@ class SubscriberLoad(DaemonTest):
 
         # every load client gone: descriptors back to the baseline, memory near it
         end = time.time() + 15
-        while nfds(pid) != fds0 and time.time() < end:
+        while d.fd_count() != fds0 and time.time() < end:
             time.sleep(0.5)
-        fds1 = nfds(pid)
+        fds1 = d.fd_count()
         time.sleep(1)
-        rss1 = rss_kb(pid)
+        rss1 = d.rss_kb()
 
         print("\nunloaded %.2f classified/s (%.2f skipped/s), loaded %.2f/s (%.2f skipped/s); "
               "witness %.2f -> %.2f labels/s\n"
@@ -361,7 +341,7 @@ class SubscriberLoad(DaemonTest):
         pid = d.p.pid
         witness = self.track(Subscriber(sock))
         witness.wait_for(lambda e: e["event"] == "label", what="first label")
-        limit = nfds(pid) + 20
+        limit = d.fd_count() + 20
         resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
         conns = []
         self.addCleanup(lambda: [c.close() for c in conns])
@@ -375,7 +355,7 @@ class SubscriberLoad(DaemonTest):
         time.sleep(5)
         cpu = (cpu_seconds(pid) - cpu0) / (time.time() - t0)
         rate = (len(witness.of("label")) - n0) / (time.time() - t0)
-        self.assertLessEqual(nfds(pid), limit)
+        self.assertLessEqual(d.fd_count(), limit)
         got, waiting = [], []
         for c in conns:
             c.setblocking(False)

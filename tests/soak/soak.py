@@ -38,25 +38,6 @@ SAMPLE_S = 10
 STREAMS = ("cam1", "cam2", "file1", "file2")
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return int(next(l for l in f if l.startswith("VmRSS")).split()[1])
-
-
-def nfds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def settled_fds(pid):
-    """The lowest of a few counts: a status connection being closed or a
-    looping file being reopened holds one more for a moment."""
-    counts = []
-    for _ in range(10):
-        counts.append(nfds(pid))
-        time.sleep(0.2)
-    return min(counts)
-
-
 class Client(threading.Thread):
     """One subscriber on a Python socket.  kind: 'fast' reads everything,
     'slow' reads 256 bytes a second, 'stalled' never reads, 'reconnect'
@@ -151,7 +132,6 @@ def main():
     with open(cfg, "w") as f:
         f.write(text.replace("max_batch = 4", "max_batch = 1"))
     daemon = harness.Daemon(cfg, sock)
-    pid = daemon.p.pid
     stop = threading.Event()
     clients = []
     samples = []
@@ -168,7 +148,7 @@ def main():
                 break
             time.sleep(0.5)
         time.sleep(1)
-        fd_before = settled_fds(pid)
+        fd_before = daemon.settled_fd_count()
         for kind, n in (("fast", 2), ("slow", 2), ("stalled", 1), ("reconnect", 3)):
             for _ in range(n):
                 clients.append(Client(sock, kind, stop))
@@ -191,7 +171,7 @@ def main():
                     break
                 st = harness.status(sock)
                 samples.append({
-                    "t": now - t0, "rss": rss_kb(pid), "fds": nfds(pid),
+                    "t": now - t0, "rss": daemon.rss_kb(), "fds": daemon.fd_count(),
                     "subs": st["subscribers"], "fps": st["classified_fps"],
                     "classified": sum(s["classified"] for s in st["streams"]),
                     "skipped": sum(s["skipped"] for s in st["streams"]),
@@ -217,7 +197,7 @@ def main():
                 break
             time.sleep(0.5)
         time.sleep(2)
-        fd_after = settled_fds(pid)
+        fd_after = daemon.settled_fd_count()
         final = harness.status(sock)
     finally:
         stop.set()

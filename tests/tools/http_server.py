@@ -11,6 +11,19 @@ moov atom at the end of an MP4.  Each request is served by its own thread.
 file arrive at about its real-time bitrate or slower.  --auth asks for HTTP
 basic authentication: a request without those credentials gets 401 and a
 WWW-Authenticate challenge, as a camera with a password does.
+
+Two paths behave like live cameras rather than files; neither ends nor says
+how long it is:
+
+  /mjpeg/FILE?fps=F   FILE holds JPEG images one after the other (ffmpeg -f
+                      mjpeg); they are sent, looping, as an MJPEG camera does:
+                      multipart/x-mixed-replace, one part per image, F images
+                      a second on a steady clock (default 10).
+  /live/FILE?secs=S   FILE's bytes, looping, paced so that one pass takes S
+                      seconds, without Content-Length: an MPEG-TS file then
+                      plays as a live stream whose timestamps jump back at
+                      each pass, as an encoder restart makes them.
+
 SIGTERM and SIGINT stop the server with exit status 0.
 """
 
@@ -23,8 +36,26 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+BOUNDARY = "lcnetdframe"
+
+
+def jpegs(data):
+    """The images of a file of JPEGs one after the other: each runs from its
+    SOI marker to its EOI marker (the coder escapes 0xFF inside the data, so
+    an EOI marker appears nowhere else in the files ffmpeg writes)."""
+    out, i = [], 0
+    while True:
+        a = data.find(b"\xff\xd8", i)
+        if a < 0:
+            return out
+        b = data.find(b"\xff\xd9", a + 2)
+        if b < 0:
+            return out
+        out.append(data[a:b + 2])
+        i = b + 2
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -37,17 +68,87 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         if self.verbose:
             sys.stderr.write("http_server: %s %s\n" % (self.address_string(), fmt % args))
 
+    def authorised(self):
+        if self.auth is None:
+            return True
+        want = "Basic " + base64.b64encode(self.auth).decode()
+        if self.headers.get("Authorization") == want:
+            return True
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="lcnetd-test"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return False
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        for prefix, serve in (("/mjpeg/", self.serve_mjpeg), ("/live/", self.serve_live)):
+            if url.path.startswith(prefix):
+                if not self.authorised():
+                    return
+                path = self.translate_path(url.path[len(prefix) - 1:])
+                try:
+                    with open(path, "rb") as f:
+                        data = f.read()
+                except OSError:
+                    self.send_error(404, "File not found")
+                    return
+                self.close_connection = True
+                try:
+                    serve(data, query)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                return
+        super().do_GET()
+
+    def live_head(self, ctype):
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+    def serve_mjpeg(self, data, query):
+        frames = jpegs(data)
+        if not frames:
+            self.send_error(415, "no JPEG image in the file")
+            return
+        fps = float(query.get("fps", ["10"])[0])
+        self.live_head("multipart/x-mixed-replace; boundary=%s" % BOUNDARY)
+        t0, n = time.monotonic(), 0
+        while True:
+            img = frames[n % len(frames)]
+            self.wfile.write(b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                             % (BOUNDARY.encode(), len(img)) + img + b"\r\n")
+            self.wfile.flush()
+            n += 1
+            # a steady clock: the rate holds however long a write took
+            pause = t0 + n / fps - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+
+    def serve_live(self, data, query):
+        secs = float(query.get("secs", ["1"])[0])
+        rate = len(data) / secs
+        chunk = max(188, int(rate / 50) // 188 * 188)
+        self.live_head(self.guess_type(self.path.split("?")[0]))
+        t0, sent = time.monotonic(), 0
+        while True:
+            for i in range(0, len(data), chunk):
+                buf = data[i:i + chunk]
+                self.wfile.write(buf)
+                self.wfile.flush()
+                sent += len(buf)
+                pause = t0 + sent / rate - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+
     def send_head(self):
         """Like the base class, plus single byte ranges and Accept-Ranges."""
         self._remaining = None
-        if self.auth is not None:
-            want = "Basic " + base64.b64encode(self.auth).decode()
-            if self.headers.get("Authorization") != want:
-                self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="lcnetd-test"')
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return None
+        if not self.authorised():
+            return None
         path = self.translate_path(self.path)
         if os.path.isdir(path):
             return super().send_head()  # directory listing / redirect / index

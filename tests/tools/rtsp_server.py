@@ -2,7 +2,7 @@
 """A camera-like RTSP server on loopback for lcnetd's integration tests.
 
     rtsp_server.py --port PORT [--loop] [--unshared] [--stagger S] [--stats FILE] [-v]
-                   NAME=FILE [NAME=FILE ...]
+                   [--auth USER:PASSWORD [--digest]] NAME=FILE [NAME=FILE ...]
 
 Serves each FILE (H.264 in MP4, Matroska or MPEG-TS, or a raw Annex-B .h264)
 at rtsp://127.0.0.1:PORT/NAME without re-encoding, paced in real time.
@@ -30,6 +30,12 @@ How a mount behaves (like an IP camera):
     its phase across loops.
   * --stats FILE: once a second, write "<mounts playing> <frames sent>" to
     FILE (rewritten in place), so a benchmark can check the server kept up.
+  * --auth USER:PASSWORD: every mount needs that login, with HTTP Basic
+    authentication (RTSP 401 and a Basic challenge otherwise), or with
+    --digest, Digest authentication (MD5) only.  The check is GStreamer's
+    own (GstRTSPAuth), as a camera built on it would do it.
+  * -v also logs "client connected from ..." once per connection, so a test
+    can count a client's attempts from the server's side.
 
 How it works: for each client-facing (media) pipeline, a private "reader"
 pipeline demuxes the file (filesrc ! parsebin ! h264parse ! appsink) as fast
@@ -48,8 +54,9 @@ import threading
 import gi
 
 gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 NONE = Gst.CLOCK_TIME_NONE
 VERBOSE = False
@@ -310,6 +317,8 @@ def parse_args(argv):
     ap.add_argument("--stagger", type=float, default=0.0, metavar="S",
                     help="delay the Nth mount's start by N*S seconds modulo 1 s")
     ap.add_argument("--stats", metavar="FILE", help="write '<playing> <frames sent>' there each second")
+    ap.add_argument("--auth", metavar="USER:PASSWORD", help="require this login on every mount")
+    ap.add_argument("--digest", action="store_true", help="--auth by Digest instead of Basic")
     ap.add_argument("-v", "--verbose", action="store_true", help="log clients and streams")
     ap.add_argument("mounts", nargs="+", metavar="NAME=FILE")
     args = ap.parse_args(argv)
@@ -325,7 +334,32 @@ def parse_args(argv):
         ap.error("bad port")
     if not 0 <= args.stagger < 1:
         ap.error("--stagger must be in [0, 1)")
+    if args.auth is not None and ":" not in args.auth:
+        ap.error("--auth wants USER:PASSWORD")
+    if args.digest and args.auth is None:
+        ap.error("--digest needs --auth")
     return args, mounts
+
+
+def require_login(server, auth, digest):
+    """Makes server ask every client for USER:PASSWORD; returns the
+    permissions a mount needs so that only that user may see it."""
+    user, _, password = auth.partition(":")
+    role = "viewer"
+    a = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken()
+    token.set_string(GstRtspServer.RTSP_TOKEN_MEDIA_FACTORY_ROLE, role)
+    if digest:
+        a.add_digest(user, password, token)
+        a.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+    else:
+        a.add_basic(GstRtspServer.RTSPAuth.make_basic(user, password), token)
+        a.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+    server.set_auth(a)
+    perms = GstRtspServer.RTSPPermissions()
+    perms.add_permission_for_role(role, GstRtspServer.RTSP_PERM_MEDIA_FACTORY_ACCESS, True)
+    perms.add_permission_for_role(role, GstRtspServer.RTSP_PERM_MEDIA_FACTORY_CONSTRUCT, True)
+    return perms
 
 
 def main(argv):
@@ -354,12 +388,18 @@ def main(argv):
     pool = GstRtspServer.RTSPAddressPool()
     pool.add_range("127.0.0.1", "127.0.0.1", 20000, 60999, 0)
 
+    perms = None
+    if args.auth is not None:
+        perms = require_login(server, args.auth, args.digest)
+
     mp = server.get_mount_points()
     for i, (name, path) in enumerate(mounts):
         f = CameraFactory(name, path, args.loop, (i * args.stagger) % 1.0)
         f.set_shared(not args.unshared)
         f.set_enable_rtcp(True)  # the default; stated for the reader
         f.set_address_pool(pool)
+        if perms is not None:
+            f.set_permissions(perms)
         mp.add_factory("/" + name, f)
 
     if VERBOSE:
