@@ -2,7 +2,9 @@
  *
  * A model is compiled for batch 1 at load, so that every error a model can
  * cause shows up then, not on the first frame; other batch sizes compile on
- * first use and share the weights already reordered. */
+ * first use and share the weights already reordered.  The backend that
+ * compiles and runs them (pick.c chooses it) is a table of functions
+ * (backend.h): nothing here knows which library computes. */
 #include "engine/engine.h"
 
 #include <math.h>
@@ -12,42 +14,28 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/import/import.h"
-#include "engine/dnn/dnn.h"
+#include "engine/backend.h"
 #include "engine/graph/ops.h"
 #include "engine/graph/passes.h"
 #include "engine/graph/quant.h"
-#include "engine/xnn.h"
+#include "engine/import/import.h"
+#include "engine/pick.h"
 
 #define MAX_BATCH ENG_MAX_BATCH
 
 struct eng_model {
     gr_graph *g;
-    dnn_ctx *ctx;
-    const dnn_backend *be;    /* compiles and runs the plans: fp32/bf16 or int8 */
-    dnn_plan *plan[MAX_BATCH + 1];
+    be_choice use;            /* the backend, its context, the precision and why */
+    be_plan *plan[MAX_BATCH + 1];
     int fixed_batch;          /* > 0 when the file fixes the batch */
     int classifier;           /* one image in, one row of scores out per item */
     eng_info info;
     eng_options opt;
     model_meta meta;
     eng_labels *labels;       /* from the model's metadata */
-    dnn_prec prec;
     float lut[3][256];        /* byte -> normalised value, per channel */
     int calibrating;          /* every activation is an output (eng_calib) */
-    char reason[192];         /* why this precision (eng_info.precision_reason) */
     int noutputs;             /* the model's own outputs, before calibration's */
-    /* Backend dispatch: XNNPACK's runtime and plans instead of plan[] and
-     * plan[] when xm is set; every use below is an `if (m->xm)`. */
-    xnp_model *xm;
-    xnp_plan *xplan[MAX_BATCH + 1];
-    xnp_prec xprec;
-    char breason[256];        /* why this backend (eng_info.backend_reason) */
-};
-
-/* The backend of each precision: one choice, at load. */
-static const dnn_backend *const backends[] = {
-    [DNN_F32] = &dnn_float, [DNN_BF16] = &dnn_float, [DNN_INT8] = &dnn_int8,
 };
 
 static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
@@ -192,25 +180,21 @@ static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
                  m->fixed_batch ? m->fixed_batch : MAX_BATCH);
         return ENG_EINVAL;
     }
-    if (m->xm)
-        return m->xplan[batch] ? 0 : xnp_plan_new(&m->xplan[batch], m->xm, batch, err, errlen);
     if (m->plan[batch])
         return 0;
     set_threads(m);
-    return m->be->compile(&m->plan[batch], m->ctx, m->g, batch, m->prec, err, errlen);
+    return m->use.be->compile(&m->plan[batch], m->use.ctx, m->g, batch, m->use.prec, err, errlen);
 }
 
 static int run_plan(eng_model *m, int batch, char *err, size_t errlen)
 {
-    if (m->xm)
-        return xnp_run(m->xplan[batch], err, errlen);
     set_threads(m);
-    return m->be->run(m->plan[batch], err, errlen);
+    return m->use.be->run(m->plan[batch], err, errlen);
 }
 
 static const float *plan_output(eng_model *m, int batch, int i)
 {
-    return m->xm ? xnp_output(m->xplan[batch], i) : m->be->output(m->plan[batch], i);
+    return m->use.be->output(m->plan[batch], i);
 }
 
 static int is_dir(const char *path)
@@ -248,168 +232,6 @@ static int expose_activations(gr_graph *g)
         }
     gr_recount(g);
     return 0;
-}
-
-/* int8 is exact on every ISA, but without VNNI it costs more (see
- * dnn/int8_conv.c): say so where it runs. */
-static const char *int8_note(void)
-{
-    return dnn_cpu_has_vnni() ? "" : " (no VNNI: convolutions read their source twice with "
-                                     "split weights, exact but slower)";
-}
-
-static int choose_precision(eng_model *m, const char *path, char *err, size_t errlen)
-{
-    eng_precision want = m->opt.precision;
-    const char *isa = eng_cpu_isa();
-    if (q_is_qdq(m->g)) {
-        if (want == ENG_PREC_FP32 || want == ENG_PREC_BF16) {
-            snprintf(err, errlen, "the model is quantised (QuantizeLinear/DequantizeLinear): "
-                     "run it with precision int8 or auto");
-            return ENG_EUNSUP;
-        }
-        m->prec = DNN_INT8;
-        snprintf(m->reason, sizeof m->reason, "int8: the model is quantised (QDQ)%s", int8_note());
-        return q_fold_qdq(m->g, err, errlen);
-    }
-    switch (want) {
-    case ENG_PREC_AUTO:
-        m->prec = dnn_cpu_has_bf16() ? DNN_BF16 : DNN_F32;
-        snprintf(m->reason, sizeof m->reason, m->prec == DNN_BF16 ?
-                 "auto: %s has native bf16" : "auto: %s has no native bf16, so fp32", isa);
-        return 0;
-    case ENG_PREC_BF16:
-        if (!dnn_cpu_has_bf16()) {
-            snprintf(err, errlen, "precision bf16: this CPU (%s) has no native bf16 "
-                     "(use fp32 or auto)", isa);
-            return ENG_EUNSUP;
-        }
-        m->prec = DNN_BF16;
-        snprintf(m->reason, sizeof m->reason, "bf16 as configured");
-        return 0;
-    case ENG_PREC_INT8: {
-        char def[4096];
-        const char *cp = m->opt.calib_path && *m->opt.calib_path ? m->opt.calib_path : def;
-        eng_calib_default_path(path, def, sizeof def);
-        m->prec = DNN_INT8;
-        snprintf(m->reason, sizeof m->reason, "int8 as configured, with calibrated ranges%s",
-                 int8_note());
-        return q_calib_apply(m->g, cp, err, errlen);
-    }
-    default:
-        m->prec = DNN_F32;
-        snprintf(m->reason, sizeof m->reason, "fp32 as configured");
-        return 0;
-    }
-}
-
-/* ------------------------------------------------------ backend choice */
-
-static int have_fp16(void)
-{
-    return (eng_cpu_features() & ENG_CPU_FP16) != 0;
-}
-
-/* oneDNN or XNNPACK, from the options, the CPU and the precision asked
- * for, before anything compiles.  int8 and bf16 run on oneDNN only. */
-static int choose_backend(eng_model *m, char *err, size_t errlen)
-{
-    eng_backend want = m->opt.backend;
-    eng_precision prec = m->opt.precision;
-    int int8 = prec == ENG_PREC_INT8 || q_is_qdq(m->g);
-    int arm64 = 0;
-#if defined(__aarch64__)
-    arm64 = 1;
-#endif
-    if (m->calibrating) {
-        snprintf(m->breason, sizeof m->breason, "calibration runs on oneDNN");
-        return ENG_BACKEND_ONEDNN;
-    }
-    if (want == ENG_BACKEND_XNNPACK) {
-        if (prec == ENG_PREC_BF16) {
-            snprintf(err, errlen, "precision bf16 runs on the oneDNN backend (backend onednn)");
-            return ENG_EUNSUP;
-        }
-        if (int8) {
-            snprintf(err, errlen, "int8 does not run on the XNNPACK backend of this build "
-                     "(backend onednn runs it)");
-            return ENG_EUNSUP;
-        }
-        snprintf(m->breason, sizeof m->breason, "xnnpack as configured");
-        return ENG_BACKEND_XNNPACK;
-    }
-    if (want == ENG_BACKEND_ONEDNN) {
-        if (prec == ENG_PREC_FP16) {
-            snprintf(err, errlen, "precision fp16 runs on the XNNPACK backend (backend xnnpack "
-                     "or auto)");
-            return ENG_EUNSUP;
-        }
-        snprintf(m->breason, sizeof m->breason, "onednn as configured");
-        return ENG_BACKEND_ONEDNN;
-    }
-    if (prec == ENG_PREC_FP16 || (arm64 && prec != ENG_PREC_BF16 && !int8)) {
-        snprintf(m->breason, sizeof m->breason, arm64 ? "auto: XNNPACK on arm64 (Debian's "
-                 "oneDNN has no Neon kernels)" : "auto: fp16 runs on XNNPACK");
-        return ENG_BACKEND_XNNPACK;
-    }
-    if (arm64)
-        snprintf(m->breason, sizeof m->breason, "auto: oneDNN for %s on arm64",
-                 int8 ? "int8" : "bf16");
-    else
-        snprintf(m->breason, sizeof m->breason, "auto: oneDNN on x86-64");
-    return ENG_BACKEND_ONEDNN;
-}
-
-static int choose_xnn_precision(eng_model *m, char *err, size_t errlen)
-{
-    const char *isa = eng_cpu_isa();
-    switch (m->opt.precision) {
-    case ENG_PREC_FP16:
-        if (!have_fp16()) {
-            snprintf(err, errlen, "precision fp16: this CPU (%s) has no FP16 arithmetic "
-                     "(use fp32 or auto)", isa);
-            return ENG_EUNSUP;
-        }
-        m->xprec = XNP_F16;
-        snprintf(m->reason, sizeof m->reason, "fp16 as configured");
-        return 0;
-    case ENG_PREC_AUTO:
-        m->xprec = have_fp16() ? XNP_F16 : XNP_F32;
-        snprintf(m->reason, sizeof m->reason, have_fp16() ? "auto: %s has FP16 arithmetic, so fp16"
-                 : "auto: %s has no FP16 arithmetic, so fp32", isa);
-        return 0;
-    default:
-        m->xprec = XNP_F32;
-        snprintf(m->reason, sizeof m->reason, "fp32 as configured");
-        return 0;
-    }
-}
-
-/* The XNNPACK runtime, or under backend auto, oneDNN when XNNPACK cannot
- * run the model (and fp32 when it cannot run it in fp16): 1 = oneDNN's
- * turn, 0 = done. */
-static int start_xnnpack(eng_model *m, char *err, size_t errlen)
-{
-    int ret = choose_xnn_precision(m, err, errlen), unit = m->fixed_batch ? m->fixed_batch : 1;
-    if (ret < 0)
-        return ret;
-    ret = xnp_model_new(&m->xm, m->g, unit, m->xprec, m->opt.threads, err, errlen);
-    if (ret == ENG_EUNSUP && m->xprec == XNP_F16 && m->opt.precision == ENG_PREC_AUTO) {
-        size_t len = strlen(m->reason);
-        snprintf(m->reason + len, sizeof m->reason - len, "; not this model (%.100s), so fp32", err);
-        m->xprec = XNP_F32;
-        ret = xnp_model_new(&m->xm, m->g, unit, m->xprec, m->opt.threads, err, errlen);
-    }
-    if (ret == ENG_EUNSUP && m->opt.backend == ENG_BACKEND_AUTO &&
-        m->opt.precision != ENG_PREC_FP16) {
-        snprintf(m->breason, sizeof m->breason, "auto: XNNPACK cannot run %.200s, so oneDNN", err);
-        return 1;
-    }
-    if (ret == ENG_EUNSUP) {
-        size_t len = strlen(err);
-        snprintf(err + len, errlen - len, "; backend onednn may run this model");
-    }
-    return ret;
 }
 
 static int load(eng_model **out, const eng_options *opt, const char *path, int calibrating,
@@ -465,29 +287,14 @@ static int load(eng_model **out, const eng_options *opt, const char *path, int c
         if ((ret = expose_activations(m->g)) < 0)
             goto fail;
     }
-    eng_backend backend = (eng_backend)choose_backend(m, err, errlen);
-    if ((int)backend < 0) {
-        ret = (int)backend;
+    if ((ret = be_pick(&m->use, m->g, &m->opt, path, m->fixed_batch ? m->fixed_batch : 1,
+                       calibrating, err, errlen)) < 0)
         goto prefixed;
-    }
-    if (backend == ENG_BACKEND_XNNPACK && (ret = start_xnnpack(m, err, errlen)) < 0)
-        goto prefixed;
-    if (!m->xm) {
-        backend = ENG_BACKEND_ONEDNN;
-        if ((ret = choose_precision(m, path, err, errlen)) < 0)
-            goto prefixed;
-    }
-    m->info.precision = m->xm ? (m->xprec == XNP_F16 ? ENG_PREC_FP16 : ENG_PREC_FP32) :
-                        m->prec == DNN_BF16 ? ENG_PREC_BF16 :
-                        m->prec == DNN_INT8 ? ENG_PREC_INT8 : ENG_PREC_FP32;
-    if (!m->xm)
-        m->be = backends[m->prec];
-    m->info.precision_reason = m->reason;
+    m->info.precision = be_prec_public(m->use.prec);
+    m->info.precision_reason = m->use.reason;
     m->info.isa = eng_cpu_isa();
-    m->info.backend = eng_backend_name(backend);
-    m->info.backend_reason = m->breason;
-    if ((ret = dnn_ctx_new(&m->ctx, err, errlen)) < 0)
-        goto fail;
+    m->info.backend = eng_backend_name(m->use.backend);
+    m->info.backend_reason = m->use.breason;
     if ((ret = ensure_plan(m, m->fixed_batch ? m->fixed_batch : 1, err, errlen)) < 0)
         goto prefixed;
     if (m->meta.nlabels) {
@@ -512,13 +319,10 @@ void eng_free(eng_model *m)
 {
     if (!m)
         return;
-    for (int i = 0; i <= MAX_BATCH; i++) {
-        if (m->be)
-            m->be->free(m->plan[i]);
-        xnp_plan_free(m->xplan[i]);
-    }
-    xnp_model_free(m->xm);
-    dnn_ctx_free(m->ctx);
+    for (int i = 0; m->use.be && i <= MAX_BATCH; i++)
+        m->use.be->free(m->plan[i]);
+    if (m->use.be)
+        m->use.be->ctx_free(m->use.ctx);
     gr_free(m->g);
     model_meta_free(&m->meta);
     eng_labels_free(m->labels);
@@ -571,12 +375,8 @@ int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *cons
     if (ret < 0)
         return ret;
     const gr_graph *g = m->g;
-    for (int i = 0; i < g->ninputs; i++) {
-        if (m->xm)
-            xnp_put_tensor(m->xplan[b], i, in[i]);
-        else
-            m->be->put_tensor(m->plan[b], i, in[i]);
-    }
+    for (int i = 0; i < g->ninputs; i++)
+        m->use.be->put_tensor(m->plan[b], i, in[i]);
     if ((ret = run_plan(m, b, err, errlen)) < 0)
         return ret;
     for (int i = 0; i < m->noutputs; i++) {
@@ -600,14 +400,9 @@ int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride
         int ret = ensure_plan(m, run, err, errlen);
         if (ret < 0)
             return ret;
-        for (int i = 0; i < b; i++) {
-            if (m->xm)
-                xnp_put_pixels(m->xplan[run], i, frames[done + i], stride[done + i],
-                               (const float (*)[256])m->lut);
-            else
-                m->be->put_pixels(m->plan[run], i, frames[done + i], stride[done + i],
+        for (int i = 0; i < b; i++)
+            m->use.be->put_pixels(m->plan[run], i, frames[done + i], stride[done + i],
                                   (const float (*)[256])m->lut);
-        }
         if ((ret = run_plan(m, run, err, errlen)) < 0)
             return ret;
         memcpy(out + (size_t)done * (size_t)m->info.classes, plan_output(m, run, 0),
@@ -678,14 +473,11 @@ int eng_prepare(eng_model *m, int max_batch, char *err, size_t errlen)
 int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *arena, char *err,
                    size_t errlen)
 {
-    dnn_stats s;
+    be_stats s;
     int ret = ensure_plan(m, batch, err, errlen);
     if (ret < 0)
         return ret;
-    if (m->xm)
-        xnp_plan_stats(m->xplan[batch], &s);
-    else
-        m->be->stats(m->plan[batch], &s);
+    m->use.be->stats(m->plan[batch], &s);
     *steps = s.steps;
     *reorders = s.reorders;
     *arena = s.arena;
@@ -697,10 +489,7 @@ void eng_plan_dump(eng_model *m, int batch, void (*line)(void *, const char *), 
     char err[256];
     if (ensure_plan(m, batch, err, sizeof err) < 0)
         return;
-    if (m->xm)
-        xnp_plan_dump(m->xplan[batch], line, arg);
-    else
-        m->be->dump(m->plan[batch], line, arg);
+    m->use.be->dump(m->plan[batch], line, arg);
 }
 
 /* ---------------------------------------------------------- calibration */
@@ -790,12 +579,12 @@ int eng_calib_add(eng_calib *c, const uint8_t *frame, int stride, char *err, siz
     int ret = ensure_plan(m, b, err, errlen);
     if (ret < 0)
         return ret;
-    m->be->put_pixels(m->plan[b], 0, frame, stride, (const float (*)[256])m->lut);
+    m->use.be->put_pixels(m->plan[b], 0, frame, stride, (const float (*)[256])m->lut);
     if ((ret = run_plan(m, b, err, errlen)) < 0)
         return ret;
     const gr_graph *g = m->g;
     for (int i = 0; i < g->noutputs; i++) {
-        const float *y = m->be->output(m->plan[b], i);
+        const float *y = m->use.be->output(m->plan[b], i);
         int64_t n = per_item(g, g->outputs[i]) * (gr_has_batch(&g->t[g->outputs[i]]) ? b : 1);
         q_hist_add(&c->h[i], y, n);
         chmax_add(c->chmax[i], c->nch[i], y, n);

@@ -1,7 +1,7 @@
-/* xnn_ir.h: the graph lowered to XNNPACK's operations (xnn.c), before it
- * becomes a subgraph runtime (xnn_subgraph.c: fp32) or a list of operators
- * (xnn_f16.c: fp16, which the subgraph of Debian 12's XNNPACK cannot do
- * for PP-LCNet).  Private to engine/xnn*.c. */
+/* ir.h: the graph lowered to XNNPACK's operations (lower.c), before it
+ * becomes a subgraph runtime (subgraph.c: fp32) or a list of operators
+ * (f16.c: fp16, which the subgraph of Debian 12's XNNPACK cannot do
+ * for PP-LCNet).  Private to engine/xnn/. */
 #ifndef LCNETD_XNN_IR_H
 #define LCNETD_XNN_IR_H
 

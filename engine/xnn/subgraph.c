@@ -1,4 +1,4 @@
-/* xnn_subgraph.c: the lowered graph (xnn_ir.h) as an XNNPACK subgraph, made
+/* subgraph.c: the lowered graph (ir.h) as an XNNPACK subgraph, made
  * into a runtime set up on the model's fp32 buffers.  One IR operation is
  * one subgraph node; XNNPACK picks the kernels for the CPU it runs on. */
 #include <math.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "engine/engine.h"
-#include "engine/xnn_ir.h"
+#include "engine/xnn/ir.h"
 
 #define TRY(call) do { enum xnn_status st_ = (call); if (st_ != xnn_status_success) { \
         snprintf(err, errlen, "XNNPACK: %s: %s", #call, xir_status(st_));             \

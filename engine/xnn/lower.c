@@ -1,4 +1,4 @@
-/* xnn.c: the graph lowered to XNNPACK's operations (see xnn.h, xnn_ir.h).
+/* lower.c: the graph lowered to XNNPACK's operations (ir.h), for xnn.c.
  *
  * The passes before it (shape folding, BatchNorm and bias folding, the
  * HardSwish pattern, activations as post-ops) are the same as for oneDNN;
@@ -8,10 +8,7 @@
  * activation is NHWC; a view (Flatten, Reshape, Squeeze) is allowed where
  * NHWC and NCHW order agree, which is where one of H*W and C is 1.  fp32
  * runs the lowered graph as an XNNPACK subgraph, fp16 as operators. */
-#include "engine/xnn.h"
-
 #include <math.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +16,7 @@
 #include "engine/engine.h"
 #include "engine/graph/ops.h"
 #include "engine/graph/passes.h"
-#include "engine/xnn_ir.h"
+#include "engine/xnn/model.h"
 
 #define NO_ID XIR_NONE
 
@@ -27,29 +24,6 @@ typedef struct {
     uint32_t id;
     int nhwc;                   /* a 4-D activation, stored NHWC */
 } xval;
-
-struct xnp_model {
-    pthreadpool_t pool;
-    xnn_runtime_t rt;           /* fp32 */
-    xf16 *f16;                  /* fp16 */
-    int unit;
-    xnp_prec prec;
-    int nin, nout;
-    float **rin, **rout;        /* the runtime's own buffers, one unit each */
-    size_t *in_n, *out_n;       /* floats a unit */
-    int *in_nhwc, *out_nhwc;    /* 4-D: stored NHWC (outputs are transposed back) */
-    int64_t (*in_dims)[4], (*out_dims)[4];    /* 4-D ones, for a unit */
-    void **keep;                /* weights in XNNPACK's layout: live as long as rt */
-    int nkeep, capkeep;
-    char **lines;               /* one per XNNPACK node, for xnp_plan_dump */
-    int nlines, caplines;
-};
-
-struct xnp_plan {
-    xnp_model *x;
-    int batch;
-    float **in, **out;
-};
 
 /* compile-time state */
 typedef struct {
@@ -152,7 +126,7 @@ static void *keep(cc *c, size_t bytes)
     return p;
 }
 
-/* One line for xnp_plan_dump: what XNNPACK runs, for which node. */
+/* One line for the plans' dump: what XNNPACK runs, for which node. */
 static void note(cc *c, const char *what, const char *where)
 {
     xnp_model *x = c->x;
@@ -664,19 +638,6 @@ static int compile_node(cc *c, int ni)
     }
 }
 
-/* ------------------------------------------------------- model */
-
-static int pool_threads(int threads)
-{
-    if (threads > 0)
-        return threads;
-    cpu_set_t set;
-    /* as OpenMP sizes its team: the CPUs this thread may run on */
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
-    return 1;
-}
-
 static int build(cc *c, const char *where)
 {
     const gr_graph *g = c->g;
@@ -722,244 +683,30 @@ static int build(cc *c, const char *where)
     return 0;
 }
 
-int xnp_model_new(xnp_model **out, const gr_graph *g, int unit, xnp_prec prec, int threads,
-                  char *err, size_t errlen)
+int xnn_lower(xnp_model *x, const gr_graph *g, xir *ir, char *err, size_t errlen)
 {
-    xnp_model *x = calloc(1, sizeof(*x));
     cc c = { .x = x, .g = g, .err = err, .errlen = errlen };
     int ret = ENG_ENOMEM;
-    const char *where = "XNNPACK";
-    *out = NULL;
-    /* XNNPACK initialises itself once however often this is called */
-    enum xnn_status init_status = xnn_initialize(NULL);
-    if (init_status != xnn_status_success) {
-        snprintf(err, errlen, "xnn_initialize: %s", xir_status(init_status));
-        free(x);
-        return ENG_EUNSUP;
-    }
-    if (!x)
-        goto nomem;
-    x->unit = unit;
-    x->prec = prec;
-    x->nin = c.ir.nin = g->ninputs;
-    x->nout = c.ir.nout = g->noutputs;
+    c.ir.nin = g->ninputs;
+    c.ir.nout = g->noutputs;
     c.dims = malloc(sizeof(*c.dims) * (size_t)(g->nt ? g->nt : 1));
     c.val = malloc(sizeof(xval) * (size_t)(g->nt ? g->nt : 1));
-    x->rin = calloc((size_t)x->nin + 1, sizeof(float *));
-    x->rout = calloc((size_t)x->nout + 1, sizeof(float *));
-    x->in_n = calloc((size_t)x->nin + 1, sizeof(size_t));
-    x->out_n = calloc((size_t)x->nout + 1, sizeof(size_t));
-    x->in_nhwc = calloc((size_t)x->nin + 1, sizeof(int));
-    x->out_nhwc = calloc((size_t)x->nout + 1, sizeof(int));
-    x->in_dims = calloc((size_t)x->nin + 1, sizeof(*x->in_dims));
-    x->out_dims = calloc((size_t)x->nout + 1, sizeof(*x->out_dims));
-    if (!c.dims || !c.val || !x->rin || !x->rout || !x->in_n || !x->out_n || !x->in_nhwc ||
-        !x->out_nhwc || !x->in_dims || !x->out_dims)
-        goto nomem;
+    if (!c.dims || !c.val) {
+        snprintf(err, errlen, "out of memory compiling for XNNPACK");
+        goto end;
+    }
     for (int i = 0; i < g->nt; i++)
         c.val[i] = (xval){ NO_ID, 0 };
-    gr_shapes_for_batch(g, unit, c.dims);
-    if ((ret = build(&c, where)) < 0)
-        goto fail;
-    for (int i = 0; i < x->nin + x->nout; i++) {
-        size_t n = i < x->nin ? x->in_n[i] : x->out_n[i - x->nin];
-        float *b = calloc(1, sizeof(float) * n + XNN_EXTRA_BYTES);
-        if (!b)
-            goto nomem;
-        if (i < x->nin)
-            x->rin[i] = b;
-        else
-            x->rout[i - x->nin] = b;
-    }
-    int nthreads = pool_threads(threads);
-    if (nthreads > 1 && !(x->pool = pthreadpool_create((size_t)nthreads))) {
-        snprintf(err, errlen, "pthreadpool_create(%d): out of memory or threads", nthreads);
-        ret = ENG_ENOMEM;
-        goto fail;
-    }
-    if (prec == XNP_F16)
-        ret = xf16_new(&x->f16, &c.ir, x->pool, x->rin, x->rout, err, errlen);
-    else
-        ret = xir_runtime(&x->rt, &c.ir, x->pool, x->rin, x->rout, err, errlen);
-    if (ret < 0)
-        goto fail;
-    free(c.ir.v);
-    free(c.ir.op);
+    gr_shapes_for_batch(g, x->unit, c.dims);
+    ret = build(&c, "XNNPACK");
+end:
     free(c.dims);
     free(c.val);
-    *out = x;
-    return 0;
-nomem:
-    snprintf(err, errlen, "out of memory compiling for XNNPACK");
-    ret = ENG_ENOMEM;
-fail:
-    free(c.ir.v);
-    free(c.ir.op);
-    free(c.dims);
-    free(c.val);
-    xnp_model_free(x);
+    if (ret < 0) {
+        free(c.ir.v);
+        free(c.ir.op);
+        c.ir = (xir){ 0 };
+    }
+    *ir = c.ir;
     return ret;
-}
-
-void xnp_model_free(xnp_model *x)
-{
-    if (!x)
-        return;
-    if (x->rt)
-        xnn_delete_runtime(x->rt);
-    xf16_free(x->f16);
-    if (x->pool)
-        pthreadpool_destroy(x->pool);
-    for (int i = 0; x->rin && i < x->nin; i++)
-        free(x->rin[i]);
-    for (int i = 0; x->rout && i < x->nout; i++)
-        free(x->rout[i]);
-    for (int i = 0; i < x->nkeep; i++)
-        free(x->keep[i]);
-    for (int i = 0; i < x->nlines; i++)
-        free(x->lines[i]);
-    free(x->keep);
-    free(x->lines);
-    free(x->rin);
-    free(x->rout);
-    free(x->in_n);
-    free(x->out_n);
-    free(x->in_nhwc);
-    free(x->out_nhwc);
-    free(x->in_dims);
-    free(x->out_dims);
-    free(x);
-}
-
-/* ------------------------------------------------------- plans */
-
-int xnp_plan_new(xnp_plan **out, xnp_model *x, int batch, char *err, size_t errlen)
-{
-    xnp_plan *p = calloc(1, sizeof(*p));
-    *out = NULL;
-    if (batch % x->unit) {
-        free(p);
-        snprintf(err, errlen, "batch %d is not a multiple of %d", batch, x->unit);
-        return ENG_EINVAL;
-    }
-    if (!p || !(p->in = calloc((size_t)x->nin + 1, sizeof(float *))) ||
-        !(p->out = calloc((size_t)x->nout + 1, sizeof(float *))))
-        goto nomem;
-    p->x = x;
-    p->batch = batch;
-    int runs = batch / x->unit;
-    for (int i = 0; i < x->nin; i++)
-        if (!(p->in[i] = calloc(x->in_n[i] * (size_t)runs, sizeof(float))))
-            goto nomem;
-    for (int i = 0; i < x->nout; i++)
-        if (!(p->out[i] = calloc(x->out_n[i] * (size_t)runs, sizeof(float))))
-            goto nomem;
-    *out = p;
-    return 0;
-nomem:
-    xnp_plan_free(p);
-    snprintf(err, errlen, "out of memory for a batch of %d", batch);
-    return ENG_ENOMEM;
-}
-
-void xnp_plan_free(xnp_plan *p)
-{
-    if (!p)
-        return;
-    for (int i = 0; p->in && i < p->x->nin; i++)
-        free(p->in[i]);
-    for (int i = 0; p->out && i < p->x->nout; i++)
-        free(p->out[i]);
-    free(p->in);
-    free(p->out);
-    free(p);
-}
-
-void xnp_put_tensor(xnp_plan *p, int i, const float *src)
-{
-    const xnp_model *x = p->x;
-    size_t n = x->in_n[i] * (size_t)(p->batch / x->unit);
-    float *dst = p->in[i];
-    if (!x->in_nhwc[i]) {
-        memcpy(dst, src, sizeof(float) * n);
-        return;
-    }
-    const int64_t *d = x->in_dims[i];
-    int64_t c = d[1], hw = d[2] * d[3];
-    for (int64_t b = 0; b < (int64_t)n / (c * hw); b++)
-        for (int64_t k = 0; k < hw; k++)
-            for (int64_t j = 0; j < c; j++)
-                dst[(b * hw + k) * c + j] = src[(b * c + j) * hw + k];
-}
-
-void xnp_put_pixels(xnp_plan *p, int k, const uint8_t *src, int stride, const float (*lut)[256])
-{
-    const int64_t *d = p->x->in_dims[0];
-    int h = (int)d[2], w = (int)d[3];
-    float *dst = p->in[0] + (size_t)h * (size_t)w * 3 * (size_t)k;
-    /* the input is NHWC (4-D inputs always are here): the pixels' own order */
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = src + (size_t)y * (size_t)stride;
-        float *o = dst + (size_t)y * (size_t)w * 3;
-        for (int x = 0; x < 3 * w; x += 3) {
-            o[x] = lut[0][row[x]];
-            o[x + 1] = lut[1][row[x + 1]];
-            o[x + 2] = lut[2][row[x + 2]];
-        }
-    }
-}
-
-const float *xnp_output(xnp_plan *p, int i)
-{
-    return p->out[i];
-}
-
-/* NHWC -> NCHW, for a 4-D graph output */
-static void to_nchw(float *dst, const float *src, const int64_t *d)
-{
-    int64_t hw = d[2] * d[3];
-    for (int64_t b = 0; b < d[0]; b++)
-        for (int64_t i = 0; i < hw; i++)
-            for (int64_t ch = 0; ch < d[1]; ch++)
-                dst[(b * d[1] + ch) * hw + i] = src[(b * hw + i) * d[1] + ch];
-}
-
-int xnp_run(xnp_plan *p, char *err, size_t errlen)
-{
-    xnp_model *x = p->x;
-    for (int r = 0; r < p->batch / x->unit; r++) {
-        for (int i = 0; i < x->nin; i++)
-            memcpy(x->rin[i], p->in[i] + x->in_n[i] * (size_t)r, sizeof(float) * x->in_n[i]);
-        if (x->f16) {
-            int ret = xf16_run(x->f16, x->pool, err, errlen);
-            if (ret < 0)
-                return ret;
-        } else {
-            enum xnn_status st = xnn_invoke_runtime(x->rt);
-            if (st != xnn_status_success) {
-                snprintf(err, errlen, "xnn_invoke_runtime: %s", xir_status(st));
-                return ENG_EMODEL;
-            }
-        }
-        for (int i = 0; i < x->nout; i++) {
-            float *dst = p->out[i] + x->out_n[i] * (size_t)r;
-            if (x->out_nhwc[i])
-                to_nchw(dst, x->rout[i], x->out_dims[i]);
-            else
-                memcpy(dst, x->rout[i], sizeof(float) * x->out_n[i]);
-        }
-    }
-    return 0;
-}
-
-void xnp_plan_stats(const xnp_plan *p, dnn_stats *s)
-{
-    memset(s, 0, sizeof(*s));
-    s->steps = p->x->nlines;
-}
-
-void xnp_plan_dump(const xnp_plan *p, void (*line)(void *, const char *), void *arg)
-{
-    for (int i = 0; i < p->x->nlines; i++)
-        line(arg, p->x->lines[i]);
 }

@@ -1,4 +1,4 @@
-/* xnn_f16.c: the lowered graph (xnn_ir.h) as XNNPACK's fp16 operators.
+/* f16.c: the lowered graph (ir.h) as XNNPACK's fp16 operators.
  *
  * Debian 12's XNNPACK (a 2022 snapshot) rewrites a subgraph for fp16 only
  * when every node is one it knows in fp16, and PP-LCNet's are not (no
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
-#include "engine/xnn_ir.h"
+#include "engine/xnn/ir.h"
 
 struct xf16 {
     xnn_operator_t *ops;         /* run in this order */
