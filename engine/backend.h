@@ -1,6 +1,6 @@
 /* backend.h: what engine.c asks of the library that computes.  A backend
  * is a table of functions: oneDNN's fp32/bf16 (dnn_float) and int8
- * (dnn_int8) in engine/dnn/, XNNPACK's fp32/fp16 (xnn_float) in
+ * (dnn_int8) in engine/dnn/, XNNPACK's fp32/fp16 (xnp_float) in
  * engine/xnn/.  engine/pick.c chooses one per model, once, at load; from
  * then on engine.c calls through it and never asks which it is.
  *

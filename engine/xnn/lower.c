@@ -683,7 +683,7 @@ static int build(cc *c, const char *where)
     return 0;
 }
 
-int xnn_lower(xnp_model *x, const gr_graph *g, xir *ir, char *err, size_t errlen)
+int xnp_lower(xnp_model *x, const gr_graph *g, xir *ir, char *err, size_t errlen)
 {
     cc c = { .x = x, .g = g, .err = err, .errlen = errlen };
     int ret = ENG_ENOMEM;

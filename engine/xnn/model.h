@@ -34,6 +34,6 @@ struct xnp_model {
  * operation to x->lines, the inputs' and outputs' sizes and layouts to
  * x's arrays, which the caller allocated for g's inputs and outputs.
  * ENG_EUNSUP, naming the node, when one has no XNNPACK form. */
-int xnn_lower(xnp_model *x, const gr_graph *g, xir *ir, char *err, size_t errlen);
+int xnp_lower(xnp_model *x, const gr_graph *g, xir *ir, char *err, size_t errlen);
 
 #endif

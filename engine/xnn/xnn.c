@@ -66,7 +66,7 @@ static int model_new(be_ctx **out, const gr_graph *g, int unit, be_prec prec, in
     if (!x->rin || !x->rout || !x->in_n || !x->out_n || !x->in_nhwc || !x->out_nhwc ||
         !x->in_dims || !x->out_dims)
         goto nomem;
-    if ((ret = xnn_lower(x, g, &ir, err, errlen)) < 0)
+    if ((ret = xnp_lower(x, g, &ir, err, errlen)) < 0)
         goto fail;
     for (int i = 0; i < x->nin + x->nout; i++) {
         size_t n = i < x->nin ? x->in_n[i] : x->out_n[i - x->nin];
@@ -286,7 +286,7 @@ static void dump(const be_plan *bp, void (*line)(void *, const char *), void *ar
         line(arg, p->x->lines[i]);
 }
 
-const be_backend xnn_float = {
+const be_backend xnp_float = {
     .ctx_new = model_new, .ctx_free = ctx_free, .compile = plan_new, .free = plan_free,
     .put_tensor = put_tensor, .put_pixels = put_pixels, .run = run, .output = output,
     .stats = stats, .dump = dump,

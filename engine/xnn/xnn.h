@@ -21,6 +21,6 @@
 #include "engine/backend.h"
 
 /* fp32 (BE_F32) and fp16 (BE_F16, on CPUs with FP16 arithmetic). */
-extern const be_backend xnn_float;
+extern const be_backend xnp_float;
 
 #endif

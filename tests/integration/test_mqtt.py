@@ -34,7 +34,7 @@ STATS_KEYS = ["event", "stream", "state", "interval_s", "decoded_fps", "classifi
               "ts_discontinuities", "published",
               "reconnects", "auth_failures", "latency_p50_ms", "latency_p99_ms", "time"]
 HELLO_KEYS = ["event", "version", "model", "precision", "classes", "input", "max_batch",
-              "streams", "isa", "precision_reason", "time"]
+              "streams", "isa", "precision_reason", "backend", "backend_reason", "time"]
 
 
 def keys(pairs):
