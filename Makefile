@@ -6,7 +6,8 @@
 
 BUILD   ?= build
 PUBLIC  := all check check-unit check-int check-isa check-asan check-asan-core check-tsan bench bench-e2e fuzz fuzz-build fuzz-regress \
-           soak recovery demo install train-default-model fixtures clips check-outputs bench-ab
+           soak recovery demo install train-default-model fixtures clips check-outputs bench-ab \
+           check-arm64 arm64-build arm64-subset bench-arm64
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(LCNETD_DEPS),)
@@ -43,7 +44,7 @@ CFLAGS  := -std=gnu11 $(OPT) -g -Wall -Wextra -Werror $(WNOTRUNC) $(OMPFLAG) -fn
            -D_GNU_SOURCE -MMD -MP -I. -I$(BUILD)/gen $(PKGCF) $(SAN) $(EXTRA_CFLAGS)
 # Test builds compile in fault hooks (LCNETD_TESTING) that production builds lack.
 TCFLAGS := $(CFLAGS) -DLCNETD_TESTING
-LDLIBS  := $(PKGLIBS) -ldnnl -lm -lpthread $(OMPFLAG) $(SAN)
+LDLIBS  := $(PKGLIBS) -ldnnl -lXNNPACK -lpthreadpool -lm -lpthread $(OMPFLAG) $(SAN)
 
 GEN_PB  := $(BUILD)/gen/onnx/onnx.pb-c.c $(BUILD)/gen/engine/import/paddle_framework.pb-c.c
 GEN_H   := $(GEN_PB:.c=.h)
@@ -149,13 +150,15 @@ $(BUILD)/clips/.stamp: tests/fixtures/gen-clips.sh
 # reconnect and corrupt-input loops) on the ASan/UBSan/LSan build.  The
 # whole suite under the sanitizers doubles the run: make check-asan.
 # The ISA-capped runs follow the uncapped one, whose int8 outputs they must
-# match byte for byte (tests/run-isa.sh).
+# match byte for byte (tests/run-isa.sh).  Last, the engine's parity for
+# arm64, cross-built and run under qemu (tests/arm64/arm64.mk).
 check: all $(UNIT) fixtures clips fuzz-regress
 	tests/layers.sh
 	rm -rf $(FIXDIR)/isa-ref
 	tests/run.sh $(BUILD)
 	tests/run-isa.sh $(BUILD)
 	$(MAKE) --no-print-directory check-asan-core
+	$(MAKE) --no-print-directory arm64-subset
 
 ASAN_BUILD := build/asan
 ASAN_ENV   := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
@@ -265,6 +268,7 @@ install: $(BINS)
 # Fuzzing (libFuzzer, clang) and benchmarks keep their rules beside their sources.
 include tests/fuzz/fuzz.mk
 include bench/bench.mk
+include tests/arm64/arm64.mk
 
 -include $(shell find $(BUILD)/obj $(BUILD)/tobj -name '*.d' 2>/dev/null)
 

@@ -99,6 +99,7 @@ typedef struct cfg_model {
     char *path;                /* .onnx file or Paddle inference folder */
     char *labels;              /* "" = from the model, else class numbers */
     int precision;             /* eng_precision (engine/engine.h owns the values) */
+    int backend;               /* eng_backend */
     int resize;                /* eng_resize */
     int top_k;
     cfg_vec3 mean, std;        /* unset = the model's, else ImageNet */

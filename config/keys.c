@@ -25,10 +25,14 @@ static const cfg_word log_levels[] = {
     { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE },
     { "warning", LOG_WARNING }, { "error", LOG_ERR }, { NULL, 0 },
 };
-/* The engine owns these three: the words map straight to its values. */
+/* The engine owns these four: the words map straight to its values. */
 static const cfg_word precisions[] = {
-    { "fp32", ENG_PREC_FP32 }, { "bf16", ENG_PREC_BF16 },
+    { "fp32", ENG_PREC_FP32 }, { "bf16", ENG_PREC_BF16 }, { "fp16", ENG_PREC_FP16 },
     { "int8", ENG_PREC_INT8 }, { "auto", ENG_PREC_AUTO }, { NULL, 0 },
+};
+static const cfg_word backends[] = {
+    { "auto", ENG_BACKEND_AUTO }, { "onednn", ENG_BACKEND_ONEDNN },
+    { "xnnpack", ENG_BACKEND_XNNPACK }, { NULL, 0 },
 };
 static const cfg_word resizes[] = {
     { "model", ENG_RESIZE_DEFAULT }, { "short-crop", ENG_RESIZE_SHORT_CROP },
@@ -97,6 +101,8 @@ static const cfg_key model_keys[] = {
       "labels file; empty = the model's, else class numbers" },
     { "precision", CFG_T_ENUM, M(precision), 0, 0, "fp32", 0, precisions,
       "arithmetic for inference" },
+    { "backend", CFG_T_ENUM, M(backend), 0, 0, "auto", 0, backends,
+      "library that computes: auto = XNNPACK on arm64, oneDNN elsewhere" },
     { "resize", CFG_T_ENUM, M(resize), 0, 0, "model", 0, resizes,
       "how frames are fitted to the model input" },
     { "top_k", CFG_T_INT, M(top_k), 1, 100, "3", 0, NULL,

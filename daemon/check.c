@@ -230,10 +230,10 @@ static void check_model(chk_report *r, const cfg *c)
     }
     for (int i = 0; i < sch_model_count(s); i++) {
         sch_mdl_info(sch_model_at(s, i), &mi);
-        chk_ok(r, "[model%s%s] path %s: loads and compiles: %s on %s (%s), input %dx%d, "
-               "%d classes, batches of 1 to %d", i ? ":" : "", i ? mi.name : "", mi.model,
-               mi.precision, mi.isa, mi.precision_reason, mi.width, mi.height, mi.classes,
-               mi.max_batch);
+        chk_ok(r, "[model%s%s] path %s: loads and compiles: %s on %s (%s), backend %s (%s), "
+               "input %dx%d, %d classes, batches of 1 to %d", i ? ":" : "", i ? mi.name : "",
+               mi.model, mi.precision, mi.isa, mi.precision_reason, mi.backend,
+               mi.backend_reason, mi.width, mi.height, mi.classes, mi.max_batch);
     }
     sch_stop(s);
     evq_free(q);

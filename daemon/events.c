@@ -287,6 +287,10 @@ char *ev_hello(const ev_hello_t *h, size_t *len)
     json_str(&b, h->isa);
     json_key(&b, "precision_reason");
     json_str(&b, h->precision_reason);
+    json_key(&b, "backend");
+    json_str(&b, h->backend);
+    json_key(&b, "backend_reason");
+    json_str(&b, h->backend_reason);
     time_now(&b);
     /* appended: the members above are the ones hello always had */
     json_key(&b, "models");
@@ -310,6 +314,8 @@ char *ev_hello(const ev_hello_t *h, size_t *len)
         json_item(&b);
         json_int(&b, m->height);
         json_array_end(&b);
+        json_key(&b, "backend");
+        json_str(&b, m->backend);
         json_end(&b);
     }
     json_array_end(&b);

@@ -24,6 +24,7 @@ void ev_stats_members(json_buf *b, const snk_stream_stats *st, double seconds);
 typedef struct {
     const char *name, *path, *precision;
     int classes, width, height;
+    const char *backend;        /* "onednn" or "xnnpack" */
 } ev_hello_model;
 
 typedef struct {
@@ -33,6 +34,7 @@ typedef struct {
     int nstreams;
     int max_batch;                /* frames per inference at most */
     const char *isa, *precision_reason;
+    const char *backend, *backend_reason;
     const ev_hello_model *models; /* every model, the default first */
     int nmodels;
 } ev_hello_t;

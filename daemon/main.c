@@ -763,8 +763,9 @@ int main(int argc, char **argv)
     d.last_stats_us = d.last_dog_us = lc_mono_us();
     sch_model_info mi;
     sch_model(d.sched, &mi);
-    lc_log(LOG_INFO, "ready: %s (%s, %dx%d, %d classes), %d streams; %s on %s", mi.model,
-           mi.precision, mi.width, mi.height, mi.classes, d.nst, mi.precision_reason, mi.isa);
+    lc_log(LOG_INFO, "ready: %s (%s, %dx%d, %d classes), %d streams; %s on %s; %s (%s)",
+           mi.model, mi.precision, mi.width, mi.height, mi.classes, d.nst, mi.precision_reason,
+           mi.isa, mi.backend, mi.backend_reason);
     say_if_idle(&d);
     rpt_sample(&d);
     svc_ready();

@@ -33,11 +33,13 @@ static char *hello(void *arg)
     for (int i = 0; i < nm; i++) {
         sch_mdl_info(sch_model_at(d->sched, i), &infos[i]);
         models[i] = (ev_hello_model){ infos[i].name, infos[i].model, infos[i].precision,
-                                      infos[i].classes, infos[i].width, infos[i].height };
+                                      infos[i].classes, infos[i].width, infos[i].height,
+                                      infos[i].backend };
     }
     sch_model(d->sched, &mi);
     ev_hello_t h = { LCNETD_VERSION, mi.model, mi.precision, mi.classes, mi.width, mi.height,
-                     names, d->nst, mi.max_batch, mi.isa, mi.precision_reason, models, nm };
+                     names, d->nst, mi.max_batch, mi.isa, mi.precision_reason, mi.backend,
+                     mi.backend_reason, models, nm };
     line = ev_hello(&h, &len);
 end:
     free(names);

@@ -135,6 +135,7 @@ static void opts_from(eng_options *o, const cfg *c, const cfg_model *cm)
 {
     eng_options_init(o);
     o->precision = cm->precision;
+    o->backend = cm->backend;
     o->threads = c->daemon.inference_cpus.count > 0 ? c->daemon.inference_cpus.count : 1;
     if (cm->mean.set && cm->std.set) {
         memcpy(o->mean, cm->mean.v, sizeof o->mean);
@@ -213,6 +214,8 @@ static int load_model(sch_mdl *m, int max_batch, char *err, size_t errlen)
     snprintf(i->precision, sizeof i->precision, "%s", eng_precision_name(in->precision));
     snprintf(i->precision_reason, sizeof i->precision_reason, "%s", in->precision_reason);
     snprintf(i->isa, sizeof i->isa, "%s", in->isa);
+    snprintf(i->backend, sizeof i->backend, "%s", in->backend);
+    snprintf(i->backend_reason, sizeof i->backend_reason, "%s", in->backend_reason);
     snprintf(i->model, sizeof i->model, "%s", m->model_path);
     i->max_batch = max_batch;
     i->name = m->name;

@@ -31,7 +31,9 @@ typedef struct {
     int max_batch;            /* the engine was prepared for 1..max_batch frames */
     char precision[8];
     char precision_reason[192];
-    char isa[24];             /* what oneDNN dispatches to */
+    char isa[24];             /* the CPU's instruction set, as the engine names it */
+    char backend[16];         /* "onednn" or "xnnpack" */
+    char backend_reason[256];
     char model[256];          /* its path */
     const char *name;         /* SCH_DEFAULT_MODEL or the NAME of [model:NAME] */
 } sch_model_info;

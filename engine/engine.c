@@ -2,7 +2,9 @@
  *
  * A model is compiled for batch 1 at load, so that every error a model can
  * cause shows up then, not on the first frame; other batch sizes compile on
- * first use and share the weights already reordered. */
+ * first use and share the weights already reordered.  The backend that
+ * compiles and runs them (pick.c chooses it) is a table of functions
+ * (backend.h): nothing here knows which library computes. */
 #include "engine/engine.h"
 
 #include <math.h>
@@ -12,35 +14,28 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine/import/import.h"
-#include "engine/dnn/dnn.h"
+#include "engine/backend.h"
 #include "engine/graph/ops.h"
 #include "engine/graph/passes.h"
 #include "engine/graph/quant.h"
+#include "engine/import/import.h"
+#include "engine/pick.h"
 
 #define MAX_BATCH ENG_MAX_BATCH
 
 struct eng_model {
     gr_graph *g;
-    dnn_ctx *ctx;
-    const dnn_backend *be;    /* compiles and runs the plans: fp32/bf16 or int8 */
-    dnn_plan *plan[MAX_BATCH + 1];
+    be_choice use;            /* the backend, its context, the precision and why */
+    be_plan *plan[MAX_BATCH + 1];
     int fixed_batch;          /* > 0 when the file fixes the batch */
     int classifier;           /* one image in, one row of scores out per item */
     eng_info info;
     eng_options opt;
     model_meta meta;
     eng_labels *labels;       /* from the model's metadata */
-    dnn_prec prec;
     float lut[3][256];        /* byte -> normalised value, per channel */
     int calibrating;          /* every activation is an output (eng_calib) */
-    char reason[192];         /* why this precision (eng_info.precision_reason) */
     int noutputs;             /* the model's own outputs, before calibration's */
-};
-
-/* The backend of each precision: one choice, at load. */
-static const dnn_backend *const backends[] = {
-    [DNN_F32] = &dnn_float, [DNN_BF16] = &dnn_float, [DNN_INT8] = &dnn_int8,
 };
 
 static const float imagenet_mean[3] = { 0.485f, 0.456f, 0.406f };
@@ -59,6 +54,16 @@ const char *eng_precision_name(eng_precision p)
     case ENG_PREC_FP32: return "fp32";
     case ENG_PREC_BF16: return "bf16";
     case ENG_PREC_INT8: return "int8";
+    case ENG_PREC_FP16: return "fp16";
+    default: return "auto";
+    }
+}
+
+const char *eng_backend_name(eng_backend b)
+{
+    switch (b) {
+    case ENG_BACKEND_ONEDNN: return "onednn";
+    case ENG_BACKEND_XNNPACK: return "xnnpack";
     default: return "auto";
     }
 }
@@ -178,13 +183,18 @@ static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
     if (m->plan[batch])
         return 0;
     set_threads(m);
-    return m->be->compile(&m->plan[batch], m->ctx, m->g, batch, m->prec, err, errlen);
+    return m->use.be->compile(&m->plan[batch], m->use.ctx, m->g, batch, m->use.prec, err, errlen);
 }
 
 static int run_plan(eng_model *m, int batch, char *err, size_t errlen)
 {
     set_threads(m);
-    return m->be->run(m->plan[batch], err, errlen);
+    return m->use.be->run(m->plan[batch], err, errlen);
+}
+
+static const float *plan_output(eng_model *m, int batch, int i)
+{
+    return m->use.be->output(m->plan[batch], i);
 }
 
 static int is_dir(const char *path)
@@ -222,59 +232,6 @@ static int expose_activations(gr_graph *g)
         }
     gr_recount(g);
     return 0;
-}
-
-/* int8 is exact on every ISA, but without VNNI it costs more (see
- * dnn/int8_conv.c): say so where it runs. */
-static const char *int8_note(void)
-{
-    return dnn_cpu_has_vnni() ? "" : " (no VNNI: convolutions read their source twice with "
-                                     "split weights, exact but slower)";
-}
-
-static int choose_precision(eng_model *m, const char *path, char *err, size_t errlen)
-{
-    eng_precision want = m->opt.precision;
-    const char *isa = eng_cpu_isa();
-    if (q_is_qdq(m->g)) {
-        if (want == ENG_PREC_FP32 || want == ENG_PREC_BF16) {
-            snprintf(err, errlen, "the model is quantised (QuantizeLinear/DequantizeLinear): "
-                     "run it with precision int8 or auto");
-            return ENG_EUNSUP;
-        }
-        m->prec = DNN_INT8;
-        snprintf(m->reason, sizeof m->reason, "int8: the model is quantised (QDQ)%s", int8_note());
-        return q_fold_qdq(m->g, err, errlen);
-    }
-    switch (want) {
-    case ENG_PREC_AUTO:
-        m->prec = dnn_cpu_has_bf16() ? DNN_BF16 : DNN_F32;
-        snprintf(m->reason, sizeof m->reason, m->prec == DNN_BF16 ?
-                 "auto: %s has native bf16" : "auto: %s has no native bf16, so fp32", isa);
-        return 0;
-    case ENG_PREC_BF16:
-        if (!dnn_cpu_has_bf16()) {
-            snprintf(err, errlen, "precision bf16: this CPU (%s) has no native bf16 "
-                     "(use fp32 or auto)", isa);
-            return ENG_EUNSUP;
-        }
-        m->prec = DNN_BF16;
-        snprintf(m->reason, sizeof m->reason, "bf16 as configured");
-        return 0;
-    case ENG_PREC_INT8: {
-        char def[4096];
-        const char *cp = m->opt.calib_path && *m->opt.calib_path ? m->opt.calib_path : def;
-        eng_calib_default_path(path, def, sizeof def);
-        m->prec = DNN_INT8;
-        snprintf(m->reason, sizeof m->reason, "int8 as configured, with calibrated ranges%s",
-                 int8_note());
-        return q_calib_apply(m->g, cp, err, errlen);
-    }
-    default:
-        m->prec = DNN_F32;
-        snprintf(m->reason, sizeof m->reason, "fp32 as configured");
-        return 0;
-    }
 }
 
 static int load(eng_model **out, const eng_options *opt, const char *path, int calibrating,
@@ -330,15 +287,14 @@ static int load(eng_model **out, const eng_options *opt, const char *path, int c
         if ((ret = expose_activations(m->g)) < 0)
             goto fail;
     }
-    if ((ret = choose_precision(m, path, err, errlen)) < 0)
+    if ((ret = be_pick(&m->use, m->g, &m->opt, path, m->fixed_batch ? m->fixed_batch : 1,
+                       calibrating, err, errlen)) < 0)
         goto prefixed;
-    m->info.precision = m->prec == DNN_BF16 ? ENG_PREC_BF16 :
-                        m->prec == DNN_INT8 ? ENG_PREC_INT8 : ENG_PREC_FP32;
-    m->be = backends[m->prec];
-    m->info.precision_reason = m->reason;
+    m->info.precision = be_prec_public(m->use.prec);
+    m->info.precision_reason = m->use.reason;
     m->info.isa = eng_cpu_isa();
-    if ((ret = dnn_ctx_new(&m->ctx, err, errlen)) < 0)
-        goto fail;
+    m->info.backend = eng_backend_name(m->use.backend);
+    m->info.backend_reason = m->use.breason;
     if ((ret = ensure_plan(m, m->fixed_batch ? m->fixed_batch : 1, err, errlen)) < 0)
         goto prefixed;
     if (m->meta.nlabels) {
@@ -363,9 +319,10 @@ void eng_free(eng_model *m)
 {
     if (!m)
         return;
-    for (int i = 0; m->be && i <= MAX_BATCH; i++)
-        m->be->free(m->plan[i]);
-    dnn_ctx_free(m->ctx);
+    for (int i = 0; m->use.be && i <= MAX_BATCH; i++)
+        m->use.be->free(m->plan[i]);
+    if (m->use.be)
+        m->use.be->ctx_free(m->use.ctx);
     gr_free(m->g);
     model_meta_free(&m->meta);
     eng_labels_free(m->labels);
@@ -419,13 +376,13 @@ int eng_run_tensors(eng_model *m, int batch, const float *const *in, float *cons
         return ret;
     const gr_graph *g = m->g;
     for (int i = 0; i < g->ninputs; i++)
-        m->be->put_tensor(m->plan[b], i, in[i]);
+        m->use.be->put_tensor(m->plan[b], i, in[i]);
     if ((ret = run_plan(m, b, err, errlen)) < 0)
         return ret;
     for (int i = 0; i < m->noutputs; i++) {
         int t = g->outputs[i];
         int64_t n = per_item(g, t) * (g->t[t].dims[0] == G_BATCH ? b : 1);
-        memcpy(out[i], m->be->output(m->plan[b], i), sizeof(float) * (size_t)n);
+        memcpy(out[i], plan_output(m, b, i), sizeof(float) * (size_t)n);
     }
     return 0;
 }
@@ -444,11 +401,11 @@ int eng_run_pixels(eng_model *m, const uint8_t *const *frames, const int *stride
         if (ret < 0)
             return ret;
         for (int i = 0; i < b; i++)
-            m->be->put_pixels(m->plan[run], i, frames[done + i], stride[done + i],
-                              (const float (*)[256])m->lut);
+            m->use.be->put_pixels(m->plan[run], i, frames[done + i], stride[done + i],
+                                  (const float (*)[256])m->lut);
         if ((ret = run_plan(m, run, err, errlen)) < 0)
             return ret;
-        memcpy(out + (size_t)done * (size_t)m->info.classes, m->be->output(m->plan[run], 0),
+        memcpy(out + (size_t)done * (size_t)m->info.classes, plan_output(m, run, 0),
                sizeof(float) * (size_t)b * (size_t)m->info.classes);
         done += b;
     }
@@ -516,11 +473,11 @@ int eng_prepare(eng_model *m, int max_batch, char *err, size_t errlen)
 int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *arena, char *err,
                    size_t errlen)
 {
-    dnn_stats s;
+    be_stats s;
     int ret = ensure_plan(m, batch, err, errlen);
     if (ret < 0)
         return ret;
-    m->be->stats(m->plan[batch], &s);
+    m->use.be->stats(m->plan[batch], &s);
     *steps = s.steps;
     *reorders = s.reorders;
     *arena = s.arena;
@@ -532,7 +489,7 @@ void eng_plan_dump(eng_model *m, int batch, void (*line)(void *, const char *), 
     char err[256];
     if (ensure_plan(m, batch, err, sizeof err) < 0)
         return;
-    m->be->dump(m->plan[batch], line, arg);
+    m->use.be->dump(m->plan[batch], line, arg);
 }
 
 /* ---------------------------------------------------------- calibration */
@@ -622,12 +579,12 @@ int eng_calib_add(eng_calib *c, const uint8_t *frame, int stride, char *err, siz
     int ret = ensure_plan(m, b, err, errlen);
     if (ret < 0)
         return ret;
-    m->be->put_pixels(m->plan[b], 0, frame, stride, (const float (*)[256])m->lut);
+    m->use.be->put_pixels(m->plan[b], 0, frame, stride, (const float (*)[256])m->lut);
     if ((ret = run_plan(m, b, err, errlen)) < 0)
         return ret;
     const gr_graph *g = m->g;
     for (int i = 0; i < g->noutputs; i++) {
-        const float *y = m->be->output(m->plan[b], i);
+        const float *y = m->use.be->output(m->plan[b], i);
         int64_t n = per_item(g, g->outputs[i]) * (gr_has_batch(&g->t[g->outputs[i]]) ? b : 1);
         q_hist_add(&c->h[i], y, n);
         chmax_add(c->chmax[i], c->nch[i], y, n);

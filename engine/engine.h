@@ -1,7 +1,9 @@
-/* engine.h: load a PP-LCNet model and classify frames with oneDNN.
+/* engine.h: load a PP-LCNet model and classify frames with oneDNN or,
+ * on arm64, XNNPACK.
  *
  * Pure compute: no FFmpeg, no sockets, no threads of its own beyond
- * oneDNN's OpenMP team.  One eng_model is used by one thread at a time.
+ * oneDNN's OpenMP team or XNNPACK's thread pool.  One eng_model is used by
+ * one thread at a time.
  *
  * A model is an ONNX file or a PaddlePaddle inference folder.  It is
  * compiled once per batch size (lazily, weights shared) and run on 8-bit
@@ -29,8 +31,13 @@ typedef enum {
     ENG_PREC_FP32 = 0,
     ENG_PREC_BF16,
     ENG_PREC_INT8,
-    ENG_PREC_AUTO,     /* bf16 where the CPU has it natively, else fp32 */
+    ENG_PREC_AUTO,     /* bf16 (oneDNN) or fp16 (XNNPACK) where the CPU has it, else fp32 */
+    ENG_PREC_FP16,     /* XNNPACK, on CPUs with FP16 arithmetic */
 } eng_precision;
+
+/* Which library computes: oneDNN (x86-64's) or XNNPACK (arm64's: Debian's
+ * oneDNN has no Neon kernels there).  auto picks by architecture. */
+typedef enum { ENG_BACKEND_AUTO = 0, ENG_BACKEND_ONEDNN, ENG_BACKEND_XNNPACK } eng_backend;
 
 typedef enum {
     ENG_ORDER_MODEL = -1,     /* options only: what the model's metadata says, else RGB */
@@ -58,7 +65,8 @@ enum { ENG_DT_F32 = 1, ENG_DT_U8 = 2, ENG_DT_I8 = 3, ENG_DT_I32 = 6, ENG_DT_I64 
 
 typedef struct {
     eng_precision precision;
-    int threads;              /* OpenMP team size in every call; 0 = OpenMP default */
+    eng_backend backend;
+    int threads;              /* OpenMP team or XNNPACK pool size; 0 = a thread per usable CPU */
     /* Preprocessing overrides; a zero std[0] / scale means "model's, else ImageNet". */
     float mean[3], std[3], scale;
     eng_order order;          /* ENG_ORDER_MODEL: the model's */
@@ -86,6 +94,8 @@ typedef struct {
     eng_precision precision;      /* what actually runs */
     const char *precision_reason; /* and why: "auto: avx2 has no native bf16, so fp32" */
     const char *isa;              /* eng_cpu_isa(): what oneDNN dispatches to */
+    const char *backend;          /* "onednn" or "xnnpack" */
+    const char *backend_reason;   /* "auto: XNNPACK on arm64", ... */
     eng_order order;              /* preprocessing in effect */
     eng_resize resize;
     float mean[3], std[3], scale;
@@ -133,21 +143,27 @@ const char *eng_label(const eng_labels *l, int cls);
 int eng_labels_count(const eng_labels *l);
 void eng_labels_free(eng_labels *l);
 
-/* What this CPU runs, as oneDNN dispatches it: ONEDNN_MAX_CPU_ISA caps it,
- * and every vector loop of lcnetd's own follows the same cap. */
+/* What this CPU runs.  x86-64: as oneDNN dispatches it (ONEDNN_MAX_CPU_ISA
+ * caps it, and every vector loop of lcnetd's own follows the same cap).
+ * arm64: what the kernel reports (AT_HWCAP). */
 enum {
     ENG_CPU_AVX2 = 1 << 0,     /* AVX2 with FMA */
     ENG_CPU_AVX512 = 1 << 1,   /* AVX-512 F, BW, DQ, VL (oneDNN's avx512_core) */
     ENG_CPU_VBMI = 1 << 2,     /* AVX-512 VBMI byte permutes, within that tier */
     ENG_CPU_VNNI = 1 << 3,     /* int8 dot products that cannot saturate */
     ENG_CPU_BF16 = 1 << 4,     /* native bf16 arithmetic */
+    ENG_CPU_NEON = 1 << 5,     /* arm64: Advanced SIMD */
+    ENG_CPU_FP16 = 1 << 6,     /* arm64: half-precision arithmetic (Cortex-A55, A76 and later) */
+    ENG_CPU_DOTPROD = 1 << 7,  /* arm64: int8 dot products (SDOT/UDOT) */
+    ENG_CPU_SVE = 1 << 8,      /* arm64: the Scalable Vector Extension */
 };
 unsigned eng_cpu_features(void);
-/* oneDNN's name for the instruction set it dispatches to: "avx2",
- * "avx512_core_vnni", ... */
+/* The instruction set: oneDNN's name on x86-64 ("avx2", "avx512_core_vnni",
+ * ...); on arm64 "neon", "neon_fp16", "neon_dotprod" or "neon_fp16_dotprod". */
 const char *eng_cpu_isa(void);
 
 const char *eng_precision_name(eng_precision p);
+const char *eng_backend_name(eng_backend b);
 
 /* int8 calibration: the float model runs over frames the user provides
  * (each height x width x 3 bytes, as for eng_run_pixels) and every

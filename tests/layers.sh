@@ -30,17 +30,27 @@ PUBLIC_ENGINE='#[[:space:]]*include[[:space:]]*"engine/(engine|simd)\.h"'
 
 rule engine "$FFMPEG|$NET|systemd/|daemon/|config/|media/|tools/|pthread\.h" "" \
     "engine/ is pure compute: no FFmpeg, sockets, systemd, threads of its own or callers' headers"
-# Inside the engine, three layers that depend one way (README.md, "How the
-# engine is built"): import -> graph <- dnn, engine.c over all three; oneDNN
-# is seen in dnn/ only.
+# Inside the engine, layers that depend one way (README.md, "How the
+# engine is built"): import -> graph <- dnn, graph <- xnn; the two backends
+# side by side, each seen by the rest only through engine/backend.h's
+# table; engine.c and pick.c over them all.  oneDNN is seen in dnn/ only,
+# XNNPACK in xnn/ only.
 rule engine "oneapi/dnnl" '^engine/dnn/' \
     "only engine/dnn/ sees oneDNN"
+rule engine "xnnpack\.h|pthreadpool\.h" '^engine/xnn/' \
+    "only engine/xnn/ sees XNNPACK"
+rule engine "engine/dnn/|engine/xnn/" '^engine/(dnn|xnn)/|^engine/pick\.c:' \
+    "a backend's folder is seen through engine/backend.h; engine/pick.c alone names them"
 rule engine/import "engine/dnn/|engine/graph/" '#[[:space:]]*include[[:space:]]*"engine/graph/(graph|ops)\.h"' \
     "engine/import/ builds a graph: graph.h and ops.h of engine/graph/, nothing of dnn/"
 rule engine/graph "engine/dnn/|engine/import/" "" \
     "engine/graph/ is the graph and its passes: nothing of import/ or dnn/"
-rule engine/dnn "engine/import/|engine/file\.h" "" \
-    "engine/dnn/ compiles a graph: nothing of import/, no file reading"
+rule engine/dnn "engine/import/|engine/file\.h|engine/xnn/|engine/pick\.h" "" \
+    "engine/dnn/ compiles a graph: nothing of import/ or xnn/, no file reading"
+rule engine/xnn "engine/import/|engine/file\.h|engine/dnn/|engine/pick\.h" "" \
+    "engine/xnn/ compiles a graph: nothing of import/ or dnn/, no file reading"
+rule engine/graph "engine/xnn/|engine/backend\.h|engine/pick\.h" "" \
+    "engine/graph/ is the graph and its passes: no backend"
 rule media "daemon/|config/|tools/|$NET|systemd/|engine/" "$PUBLIC_ENGINE" \
     "media/ takes FFmpeg and the engine's public headers (engine.h, simd.h), nothing of the daemon"
 rule config "daemon/|media/|tools/|$FFMPEG|$NET|systemd/|engine/" \

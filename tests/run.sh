@@ -5,7 +5,9 @@
 #   tests/run.sh BUILD [unit|integration|all]
 #
 # LCNETD_INTEGRATION, a space-separated list of names (test_faults ...),
-# narrows the integration suites to those.
+# narrows the integration suites to those, LCNETD_UNIT the cmocka ones.  LCNETD_EXEC, a program put in
+# front of each test binary and daemon (tests/arm64/qemu-run.sh), runs a
+# cross build's suites.
 set -u
 build=${1:-build}
 what=${2:-all}
@@ -32,7 +34,11 @@ run() {
 if [ "$what" != integration ]; then
     for t in "$build"/tests/test_*; do
         [ -x "$t" ] || continue
-        run "$(basename "$t")" "$t"
+        if [ -n "${LCNETD_UNIT:-}" ]; then
+            case " $LCNETD_UNIT " in *" $(basename "$t") "*) ;; *) continue ;; esac
+        fi
+        # shellcheck disable=SC2086
+        run "$(basename "$t")" ${LCNETD_EXEC:-} "$t"
     done
 fi
 if [ "$what" != unit ]; then

@@ -124,12 +124,22 @@ static void test_enums(void **state)
     c = load_ok("[daemon]\nlog_level = error\n[model]\nprecision = auto\n");
     assert_int_equal(c->daemon.log_level, LOG_ERR);
     assert_int_equal(c->model.precision, ENG_PREC_AUTO);
+    assert_int_equal(c->model.backend, ENG_BACKEND_AUTO);
     cfg_free(c);
+    c = load_ok("[model]\nprecision = fp16\nbackend = xnnpack\n");
+    assert_int_equal(c->model.precision, ENG_PREC_FP16);
+    assert_int_equal(c->model.backend, ENG_BACKEND_XNNPACK);
+    cfg_free(c);
+    c = load_ok("[model]\nbackend = onednn\n");
+    assert_int_equal(c->model.backend, ENG_BACKEND_ONEDNN);
+    cfg_free(c);
+    expect_error("[model]\nbackend = xnnpak\n", "t.ini:2: [model] backend",
+                 "(expected auto, onednn or xnnpack)", "did you mean xnnpack?", NULL);
     expect_error("[daemon]\nlog_level = verbose\n",
                  "t.ini:2: [daemon] log_level: \"verbose\" is not a known value "
                  "(expected debug, info, notice, warning or error)", NULL);
     expect_error("[daemon]\nlog_level = warn\n", "did you mean warning?", NULL);
-    expect_error("[model]\nprecision = in8\n", "(expected fp32, bf16, int8 or auto)",
+    expect_error("[model]\nprecision = in8\n", "(expected fp32, bf16, fp16, int8 or auto)",
                  "did you mean int8?", NULL);
     expect_error("[stream:a]\nurl=/a\npublish = changes\n", "(expected every or change)",
                  "did you mean change?", NULL);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <ftw.h>
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +32,27 @@ const char *shared_models(void)
 {
     const char *d = getenv("LCNETD_SHARED");
     return d ? d : "../shared/models";
+}
+
+size_t tests_filtered(struct CMUnitTest *t, size_t n)
+{
+    const char *f = getenv("LCNETD_TEST_FILTER");
+    size_t kept = 0;
+    if (!f || !*f)
+        return n;
+    for (size_t i = 0; i < n; i++) {
+        char pat[256];
+        int match = 0;
+        for (const char *p = f; *p && !match;) {
+            size_t len = strcspn(p, ",");
+            snprintf(pat, sizeof pat, "%.*s", (int)len, p);
+            match = len && fnmatch(pat, t[i].name, 0) == 0;
+            p += len + (p[len] == ',');
+        }
+        if (match)
+            t[kept++] = t[i];
+    }
+    return kept;
 }
 
 void *slurp(const char *path, size_t *len)
@@ -164,6 +186,15 @@ int read_manifest(const char *rel, manifest_row row, void *arg, int max)
     return n;
 }
 
+/* LCNETD_TEST_BACKEND=onednn|xnnpack runs a suite on that backend (arm64's
+ * oneDNN, say), else the engine chooses. */
+static eng_backend test_backend(void)
+{
+    const char *b = getenv("LCNETD_TEST_BACKEND");
+    return !b ? ENG_BACKEND_AUTO : !strcmp(b, "onednn") ? ENG_BACKEND_ONEDNN :
+           !strcmp(b, "xnnpack") ? ENG_BACKEND_XNNPACK : ENG_BACKEND_AUTO;
+}
+
 eng_model *load_model(const char *path, eng_precision prec, const char *calib)
 {
     eng_options o;
@@ -173,6 +204,7 @@ eng_model *load_model(const char *path, eng_precision prec, const char *calib)
     o.threads = 1;
     o.precision = prec;
     o.calib_path = calib;
+    o.backend = test_backend();
     if (eng_load(&m, &o, path, err, sizeof err) < 0)
         fail_msg("load %s: %s", path, err);
     return m;

@@ -17,6 +17,12 @@ const char *fixdir(void);
 /* ../shared/models beside the checkout, or LCNETD_SHARED */
 const char *shared_models(void);
 
+/* LCNETD_TEST_FILTER, comma-separated shell patterns ("parity_*x025,test_fp16*"),
+ * keeps only the tests whose names match one: make check's arm64 subset
+ * under emulation.  Returns how many are left, at the front of t. */
+struct CMUnitTest;
+size_t tests_filtered(struct CMUnitTest *t, size_t n);
+
 /* The whole file, NUL-terminated; NULL if it cannot be read.  Caller frees. */
 void *slurp(const char *path, size_t *len);
 /* Write n bytes to path, replacing it. */
@@ -57,7 +63,8 @@ int unix_connect(const char *path);
 typedef int (*manifest_row)(void *arg, int i, const char *line);
 int read_manifest(const char *rel, manifest_row row, void *arg, int max);
 
-/* One thread, the given precision, calib NULL for the default ranges file;
+/* One thread, the given precision, calib NULL for the default ranges file,
+ * the backend LCNETD_TEST_BACKEND (onednn|xnnpack) names, else auto;
  * fails the test with the engine's message.  Caller frees with eng_free. */
 eng_model *load_model(const char *path, eng_precision prec, const char *calib);
 

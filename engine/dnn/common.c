@@ -188,9 +188,14 @@ end:
 
 /* ------------------------------------------------------------ context */
 
-int dnn_ctx_new(dnn_ctx **out, char *err, size_t errlen)
+int dnn_ctx_new(be_ctx **out, const gr_graph *g, int unit, be_prec prec, int threads, char *err,
+                size_t errlen)
 {
     dnn_ctx *c = calloc(1, sizeof(*c));
+    (void)g;
+    (void)unit;
+    (void)prec;
+    (void)threads;
     *out = NULL;
     if (!c) {
         snprintf(err, errlen, "out of memory");
@@ -199,15 +204,16 @@ int dnn_ctx_new(dnn_ctx **out, char *err, size_t errlen)
     if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) != dnnl_success ||
         dnnl_stream_create(&c->stream, c->eng, dnnl_stream_default_flags) != dnnl_success) {
         snprintf(err, errlen, "cannot create the oneDNN CPU engine");
-        dnn_ctx_free(c);
+        dnn_ctx_free((be_ctx *)c);
         return ENG_EUNSUP;
     }
-    *out = c;
+    *out = (be_ctx *)c;
     return 0;
 }
 
-void dnn_ctx_free(dnn_ctx *c)
+void dnn_ctx_free(be_ctx *bc)
 {
+    dnn_ctx *c = (dnn_ctx *)bc;
     if (!c)
         return;
     for (int i = 0; i < c->nw; i++) {

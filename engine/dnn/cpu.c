@@ -5,6 +5,10 @@
  * vector loops ask here too, so that such a run tests their portable paths
  * as well. */
 #include <stdatomic.h>
+#if defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 #include "engine/engine.h"
 #include "engine/dnn/onednn.h"
@@ -27,6 +31,20 @@ static unsigned features_of(dnnl_cpu_isa_t isa)
         f &= ~(unsigned)ENG_CPU_AVX2;
     if ((f & ENG_CPU_AVX512) && __builtin_cpu_supports("avx512vbmi"))
         f |= ENG_CPU_VBMI;
+    return f;
+#elif defined(__aarch64__)
+    /* oneDNN's ISA values name x86 tiers only: ask the kernel instead */
+    (void)isa;
+    unsigned long hw = getauxval(AT_HWCAP);
+    unsigned f = 0;
+    if (hw & HWCAP_ASIMD)
+        f |= ENG_CPU_NEON;
+    if ((hw & HWCAP_FPHP) && (hw & HWCAP_ASIMDHP))
+        f |= ENG_CPU_FP16;
+    if (hw & HWCAP_ASIMDDP)
+        f |= ENG_CPU_DOTPROD;
+    if (hw & HWCAP_SVE)
+        f |= ENG_CPU_SVE;
     return f;
 #else
     (void)isa;
@@ -60,7 +78,14 @@ const char *eng_cpu_isa(void)
     default: return "x86-64";
     }
 #elif defined(__aarch64__)
-    return "aarch64";
+    static const char *const names[] = {
+        "aarch64", "neon", "neon_fp16", "neon_fp16", "neon_dotprod", "neon_dotprod",
+        "neon_fp16_dotprod", "neon_fp16_dotprod",
+    };
+    unsigned f = eng_cpu_features();
+    unsigned k = (f & ENG_CPU_NEON ? 1u : 0u) | (f & ENG_CPU_FP16 ? 2u : 0u) |
+                 (f & ENG_CPU_DOTPROD ? 4u : 0u);
+    return names[k];
 #else
     return "generic";
 #endif

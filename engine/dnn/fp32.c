@@ -5,7 +5,7 @@
  * desc, the chosen layouts queried, weights reordered once into a cache the
  * plans of every batch size share.  Activations stay in whatever layout the
  * producing primitive chose; a reorder is inserted only where a consumer
- * cannot take that layout (counted in dnn_stats, so tests can hold us to it).
+ * cannot take that layout (counted in be_stats, so tests can hold us to it).
  * Buffers come from one arena, assigned by liveness; eltwise and binary
  * steps write over an input that dies there.  Scratchpads share one buffer
  * (plan.c).  The compilers of each class of operator are in fp32_ops.c. */
@@ -296,7 +296,7 @@ static int compile_node(f32_plan *p, int ni, char *err, size_t errlen)
     return by_class[cls](p, ni, where, err, errlen);
 }
 
-static void plan_free(dnn_plan *dp)
+static void plan_free(be_plan *dp)
 {
     f32_plan *p = (f32_plan *)dp;
     if (!p)
@@ -313,13 +313,13 @@ static void plan_free(dnn_plan *dp)
     free(p);
 }
 
-static int compile(dnn_plan **out, dnn_ctx *c, const gr_graph *g, int batch, dnn_prec prec,
+static int compile(be_plan **out, be_ctx *bc, const gr_graph *g, int batch, be_prec prec,
                    char *err, size_t errlen)
 {
     f32_plan *p = calloc(1, sizeof(*p));
     int ret = ENG_ENOMEM;
     *out = NULL;
-    if (!p || pl_init(&p->pl, c, g, batch, sizeof(f32_ext), NULL) < 0)
+    if (!p || pl_init(&p->pl, (dnn_ctx *)bc, g, batch, sizeof(f32_ext), NULL) < 0)
         goto nomem;
     p->prec = prec;
     p->tval = malloc(sizeof(int) * (size_t)(g->nt ? g->nt : 1));
@@ -373,13 +373,13 @@ static int compile(dnn_plan **out, dnn_ctx *c, const gr_graph *g, int batch, dnn
         p->pl.v[i].bytes = dnnl_memory_desc_get_size(&p->pl.v[i].md);
     if ((ret = pl_allocate(&p->pl, err, errlen)) < 0 || (ret = pl_bind(&p->pl, err, errlen)) < 0)
         goto fail;
-    *out = (dnn_plan *)p;
+    *out = (be_plan *)p;
     return 0;
 nomem:
     snprintf(err, errlen, "out of memory compiling for batch %d", batch);
     ret = ENG_ENOMEM;
 fail:
-    plan_free((dnn_plan *)p);
+    plan_free((be_plan *)p);
     return ret;
 }
 
@@ -397,7 +397,7 @@ static float *input(const f32_plan *p, int i)
     return pl_ptr(&p->pl, p->in_val[i]);
 }
 
-static void put_tensor(dnn_plan *dp, int i, const float *src)
+static void put_tensor(be_plan *dp, int i, const float *src)
 {
     f32_plan *p = (f32_plan *)dp;
     int t = p->pl.g->inputs[i];
@@ -417,7 +417,7 @@ static void put_tensor(dnn_plan *dp, int i, const float *src)
 
 /* Bytes to normalised floats, straight into the input buffer in the layout
  * the first convolution reads: NHWC (the pixels' own order) or NCHW. */
-static void put_pixels(dnn_plan *dp, int k, const uint8_t *src, int stride, const float (*lut)[256])
+static void put_pixels(be_plan *dp, int k, const uint8_t *src, int stride, const float (*lut)[256])
 {
     f32_plan *p = (f32_plan *)dp;
     const int64_t *d = p->pl.dims[p->pl.g->inputs[0]];
@@ -446,18 +446,18 @@ static void put_pixels(dnn_plan *dp, int k, const uint8_t *src, int stride, cons
 
 /* ---------------------------------------------------------------- run */
 
-static int run(dnn_plan *dp, char *err, size_t errlen)
+static int run(be_plan *dp, char *err, size_t errlen)
 {
     return pl_run(&((f32_plan *)dp)->pl, err, errlen);
 }
 
-static const float *output(const dnn_plan *dp, int i)
+static const float *output(const be_plan *dp, int i)
 {
     const f32_plan *p = (const f32_plan *)dp;
     return pl_ptr(&p->pl, p->out_val[i]);
 }
 
-static void stats(const dnn_plan *dp, dnn_stats *s)
+static void stats(const be_plan *dp, be_stats *s)
 {
     const f32_plan *p = (const f32_plan *)dp;
     s->steps = p->pl.ns;
@@ -473,7 +473,7 @@ static const char *dt_name(dnnl_data_type_t d)
            d == dnnl_s8 ? "s8" : d == dnnl_s32 ? "s32" : "?";
 }
 
-static void dump(const dnn_plan *dp, void (*line)(void *, const char *), void *arg)
+static void dump(const be_plan *dp, void (*line)(void *, const char *), void *arg)
 {
     const f32_plan *p = (const f32_plan *)dp;
     char buf[512];
@@ -495,7 +495,8 @@ static void dump(const dnn_plan *dp, void (*line)(void *, const char *), void *a
     }
 }
 
-const dnn_backend dnn_float = {
+const be_backend dnn_float = {
+    .ctx_new = dnn_ctx_new, .ctx_free = dnn_ctx_free,
     .compile = compile, .free = plan_free, .put_tensor = put_tensor, .put_pixels = put_pixels,
     .run = run, .output = output, .stats = stats, .dump = dump,
 };

@@ -19,7 +19,7 @@ typedef struct {
 
 typedef struct {
     pl_plan pl;
-    dnn_prec prec;
+    be_prec prec;
     int *tval;                   /* tensor -> value holding it, -1 until computed */
     int *in_val, *out_val;       /* graph inputs' and outputs' values */
     int nreorder;                /* reorders inserted between layers */

@@ -56,7 +56,7 @@ static int relayout(f32_plan *p, int v, const dnnl_memory_desc_t *md)
 
 static int wants_bf16(const f32_plan *p, const gr_node *n)
 {
-    if (p->prec != DNN_BF16 || n->op != OP_CONV)
+    if (p->prec != BE_BF16 || n->op != OP_CONV)
         return 0;
     const gr_tensor *x = &p->pl.g->t[n->in[0]];
     /* The first layer sees the normalised image and the layers after global

@@ -355,7 +355,7 @@ static void find_gates(q8_plan *p)
     }
 }
 
-static void plan_free(dnn_plan *dp)
+static void plan_free(be_plan *dp)
 {
     q8_plan *p = (q8_plan *)dp;
     if (!p)
@@ -439,14 +439,14 @@ nomem:
     return ENG_ENOMEM;
 }
 
-static int plan_compile(dnn_plan **out, dnn_ctx *c, const gr_graph *g, int batch, dnn_prec prec,
+static int plan_compile(be_plan **out, be_ctx *bc, const gr_graph *g, int batch, be_prec prec,
                         char *err, size_t errlen)
 {
     q8_plan *p = calloc(1, sizeof(*p));
     int ret;
     (void)prec;
     *out = NULL;
-    if (!p || pl_init(&p->pl, c, g, batch, sizeof(q8_step), q8_loop) < 0) {
+    if (!p || pl_init(&p->pl, (dnn_ctx *)bc, g, batch, sizeof(q8_step), q8_loop) < 0) {
         snprintf(err, errlen, "out of memory compiling int8 for batch %d", batch);
         ret = ENG_ENOMEM;
     } else {
@@ -457,10 +457,10 @@ static int plan_compile(dnn_plan **out, dnn_ctx *c, const gr_graph *g, int batch
         snprintf(err + len, errlen - len, "; precision fp32 or bf16 runs this model");
     }
     if (ret < 0) {
-        plan_free((dnn_plan *)p);
+        plan_free((be_plan *)p);
         return ret;
     }
-    *out = (dnn_plan *)p;
+    *out = (be_plan *)p;
     return 0;
 }
 
@@ -474,7 +474,7 @@ static uint8_t input_byte(const q8_plan *p, int c, float v)
 }
 
 /* NCHW floats into the NHWC bytes of the (one) input. */
-static void put_tensor(dnn_plan *dp, int i, const float *src)
+static void put_tensor(be_plan *dp, int i, const float *src)
 {
     q8_plan *p = (q8_plan *)dp;
     const int64_t *d = p->pl.dims[p->pl.g->inputs[i]];
@@ -488,7 +488,7 @@ static void put_tensor(dnn_plan *dp, int i, const float *src)
 
 /* Pixels straight to input bytes through one table per channel: the
  * normalisation's, then the input's quantisation, composed once. */
-static void put_pixels(dnn_plan *dp, int k, const uint8_t *src, int stride, const float (*lut)[256])
+static void put_pixels(be_plan *dp, int k, const uint8_t *src, int stride, const float (*lut)[256])
 {
     q8_plan *p = (q8_plan *)dp;
     const int64_t *d = p->pl.dims[p->pl.g->inputs[0]];
@@ -513,18 +513,18 @@ static void put_pixels(dnn_plan *dp, int k, const uint8_t *src, int stride, cons
 
 /* ---------------------------------------------------------------- run */
 
-static int run(dnn_plan *dp, char *err, size_t errlen)
+static int run(be_plan *dp, char *err, size_t errlen)
 {
     return pl_run(&((q8_plan *)dp)->pl, err, errlen);
 }
 
-static const float *output(const dnn_plan *dp, int i)
+static const float *output(const be_plan *dp, int i)
 {
     const q8_plan *p = (const q8_plan *)dp;
     return pl_ptr(&p->pl, p->out_v[i]);
 }
 
-static void stats(const dnn_plan *dp, dnn_stats *s)
+static void stats(const be_plan *dp, be_stats *s)
 {
     const q8_plan *p = (const q8_plan *)dp;
     s->steps = p->pl.ns;
@@ -534,7 +534,7 @@ static void stats(const dnn_plan *dp, dnn_stats *s)
     s->weights = p->pl.c->wbytes;
 }
 
-static void dump(const dnn_plan *dp, void (*line)(void *, const char *), void *arg)
+static void dump(const be_plan *dp, void (*line)(void *, const char *), void *arg)
 {
     const q8_plan *p = (const q8_plan *)dp;
     char buf[512], shape[96];
@@ -550,7 +550,8 @@ static void dump(const dnn_plan *dp, void (*line)(void *, const char *), void *a
     }
 }
 
-const dnn_backend dnn_int8 = {
+const be_backend dnn_int8 = {
+    .ctx_new = dnn_ctx_new, .ctx_free = dnn_ctx_free,
     .compile = plan_compile, .free = plan_free, .put_tensor = put_tensor, .put_pixels = put_pixels,
     .run = run, .output = output, .stats = stats, .dump = dump,
 };

@@ -24,13 +24,22 @@ typedef struct {
     void *buf;
 } wentry;
 
-struct dnn_ctx {
+/* Both tables' be_ctx: the CPU engine and stream, and the weights
+ * reordered once for every plan of the model. */
+typedef struct dnn_ctx {
     dnnl_engine_t eng;
     dnnl_stream_t stream;
     wentry *w;
     int nw, capw;
     size_t wbytes;
-};
+} dnn_ctx;
+
+/* be_backend.ctx_new and ctx_free of both tables: the graph, unit,
+ * precision and threads are the plans' business (engine.c sizes
+ * OpenMP's team per call). */
+int dnn_ctx_new(be_ctx **out, const gr_graph *g, int unit, be_prec prec, int threads, char *err,
+                size_t errlen);
+void dnn_ctx_free(be_ctx *c);
 
 /* Room in the ctx for one more weight entry; NULL when out of memory. */
 wentry *dnn_weight_slot(dnn_ctx *c);

@@ -25,7 +25,7 @@ FUZZ_SECONDS ?= 600
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # gcc's -fopenmp and $(SAN) out; clang does not know -Wformat-truncation.
 FUZZ_CFLAGS  := $(filter-out -fopenmp -Wno-format-truncation $(SAN),$(CFLAGS)) -fopenmp=libgomp $(FUZZ_SAN)
-FUZZ_LIBS    := $(shell pkg-config --libs libprotobuf-c libcjson yaml-0.1) -ldnnl -lm -lpthread
+FUZZ_LIBS    := $(shell pkg-config --libs libprotobuf-c libcjson yaml-0.1) -ldnnl -lXNNPACK -lpthreadpool -lm -lpthread
 # One thread for oneDNN (the machine is shared), no primitive cache (each
 # input compiles afresh, as it would alone).
 FUZZ_ENV     := OMP_NUM_THREADS=1 DNNL_PRIMITIVE_CACHE_CAPACITY=0 UBSAN_OPTIONS=print_stacktrace=1

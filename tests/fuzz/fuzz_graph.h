@@ -42,13 +42,14 @@ static int fuzz_cheap_to_compile(const gr_graph *g)
  * input, when oneDNN has no engine here. */
 static void fuzz_need_onednn(const char *who)
 {
-    dnn_ctx *c = NULL;
+    be_ctx *c = NULL;
     char err[256];
-    if (dnn_ctx_new(&c, err, sizeof err) < 0) {
+    /* oneDNN's context reads neither the graph nor the other arguments */
+    if (dnn_float.ctx_new(&c, NULL, 1, BE_F32, 0, err, sizeof err) < 0) {
         fprintf(stderr, "%s: %s\n", who, err);
         exit(1);
     }
-    dnn_ctx_free(c);
+    dnn_float.ctx_free(c);
 }
 
 /* Passes and compile; g stays the caller's.  Each input gets its own oneDNN
@@ -57,20 +58,20 @@ static void fuzz_need_onednn(const char *who)
  * inputs run before it). */
 static void fuzz_compile(gr_graph *g)
 {
-    dnn_ctx *c = NULL;
-    dnn_plan *p1 = NULL, *p2 = NULL;
+    be_ctx *c = NULL;
+    be_plan *p1 = NULL, *p2 = NULL;
     char err[512];
     /* what eng_load asks of a graph before the passes */
     if (g->ninputs < 1 || g->noutputs < 1)
         return;
     if (gr_infer(g, err, sizeof err) < 0 || gr_fuse(g, err, sizeof err) < 0 ||
-        !fuzz_cheap_to_compile(g) || dnn_ctx_new(&c, err, sizeof err) < 0)
+        !fuzz_cheap_to_compile(g) || dnn_float.ctx_new(&c, g, 1, BE_F32, 0, err, sizeof err) < 0)
         return;
-    if (dnn_float.compile(&p1, c, g, 1, DNN_F32, err, sizeof err) == 0)
-        dnn_float.compile(&p2, c, g, 2, DNN_F32, err, sizeof err);
+    if (dnn_float.compile(&p1, c, g, 1, BE_F32, err, sizeof err) == 0)
+        dnn_float.compile(&p2, c, g, 2, BE_F32, err, sizeof err);
     dnn_float.free(p2);
     dnn_float.free(p1);
-    dnn_ctx_free(c);
+    dnn_float.ctx_free(c);
 }
 
 #endif

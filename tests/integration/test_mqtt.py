@@ -35,7 +35,8 @@ STATS_KEYS = ["event", "stream", "state", "interval_s", "decoded_fps", "classifi
               "reconnects", "auth_failures", "latency_p50_ms", "latency_p99_ms", "time"]
 # hello keeps its members and appends the models (issue 20)
 HELLO_KEYS = ["event", "version", "model", "precision", "classes", "input", "max_batch",
-              "streams", "isa", "precision_reason", "time", "models"]
+              "streams", "isa", "precision_reason", "backend", "backend_reason", "time",
+              "models"]
 
 
 def keys(pairs):
