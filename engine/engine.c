@@ -228,8 +228,12 @@ static int expose_activations(gr_graph *g)
  * dnn/int8_conv.c): say so where it runs. */
 static const char *int8_note(void)
 {
-    return dnn_cpu_has_vnni() ? "" : " (no VNNI: convolutions read their source twice with "
-                                     "split weights, exact but slower)";
+    if (dnn_cpu_has_vnni())
+        return "";
+    if (eng_cpu_features() & ENG_CPU_AVX2)
+        return " (no VNNI: pointwise convolutions on lcnetd's own exact AVX2 kernel, the other "
+               "dense ones read their source twice with split weights, exact but slower)";
+    return " (no VNNI: convolutions read their source twice with split weights, exact but slower)";
 }
 
 static int choose_precision(eng_model *m, const char *path, char *err, size_t errlen)

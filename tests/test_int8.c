@@ -97,24 +97,33 @@ static void count_prep(void *arg, const char *line)
     int *c = arg;
     c[0] += strstr(line, " prep ") != NULL;
     c[1] += strstr(line, "twice") != NULL;
+    c[2] += strstr(line, "lcnetd_int8_1x1") != NULL;
 }
 
 /* The plan's shape is the ISA's: without VNNI, dense convolutions whose
- * weights could clip read a doubled copy of their source; with it, none. */
+ * weights could clip read a doubled copy of their source, except the
+ * pointwise ones where AVX2 runs lcnetd's own kernel; with VNNI, none. */
 static void test_qdq_plan_per_isa(void **state)
 {
     (void)state;
     char p[512];
-    int c[2] = { 0, 0 };
+    int c[3] = { 0, 0, 0 };
     if (!shared_model(p, sizeof p, QDQ))
         skip();
     eng_model *m = load_model(p, ENG_PREC_INT8, NULL);
     eng_plan_dump(m, 1, count_prep, c);
-    print_message("%s: %d source copies (%d doubled)\n", eng_cpu_isa(), c[0], c[1]);
+    print_message("%s: %d source copies (%d doubled), %d pointwise on lcnetd's kernel\n",
+                  eng_cpu_isa(), c[0], c[1], c[2]);
     if (eng_cpu_features() & ENG_CPU_VNNI) {
         assert_int_equal(c[0], 0);
+        assert_int_equal(c[2], 0);
+    } else if (eng_cpu_features() & ENG_CPU_AVX2) {
+        assert_true(c[2] > 0);
+        assert_non_null(strstr(eng_get_info(m)->precision_reason, "no VNNI"));
+        assert_non_null(strstr(eng_get_info(m)->precision_reason, "own"));
     } else {
         assert_true(c[1] > 0);
+        assert_int_equal(c[2], 0);
         assert_non_null(strstr(eng_get_info(m)->precision_reason, "no VNNI"));
     }
     eng_free(m);

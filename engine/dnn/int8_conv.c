@@ -2,8 +2,10 @@
  * kernels (see int8.h): weights quantised per output channel (or taken as
  * a QDQ file has them), the bias in accumulator units, the requantisation
  * and the fused activations in the primitive's attributes, and the same
- * bytes on every ISA (q8_exact below). */
+ * bytes on every ISA (q8_exact below).  On AVX2 without VNNI the pointwise
+ * ones run on our own kernel instead (int8_gemm.h, own_pointwise). */
 #include "engine/dnn/int8.h"
+#include "engine/dnn/int8_gemm.h"
 
 #include <float.h>
 #include <limits.h>
@@ -110,13 +112,13 @@ typedef struct {
 } qpost;
 
 /* The node's activations, then a multiply by k (1 / output scale) when
- * k != 1, as eltwise post-ops.  oneDNN 2.6's int8 kernels get a chain with
- * two linear steps wrong (linear(0.5) then linear(100) gives 0), so k is
- * moved back through clips and ReLU and merged into an earlier linear
- * (hardsigmoid(x) * k = clip(x * k/6 + k/2, 0, k)). */
-static int post_chain(const gr_node *n, float k, dnnl_post_ops_t po)
+ * k != 1, as eltwise post-ops, into l (m of them).  oneDNN 2.6's int8
+ * kernels get a chain with two linear steps wrong (linear(0.5) then
+ * linear(100) gives 0), so k is moved back through clips and ReLU and
+ * merged into an earlier linear (hardsigmoid(x) * k = clip(x * k/6 + k/2,
+ * 0, k)).  The same chain goes to oneDNN or to int8_gemm's kernel. */
+static int chain_of(const gr_node *n, float k, qpost l[G_MAX_POST + 1], int *nl)
 {
-    qpost l[G_MAX_POST + 1];
     int m = 0, linears = 0;
     for (int i = 0; i < n->npost; i++) {
         qpost *q = &l[m++];
@@ -146,12 +148,22 @@ static int post_chain(const gr_node *n, float k, dnnl_post_ops_t po)
             i--;
         }
     }
-    for (int i = 0; i < m; i++) {
+    for (int i = 0; i < m; i++)
         linears += l[i].alg == dnnl_eltwise_linear;
+    *nl = m;
+    return linears > 1 ? -1 : 0;
+}
+
+static int post_chain(const gr_node *n, float k, dnnl_post_ops_t po)
+{
+    qpost l[G_MAX_POST + 1];
+    int m;
+    if (chain_of(n, k, l, &m) < 0)
+        return -1;
+    for (int i = 0; i < m; i++)
         if (dnnl_post_ops_append_eltwise(po, 1.0f, l[i].alg, l[i].a, l[i].b) != dnnl_success)
             return -1;
-    }
-    return linears > 1 ? -1 : 0;
+    return 0;
 }
 
 /* The float staging value of tensor y: its shape, float. */
@@ -261,6 +273,97 @@ static int prep(q8_plan *p, int ni, int x, int64_t groups, const q8_exact *ex, i
     return 0;
 }
 
+/* What q8_op_conv has worked out for a layer, for own_pointwise. */
+typedef struct {
+    const int8_t *wq;
+    const float *scales;
+    const int32_t *b32;
+    float k;                     /* the chain's final multiply (post_chain) */
+    int binary, via_f32, to_u8;
+} q8_layer;
+
+/* A pointwise convolution or Gemm on int8_gemm's kernel, where this CPU
+ * has AVX2 without VNNI and the layer fits it: each product once, where
+ * oneDNN would read the source twice (q8_exact).  1: done; 0: not for
+ * this layer (oneDNN takes it); < 0: an error. */
+static int own_pointwise(q8_plan *p, int ni, const conv_params *cp, const q8_layer *ly,
+                         const char *where, char *err, size_t errlen)
+{
+    const gr_node *n = &p->pl.g->n[ni];
+    int x = n->in[0], y = n->out[0];
+    const q8_val *X = &p->q[x], *Y = &p->q[y];
+    if (!q8g_cpu_ok() || dnn_cpu_has_vnni() || cp->group != 1 || cp->kh != 1 || cp->kw != 1 ||
+        cp->sh != 1 || cp->sw != 1 || cp->pt || cp->pl || cp->pb || cp->pr || cp->cin > Q8G_MAX_K)
+        return 0;
+    q8g_desc d = { .k = cp->cin, .oc = cp->cout, .w = ly->wq, .scale = ly->scales,
+                   .bias = ly->b32, .zx = X->cs ? 128 : X->z, .flip = X->cs ? 0x80 : 0,
+                   .zy = ly->to_u8 ? Y->z : 0,
+                   .dst = !ly->to_u8 || ly->via_f32 ? Q8G_F32 : Y->cs ? Q8G_S8 : Q8G_U8 };
+    qpost l[G_MAX_POST + 1];
+    int m;
+    if (chain_of(n, ly->k, l, &m) < 0)
+        return 0;
+    for (int i = 0; i < m; i++) {
+        q8g_op *o = &d.ops[d.nops++];
+        *o = (q8g_op){ Q8G_RELU, l[i].a, l[i].b };
+        if (l[i].alg == dnnl_eltwise_linear)
+            o->kind = Q8G_LINEAR;
+        else if (l[i].alg == dnnl_eltwise_clip)
+            o->kind = Q8G_CLIP;
+        else if (l[i].alg == dnnl_eltwise_hardswish)
+            o->kind = Q8G_HARDSWISH;
+        else if (l[i].alg != dnnl_eltwise_relu)
+            return 0;
+    }
+    float *mul = NULL;
+    if (ly->binary) {
+        if (!(mul = malloc(sizeof(float) * (size_t)cp->cout)))
+            goto nomem;
+        for (int64_t c = 0; c < cp->cout; c++)
+            mul[c] = 1.0f / Y->cs[c];
+        d.mul = mul;
+        d.ops[d.nops++] = (q8g_op){ Q8G_MUL, 0, 0 };
+    }
+    if (ly->to_u8 && Y->z)
+        d.ops[d.nops++] = (q8g_op){ Q8G_ROUND, 0, 0 };
+
+    /* the packed layer is a constant of the plan's, freed with it */
+    dnnl_memory_desc_t md;
+    dnnl_dims_t bd = { (int64_t)q8g_size(d.k, d.oc) };
+    dnnl_memory_t bm = NULL;
+    void *blob;
+    int vb;
+    dnnl_memory_desc_init_by_tag(&md, 1, bd, dnnl_u8, dnnl_x);
+    if (dnnl_memory_create(&bm, &md, p->pl.c->eng, DNNL_MEMORY_ALLOCATE) != dnnl_success)
+        goto nomem;
+    if ((vb = pl_const(&p->pl, &md, bm, 1)) < 0) {
+        dnnl_memory_destroy(bm);
+        goto nomem;
+    }
+    dnnl_memory_get_data_handle(bm, &blob);
+    q8g_pack(blob, &d);
+    free(mul);
+    mul = NULL;
+
+    int yw = ly->via_f32 ? stage(p, y) : y;
+    q8_step *s = q8_step_new(p, S_GEMM, ni, x, -1, yw);
+    if (!s)
+        goto nomem;
+    s->blob = blob;
+    s->outer = q8_numel(X) / cp->cin;
+    snprintf(s->impl, sizeof s->impl, "lcnetd_int8_1x1:avx2");
+    if (ly->via_f32) {
+        if (!(s = q8_step_new(p, S_QCH, ni, yw, -1, y)))
+            goto nomem;
+        snprintf(s->impl, sizeof s->impl, "loop (per channel)");
+    }
+    return 1;
+nomem:
+    free(mul);
+    snprintf(err, errlen, "%s: out of memory", where);
+    return ENG_ENOMEM;
+}
+
 /* Conv, or Gemm as a 1x1 conv over [N, K, 1, 1]. */
 int q8_op_conv(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
 {
@@ -348,6 +451,12 @@ int q8_op_conv(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
             b32[c] = b > INT_MAX ? INT_MAX : b < INT_MIN ? INT_MIN : (int32_t)lrint(b);
         }
     }
+    q8_layer ly = { wq, scales, b32, to_u8 && post && !Y->cs ? 1.0f / Y->s : 1.0f, binary, via_f32,
+                    to_u8 };
+    if ((ret = own_pointwise(p, ni, &cp, &ly, where, err, errlen)) != 0) {
+        ret = ret > 0 ? 0 : ret;
+        goto end;
+    }
     int64_t cin_g = cp.cin / cp.group, khw = cp.kh * cp.kw;
     q8_exact ex = { 0, 0 };
     if (!dnn_cpu_has_vnni()) {
@@ -368,7 +477,7 @@ int q8_op_conv(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
         goto end;
     if (!(attr = dnn_attr_new()) || dnnl_post_ops_create(&po) != dnnl_success)
         goto nomem;
-    if (post_chain(n, to_u8 && post && !Y->cs ? 1.0f / Y->s : 1.0f, po) < 0) {
+    if (post_chain(n, ly.k, po) < 0) {
         snprintf(err, errlen, "%s: cannot express its activations as int8 post-ops", where);
         ret = ENG_EUNSUP;
         goto end;
