@@ -1,7 +1,7 @@
 /* int8.h: what the files of the int8 backend share: int8.c (the plan, the
  * element-wise operators, the backend), int8_conv.c (convolutions and
- * Gemm on oneDNN's int8 kernels, or on int8_gemm.h's where that is
- * exact and faster) and int8_loops.c (the steps that are loops of ours).
+ * Gemm on oneDNN's int8 kernels, or on int8_gemm.h's and int8_dw.h's
+ * where those are exact and faster) and int8_loops.c (the steps that are loops of ours).
  * Private to them.
  *
  * Beside the plan's values (plan.h: storage, liveness) the int8 plan keeps
@@ -22,7 +22,7 @@
 #include "engine/graph/graph.h"
 
 /* Step kinds: a oneDNN convolution, then the loops (int8_loops.c). */
-enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX, S_QCH, S_PREP, S_GEMM };
+enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX, S_QCH, S_PREP, S_GEMM, S_DW };
 
 typedef struct {
     int dt;                      /* G_U8 (quantised bytes) or G_F32 */
@@ -41,8 +41,8 @@ typedef struct {
     uint8_t lut[256];
     int op;                      /* S_BIN: 0 multiply, 1 add; S_PREP: copies of each group */
     uint8_t flip;                /* S_PREP: xor on every byte (int8 -> uint8 + 128) */
-    int64_t outer, inner, c;     /* S_GEMM: outer = the source's rows */
-    const void *blob;            /* S_GEMM: the packed layer (int8_gemm.h), a plan constant */
+    int64_t outer, inner, c;     /* S_GEMM: outer = the source's rows; S_DW: its images */
+    const void *blob;            /* S_GEMM, S_DW: the packed layer (int8_gemm.h, int8_dw.h), a plan constant */
     char impl[40];
 } q8_step;
 

@@ -3,8 +3,10 @@
  * a QDQ file has them), the bias in accumulator units, the requantisation
  * and the fused activations in the primitive's attributes, and the same
  * bytes on every ISA (q8_exact below).  On AVX2 without VNNI the pointwise
- * ones run on our own kernel instead (int8_gemm.h, own_pointwise). */
+ * and depthwise ones run on our own kernels instead (int8_gemm.h,
+ * int8_dw.h: own_pointwise, own_depthwise). */
 #include "engine/dnn/int8.h"
+#include "engine/dnn/int8_dw.h"
 #include "engine/dnn/int8_gemm.h"
 
 #include <float.h>
@@ -282,6 +284,62 @@ typedef struct {
     int binary, via_f32, to_u8;
 } q8_layer;
 
+/* The layer's post-ops for our kernels (int8_gemm.h): the chain oneDNN
+ * would get, the per-channel multiply, the rounding before the zero point.
+ * 1, with *mul the multipliers (caller frees) or NULL; 0: an activation
+ * the kernels lack; -1: out of memory. */
+static int own_ops(const gr_node *n, const q8_layer *ly, const q8_val *Y, int64_t oc,
+                   q8g_op *ops, int *nops, float **mul)
+{
+    qpost l[G_MAX_POST + 1];
+    int m;
+    *mul = NULL;
+    *nops = 0;
+    if (chain_of(n, ly->k, l, &m) < 0)
+        return 0;
+    for (int i = 0; i < m; i++) {
+        q8g_op *o = &ops[(*nops)++];
+        *o = (q8g_op){ Q8G_RELU, l[i].a, l[i].b };
+        if (l[i].alg == dnnl_eltwise_linear)
+            o->kind = Q8G_LINEAR;
+        else if (l[i].alg == dnnl_eltwise_clip)
+            o->kind = Q8G_CLIP;
+        else if (l[i].alg == dnnl_eltwise_hardswish)
+            o->kind = Q8G_HARDSWISH;
+        else if (l[i].alg != dnnl_eltwise_relu)
+            return 0;
+    }
+    if (ly->binary) {
+        if (!(*mul = malloc(sizeof(float) * (size_t)oc)))
+            return -1;
+        for (int64_t c = 0; c < oc; c++)
+            (*mul)[c] = 1.0f / Y->cs[c];
+        ops[(*nops)++] = (q8g_op){ Q8G_MUL, 0, 0 };
+    }
+    if (ly->to_u8 && Y->z)
+        ops[(*nops)++] = (q8g_op){ Q8G_ROUND, 0, 0 };
+    return 1;
+}
+
+/* size bytes for a packed layer, a constant of the plan's (freed with it);
+ * NULL when out of memory. */
+static void *plan_blob(q8_plan *p, size_t size)
+{
+    dnnl_memory_desc_t md;
+    dnnl_dims_t bd = { (int64_t)size };
+    dnnl_memory_t bm = NULL;
+    void *blob = NULL;
+    dnnl_memory_desc_init_by_tag(&md, 1, bd, dnnl_u8, dnnl_x);
+    if (dnnl_memory_create(&bm, &md, p->pl.c->eng, DNNL_MEMORY_ALLOCATE) != dnnl_success)
+        return NULL;
+    if (pl_const(&p->pl, &md, bm, 1) < 0) {
+        dnnl_memory_destroy(bm);
+        return NULL;
+    }
+    dnnl_memory_get_data_handle(bm, &blob);
+    return blob;
+}
+
 /* A pointwise convolution or Gemm on int8_gemm's kernel, where this CPU
  * has AVX2 without VNNI and the layer fits it: each product once, where
  * oneDNN would read the source twice (q8_exact).  1: done; 0: not for
@@ -299,48 +357,18 @@ static int own_pointwise(q8_plan *p, int ni, const conv_params *cp, const q8_lay
                    .bias = ly->b32, .zx = X->cs ? 128 : X->z, .flip = X->cs ? 0x80 : 0,
                    .zy = ly->to_u8 ? Y->z : 0,
                    .dst = !ly->to_u8 || ly->via_f32 ? Q8G_F32 : Y->cs ? Q8G_S8 : Q8G_U8 };
-    qpost l[G_MAX_POST + 1];
-    int m;
-    if (chain_of(n, ly->k, l, &m) < 0)
-        return 0;
-    for (int i = 0; i < m; i++) {
-        q8g_op *o = &d.ops[d.nops++];
-        *o = (q8g_op){ Q8G_RELU, l[i].a, l[i].b };
-        if (l[i].alg == dnnl_eltwise_linear)
-            o->kind = Q8G_LINEAR;
-        else if (l[i].alg == dnnl_eltwise_clip)
-            o->kind = Q8G_CLIP;
-        else if (l[i].alg == dnnl_eltwise_hardswish)
-            o->kind = Q8G_HARDSWISH;
-        else if (l[i].alg != dnnl_eltwise_relu)
-            return 0;
-    }
     float *mul = NULL;
-    if (ly->binary) {
-        if (!(mul = malloc(sizeof(float) * (size_t)cp->cout)))
+    int r = own_ops(n, ly, Y, cp->cout, d.ops, &d.nops, &mul);
+    if (r <= 0) {
+        if (r < 0)
             goto nomem;
-        for (int64_t c = 0; c < cp->cout; c++)
-            mul[c] = 1.0f / Y->cs[c];
-        d.mul = mul;
-        d.ops[d.nops++] = (q8g_op){ Q8G_MUL, 0, 0 };
+        return 0;
     }
-    if (ly->to_u8 && Y->z)
-        d.ops[d.nops++] = (q8g_op){ Q8G_ROUND, 0, 0 };
+    d.mul = mul;
 
-    /* the packed layer is a constant of the plan's, freed with it */
-    dnnl_memory_desc_t md;
-    dnnl_dims_t bd = { (int64_t)q8g_size(d.k, d.oc) };
-    dnnl_memory_t bm = NULL;
-    void *blob;
-    int vb;
-    dnnl_memory_desc_init_by_tag(&md, 1, bd, dnnl_u8, dnnl_x);
-    if (dnnl_memory_create(&bm, &md, p->pl.c->eng, DNNL_MEMORY_ALLOCATE) != dnnl_success)
+    void *blob = plan_blob(p, q8g_size(d.k, d.oc));
+    if (!blob)
         goto nomem;
-    if ((vb = pl_const(&p->pl, &md, bm, 1)) < 0) {
-        dnnl_memory_destroy(bm);
-        goto nomem;
-    }
-    dnnl_memory_get_data_handle(bm, &blob);
     q8g_pack(blob, &d);
     free(mul);
     mul = NULL;
@@ -357,6 +385,53 @@ static int own_pointwise(q8_plan *p, int ni, const conv_params *cp, const q8_lay
             goto nomem;
         snprintf(s->impl, sizeof s->impl, "loop (per channel)");
     }
+    return 1;
+nomem:
+    free(mul);
+    snprintf(err, errlen, "%s: out of memory", where);
+    return ENG_ENOMEM;
+}
+
+/* A depthwise convolution on int8_dw's kernel, where this CPU has AVX2
+ * without VNNI and the layer fits it.  1: done; 0: not for this layer;
+ * < 0: an error. */
+static int own_depthwise(q8_plan *p, int ni, const conv_params *cp, const q8_layer *ly,
+                         const char *where, char *err, size_t errlen)
+{
+    const gr_node *n = &p->pl.g->n[ni];
+    int x = n->in[0], y = n->out[0];
+    const q8_val *X = &p->q[x], *Y = &p->q[y];
+    if (!q8g_cpu_ok() || dnn_cpu_has_vnni() || cp->group != cp->cin || cp->cout != cp->cin ||
+        cp->dh != 1 || cp->dw != 1 || !ly->to_u8 || ly->via_f32 || X->nd != 4)
+        return 0;
+    const int64_t *od = p->pl.dims[y];
+    q8d_desc d = { .c = cp->cin, .h = X->d[2], .w = X->d[3], .oh = od[2], .ow = od[3],
+                   .kh = (int)cp->kh, .kw = (int)cp->kw, .sh = (int)cp->sh, .sw = (int)cp->sw,
+                   .pt = (int)cp->pt, .pl = (int)cp->pl, .w8 = ly->wq, .scale = ly->scales,
+                   .bias = ly->b32, .zx = X->cs ? 128 : X->z, .flip = X->cs ? 0x80 : 0,
+                   .zy = Y->z, .dst = Y->cs ? Q8G_S8 : Q8G_U8 };
+    if (!q8d_fits(&d))
+        return 0;
+    float *mul = NULL;
+    int r = own_ops(n, ly, Y, cp->cout, d.ops, &d.nops, &mul);
+    if (r <= 0) {
+        if (r < 0)
+            goto nomem;
+        return 0;
+    }
+    d.mul = mul;
+    void *blob = plan_blob(p, q8d_size(&d));
+    if (!blob)
+        goto nomem;
+    q8d_pack(blob, &d);
+    free(mul);
+    mul = NULL;
+    q8_step *s = q8_step_new(p, S_DW, ni, x, -1, y);
+    if (!s)
+        goto nomem;
+    s->blob = blob;
+    s->outer = X->d[0];
+    snprintf(s->impl, sizeof s->impl, "lcnetd_int8_dw:avx2");
     return 1;
 nomem:
     free(mul);
@@ -453,7 +528,8 @@ int q8_op_conv(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
     }
     q8_layer ly = { wq, scales, b32, to_u8 && post && !Y->cs ? 1.0f / Y->s : 1.0f, binary, via_f32,
                     to_u8 };
-    if ((ret = own_pointwise(p, ni, &cp, &ly, where, err, errlen)) != 0) {
+    if ((ret = own_pointwise(p, ni, &cp, &ly, where, err, errlen)) != 0 ||
+        (ret = own_depthwise(p, ni, &cp, &ly, where, err, errlen)) != 0) {
         ret = ret > 0 ? 0 : ret;
         goto end;
     }

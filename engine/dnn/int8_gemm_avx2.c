@@ -26,6 +26,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "engine/dnn/int8_post_avx2.h"
 #endif
 
 #define MR 6                     /* source rows per tile */
@@ -108,9 +110,6 @@ int q8g_cpu_ok(void)
 
 #if defined(__x86_64__)
 
-#define AVX2 __attribute__((target("avx2,fma")))
-#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
-
 /* mr rows of x (k bytes each, xor flip) as int16 rows of kp, zero padded;
  * rows mr..MR-1 zero. */
 AVX2_INLINE void widen(const uint8_t *x, int64_t k, int64_t kp, uint8_t flip, int mr, int16_t *t)
@@ -172,7 +171,6 @@ AVX2_INLINE void finish(const layer *L, const char *b, __m256i acc[MR][2], int j
     const __m256 zpc = _mm256_load_ps((const float *)(b + L->zpc) + o0);
     const __m256 bias = _mm256_load_ps((const float *)(b + L->bias) + o0);
     const __m256 scale = _mm256_load_ps((const float *)(b + L->scale) + o0);
-    const __m256 zero = _mm256_setzero_ps();
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++) {
         f[r] = _mm256_cvtepi32_ps(acc[r][j]);
@@ -180,52 +178,7 @@ AVX2_INLINE void finish(const layer *L, const char *b, __m256i acc[MR][2], int j
             f[r] = _mm256_add_ps(f[r], zpc);
         f[r] = _mm256_mul_ps(_mm256_add_ps(f[r], bias), scale);
     }
-    for (int i = 0; i < L->nops; i++) {
-        const q8g_op *op = &L->ops[i];
-        const __m256 a = _mm256_set1_ps(op->a), c = _mm256_set1_ps(op->b);
-        switch (op->kind) {
-        case Q8G_RELU:
-#pragma GCC unroll 6
-            for (int r = 0; r < mr; r++)
-                if (op->a == 0)
-                    f[r] = _mm256_max_ps(f[r], zero);
-                else
-                    f[r] = _mm256_blendv_ps(_mm256_mul_ps(f[r], a), f[r],
-                                            _mm256_cmp_ps(f[r], zero, _CMP_GT_OS));
-            break;
-        case Q8G_LINEAR:
-#pragma GCC unroll 6
-            for (int r = 0; r < mr; r++)
-                f[r] = _mm256_fmadd_ps(f[r], a, c);
-            break;
-        case Q8G_CLIP:
-#pragma GCC unroll 6
-            for (int r = 0; r < mr; r++)
-                f[r] = _mm256_min_ps(_mm256_max_ps(f[r], a), c);
-            break;
-        case Q8G_HARDSWISH: {
-            const __m256 three = _mm256_set1_ps(3.0f), six = _mm256_set1_ps(6.0f);
-#pragma GCC unroll 6
-            for (int r = 0; r < mr; r++) {
-                __m256 t = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(f[r], three), zero), six);
-                f[r] = _mm256_mul_ps(f[r], _mm256_div_ps(t, six));
-            }
-            break;
-        }
-        case Q8G_MUL: {
-            const __m256 m = _mm256_load_ps((const float *)(b + L->mul) + o0);
-#pragma GCC unroll 6
-            for (int r = 0; r < mr; r++)
-                f[r] = _mm256_mul_ps(f[r], m);
-            break;
-        }
-        case Q8G_ROUND:
-#pragma GCC unroll 6
-            for (int r = 0; r < mr; r++)
-                f[r] = _mm256_round_ps(f[r], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            break;
-        }
-    }
+    q8p_ops(L->ops, L->nops, f, mr, L->mul ? (const float *)(b + L->mul) + o0 : NULL, 0);
     const __m256 zy = _mm256_set1_ps(L->zy), lo = _mm256_set1_ps(L->dst == Q8G_U8 ? 0.0f : -FLT_MAX);
     const __m256 hi = _mm256_set1_ps(L->dst == Q8G_U8 ? 255.0f : 127.0f);
 #pragma GCC unroll 6
