@@ -430,6 +430,9 @@ static void reload_finish(daemon_t *d, cfg *n, sch *fresh)
     }
     lc_log(LOG_INFO, "reloaded %s: %d streams", d->config_path, d->nst);
     say_if_idle(d);
+    /* the sinks hear of the new stream set now, not on the next timer: a
+     * scrape right after READY=1 finds every stream's series */
+    rpt_sample(d);
     svc_ready();
 }
 
@@ -664,6 +667,7 @@ int main(int argc, char **argv)
     lc_log(LOG_INFO, "ready: %s (%s, %dx%d, %d classes), %d streams; %s on %s", mi.model,
            mi.precision, mi.width, mi.height, mi.classes, d.nst, mi.precision_reason, mi.isa);
     say_if_idle(&d);
+    rpt_sample(&d);
     svc_ready();
     if (d.dog_us)
         svc_watchdog();

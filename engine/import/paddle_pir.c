@@ -155,18 +155,27 @@ static void id_name(char *buf, size_t len, int64_t id)
     snprintf(buf, len, "%%%lld", (long long)id);
 }
 
-/* A new result value. */
-static int new_value(pir *r, const cJSON *j, int *var)
+/* The name of value j in nm: 1, or 0 for id 0 (none), or an error. */
+static int value_name(pir *r, const cJSON *j, char *nm, size_t len)
 {
     int64_t id = 0;
-    char nm[32];
     int ret = value_id(r, j, &id);
     if (ret < 0)
         return ret;
-    *var = -1;
     if (id == 0)
-        return 0;                      /* a result nobody may use */
-    id_name(nm, sizeof nm, id);
+        return 0;
+    id_name(nm, len, id);
+    return 1;
+}
+
+/* A new result value; id 0 is a result nobody may use. */
+static int new_value(pir *r, const cJSON *j, int *var)
+{
+    char nm[32];
+    int ret = value_name(r, j, nm, sizeof nm);
+    *var = -1;
+    if (ret <= 0)
+        return ret;
     if (pd_var_get(r->p, nm, 0) >= 0)
         return pfail(r, "value %s is defined twice", nm);
     if ((*var = pd_var_get(r->p, nm, 1)) < 0)
@@ -178,15 +187,11 @@ static int new_value(pir *r, const cJSON *j, int *var)
 /* An operand: an earlier op's result, or -1 for id 0 (none). */
 static int use_value(pir *r, const cJSON *j, int *var)
 {
-    int64_t id = 0;
     char nm[32];
-    int ret = value_id(r, j, &id);
-    if (ret < 0)
-        return ret;
+    int ret = value_name(r, j, nm, sizeof nm);
     *var = -1;
-    if (id == 0)
-        return 0;
-    id_name(nm, sizeof nm, id);
+    if (ret <= 0)
+        return ret;
     if ((*var = pd_var_get(r->p, nm, 0)) < 0)
         return pfail(r, "input %s is not defined by an earlier op", nm);
     return 0;

@@ -20,6 +20,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
+from onnx_nest import nested_graphs  # noqa: E402
 NODE_TESTS = "/usr/share/libonnx-testdata/data/node"
 # ONNX backend node tests worth mutating: every operator the loader knows.
 ONNX_TESTS = [
@@ -282,27 +284,6 @@ def edges():
 
 SEEDS = [conv_bn_hswish, paddle_style, se_block, x_hardsigmoid, reduce_mean, matmul_add,
          dropout_identity, clip, clip_opset6, flatten, shape_ops, value_attrs]
-
-
-def nested_graphs(levels):
-    """A model whose graph holds a node whose attribute holds a graph, and so
-    on: three messages a level.  protobuf-c's unpack recurses once a message,
-    so the loader refuses more than 64 before it runs; seeds just inside and
-    just past that let mutations cross the line both ways."""
-    def varint(v):
-        o = bytearray()
-        while True:
-            b, v = v & 0x7F, v >> 7
-            o.append(b | (0x80 if v else 0))
-            if not v:
-                return bytes(o)
-
-    def wrap(b, field):
-        return varint(field << 3 | 2) + varint(len(b)) + b
-    g = b""
-    for _ in range(levels):
-        g = wrap(wrap(wrap(g, 6), 5), 1)     # AttributeProto.g, NodeProto.attribute, GraphProto.node
-    return wrap(g, 7)                        # ModelProto.graph
 
 
 def main():

@@ -255,16 +255,17 @@ def last_stats(sub, name):
 
 def socket_activated(path, argv, env=()):
     """argv run by systemd-socket-activate, listening on path for it (and
-    passing it env, "NAME=VALUE" each): the Popen, once the socket is there.
+    passing it env, "NAME=VALUE" each): a Process, once the socket is there.
     The first connection starts argv with the listening socket."""
     cmd = ["systemd-socket-activate", "-l", path]
     for kv in env:
         cmd += ["-E", kv]
-    p = subprocess.Popen(cmd + list(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = Process(cmd + list(argv), stdout=subprocess.DEVNULL)
     end = time.time() + 10
     while not os.path.exists(path) and time.time() < end:
         time.sleep(0.05)
     return p
+
 
 def wait_until(pred, timeout, what):
     end = time.time() + timeout

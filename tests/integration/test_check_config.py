@@ -256,16 +256,10 @@ class Shipped(DaemonTest):
             _, st = nl.wait("STATUS", timeout=10)
             self.assertIn("streams up 0/0", st["STATUS"])
         finally:
-            sa.send_signal(signal.SIGTERM)
-            try:
-                sa.wait(30)
-            except subprocess.TimeoutExpired:
-                sa.kill()
-                sa.wait()
-            err = sa.stderr.read().decode(errors="replace")
-            sa.stderr.close()
+            rc = sa.stop(timeout=30)
             nl.close()
-        self.assertEqual(sa.returncode, 0, err)
+        err = sa.stderr()
+        self.assertEqual(rc, 0, err)
         self.assertIn("no stream is enabled (3 configured, each with enabled = no): lcnetd idles "
                       "until one is enabled in %s" % ini, err)
         self.assertNotIn("error", err)

@@ -16,30 +16,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 from harness import (MODEL, Daemon, DaemonTest, Subscriber, clip, main,  # noqa: E402
                      status, wait_until, write_config)
-
-
-def varint(v):
-    o = bytearray()
-    while True:
-        b, v = v & 0x7F, v >> 7
-        o.append(b | (0x80 if v else 0))
-        if not v:
-            return bytes(o)
-
-
-def wrap(b, field):
-    return varint(field << 3 | 2) + varint(len(b)) + b
-
-
-def nested_graphs(levels):
-    """ModelProto.graph -> GraphProto.node -> NodeProto.attribute ->
-    AttributeProto.g -> ... `levels` graphs deep: about 10 bytes a level."""
-    g = b""
-    for _ in range(levels):
-        g = wrap(wrap(wrap(g, 6), 5), 1)
-    return wrap(g, 7)
+from onnx_nest import nested_graphs  # noqa: E402
 
 
 def ping(sock, timeout=5):

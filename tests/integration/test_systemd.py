@@ -66,14 +66,8 @@ class Systemd(DaemonTest):
             sub.wait_for(lambda e: e["event"] == "label", timeout=30, what="label")
             self.assertFalse(os.path.exists(own), "lcnetd used the passed socket, not its own")
         finally:
-            sa.send_signal(signal.SIGTERM)
-            try:
-                sa.wait(15)
-            except subprocess.TimeoutExpired:
-                sa.kill()
-                sa.wait()
-            sa.stderr.close()
-        self.assertEqual(sa.returncode, 0)
+            rc = sa.stop(timeout=15)
+        self.assertEqual(rc, 0, sa.stderr())
 
     def test_install_tree_and_units(self):
         dest = os.path.join(self.tmp, "dest")
