@@ -432,8 +432,10 @@ def main(argv):
       "timing is per primitive, so the printing it does between primitives is not in these times. "
       "The int8 plan also has steps the engine "
       "runs itself between the oneDNN convolutions (kinds \"table\", \"chmul\", \"mean\" in "
-      "`--plan`; which ones depends on the model), and these are not oneDNN primitives: verbose output does not time them, so they are "
-      "missing from its tables and counted only in the time outside oneDNN primitives.")
+      "`--plan`, and on CPUs without VNNI its own int8 convolution kernels, implementations "
+      "\"lcnetd_int8_*\"), and these are not oneDNN primitives: verbose output does not time them, "
+      "so a second run of the same command with `--steps` instead of `ONEDNN_VERBOSE=1` times every "
+      "step in lcnetd itself, and those steps' medians join the tables.")
     p("")
     for prec in PRECISIONS:
         p(f"#### {prec}")
@@ -446,6 +448,9 @@ def main(argv):
         cmd = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "verbose_breakdown.py"),
                "--log", os.path.join(w, f"verbose-{prec}.log"), "--plan", os.path.join(w, f"plan-{prec}.txt"),
                "--iters", str(a.verbose_iters), "--keep", str(a.verbose_keep), "--wall", f"{wall:.4f}"]
+        steps = os.path.join(w, f"steps-{prec}.txt")
+        if os.path.exists(steps):
+            cmd += ["--steps", steps]
         res = subprocess.run(cmd, capture_output=True, text=True)
         if res.returncode != 0:
             p(f"(breakdown failed: {res.stderr.strip()})")

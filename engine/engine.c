@@ -539,6 +539,17 @@ void eng_plan_dump(eng_model *m, int batch, void (*line)(void *, const char *), 
     m->be->dump(m->plan[batch], line, arg);
 }
 
+int eng_plan_time_steps(eng_model *m, int batch, const double **ms, char *err, size_t errlen)
+{
+    int ret = ensure_plan(m, batch, err, errlen);
+    if (ret < 0)
+        return ret;
+    ret = m->be->time_steps(m->plan[batch], ms);
+    if (ret < 0)
+        snprintf(err, errlen, "out of memory for step times");
+    return ret;
+}
+
 /* ---------------------------------------------------------- calibration */
 
 struct eng_calib {

@@ -55,6 +55,16 @@ static void test_qdq_matches_onnxruntime(void **state)
     assert_true(fabsf(yb[0] - 3.290623f) < 1e-4f && fabsf(yb[2] - -3.226101f) < 1e-4f &&
                 fabsf(yb[5] - 3.484190f) < 1e-4f);
     free(xb);
+
+    /* every step timed (lcnet-infer --steps): the same outputs */
+    const double *ms = NULL;
+    int ns = eng_plan_time_steps(m, 1, &ms, err, sizeof err);
+    assert_true(ns > 0);
+    prov_synthetic(x, 224, 224);
+    assert_int_equal(eng_run_tensors(m, 1, in, out, err, sizeof err), 0);
+    assert_true(fabsf(y[0] - -3.226101f) < 1e-4f && fabsf(y[1] - -1.613051f) < 1e-4f);
+    for (int i = 0; i < ns; i++)
+        assert_true(ms[i] > 0);
     free(x);
     eng_free(m);
 }

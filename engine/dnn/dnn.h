@@ -50,6 +50,8 @@ typedef struct {
     void (*stats)(const dnn_plan *p, dnn_stats *s);
     /* One line per step: kind, implementation, shapes; for verbose listings. */
     void (*dump)(const dnn_plan *p, void (*line)(void *, const char *), void *arg);
+    /* Time each step from the next run on (pl_time_steps); the step count. */
+    int (*time_steps)(dnn_plan *p, const double **ms);
 } dnn_backend;
 
 /* fp32 and bf16: oneDNN's float primitives (fp32.c). */

@@ -518,6 +518,11 @@ static int run(dnn_plan *dp, char *err, size_t errlen)
     return pl_run(&((q8_plan *)dp)->pl, err, errlen);
 }
 
+static int time_steps(dnn_plan *dp, const double **ms)
+{
+    return pl_time_steps(&((q8_plan *)dp)->pl, ms);
+}
+
 static const float *output(const dnn_plan *dp, int i)
 {
     const q8_plan *p = (const q8_plan *)dp;
@@ -553,4 +558,5 @@ static void dump(const dnn_plan *dp, void (*line)(void *, const char *), void *a
 const dnn_backend dnn_int8 = {
     .compile = plan_compile, .free = plan_free, .put_tensor = put_tensor, .put_pixels = put_pixels,
     .run = run, .output = output, .stats = stats, .dump = dump,
+    .time_steps = time_steps,
 };
