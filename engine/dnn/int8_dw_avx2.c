@@ -3,7 +3,7 @@
  * One output row at a time per thread: the kh source rows it reads are
  * widened to int16 with the zero point taken off (so padding is 0, the
  * real value 0), laid out with the padding columns and the channels
- * rounded up to 16.  Then, per output pixel and 16 channels, two taps at a
+ * rounded up to 16.  Then, per 4 output pixels and 16 channels, two taps at a
  * time: their source vectors interleaved (unpacklo/hi) meet the two taps'
  * interleaved weights in vpmaddwd, which adds the two products into int32.
  * The interleave puts channels 0-3 and 8-11 in one accumulator and 4-7 and
@@ -24,6 +24,8 @@
 
 #include "engine/dnn/int8_post_avx2.h"
 #endif
+
+#define DW_PX 4                          /* output pixels a block computes together */
 
 typedef struct {
     int64_t c, cp, h, w, oh, ow, wp;   /* cp: c rounded up to 16; wp: columns of a widened row */
@@ -149,36 +151,90 @@ AVX2_INLINE void widen_row(const layer *L, const uint8_t *x, int64_t n, int64_t 
     }
 }
 
-/* 16 channels from cb * 16 of one output pixel, from its accumulators. */
-AVX2_INLINE void finish(const layer *L, __m256i lo, __m256i hi, int64_t cb, uint8_t *out)
+/* 16 channels from cb * 16 of np output pixels (out, out + c, ...), from
+ * their accumulators.  Each step for every pixel at once, so that its
+ * constants are loaded and its kind decided once per block of pixels. */
+AVX2_INLINE void finish(const layer *L, const __m256i *lo, const __m256i *hi, int np, int64_t cb,
+                        uint8_t *out)
 {
     const char *b = (const char *)L;
     const float *bias = (const float *)(b + L->bias) + cb * 16;
     const float *scale = (const float *)(b + L->scale) + cb * 16;
-    __m256 f[2] = { _mm256_cvtepi32_ps(lo), _mm256_cvtepi32_ps(hi) };
-    for (int i = 0; i < 2; i++)
-        f[i] = _mm256_mul_ps(_mm256_add_ps(f[i], _mm256_load_ps(bias + 8 * i)),
-                             _mm256_load_ps(scale + 8 * i));
-    q8p_ops(L->ops, L->nops, f, 2, L->mul ? (const float *)(b + L->mul) + cb * 16 : NULL, 8);
+    const float *mul = L->mul ? (const float *)(b + L->mul) + cb * 16 : NULL;
+    __m256 fl[DW_PX], fh[DW_PX];
+    const __m256 bl = _mm256_load_ps(bias), bh = _mm256_load_ps(bias + 8);
+    const __m256 sl = _mm256_load_ps(scale), sh = _mm256_load_ps(scale + 8);
+#pragma GCC unroll 4
+    for (int i = 0; i < np; i++) {
+        fl[i] = _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(lo[i]), bl), sl);
+        fh[i] = _mm256_mul_ps(_mm256_add_ps(_mm256_cvtepi32_ps(hi[i]), bh), sh);
+    }
+    q8p_ops(L->ops, L->nops, fl, np, mul, 0);
+    q8p_ops(L->ops, L->nops, fh, np, mul ? mul + 8 : NULL, 0);
     const __m256 zlo = _mm256_set1_ps(L->dst == Q8G_U8 ? 0.0f : -FLT_MAX);
     const __m256 zhi = _mm256_set1_ps(L->dst == Q8G_U8 ? 255.0f : 127.0f);
-    __m256i q[2];
-    for (int i = 0; i < 2; i++) {
-        if (L->has_zy)
-            f[i] = _mm256_add_ps(f[i], _mm256_set1_ps(L->zy));
-        q[i] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f[i], zlo), zhi));
-    }
-    __m256i w = _mm256_packs_epi32(q[0], q[1]);          /* channels in order again */
-    __m256i v = L->dst == Q8G_U8 ? _mm256_packus_epi16(w, w) : _mm256_packs_epi16(w, w);
-    __m128i bytes = _mm256_castsi256_si128(_mm256_permute4x64_epi64(v, 0x08));
+    const __m256 zy = _mm256_set1_ps(L->zy);
     int64_t n = L->c - cb * 16;
-    if (n >= 16) {
-        _mm_storeu_si128((__m128i *)out, bytes);
-    } else {
-        uint8_t tmp[16];
-        _mm_storeu_si128((__m128i *)tmp, bytes);
-        memcpy(out, tmp, (size_t)n);
+#pragma GCC unroll 4
+    for (int i = 0; i < np; i++) {
+        if (L->has_zy) {
+            fl[i] = _mm256_add_ps(fl[i], zy);
+            fh[i] = _mm256_add_ps(fh[i], zy);
+        }
+        __m256i ql = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(fl[i], zlo), zhi));
+        __m256i qh = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(fh[i], zlo), zhi));
+        __m256i w = _mm256_packs_epi32(ql, qh);          /* channels in order again */
+        __m256i v = L->dst == Q8G_U8 ? _mm256_packus_epi16(w, w) : _mm256_packs_epi16(w, w);
+        __m128i bytes = _mm256_castsi256_si128(_mm256_permute4x64_epi64(v, 0x08));
+        uint8_t *o = out + i * L->c;
+        if (n >= 16) {
+            _mm_storeu_si128((__m128i *)o, bytes);
+        } else {
+            uint8_t tmp[16];
+            _mm_storeu_si128((__m128i *)tmp, bytes);
+            memcpy(o, tmp, (size_t)n);
+        }
     }
+}
+
+/* np output pixels from column ox, 16 channels from cb * 16: the weights
+ * of a pair of taps loaded once for all of them. */
+AVX2_INLINE void px_block(const layer *L, const int16_t *const *tap, const int16_t *w, uint8_t *yr,
+                          int64_t ox, int64_t cb, int np)
+{
+    const int16_t *wb = w + cb * L->npair * 32;
+    __m256i lo[DW_PX], hi[DW_PX];
+#pragma GCC unroll 4
+    for (int i = 0; i < np; i++)
+        lo[i] = hi[i] = _mm256_setzero_si256();
+    for (int p = 0; p < L->npair; p++) {
+        const __m256i wl = _mm256_load_si256((const __m256i *)(wb + p * 32));
+        const __m256i wh = _mm256_load_si256((const __m256i *)(wb + p * 32 + 16));
+        const int16_t *t0 = tap[2 * p] + cb * 16, *t1 = tap[2 * p + 1] + cb * 16;
+#pragma GCC unroll 4
+        for (int i = 0; i < np; i++) {
+            int64_t o = (ox + i) * L->sw * L->cp;
+            __m256i a = _mm256_load_si256((const __m256i *)(t0 + o));
+            __m256i c = _mm256_load_si256((const __m256i *)(t1 + o));
+            lo[i] = _mm256_add_epi32(lo[i], _mm256_madd_epi16(_mm256_unpacklo_epi16(a, c), wl));
+            hi[i] = _mm256_add_epi32(hi[i], _mm256_madd_epi16(_mm256_unpackhi_epi16(a, c), wh));
+        }
+    }
+    finish(L, lo, hi, np, cb, yr + ox * L->c + cb * 16);
+}
+
+/* The block for a pixel count known at compile time, so that each count
+ * gets its loops unrolled with its accumulators in registers. */
+AVX2 static void px_block4(const layer *L, const int16_t *const *tap, const int16_t *w, uint8_t *yr,
+                           int64_t ox, int64_t cb)
+{
+    px_block(L, tap, w, yr, ox, cb, 4);
+}
+
+AVX2 static void px_block1(const layer *L, const int16_t *const *tap, const int16_t *w, uint8_t *yr,
+                           int64_t ox, int64_t cb)
+{
+    px_block(L, tap, w, yr, ox, cb, 1);
 }
 
 /* Output row oy of image n.  The source rows it reads are kept in t, a
@@ -204,23 +260,13 @@ AVX2 static void out_row(const layer *L, const uint8_t *x, uint8_t *y, int64_t n
     }
     tap[L->kh * L->kw] = tap[0];       /* the lone last tap's partner: weights 0 */
     uint8_t *yr = y + (n * L->oh + oy) * L->ow * L->c;
-    for (int64_t ox = 0; ox < L->ow; ox++) {
-        int64_t at = ox * L->sw * L->cp;
-        for (int64_t cb = 0; cb < L->cp / 16; cb++) {
-            const int16_t *wb = w + cb * L->npair * 32;
-            int64_t o = at + cb * 16;
-            __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
-            for (int p = 0; p < L->npair; p++) {
-                __m256i a = _mm256_load_si256((const __m256i *)(tap[2 * p] + o));
-                __m256i c = _mm256_load_si256((const __m256i *)(tap[2 * p + 1] + o));
-                lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(a, c),
-                                                            _mm256_load_si256((const __m256i *)(wb + p * 32))));
-                hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(a, c),
-                                                            _mm256_load_si256((const __m256i *)(wb + p * 32 + 16))));
-            }
-            finish(L, lo, hi, cb, yr + ox * L->c + cb * 16);
-        }
-    }
+    int64_t ox = 0;
+    for (; ox + DW_PX <= L->ow; ox += DW_PX)
+        for (int64_t cb = 0; cb < L->cp / 16; cb++)
+            px_block4(L, tap, w, yr, ox, cb);
+    for (; ox < L->ow; ox++)
+        for (int64_t cb = 0; cb < L->cp / 16; cb++)
+            px_block1(L, tap, w, yr, ox, cb);
 }
 
 void q8d_run(const void *blob, const uint8_t *x, uint8_t *y, int64_t n)
