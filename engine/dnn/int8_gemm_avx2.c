@@ -211,15 +211,14 @@ AVX2_INLINE void finish(const layer *L, const char *b, __m256i acc[MR][2], int j
     }
 }
 
-/* Rows r0 .. r0 + mr - 1 by output channels o0 .. o0 + 15. */
-AVX2_INLINE void tile(const layer *L, const uint8_t *x, char *y, int64_t r0, int mr, int64_t o0,
-                      int16_t *t)
+/* Rows r0 .. r0 + mr - 1 by output channels o0 .. o0 + 15, from the rows
+ * already widened into t. */
+AVX2_INLINE void tile(const layer *L, char *y, int64_t r0, int mr, int64_t o0, const int16_t *t)
 {
     const char *b = (const char *)L;
     const int16_t *w = (const int16_t *)(b + L->w);
     size_t osz = L->dst == Q8G_F32 ? sizeof(float) : 1;
     __m256i acc[MR][2];
-    widen(x + r0 * L->k, L->k, L->kp, L->flip, mr, t);
     dot(t, L->kp, w + (o0 / 8) * L->kp * 8, w + (o0 / 8 + 1) * L->kp * 8, mr, acc);
     for (int j = 0; j < 2; j++) {
         int64_t o = o0 + 8 * j;
@@ -233,8 +232,8 @@ AVX2_INLINE void tile(const layer *L, const uint8_t *x, char *y, int64_t r0, int
 /* The tile for a row count known at compile time, so that each count gets
  * its loop unrolled with its accumulators in registers. */
 #define TILE_FOR(n) \
-    AVX2 static void tile##n(const layer *L, const uint8_t *x, char *y, int64_t r0, int64_t o0, \
-                             int16_t *t) { tile(L, x, y, r0, n, o0, t); }
+    AVX2 static void tile##n(const layer *L, char *y, int64_t r0, int64_t o0, const int16_t *t) \
+    { tile(L, y, r0, n, o0, t); }
 TILE_FOR(1)
 TILE_FOR(2)
 TILE_FOR(3)
@@ -242,25 +241,35 @@ TILE_FOR(4)
 TILE_FOR(5)
 TILE_FOR(6)
 
-typedef void tile_fn(const layer *, const uint8_t *, char *, int64_t, int64_t, int16_t *);
+typedef void tile_fn(const layer *, char *, int64_t, int64_t, const int16_t *);
 static tile_fn *const tiles[MR + 1] = { NULL, tile1, tile2, tile3, tile4, tile5, tile6 };
+
+AVX2 static void widen_rows(const layer *L, const uint8_t *x, int64_t r0, int mr, int16_t *t)
+{
+    widen(x + r0 * L->k, L->k, L->kp, L->flip, mr, t);
+}
 
 void q8g_run(const void *blob, const uint8_t *x, void *y, int64_t rows)
 {
     const layer *L = blob;
     int64_t nrb = (rows + MR - 1) / MR, nob = L->ocp / 16;
-    /* output-channel blocks outer: a block's weights stay in cache while
-     * the rows go by; the source is widened again per block, a small
-     * fraction of the multiplies */
+    /* row tiles outer, output-channel blocks inner: a thread's share of
+     * the (tile, block) pairs is contiguous, so it widens a tile of source
+     * rows once for all the blocks it computes from it, not once per block */
     #pragma omp parallel
     {
         int16_t t[MR * L->kp] __attribute__((aligned(32)));    /* kp <= Q8G_MAX_K: 48 KB at most */
+        int64_t have = -1;
         #pragma omp for collapse(2) schedule(static)
-        for (int64_t ob = 0; ob < nob; ob++)
-            for (int64_t rb = 0; rb < nrb; rb++) {
+        for (int64_t rb = 0; rb < nrb; rb++)
+            for (int64_t ob = 0; ob < nob; ob++) {
                 int64_t r0 = rb * MR;
                 int mr = rows - r0 < MR ? (int)(rows - r0) : MR;
-                tiles[mr](L, x, y, r0, ob * 16, t);
+                if (have != rb) {
+                    widen_rows(L, x, r0, mr, t);
+                    have = rb;
+                }
+                tiles[mr](L, y, r0, ob * 16, t);
             }
     }
 }
