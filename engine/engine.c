@@ -231,8 +231,8 @@ static const char *int8_note(void)
     if (dnn_cpu_has_vnni())
         return "";
     if (eng_cpu_features() & ENG_CPU_AVX2)
-        return " (no VNNI: pointwise and depthwise convolutions on lcnetd's own exact AVX2 "
-               "kernels, the other dense ones read their source twice with split weights)";
+        return " (no VNNI: pointwise, depthwise and small dense convolutions on lcnetd's own "
+               "exact AVX2 kernels, the other dense ones read their source twice with split weights)";
     return " (no VNNI: convolutions read their source twice with split weights, exact but slower)";
 }
 

@@ -32,7 +32,7 @@
 /* ------------------------------------------------------------- values */
 
 static const char *const kinds[] = { "conv", "table", "binary", "chmul", "mean", "deq", "softmax",
-                                     "quant", "prep", "conv", "conv" };
+                                     "quant", "prep", "conv", "conv", "im2col" };
 
 q8_step *q8_step_new(q8_plan *p, int kind, int node, int a, int b, int y)
 {

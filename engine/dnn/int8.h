@@ -22,7 +22,7 @@
 #include "engine/graph/graph.h"
 
 /* Step kinds: a oneDNN convolution, then the loops (int8_loops.c). */
-enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX, S_QCH, S_PREP, S_GEMM, S_DW };
+enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX, S_QCH, S_PREP, S_GEMM, S_DW, S_COL };
 
 typedef struct {
     int dt;                      /* G_U8 (quantised bytes) or G_F32 */
@@ -41,8 +41,9 @@ typedef struct {
     uint8_t lut[256];
     int op;                      /* S_BIN: 0 multiply, 1 add; S_PREP: copies of each group */
     uint8_t flip;                /* S_PREP: xor on every byte (int8 -> uint8 + 128) */
-    int64_t outer, inner, c;     /* S_GEMM: outer = the source's rows; S_DW: its images */
-    const void *blob;            /* S_GEMM, S_DW: the packed layer (int8_gemm.h, int8_dw.h), a plan constant */
+    int64_t outer, inner, c;     /* S_GEMM: outer = the source's rows; S_DW, S_COL: its images */
+    const void *blob;            /* S_GEMM, S_DW: the packed layer (int8_gemm.h, int8_dw.h); S_COL:
+                                  * its q8c_desc (int8_col.h); a plan constant */
     char impl[40];
 } q8_step;
 

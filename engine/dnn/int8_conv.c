@@ -6,6 +6,7 @@
  * and depthwise ones run on our own kernels instead (int8_gemm.h,
  * int8_dw.h: own_pointwise, own_depthwise). */
 #include "engine/dnn/int8.h"
+#include "engine/dnn/int8_col.h"
 #include "engine/dnn/int8_dw.h"
 #include "engine/dnn/int8_gemm.h"
 
@@ -392,6 +393,80 @@ nomem:
     return ENG_ENOMEM;
 }
 
+/* A small dense convolution (the stem) on the pointwise kernel, its
+ * windows laid out as rows first (int8_col.h), where this CPU has AVX2
+ * without VNNI: each product once, where oneDNN would read a doubled copy
+ * of the source.  It writes its rows into the tensor's prepared-source
+ * slot, so it only takes a source no other convolution has prepared.
+ * 1: done; 0: not for this layer; < 0: an error. */
+static int own_dense(q8_plan *p, int ni, const conv_params *cp, const q8_layer *ly,
+                     const char *where, char *err, size_t errlen)
+{
+    const gr_node *n = &p->pl.g->n[ni];
+    int x = n->in[0], y = n->out[0];
+    int t = p->pl.g->nt + p->pl.g->noutputs + p->pl.g->nt + x;
+    const q8_val *X = &p->q[x], *Y = &p->q[y];
+    int64_t k = cp->cin * cp->kh * cp->kw;
+    /* the rows take k bytes per output pixel: only where the window is
+     * small, as in a stem over 3 colour channels */
+    if (!q8g_cpu_ok() || dnn_cpu_has_vnni() || cp->group != 1 || cp->kh * cp->kw == 1 ||
+        cp->dh != 1 || cp->dw != 1 || k > 64 || !ly->to_u8 || ly->via_f32 || X->nd != 4 ||
+        p->q[t].live)
+        return 0;
+    const int64_t *od = p->pl.dims[y];
+    q8c_desc c = { .c = cp->cin, .h = X->d[2], .w = X->d[3], .oh = od[2], .ow = od[3],
+                   .kh = (int)cp->kh, .kw = (int)cp->kw, .sh = (int)cp->sh, .sw = (int)cp->sw,
+                   .pt = (int)cp->pt, .pl = (int)cp->pl, .fill = X->cs ? 0 : (uint8_t)X->z };
+    int8_t *wr = q8c_weights(&c, ly->wq, cp->cout);
+    q8g_desc d = { .k = k, .oc = cp->cout, .w = wr, .scale = ly->scales,
+                   .bias = ly->b32, .zx = X->cs ? 128 : X->z, .flip = X->cs ? 0x80 : 0,
+                   .zy = Y->z, .dst = Y->cs ? Q8G_S8 : Q8G_U8 };
+    float *mul = NULL;
+    if (!wr)
+        goto nomem;
+    int r = own_ops(n, ly, Y, cp->cout, d.ops, &d.nops, &mul);
+    if (r <= 0) {
+        free(wr);
+        if (r < 0)
+            goto nomem;
+        return 0;
+    }
+    d.mul = mul;
+    void *blob = plan_blob(p, q8g_size(d.k, d.oc)), *cblob = plan_blob(p, sizeof c);
+    if (!blob || !cblob) {
+        free(wr);
+        goto nomem;
+    }
+    q8g_pack(blob, &d);
+    memcpy(cblob, &c, sizeof c);
+    free(wr);
+    free(mul);
+    mul = NULL;
+
+    q8_val *P = &p->q[t];
+    *P = *X;
+    P->cs = NULL;
+    P->nd = 2;
+    P->d[0] = X->d[0] * c.oh * c.ow;
+    P->d[1] = k;
+    q8_step *s = q8_step_new(p, S_COL, ni, x, -1, t);
+    if (!s)
+        goto nomem;
+    s->blob = cblob;
+    s->outer = X->d[0];
+    snprintf(s->impl, sizeof s->impl, "loop (windows as rows)");
+    if (!(s = q8_step_new(p, S_GEMM, ni, t, -1, y)))
+        goto nomem;
+    s->blob = blob;
+    s->outer = P->d[0];
+    snprintf(s->impl, sizeof s->impl, "lcnetd_int8_dense:avx2");
+    return 1;
+nomem:
+    free(mul);
+    snprintf(err, errlen, "%s: out of memory", where);
+    return ENG_ENOMEM;
+}
+
 /* A depthwise convolution on int8_dw's kernel, where this CPU has AVX2
  * without VNNI and the layer fits it.  1: done; 0: not for this layer;
  * < 0: an error. */
@@ -529,7 +604,8 @@ int q8_op_conv(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
     q8_layer ly = { wq, scales, b32, to_u8 && post && !Y->cs ? 1.0f / Y->s : 1.0f, binary, via_f32,
                     to_u8 };
     if ((ret = own_pointwise(p, ni, &cp, &ly, where, err, errlen)) != 0 ||
-        (ret = own_depthwise(p, ni, &cp, &ly, where, err, errlen)) != 0) {
+        (ret = own_depthwise(p, ni, &cp, &ly, where, err, errlen)) != 0 ||
+        (ret = own_dense(p, ni, &cp, &ly, where, err, errlen)) != 0) {
         ret = ret > 0 ? 0 : ret;
         goto end;
     }

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/dnn/int8_col.h"
 #include "engine/dnn/int8_dw.h"
 #include "engine/dnn/int8_gemm.h"
 #include "engine/dnn/q8_elem.h"
@@ -200,5 +201,6 @@ void q8_loop(pl_plan *pl, int i)
     case S_PREP: run_prep(p, s); break;
     case S_GEMM: q8g_run(s->blob, pl_ptr(pl, s->a), pl_ptr(pl, s->y), s->outer); break;
     case S_DW: q8d_run(s->blob, pl_ptr(pl, s->a), pl_ptr(pl, s->y), s->outer); break;
+    case S_COL: q8c_run(s->blob, pl_ptr(pl, s->a), pl_ptr(pl, s->y), s->outer); break;
     }
 }
