@@ -152,7 +152,9 @@ def main(argv):
         tail = execs[len(execs) - a.iters * len(plan):]
         if all(tail[i]["impl"] == plan[i % len(plan)]["impl"] for i in range(len(tail))):
             per = len(plan)
-    named = per > 0
+    # every step the engine's own, each timed by --steps: nothing to line up
+    only_host = not plan and bool(timed)
+    named = per > 0 or only_host
     if not named:
         for p in range(1, len(execs) // a.iters + 1):
             tail = execs[len(execs) - a.iters * p:]
@@ -161,9 +163,9 @@ def main(argv):
                    for i in range(len(tail))):
                 per = p
                 break
-    if per == 0:
+    if per == 0 and not only_host:
         sys.exit(f"verbose_breakdown: {len(execs)} exec lines do not repeat over {a.iters} iterations")
-    tail = execs[len(execs) - keep * per:]
+    tail = execs[len(execs) - keep * per:] if per else []
     load_time = sum(e["ms"] for e in execs[:len(execs) - a.iters * per])
 
     steps = []
@@ -184,10 +186,14 @@ def main(argv):
 
     version = next((i for i in info if i.startswith(("oneDNN", "DNNL"))), "oneDNN ?")
     isa = next((i.split("isa:", 1)[1] for i in info if "isa:" in i), "?")
-    print(f"{version}, ISA as oneDNN dispatches: {isa}. {per} primitives per inference; "
-          f"medians over the last {keep} of {a.iters} iterations"
-          f"{', steps named from the plan' if named else ''}. "
-          f"Load-time primitive work before the first inference (weight reorders): {load_time:.3f} ms.")
+    if only_host:
+        print("No oneDNN primitive in this plan: every step is one of lcnetd's own (oneDNN's verbose "
+              "output has nothing to say).")
+    else:
+        print(f"{version}, ISA as oneDNN dispatches: {isa}. {per} primitives per inference; "
+              f"medians over the last {keep} of {a.iters} iterations"
+              f"{', steps named from the plan' if named else ''}. "
+              f"Load-time primitive work before the first inference (weight reorders): {load_time:.3f} ms.")
     if host:
         print()
         print(f"The plan also has {sum(host.values())} steps the engine runs itself, outside oneDNN ("
@@ -206,6 +212,8 @@ def main(argv):
     # primitive that gets preempted absorbs the wait, so these totals grow
     # while the per-step medians above stay put.
     iters = sorted(host_ms + sum(e["ms"] for e in tail[i * per:(i + 1) * per]) for i in range(keep))
+    if not steps:
+        sys.exit("verbose_breakdown: no step timed")
     it_med, it_min = statistics.median(iters), iters[0]
     print(f"Sum of per-step medians: **{total:.3f} ms** (the tables below; what the steps "
           f"cost when not interrupted). Step time per inference, all steps added up"
