@@ -1,7 +1,9 @@
 /* Tests of lcnetd's own int8 kernels for AVX2 CPUs without VNNI, the
- * pointwise one (engine/dnn/int8_gemm.h) and the depthwise one
- * (engine/dnn/int8_dw.h), each against a plain C reference that spells
- * out, one scalar at a time, the arithmetic oneDNN's int8 convolutions do.
+ * pointwise one (engine/dnn/int8_gemm.h), the depthwise one
+ * (engine/dnn/int8_dw.h) and small dense convolutions as windows through
+ * the pointwise one (engine/dnn/int8_col.h), each against a plain C
+ * reference that spells out, one scalar at a time, the arithmetic
+ * oneDNN's int8 convolutions do.
  * Random shapes, with channel counts that fill no vector, padding and
  * strides, and extreme bytes (0 and 255 against -128 and 127, over
  * thousands of channels for the pointwise one); every output compared bit
@@ -16,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "engine/dnn/int8_col.h"
 #include "engine/dnn/int8_dw.h"
 #include "engine/dnn/int8_gemm.h"
 
@@ -272,12 +275,101 @@ static void test_dw_matches_reference(void **state)
                              shapes[s][5], shapes[s][6], dst, (fill)how, v, &g);
 }
 
+/* One small dense layer (weights [oc][c][kh][kw]): the exact sum of
+ * (source - zero point) x weight over the taps inside the image, then the
+ * float steps; against its windows as rows through the pointwise kernel. */
+static void dense_check(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, int k, int stride,
+                        int pad, int dst, int variant, rng *g)
+{
+    q8c_desc cd = { .c = c, .h = h, .w = w, .kh = k, .kw = k, .sh = stride, .sw = stride,
+                    .pt = pad, .pl = pad };
+    cd.oh = (h + 2 * pad - k) / stride + 1;
+    cd.ow = (w + 2 * pad - k) / stride + 1;
+    int64_t kk = q8c_k(&cd), rows = n * cd.oh * cd.ow;
+    int8_t *wt = malloc((size_t)(oc * kk));
+    uint8_t *x = malloc((size_t)(n * h * w * c)), *col = malloc((size_t)(rows * kk));
+    float *scale = malloc(sizeof(float) * (size_t)oc);
+    int32_t *bias = malloc(sizeof(int32_t) * (size_t)oc);
+    uint8_t *want = malloc((size_t)(rows * oc)), *got = malloc((size_t)(rows * oc));
+    assert_true(wt && x && col && scale && bias && want && got);
+    for (int64_t i = 0; i < oc * kk; i++)
+        wt[i] = (int8_t)(next(g) & 0xff);
+    for (int64_t i = 0; i < n * h * w * c; i++)
+        x[i] = (uint8_t)next(g);
+    for (int64_t o = 0; o < oc; o++) {
+        scale[o] = (float)(next(g) % 1000 + 1) / (float)(kk * 50000);
+        bias[o] = (int32_t)(next(g) % 200001) - 100000;
+    }
+    q8g_desc d = { .k = kk, .oc = oc, .scale = scale, .bias = bias, .dst = dst };
+    if (variant) {
+        d.zx = 128, d.flip = 0x80;
+        d.ops[d.nops++] = (q8g_op){ Q8G_HARDSWISH, 0, 0 };
+    } else {
+        d.zx = 5, d.zy = 9;
+        d.ops[d.nops++] = (q8g_op){ Q8G_RELU, 0, 0 };
+        d.ops[d.nops++] = (q8g_op){ Q8G_ROUND, 0, 0 };
+    }
+    cd.fill = (uint8_t)(d.zx ^ d.flip);
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t oy = 0; oy < cd.oh; oy++)
+            for (int64_t ox = 0; ox < cd.ow; ox++)
+                for (int64_t o = 0; o < oc; o++) {
+                    int32_t acc = 0;
+                    for (int64_t ci = 0; ci < c; ci++)
+                        for (int ky = 0; ky < k; ky++)
+                            for (int kx = 0; kx < k; kx++) {
+                                int64_t iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+                                    continue;
+                                int v = (uint8_t)(x[((b * h + iy) * w + ix) * c + ci] ^ d.flip);
+                                acc += (v - d.zx) * wt[((o * c + ci) * k + ky) * k + kx];
+                            }
+                    float f = ((float)acc + (float)bias[o]) * scale[o];
+                    requant(f, d.ops, d.nops, 0, d.zy, dst,
+                            &want[((b * cd.oh + oy) * cd.ow + ox) * oc + o]);
+                }
+    int8_t *wr = q8c_weights(&cd, wt, oc);
+    assert_non_null(wr);
+    d.w = wr;
+    void *blob = aligned_alloc(64, (q8g_size(kk, oc) + 63) & ~(size_t)63);
+    assert_non_null(blob);
+    q8g_pack(blob, &d);
+    q8c_run(&cd, x, col, n);
+    q8g_run(blob, col, got, rows);
+    for (int64_t i = 0; i < rows * oc; i++)
+        if (want[i] != got[i])
+            fail_msg("dense n %lld c %lld %lldx%lld oc %lld k %d s %d p %d dst %d variant %d: "
+                     "output %lld is %d, want %d", (long long)n, (long long)c, (long long)h,
+                     (long long)w, (long long)oc, k, stride, pad, dst, variant, (long long)i,
+                     got[i], want[i]);
+    free(wt), free(x), free(col), free(scale), free(bias), free(want), free(got), free(wr), free(blob);
+}
+
+static void test_dense_matches_reference(void **state)
+{
+    (void)state;
+    if (!q8g_cpu_ok())
+        skip();
+    /* n, c, h, w, oc, kernel, stride, padding: a stem, odd sizes, a 5x5 */
+    static const int shapes[][8] = {
+        { 1, 3, 16, 16, 16, 3, 2, 1 }, { 2, 3, 9, 7, 8, 3, 1, 1 }, { 1, 2, 11, 10, 5, 5, 2, 2 },
+        { 1, 4, 5, 6, 19, 3, 1, 0 }, { 1, 1, 4, 4, 3, 3, 2, 2 },
+    };
+    rng g = { 41 };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int dst = Q8G_U8; dst <= Q8G_S8; dst++)
+            for (int v = 0; v < 2; v++)
+                dense_check(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], shapes[s][4],
+                            shapes[s][5], shapes[s][6], shapes[s][7], dst, v, &g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pointwise_matches_reference),
         cmocka_unit_test(test_pointwise_extremes),
         cmocka_unit_test(test_dw_matches_reference),
+        cmocka_unit_test(test_dense_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
