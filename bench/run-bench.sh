@@ -231,6 +231,9 @@ for p in $(printf '%s\n' $PRECS | sed 's/^lcnetd-//'); do
     if [ "$p" = int8 ]; then set -- "$@" --calibration "$(calib_of timm13_x10)"; fi
     "$infer" "$@" --plan >"$work/plan-$p.txt"
     ONEDNN_VERBOSE=1 "$infer" "$@" --bench 50 --warmup 10 --threads 1 >"$work/verbose-$p.log"
+    # the steps the engine runs itself (its loops, its own int8 kernels)
+    # print no verbose line: lcnetd times every step itself
+    "$infer" "$@" --bench 50 --warmup 10 --threads 1 --steps >"$work/steps-$p.txt"
 done
 printf 'load_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$facts"
 printf 'elapsed_s\t%s\n' "$(($(date +%s) - start))" >>"$facts"

@@ -57,6 +57,9 @@ typedef struct {
     void (*stats)(const be_plan *p, be_stats *s);
     /* One line per step: kind, implementation, shapes; for verbose listings. */
     void (*dump)(const be_plan *p, void (*line)(void *, const char *), void *arg);
+    /* Time each step from the next run on; the step count, -1 out of
+     * memory.  NULL: the backend cannot (XNNPACK runs one subgraph). */
+    int (*time_steps)(be_plan *p, const double **ms);
 } be_backend;
 
 #endif

@@ -492,6 +492,22 @@ void eng_plan_dump(eng_model *m, int batch, void (*line)(void *, const char *), 
     m->use.be->dump(m->plan[batch], line, arg);
 }
 
+int eng_plan_time_steps(eng_model *m, int batch, const double **ms, char *err, size_t errlen)
+{
+    int ret = ensure_plan(m, batch, err, errlen);
+    if (ret < 0)
+        return ret;
+    if (!m->use.be->time_steps) {
+        snprintf(err, errlen, "step times: the %s backend does not time its steps",
+                 eng_backend_name(m->use.backend));
+        return ENG_EUNSUP;
+    }
+    ret = m->use.be->time_steps(m->plan[batch], ms);
+    if (ret < 0)
+        snprintf(err, errlen, "out of memory for step times");
+    return ret;
+}
+
 /* ---------------------------------------------------------- calibration */
 
 struct eng_calib {

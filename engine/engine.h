@@ -192,5 +192,10 @@ int eng_plan_stats(eng_model *m, int batch, int *steps, int *reorders, size_t *a
                    char *err, size_t errlen);
 /* One line per primitive (kind, oneDNN implementation, type, node, shape). */
 void eng_plan_dump(eng_model *m, int batch, void (*line)(void *, const char *), void *arg);
+/* From the next run of this batch size on, time each step of its plan (the
+ * steps eng_plan_dump lists, in its order); *ms then holds the last run's
+ * times in milliseconds.  For benchmarks: it waits for each step, which a
+ * run otherwise need not.  The step count, or a negative ENG_ code. */
+int eng_plan_time_steps(eng_model *m, int batch, const double **ms, char *err, size_t errlen);
 
 #endif

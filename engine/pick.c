@@ -122,9 +122,12 @@ static int choose_backend(be_choice *c, const eng_options *o, int want, int cali
  * dnn/int8_conv.c): say so where it runs. */
 static const char *int8_note(eng_backend b)
 {
-    return b != ENG_BACKEND_ONEDNN || dnn_cpu_has_vnni() ? "" :
-           " (no VNNI: convolutions read their source twice with split weights, exact but "
-           "slower)";
+    if (b != ENG_BACKEND_ONEDNN || dnn_cpu_has_vnni())
+        return "";
+    if (eng_cpu_features() & ENG_CPU_AVX2)
+        return " (no VNNI: pointwise, depthwise and small dense convolutions on lcnetd's own "
+               "exact AVX2 kernels, the other dense ones read their source twice with split weights)";
+    return " (no VNNI: convolutions read their source twice with split weights, exact but slower)";
 }
 
 /* The precision on the chosen backend, with the reason. */

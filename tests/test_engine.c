@@ -431,6 +431,49 @@ static void test_bf16_per_isa(void **state)
     eng_free(m);
 }
 
+/* lcnet-infer --steps times each plan step (eng_plan_time_steps): one time
+ * per step that eng_plan_dump lists, every one written by a run, and the
+ * waiting it adds changes no output byte. */
+static void count_line(void *arg, const char *line)
+{
+    (void)line;
+    ++*(int *)arg;
+}
+
+static void test_step_times(void **state)
+{
+    (void)state;
+    const fixture *fx = &fixtures[0];
+    char path[512], err[512];
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/%s.onnx", fixdir(), fx->name);
+    eng_model *m = load_model(path, ENG_PREC_FP32, NULL);
+    float *x = fixfile(fx, ".in.f32", &len);
+    float *plain = calloc((size_t)fx->classes, sizeof(float));
+    float *timed = calloc((size_t)fx->classes, sizeof(float));
+    const float *ins[1] = { x };
+    float *outs[1] = { plain };
+    assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
+
+    const double *ms = NULL;
+    int n = eng_plan_time_steps(m, 1, &ms, err, sizeof err), listed = 0, steps, reorders;
+    size_t arena;
+    eng_plan_dump(m, 1, count_line, &listed);
+    assert_int_equal(eng_plan_stats(m, 1, &steps, &reorders, &arena, err, sizeof err), 0);
+    assert_true(n > 0);
+    assert_int_equal(n, listed);
+    assert_int_equal(n, steps);
+    outs[0] = timed;
+    assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
+    for (int i = 0; i < n; i++)
+        assert_true(ms[i] > 0);
+    assert_memory_equal(plain, timed, sizeof(float) * (size_t)fx->classes);
+    free(x);
+    free(plain);
+    free(timed);
+    eng_free(m);
+}
+
 int main(void)
 {
     struct CMUnitTest t[48];
@@ -454,5 +497,6 @@ int main(void)
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_topk_and_labels);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_isa_as_capped);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_bf16_per_isa);
+    t[n++] = (struct CMUnitTest)cmocka_unit_test(test_step_times);
     return _cmocka_run_group_tests("engine", t, tests_filtered(t, (size_t)n), NULL, NULL);
 }

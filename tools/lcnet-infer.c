@@ -3,6 +3,7 @@
  *   lcnet-infer --model M --tensor in.f32        raw NCHW float32 -> JSON outputs and top-k
  *   lcnet-infer --model M --image photo.jpg      decode, resize like PaddleClas, top-k
  *   lcnet-infer --model M --bench N --threads T --batch B [--precision P] [--backend K]
+ *   lcnet-infer --model M --bench N --steps      also each plan step's median time
  *   lcnet-infer --model M --plan                 the compiled primitives, one per line
  *   lcnet-infer --model M --calibrate DIR        int8 ranges from DIR's images -> <model>.calib
  */
@@ -21,7 +22,7 @@
 typedef struct {
     const char *model, *labels, *tensor, *image, *precision, *resize, *order, *calibrate, *calib,
         *backend;
-    int threads, batch, bench, top, plan, warmup;
+    int threads, batch, bench, top, plan, warmup, steps;
 } opts;
 
 static void usage(FILE *f)
@@ -31,11 +32,13 @@ static void usage(FILE *f)
         "                   [--backend auto|onednn|xnnpack] [--threads T] [--top K]\n"
         "                   [--calibration FILE]\n"
         "         ( --tensor FILE.f32 | --image FILE [--resize short-crop|stretch]\n"
-        "         | --bench N [--batch B] | --plan [--batch B] | --calibrate DIR )\n"
+        "         | --bench N [--batch B] [--steps] | --plan [--batch B] | --calibrate DIR )\n"
         "  --tensor  raw little-endian float32 NCHW, batch taken from the file size\n"
         "  --image   any picture FFmpeg decodes; short-crop = PaddleClas (short side to\n"
         "            256/224 of the input, centre crop), stretch = straight to input size\n"
         "  --bench   N timed runs after warm-up; prints median/p99 ms and images/s as JSON\n"
+        "  --steps   with --bench: then one JSON line per plan step (--plan's order) with\n"
+        "            its median time; each step is waited for, so the runs are a little slower\n"
         "  --order   rgb|bgr: channel order the model expects (default: the model's, else rgb)\n"
         "  --calibrate DIR  run the float model over every image in DIR (a few hundred\n"
         "            frames like the streams it will see) and write the int8 ranges to\n"
@@ -309,13 +312,26 @@ static int run_bench(eng_model *m, const opts *o)
     const uint8_t **frames = malloc(sizeof(*frames) * (size_t)b);
     int *strides = malloc(sizeof(int) * (size_t)b);
     float *out = malloc(sizeof(float) * (size_t)b * (size_t)in->classes);
-    double *t = malloc(sizeof(double) * (size_t)o->bench);
+    double *t = malloc(sizeof(double) * (size_t)o->bench), *st = NULL;
+    const double *step_ms = NULL;
     char err[512];
-    int ret = EX_SOFTWARE;
+    int ret = EX_SOFTWARE, nsteps = 0;
 
     if (!pix || !frames || !strides || !out || !t) {
         fprintf(stderr, "lcnet-infer: out of memory\n");
         goto end;
+    }
+    if (o->steps) {
+        nsteps = eng_plan_time_steps(m, b, &step_ms, err, sizeof err);
+        if (nsteps < 0) {
+            fprintf(stderr, "lcnet-infer: %s\n", err);
+            goto end;
+        }
+        /* [step][run]: each step's times, sorted for its median */
+        if (!(st = malloc(sizeof(double) * (size_t)(nsteps ? nsteps : 1) * (size_t)o->bench))) {
+            fprintf(stderr, "lcnet-infer: out of memory\n");
+            goto end;
+        }
     }
     /* a fixed pseudo-random picture: timings do not depend on content */
     uint32_t r = 12345;
@@ -333,8 +349,11 @@ static int run_bench(eng_model *m, const opts *o)
             fprintf(stderr, "lcnet-infer: %s\n", err);
             goto end;
         }
-        if (i >= o->warmup)
+        if (i >= o->warmup) {
             t[i - o->warmup] = now_ms() - t0;
+            for (int k = 0; k < nsteps; k++)
+                st[(size_t)k * (size_t)o->bench + (size_t)(i - o->warmup)] = step_ms[k];
+        }
     }
     qsort(t, (size_t)o->bench, sizeof(double), cmp_double);
     double med = t[o->bench / 2], p99 = t[(int)((o->bench - 1) * 0.99)];
@@ -342,6 +361,11 @@ static int run_bench(eng_model *m, const opts *o)
            "\"median_ms\":%.4f,\"p99_ms\":%.4f,\"min_ms\":%.4f,\"images_per_s\":%.1f}\n",
            o->model, eng_precision_name(in->precision), o->threads, b, o->bench, med, p99, t[0],
            1000.0 * b / med);
+    for (int k = 0; k < nsteps; k++) {
+        double *v = st + (size_t)k * (size_t)o->bench;
+        qsort(v, (size_t)o->bench, sizeof(double), cmp_double);
+        printf("{\"step\":%d,\"median_ms\":%.4f,\"min_ms\":%.4f}\n", k, v[o->bench / 2], v[0]);
+    }
     ret = 0;
 end:
     free(pix);
@@ -349,6 +373,7 @@ end:
     free(strides);
     free(out);
     free(t);
+    free(st);
     return ret;
 }
 
@@ -386,8 +411,8 @@ int main(int argc, char **argv)
         { "calibration", 1, 0, 'c' }, { "threads", 1, 0, 'T' },
         { "batch", 1, 0, 'b' }, { "bench", 1, 0, 'B' }, { "top", 1, 0, 'k' },
         { "resize", 1, 0, 'r' }, { "plan", 0, 0, 'P' }, { "warmup", 1, 0, 'w' },
-        { "order", 1, 0, 'o' }, { "backend", 1, 0, 'K' }, { "help", 0, 0, 'h' },
-        { 0, 0, 0, 0 },
+        { "order", 1, 0, 'o' }, { "backend", 1, 0, 'K' }, { "steps", 0, 0, 'S' },
+        { "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
     };
     opts o = { .threads = 1, .batch = 1, .top = 5, .warmup = 20 };
     eng_options eo;
@@ -396,7 +421,7 @@ int main(int argc, char **argv)
     char err[1024];
     int c, ret = EX_USAGE;
 
-    while ((c = getopt_long(argc, argv, "m:l:t:i:p:T:b:B:k:r:Pw:o:C:c:K:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:l:t:i:p:T:b:B:k:r:Pw:o:C:c:K:Sh", lo, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;
         case 'l': o.labels = optarg; break;
@@ -414,6 +439,7 @@ int main(int argc, char **argv)
         case 'C': o.calibrate = optarg; break;
         case 'c': o.calib = optarg; break;
         case 'K': o.backend = optarg; break;
+        case 'S': o.steps = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EX_USAGE;
         }
@@ -421,6 +447,7 @@ int main(int argc, char **argv)
     eng_options_init(&eo);
     if (!o.model || (!o.tensor && !o.image && !o.bench && !o.plan && !o.calibrate) || o.threads < 1 ||
         o.batch < 1 || o.batch > ENG_MAX_BATCH || o.top < 1 || o.bench < 0 || o.warmup < 0 ||
+        (o.steps && !o.bench) ||
         parse_precision(o.precision, &eo.precision) < 0 || parse_backend(o.backend, &eo.backend) < 0 ||
         (o.resize && strcmp(o.resize, "stretch") && strcmp(o.resize, "short-crop")) ||
         (o.order && strcmp(o.order, "rgb") && strcmp(o.order, "bgr"))) {

@@ -451,6 +451,11 @@ static int run(be_plan *dp, char *err, size_t errlen)
     return pl_run(&((f32_plan *)dp)->pl, err, errlen);
 }
 
+static int time_steps(be_plan *dp, const double **ms)
+{
+    return pl_time_steps(&((f32_plan *)dp)->pl, ms);
+}
+
 static const float *output(const be_plan *dp, int i)
 {
     const f32_plan *p = (const f32_plan *)dp;
@@ -499,4 +504,5 @@ const be_backend dnn_float = {
     .ctx_new = dnn_ctx_new, .ctx_free = dnn_ctx_free,
     .compile = compile, .free = plan_free, .put_tensor = put_tensor, .put_pixels = put_pixels,
     .run = run, .output = output, .stats = stats, .dump = dump,
+    .time_steps = time_steps,
 };

@@ -32,7 +32,7 @@
 /* ------------------------------------------------------------- values */
 
 static const char *const kinds[] = { "conv", "table", "binary", "chmul", "mean", "deq", "softmax",
-                                     "quant", "prep" };
+                                     "quant", "prep", "conv", "conv", "im2col" };
 
 q8_step *q8_step_new(q8_plan *p, int kind, int node, int a, int b, int y)
 {
@@ -518,6 +518,11 @@ static int run(be_plan *dp, char *err, size_t errlen)
     return pl_run(&((q8_plan *)dp)->pl, err, errlen);
 }
 
+static int time_steps(be_plan *dp, const double **ms)
+{
+    return pl_time_steps(&((q8_plan *)dp)->pl, ms);
+}
+
 static const float *output(const be_plan *dp, int i)
 {
     const q8_plan *p = (const q8_plan *)dp;
@@ -554,4 +559,5 @@ const be_backend dnn_int8 = {
     .ctx_new = dnn_ctx_new, .ctx_free = dnn_ctx_free,
     .compile = plan_compile, .free = plan_free, .put_tensor = put_tensor, .put_pixels = put_pixels,
     .run = run, .output = output, .stats = stats, .dump = dump,
+    .time_steps = time_steps,
 };

@@ -1,7 +1,8 @@
 /* int8.h: what the files of the int8 backend share: int8.c (the plan, the
  * element-wise operators, the backend), int8_conv.c (convolutions and
- * Gemm on oneDNN's int8 kernels) and int8_loops.c (the steps that are
- * loops of ours).  Private to them.
+ * Gemm on oneDNN's int8 kernels, or on int8_gemm.h's and int8_dw.h's
+ * where those are exact and faster) and int8_loops.c (the steps that are loops of ours).
+ * Private to them.
  *
  * Beside the plan's values (plan.h: storage, liveness) the int8 plan keeps
  * what each value means (q8_val): float32, or bytes with a scale and zero
@@ -21,7 +22,7 @@
 #include "engine/graph/graph.h"
 
 /* Step kinds: a oneDNN convolution, then the loops (int8_loops.c). */
-enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX, S_QCH, S_PREP };
+enum { S_PRIM, S_LUT, S_BIN, S_CMUL, S_MEAN, S_DEQ, S_SOFTMAX, S_QCH, S_PREP, S_GEMM, S_DW, S_COL };
 
 typedef struct {
     int dt;                      /* G_U8 (quantised bytes) or G_F32 */
@@ -40,7 +41,9 @@ typedef struct {
     uint8_t lut[256];
     int op;                      /* S_BIN: 0 multiply, 1 add; S_PREP: copies of each group */
     uint8_t flip;                /* S_PREP: xor on every byte (int8 -> uint8 + 128) */
-    int64_t outer, inner, c;
+    int64_t outer, inner, c;     /* S_GEMM: outer = the source's rows; S_DW, S_COL: its images */
+    const void *blob;            /* S_GEMM, S_DW: the packed layer (int8_gemm.h, int8_dw.h); S_COL:
+                                  * its q8c_desc (int8_col.h); a plan constant */
     char impl[40];
 } q8_step;
 

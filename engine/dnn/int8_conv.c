@@ -2,8 +2,13 @@
  * kernels (see int8.h): weights quantised per output channel (or taken as
  * a QDQ file has them), the bias in accumulator units, the requantisation
  * and the fused activations in the primitive's attributes, and the same
- * bytes on every ISA (q8_exact below). */
+ * bytes on every ISA (q8_exact below).  On AVX2 without VNNI the pointwise
+ * and depthwise ones run on our own kernels instead (int8_gemm.h,
+ * int8_dw.h: own_pointwise, own_depthwise). */
 #include "engine/dnn/int8.h"
+#include "engine/dnn/int8_col.h"
+#include "engine/dnn/int8_dw.h"
+#include "engine/dnn/int8_gemm.h"
 
 #include <float.h>
 #include <limits.h>
@@ -110,13 +115,13 @@ typedef struct {
 } qpost;
 
 /* The node's activations, then a multiply by k (1 / output scale) when
- * k != 1, as eltwise post-ops.  oneDNN 2.6's int8 kernels get a chain with
- * two linear steps wrong (linear(0.5) then linear(100) gives 0), so k is
- * moved back through clips and ReLU and merged into an earlier linear
- * (hardsigmoid(x) * k = clip(x * k/6 + k/2, 0, k)). */
-static int post_chain(const gr_node *n, float k, dnnl_post_ops_t po)
+ * k != 1, as eltwise post-ops, into l (m of them).  oneDNN 2.6's int8
+ * kernels get a chain with two linear steps wrong (linear(0.5) then
+ * linear(100) gives 0), so k is moved back through clips and ReLU and
+ * merged into an earlier linear (hardsigmoid(x) * k = clip(x * k/6 + k/2,
+ * 0, k)).  The same chain goes to oneDNN or to int8_gemm's kernel. */
+static int chain_of(const gr_node *n, float k, qpost l[G_MAX_POST + 1], int *nl)
 {
-    qpost l[G_MAX_POST + 1];
     int m = 0, linears = 0;
     for (int i = 0; i < n->npost; i++) {
         qpost *q = &l[m++];
@@ -146,12 +151,22 @@ static int post_chain(const gr_node *n, float k, dnnl_post_ops_t po)
             i--;
         }
     }
-    for (int i = 0; i < m; i++) {
+    for (int i = 0; i < m; i++)
         linears += l[i].alg == dnnl_eltwise_linear;
+    *nl = m;
+    return linears > 1 ? -1 : 0;
+}
+
+static int post_chain(const gr_node *n, float k, dnnl_post_ops_t po)
+{
+    qpost l[G_MAX_POST + 1];
+    int m;
+    if (chain_of(n, k, l, &m) < 0)
+        return -1;
+    for (int i = 0; i < m; i++)
         if (dnnl_post_ops_append_eltwise(po, 1.0f, l[i].alg, l[i].a, l[i].b) != dnnl_success)
             return -1;
-    }
-    return linears > 1 ? -1 : 0;
+    return 0;
 }
 
 /* The float staging value of tensor y: its shape, float. */
@@ -261,6 +276,244 @@ static int prep(q8_plan *p, int ni, int x, int64_t groups, const q8_exact *ex, i
     return 0;
 }
 
+/* What q8_op_conv has worked out for a layer, for own_pointwise. */
+typedef struct {
+    const int8_t *wq;
+    const float *scales;
+    const int32_t *b32;
+    float k;                     /* the chain's final multiply (post_chain) */
+    int binary, via_f32, to_u8;
+} q8_layer;
+
+/* The layer's post-ops for our kernels (int8_gemm.h): the chain oneDNN
+ * would get, the per-channel multiply, the rounding before the zero point.
+ * 1, with *mul the multipliers (caller frees) or NULL; 0: an activation
+ * the kernels lack; -1: out of memory. */
+static int own_ops(const gr_node *n, const q8_layer *ly, const q8_val *Y, int64_t oc,
+                   q8g_op *ops, int *nops, float **mul)
+{
+    qpost l[G_MAX_POST + 1];
+    int m;
+    *mul = NULL;
+    *nops = 0;
+    if (chain_of(n, ly->k, l, &m) < 0)
+        return 0;
+    for (int i = 0; i < m; i++) {
+        q8g_op *o = &ops[(*nops)++];
+        *o = (q8g_op){ Q8G_RELU, l[i].a, l[i].b };
+        if (l[i].alg == dnnl_eltwise_linear)
+            o->kind = Q8G_LINEAR;
+        else if (l[i].alg == dnnl_eltwise_clip)
+            o->kind = Q8G_CLIP;
+        else if (l[i].alg == dnnl_eltwise_hardswish)
+            o->kind = Q8G_HARDSWISH;
+        else if (l[i].alg != dnnl_eltwise_relu)
+            return 0;
+    }
+    if (ly->binary) {
+        if (!(*mul = malloc(sizeof(float) * (size_t)oc)))
+            return -1;
+        for (int64_t c = 0; c < oc; c++)
+            (*mul)[c] = 1.0f / Y->cs[c];
+        ops[(*nops)++] = (q8g_op){ Q8G_MUL, 0, 0 };
+    }
+    if (ly->to_u8 && Y->z)
+        ops[(*nops)++] = (q8g_op){ Q8G_ROUND, 0, 0 };
+    return 1;
+}
+
+/* size bytes for a packed layer, a constant of the plan's (freed with it);
+ * NULL when out of memory. */
+static void *plan_blob(q8_plan *p, size_t size)
+{
+    dnnl_memory_desc_t md;
+    dnnl_dims_t bd = { (int64_t)size };
+    dnnl_memory_t bm = NULL;
+    void *blob = NULL;
+    dnnl_memory_desc_init_by_tag(&md, 1, bd, dnnl_u8, dnnl_x);
+    if (dnnl_memory_create(&bm, &md, p->pl.c->eng, DNNL_MEMORY_ALLOCATE) != dnnl_success)
+        return NULL;
+    if (pl_const(&p->pl, &md, bm, 1) < 0) {
+        dnnl_memory_destroy(bm);
+        return NULL;
+    }
+    dnnl_memory_get_data_handle(bm, &blob);
+    return blob;
+}
+
+/* A pointwise convolution or Gemm on int8_gemm's kernel, where this CPU
+ * has AVX2 without VNNI and the layer fits it: each product once, where
+ * oneDNN would read the source twice (q8_exact).  1: done; 0: not for
+ * this layer (oneDNN takes it); < 0: an error. */
+static int own_pointwise(q8_plan *p, int ni, const conv_params *cp, const q8_layer *ly,
+                         const char *where, char *err, size_t errlen)
+{
+    const gr_node *n = &p->pl.g->n[ni];
+    int x = n->in[0], y = n->out[0];
+    const q8_val *X = &p->q[x], *Y = &p->q[y];
+    if (!q8g_cpu_ok() || dnn_cpu_has_vnni() || cp->group != 1 || cp->kh != 1 || cp->kw != 1 ||
+        cp->sh != 1 || cp->sw != 1 || cp->pt || cp->pl || cp->pb || cp->pr || cp->cin > Q8G_MAX_K)
+        return 0;
+    q8g_desc d = { .k = cp->cin, .oc = cp->cout, .w = ly->wq, .scale = ly->scales,
+                   .bias = ly->b32, .zx = X->cs ? 128 : X->z, .flip = X->cs ? 0x80 : 0,
+                   .zy = ly->to_u8 ? Y->z : 0,
+                   .dst = !ly->to_u8 || ly->via_f32 ? Q8G_F32 : Y->cs ? Q8G_S8 : Q8G_U8 };
+    float *mul = NULL;
+    int r = own_ops(n, ly, Y, cp->cout, d.ops, &d.nops, &mul);
+    if (r <= 0) {
+        if (r < 0)
+            goto nomem;
+        return 0;
+    }
+    d.mul = mul;
+
+    void *blob = plan_blob(p, q8g_size(d.k, d.oc));
+    if (!blob)
+        goto nomem;
+    q8g_pack(blob, &d);
+    free(mul);
+    mul = NULL;
+
+    int yw = ly->via_f32 ? stage(p, y) : y;
+    q8_step *s = q8_step_new(p, S_GEMM, ni, x, -1, yw);
+    if (!s)
+        goto nomem;
+    s->blob = blob;
+    s->outer = q8_numel(X) / cp->cin;
+    snprintf(s->impl, sizeof s->impl, "lcnetd_int8_1x1:avx2");
+    if (ly->via_f32) {
+        if (!(s = q8_step_new(p, S_QCH, ni, yw, -1, y)))
+            goto nomem;
+        snprintf(s->impl, sizeof s->impl, "loop (per channel)");
+    }
+    return 1;
+nomem:
+    free(mul);
+    snprintf(err, errlen, "%s: out of memory", where);
+    return ENG_ENOMEM;
+}
+
+/* A small dense convolution (the stem) on the pointwise kernel, its
+ * windows laid out as rows first (int8_col.h), where this CPU has AVX2
+ * without VNNI: each product once, where oneDNN would read a doubled copy
+ * of the source.  It writes its rows into the tensor's prepared-source
+ * slot, so it only takes a source no other convolution has prepared.
+ * 1: done; 0: not for this layer; < 0: an error. */
+static int own_dense(q8_plan *p, int ni, const conv_params *cp, const q8_layer *ly,
+                     const char *where, char *err, size_t errlen)
+{
+    const gr_node *n = &p->pl.g->n[ni];
+    int x = n->in[0], y = n->out[0];
+    int t = p->pl.g->nt + p->pl.g->noutputs + p->pl.g->nt + x;
+    const q8_val *X = &p->q[x], *Y = &p->q[y];
+    int64_t k = cp->cin * cp->kh * cp->kw;
+    /* the rows take k bytes per output pixel: only where the window is
+     * small, as in a stem over 3 colour channels */
+    if (!q8g_cpu_ok() || dnn_cpu_has_vnni() || cp->group != 1 || cp->kh * cp->kw == 1 ||
+        cp->dh != 1 || cp->dw != 1 || k > 64 || !ly->to_u8 || ly->via_f32 || X->nd != 4 ||
+        p->q[t].live)
+        return 0;
+    const int64_t *od = p->pl.dims[y];
+    q8c_desc c = { .c = cp->cin, .h = X->d[2], .w = X->d[3], .oh = od[2], .ow = od[3],
+                   .kh = (int)cp->kh, .kw = (int)cp->kw, .sh = (int)cp->sh, .sw = (int)cp->sw,
+                   .pt = (int)cp->pt, .pl = (int)cp->pl, .fill = X->cs ? 0 : (uint8_t)X->z };
+    int8_t *wr = q8c_weights(&c, ly->wq, cp->cout);
+    q8g_desc d = { .k = k, .oc = cp->cout, .w = wr, .scale = ly->scales,
+                   .bias = ly->b32, .zx = X->cs ? 128 : X->z, .flip = X->cs ? 0x80 : 0,
+                   .zy = Y->z, .dst = Y->cs ? Q8G_S8 : Q8G_U8 };
+    float *mul = NULL;
+    if (!wr)
+        goto nomem;
+    int r = own_ops(n, ly, Y, cp->cout, d.ops, &d.nops, &mul);
+    if (r <= 0) {
+        free(wr);
+        if (r < 0)
+            goto nomem;
+        return 0;
+    }
+    d.mul = mul;
+    void *blob = plan_blob(p, q8g_size(d.k, d.oc)), *cblob = plan_blob(p, sizeof c);
+    if (!blob || !cblob) {
+        free(wr);
+        goto nomem;
+    }
+    q8g_pack(blob, &d);
+    memcpy(cblob, &c, sizeof c);
+    free(wr);
+    free(mul);
+    mul = NULL;
+
+    q8_val *P = &p->q[t];
+    *P = *X;
+    P->cs = NULL;
+    P->nd = 2;
+    P->d[0] = X->d[0] * c.oh * c.ow;
+    P->d[1] = k;
+    q8_step *s = q8_step_new(p, S_COL, ni, x, -1, t);
+    if (!s)
+        goto nomem;
+    s->blob = cblob;
+    s->outer = X->d[0];
+    snprintf(s->impl, sizeof s->impl, "loop (windows as rows)");
+    if (!(s = q8_step_new(p, S_GEMM, ni, t, -1, y)))
+        goto nomem;
+    s->blob = blob;
+    s->outer = P->d[0];
+    snprintf(s->impl, sizeof s->impl, "lcnetd_int8_dense:avx2");
+    return 1;
+nomem:
+    free(mul);
+    snprintf(err, errlen, "%s: out of memory", where);
+    return ENG_ENOMEM;
+}
+
+/* A depthwise convolution on int8_dw's kernel, where this CPU has AVX2
+ * without VNNI and the layer fits it.  1: done; 0: not for this layer;
+ * < 0: an error. */
+static int own_depthwise(q8_plan *p, int ni, const conv_params *cp, const q8_layer *ly,
+                         const char *where, char *err, size_t errlen)
+{
+    const gr_node *n = &p->pl.g->n[ni];
+    int x = n->in[0], y = n->out[0];
+    const q8_val *X = &p->q[x], *Y = &p->q[y];
+    if (!q8g_cpu_ok() || dnn_cpu_has_vnni() || cp->group != cp->cin || cp->cout != cp->cin ||
+        cp->dh != 1 || cp->dw != 1 || !ly->to_u8 || ly->via_f32 || X->nd != 4)
+        return 0;
+    const int64_t *od = p->pl.dims[y];
+    q8d_desc d = { .c = cp->cin, .h = X->d[2], .w = X->d[3], .oh = od[2], .ow = od[3],
+                   .kh = (int)cp->kh, .kw = (int)cp->kw, .sh = (int)cp->sh, .sw = (int)cp->sw,
+                   .pt = (int)cp->pt, .pl = (int)cp->pl, .w8 = ly->wq, .scale = ly->scales,
+                   .bias = ly->b32, .zx = X->cs ? 128 : X->z, .flip = X->cs ? 0x80 : 0,
+                   .zy = Y->z, .dst = Y->cs ? Q8G_S8 : Q8G_U8 };
+    if (!q8d_fits(&d))
+        return 0;
+    float *mul = NULL;
+    int r = own_ops(n, ly, Y, cp->cout, d.ops, &d.nops, &mul);
+    if (r <= 0) {
+        if (r < 0)
+            goto nomem;
+        return 0;
+    }
+    d.mul = mul;
+    void *blob = plan_blob(p, q8d_size(&d));
+    if (!blob)
+        goto nomem;
+    q8d_pack(blob, &d);
+    free(mul);
+    mul = NULL;
+    q8_step *s = q8_step_new(p, S_DW, ni, x, -1, y);
+    if (!s)
+        goto nomem;
+    s->blob = blob;
+    s->outer = X->d[0];
+    snprintf(s->impl, sizeof s->impl, "lcnetd_int8_dw:avx2");
+    return 1;
+nomem:
+    free(mul);
+    snprintf(err, errlen, "%s: out of memory", where);
+    return ENG_ENOMEM;
+}
+
 /* Conv, or Gemm as a 1x1 conv over [N, K, 1, 1]. */
 int q8_op_conv(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
 {
@@ -348,6 +601,14 @@ int q8_op_conv(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
             b32[c] = b > INT_MAX ? INT_MAX : b < INT_MIN ? INT_MIN : (int32_t)lrint(b);
         }
     }
+    q8_layer ly = { wq, scales, b32, to_u8 && post && !Y->cs ? 1.0f / Y->s : 1.0f, binary, via_f32,
+                    to_u8 };
+    if ((ret = own_pointwise(p, ni, &cp, &ly, where, err, errlen)) != 0 ||
+        (ret = own_depthwise(p, ni, &cp, &ly, where, err, errlen)) != 0 ||
+        (ret = own_dense(p, ni, &cp, &ly, where, err, errlen)) != 0) {
+        ret = ret > 0 ? 0 : ret;
+        goto end;
+    }
     int64_t cin_g = cp.cin / cp.group, khw = cp.kh * cp.kw;
     q8_exact ex = { 0, 0 };
     if (!dnn_cpu_has_vnni()) {
@@ -368,7 +629,7 @@ int q8_op_conv(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
         goto end;
     if (!(attr = dnn_attr_new()) || dnnl_post_ops_create(&po) != dnnl_success)
         goto nomem;
-    if (post_chain(n, to_u8 && post && !Y->cs ? 1.0f / Y->s : 1.0f, po) < 0) {
+    if (post_chain(n, ly.k, po) < 0) {
         snprintf(err, errlen, "%s: cannot express its activations as int8 post-ops", where);
         ret = ENG_EUNSUP;
         goto end;

@@ -10,6 +10,9 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/dnn/int8_col.h"
+#include "engine/dnn/int8_dw.h"
+#include "engine/dnn/int8_gemm.h"
 #include "engine/dnn/q8_elem.h"
 #include "engine/engine.h"
 #include "engine/graph/quant.h"
@@ -196,5 +199,8 @@ void q8_loop(pl_plan *pl, int i)
     case S_SOFTMAX: run_softmax(p, s); break;
     case S_QCH: run_qch(p, s); break;
     case S_PREP: run_prep(p, s); break;
+    case S_GEMM: q8g_run(s->blob, pl_ptr(pl, s->a), pl_ptr(pl, s->y), s->outer); break;
+    case S_DW: q8d_run(s->blob, pl_ptr(pl, s->a), pl_ptr(pl, s->y), s->outer); break;
+    case S_COL: q8c_run(s->blob, pl_ptr(pl, s->a), pl_ptr(pl, s->y), s->outer); break;
     }
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/engine.h"
 #include "engine/graph/passes.h"
@@ -39,6 +40,7 @@ void pl_free(pl_plan *p)
     free(p->dims);
     free(p->arena);
     free(p->scratch);
+    free(p->step_ms);
 }
 
 /* ------------------------------------------------------------ values */
@@ -275,27 +277,49 @@ int pl_bind(pl_plan *p, char *err, size_t errlen)
 
 /* -------------------------------------------------------------- run */
 
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
 int pl_run(pl_plan *p, char *err, size_t errlen)
 {
+    double t0 = p->step_ms ? now_ms() : 0;
     for (int i = 0; i < p->ns; i++) {
         pl_step *s = &p->s[i];
         if (!s->prim) {
             /* a loop reads what the primitives before it wrote */
             dnnl_stream_wait(p->c->stream);
             p->loop(p, i);
-            continue;
+        } else {
+            int n = s->n + (s->scratch ? 1 : 0);
+            dnnl_status_t st = dnnl_primitive_execute(s->prim, p->c->stream, n, s->args);
+            if (st != dnnl_success) {
+                char where[300];
+                if (s->node >= 0)
+                    gr_node_desc(&p->g->n[s->node], where, sizeof where);
+                else
+                    snprintf(where, sizeof where, "reorder");
+                return dnn_fail(st, "execute", where, err, errlen);
+            }
         }
-        int n = s->n + (s->scratch ? 1 : 0);
-        dnnl_status_t st = dnnl_primitive_execute(s->prim, p->c->stream, n, s->args);
-        if (st != dnnl_success) {
-            char where[300];
-            if (s->node >= 0)
-                gr_node_desc(&p->g->n[s->node], where, sizeof where);
-            else
-                snprintf(where, sizeof where, "reorder");
-            return dnn_fail(st, "execute", where, err, errlen);
+        if (p->step_ms) {
+            dnnl_stream_wait(p->c->stream);
+            double t1 = now_ms();
+            p->step_ms[i] = t1 - t0;
+            t0 = t1;
         }
     }
     dnnl_stream_wait(p->c->stream);
     return 0;
+}
+
+int pl_time_steps(pl_plan *p, const double **ms)
+{
+    if (!p->step_ms && !(p->step_ms = calloc((size_t)(p->ns ? p->ns : 1), sizeof(double))))
+        return ENG_ENOMEM;
+    *ms = p->step_ms;
+    return p->ns;
 }

@@ -66,6 +66,7 @@ struct pl_plan {
     void *arena, *scratch;
     size_t arena_size, scratch_size;
     int ninplace;                  /* steps writing over their input */
+    double *step_ms;               /* NULL, or each step's time in the last run (pl_time_steps) */
 };
 
 /* A plan for g at batch, empty; every step gets ext_size bytes of the
@@ -108,5 +109,10 @@ int pl_allocate(pl_plan *p, char *err, size_t errlen);
 /* Memories for every value with a layout, and each primitive's arguments. */
 int pl_bind(pl_plan *p, char *err, size_t errlen);
 int pl_run(pl_plan *p, char *err, size_t errlen);
+/* From the next run on, time each step (waiting for its primitive to
+ * finish, which a run otherwise need not do); *ms then holds the last
+ * run's times in milliseconds, one per step.  The step count, or
+ * ENG_ENOMEM. */
+int pl_time_steps(pl_plan *p, const double **ms);
 
 #endif
