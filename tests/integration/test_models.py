@@ -82,6 +82,10 @@ class Models(DaemonTest):
         self.assertEqual([(m["name"], m["classes"], m["input"]) for m in hello["models"]],
                          [("default", 1000, [224, 224]), ("text", 2, [160, 80])])
         self.assertEqual(hello["model"], MODEL, "hello's own members are the default model's")
+        # each model names the library that runs it: for two float models, the
+        # one auto picks for the daemon (oneDNN on x86-64, XNNPACK on arm64)
+        self.assertEqual([m["backend"] for m in hello["models"]],
+                         [hello["backend"], hello["backend"]])
         on = [(n, dict(k, enabled="yes", realtime="no")) for n, k in off]
         reload_with(d, self.tmp, on, text)
         eof_all(sub, plan)
