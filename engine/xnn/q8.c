@@ -26,6 +26,7 @@
 #include "engine/graph/passes.h"
 #include "engine/graph/quant.h"
 #include "engine/xnn/ir.h"
+#include "engine/xnn/q8_lut.h"
 #include "engine/xnn/xnn.h"
 
 enum { K_OP, K_LUT, K_DEQ };
@@ -354,13 +355,13 @@ static int c_binary(cc *c, int ni)
     qval *A = &c->v[a], *B = &c->v[b], *Y = &c->v[y];
     size_t da[4], db[4];
     size_t na = shape3(A, da), nb = shape3(B, db);
-    /* broadcasting as the engine's graph means it: same rank, 1s to stretch */
-    if (A->nd != B->nd || na != nb)
+    /* the same shapes, or one [N, C, 1, 1] over [N, C, H, W] (squeeze-excitation):
+     * what [N, H*W, C] broadcasting means the same as NCHW's */
+    int same = A->nd == B->nd && !memcmp(A->d, B->d, sizeof(int64_t) * (size_t)A->nd);
+    const qval *small = numel(A) < numel(B) ? A : B, *big = small == A ? B : A;
+    if (!same && !(A->nd == 4 && B->nd == 4 && na == nb && small->d[0] == big->d[0] &&
+                   small->d[1] == big->d[1] && small->d[2] == 1 && small->d[3] == 1))
         return unsup(c, "int8 broadcasting of these shapes is unsupported");
-    if (A->nd == 4)
-        for (int i = 0; i < 4; i++)
-            if (A->d[i] != B->d[i] && (i == 1 || (A->d[i] != 1 && B->d[i] != 1)))
-                return unsup(c, "int8 broadcasting of these shapes is unsupported");
     xnn_operator_t o = NULL;
     enum xnn_status st = op->bin == GB_ADD ?
         xnn_create_add_nd_qs8((int8_t)A->z, A->s, (int8_t)B->z, B->s, (int8_t)Y->z, Y->s, -128,
@@ -515,9 +516,10 @@ static int c_conv(cc *c, int ni)
             goto end;
         }
     }
-    w = own(c->m, (size_t)(oc * k));
-    b32 = own(c->m, sizeof(int32_t) * (size_t)oc);
-    ks = own(c->m, sizeof(float) * (size_t)oc);
+    /* XNNPACK packs its own copy of these when it creates the operator */
+    w = malloc((size_t)(oc * k));
+    b32 = malloc(sizeof(int32_t) * (size_t)oc);
+    ks = malloc(sizeof(float) * (size_t)oc);
     if (!w || !b32 || !ks) {
         ret = nomem(c);
         goto end;
@@ -561,6 +563,9 @@ end:
     free(wq);
     free(ws);
     free(bf);
+    free(w);
+    free(b32);
+    free(ks);
     return ret;
 }
 
@@ -826,8 +831,7 @@ static int run_steps(q8_model *m, char *err, size_t errlen)
             break;
         }
         case K_LUT:
-            for (size_t j = 0; j < s->n; j++)
-                s->y[j] = s->lut[(uint8_t)s->x[j]];
+            q8_lut(s->x, s->y, s->n, s->lut);
             break;
         default:
             for (size_t j = 0; j < s->n; j++)
