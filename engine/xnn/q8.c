@@ -11,12 +11,11 @@
  * qs8 operators.  The activations XNNPACK has no qs8 form of (HardSwish,
  * HardSigmoid, x * HardSigmoid(x)) are 256-entry tables of ours between
  * operators, computed as oneDNN's int8 plan computes them: the real
- * function of each byte, quantised once.  Everything runs as a list of
- * operators set up once, for the unit batch, on buffers owned here. */
+ * function of each byte, quantised once.  Everything is set up once, for
+ * the unit batch, on buffers the model owns; q8_run.c runs the list. */
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,63 +23,10 @@
 #include "engine/engine.h"
 #include "engine/graph/ops.h"
 #include "engine/graph/passes.h"
-#include "engine/graph/quant.h"
-#include "engine/xnn/ir.h"
-#include "engine/xnn/q8_lut.h"
-#include "engine/xnn/xnn.h"
-
-enum { K_OP, K_LUT, K_DEQ };
+#include "engine/xnn/q8.h"
 
 typedef struct {
-    int8_t *buf;                 /* NHWC for 4-D; NULL until computed */
-    float s;
-    int z;                       /* int8 zero point: the engine's less 128 */
-    int q;                       /* quantised */
-    int nd;
-    int64_t d[G_MAX_DIMS];       /* NCHW, for the unit batch */
-} qval;
-
-typedef struct {
-    int kind;
-    xnn_operator_t op;
-    const int8_t *x;
-    int8_t *y;
-    float *f;                    /* K_DEQ: float output */
-    size_t n;
-    float s;
-    int z;
-    int8_t lut[256];             /* K_LUT: indexed by the byte as uint8 */
-} qstep;
-
-typedef struct {
-    pthreadpool_t pool;
-    int unit;
-    qstep *s;
-    int ns, caps;
-    void **mem;                  /* buffers, packed weights: live as long as the operators */
-    int nmem, capmem;
-    char **lines;
-    int nlines, caplines;
-    int in_t;                    /* the graph input tensor */
-    qval in;                     /* its parameters */
-    size_t in_n;                 /* bytes a unit */
-    int8_t *in_buf;
-    int nout;
-    float **out;                 /* one unit each */
-    size_t *out_n;
-} q8_model;
-
-typedef struct {
-    q8_model *m;
-    int batch;
-    int8_t *in;
-    float **out;
-    const float (*lut_of)[256];
-    int8_t qlut[3][256];
-} q8_plan;
-
-typedef struct {
-    q8_model *m;
+    xq8_model *m;
     const gr_graph *g;
     qval *v;
     unsigned char *absorbed;
@@ -91,7 +37,7 @@ typedef struct {
 
 /* ------------------------------------------------------- helpers */
 
-static void *own(q8_model *m, size_t bytes)
+static void *own(xq8_model *m, size_t bytes)
 {
     if (m->nmem == m->capmem) {
         int cap = m->capmem ? 2 * m->capmem : 128;
@@ -107,7 +53,7 @@ static void *own(q8_model *m, size_t bytes)
     return p;
 }
 
-static void note(q8_model *m, const char *what, const char *where)
+static void note(xq8_model *m, const char *what, const char *where)
 {
     if (m->nlines == m->caplines) {
         int cap = m->caplines ? 2 * m->caplines : 64;
@@ -125,7 +71,7 @@ static void note(q8_model *m, const char *what, const char *where)
 
 static qstep *step_new(cc *c, int kind)
 {
-    q8_model *m = c->m;
+    xq8_model *m = c->m;
     if (m->ns == m->caps) {
         int cap = m->caps ? 2 * m->caps : 128;
         qstep *s = realloc(m->s, sizeof(qstep) * (size_t)cap);
@@ -156,12 +102,6 @@ static int xfail(cc *c, enum xnn_status st, const char *what)
 {
     snprintf(c->err, c->errlen, "%s: XNNPACK int8 %s: %s", c->where, what, xir_status(st));
     return st == xnn_status_out_of_memory ? ENG_ENOMEM : ENG_EUNSUP;
-}
-
-/* The engine's quantisation of real r, as int8. */
-static int8_t q_s8(const qval *v, float r)
-{
-    return (int8_t)((int)q_u8(r, v->s, v->z + 128) - 128);
 }
 
 static float deq(const qval *v, int q8)
@@ -275,7 +215,7 @@ static int c_act(cc *c, int ni)
     if (!s)
         return nomem(c);
     for (int q = -128; q < 128; q++)
-        s->lut[(uint8_t)q] = q_s8(&c->v[y], act(c, n, deq(&c->v[x], q)));
+        s->lut[(uint8_t)q] = xq8_s8(&c->v[y], act(c, n, deq(&c->v[x], q)));
     return 0;
 }
 
@@ -328,7 +268,7 @@ static int c_binary(cc *c, int ni)
         for (int q = -128; q < 128; q++) {
             float xr = deq(&c->v[x], q);
             int hq = q_u8(act(c, &g->n[hn], xr), H->qscale, H->qzero);
-            s->lut[(uint8_t)q] = q_s8(&c->v[y], xr * H->qscale * (float)(hq - H->qzero));
+            s->lut[(uint8_t)q] = xq8_s8(&c->v[y], xr * H->qscale * (float)(hq - H->qzero));
         }
         return 0;
     }
@@ -344,7 +284,7 @@ static int c_binary(cc *c, int ni)
             return nomem(c);
         for (int q = -128; q < 128; q++) {
             float xr = deq(&c->v[x], q);
-            s->lut[(uint8_t)q] = q_s8(&c->v[y], side ? op->scalar2(k, xr) : op->scalar2(xr, k));
+            s->lut[(uint8_t)q] = xq8_s8(&c->v[y], side ? op->scalar2(k, xr) : op->scalar2(xr, k));
         }
         return 0;
     }
@@ -454,7 +394,7 @@ static int post_bounds(cc *c, const gr_node *n, const qval *Y, int8_t *lo, int8_
         float a = p->kind == PO_RELU ? 0.0f : p->alpha, b = p->kind == PO_RELU ? INFINITY : p->beta;
         if (!(p->kind == PO_RELU && p->alpha == 0.0f) && p->kind != PO_CLIP)
             return -1;
-        int8_t l = q_s8(Y, a), h = isinf(b) ? 127 : q_s8(Y, b);
+        int8_t l = xq8_s8(Y, a), h = isinf(b) ? 127 : xq8_s8(Y, b);
         *lo = l > *lo ? l : *lo;
         *hi = h < *hi ? h : *hi;
     }
@@ -569,8 +509,6 @@ end:
     return ret;
 }
 
-/* ------------------------------------------------------- the model */
-
 typedef int compile_fn(cc *c, int ni);
 
 static compile_fn *const by_class[OPC_COUNT_] = {
@@ -599,41 +537,10 @@ static int compile_node(cc *c, int ni)
     return by_class[cls](c, ni);
 }
 
-static void model_free(q8_model *m)
-{
-    if (!m)
-        return;
-    for (int i = 0; i < m->ns; i++)
-        if (m->s[i].op)
-            xnn_delete_operator(m->s[i].op);
-    if (m->pool)
-        pthreadpool_destroy(m->pool);
-    for (int i = 0; i < m->nmem; i++)
-        free(m->mem[i]);
-    for (int i = 0; i < m->nlines; i++)
-        free(m->lines[i]);
-    free(m->s);
-    free(m->mem);
-    free(m->lines);
-    free(m->out);
-    free(m->out_n);
-    free(m);
-}
-
-static int pool_threads(int threads)
-{
-    if (threads > 0)
-        return threads;
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
-    return 1;
-}
-
 static int lower(cc *c)
 {
     const gr_graph *g = c->g;
-    q8_model *m = c->m;
+    xq8_model *m = c->m;
     int64_t (*dims)[G_MAX_DIMS] = malloc(sizeof(*dims) * (size_t)(g->nt ? g->nt : 1));
     int ret;
     if (!dims)
@@ -689,194 +596,19 @@ static int lower(cc *c)
     return 0;
 }
 
-static int model_new(be_ctx **out, const gr_graph *g, int unit, be_prec prec, int threads,
-                     char *err, size_t errlen)
+int xq8_compile(xq8_model *m, const gr_graph *g, char *err, size_t errlen)
 {
-    q8_model *m = calloc(1, sizeof(*m));
     cc c = { .m = m, .g = g, .err = err, .errlen = errlen };
     int ret;
-    (void)prec;
-    *out = NULL;
-    enum xnn_status st = xnn_initialize(NULL);
-    if (st != xnn_status_success) {
-        snprintf(err, errlen, "xnn_initialize: %s", xir_status(st));
-        free(m);
-        return ENG_EUNSUP;
-    }
     c.v = calloc((size_t)g->nt + 1, sizeof(qval));
     c.absorbed = calloc((size_t)g->nn + 1, 1);
-    if (!m || !c.v || !c.absorbed) {
+    if (!c.v || !c.absorbed) {
         snprintf(err, errlen, "out of memory compiling int8 for XNNPACK");
         ret = ENG_ENOMEM;
-        goto end;
+    } else {
+        ret = lower(&c);
     }
-    m->unit = unit;
-    int nthreads = pool_threads(threads);
-    if (nthreads > 1 && !(m->pool = pthreadpool_create((size_t)nthreads))) {
-        snprintf(err, errlen, "pthreadpool_create(%d): out of memory or threads", nthreads);
-        ret = ENG_ENOMEM;
-        goto end;
-    }
-    ret = lower(&c);
-end:
     free(c.v);
     free(c.absorbed);
-    if (ret < 0) {
-        model_free(m);
-        return ret;
-    }
-    *out = (be_ctx *)m;
-    return 0;
+    return ret;
 }
-
-static void ctx_free(be_ctx *bc)
-{
-    model_free((q8_model *)bc);
-}
-
-/* ------------------------------------------------------- plans */
-
-static void plan_free(be_plan *bp)
-{
-    q8_plan *p = (q8_plan *)bp;
-    if (!p)
-        return;
-    for (int i = 0; p->out && i < p->m->nout; i++)
-        free(p->out[i]);
-    free(p->out);
-    free(p->in);
-    free(p);
-}
-
-static int plan_new(be_plan **out, be_ctx *bc, const gr_graph *g, int batch, be_prec prec,
-                    char *err, size_t errlen)
-{
-    q8_model *m = (q8_model *)bc;
-    q8_plan *p = calloc(1, sizeof(*p));
-    (void)g;
-    (void)prec;
-    *out = NULL;
-    if (batch % m->unit) {
-        free(p);
-        snprintf(err, errlen, "batch %d is not a multiple of %d", batch, m->unit);
-        return ENG_EINVAL;
-    }
-    int runs = batch / m->unit;
-    if (!p || !(p->out = calloc((size_t)m->nout + 1, sizeof(float *))))
-        goto nomem;
-    p->m = m;
-    p->batch = batch;
-    if (!(p->in = calloc(m->in_n, (size_t)runs)))
-        goto nomem;
-    for (int i = 0; i < m->nout; i++)
-        if (!(p->out[i] = calloc(m->out_n[i] * (size_t)runs, sizeof(float))))
-            goto nomem;
-    *out = (be_plan *)p;
-    return 0;
-nomem:
-    plan_free((be_plan *)p);
-    snprintf(err, errlen, "out of memory for a batch of %d", batch);
-    return ENG_ENOMEM;
-}
-
-/* NCHW floats into the NHWC bytes of the input. */
-static void put_tensor(be_plan *bp, int i, const float *src)
-{
-    q8_plan *p = (q8_plan *)bp;
-    const qval *x = &p->m->in;
-    int64_t n = (int64_t)(p->batch / p->m->unit) * x->d[0], ch = x->d[1], hw = x->d[2] * x->d[3];
-    (void)i;
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t k = 0; k < hw; k++)
-            for (int64_t j = 0; j < ch; j++)
-                p->in[(b * hw + k) * ch + j] = q_s8(x, src[(b * ch + j) * hw + k]);
-}
-
-/* Pixels to input bytes through one table per channel: the model's
- * normalisation, then the input's quantisation, composed once. */
-static void put_pixels(be_plan *bp, int k, const uint8_t *src, int stride, const float (*lut)[256])
-{
-    q8_plan *p = (q8_plan *)bp;
-    const qval *x = &p->m->in;
-    int h = (int)x->d[2], w = (int)x->d[3];
-    if (p->lut_of != lut) {
-        for (int c = 0; c < 3; c++)
-            for (int v = 0; v < 256; v++)
-                p->qlut[c][v] = q_s8(x, lut[c][v]);
-        p->lut_of = lut;
-    }
-    int8_t *dst = p->in + (size_t)h * (size_t)w * 3 * (size_t)k;
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = src + (size_t)y * (size_t)stride;
-        int8_t *o = dst + (size_t)y * (size_t)w * 3;
-        for (int i = 0; i < 3 * w; i += 3) {
-            o[i] = p->qlut[0][row[i]];
-            o[i + 1] = p->qlut[1][row[i + 1]];
-            o[i + 2] = p->qlut[2][row[i + 2]];
-        }
-    }
-}
-
-static int run_steps(q8_model *m, char *err, size_t errlen)
-{
-    for (int i = 0; i < m->ns; i++) {
-        const qstep *s = &m->s[i];
-        switch (s->kind) {
-        case K_OP: {
-            enum xnn_status st = xnn_run_operator(s->op, m->pool);
-            if (st != xnn_status_success) {
-                snprintf(err, errlen, "XNNPACK int8 step %d: %s", i, xir_status(st));
-                return ENG_EMODEL;
-            }
-            break;
-        }
-        case K_LUT:
-            q8_lut(s->x, s->y, s->n, s->lut);
-            break;
-        default:
-            for (size_t j = 0; j < s->n; j++)
-                s->f[j] = s->s * (float)(s->x[j] - s->z);
-            break;
-        }
-    }
-    return 0;
-}
-
-static int run(be_plan *bp, char *err, size_t errlen)
-{
-    q8_plan *p = (q8_plan *)bp;
-    q8_model *m = p->m;
-    for (int r = 0; r < p->batch / m->unit; r++) {
-        memcpy(m->in_buf, p->in + m->in_n * (size_t)r, m->in_n);
-        int ret = run_steps(m, err, errlen);
-        if (ret < 0)
-            return ret;
-        for (int i = 0; i < m->nout; i++)
-            memcpy(p->out[i] + m->out_n[i] * (size_t)r, m->out[i], sizeof(float) * m->out_n[i]);
-    }
-    return 0;
-}
-
-static const float *output(const be_plan *bp, int i)
-{
-    return ((const q8_plan *)bp)->out[i];
-}
-
-static void stats(const be_plan *bp, be_stats *s)
-{
-    memset(s, 0, sizeof(*s));
-    s->steps = ((const q8_plan *)bp)->m->ns;
-}
-
-static void dump(const be_plan *bp, void (*line)(void *, const char *), void *arg)
-{
-    const q8_model *m = ((const q8_plan *)bp)->m;
-    for (int i = 0; i < m->nlines; i++)
-        line(arg, m->lines[i]);
-}
-
-const be_backend xnp_int8 = {
-    .ctx_new = model_new, .ctx_free = ctx_free, .compile = plan_new, .free = plan_free,
-    .put_tensor = put_tensor, .put_pixels = put_pixels, .run = run, .output = output,
-    .stats = stats, .dump = dump,
-};

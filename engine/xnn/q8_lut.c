@@ -11,7 +11,7 @@
 #include <arm_neon.h>
 #endif
 
-void q8_lut(const int8_t *x, int8_t *y, size_t n, const int8_t lut[256])
+void xq8_lut(const int8_t *x, int8_t *y, size_t n, const int8_t lut[256])
 {
     size_t i = 0;
 #if defined(__aarch64__)

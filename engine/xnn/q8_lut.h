@@ -8,6 +8,6 @@
 #include <stdint.h>
 
 /* y[i] = lut[(uint8_t)x[i]] for n bytes; x and y may be the same. */
-void q8_lut(const int8_t *x, int8_t *y, size_t n, const int8_t lut[256]);
+void xq8_lut(const int8_t *x, int8_t *y, size_t n, const int8_t lut[256]);
 
 #endif
