@@ -289,7 +289,13 @@ static void test_int8_qdq(void **state)
     assert_int_equal(eng_run_tensors(m, 3, ins, outs, err, sizeof err), 0);
     assert_true(fabsf(y[0] - 3.290623f) < 1e-4f && fabsf(y[2] - -3.226101f) < 1e-4f &&
                 fabsf(y[5] - 3.484190f) < 1e-4f);
-    free(x);
+    eng_free(m);
+
+    /* on a pool of 3 threads: who computes which tile changes, not the bytes */
+    assert_int_equal(try_load(&m, p, ENG_BACKEND_XNNPACK, ENG_PREC_INT8, 3, err, sizeof err), 0);
+    prov_synthetic(x, 224, 224);
+    assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
+    assert_true(fabsf(y[0] - -3.226101f) < 1e-4f && fabsf(y[1] - -1.613051f) < 1e-4f);
     eng_free(m);
 
     /* auto, as the hello event reports it: int8 on the architecture's backend */
@@ -301,6 +307,7 @@ static void test_int8_qdq(void **state)
     assert_int_equal(in->precision, ENG_PREC_INT8);
     assert_non_null(strstr(in->precision_reason, "QDQ"));
     eng_free(m);
+    free(x);
 }
 
 /* The 200 photo crops.  On x86, int8 on XNNPACK against int8 on oneDNN
