@@ -363,6 +363,31 @@ static void test_int8_photos(void **state)
     eng_free(fl);
 }
 
+/* A QDQ graph whose LeakyRelu is fused into its convolution (no
+ * quantised tensor between them: tests/fixtures/gen_op_models.py) has no
+ * XNNPACK int8 form: refused naming the node and what runs it; under auto
+ * oneDNN runs it, and on arm64 the reason names the node. */
+static void test_int8_refusal(void **state)
+{
+    (void)state;
+    char p[512], err[512];
+    eng_model *m = NULL;
+    snprintf(p, sizeof p, "%s/ops/leakyrelu.qdq.onnx", fixdir());
+    assert_int_equal(try_load(&m, p, ENG_BACKEND_XNNPACK, ENG_PREC_INT8, 1, err, sizeof err),
+                     ENG_EUNSUP);
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, "conv1"));
+    assert_non_null(strstr(err, "backend onednn"));
+    assert_null(m);
+    m = load(p, ENG_BACKEND_AUTO, ENG_PREC_INT8);
+    const eng_info *in = eng_get_info(m);
+    print_message("auto: %s (%s)\n", in->backend, in->backend_reason);
+    assert_string_equal(in->backend, "onednn");
+    if (arm64())
+        assert_non_null(strstr(in->backend_reason, "conv1"));
+    eng_free(m);
+}
+
 /* ------------------------------------------------ choice and reasons */
 
 static void test_backend_choice(void **state)
@@ -476,6 +501,7 @@ int main(void)
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_fp16_refused);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_int8_qdq);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_int8_photos);
+    t[n++] = (struct CMUnitTest)cmocka_unit_test(test_int8_refusal);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_backend_choice);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_unsupported_precisions);
     t[n++] = (struct CMUnitTest)cmocka_unit_test(test_fallback);

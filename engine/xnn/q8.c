@@ -140,8 +140,8 @@ static int make(cc *c, int t)
     }
     if (gt->qch) {
         snprintf(c->err, c->errlen, "%s: '%s' has per-channel int8 scales, which XNNPACK's "
-                 "int8 operators do not take: use backend onednn for int8, or precision "
-                 "fp32/fp16 on XNNPACK", c->where, gt->name);
+                 "int8 operators do not take: use backend onednn for int8, or fp32/fp16 "
+                 "on XNNPACK", c->where, gt->name);
         return ENG_EUNSUP;
     }
     v->q = 1;
@@ -430,10 +430,8 @@ static int c_conv(cc *c, int ni)
         return ret;
     }
     if (post_bounds(c, n, Y, &lo, &hi) < 0)
-        return unsup(c, "an activation other than ReLU or Clip is fused into this convolution "
-                     "(a calibrated float model), and its input has no int8 range for XNNPACK "
-                     "to requantise to: use backend onednn for int8, or precision fp32/fp16 on "
-                     "XNNPACK");
+        return unsup(c, "a fused activation other than ReLU or Clip, whose input has no int8 "
+                     "range: use backend onednn for int8, or fp32/fp16 on XNNPACK");
     if ((ret = q_weights(g, n->in[1], cp.cout, gemm && !gp.tb, &wq, &ws, e, sizeof e)) < 0) {
         snprintf(c->err, c->errlen, "%s: %s", c->where, e);
         return ret;
