@@ -127,6 +127,32 @@ for backend in $BACKENDS; do
     done
 done
 
+# The shared QDQ model (PP-LCNet x0.5 as ONNX Runtime quantised it) beside
+# its dequantised float twin: int8 with the quantiser's own parameters,
+# which XNNPACK's int8 path runs (calibrated fixtures carry per-channel
+# activation scales, which it refuses).  Skipped where ../shared is absent.
+shared=${LCNETD_SHARED:-$root/../shared/models}
+qres=$work/qdq.txt
+: >"$qres"
+if [ -r "$shared/nsfw-lite_lcnet_050_nsfw-sfw.int8.onnx" ]; then
+    for backend in $BACKENDS; do
+        for p in $(precs_of "$backend"); do
+            case $p in
+            int8) model=$shared/nsfw-lite_lcnet_050_nsfw-sfw.int8.onnx ;;
+            *) model=$shared/nsfw-lite_lcnet_050_nsfw-sfw.dequant-fp32.onnx ;;
+            esac
+            r=$(per_frame "$model" "$backend" "$p")
+            case $r in
+            n/a*) printf '%s\t%s\t%s\t%s\tn/a\t%s\n' "$backend" "lcnet050" "0.5" "$p" "${r#n/a }" ;;
+            *) printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$backend" "lcnet050" "0.5" "$p" $r ;;
+            esac >>"$qres"
+            echo "bench-arm64: QDQ model $backend $p: $r"
+        done
+    done
+else
+    echo "bench-arm64: $shared absent: no QDQ rows" >&2
+fi
+
 # One layer type alone: a model with 8 such layers against the same model
 # without them (bench/arm64_layers.py), per multiply-accumulate.
 layers=$work/layers
@@ -157,5 +183,5 @@ while read -r kind macs; do
     done
 done <"$layers.macs"
 
-"$PYTHON" "$here/arm64_report.py" "$res" "$work/macs.txt" "$lres" "$facts" "$out"
+"$PYTHON" "$here/arm64_report.py" "$res" "$work/macs.txt" "$lres" "$facts" "$out" "$qres"
 echo "bench-arm64: wrote the arm64 section of $out"

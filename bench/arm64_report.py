@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """The arm64 section of docs/benchmarks.md, from bench/arm64-icount.sh's counts.
 
-    arm64_report.py RESULTS MACS LAYERS FACTS OUT.md
+    arm64_report.py RESULTS MACS LAYERS FACTS OUT.md [QDQ]
 
 RESULTS: backend, model, scale, precision, instructions a frame, SIMD&FP data
 processing and SIMD&FP loads/stores a frame (tab-separated; "n/a" and the
 reason where a configuration does not run).  MACS: bench/count_macs.py's
 lines.  LAYERS: layer type, backend, precision, instructions and SIMD&FP
-instructions of 8 such layers, their MACs.  The section sits between its own markers, after everything else,
+instructions of 8 such layers, their MACs.  QDQ: RESULTS' columns for the
+shared QDQ model (int8) and its dequantised twin (fp32, fp16), if measured.  The section sits between its own markers, after everything else,
 so that `make bench` and `make bench-e2e` keep it and it keeps theirs.
 """
 import sys
@@ -27,6 +28,7 @@ def read_tsv(path):
 
 def main():
     res_path, macs_path, layers_path, facts_path, out = sys.argv[1:6]
+    qdq_rows = read_tsv(sys.argv[6]) if len(sys.argv) > 6 else []
     macs = {}
     with open(macs_path) as f:
         for line in f:
@@ -90,10 +92,35 @@ def main():
                 i8 / 1e6, x10 / 1e6, "met" if i8 < x10 else "not met"))
         else:
             o8, o32 = by.get(("onednn", "1.0", "int8")), by.get(("onednn", "1.0", "fp32"))
-            s.append("int8 below fp32: not met: int8 has no XNNPACK path yet, and on oneDNN "
-                     "(reference code on arm64) x1.0 int8 is %s." % (
+            s.append("int8 below fp32 on these calibrated models: not measured on XNNPACK, which "
+                     "refuses their per-channel activation scales (docs/int8.md); on oneDNN "
+                     "(reference code on arm64) x1.0 int8 is %s. The QDQ model below is where "
+                     "XNNPACK's int8 runs." % (
                          "%.1fx its fp32" % (o8 / o32) if o8 and o32 else "not measured"))
         s.append("")
+    if qdq_rows:
+        s += ["The shared QDQ model (PP-LCNet x0.5, 224x224, int8 as ONNX Runtime quantised it; "
+              "`../shared/models/PROVENANCE.md`) in int8, and its dequantised float twin in fp32 "
+              "and fp16:", "",
+              "| backend | precision | M instructions a frame | SIMD&FP | predicted ms at 2.4 GHz "
+              "(prediction) |", "|---|---|---:|---:|---|"]
+        q = {}
+        for r in qdq_rows:
+            backend, prec, total = r[0], r[3], r[4]
+            if total == "n/a":
+                s.append("| %s | %s | n/a | | %s |" % (backend, prec, r[5] if len(r) > 5 else ""))
+                continue
+            t, dp, ls = int(total), int(r[5]), int(r[6])
+            q[(backend, prec)] = t
+            s.append("| %s | %s | %.1f | %.0f %% | %.1f-%.1f |" % (
+                backend, prec, t / 1e6, 100.0 * (dp + ls) / t if t else 0,
+                t / (GHZ * 1e6 * IPC_HIGH), t / (GHZ * 1e6 * IPC_LOW)))
+        s.append("")
+        i8, f32 = q.get(("xnnpack", "int8")), q.get(("xnnpack", "fp32"))
+        if i8 and f32:
+            s.append("int8 below fp32 on XNNPACK (this model): %.1f M against %.1f M (%.2fx), %s." % (
+                i8 / 1e6, f32 / 1e6, i8 / f32, "met" if i8 < f32 else "not met"))
+            s.append("")
     s += ["One layer type alone, in a model with eight of them against the same model without "
           "(56x56, 64 channels; `bench/arm64_layers.py`): instructions a multiply-accumulate.", "",
           "| layer | backend | precision | instructions a MAC | SIMD&FP |", "|---|---|---|---:|---:|"]

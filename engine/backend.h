@@ -1,7 +1,7 @@
 /* backend.h: what engine.c asks of the library that computes.  A backend
  * is a table of functions: oneDNN's fp32/bf16 (dnn_float) and int8
- * (dnn_int8) in engine/dnn/, XNNPACK's fp32/fp16 (xnp_float) in
- * engine/xnn/.  engine/pick.c chooses one per model, once, at load; from
+ * (dnn_int8) in engine/dnn/, XNNPACK's fp32/fp16 (xnp_float) and int8
+ * (xnp_int8) in engine/xnn/.  engine/pick.c chooses one per model, once, at load; from
  * then on engine.c calls through it and never asks which it is.
  *
  * A backend keeps its own state behind be_ctx (oneDNN's engine and the

@@ -28,7 +28,7 @@ static const lib libs[] = {
         BE_BF16, "native bf16", "auto: %s has native bf16", "auto: %s has no native bf16, so fp32",
     },
     [ENG_BACKEND_XNNPACK] = {
-        "xnnpack", "XNNPACK", { [BE_F32] = &xnp_float, [BE_F16] = &xnp_float },
+        "xnnpack", "XNNPACK", { [BE_F32] = &xnp_float, [BE_F16] = &xnp_float, [BE_INT8] = &xnp_int8 },
         BE_F16, "FP16 arithmetic", "auto: %s has FP16 arithmetic, so fp16",
         "auto: %s has no FP16 arithmetic, so fp32",
     },

@@ -123,6 +123,12 @@ static void test_qdq_plan_per_isa(void **state)
     if (!shared_model(p, sizeof p, QDQ))
         skip();
     eng_model *m = load_model(p, ENG_PREC_INT8, NULL);
+    if (strcmp(eng_get_info(m)->backend, "onednn")) {
+        /* arm64's auto: XNNPACK's plan has no source copies (test_xnn) */
+        print_message("skipped: int8 runs on %s here, not oneDNN\n", eng_get_info(m)->backend);
+        eng_free(m);
+        skip();
+    }
     eng_plan_dump(m, 1, count_prep, c);
     print_message("%s: %d source copies (%d doubled), %d convolutions on lcnetd's kernels\n",
                   eng_cpu_isa(), c[0], c[1], c[2]);
@@ -364,6 +370,42 @@ static void test_qdq_agreement_with_its_float_model(void **state)
     eng_free(q);
 }
 
+/* XNNPACK's int8 operators take one scale per tensor: a calibrated float
+ * model with per-channel activation scales is refused there, naming the
+ * tensor, the reason and what runs it; under auto on arm64 oneDNN runs it
+ * (its reference kernels), saying why. */
+static void test_xnnpack_refuses_channel_scales(void **state)
+{
+    (void)state;
+    char p[512], cal[512], err[1024];
+    eng_model *m = NULL;
+    eng_options o;
+    if (!shared_model(p, sizeof p, DEQUANT))
+        skip();
+    if (getenv("LCNETD_EMULATED")) {
+        print_message("skipped under emulation: calibration runs oneDNN's reference code\n");
+        skip();
+    }
+    snprintf(cal, sizeof cal, "%s/xnnpack-refusal.calib", fixdir());
+    calibrate(p, "calib224x224.u8", 224, 224, cal);
+    eng_options_init(&o);
+    o.threads = 1;
+    o.precision = ENG_PREC_INT8;
+    o.backend = ENG_BACKEND_XNNPACK;
+    o.calib_path = cal;
+    assert_int_equal(eng_load(&m, &o, p, err, sizeof err), ENG_EUNSUP);
+    print_message("%s\n", err);
+    assert_non_null(strstr(err, "per-channel int8 scales"));
+    assert_non_null(strstr(err, "backend onednn"));
+    assert_null(m);
+    o.backend = ENG_BACKEND_AUTO;
+    assert_int_equal(eng_load(&m, &o, p, err, sizeof err), 0);
+    print_message("auto: %s (%s)\n", eng_get_info(m)->backend, eng_get_info(m)->backend_reason);
+    assert_string_equal(eng_get_info(m)->backend, "onednn");
+    eng_free(m);
+    unlink(cal);
+}
+
 static void test_calibration_file_errors(void **state)
 {
     (void)state;
@@ -460,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_per_tensor_calibration_file),
         cmocka_unit_test(test_qdq_agreement_with_its_float_model),
         cmocka_unit_test(test_calibration_file_errors),
+        cmocka_unit_test(test_xnnpack_refuses_channel_scales),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }
