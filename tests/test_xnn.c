@@ -110,28 +110,16 @@ static void test_parity(void **state)
     eng_free(m);
 }
 
-static void shared_case(const char *file, int h, int w, const float *syn_want,
-                        const float *zero_want, int probs)
+static void shared_case(const char *file)
 {
-    char p[512], err[512];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/%s", shared_models(), file);
-    if (stat(p, &st) != 0) {
-        print_message("skipped: %s absent (the shared test models are not beside the project)\n", p);
+    char p[512];
+    float got[4];
+    if (!shared_model(p, sizeof p, file))
         skip();
-    }
     eng_model *m = load(p, ENG_BACKEND_XNNPACK, ENG_PREC_FP32);
-    size_t n = (size_t)3 * h * w;
-    float *x = calloc(2 * n, sizeof(float)), got[4];
-    prov_synthetic(x, h, w);
-    const float *ins[1] = { x };
-    float *outs[1] = { got };
-    assert_int_equal(eng_run_tensors(m, 2, ins, outs, err, sizeof err), 0);
-    float want[4] = { syn_want[0], syn_want[1], zero_want[0], zero_want[1] };
-    double e = compare_outputs(file, got, want, 2, 2, probs);
+    double e = prov_documented(m, file, got);
     print_message("%s on XNNPACK: synthetic [%.6f, %.6f] zero [%.6f, %.6f], worst error %.2g\n",
                   file, got[0], got[1], got[2], got[3], e);
-    free(x);
     eng_free(m);
 }
 
@@ -139,15 +127,13 @@ static void shared_case(const char *file, int h, int w, const float *syn_want,
 static void test_shared_textline(void **state)
 {
     (void)state;
-    static const float syn[2] = { 0.470053f, 0.529947f }, zero[2] = { 0.494097f, 0.505903f };
-    shared_case("PP-LCNet_x0_25_textline_ori.fp32.onnx", 80, 160, syn, zero, 1);
+    shared_case(PROV_TEXTLINE);
 }
 
 static void test_shared_lcnet050(void **state)
 {
     (void)state;
-    static const float syn[2] = { -0.911447f, 1.310103f }, zero[2] = { 0.973031f, 3.602327f };
-    shared_case("nsfw-lite_lcnet_050_nsfw-sfw.dequant-fp32.onnx", 224, 224, syn, zero, 0);
+    shared_case(PROV_LCNET050);
 }
 
 /* ------------------------------------------------------------- fp16 */

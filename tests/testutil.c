@@ -269,3 +269,34 @@ void prov_synthetic(float *x, int h, int w)
                 x[((size_t)c * h + y) * w + i] = (v - mean[c]) / std[c];
             }
 }
+
+typedef struct {
+    const char *file;
+    int h, w, probs;
+    float want[4];              /* synthetic, then zeros */
+} prov_doc;
+
+static const prov_doc prov_docs[] = {
+    { PROV_TEXTLINE, 80, 160, 1, { 0.470053f, 0.529947f, 0.494097f, 0.505903f } },
+    { PROV_LCNET050, 224, 224, 0, { -0.911447f, 1.310103f, 0.973031f, 3.602327f } },
+};
+
+double prov_documented(eng_model *m, const char *file, float got[4])
+{
+    const prov_doc *d = NULL;
+    for (size_t i = 0; i < sizeof prov_docs / sizeof prov_docs[0]; i++)
+        if (strcmp(prov_docs[i].file, file) == 0)
+            d = &prov_docs[i];
+    if (!d)
+        fail_msg("%s: PROVENANCE.md documents no outputs for it", file);
+    char err[512];
+    size_t n = (size_t)3 * d->h * d->w;
+    float *x = calloc(2 * n, sizeof(float));
+    assert_non_null(x);
+    prov_synthetic(x, d->h, d->w);
+    const float *ins[1] = { x };
+    float *outs[1] = { got };
+    assert_int_equal(eng_run_tensors(m, 2, ins, outs, err, sizeof err), 0);
+    free(x);
+    return compare_outputs(file, got, d->want, 2, 2, d->probs);
+}

@@ -93,4 +93,13 @@ double leaky_batch(eng_model *m, const float *x, const float *ref, float *got, c
  * NCHW, 3 x h x w, ImageNet-normalised. */
 void prov_synthetic(float *x, int h, int w);
 
+/* The shared models whose outputs PROVENANCE.md documents, fp32, as ONNX
+ * Runtime gives them for its synthetic input and for zeros. */
+#define PROV_TEXTLINE "PP-LCNet_x0_25_textline_ori.fp32.onnx"   /* 80x160, probabilities */
+#define PROV_LCNET050 "nsfw-lite_lcnet_050_nsfw-sfw.dequant-fp32.onnx"  /* 224x224, logits */
+/* m, loaded from the shared model `file` (one of the above), run on both
+ * inputs as one batch into got[4] and held to the documented outputs by
+ * compare_outputs; returns the worst error. */
+double prov_documented(eng_model *m, const char *file, float got[4]);
+
 #endif
