@@ -17,6 +17,14 @@ $(PUBLIC):
 	@./tools/deps.sh
 	@$(MAKE) --no-print-directory -j$(NPROC) LCNETD_DEPS=1 $@
 
+# a file of the build (make build/tests/test_engine): the same two steps
+$(BUILD)/%: FORCE
+	@./tools/deps.sh
+	@$(MAKE) --no-print-directory -j$(NPROC) LCNETD_DEPS=1 $@
+
+.PHONY: FORCE
+FORCE:
+
 clean:
 	rm -rf build
 

@@ -33,7 +33,7 @@ typedef struct {
     char precision_reason[192];
     char isa[24];             /* the CPU's instruction set, as the engine names it */
     char backend[16];         /* "onednn" or "xnnpack" */
-    char backend_reason[256];
+    char backend_reason[512];
     char model[256];          /* its path */
     const char *name;         /* SCH_DEFAULT_MODEL or the NAME of [model:NAME] */
 } sch_model_info;

@@ -205,12 +205,14 @@ int be_pick(be_choice *c, gr_graph *g, const eng_options *o, const char *model, 
         if (o->backend != ENG_BACKEND_AUTO || c->backend != native || calibrating ||
             (want >= 0 && !libs[alt].runs[want])) {
             size_t len = strlen(err);
-            if (libs[alt].runs[c->prec])
-                snprintf(err + len, errlen - len, "; backend %s may run this model",
-                         libs[alt].name);
+            char hint[64];
+            snprintf(hint, sizeof hint, "backend %s", libs[alt].name);
+            /* the backend's own refusal may already say what to use */
+            if (libs[alt].runs[c->prec] && !strstr(err, hint))
+                snprintf(err + len, errlen - len, "; %s may run this model", hint);
             return ret;
         }
-        snprintf(c->breason, sizeof c->breason, "auto: %s cannot run %.200s, so %s",
+        snprintf(c->breason, sizeof c->breason, "auto: %s cannot run %.400s, so %s",
                  libs[c->backend].label, err, libs[alt].label);
         c->backend = alt;
         if ((ret = choose_precision(c, o, want, qdq, err, errlen)) < 0)

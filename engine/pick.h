@@ -16,7 +16,7 @@ typedef struct {
     be_prec prec;
     eng_backend backend;      /* ENG_BACKEND_ONEDNN or ENG_BACKEND_XNNPACK */
     char reason[192];         /* why this precision (eng_info.precision_reason) */
-    char breason[256];        /* why this backend (eng_info.backend_reason) */
+    char breason[512];        /* why this backend (eng_info.backend_reason) */
 } be_choice;
 
 /* The backend and precision for graph g (fused), g's precision pass done
