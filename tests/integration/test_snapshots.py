@@ -69,9 +69,9 @@ def jpegs(folder):
 
 
 class SnapshotTest(h.DaemonTest):
-    def start(self, streams, snapdir, stats_interval=2):
+    def start(self, streams, snapdir, stats_interval=2, model_extra=""):
         cfg, sock = h.write_config(self.tmp, streams, daemon_extra="snapshot_dir = %s" % snapdir,
-                                   stats_interval=stats_interval)
+                                   stats_interval=stats_interval, model_extra=model_extra)
         d = self.track(h.Daemon(cfg, sock))
         sub = self.track(h.Subscriber(sock))
         return d, sub, sock
@@ -138,13 +138,10 @@ class SnapshotTest(h.DaemonTest):
         # checked as the whole frame is above, against the same crop of
         # the clip's decoded frame.
         snapdir = os.path.join(self.tmp, "snaps")
-        cfg, sock = h.write_config(
-            self.tmp, [("r", {"url": h.clip("clip-a.mp4"), "realtime": "no", "publish": "change",
-                              "hysteresis": 1, "snapshot": "yes", "regions": "left"})],
-            daemon_extra="snapshot_dir = %s" % snapdir,
-            model_extra="\n[region:left]\ncrop = 0,0,50%,100%\n")
-        self.track(h.Daemon(cfg, sock))
-        sub = self.track(h.Subscriber(sock))
+        _, sub, _ = self.start(
+            [("r", {"url": h.clip("clip-a.mp4"), "realtime": "no", "publish": "change",
+                    "hysteresis": 1, "snapshot": "yes", "regions": "left"})],
+            snapdir, model_extra="\n[region:left]\ncrop = 0,0,50%,100%\n")
         sub.wait_for(lambda e: e.get("event") == "stream" and e["stream"] == "r" and
                      e["state"] == "eof", timeout=60, what="end of clip-a")
 
