@@ -10,6 +10,7 @@
  * steps write over an input that dies there.  Scratchpads share one buffer
  * (plan.c).  The compilers of each class of operator are in fp32_ops.c. */
 #include "engine/dnn/fp32.h"
+#include "engine/dnn/f32_pixels.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -421,27 +422,9 @@ static void put_pixels(be_plan *dp, int k, const uint8_t *src, int stride, const
 {
     f32_plan *p = (f32_plan *)dp;
     const int64_t *d = p->pl.dims[p->pl.g->inputs[0]];
-    int h = (int)d[2], w = (int)d[3], nhwc = input_nhwc(p, 0);
+    int h = (int)d[2], w = (int)d[3];
     size_t plane = (size_t)h * (size_t)w;
-    float *dst = input(p, 0) + plane * 3 * (size_t)k;
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = src + (size_t)y * (size_t)stride;
-        if (nhwc) {
-            float *o = dst + (size_t)y * (size_t)w * 3;
-            for (int x = 0; x < 3 * w; x += 3) {
-                o[x] = lut[0][row[x]];
-                o[x + 1] = lut[1][row[x + 1]];
-                o[x + 2] = lut[2][row[x + 2]];
-            }
-            continue;
-        }
-        float *d0 = dst + (size_t)y * (size_t)w, *d1 = d0 + plane, *d2 = d1 + plane;
-        for (int x = 0; x < w; x++) {
-            d0[x] = lut[0][row[3 * x]];
-            d1[x] = lut[1][row[3 * x + 1]];
-            d2[x] = lut[2][row[3 * x + 2]];
-        }
-    }
+    f32_pixels(input(p, 0) + plane * 3 * (size_t)k, h, w, input_nhwc(p, 0), src, stride, lut);
 }
 
 /* ---------------------------------------------------------------- run */
