@@ -93,7 +93,7 @@ static int64_t md_offset(const dnnl_memory_desc_t *md, const int64_t *idx)
 /* Do two layouts put every element at the same place?  A blocked tensor
  * with no extent but its channels (the classifier's [N, C, 1, 1]) is laid
  * out as plain rows: a reorder between them would only copy. */
-static int same_bytes(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b)
+int f32_same_bytes(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b)
 {
     enum { MAX_CHECKED = 1 << 20 };     /* beyond that, let the reorder run */
     int64_t idx[DNNL_MAX_NDIMS] = { 0 }, n = 1;
@@ -161,7 +161,7 @@ int f32_reorder_to(f32_plan *p, int v, const dnnl_memory_desc_t *md, int *out,
         *out = v;
         return 0;
     }
-    if (same_bytes(&p->pl.v[v].md, md)) {
+    if (f32_same_bytes(&p->pl.v[v].md, md)) {
         if ((*out = pl_view(&p->pl, v, md)) < 0) {
             snprintf(err, errlen, "%s: out of memory", where);
             return ENG_ENOMEM;
