@@ -171,9 +171,12 @@ static int set_info(eng_model *m, const char *format, char *err, size_t errlen)
     return 0;
 }
 
-/* Compiles the plan for this batch size on first use. */
+/* Compiles the plan for this batch size on first use.  Sets this thread's
+ * team size either way: the backends' input conversion, which comes next,
+ * splits its work over the same team as the plan's layers. */
 static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
 {
+    set_threads(m);
     if (batch < 1 || batch > MAX_BATCH || (m->fixed_batch && batch != m->fixed_batch)) {
         snprintf(err, errlen, "batch %d not allowed (%s %d)", batch,
                  m->fixed_batch ? "the model fixes it at" : "at most",
@@ -182,7 +185,6 @@ static int ensure_plan(eng_model *m, int batch, char *err, size_t errlen)
     }
     if (m->plan[batch])
         return 0;
-    set_threads(m);
     return m->use.be->compile(&m->plan[batch], m->use.ctx, m->g, batch, m->use.prec, err, errlen);
 }
 

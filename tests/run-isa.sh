@@ -3,7 +3,7 @@
 # so that one machine runs what an older CPU would: every tier below this
 # CPU's own that an edge box may have.  The int8 suite compares its outputs
 # with those of the uncapped run before it (byte for byte), so run this
-# after tests/run.sh.
+# after tests/run.sh.  test_pixels capped below AVX2 tests the portable pixel loop.
 #
 #   tests/run-isa.sh BUILD
 set -u
@@ -34,7 +34,7 @@ fi
 failed=""
 total=0
 for cap in $caps; do
-    for t in test_engine test_int8 test_scale; do
+    for t in test_engine test_int8 test_scale test_pixels; do
         total=$((total + 1))
         echo "=== $t (ONEDNN_MAX_CPU_ISA=$cap)"
         if ONEDNN_MAX_CPU_ISA=$cap "$build/tests/$t"; then

@@ -10,6 +10,7 @@
  * steps write over an input that dies there.  Scratchpads share one buffer
  * (plan.c).  The compilers of each class of operator are in fp32_ops.c. */
 #include "engine/dnn/fp32.h"
+#include "engine/dnn/f32_pixels.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -92,7 +93,7 @@ static int64_t md_offset(const dnnl_memory_desc_t *md, const int64_t *idx)
 /* Do two layouts put every element at the same place?  A blocked tensor
  * with no extent but its channels (the classifier's [N, C, 1, 1]) is laid
  * out as plain rows: a reorder between them would only copy. */
-static int same_bytes(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b)
+int f32_same_bytes(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b)
 {
     enum { MAX_CHECKED = 1 << 20 };     /* beyond that, let the reorder run */
     int64_t idx[DNNL_MAX_NDIMS] = { 0 }, n = 1;
@@ -160,7 +161,7 @@ int f32_reorder_to(f32_plan *p, int v, const dnnl_memory_desc_t *md, int *out,
         *out = v;
         return 0;
     }
-    if (same_bytes(&p->pl.v[v].md, md)) {
+    if (f32_same_bytes(&p->pl.v[v].md, md)) {
         if ((*out = pl_view(&p->pl, v, md)) < 0) {
             snprintf(err, errlen, "%s: out of memory", where);
             return ENG_ENOMEM;
@@ -421,27 +422,9 @@ static void put_pixels(be_plan *dp, int k, const uint8_t *src, int stride, const
 {
     f32_plan *p = (f32_plan *)dp;
     const int64_t *d = p->pl.dims[p->pl.g->inputs[0]];
-    int h = (int)d[2], w = (int)d[3], nhwc = input_nhwc(p, 0);
+    int h = (int)d[2], w = (int)d[3];
     size_t plane = (size_t)h * (size_t)w;
-    float *dst = input(p, 0) + plane * 3 * (size_t)k;
-    for (int y = 0; y < h; y++) {
-        const uint8_t *row = src + (size_t)y * (size_t)stride;
-        if (nhwc) {
-            float *o = dst + (size_t)y * (size_t)w * 3;
-            for (int x = 0; x < 3 * w; x += 3) {
-                o[x] = lut[0][row[x]];
-                o[x + 1] = lut[1][row[x + 1]];
-                o[x + 2] = lut[2][row[x + 2]];
-            }
-            continue;
-        }
-        float *d0 = dst + (size_t)y * (size_t)w, *d1 = d0 + plane, *d2 = d1 + plane;
-        for (int x = 0; x < w; x++) {
-            d0[x] = lut[0][row[3 * x]];
-            d1[x] = lut[1][row[3 * x + 1]];
-            d2[x] = lut[2][row[3 * x + 2]];
-        }
-    }
+    f32_pixels(input(p, 0) + plane * 3 * (size_t)k, h, w, input_nhwc(p, 0), src, stride, lut);
 }
 
 /* ---------------------------------------------------------------- run */

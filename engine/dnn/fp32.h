@@ -35,6 +35,8 @@ static inline int tnd(const f32_plan *p, int t) { return p->pl.g->t[t].ndim; }
 int f32_md_plain(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt);
 int f32_md_any(dnnl_memory_desc_t *md, int nd, const int64_t *dims, dnnl_data_type_t dt);
 int f32_is_plain(const dnnl_memory_desc_t *md);
+/* Do two layouts put every element at the same place (a view will do)? */
+int f32_same_bytes(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
 
 /* The step for pd, reading in[], writing a new value laid out as the
  * primitive's destination (*out).  inplace: an input the output may share

@@ -5,6 +5,7 @@
 #include "engine/dnn/fp32.h"
 
 #include <float.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,10 @@ static int wants_bf16(const f32_plan *p, const gr_node *n)
     const int64_t *d = tdims(p, n->in[0]);
     return d[2] * d[3] > 1;
 }
+
+static int conv_matmul(f32_plan *p, int ni, const conv_params *cp, int x,
+                       const_dnnl_primitive_desc_t conv_pd, int *out, const char *where, char *err,
+                       size_t errlen);
 
 int f32_op_conv(f32_plan *p, int ni, const char *where, char *err, size_t errlen)
 {
@@ -132,6 +137,13 @@ int f32_op_conv(f32_plan *p, int ni, const char *where, char *err, size_t errlen
         }
     }
     DNN_TRY(st);
+    if ((ret = conv_matmul(p, ni, &cp, x, pd, &o, where, err, errlen)) != 0) {
+        if (ret > 0) {
+            p->tval[n->out[0]] = o;
+            ret = 0;
+        }
+        goto end;
+    }
     const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
     if (from_input && want->data_type == dnnl_f32) {
         dnnl_memory_desc_t nhwc;
@@ -455,6 +467,52 @@ nomem:
     snprintf(err, errlen, "%s: out of memory", where);
     ret = ENG_ENOMEM;
     goto end;
+}
+
+/* A 1x1 convolution of a 1x1 image (the head's, an SE block's) is a
+ * matrix-vector product over its weights, bound by reading them.  oneDNN's
+ * 1x1 convolution kernel leaves it to one thread, its matmul splits the
+ * output columns over the team: with more than one thread and weights big
+ * enough to be worth splitting, the matmul.  Its input and output are
+ * views with the convolution's layouts, so nothing around it changes.
+ * Returns 1 when done (*out: the output), 0 when it does not apply. */
+#define MATMUL_MIN_WEIGHTS (512 * 1024)     /* bytes; below, one thread is done first */
+
+static int conv_matmul(f32_plan *p, int ni, const conv_params *cp, int x,
+                       const_dnnl_primitive_desc_t conv_pd, int *out, const char *where, char *err,
+                       size_t errlen)
+{
+    const gr_node *n = &p->pl.g->n[ni];
+    const int64_t *xd = tdims(p, n->in[0]), *od = tdims(p, n->out[0]);
+    if (omp_get_max_threads() < 2 || cp->group != 1 || cp->kh != 1 || cp->kw != 1 ||
+        xd[0] != 1 || xd[2] != 1 || xd[3] != 1 || od[2] != 1 || od[3] != 1 ||
+        (size_t)cp->cin * (size_t)cp->cout * sizeof(float) < MATMUL_MIN_WEIGHTS)
+        return 0;
+    const dnnl_memory_desc_t *cdst = dnnl_primitive_desc_query_md(conv_pd, dnnl_query_dst_md, 0);
+    dnnl_memory_desc_t x4, y4, x2, y2, wany, wfrom, b2;
+    int64_t xs[2] = { 1, cp->cin }, ys[2] = { 1, cp->cout }, ws[2] = { cp->cin, cp->cout };
+    f32_md_plain(&x4, 4, xd, dnnl_f32);
+    f32_md_plain(&y4, 4, od, dnnl_f32);
+    if (p->pl.v[x].md.data_type != dnnl_f32 || cdst->data_type != dnnl_f32 ||
+        !f32_same_bytes(&p->pl.v[x].md, &x4) || !f32_same_bytes(cdst, &y4))
+        return 0;
+    f32_md_plain(&x2, 2, xs, dnnl_f32);
+    f32_md_plain(&y2, 2, ys, dnnl_f32);
+    f32_md_plain(&b2, 2, ys, dnnl_f32);
+    f32_md_any(&wany, 2, ws, dnnl_f32);
+    md_2d(&wfrom, cp->cin, cp->cout, 1, dnnl_f32);     /* [cout][cin] storage */
+    int va = pl_view(&p->pl, x, &x2), vb = -1, o, ret;
+    if (va < 0)
+        return ENG_ENOMEM;
+    if (n->nin > 2 && n->in[2] >= 0 &&
+        (ret = f32_weight(p, n->in[2], &b2, &b2, &vb, where, err, errlen)) < 0)
+        return ret;
+    if ((ret = matmul_step(p, ni, va, -1, vb, &wany, n->in[1], &wfrom, &y2, 1.0f, 1, &o, where,
+                           err, errlen)) < 0)
+        return ret;
+    if ((*out = pl_view(&p->pl, o, cdst)) < 0)
+        return ENG_ENOMEM;
+    return 1;
 }
 
 /* y = y + beta * C, with the node's post-ops when they could not go earlier. */
