@@ -199,7 +199,7 @@ static void test_pointwise_extremes(void **state)
 
 /* One depthwise layer, both ways, compared byte for byte. */
 static void dw_check(int64_t n, int64_t c, int64_t h, int64_t w, int k, int stride, int pad,
-                     int dst, fill how, int variant, rng *g)
+                     int dst, fill how, int variant, int bigbias, rng *g)
 {
     q8d_desc d = { .c = c, .h = h, .w = w, .kh = k, .kw = k, .sh = stride, .sw = stride,
                    .pt = pad, .pl = pad, .dst = dst };
@@ -221,6 +221,24 @@ static void dw_check(int64_t n, int64_t c, int64_t h, int64_t w, int k, int stri
         bias[o] = (int32_t)(next(g) % 200001) - 100000;
         mul[o] = (float)(next(g) % 100 + 1) / 37.0f;
     }
+    /* biases near and past 2^24, where the kernel may not start its float
+     * sums from them (the sum plus the bias would round); 2: at the largest
+     * it may start from (2^24 less the largest sum the weights can make) */
+    if (bigbias == 2)
+        for (int64_t o = 0; o < c; o++) {
+            int zx = variant == 1 ? 3 : 128, absw = 0;
+            for (int i = 0; i < k * k; i++)
+                absw += abs(wt[o * k * k + i]);
+            bias[o] = (16777216 - (zx > 255 - zx ? zx : 255 - zx) * absw) * (o % 2 ? -1 : 1);
+            scale[o] = 1.0f / (float)(fabs((double)bias[o]) + 1.0) * (float)(next(g) % 300 + 1);
+        }
+    else if (bigbias)
+        for (int64_t o = 0; o < c; o++) {
+            bias[o] = (int32_t)(16777216 - next(g) % 3000000) * (o % 2 ? -1 : 1);
+            if (o % 3 == 0)
+                bias[o] = (int32_t)(next(g) % 2000000000) - 1000000000;
+            scale[o] = 1.0f / (float)(fabs((double)bias[o]) + 1.0) * (float)(next(g) % 300 + 1);
+        }
     d.w8 = wt, d.scale = scale, d.bias = bias;
     switch (variant) {
     case 0:
@@ -248,10 +266,10 @@ static void dw_check(int64_t n, int64_t c, int64_t h, int64_t w, int k, int stri
     q8d_run(blob, x, got, n);
     for (size_t i = 0; i < ny; i++)
         if (want[i] != got[i])
-            fail_msg("dw n %lld c %lld %lldx%lld k %d s %d p %d dst %d variant %d fill %d: output "
-                     "%zu (channel %lld) is %d, want %d", (long long)n, (long long)c, (long long)h,
-                     (long long)w, k, stride, pad, dst, variant, how, i, (long long)(i % (size_t)c),
-                     got[i], want[i]);
+            fail_msg("dw n %lld c %lld %lldx%lld k %d s %d p %d dst %d variant %d fill %d bias %d: "
+                     "output %zu (channel %lld) is %d, want %d", (long long)n, (long long)c,
+                     (long long)h, (long long)w, k, stride, pad, dst, variant, how, bigbias, i,
+                     (long long)(i % (size_t)c), got[i], want[i]);
     free(wt), free(x), free(scale), free(mul), free(bias), free(want), free(got), free(blob);
 }
 
@@ -265,14 +283,22 @@ static void test_dw_matches_reference(void **state)
         { 1, 16, 8, 8, 3, 1, 1 }, { 2, 7, 9, 5, 3, 2, 1 }, { 1, 33, 11, 13, 5, 2, 2 },
         { 1, 24, 6, 7, 5, 1, 2 }, { 3, 8, 4, 4, 3, 1, 0 }, { 1, 1, 5, 5, 1, 1, 0 },
         { 1, 40, 14, 14, 3, 1, 1 },
+        /* channels in several chunks, the last block partial; stride 3 (no
+         * constant for it); a 7x7 kernel (49 taps); rows of every block
+         * width from 1 to 8 pixels and more */
+        { 1, 523, 9, 40, 3, 1, 1 }, { 1, 12, 10, 15, 3, 3, 1 }, { 1, 9, 13, 13, 7, 1, 3 },
+        { 2, 24, 7, 7, 5, 2, 2 }, { 1, 17, 3, 9, 3, 1, 1 }, { 1, 8, 5, 23, 3, 1, 1 },
+        { 1, 16, 6, 31, 3, 2, 1 },
     };
     rng g = { 29 };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int dst = Q8G_U8; dst <= Q8G_S8; dst++)
             for (int v = 0; v < 3; v++)
                 for (int how = FILL_RANDOM; how <= FILL_EXTREME; how++)
-                    dw_check(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], shapes[s][4],
-                             shapes[s][5], shapes[s][6], dst, (fill)how, v, &g);
+                    for (int big = 0; big < 3; big++)
+                        dw_check(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
+                                 shapes[s][4], shapes[s][5], shapes[s][6], dst, (fill)how, v, big,
+                                 &g);
 }
 
 /* One small dense layer (weights [oc][c][kh][kw]): the exact sum of
