@@ -22,6 +22,28 @@ int8_t *q8c_weights(const q8c_desc *d, const int8_t *w, int64_t oc)
     return o;
 }
 
+/* n bytes, n small (a window row: a few pixels of a few channels): fixed
+ * size copies the compiler inlines, overlapping where n is between two
+ * sizes, instead of a library call per window row. */
+static inline void copy_small(uint8_t *dst, const uint8_t *src, int64_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + n - 4, &b, 4);
+    } else {
+        memcpy(dst, src, (size_t)n);
+    }
+}
+
 void q8c_run(const q8c_desc *d, const uint8_t *x, uint8_t *col, int64_t n)
 {
     int64_t k = q8c_k(d), rows = n * d->oh, span = d->kw * d->c;
@@ -40,7 +62,7 @@ void q8c_run(const q8c_desc *d, const uint8_t *x, uint8_t *col, int64_t n)
                 }
                 const uint8_t *row = x + (b * d->h + iy) * d->w * d->c;
                 if (ix0 >= 0 && ix0 + d->kw <= d->w) {
-                    memcpy(dst, row + ix0 * d->c, (size_t)span);
+                    copy_small(dst, row + ix0 * d->c, span);
                     continue;
                 }
                 for (int kx = 0; kx < d->kw; kx++) {

@@ -127,6 +127,13 @@ AVX2_INLINE void widen(const uint8_t *x, int64_t k, int64_t kp, uint8_t flip, in
             __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(s + i)), f);
             _mm256_storeu_si256((__m256i *)(o + i), _mm256_cvtepu8_epi16(v));
         }
+        if (i < k && k >= 16) {
+            /* the last 16 bytes, overlapping ones already done (the same
+             * values again): a vector instead of up to 15 bytes one by one */
+            __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(s + k - 16)), f);
+            _mm256_storeu_si256((__m256i *)(o + k - 16), _mm256_cvtepu8_epi16(v));
+            i = k;
+        }
         for (; i < k; i++)
             o[i] = (uint8_t)(s[i] ^ flip);
         if (k < kp)
