@@ -111,7 +111,8 @@ static void dw_reference(const q8d_desc *d, const uint8_t *x, int64_t n, uint8_t
 typedef enum { FILL_RANDOM, FILL_EXTREME } fill;
 
 /* One layer of rows x k -> oc, both ways, compared byte for byte. */
-static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int variant, rng *g)
+static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int variant, int bigbias,
+                  rng *g)
 {
     int8_t *w = malloc((size_t)(k * oc));
     uint8_t *x = malloc((size_t)(rows * k));
@@ -130,6 +131,20 @@ static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int va
         scale[o] = (float)(next(g) % 1000 + 1) / (float)(sqrt((double)k) * 50000.0);
         bias[o] = (int32_t)(next(g) % 200001) - 100000;
         mul[o] = (float)(next(g) % 100 + 1) / 37.0f;
+    }
+    /* biases where the kernel may start its sums from them and the zero
+     * point's term (1: at the largest it may, 2^24 less 255 x the weights'
+     * magnitudes) and past it (2), scales that keep the outputs in range */
+    for (int64_t o = 0; bigbias && o < oc; o++) {
+        int64_t absw = 0;
+        for (int64_t i = 0; i < k; i++)
+            absw += abs(w[o * k + i]);
+        int64_t room = 16777216 - 255 * absw;
+        int64_t b = bigbias == 1 ? room : room + 1 + (int64_t)(next(g) % 1000);
+        if (b < 0)
+            b = 0;
+        bias[o] = (int32_t)(o % 2 ? -b : b);
+        scale[o] = (float)(next(g) % 300 + 1) / (float)(labs(bias[o]) + 255 * absw + 1);
     }
     q8g_desc d = { .k = k, .oc = oc, .w = w, .scale = scale, .bias = bias, .dst = dst };
     switch (variant) {
@@ -158,9 +173,9 @@ static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int va
     q8g_run(blob, x, got, rows);
     for (int64_t i = 0; i < rows * oc; i++)
         if (memcmp(want + (size_t)i * osz, got + (size_t)i * osz, osz)) {
-            fail_msg("rows %lld k %lld oc %lld dst %d variant %d fill %d: output %lld "
+            fail_msg("rows %lld k %lld oc %lld dst %d variant %d fill %d bias %d: output %lld "
                      "(row %lld, channel %lld) differs", (long long)rows, (long long)k,
-                     (long long)oc, dst, variant, how, (long long)i, (long long)(i / oc),
+                     (long long)oc, dst, variant, how, bigbias, (long long)i, (long long)(i / oc),
                      (long long)(i % oc));
         }
     free(w), free(x), free(scale), free(mul), free(bias), free(want), free(got), free(blob);
@@ -179,7 +194,8 @@ static void test_pointwise_matches_reference(void **state)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int dst = Q8G_U8; dst <= Q8G_F32; dst++)
             for (int v = 0; v < 4; v++)
-                check(shapes[s][0], shapes[s][1], shapes[s][2], dst, FILL_RANDOM, v, &g);
+                for (int big = 0; big < 3; big++)
+                    check(shapes[s][0], shapes[s][1], shapes[s][2], dst, FILL_RANDOM, v, big, &g);
 }
 
 /* All bytes 255 or 0 against weights of 127 and -128: where oneDNN's
@@ -192,8 +208,10 @@ static void test_pointwise_extremes(void **state)
     rng g = { 5 };
     for (int dst = Q8G_U8; dst <= Q8G_F32; dst++)
         for (int v = 0; v < 4; v++) {
-            check(11, 4095, 21, dst, FILL_EXTREME, v, &g);
-            check(3, 2, 8, dst, FILL_EXTREME, v, &g);
+            check(11, 4095, 21, dst, FILL_EXTREME, v, 0, &g);
+            check(3, 2, 8, dst, FILL_EXTREME, v, 0, &g);
+            check(7, 40, 19, dst, FILL_EXTREME, v, 1, &g);
+            check(7, 40, 19, dst, FILL_EXTREME, v, 2, &g);
         }
 }
 

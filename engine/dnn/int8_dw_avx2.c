@@ -30,7 +30,6 @@
 #endif
 
 #define DW_RING (32 * 1024)      /* bytes of source rows a chunk of channels aims to fit */
-#define DW_EXACT 16777216        /* 2^24: every integer up to it is a float */
 
 typedef struct {
     int64_t c, ncb, h, w, oh, ow, wp;  /* ncb: blocks of 8 channels; wp: columns of a widened row */
@@ -124,7 +123,7 @@ void q8d_pack(void *blob, const q8d_desc *d)
         scale[ch] = in ? d->scale[ch] : 0.0f;
         if (mul)
             mul[ch] = in ? d->mul[ch] : 0.0f;
-        if (in && llabs((long long)d->bias[ch]) + (long long)maxsrc * absw > DW_EXACT)
+        if (in && llabs((long long)d->bias[ch]) + (long long)maxsrc * absw > Q8G_EXACT)
             L->fold = 0;
     }
 }

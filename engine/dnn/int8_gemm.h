@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #define Q8G_MAX_OPS 12           /* the graph's activations, a scale, a multiply, a rounding */
+#define Q8G_EXACT 16777216       /* 2^24: every integer up to it is a float */
 #define Q8G_MAX_K 4096           /* input channels a layer may have (a tile's rows live on the stack) */
 
 /* The post-ops the kernel evaluates, each as oneDNN 2.6's x86 kernels do. */

@@ -36,9 +36,10 @@ typedef struct {
     int64_t k, kp, oc, ocp;      /* kp: k rounded up to pairs; ocp: oc to 16 */
     uint8_t flip;
     int has_zpc, has_zy, dst, nops;
+    int fold;                    /* sums start from the zero point's term and the bias (init) */
     float zy;
     q8g_op ops[Q8G_MAX_OPS];
-    size_t w, zpc, bias, scale, mul;   /* offsets in the blob; mul 0: none */
+    size_t w, zpc, bias, scale, init, mul;   /* offsets in the blob; mul 0: none */
 } layer;
 
 static size_t up32(size_t n)
@@ -57,7 +58,7 @@ size_t q8g_size(int64_t k, int64_t oc)
     int64_t kp, ocp;
     sizes(k, oc, &kp, &ocp);
     return up32(sizeof(layer)) + up32((size_t)(kp * ocp) * sizeof(int16_t)) +
-           4 * up32((size_t)ocp * sizeof(float));
+           5 * up32((size_t)ocp * sizeof(float));
 }
 
 void q8g_pack(void *blob, const q8g_desc *d)
@@ -81,22 +82,37 @@ void q8g_pack(void *blob, const q8g_desc *d)
     L->zpc = at, at += vec;
     L->bias = at, at += vec;
     L->scale = at, at += vec;
+    L->init = at, at += vec;
     L->mul = d->mul ? at : 0;
 
     int16_t *w = (int16_t *)(b + L->w);
+    int32_t *init = (int32_t *)(b + L->init);
     float *zpc = (float *)(b + L->zpc), *bias = (float *)(b + L->bias);
     float *scale = (float *)(b + L->scale), *mul = d->mul ? (float *)(b + L->mul) : NULL;
+    /* The sums may start from the zero point's term and the bias, as
+     * integers, where no value on oneDNN's way (the sum, the term, their
+     * sum, the bias, all three) can leave the integers a float holds: then
+     * its two float additions are exact, and so give the integer sum the
+     * kernel converts.  |sum| and |term| are at most 255 x the weights'
+     * magnitudes (a byte of at most 255, a zero point of at most 255). */
+    L->fold = 1;
     for (int64_t o = 0; o < L->ocp; o++) {
         int32_t sum = 0;
+        int64_t absw = 0;
         for (int64_t i = 0; i < L->kp; i++) {
             int v = o < d->oc && i < d->k ? d->w[o * d->k + i] : 0;
             /* block of 8 channels, pair of inputs, channel in block, input in pair */
             w[(o / 8) * L->kp * 8 + (i / 2) * 16 + (o % 8) * 2 + i % 2] = (int16_t)v;
             sum += v;
+            absw += v < 0 ? -v : v;
         }
         int in = o < d->oc;
+        int64_t b32 = in ? d->bias[o] : 0;
         zpc[o] = (float)(int32_t)(-d->zx * sum);
-        bias[o] = in ? (float)d->bias[o] : 0.0f;
+        bias[o] = (float)b32;
+        init[o] = (int32_t)(-d->zx * sum + b32);
+        if (255 * absw + (b32 < 0 ? -b32 : b32) > Q8G_EXACT)
+            L->fold = 0;
         scale[o] = in ? d->scale[o] : 0.0f;
         if (mul)
             mul[o] = in ? d->mul[o] : 0.0f;
@@ -154,10 +170,11 @@ AVX2_INLINE void widen(const uint8_t *x, int64_t k, int64_t kp, uint8_t flip, in
         c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(a, b1));                       \
     }
 AVX2_INLINE void dot(const int16_t *t, int64_t kp, const int16_t *w0, const int16_t *w1, int mr,
-                     __m256i acc[MR][2])
+                     __m256i i0, __m256i i1, __m256i acc[MR][2])
 {
     __m256i c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_si256();
+    c00 = c10 = c20 = c30 = c40 = c50 = i0;
+    c01 = c11 = c21 = c31 = c41 = c51 = i1;
     for (int64_t p = 0; p < kp / 2; p++) {
         __m256i b0 = _mm256_load_si256((const __m256i *)(w0 + p * 16));
         __m256i b1 = _mm256_load_si256((const __m256i *)(w1 + p * 16));
@@ -181,9 +198,12 @@ AVX2_INLINE void finish(const layer *L, const char *b, __m256i acc[MR][2], int j
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++) {
         f[r] = _mm256_cvtepi32_ps(acc[r][j]);
-        if (L->has_zpc)
-            f[r] = _mm256_add_ps(f[r], zpc);
-        f[r] = _mm256_mul_ps(_mm256_add_ps(f[r], bias), scale);
+        if (!L->fold) {
+            if (L->has_zpc)
+                f[r] = _mm256_add_ps(f[r], zpc);
+            f[r] = _mm256_add_ps(f[r], bias);
+        }
+        f[r] = _mm256_mul_ps(f[r], scale);
     }
     q8p_ops(L->ops, L->nops, f, mr, L->mul ? (const float *)(b + L->mul) + o0 : NULL, 0);
     const __m256 zy = _mm256_set1_ps(L->zy), lo = _mm256_set1_ps(L->dst == Q8G_U8 ? 0.0f : -FLT_MAX);
@@ -225,8 +245,12 @@ AVX2_INLINE void tile(const layer *L, char *y, int64_t r0, int mr, int64_t o0, c
     const char *b = (const char *)L;
     const int16_t *w = (const int16_t *)(b + L->w);
     size_t osz = L->dst == Q8G_F32 ? sizeof(float) : 1;
-    __m256i acc[MR][2];
-    dot(t, L->kp, w + (o0 / 8) * L->kp * 8, w + (o0 / 8 + 1) * L->kp * 8, mr, acc);
+    __m256i acc[MR][2], i0 = _mm256_setzero_si256(), i1 = i0;
+    if (L->fold) {
+        i0 = _mm256_load_si256((const __m256i *)((const int32_t *)(b + L->init) + o0));
+        i1 = _mm256_load_si256((const __m256i *)((const int32_t *)(b + L->init) + o0 + 8));
+    }
+    dot(t, L->kp, w + (o0 / 8) * L->kp * 8, w + (o0 / 8 + 1) * L->kp * 8, mr, i0, i1, acc);
     for (int j = 0; j < 2; j++) {
         int64_t o = o0 + 8 * j;
         if (o >= L->oc)
