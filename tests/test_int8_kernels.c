@@ -112,7 +112,7 @@ typedef enum { FILL_RANDOM, FILL_EXTREME } fill;
 
 /* One layer of rows x k -> oc, both ways, compared byte for byte. */
 static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int variant, int bigbias,
-                  rng *g)
+                  int narrow, rng *g)
 {
     int8_t *w = malloc((size_t)(k * oc));
     uint8_t *x = malloc((size_t)(rows * k));
@@ -120,7 +120,7 @@ static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int va
     int32_t *bias = malloc(sizeof(int32_t) * (size_t)oc);
     size_t osz = dst == Q8G_F32 ? sizeof(float) : 1;
     uint8_t *want = malloc((size_t)(rows * oc) * osz), *got = malloc((size_t)(rows * oc) * osz);
-    void *blob = aligned_alloc(64, (q8g_size(k, oc) + 63) & ~(size_t)63);
+    void *blob = aligned_alloc(64, (q8g_size(k, oc, narrow) + 63) & ~(size_t)63);
     assert_true(w && x && scale && mul && bias && want && got && blob);
     for (int64_t i = 0; i < k * oc; i++)
         w[i] = how == FILL_EXTREME ? (i % 3 ? 127 : -128) : (int8_t)(next(g) & 0xff);
@@ -146,7 +146,8 @@ static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int va
         bias[o] = (int32_t)(o % 2 ? -b : b);
         scale[o] = (float)(next(g) % 300 + 1) / (float)(labs(bias[o]) + 255 * absw + 1);
     }
-    q8g_desc d = { .k = k, .oc = oc, .w = w, .scale = scale, .bias = bias, .dst = dst };
+    q8g_desc d = { .k = k, .oc = oc, .w = w, .scale = scale, .bias = bias, .dst = dst,
+                   .narrow = narrow };
     switch (variant) {
     case 0:                                      /* int8 source, hardswish, per-channel out */
         d.zx = 128, d.flip = 0x80;
@@ -173,10 +174,10 @@ static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int va
     q8g_run(blob, x, got, rows);
     for (int64_t i = 0; i < rows * oc; i++)
         if (memcmp(want + (size_t)i * osz, got + (size_t)i * osz, osz)) {
-            fail_msg("rows %lld k %lld oc %lld dst %d variant %d fill %d bias %d: output %lld "
-                     "(row %lld, channel %lld) differs", (long long)rows, (long long)k,
-                     (long long)oc, dst, variant, how, bigbias, (long long)i, (long long)(i / oc),
-                     (long long)(i % oc));
+            fail_msg("rows %lld k %lld oc %lld dst %d variant %d fill %d bias %d narrow %d: "
+                     "output %lld (row %lld, channel %lld) differs", (long long)rows, (long long)k,
+                     (long long)oc, dst, variant, how, bigbias, narrow, (long long)i,
+                     (long long)(i / oc), (long long)(i % oc));
         }
     free(w), free(x), free(scale), free(mul), free(bias), free(want), free(got), free(blob);
 }
@@ -195,7 +196,9 @@ static void test_pointwise_matches_reference(void **state)
         for (int dst = Q8G_U8; dst <= Q8G_F32; dst++)
             for (int v = 0; v < 4; v++)
                 for (int big = 0; big < 3; big++)
-                    check(shapes[s][0], shapes[s][1], shapes[s][2], dst, FILL_RANDOM, v, big, &g);
+                    for (int narrow = 0; narrow < 2; narrow++)
+                        check(shapes[s][0], shapes[s][1], shapes[s][2], dst, FILL_RANDOM, v, big,
+                              narrow, &g);
 }
 
 /* All bytes 255 or 0 against weights of 127 and -128: where oneDNN's
@@ -208,10 +211,13 @@ static void test_pointwise_extremes(void **state)
     rng g = { 5 };
     for (int dst = Q8G_U8; dst <= Q8G_F32; dst++)
         for (int v = 0; v < 4; v++) {
-            check(11, 4095, 21, dst, FILL_EXTREME, v, 0, &g);
-            check(3, 2, 8, dst, FILL_EXTREME, v, 0, &g);
-            check(7, 40, 19, dst, FILL_EXTREME, v, 1, &g);
-            check(7, 40, 19, dst, FILL_EXTREME, v, 2, &g);
+            check(11, 4095, 21, dst, FILL_EXTREME, v, 0, 0, &g);
+            check(3, 2, 8, dst, FILL_EXTREME, v, 0, 0, &g);
+            check(7, 40, 19, dst, FILL_EXTREME, v, 1, 0, &g);
+            check(7, 40, 19, dst, FILL_EXTREME, v, 2, 0, &g);
+            /* int8 weights of -128 and 127, widened as read */
+            check(1, 4095, 21, dst, FILL_EXTREME, v, 0, 1, &g);
+            check(5, 33, 40, dst, FILL_EXTREME, v, 0, 1, &g);
         }
 }
 
@@ -375,7 +381,7 @@ static void dense_check(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, 
     int8_t *wr = q8c_weights(&cd, wt, oc);
     assert_non_null(wr);
     d.w = wr;
-    void *blob = aligned_alloc(64, (q8g_size(kk, oc) + 63) & ~(size_t)63);
+    void *blob = aligned_alloc(64, (q8g_size(kk, oc, 0) + 63) & ~(size_t)63);
     assert_non_null(blob);
     q8g_pack(blob, &d);
     q8c_run(&cd, x, col, n);
