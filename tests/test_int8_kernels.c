@@ -406,6 +406,8 @@ static void test_dense_matches_reference(void **state)
         { 1, 4, 5, 6, 19, 3, 1, 0 }, { 1, 1, 4, 4, 3, 3, 2, 2 },
         /* window rows of 6 and 18 bytes (the copies of 4 to 7, of more than 16) */
         { 1, 2, 7, 8, 5, 3, 1, 1 }, { 1, 6, 6, 6, 4, 3, 2, 1 },
+        /* no window inside the image: a kernel wider than the image */
+        { 1, 2, 2, 2, 3, 5, 1, 2 },
     };
     rng g = { 41 };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
