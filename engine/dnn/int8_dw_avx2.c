@@ -141,34 +141,44 @@ AVX2_INLINE void widen_row(const layer *L, const uint8_t *x, int64_t n, int64_t 
         memset(row, 0, sizeof(float) * (size_t)(nb * L->wp * 8));
         return;
     }
-    /* full blocks of 8 channels, then the last one's few: those past c meet
-     * weights of 0, so any value does there */
-    int64_t full = L->c / 8 - cb0 < nb ? L->c / 8 - cb0 : nb, bstep = L->wp * 8;
+    /* the padding columns, then the image's: [q0, q1) */
+    int64_t q0 = L->pl < L->wp ? L->pl : L->wp, q1 = L->w + L->pl < L->wp ? L->w + L->pl : L->wp;
+    for (int64_t cb = 0; cb < nb; cb++) {
+        float *o = row + cb * L->wp * 8;
+        for (int64_t q = 0; q < q0; q++)
+            _mm256_store_ps(o + q * 8, _mm256_setzero_ps());
+        for (int64_t q = q1; q < L->wp; q++)
+            _mm256_store_ps(o + q * 8, _mm256_setzero_ps());
+    }
+    /* a block of 8 channels at a time along the row: loads c bytes apart,
+     * stores one after the other; full blocks, then the last one's few
+     * (those past c meet weights of 0, so any value does there) */
+    const uint8_t *src = x + ((n * L->h + iy) * L->w + q0 - L->pl) * L->c;
+    int64_t full = L->c / 8 - cb0 < nb ? L->c / 8 - cb0 : nb, c = L->c;
     int sx = L->flip == 0x80 && L->zx == 128;      /* int8 as it is: sign-extended */
-    for (int64_t q = 0; q < L->wp; q++) {
-        int64_t ix = q - L->pl;
-        float *o = row + q * 8;
-        if (ix < 0 || ix >= L->w) {
-            for (int64_t cb = 0; cb < nb; cb++)
-                _mm256_store_ps(o + cb * bstep, _mm256_setzero_ps());
-            continue;
-        }
-        const uint8_t *s = x + ((n * L->h + iy) * L->w + ix) * L->c + cb0 * 8;
-        int64_t cb = 0;
+    for (int64_t cb = 0; cb < full; cb++) {
+        const uint8_t *s = src + (cb0 + cb) * 8;
+        float *o = row + (cb * L->wp + q0) * 8;
         if (sx) {
-            for (; cb < full; cb++, s += 8, o += bstep) {
+#pragma GCC unroll 4
+            for (int64_t q = q0; q < q1; q++, s += c, o += 8) {
                 __m128i v = _mm_loadl_epi64((const __m128i *)s);
                 _mm256_store_ps(o, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)));
             }
         } else {
-            for (; cb < full; cb++, s += 8, o += bstep) {
+#pragma GCC unroll 4
+            for (int64_t q = q0; q < q1; q++, s += c, o += 8) {
                 __m128i v = _mm_xor_si128(_mm_loadl_epi64((const __m128i *)s), f);
                 _mm256_store_ps(o, _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(v), z)));
             }
         }
-        if (cb < nb) {
+    }
+    if (full < nb) {
+        const uint8_t *s = src + (cb0 + full) * 8;
+        float *o = row + (full * L->wp + q0) * 8;
+        for (int64_t q = q0; q < q1; q++, s += c, o += 8) {
             uint8_t tmp[16] = { 0 };
-            memcpy(tmp, s, (size_t)(L->c - (cb0 + cb) * 8));
+            memcpy(tmp, s, (size_t)(c - (cb0 + full) * 8));
             __m128i v = _mm_xor_si128(_mm_loadl_epi64((const __m128i *)tmp), f);
             _mm256_store_ps(o, _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(v), z)));
         }
