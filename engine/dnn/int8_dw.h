@@ -1,12 +1,11 @@
 /* int8_dw.h: exact int8 depthwise convolutions on AVX2 CPUs without VNNI,
  * our own kernel (int8_dw_avx2.c) instead of oneDNN's, which on such a CPU
  * is exact too but slow, and reads int8 sources only through a flipped
- * copy.  Sources widened to float with the zero point taken off, products
- * added by fused multiply-adds: each product and partial sum is an integer
- * below 2^24, so no step rounds and the sum is the exact int32 sum; the
- * requantisation (int8_gemm.h's post-ops, in oneDNN's order: the sum to
- * float, plus the bias, times the scale, the post-ops, the destination
- * zero point, saturation) then gives oneDNN's bytes.
+ * copy.  Sources widened to int16 with the zero point taken off, products
+ * of two taps added in int32 by vpmaddwd: the sum is exact, and as it
+ * stays far below 2^24 the requantisation (int8_gemm.h's post-ops, in
+ * oneDNN's order: the sum to float, plus the bias, times the scale, the
+ * post-ops, the destination zero point, saturation) gives oneDNN's bytes.
  *
  * Private to engine/dnn/ and its tests. */
 #ifndef LCNETD_DNN_INT8_DW_H
@@ -18,7 +17,7 @@
 #include "engine/dnn/int8_gemm.h"
 
 #define Q8D_MAX_TAPS 49          /* kernel height x width */
-#define Q8D_MAX_ROWS (96 * 1024) /* bytes of 8 channels' widened source rows a thread keeps on its stack */
+#define Q8D_MAX_ROWS (96 * 1024) /* bytes of 16 channels' widened source rows a thread keeps on its stack */
 
 /* What a layer is, for q8d_pack: NHWC, channels c in and out. */
 typedef struct {

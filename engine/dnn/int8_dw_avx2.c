@@ -1,22 +1,24 @@
 /* int8_dw_avx2.c: the exact AVX2 int8 depthwise kernel (see int8_dw.h).
  *
- * The sum is computed in float, and is still the exact integer sum: each
- * source byte, its zero point taken off, and each weight are integers
- * below 2^8 in magnitude, a product below 2^15, and the sum over at most
- * 49 taps (with the bias, where the layer starts its sums from it) stays
- * below 2^24, so every fused multiply-add lands on an integer a float
- * holds and none rounds.  The float sum is then the int32 sum oneDNN
- * converts, and one fused multiply-add does 8 products where the int16
- * pairs needed a shuffle, a multiply and an add for 16.
+ * Sources widened to int16 with the zero point taken off (so padding is 0,
+ * the real value 0), products of two taps added in int32 by vpmaddwd: the
+ * sum is exact, and as it stays far below 2^24 the float conversion is
+ * too.  The two taps of a pair are neighbours in a kernel row (a lone last
+ * one pairs with a weight of 0), so their sources are neighbouring columns:
+ * each widened row is kept with every column interleaved with the next,
+ * once, and the multiply-adds read their pairs as they are, with no
+ * shuffle per tap.  The interleave (unpacklo/hi, within 128-bit lanes)
+ * puts channels 0-3 and 8-11 of a block of 16 in one accumulator and 4-7
+ * and 12-15 in the other; the bias, scales and multipliers are stored in
+ * that order, and the final packs restore the channels' own.
  *
  * One output row at a time per thread: the kh source rows it reads are
- * widened to float with the zero point taken off (so padding is 0, the
- * real value 0), kept in a ring so that each is widened about once, laid
- * out by blocks of 8 channels ([block][column][8]) so that a block's
- * neighbouring pixels and taps are fixed offsets apart.  Channels are taken
- * in chunks of blocks small enough for the chunk's rows to stay in the L1
- * cache.  Per block, up to 8 output pixels at a time: each tap's 8 weights
- * loaded once for all of them. */
+ * kept in a ring so that each is widened about once, laid out by blocks of
+ * 16 channels ([block][column][32]) so that a block's neighbouring pixels
+ * and taps are fixed offsets apart; channels are taken in chunks of blocks
+ * small enough for the chunk's rows to stay in the L1 cache.  Per block, up
+ * to 6 output pixels at a time, their sums in registers: each pair of
+ * taps' weights loaded once for all of them. */
 #include "engine/dnn/int8_dw.h"
 
 #include <float.h>
@@ -30,16 +32,17 @@
 #endif
 
 #define DW_RING (32 * 1024)      /* bytes of source rows a chunk of channels aims to fit */
+#define DW_PX 6                  /* output pixels a block computes at most */
 
 typedef struct {
-    int64_t c, ncb, h, w, oh, ow, wp;  /* ncb: blocks of 8 channels; wp: columns of a widened row */
+    int64_t c, ncb, h, w, oh, ow, wp;  /* ncb: blocks of 16 channels; wp: columns of a widened row */
     int64_t chunk;                     /* blocks of channels a pass keeps rows of */
-    int kh, kw, sh, sw, pt, pl, ntap;
+    int kh, kw, sh, sw, pt, pl, npr;   /* npr: pairs of taps in a kernel row */
     uint8_t flip;
     int zx, fold, has_zy, dst, nops;   /* fold: sums start from the bias */
     float zy;
     q8g_op ops[Q8G_MAX_OPS];
-    size_t wt, bias, scale, mul;       /* offsets in the blob; mul 0: none */
+    size_t wt, init, bias, scale, mul; /* offsets in the blob; mul 0: none */
 } layer;
 
 static size_t up32(size_t n)
@@ -49,7 +52,7 @@ static size_t up32(size_t n)
 
 static int64_t ncb_of(int64_t c)
 {
-    return (c + 7) / 8;
+    return (c + 15) / 16;
 }
 
 static int64_t wp_of(const q8d_desc *d)
@@ -57,10 +60,11 @@ static int64_t wp_of(const q8d_desc *d)
     return (d->ow - 1) * d->sw + d->kw;
 }
 
-/* Bytes of one block of 8 channels' source rows (kh rows of wp floats x 8). */
+/* Bytes of one block of 16 channels' source rows (kh rows of wp columns,
+ * each 16 channels of it beside 16 of the next, int16). */
 static size_t block_rows(const q8d_desc *d)
 {
-    return (size_t)(d->kh * wp_of(d) * 8) * sizeof(float);
+    return (size_t)(d->kh * wp_of(d) * 32) * sizeof(int16_t);
 }
 
 int q8d_fits(const q8d_desc *d)
@@ -73,9 +77,15 @@ int q8d_fits(const q8d_desc *d)
 
 size_t q8d_size(const q8d_desc *d)
 {
-    int64_t ncb = ncb_of(d->c);
-    return up32(sizeof(layer)) + up32((size_t)(ncb * d->kh * d->kw * 8) * sizeof(float)) +
-           3 * up32((size_t)(ncb * 8) * sizeof(float));
+    int64_t ncb = ncb_of(d->c), npr = (d->kw + 1) / 2;
+    return up32(sizeof(layer)) + up32((size_t)(ncb * d->kh * npr * 32) * sizeof(int16_t)) +
+           4 * up32((size_t)(ncb * 16) * sizeof(float));
+}
+
+/* Lane j (0-15) of a block's two accumulators holds channel perm(j). */
+static int perm(int j)
+{
+    return j < 8 ? (j < 4 ? j : j + 4) : (j < 12 ? j - 4 : j);
 }
 
 void q8d_pack(void *blob, const q8d_desc *d)
@@ -88,7 +98,7 @@ void q8d_pack(void *blob, const q8d_desc *d)
     L->chunk = DW_RING / block_rows(d);
     L->chunk = L->chunk < 1 ? 1 : L->chunk > L->ncb ? L->ncb : L->chunk;
     L->kh = d->kh, L->kw = d->kw, L->sh = d->sh, L->sw = d->sw, L->pt = d->pt, L->pl = d->pl;
-    L->ntap = d->kh * d->kw;
+    L->npr = (d->kw + 1) / 2;
     L->flip = d->flip;
     L->zx = d->zx;
     L->has_zy = d->zy != 0;
@@ -96,198 +106,232 @@ void q8d_pack(void *blob, const q8d_desc *d)
     L->dst = d->dst;
     L->nops = d->nops;
     memcpy(L->ops, d->ops, sizeof L->ops);
-    size_t at = up32(sizeof(layer)), vec = up32((size_t)(L->ncb * 8) * sizeof(float));
+    size_t at = up32(sizeof(layer)), vec = up32((size_t)(L->ncb * 16) * sizeof(float));
     L->wt = at;
-    at += up32((size_t)(L->ncb * L->ntap * 8) * sizeof(float));
+    at += up32((size_t)(L->ncb * L->kh * L->npr * 32) * sizeof(int16_t));
+    L->init = at, at += vec;
     L->bias = at, at += vec;
     L->scale = at, at += vec;
     L->mul = d->mul ? at : 0;
 
-    float *w = (float *)(b + L->wt), *bias = (float *)(b + L->bias);
-    float *scale = (float *)(b + L->scale), *mul = d->mul ? (float *)(b + L->mul) : NULL;
-    /* The sums may start from the bias where, with it, no partial sum can
-     * leave the integers a float holds: then the float sum is the integer
-     * sum plus the bias, which is what adding the bias after gives, as
-     * that addition is exact too. */
-    int maxsrc = d->zx > 255 - d->zx ? d->zx : 255 - d->zx;
+    int16_t *w = (int16_t *)(b + L->wt);
+    int32_t *init = (int32_t *)(b + L->init);
+    float *bias = (float *)(b + L->bias), *scale = (float *)(b + L->scale);
+    float *mul = d->mul ? (float *)(b + L->mul) : NULL;
+    /* The sums may start from the bias where, with it, the sum stays within
+     * the integers a float holds: then converting the sum with the bias in
+     * it gives what adding the bias to the converted sum gives, as that
+     * addition is exact too. */
+    int maxsrc = d->zx > 255 - d->zx ? d->zx : 255 - d->zx, ntap = d->kh * d->kw;
     L->fold = 1;
-    for (int64_t ch = 0; ch < L->ncb * 8; ch++) {
-        int in = ch < d->c;
-        int64_t absw = 0;
-        for (int t = 0; t < L->ntap; t++) {
-            int v = in ? d->w8[ch * L->ntap + t] : 0;
-            w[((ch / 8) * L->ntap + t) * 8 + ch % 8] = (float)v;
-            absw += abs(v);
+    for (int64_t cb = 0; cb < L->ncb; cb++)
+        for (int j = 0; j < 16; j++) {
+            int64_t ch = cb * 16 + perm(j), absw = 0;
+            int in = ch < d->c;
+            for (int t = 0; in && t < ntap; t++)
+                absw += abs(d->w8[ch * ntap + t]);
+            init[cb * 16 + j] = in ? d->bias[ch] : 0;
+            bias[cb * 16 + j] = in ? (float)d->bias[ch] : 0.0f;
+            scale[cb * 16 + j] = in ? d->scale[ch] : 0.0f;
+            if (mul)
+                mul[cb * 16 + j] = in ? d->mul[ch] : 0.0f;
+            if (in && llabs((long long)d->bias[ch]) + (long long)maxsrc * absw > Q8G_EXACT)
+                L->fold = 0;
+            /* kernel row ky, pair p: 16 int16 for the low accumulator, then
+             * 16 for the high one; in each, lane (j % 8) holds tap 2p, then
+             * tap 2p + 1 (0 past the row's end) */
+            for (int ky = 0; ky < d->kh; ky++)
+                for (int p = 0; p < L->npr; p++)
+                    for (int e = 0; e < 2; e++) {
+                        int kx = 2 * p + e;
+                        int16_t v = in && kx < d->kw ? d->w8[ch * ntap + ky * d->kw + kx] : 0;
+                        w[(((cb * d->kh + ky) * L->npr + p) * 2 + j / 8) * 16 + (j % 8) * 2 + e] = v;
+                    }
         }
-        bias[ch] = in ? (float)d->bias[ch] : 0.0f;
-        scale[ch] = in ? d->scale[ch] : 0.0f;
-        if (mul)
-            mul[ch] = in ? d->mul[ch] : 0.0f;
-        if (in && llabs((long long)d->bias[ch]) + (long long)maxsrc * absw > Q8G_EXACT)
-            L->fold = 0;
-    }
 }
 
 #if defined(__x86_64__)
 
-/* Source row iy of image n, blocks cb0 .. cb0 + nb - 1 of its channels,
- * widened into row ([nb][wp][8] floats). */
-AVX2_INLINE void widen_row(const layer *L, const uint8_t *x, int64_t n, int64_t iy, int64_t cb0,
-                           int64_t nb, float *row)
+/* Column ix of a source row (s: its first byte), 16 channels from ch,
+ * widened with the zero point taken off; 0 outside the image. */
+AVX2_INLINE __m256i widen_col(const layer *L, const uint8_t *s, int64_t ix, int64_t ch, int sx)
 {
-    const __m128i f = _mm_set1_epi8((char)L->flip);
-    const __m256i z = _mm256_set1_epi32(L->zx);
+    if (ix < 0 || ix >= L->w)
+        return _mm256_setzero_si256();
+    s += ix * L->c + ch;
+    __m128i v;
+    if (ch + 16 <= L->c) {
+        v = _mm_loadu_si128((const __m128i *)s);
+    } else {
+        /* the channels past c meet weights of 0, so any value does there */
+        uint8_t tmp[16] = { 0 };
+        memcpy(tmp, s, (size_t)(L->c - ch));
+        v = _mm_loadu_si128((const __m128i *)tmp);
+    }
+    if (sx)
+        return _mm256_cvtepi8_epi16(v);
+    v = _mm_xor_si128(v, _mm_set1_epi8((char)L->flip));
+    return _mm256_sub_epi16(_mm256_cvtepu8_epi16(v), _mm256_set1_epi16((short)L->zx));
+}
+
+/* Source row iy of image n, blocks cb0 .. cb0 + nb - 1 of its channels,
+ * widened into row ([nb][wp][32] int16: column q's 16 channels interleaved
+ * with column q + 1's). */
+AVX2_INLINE void widen_row(const layer *L, const uint8_t *x, int64_t n, int64_t iy, int64_t cb0,
+                           int64_t nb, int16_t *row)
+{
     if (iy < 0 || iy >= L->h) {
-        memset(row, 0, sizeof(float) * (size_t)(nb * L->wp * 8));
+        memset(row, 0, sizeof(int16_t) * (size_t)(nb * L->wp * 32));
         return;
     }
-    /* the padding columns, then the image's: [q0, q1) */
-    int64_t q0 = L->pl < L->wp ? L->pl : L->wp, q1 = L->w + L->pl < L->wp ? L->w + L->pl : L->wp;
-    for (int64_t cb = 0; cb < nb; cb++) {
-        float *o = row + cb * L->wp * 8;
-        for (int64_t q = 0; q < q0; q++)
-            _mm256_store_ps(o + q * 8, _mm256_setzero_ps());
-        for (int64_t q = q1; q < L->wp; q++)
-            _mm256_store_ps(o + q * 8, _mm256_setzero_ps());
-    }
-    /* a block of 8 channels at a time along the row: loads c bytes apart,
-     * stores one after the other; full blocks, then the last one's few
-     * (those past c meet weights of 0, so any value does there) */
-    const uint8_t *src = x + ((n * L->h + iy) * L->w + q0 - L->pl) * L->c;
-    int64_t full = L->c / 8 - cb0 < nb ? L->c / 8 - cb0 : nb, c = L->c;
+    const uint8_t *s = x + (n * L->h + iy) * L->w * L->c;
     int sx = L->flip == 0x80 && L->zx == 128;      /* int8 as it is: sign-extended */
-    for (int64_t cb = 0; cb < full; cb++) {
-        const uint8_t *s = src + (cb0 + cb) * 8;
-        float *o = row + (cb * L->wp + q0) * 8;
-        if (sx) {
-#pragma GCC unroll 4
-            for (int64_t q = q0; q < q1; q++, s += c, o += 8) {
-                __m128i v = _mm_loadl_epi64((const __m128i *)s);
-                _mm256_store_ps(o, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)));
+    for (int64_t cb = 0; cb < nb; cb++) {
+        int64_t ch = (cb0 + cb) * 16;
+        int16_t *o = row + cb * L->wp * 32;
+        if (L->sw % 2 == 0) {
+            /* an even stride reads pairs from even columns only (ox * sw +
+             * 2p): the odd ones' are never read, and not written */
+            for (int64_t q = 0; q < L->wp; q += 2, o += 64) {
+                __m256i a = widen_col(L, s, q - L->pl, ch, sx);
+                __m256i nx = q + 1 < L->wp ? widen_col(L, s, q + 1 - L->pl, ch, sx)
+                                           : _mm256_setzero_si256();
+                _mm256_store_si256((__m256i *)o, _mm256_unpacklo_epi16(a, nx));
+                _mm256_store_si256((__m256i *)(o + 16), _mm256_unpackhi_epi16(a, nx));
             }
-        } else {
-#pragma GCC unroll 4
-            for (int64_t q = q0; q < q1; q++, s += c, o += 8) {
-                __m128i v = _mm_xor_si128(_mm_loadl_epi64((const __m128i *)s), f);
-                _mm256_store_ps(o, _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(v), z)));
-            }
+            continue;
         }
-    }
-    if (full < nb) {
-        const uint8_t *s = src + (cb0 + full) * 8;
-        float *o = row + (full * L->wp + q0) * 8;
-        for (int64_t q = q0; q < q1; q++, s += c, o += 8) {
-            uint8_t tmp[16] = { 0 };
-            memcpy(tmp, s, (size_t)(c - (cb0 + full) * 8));
-            __m128i v = _mm_xor_si128(_mm_loadl_epi64((const __m128i *)tmp), f);
-            _mm256_store_ps(o, _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(v), z)));
+        /* column wp, past the last, meets only weights of 0: left 0 */
+        __m256i a = widen_col(L, s, -L->pl, ch, sx);
+        for (int64_t q = 0; q < L->wp; q++, o += 32) {
+            __m256i nx = q + 1 < L->wp ? widen_col(L, s, q + 1 - L->pl, ch, sx)
+                                       : _mm256_setzero_si256();
+            _mm256_store_si256((__m256i *)o, _mm256_unpacklo_epi16(a, nx));
+            _mm256_store_si256((__m256i *)(o + 16), _mm256_unpackhi_epi16(a, nx));
+            a = nx;
         }
     }
 }
 
-/* 8 channels from block cb of np output pixels (out, out + c, ...), from
+/* 16 channels from block cb of np output pixels (out, out + c, ...), from
  * their sums.  Each step for every pixel at once, so that its constants
  * are loaded and its kind decided once per block of pixels. */
-AVX2_INLINE void finish(const layer *L, __m256 *f, int np, int64_t cb, uint8_t *out)
+AVX2_INLINE void finish(const layer *L, const __m256i *lo, const __m256i *hi, int np, int64_t cb,
+                        uint8_t *out)
 {
     const char *b = (const char *)L;
-    const float *mul = L->mul ? (const float *)(b + L->mul) + cb * 8 : NULL;
-    const __m256 bias = _mm256_load_ps((const float *)(b + L->bias) + cb * 8);
-    const __m256 scale = _mm256_load_ps((const float *)(b + L->scale) + cb * 8);
+    const float *bias = (const float *)(b + L->bias) + cb * 16;
+    const float *scale = (const float *)(b + L->scale) + cb * 16;
+    const float *mul = L->mul ? (const float *)(b + L->mul) + cb * 16 : NULL;
+    __m256 fl[DW_PX], fh[DW_PX];
+    const __m256 bl = _mm256_load_ps(bias), bh = _mm256_load_ps(bias + 8);
+    const __m256 sl = _mm256_load_ps(scale), sh = _mm256_load_ps(scale + 8);
 #pragma GCC unroll 8
     for (int i = 0; i < np; i++) {
-        if (!L->fold)
-            f[i] = _mm256_add_ps(f[i], bias);
-        f[i] = _mm256_mul_ps(f[i], scale);
+        fl[i] = _mm256_cvtepi32_ps(lo[i]);
+        fh[i] = _mm256_cvtepi32_ps(hi[i]);
+        if (!L->fold) {
+            fl[i] = _mm256_add_ps(fl[i], bl);
+            fh[i] = _mm256_add_ps(fh[i], bh);
+        }
+        fl[i] = _mm256_mul_ps(fl[i], sl);
+        fh[i] = _mm256_mul_ps(fh[i], sh);
     }
-    q8p_ops(L->ops, L->nops, f, np, mul, 0);
-    const __m256 lo = _mm256_set1_ps(L->dst == Q8G_U8 ? 0.0f : -FLT_MAX);
-    const __m256 hi = _mm256_set1_ps(L->dst == Q8G_U8 ? 255.0f : 127.0f);
+    q8p_ops(L->ops, L->nops, fl, np, mul, 0);
+    q8p_ops(L->ops, L->nops, fh, np, mul ? mul + 8 : NULL, 0);
+    const __m256 zlo = _mm256_set1_ps(L->dst == Q8G_U8 ? 0.0f : -FLT_MAX);
+    const __m256 zhi = _mm256_set1_ps(L->dst == Q8G_U8 ? 255.0f : 127.0f);
     const __m256 zy = _mm256_set1_ps(L->zy);
-    int64_t n = L->c - cb * 8;
+    int64_t n = L->c - cb * 16;
 #pragma GCC unroll 8
     for (int i = 0; i < np; i++) {
-        if (L->has_zy)
-            f[i] = _mm256_add_ps(f[i], zy);
-        __m256i v = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f[i], lo), hi));
-        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        __m128i q = L->dst == Q8G_U8 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w);
+        if (L->has_zy) {
+            fl[i] = _mm256_add_ps(fl[i], zy);
+            fh[i] = _mm256_add_ps(fh[i], zy);
+        }
+        __m256i ql = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(fl[i], zlo), zhi));
+        __m256i qh = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(fh[i], zlo), zhi));
+        __m256i w = _mm256_packs_epi32(ql, qh);          /* channels in order again */
+        __m256i v = L->dst == Q8G_U8 ? _mm256_packus_epi16(w, w) : _mm256_packs_epi16(w, w);
+        __m128i bytes = _mm256_castsi256_si128(_mm256_permute4x64_epi64(v, 0x08));
         uint8_t *o = out + i * L->c;
-        if (n >= 8) {
-            _mm_storel_epi64((__m128i *)o, q);
+        if (n >= 16) {
+            _mm_storeu_si128((__m128i *)o, bytes);
         } else {
             uint8_t tmp[16];
-            _mm_storeu_si128((__m128i *)tmp, q);
+            _mm_storeu_si128((__m128i *)tmp, bytes);
             memcpy(o, tmp, (size_t)n);
         }
     }
 }
 
 /* np output pixels from column ox, channel block cb of the chunk's
- * (global block gcb): each tap's weights loaded once for all of them.  sw
- * is the stride, a constant where the caller knows it, so that the
- * pixels' and taps' sources are fixed offsets from one pointer. */
-AVX2_INLINE void px_block(const layer *L, float *const *rows, int64_t cb, int64_t gcb, uint8_t *yr,
-                          int64_t ox, int np, int sw)
+ * (global block gcb): each pair of taps' weights loaded once for all of
+ * them.  sw is the stride, a constant where the caller knows it, so that
+ * the pixels' and taps' sources are fixed offsets from one pointer. */
+AVX2_INLINE void px_block(const layer *L, int16_t *const *rows, int64_t cb, int64_t gcb,
+                          uint8_t *yr, int64_t ox, int np, int sw)
 {
-    const float *w = (const float *)((const char *)L + L->wt) + gcb * L->ntap * 8;
-    __m256 acc[8];
-    const __m256 init = L->fold ? _mm256_load_ps((const float *)((const char *)L + L->bias) + gcb * 8)
-                                : _mm256_setzero_ps();
+    const char *b = (const char *)L;
+    const int16_t *w = (const int16_t *)(b + L->wt) + gcb * L->kh * L->npr * 32;
+    __m256i lo[DW_PX], hi[DW_PX], il = _mm256_setzero_si256(), ih = il;
+    if (L->fold) {
+        il = _mm256_load_si256((const __m256i *)((const int32_t *)(b + L->init) + gcb * 16));
+        ih = _mm256_load_si256((const __m256i *)((const int32_t *)(b + L->init) + gcb * 16 + 8));
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < np; i++)
-        acc[i] = init;
+        lo[i] = il, hi[i] = ih;
     for (int ky = 0; ky < L->kh; ky++) {
-        const float *s = rows[ky] + (cb * L->wp + ox * sw) * 8;
-        for (int kx = 0; kx < L->kw; kx++, s += 8, w += 8) {
-            /* s made opaque: else GCC carries each tap's sources over to
-             * the next tap in registers, runs out of them and keeps a sum
-             * in memory, every multiply-add of it then waiting on a store */
+        const int16_t *s = rows[ky] + (cb * L->wp + ox * sw) * 32;
+        for (int p = 0; p < L->npr; p++, s += 64, w += 32) {
+            /* s made opaque: else GCC may carry sources over from pair to
+             * pair in registers, run out of them and keep sums in memory */
             __asm__("" : "+r"(s));
-            const __m256 wv = _mm256_load_ps(w);
+            const __m256i wl = _mm256_load_si256((const __m256i *)w);
+            const __m256i wh = _mm256_load_si256((const __m256i *)(w + 16));
 #pragma GCC unroll 8
-            for (int i = 0; i < np; i++)
-                acc[i] = _mm256_fmadd_ps(_mm256_load_ps(s + i * sw * 8), wv, acc[i]);
+            for (int i = 0; i < np; i++) {
+                const int16_t *t = s + i * sw * 32;
+                lo[i] = _mm256_add_epi32(lo[i], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)t), wl));
+                hi[i] = _mm256_add_epi32(hi[i], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(t + 16)), wh));
+            }
         }
     }
-    finish(L, acc, np, gcb, yr + ox * L->c + gcb * 8);
+    finish(L, lo, hi, np, gcb, yr + ox * L->c + gcb * 16);
 }
 
 /* The block for a pixel count and a stride known at compile time (stride 0:
  * the layer's), so that each gets its loops unrolled with its sums in
  * registers. */
 #define PX_FOR(np, s)                                                                             \
-    AVX2 static void px##np##_s##s(const layer *L, float *const *rows, int64_t cb, int64_t gcb,   \
+    AVX2 static void px##np##_s##s(const layer *L, int16_t *const *rows, int64_t cb, int64_t gcb, \
                                    uint8_t *yr, int64_t ox)                                       \
     {                                                                                             \
         px_block(L, rows, cb, gcb, yr, ox, np, s ? s : L->sw);                                    \
     }
-#define PX_STRIDE(s) \
-    PX_FOR(1, s) PX_FOR(2, s) PX_FOR(3, s) PX_FOR(4, s) PX_FOR(5, s) PX_FOR(6, s) PX_FOR(7, s) PX_FOR(8, s)
+#define PX_STRIDE(s) PX_FOR(1, s) PX_FOR(2, s) PX_FOR(3, s) PX_FOR(4, s) PX_FOR(5, s) PX_FOR(6, s)
 PX_STRIDE(1)
 PX_STRIDE(2)
 PX_STRIDE(0)
 
-typedef void px_fn(const layer *, float *const *, int64_t, int64_t, uint8_t *, int64_t);
+typedef void px_fn(const layer *, int16_t *const *, int64_t, int64_t, uint8_t *, int64_t);
+#define PX_ROW(s) { px1_s##s, px2_s##s, px3_s##s, px4_s##s, px5_s##s, px6_s##s }
 /* [stride 1, 2, other][pixels - 1] */
-static px_fn *const pxs[3][8] = {
-    { px1_s1, px2_s1, px3_s1, px4_s1, px5_s1, px6_s1, px7_s1, px8_s1 },
-    { px1_s2, px2_s2, px3_s2, px4_s2, px5_s2, px6_s2, px7_s2, px8_s2 },
-    { px1_s0, px2_s0, px3_s0, px4_s0, px5_s0, px6_s0, px7_s0, px8_s0 },
-};
+static px_fn *const pxs[3][DW_PX] = { PX_ROW(1), PX_ROW(2), PX_ROW(0) };
 
 /* Output row oy of image n, channel blocks cb0 .. cb0 + nb - 1.  The source
  * rows it reads are kept in t, a ring of kh widened rows (slot iy mod kh,
  * have[slot] = which row it holds): consecutive output rows share all but
  * sh of theirs, so each source row is widened about once, not kh times. */
 AVX2 static void out_row(const layer *L, const uint8_t *x, uint8_t *y, int64_t n, int64_t oy,
-                         int64_t cb0, int64_t nb, float *t, int64_t *have)
+                         int64_t cb0, int64_t nb, int16_t *t, int64_t *have)
 {
-    float *rows[Q8D_MAX_TAPS];
-    int64_t rowsz = nb * L->wp * 8;
+    int16_t *rows[Q8D_MAX_TAPS];
+    int64_t rowsz = nb * L->wp * 32;
     for (int r = 0; r < L->kh; r++) {
         int64_t iy = oy * L->sh - L->pt + r, slot = ((iy % L->kh) + L->kh) % L->kh;
-        float *row = t + slot * rowsz;
+        int16_t *row = t + slot * rowsz;
         int64_t key = n * (L->h + 2 * L->kh) + L->kh + iy;   /* > 0, one per (n, iy): pads < kh */
         if (have[slot] != key) {
             widen_row(L, x, n, iy, cb0, nb, row);
@@ -297,10 +341,8 @@ AVX2 static void out_row(const layer *L, const uint8_t *x, uint8_t *y, int64_t n
     }
     px_fn *const *px = pxs[L->sw == 1 ? 0 : L->sw == 2 ? 1 : 2];
     uint8_t *yr = y + (n * L->oh + oy) * L->ow * L->c;
-    /* the row in blocks of at most 8 pixels, as even as they come (14: 7 + 7,
-     * not 8 + 4 + 2): a block's sums are chains of dependent multiply-adds,
-     * and a block of few pixels waits on them */
-    int64_t nblk = (L->ow + 7) / 8;
+    /* the row in blocks of at most DW_PX pixels, as even as they come */
+    int64_t nblk = (L->ow + DW_PX - 1) / DW_PX;
     for (int64_t cb = 0; cb < nb; cb++)
         for (int64_t k = 0, ox = 0; k < nblk; k++) {
             int64_t end = L->ow * (k + 1) / nblk;
@@ -316,7 +358,7 @@ void q8d_run(const void *blob, const uint8_t *x, uint8_t *y, int64_t n)
     #pragma omp parallel
     {
         /* <= max(DW_RING, Q8D_MAX_ROWS) bytes (q8d_pack, q8d_fits) */
-        float t[L->kh * L->wp * L->chunk * 8] __attribute__((aligned(32)));
+        int16_t t[L->kh * L->wp * L->chunk * 32] __attribute__((aligned(32)));
         int64_t have[L->kh];
         for (int64_t cb0 = 0; cb0 < L->ncb; cb0 += L->chunk) {
             int64_t nb = L->ncb - cb0 < L->chunk ? L->ncb - cb0 : L->chunk;
