@@ -306,16 +306,17 @@ AVX2_INLINE void px_block(const layer *L, int16_t *const *rows, int64_t cb, int6
  * registers. */
 #define PX_FOR(np, s)                                                                             \
     AVX2 static void px##np##_s##s(const layer *L, int16_t *const *rows, int64_t cb, int64_t gcb, \
-                                   uint8_t *yr, int64_t ox)                                       \
+                                   uint8_t *yr, int64_t ox, int64_t nblk)                         \
     {                                                                                             \
-        px_block(L, rows, cb, gcb, yr, ox, np, s ? s : L->sw);                                    \
+        for (int64_t k = 0; k < nblk; k++, ox += np)                                              \
+            px_block(L, rows, cb, gcb, yr, ox, np, s ? s : L->sw);                                \
     }
 #define PX_STRIDE(s) PX_FOR(1, s) PX_FOR(2, s) PX_FOR(3, s) PX_FOR(4, s) PX_FOR(5, s) PX_FOR(6, s)
 PX_STRIDE(1)
 PX_STRIDE(2)
 PX_STRIDE(0)
 
-typedef void px_fn(const layer *, int16_t *const *, int64_t, int64_t, uint8_t *, int64_t);
+typedef void px_fn(const layer *, int16_t *const *, int64_t, int64_t, uint8_t *, int64_t, int64_t);
 #define PX_ROW(s) { px1_s##s, px2_s##s, px3_s##s, px4_s##s, px5_s##s, px6_s##s }
 /* [stride 1, 2, other][pixels - 1] */
 static px_fn *const pxs[3][DW_PX] = { PX_ROW(1), PX_ROW(2), PX_ROW(0) };
@@ -342,13 +343,13 @@ AVX2 static void out_row(const layer *L, const uint8_t *x, uint8_t *y, int64_t n
     px_fn *const *px = pxs[L->sw == 1 ? 0 : L->sw == 2 ? 1 : 2];
     uint8_t *yr = y + (n * L->oh + oy) * L->ow * L->c;
     /* the row in blocks of at most DW_PX pixels, as even as they come */
-    int64_t nblk = (L->ow + DW_PX - 1) / DW_PX;
-    for (int64_t cb = 0; cb < nb; cb++)
-        for (int64_t k = 0, ox = 0; k < nblk; k++) {
-            int64_t end = L->ow * (k + 1) / nblk;
-            px[end - ox - 1](L, rows, cb, cb0 + cb, yr, ox);
-            ox = end;
-        }
+    int64_t nblk = (L->ow + DW_PX - 1) / DW_PX, np = L->ow / nblk, big = L->ow % nblk;
+    for (int64_t cb = 0; cb < nb; cb++) {
+        /* big blocks of np + 1 pixels, then the rest of np: one call each */
+        if (big)
+            px[np](L, rows, cb, cb0 + cb, yr, 0, big);
+        px[np - 1](L, rows, cb, cb0 + cb, yr, big * (np + 1), nblk - big);
+    }
 }
 
 void q8d_run(const void *blob, const uint8_t *x, uint8_t *y, int64_t n)
