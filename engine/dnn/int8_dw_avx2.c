@@ -18,7 +18,8 @@
  * and taps are fixed offsets apart; channels are taken in chunks of blocks
  * small enough for the chunk's rows to stay in the L1 cache.  Per block, up
  * to 6 output pixels at a time, their sums in registers: each pair of
- * taps' weights loaded once for all of them. */
+ * taps' weights loaded once for all of them; a row's blocks as even as
+ * they come, each run of equal ones in one call. */
 #include "engine/dnn/int8_dw.h"
 
 #include <float.h>
@@ -35,7 +36,7 @@
 #define DW_PX 6                  /* output pixels a block computes at most */
 
 typedef struct {
-    int64_t c, ncb, h, w, oh, ow, wp;  /* ncb: blocks of 16 channels; wp: columns of a widened row */
+    int64_t c, ncb, h, w, oh, ow, wp;  /* ncb: blocks of 16 channels; wp: a widened row's columns */
     int64_t chunk;                     /* blocks of channels a pass keeps rows of */
     int kh, kw, sh, sw, pt, pl, npr;   /* npr: pairs of taps in a kernel row */
     uint8_t flip;
@@ -145,7 +146,8 @@ void q8d_pack(void *blob, const q8d_desc *d)
                     for (int e = 0; e < 2; e++) {
                         int kx = 2 * p + e;
                         int16_t v = in && kx < d->kw ? d->w8[ch * ntap + ky * d->kw + kx] : 0;
-                        w[(((cb * d->kh + ky) * L->npr + p) * 2 + j / 8) * 16 + (j % 8) * 2 + e] = v;
+                        int64_t at = ((cb * d->kh + ky) * L->npr + p) * 2 + j / 8;
+                        w[at * 16 + (j % 8) * 2 + e] = v;
                     }
         }
 }
@@ -292,9 +294,9 @@ AVX2_INLINE void px_block(const layer *L, int16_t *const *rows, int64_t cb, int6
             const __m256i wh = _mm256_load_si256((const __m256i *)(w + 16));
 #pragma GCC unroll 8
             for (int i = 0; i < np; i++) {
-                const int16_t *t = s + i * sw * 32;
-                lo[i] = _mm256_add_epi32(lo[i], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)t), wl));
-                hi[i] = _mm256_add_epi32(hi[i], _mm256_madd_epi16(_mm256_load_si256((const __m256i *)(t + 16)), wh));
+                const __m256i *t = (const __m256i *)(s + i * sw * 32);
+                lo[i] = _mm256_add_epi32(lo[i], _mm256_madd_epi16(_mm256_load_si256(t), wl));
+                hi[i] = _mm256_add_epi32(hi[i], _mm256_madd_epi16(_mm256_load_si256(t + 1), wh));
             }
         }
     }

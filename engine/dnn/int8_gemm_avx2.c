@@ -185,8 +185,10 @@ AVX2_INLINE void dot(const int16_t *t, int64_t kp, const void *w0, const void *w
     for (int64_t p = 0; p < kp / 2; p++) {
         __m256i b0, b1;
         if (narrow) {
-            b0 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)((const int8_t *)w0 + p * 16)));
-            b1 = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)((const int8_t *)w1 + p * 16)));
+            const __m128i *n0 = (const __m128i *)((const int8_t *)w0 + p * 16);
+            const __m128i *n1 = (const __m128i *)((const int8_t *)w1 + p * 16);
+            b0 = _mm256_cvtepi8_epi16(_mm_load_si128(n0));
+            b1 = _mm256_cvtepi8_epi16(_mm_load_si128(n1));
         } else {
             b0 = _mm256_load_si256((const __m256i *)((const int16_t *)w0 + p * 16));
             b1 = _mm256_load_si256((const __m256i *)((const int16_t *)w1 + p * 16));
