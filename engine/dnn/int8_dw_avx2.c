@@ -154,31 +154,12 @@ void q8d_pack(void *blob, const q8d_desc *d)
 
 #if defined(__x86_64__)
 
-/* Column ix of a source row (s: its first byte), 16 channels from ch,
- * widened with the zero point taken off; 0 outside the image. */
-AVX2_INLINE __m256i widen_col(const layer *L, const uint8_t *s, int64_t ix, int64_t ch, int sx)
-{
-    if (ix < 0 || ix >= L->w)
-        return _mm256_setzero_si256();
-    s += ix * L->c + ch;
-    __m128i v;
-    if (ch + 16 <= L->c) {
-        v = _mm_loadu_si128((const __m128i *)s);
-    } else {
-        /* the channels past c meet weights of 0, so any value does there */
-        uint8_t tmp[16] = { 0 };
-        memcpy(tmp, s, (size_t)(L->c - ch));
-        v = _mm_loadu_si128((const __m128i *)tmp);
-    }
-    if (sx)
-        return _mm256_cvtepi8_epi16(v);
-    v = _mm_xor_si128(v, _mm_set1_epi8((char)L->flip));
-    return _mm256_sub_epi16(_mm256_cvtepu8_epi16(v), _mm256_set1_epi16((short)L->zx));
-}
-
 /* Source row iy of image n, blocks cb0 .. cb0 + nb - 1 of its channels,
  * widened into row ([nb][wp][32] int16: column q's 16 channels interleaved
- * with column q + 1's). */
+ * with column q + 1's).  Two passes over a block: each column widened into
+ * the second half of its own slot, in a plain loop over the image's columns;
+ * then each slot filled with its pair, in order, so that a column is read
+ * again (as slot q's partner) before slot q + 1 is overwritten. */
 AVX2_INLINE void widen_row(const layer *L, const uint8_t *x, int64_t n, int64_t iy, int64_t cb0,
                            int64_t nb, int16_t *row)
 {
@@ -188,29 +169,46 @@ AVX2_INLINE void widen_row(const layer *L, const uint8_t *x, int64_t n, int64_t 
     }
     const uint8_t *s = x + (n * L->h + iy) * L->w * L->c;
     int sx = L->flip == 0x80 && L->zx == 128;      /* int8 as it is: sign-extended */
+    int64_t q0 = L->pl, q1 = L->w + L->pl < L->wp ? L->w + L->pl : L->wp, c = L->c;
+    const __m128i f = _mm_set1_epi8((char)L->flip);
+    const __m256i z = _mm256_set1_epi16((short)L->zx);
     for (int64_t cb = 0; cb < nb; cb++) {
         int64_t ch = (cb0 + cb) * 16;
         int16_t *o = row + cb * L->wp * 32;
-        if (L->sw % 2 == 0) {
-            /* an even stride reads pairs from even columns only (ox * sw +
-             * 2p): the odd ones' are never read, and not written */
-            for (int64_t q = 0; q < L->wp; q += 2, o += 64) {
-                __m256i a = widen_col(L, s, q - L->pl, ch, sx);
-                __m256i nx = q + 1 < L->wp ? widen_col(L, s, q + 1 - L->pl, ch, sx)
-                                           : _mm256_setzero_si256();
-                _mm256_store_si256((__m256i *)o, _mm256_unpacklo_epi16(a, nx));
-                _mm256_store_si256((__m256i *)(o + 16), _mm256_unpackhi_epi16(a, nx));
+        for (int64_t q = 0; q < q0; q++)
+            _mm256_store_si256((__m256i *)(o + q * 32 + 16), _mm256_setzero_si256());
+        for (int64_t q = q1; q < L->wp; q++)
+            _mm256_store_si256((__m256i *)(o + q * 32 + 16), _mm256_setzero_si256());
+        const uint8_t *p = s + (q0 - L->pl) * c + ch;
+        int16_t *d = o + q0 * 32 + 16;
+        if (ch + 16 > c) {
+            /* the channels past c meet weights of 0, so any value does there */
+            for (int64_t q = q0; q < q1; q++, p += c, d += 32) {
+                uint8_t tmp[16] = { 0 };
+                memcpy(tmp, p, (size_t)(c - ch));
+                __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)tmp), f);
+                _mm256_store_si256((__m256i *)d, _mm256_sub_epi16(_mm256_cvtepu8_epi16(v), z));
             }
-            continue;
+        } else if (sx) {
+            for (int64_t q = q0; q < q1; q++, p += c, d += 32)
+                _mm256_store_si256((__m256i *)d,
+                                   _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p)));
+        } else {
+            for (int64_t q = q0; q < q1; q++, p += c, d += 32) {
+                __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)p), f);
+                _mm256_store_si256((__m256i *)d, _mm256_sub_epi16(_mm256_cvtepu8_epi16(v), z));
+            }
         }
-        /* column wp, past the last, meets only weights of 0: left 0 */
-        __m256i a = widen_col(L, s, -L->pl, ch, sx);
-        for (int64_t q = 0; q < L->wp; q++, o += 32) {
-            __m256i nx = q + 1 < L->wp ? widen_col(L, s, q + 1 - L->pl, ch, sx)
+        /* an even stride reads pairs from even columns only (ox * sw + 2p):
+         * the odd ones' are never read, and not written; column wp, past
+         * the last, meets only weights of 0: 0 */
+        int64_t step = L->sw % 2 == 0 ? 2 : 1;
+        for (int64_t q = 0; q < L->wp; q += step) {
+            __m256i a = _mm256_load_si256((const __m256i *)(o + q * 32 + 16));
+            __m256i nx = q + 1 < L->wp ? _mm256_load_si256((const __m256i *)(o + q * 32 + 48))
                                        : _mm256_setzero_si256();
-            _mm256_store_si256((__m256i *)o, _mm256_unpacklo_epi16(a, nx));
-            _mm256_store_si256((__m256i *)(o + 16), _mm256_unpackhi_epi16(a, nx));
-            a = nx;
+            _mm256_store_si256((__m256i *)(o + q * 32), _mm256_unpacklo_epi16(a, nx));
+            _mm256_store_si256((__m256i *)(o + q * 32 + 16), _mm256_unpackhi_epi16(a, nx));
         }
     }
 }
