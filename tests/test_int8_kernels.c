@@ -111,7 +111,8 @@ static void dw_reference(const q8d_desc *d, const uint8_t *x, int64_t n, uint8_t
 typedef enum { FILL_RANDOM, FILL_EXTREME } fill;
 
 /* One layer of rows x k -> oc, both ways, compared byte for byte. */
-static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int variant, rng *g)
+static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int variant, int bigbias,
+                  int narrow, rng *g)
 {
     int8_t *w = malloc((size_t)(k * oc));
     uint8_t *x = malloc((size_t)(rows * k));
@@ -119,7 +120,7 @@ static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int va
     int32_t *bias = malloc(sizeof(int32_t) * (size_t)oc);
     size_t osz = dst == Q8G_F32 ? sizeof(float) : 1;
     uint8_t *want = malloc((size_t)(rows * oc) * osz), *got = malloc((size_t)(rows * oc) * osz);
-    void *blob = aligned_alloc(64, (q8g_size(k, oc) + 63) & ~(size_t)63);
+    void *blob = aligned_alloc(64, (q8g_size(k, oc, narrow) + 63) & ~(size_t)63);
     assert_true(w && x && scale && mul && bias && want && got && blob);
     for (int64_t i = 0; i < k * oc; i++)
         w[i] = how == FILL_EXTREME ? (i % 3 ? 127 : -128) : (int8_t)(next(g) & 0xff);
@@ -131,7 +132,22 @@ static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int va
         bias[o] = (int32_t)(next(g) % 200001) - 100000;
         mul[o] = (float)(next(g) % 100 + 1) / 37.0f;
     }
-    q8g_desc d = { .k = k, .oc = oc, .w = w, .scale = scale, .bias = bias, .dst = dst };
+    /* biases where the kernel may start its sums from them and the zero
+     * point's term (1: at the largest it may, 2^24 less 255 x the weights'
+     * magnitudes) and past it (2), scales that keep the outputs in range */
+    for (int64_t o = 0; bigbias && o < oc; o++) {
+        int64_t absw = 0;
+        for (int64_t i = 0; i < k; i++)
+            absw += abs(w[o * k + i]);
+        int64_t room = 16777216 - 255 * absw;
+        int64_t b = bigbias == 1 ? room : room + 1 + (int64_t)(next(g) % 1000);
+        if (b < 0)
+            b = 0;
+        bias[o] = (int32_t)(o % 2 ? -b : b);
+        scale[o] = (float)(next(g) % 300 + 1) / (float)(labs(bias[o]) + 255 * absw + 1);
+    }
+    q8g_desc d = { .k = k, .oc = oc, .w = w, .scale = scale, .bias = bias, .dst = dst,
+                   .narrow = narrow };
     switch (variant) {
     case 0:                                      /* int8 source, hardswish, per-channel out */
         d.zx = 128, d.flip = 0x80;
@@ -158,10 +174,10 @@ static void check(int64_t rows, int64_t k, int64_t oc, int dst, fill how, int va
     q8g_run(blob, x, got, rows);
     for (int64_t i = 0; i < rows * oc; i++)
         if (memcmp(want + (size_t)i * osz, got + (size_t)i * osz, osz)) {
-            fail_msg("rows %lld k %lld oc %lld dst %d variant %d fill %d: output %lld "
-                     "(row %lld, channel %lld) differs", (long long)rows, (long long)k,
-                     (long long)oc, dst, variant, how, (long long)i, (long long)(i / oc),
-                     (long long)(i % oc));
+            fail_msg("rows %lld k %lld oc %lld dst %d variant %d fill %d bias %d narrow %d: "
+                     "output %lld (row %lld, channel %lld) differs", (long long)rows, (long long)k,
+                     (long long)oc, dst, variant, how, bigbias, narrow, (long long)i,
+                     (long long)(i / oc), (long long)(i % oc));
         }
     free(w), free(x), free(scale), free(mul), free(bias), free(want), free(got), free(blob);
 }
@@ -179,7 +195,10 @@ static void test_pointwise_matches_reference(void **state)
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int dst = Q8G_U8; dst <= Q8G_F32; dst++)
             for (int v = 0; v < 4; v++)
-                check(shapes[s][0], shapes[s][1], shapes[s][2], dst, FILL_RANDOM, v, &g);
+                for (int big = 0; big < 3; big++)
+                    for (int narrow = 0; narrow < 2; narrow++)
+                        check(shapes[s][0], shapes[s][1], shapes[s][2], dst, FILL_RANDOM, v, big,
+                              narrow, &g);
 }
 
 /* All bytes 255 or 0 against weights of 127 and -128: where oneDNN's
@@ -192,14 +211,19 @@ static void test_pointwise_extremes(void **state)
     rng g = { 5 };
     for (int dst = Q8G_U8; dst <= Q8G_F32; dst++)
         for (int v = 0; v < 4; v++) {
-            check(11, 4095, 21, dst, FILL_EXTREME, v, &g);
-            check(3, 2, 8, dst, FILL_EXTREME, v, &g);
+            check(11, 4095, 21, dst, FILL_EXTREME, v, 0, 0, &g);
+            check(3, 2, 8, dst, FILL_EXTREME, v, 0, 0, &g);
+            check(7, 40, 19, dst, FILL_EXTREME, v, 1, 0, &g);
+            check(7, 40, 19, dst, FILL_EXTREME, v, 2, 0, &g);
+            /* int8 weights of -128 and 127, widened as read */
+            check(1, 4095, 21, dst, FILL_EXTREME, v, 0, 1, &g);
+            check(5, 33, 40, dst, FILL_EXTREME, v, 0, 1, &g);
         }
 }
 
 /* One depthwise layer, both ways, compared byte for byte. */
 static void dw_check(int64_t n, int64_t c, int64_t h, int64_t w, int k, int stride, int pad,
-                     int dst, fill how, int variant, rng *g)
+                     int dst, fill how, int variant, int bigbias, rng *g)
 {
     q8d_desc d = { .c = c, .h = h, .w = w, .kh = k, .kw = k, .sh = stride, .sw = stride,
                    .pt = pad, .pl = pad, .dst = dst };
@@ -221,6 +245,24 @@ static void dw_check(int64_t n, int64_t c, int64_t h, int64_t w, int k, int stri
         bias[o] = (int32_t)(next(g) % 200001) - 100000;
         mul[o] = (float)(next(g) % 100 + 1) / 37.0f;
     }
+    /* biases near and past 2^24, where the kernel may not start its float
+     * sums from them (the sum plus the bias would round); 2: at the largest
+     * it may start from (2^24 less the largest sum the weights can make) */
+    if (bigbias == 2)
+        for (int64_t o = 0; o < c; o++) {
+            int zx = variant == 1 ? 3 : 128, absw = 0;
+            for (int i = 0; i < k * k; i++)
+                absw += abs(wt[o * k * k + i]);
+            bias[o] = (16777216 - (zx > 255 - zx ? zx : 255 - zx) * absw) * (o % 2 ? -1 : 1);
+            scale[o] = 1.0f / (float)(fabs((double)bias[o]) + 1.0) * (float)(next(g) % 300 + 1);
+        }
+    else if (bigbias)
+        for (int64_t o = 0; o < c; o++) {
+            bias[o] = (int32_t)(16777216 - next(g) % 3000000) * (o % 2 ? -1 : 1);
+            if (o % 3 == 0)
+                bias[o] = (int32_t)(next(g) % 2000000000) - 1000000000;
+            scale[o] = 1.0f / (float)(fabs((double)bias[o]) + 1.0) * (float)(next(g) % 300 + 1);
+        }
     d.w8 = wt, d.scale = scale, d.bias = bias;
     switch (variant) {
     case 0:
@@ -248,10 +290,10 @@ static void dw_check(int64_t n, int64_t c, int64_t h, int64_t w, int k, int stri
     q8d_run(blob, x, got, n);
     for (size_t i = 0; i < ny; i++)
         if (want[i] != got[i])
-            fail_msg("dw n %lld c %lld %lldx%lld k %d s %d p %d dst %d variant %d fill %d: output "
-                     "%zu (channel %lld) is %d, want %d", (long long)n, (long long)c, (long long)h,
-                     (long long)w, k, stride, pad, dst, variant, how, i, (long long)(i % (size_t)c),
-                     got[i], want[i]);
+            fail_msg("dw n %lld c %lld %lldx%lld k %d s %d p %d dst %d variant %d fill %d bias %d: "
+                     "output %zu (channel %lld) is %d, want %d", (long long)n, (long long)c,
+                     (long long)h, (long long)w, k, stride, pad, dst, variant, how, bigbias, i,
+                     (long long)(i % (size_t)c), got[i], want[i]);
     free(wt), free(x), free(scale), free(mul), free(bias), free(want), free(got), free(blob);
 }
 
@@ -265,14 +307,22 @@ static void test_dw_matches_reference(void **state)
         { 1, 16, 8, 8, 3, 1, 1 }, { 2, 7, 9, 5, 3, 2, 1 }, { 1, 33, 11, 13, 5, 2, 2 },
         { 1, 24, 6, 7, 5, 1, 2 }, { 3, 8, 4, 4, 3, 1, 0 }, { 1, 1, 5, 5, 1, 1, 0 },
         { 1, 40, 14, 14, 3, 1, 1 },
+        /* channels in several chunks, the last block partial; stride 3 (no
+         * constant for it); a 7x7 kernel (49 taps); rows of every block
+         * width from 1 to 8 pixels and more */
+        { 1, 523, 9, 40, 3, 1, 1 }, { 1, 12, 10, 15, 3, 3, 1 }, { 1, 9, 13, 13, 7, 1, 3 },
+        { 2, 24, 7, 7, 5, 2, 2 }, { 1, 17, 3, 9, 3, 1, 1 }, { 1, 8, 5, 23, 3, 1, 1 },
+        { 1, 16, 6, 31, 3, 2, 1 },
     };
     rng g = { 29 };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int dst = Q8G_U8; dst <= Q8G_S8; dst++)
             for (int v = 0; v < 3; v++)
                 for (int how = FILL_RANDOM; how <= FILL_EXTREME; how++)
-                    dw_check(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], shapes[s][4],
-                             shapes[s][5], shapes[s][6], dst, (fill)how, v, &g);
+                    for (int big = 0; big < 3; big++)
+                        dw_check(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
+                                 shapes[s][4], shapes[s][5], shapes[s][6], dst, (fill)how, v, big,
+                                 &g);
 }
 
 /* One small dense layer (weights [oc][c][kh][kw]): the exact sum of
@@ -331,7 +381,7 @@ static void dense_check(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oc, 
     int8_t *wr = q8c_weights(&cd, wt, oc);
     assert_non_null(wr);
     d.w = wr;
-    void *blob = aligned_alloc(64, (q8g_size(kk, oc) + 63) & ~(size_t)63);
+    void *blob = aligned_alloc(64, (q8g_size(kk, oc, 0) + 63) & ~(size_t)63);
     assert_non_null(blob);
     q8g_pack(blob, &d);
     q8c_run(&cd, x, col, n);
@@ -354,6 +404,10 @@ static void test_dense_matches_reference(void **state)
     static const int shapes[][8] = {
         { 1, 3, 16, 16, 16, 3, 2, 1 }, { 2, 3, 9, 7, 8, 3, 1, 1 }, { 1, 2, 11, 10, 5, 5, 2, 2 },
         { 1, 4, 5, 6, 19, 3, 1, 0 }, { 1, 1, 4, 4, 3, 3, 2, 2 },
+        /* window rows of 6 and 18 bytes (the copies of 4 to 7, of more than 16) */
+        { 1, 2, 7, 8, 5, 3, 1, 1 }, { 1, 6, 6, 6, 4, 3, 2, 1 },
+        /* no window inside the image: a kernel wider than the image */
+        { 1, 2, 2, 2, 3, 5, 1, 2 },
     };
     rng g = { 41 };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)

@@ -367,7 +367,9 @@ static int own_pointwise(q8_plan *p, int ni, const conv_params *cp, const q8_lay
     }
     d.mul = mul;
 
-    void *blob = plan_blob(p, q8g_size(d.k, d.oc));
+    /* one tile of rows or less: each weight is read once a run, so read bytes */
+    d.narrow = q8_numel(X) / cp->cin < Q8G_NARROW_ROWS;
+    void *blob = plan_blob(p, q8g_size(d.k, d.oc, d.narrow));
     if (!blob)
         goto nomem;
     q8g_pack(blob, &d);
@@ -432,7 +434,7 @@ static int own_dense(q8_plan *p, int ni, const conv_params *cp, const q8_layer *
         return 0;
     }
     d.mul = mul;
-    void *blob = plan_blob(p, q8g_size(d.k, d.oc)), *cblob = plan_blob(p, sizeof c);
+    void *blob = plan_blob(p, q8g_size(d.k, d.oc, 0)), *cblob = plan_blob(p, sizeof c);
     if (!blob || !cblob) {
         free(wr);
         goto nomem;

@@ -17,7 +17,7 @@
 #include "engine/dnn/int8_gemm.h"
 
 #define Q8D_MAX_TAPS 49          /* kernel height x width */
-#define Q8D_MAX_ROWS (96 * 1024) /* bytes of widened source rows a thread keeps on its stack */
+#define Q8D_MAX_ROWS (96 * 1024) /* bytes of a block's widened source rows a thread keeps on its stack */
 
 /* What a layer is, for q8d_pack: NHWC, channels c in and out. */
 typedef struct {

@@ -17,7 +17,9 @@
 #include <stdint.h>
 
 #define Q8G_MAX_OPS 12           /* the graph's activations, a scale, a multiply, a rounding */
+#define Q8G_EXACT 16777216       /* 2^24: every integer up to it is a float */
 #define Q8G_MAX_K 4096           /* input channels a layer may have (a tile's rows live on the stack) */
+#define Q8G_NARROW_ROWS 6        /* layers of fewer rows than this: one tile, narrow weights */
 
 /* The post-ops the kernel evaluates, each as oneDNN 2.6's x86 kernels do. */
 typedef enum {
@@ -49,10 +51,14 @@ typedef struct {
     const float *mul;            /* [oc] for Q8G_MUL, else NULL */
     int zy;                      /* destination zero point */
     int dst;                     /* Q8G_U8, Q8G_S8 or Q8G_F32 */
+    int narrow;                  /* weights kept as int8 and widened as read: for layers of
+                                  * few rows (the head, squeeze-excitation), where reading
+                                  * the weights, not multiplying, is the cost */
 } q8g_desc;
 
-/* Bytes q8g_pack writes for a layer of k inputs and oc outputs. */
-size_t q8g_size(int64_t k, int64_t oc);
+/* Bytes q8g_pack writes for a layer of k inputs and oc outputs (narrow:
+ * as q8g_desc's). */
+size_t q8g_size(int64_t k, int64_t oc, int narrow);
 /* The layer, packed into blob (q8g_size bytes, 32-byte aligned). */
 void q8g_pack(void *blob, const q8g_desc *d);
 /* y[rows][oc] from x[rows][k] (bytes, channels innermost); on the calling

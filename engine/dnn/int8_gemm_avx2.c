@@ -30,15 +30,17 @@
 #include "engine/dnn/int8_post_avx2.h"
 #endif
 
-#define MR 6                     /* source rows per tile */
+#define MR Q8G_NARROW_ROWS       /* source rows per tile */
 
 typedef struct {
     int64_t k, kp, oc, ocp;      /* kp: k rounded up to pairs; ocp: oc to 16 */
     uint8_t flip;
     int has_zpc, has_zy, dst, nops;
+    int fold;                    /* sums start from the zero point's term and the bias (init) */
+    int narrow;                  /* weights as int8 (q8g_desc) */
     float zy;
     q8g_op ops[Q8G_MAX_OPS];
-    size_t w, zpc, bias, scale, mul;   /* offsets in the blob; mul 0: none */
+    size_t w, zpc, bias, scale, init, mul;   /* offsets in the blob; mul 0: none */
 } layer;
 
 static size_t up32(size_t n)
@@ -52,12 +54,12 @@ static void sizes(int64_t k, int64_t oc, int64_t *kp, int64_t *ocp)
     *ocp = (oc + 15) & ~(int64_t)15;
 }
 
-size_t q8g_size(int64_t k, int64_t oc)
+size_t q8g_size(int64_t k, int64_t oc, int narrow)
 {
     int64_t kp, ocp;
     sizes(k, oc, &kp, &ocp);
-    return up32(sizeof(layer)) + up32((size_t)(kp * ocp) * sizeof(int16_t)) +
-           4 * up32((size_t)ocp * sizeof(float));
+    return up32(sizeof(layer)) + up32((size_t)(kp * ocp) * (narrow ? 1 : sizeof(int16_t))) +
+           5 * up32((size_t)ocp * sizeof(float));
 }
 
 void q8g_pack(void *blob, const q8g_desc *d)
@@ -73,30 +75,51 @@ void q8g_pack(void *blob, const q8g_desc *d)
     L->has_zy = d->zy != 0;
     L->zy = (float)d->zy;
     L->dst = d->dst;
+    L->narrow = d->narrow != 0;
     L->nops = d->nops;
     memcpy(L->ops, d->ops, sizeof L->ops);
     size_t at = up32(sizeof(layer)), vec = up32((size_t)L->ocp * sizeof(float));
     L->w = at;
-    at += up32((size_t)(L->kp * L->ocp) * sizeof(int16_t));
+    at += up32((size_t)(L->kp * L->ocp) * (L->narrow ? 1 : sizeof(int16_t)));
     L->zpc = at, at += vec;
     L->bias = at, at += vec;
     L->scale = at, at += vec;
+    L->init = at, at += vec;
     L->mul = d->mul ? at : 0;
 
     int16_t *w = (int16_t *)(b + L->w);
+    int8_t *w8 = (int8_t *)(b + L->w);
+    int32_t *init = (int32_t *)(b + L->init);
     float *zpc = (float *)(b + L->zpc), *bias = (float *)(b + L->bias);
     float *scale = (float *)(b + L->scale), *mul = d->mul ? (float *)(b + L->mul) : NULL;
+    /* The sums may start from the zero point's term and the bias, as
+     * integers, where no value on oneDNN's way (the sum, the term, their
+     * sum, the bias, all three) can leave the integers a float holds: then
+     * its two float additions are exact, and so give the integer sum the
+     * kernel converts.  |sum| and |term| are at most 255 x the weights'
+     * magnitudes (a byte of at most 255, a zero point of at most 255). */
+    L->fold = 1;
     for (int64_t o = 0; o < L->ocp; o++) {
         int32_t sum = 0;
+        int64_t absw = 0;
         for (int64_t i = 0; i < L->kp; i++) {
             int v = o < d->oc && i < d->k ? d->w[o * d->k + i] : 0;
             /* block of 8 channels, pair of inputs, channel in block, input in pair */
-            w[(o / 8) * L->kp * 8 + (i / 2) * 16 + (o % 8) * 2 + i % 2] = (int16_t)v;
+            int64_t at8 = (o / 8) * L->kp * 8 + (i / 2) * 16 + (o % 8) * 2 + i % 2;
+            if (L->narrow)
+                w8[at8] = (int8_t)v;
+            else
+                w[at8] = (int16_t)v;
             sum += v;
+            absw += v < 0 ? -v : v;
         }
         int in = o < d->oc;
+        int64_t b32 = in ? d->bias[o] : 0;
         zpc[o] = (float)(int32_t)(-d->zx * sum);
-        bias[o] = in ? (float)d->bias[o] : 0.0f;
+        bias[o] = (float)b32;
+        init[o] = (int32_t)(-d->zx * sum + b32);
+        if (255 * absw + (b32 < 0 ? -b32 : b32) > Q8G_EXACT)
+            L->fold = 0;
         scale[o] = in ? d->scale[o] : 0.0f;
         if (mul)
             mul[o] = in ? d->mul[o] : 0.0f;
@@ -127,6 +150,13 @@ AVX2_INLINE void widen(const uint8_t *x, int64_t k, int64_t kp, uint8_t flip, in
             __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(s + i)), f);
             _mm256_storeu_si256((__m256i *)(o + i), _mm256_cvtepu8_epi16(v));
         }
+        if (i < k && k >= 16) {
+            /* the last 16 bytes, overlapping ones already done (the same
+             * values again): a vector instead of up to 15 bytes one by one */
+            __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(s + k - 16)), f);
+            _mm256_storeu_si256((__m256i *)(o + k - 16), _mm256_cvtepu8_epi16(v));
+            i = k;
+        }
         for (; i < k; i++)
             o[i] = (uint8_t)(s[i] ^ flip);
         if (k < kp)
@@ -135,9 +165,9 @@ AVX2_INLINE void widen(const uint8_t *x, int64_t k, int64_t kp, uint8_t flip, in
 }
 
 /* acc[r][j] = the int32 sums of mr rows of t with blocks w0 (j = 0) and
- * w1 (j = 1) of 8 output channels.  Named accumulators, not an array:
- * GCC keeps an array that is indexed in memory, and the loop then waits
- * on stores. */
+ * w1 (j = 1) of 8 output channels, their weights int16 or, narrow, int8
+ * widened as they are read.  Named accumulators, not an array: GCC keeps
+ * an array that is indexed in memory, and the loop then waits on stores. */
 #define DOT_ROW(r)                                                                           \
     if (mr > r) {                                                                            \
         int32_t pair;                                                                        \
@@ -146,14 +176,23 @@ AVX2_INLINE void widen(const uint8_t *x, int64_t k, int64_t kp, uint8_t flip, in
         c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(a, b0));                       \
         c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(a, b1));                       \
     }
-AVX2_INLINE void dot(const int16_t *t, int64_t kp, const int16_t *w0, const int16_t *w1, int mr,
-                     __m256i acc[MR][2])
+AVX2_INLINE void dot(const int16_t *t, int64_t kp, const void *w0, const void *w1, int narrow,
+                     int mr, __m256i i0, __m256i i1, __m256i acc[MR][2])
 {
     __m256i c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-    c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_si256();
+    c00 = c10 = c20 = c30 = c40 = c50 = i0;
+    c01 = c11 = c21 = c31 = c41 = c51 = i1;
     for (int64_t p = 0; p < kp / 2; p++) {
-        __m256i b0 = _mm256_load_si256((const __m256i *)(w0 + p * 16));
-        __m256i b1 = _mm256_load_si256((const __m256i *)(w1 + p * 16));
+        __m256i b0, b1;
+        if (narrow) {
+            const __m128i *n0 = (const __m128i *)((const int8_t *)w0 + p * 16);
+            const __m128i *n1 = (const __m128i *)((const int8_t *)w1 + p * 16);
+            b0 = _mm256_cvtepi8_epi16(_mm_load_si128(n0));
+            b1 = _mm256_cvtepi8_epi16(_mm_load_si128(n1));
+        } else {
+            b0 = _mm256_load_si256((const __m256i *)((const int16_t *)w0 + p * 16));
+            b1 = _mm256_load_si256((const __m256i *)((const int16_t *)w1 + p * 16));
+        }
         DOT_ROW(0) DOT_ROW(1) DOT_ROW(2) DOT_ROW(3) DOT_ROW(4) DOT_ROW(5)
     }
     acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11;
@@ -174,9 +213,12 @@ AVX2_INLINE void finish(const layer *L, const char *b, __m256i acc[MR][2], int j
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++) {
         f[r] = _mm256_cvtepi32_ps(acc[r][j]);
-        if (L->has_zpc)
-            f[r] = _mm256_add_ps(f[r], zpc);
-        f[r] = _mm256_mul_ps(_mm256_add_ps(f[r], bias), scale);
+        if (!L->fold) {
+            if (L->has_zpc)
+                f[r] = _mm256_add_ps(f[r], zpc);
+            f[r] = _mm256_add_ps(f[r], bias);
+        }
+        f[r] = _mm256_mul_ps(f[r], scale);
     }
     q8p_ops(L->ops, L->nops, f, mr, L->mul ? (const float *)(b + L->mul) + o0 : NULL, 0);
     const __m256 zy = _mm256_set1_ps(L->zy), lo = _mm256_set1_ps(L->dst == Q8G_U8 ? 0.0f : -FLT_MAX);
@@ -213,13 +255,19 @@ AVX2_INLINE void finish(const layer *L, const char *b, __m256i acc[MR][2], int j
 
 /* Rows r0 .. r0 + mr - 1 by output channels o0 .. o0 + 15, from the rows
  * already widened into t. */
-AVX2_INLINE void tile(const layer *L, char *y, int64_t r0, int mr, int64_t o0, const int16_t *t)
+AVX2_INLINE void tile(const layer *L, char *y, int64_t r0, int mr, int narrow, int64_t o0,
+                      const int16_t *t)
 {
-    const char *b = (const char *)L;
-    const int16_t *w = (const int16_t *)(b + L->w);
+    const char *b = (const char *)L, *w = b + L->w;
+    size_t wsz = narrow ? 1 : sizeof(int16_t);
     size_t osz = L->dst == Q8G_F32 ? sizeof(float) : 1;
-    __m256i acc[MR][2];
-    dot(t, L->kp, w + (o0 / 8) * L->kp * 8, w + (o0 / 8 + 1) * L->kp * 8, mr, acc);
+    __m256i acc[MR][2], i0 = _mm256_setzero_si256(), i1 = i0;
+    if (L->fold) {
+        i0 = _mm256_load_si256((const __m256i *)((const int32_t *)(b + L->init) + o0));
+        i1 = _mm256_load_si256((const __m256i *)((const int32_t *)(b + L->init) + o0 + 8));
+    }
+    dot(t, L->kp, w + (size_t)((o0 / 8) * L->kp * 8) * wsz,
+        w + (size_t)((o0 / 8 + 1) * L->kp * 8) * wsz, narrow, mr, i0, i1, acc);
     for (int j = 0; j < 2; j++) {
         int64_t o = o0 + 8 * j;
         if (o >= L->oc)
@@ -229,20 +277,30 @@ AVX2_INLINE void tile(const layer *L, char *y, int64_t r0, int mr, int64_t o0, c
     }
 }
 
-/* The tile for a row count known at compile time, so that each count gets
- * its loop unrolled with its accumulators in registers. */
-#define TILE_FOR(n) \
-    AVX2 static void tile##n(const layer *L, char *y, int64_t r0, int64_t o0, const int16_t *t) \
-    { tile(L, y, r0, n, o0, t); }
-TILE_FOR(1)
-TILE_FOR(2)
-TILE_FOR(3)
-TILE_FOR(4)
-TILE_FOR(5)
-TILE_FOR(6)
+/* The tile for a row count and a weight width known at compile time, so
+ * that each gets its loop unrolled with its accumulators in registers. */
+#define TILE_FOR(n, nw) \
+    AVX2 static void tile##n##_##nw(const layer *L, char *y, int64_t r0, int64_t o0, \
+                                    const int16_t *t)                                \
+    { tile(L, y, r0, n, nw, o0, t); }
+TILE_FOR(1, 0)
+TILE_FOR(2, 0)
+TILE_FOR(3, 0)
+TILE_FOR(4, 0)
+TILE_FOR(5, 0)
+TILE_FOR(6, 0)
+TILE_FOR(1, 1)
+TILE_FOR(2, 1)
+TILE_FOR(3, 1)
+TILE_FOR(4, 1)
+TILE_FOR(5, 1)
+TILE_FOR(6, 1)
 
 typedef void tile_fn(const layer *, char *, int64_t, int64_t, const int16_t *);
-static tile_fn *const tiles[MR + 1] = { NULL, tile1, tile2, tile3, tile4, tile5, tile6 };
+static tile_fn *const tiles[2][MR + 1] = {
+    { NULL, tile1_0, tile2_0, tile3_0, tile4_0, tile5_0, tile6_0 },
+    { NULL, tile1_1, tile2_1, tile3_1, tile4_1, tile5_1, tile6_1 },
+};
 
 AVX2 static void widen_rows(const layer *L, const uint8_t *x, int64_t r0, int mr, int16_t *t)
 {
@@ -269,7 +327,7 @@ void q8g_run(const void *blob, const uint8_t *x, void *y, int64_t rows)
                     widen_rows(L, x, r0, mr, t);
                     have = rb;
                 }
-                tiles[mr](L, y, r0, ob * 16, t);
+                tiles[L->narrow][mr](L, y, r0, ob * 16, t);
             }
     }
 }
