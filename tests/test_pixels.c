@@ -75,28 +75,27 @@ static void check(int h, int w, int pad, int nhwc, uint64_t *seed)
     free(want);
 }
 
+/* widths around the vector step of 8 pixels, padded strides, a full frame */
+static void widths_in(int nhwc, uint64_t seed)
+{
+    static const int widths[] = { 1, 2, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 33, 224 };
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+        check(3, widths[i], 0, nhwc, &seed);
+        check(2, widths[i], 5, nhwc, &seed);
+    }
+    check(224, 224, 0, nhwc, &seed);
+}
+
 static void test_planar_matches_reference(void **state)
 {
     (void)state;
-    uint64_t seed = 1;
-    static const int widths[] = { 1, 2, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 33, 224 };
-    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
-        check(3, widths[i], 0, 0, &seed);
-        check(2, widths[i], 5, 0, &seed);
-    }
-    check(224, 224, 0, 0, &seed);
+    widths_in(0, 1);
 }
 
 static void test_nhwc_matches_reference(void **state)
 {
     (void)state;
-    uint64_t seed = 2;
-    static const int widths[] = { 1, 2, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 33, 224 };
-    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
-        check(3, widths[i], 0, 1, &seed);
-        check(2, widths[i], 5, 1, &seed);
-    }
-    check(224, 224, 0, 1, &seed);
+    widths_in(1, 2);
 }
 
 /* Every byte through every channel's table, in both layouts. */
