@@ -23,7 +23,8 @@ from onnx_nest import nested_graphs  # noqa: E402
 
 
 def ping(sock, timeout=5):
-    """`ping` on a connection of its own: the hello, then the answer."""
+    """`ping` on a connection of its own: the hello, then the answer (a
+    new connection is a subscriber too: label events may come first)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
         c.settimeout(timeout)
         c.connect(sock)
@@ -31,7 +32,10 @@ def ping(sock, timeout=5):
         json.loads(f.readline())                        # hello
         f.write(b"ping\n")
         f.flush()
-        return json.loads(f.readline())
+        while True:                                     # a silent daemon times out
+            e = json.loads(f.readline())
+            if e["event"] == "pong":
+                return e
 
 
 class HostileReload(DaemonTest):
