@@ -313,6 +313,11 @@ static void test_dw_matches_reference(void **state)
         { 1, 523, 9, 40, 3, 1, 1 }, { 1, 12, 10, 15, 3, 3, 1 }, { 1, 9, 13, 13, 7, 1, 3 },
         { 2, 24, 7, 7, 5, 2, 2 }, { 1, 17, 3, 9, 3, 1, 1 }, { 1, 8, 5, 23, 3, 1, 1 },
         { 1, 16, 6, 31, 3, 2, 1 },
+        /* at most 8 channels, one half block: strides 1, 2 and 3, padding,
+         * rows of every pixel count up to past 8 */
+        { 1, 8, 9, 30, 3, 2, 1 }, { 2, 5, 7, 19, 3, 1, 1 }, { 1, 8, 6, 17, 5, 2, 2 },
+        { 1, 3, 8, 12, 3, 2, 1 }, { 1, 8, 7, 9, 7, 1, 3 }, { 1, 2, 5, 11, 3, 3, 1 },
+        { 2, 8, 10, 61, 3, 1, 1 }, { 1, 6, 4, 3, 3, 1, 1 },
     };
     rng g = { 29 };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
