@@ -190,6 +190,9 @@ static void test_pointwise_matches_reference(void **state)
     static const int64_t shapes[][3] = {
         { 1, 1, 1 }, { 7, 3, 5 }, { 6, 16, 16 }, { 13, 17, 23 }, { 49, 64, 37 },
         { 100, 33, 130 }, { 5, 1280, 19 }, { 2, 4096, 9 }, { 224, 16, 32 },
+        /* 8 to 15 inputs (widened by two overlapping 8-byte loads); a last
+         * block of 8 or fewer outputs (computed alone) */
+        { 50, 8, 8 }, { 19, 8, 16 }, { 31, 12, 24 }, { 23, 15, 7 }, { 9, 9, 40 }, { 14, 27, 8 },
     };
     rng g = { 17 };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -215,6 +218,8 @@ static void test_pointwise_extremes(void **state)
             check(3, 2, 8, dst, FILL_EXTREME, v, 0, 0, &g);
             check(7, 40, 19, dst, FILL_EXTREME, v, 1, 0, &g);
             check(7, 40, 19, dst, FILL_EXTREME, v, 2, 0, &g);
+            check(13, 8, 8, dst, FILL_EXTREME, v, 0, 0, &g);
+            check(8, 11, 24, dst, FILL_EXTREME, v, 1, 0, &g);
             /* int8 weights of -128 and 127, widened as read */
             check(1, 4095, 21, dst, FILL_EXTREME, v, 0, 1, &g);
             check(5, 33, 40, dst, FILL_EXTREME, v, 0, 1, &g);
