@@ -323,6 +323,10 @@ static void test_dw_matches_reference(void **state)
         { 1, 8, 9, 30, 3, 2, 1 }, { 2, 5, 7, 19, 3, 1, 1 }, { 1, 8, 6, 17, 5, 2, 2 },
         { 1, 3, 8, 12, 3, 2, 1 }, { 1, 8, 7, 9, 7, 1, 3 }, { 1, 2, 5, 11, 3, 3, 1 },
         { 2, 8, 10, 61, 3, 1, 1 }, { 1, 6, 4, 3, 3, 1, 1 },
+        /* 8 channels: columns read in pairs as 16 bytes, the edges apart;
+         * images of 1 and 2 columns, stride 3 */
+        { 1, 8, 6, 14, 3, 3, 1 }, { 1, 8, 4, 1, 3, 1, 1 }, { 1, 8, 3, 2, 3, 2, 1 },
+        { 1, 8, 5, 3, 3, 1, 0 },
     };
     rng g = { 29 };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)

@@ -333,9 +333,24 @@ typedef void px_fn(const layer *, int16_t *const *, int64_t, int64_t, uint8_t *,
 /* [stride 1, 2, other][pixels - 1] */
 static px_fn *const pxs[3][DW_PX] = { PX_ROW(1), PX_ROW(2), PX_ROW(0) };
 
+/* Column q of a source row of exactly 8 channels, widened (0 outside the
+ * image's columns q0 .. q1 - 1). */
+AVX2_INLINE __m128i col8(const uint8_t *s, int64_t q, int64_t q0, int64_t q1, int64_t pl,
+                         __m128i f, __m128i z)
+{
+    if (q < q0 || q >= q1)
+        return _mm_setzero_si128();
+    __m128i v = _mm_xor_si128(_mm_loadl_epi64((const __m128i *)(s + (q - pl) * 8)), f);
+    return _mm_sub_epi16(_mm_cvtepu8_epi16(v), z);
+}
+
 /* widen_row for a half block: row is [wp][16] int16, slot q holding
  * channels 0-3 of column q interleaved with those of q + 1, then 4-7
- * likewise; the same two passes. */
+ * likewise.  With exactly 8 channels, columns q and q + 1 are 16
+ * neighbouring bytes: one load, the two columns' bytes interleaved by one
+ * shuffle, and the widening gives the slot as it is; only the slots at the
+ * image's edges, whose partner is padding, are built from their columns.
+ * Fewer channels: the same two passes as widen_row. */
 AVX2_INLINE void widen_half(const layer *L, const uint8_t *x, int64_t n, int64_t iy, int16_t *row)
 {
     if (iy < 0 || iy >= L->h) {
@@ -343,33 +358,40 @@ AVX2_INLINE void widen_half(const layer *L, const uint8_t *x, int64_t n, int64_t
         return;
     }
     const uint8_t *s = x + (n * L->h + iy) * L->w * L->c;
-    int sx = L->flip == 0x80 && L->zx == 128;
     int64_t q0 = L->pl, q1 = L->w + L->pl < L->wp ? L->w + L->pl : L->wp, c = L->c;
     const __m128i f = _mm_set1_epi8((char)L->flip), z = _mm_set1_epi16((short)L->zx);
+    int64_t step = L->sw % 2 == 0 ? 2 : 1;   /* as in widen_row */
+    if (c == 8) {
+        const __m128i il = _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        const __m256i z2 = _mm256_set1_epi16((short)L->zx);
+        for (int64_t q = 0; q < L->wp; q += step) {
+            if (q >= q0 && q + 1 < q1) {
+                const __m128i *src = (const __m128i *)(s + (q - L->pl) * 8);
+                __m128i v = _mm_xor_si128(_mm_loadu_si128(src), f);
+                __m256i w = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_shuffle_epi8(v, il)), z2);
+                _mm256_store_si256((__m256i *)(row + q * 16), w);
+            } else {
+                __m128i a = col8(s, q, q0, q1, L->pl, f, z);
+                __m128i nx = col8(s, q + 1, q0, q1, L->pl, f, z);
+                _mm_store_si128((__m128i *)(row + q * 16), _mm_unpacklo_epi16(a, nx));
+                _mm_store_si128((__m128i *)(row + q * 16 + 8), _mm_unpackhi_epi16(a, nx));
+            }
+        }
+        return;
+    }
     for (int64_t q = 0; q < q0; q++)
         _mm_store_si128((__m128i *)(row + q * 16 + 8), _mm_setzero_si128());
     for (int64_t q = q1; q < L->wp; q++)
         _mm_store_si128((__m128i *)(row + q * 16 + 8), _mm_setzero_si128());
     const uint8_t *p = s + (q0 - L->pl) * c;
     int16_t *d = row + q0 * 16 + 8;
-    if (c < 8) {
-        /* the channels past c meet weights of 0, so any value does there */
-        for (int64_t q = q0; q < q1; q++, p += c, d += 16) {
-            uint8_t tmp[8] = { 0 };
-            memcpy(tmp, p, (size_t)c);
-            __m128i v = _mm_xor_si128(_mm_loadl_epi64((const __m128i *)tmp), f);
-            _mm_store_si128((__m128i *)d, _mm_sub_epi16(_mm_cvtepu8_epi16(v), z));
-        }
-    } else if (sx) {
-        for (int64_t q = q0; q < q1; q++, p += 8, d += 16)
-            _mm_store_si128((__m128i *)d, _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)p)));
-    } else {
-        for (int64_t q = q0; q < q1; q++, p += 8, d += 16) {
-            __m128i v = _mm_xor_si128(_mm_loadl_epi64((const __m128i *)p), f);
-            _mm_store_si128((__m128i *)d, _mm_sub_epi16(_mm_cvtepu8_epi16(v), z));
-        }
+    /* the channels past c meet weights of 0, so any value does there */
+    for (int64_t q = q0; q < q1; q++, p += c, d += 16) {
+        uint8_t tmp[8] = { 0 };
+        memcpy(tmp, p, (size_t)c);
+        __m128i v = _mm_xor_si128(_mm_loadl_epi64((const __m128i *)tmp), f);
+        _mm_store_si128((__m128i *)d, _mm_sub_epi16(_mm_cvtepu8_epi16(v), z));
     }
-    int64_t step = L->sw % 2 == 0 ? 2 : 1;   /* as in widen_row */
     for (int64_t q = 0; q < L->wp; q += step) {
         __m128i a = _mm_load_si128((const __m128i *)(row + q * 16 + 8));
         __m128i nx = q + 1 < L->wp ? _mm_load_si128((const __m128i *)(row + q * 16 + 24))
