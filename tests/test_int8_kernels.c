@@ -327,6 +327,8 @@ static void test_dw_matches_reference(void **state)
          * images of 1 and 2 columns, stride 3 */
         { 1, 8, 6, 14, 3, 3, 1 }, { 1, 8, 4, 1, 3, 1, 1 }, { 1, 8, 3, 2, 3, 2, 1 },
         { 1, 8, 5, 3, 3, 1, 0 },
+        /* half-block rows of 11 and 12 pixels at once */
+        { 1, 8, 5, 24, 3, 1, 1 }, { 1, 7, 4, 12, 3, 1, 1 }, { 1, 8, 4, 45, 3, 2, 1 },
     };
     rng g = { 29 };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)

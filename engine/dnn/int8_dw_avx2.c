@@ -25,7 +25,8 @@
  * column's 8 channels with the next column's (unpacklo/hi of two xmm) fills
  * one ymm, channels 0-3 in its low lane and 4-7 in its high one, so each
  * pair of taps costs one vpmaddwd per pixel, not two of which half would
- * meet weights of 0, and the sums come out in the channels' own order. */
+ * meet weights of 0, and the sums come out in the channels' own order.
+ * With one accumulator a pixel, up to 12 pixels keep theirs in registers. */
 #include "engine/dnn/int8_dw.h"
 
 #include <float.h>
@@ -40,7 +41,7 @@
 
 #define DW_RING (32 * 1024)      /* bytes of source rows a chunk of channels aims to fit */
 #define DW_PX 6                  /* output pixels a block computes at most */
-#define DW_PXH 8                 /* the same for a half block (one accumulator a pixel) */
+#define DW_PXH 12                /* the same for a half block (one accumulator a pixel) */
 
 typedef struct {
     int64_t c, ncb, h, w, oh, ow, wp;  /* ncb: blocks of 16 channels; wp: a widened row's columns */
@@ -409,7 +410,7 @@ AVX2_INLINE void finish_half(const layer *L, __m256i *acc, int np, uint8_t *out)
     __m256 f[DW_PXH];
     const __m256 bias = _mm256_load_ps((const float *)(b + L->bias));
     const __m256 scale = _mm256_load_ps((const float *)(b + L->scale));
-#pragma GCC unroll 8
+#pragma GCC unroll 12
     for (int i = 0; i < np; i++) {
         f[i] = _mm256_cvtepi32_ps(acc[i]);
         if (!L->fold)
@@ -420,7 +421,7 @@ AVX2_INLINE void finish_half(const layer *L, __m256i *acc, int np, uint8_t *out)
     const __m256 zlo = _mm256_set1_ps(L->dst == Q8G_U8 ? 0.0f : -FLT_MAX);
     const __m256 zhi = _mm256_set1_ps(L->dst == Q8G_U8 ? 255.0f : 127.0f);
     const __m256 zy = _mm256_set1_ps(L->zy);
-#pragma GCC unroll 8
+#pragma GCC unroll 12
     for (int i = 0; i < np; i++) {
         if (L->has_zy)
             f[i] = _mm256_add_ps(f[i], zy);
@@ -447,7 +448,7 @@ AVX2_INLINE void px_half(const layer *L, int16_t *const *rows, uint8_t *yr, int6
     __m256i acc[DW_PXH], init = _mm256_setzero_si256();
     if (L->fold)
         init = _mm256_load_si256((const __m256i *)(b + L->init));
-#pragma GCC unroll 8
+#pragma GCC unroll 12
     for (int i = 0; i < np; i++)
         acc[i] = init;
     for (int ky = 0; ky < L->kh; ky++) {
@@ -455,7 +456,7 @@ AVX2_INLINE void px_half(const layer *L, int16_t *const *rows, uint8_t *yr, int6
         for (int p = 0; p < L->npr; p++, s += 32, w += 16) {
             __asm__("" : "+r"(s));    /* as in px_block */
             const __m256i wv = _mm256_load_si256((const __m256i *)w);
-#pragma GCC unroll 8
+#pragma GCC unroll 12
             for (int i = 0; i < np; i++) {
                 const __m256i *t = (const __m256i *)(s + i * sw * 16);
                 acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_load_si256(t), wv));
@@ -475,12 +476,12 @@ AVX2_INLINE void px_half(const layer *L, int16_t *const *rows, uint8_t *yr, int6
     }
 #define PXH_STRIDE(s)                                                                             \
     PXH_FOR(1, s) PXH_FOR(2, s) PXH_FOR(3, s) PXH_FOR(4, s) PXH_FOR(5, s) PXH_FOR(6, s)           \
-    PXH_FOR(7, s) PXH_FOR(8, s)
+    PXH_FOR(7, s) PXH_FOR(8, s) PXH_FOR(9, s) PXH_FOR(10, s) PXH_FOR(11, s) PXH_FOR(12, s)
 PXH_STRIDE(1)
 PXH_STRIDE(2)
 PXH_STRIDE(0)
 #define PXH_ROW(s) { pxh1_s##s, pxh2_s##s, pxh3_s##s, pxh4_s##s, pxh5_s##s, pxh6_s##s, pxh7_s##s, \
-                     pxh8_s##s }
+                     pxh8_s##s, pxh9_s##s, pxh10_s##s, pxh11_s##s, pxh12_s##s }
 static px_fn *const pxhs[3][DW_PXH] = { PXH_ROW(1), PXH_ROW(2), PXH_ROW(0) };
 
 /* Output row oy of image n, channel blocks cb0 .. cb0 + nb - 1.  The source
