@@ -29,7 +29,6 @@
  * With one accumulator a pixel, up to 12 pixels keep theirs in registers. */
 #include "engine/dnn/int8_dw.h"
 
-#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,7 +251,6 @@ AVX2_INLINE void finish(const layer *L, const __m256i *lo, const __m256i *hi, in
     }
     q8p_ops(L->ops, L->nops, fl, np, mul, 0);
     q8p_ops(L->ops, L->nops, fh, np, mul ? mul + 8 : NULL, 0);
-    const __m256 zlo = _mm256_set1_ps(L->dst == Q8G_U8 ? 0.0f : -FLT_MAX);
     const __m256 zhi = _mm256_set1_ps(L->dst == Q8G_U8 ? 255.0f : 127.0f);
     const __m256 zy = _mm256_set1_ps(L->zy);
     int64_t n = L->c - cb * 16;
@@ -262,8 +260,8 @@ AVX2_INLINE void finish(const layer *L, const __m256i *lo, const __m256i *hi, in
             fl[i] = _mm256_add_ps(fl[i], zy);
             fh[i] = _mm256_add_ps(fh[i], zy);
         }
-        __m256i ql = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(fl[i], zlo), zhi));
-        __m256i qh = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(fh[i], zlo), zhi));
+        __m256i ql = q8p_top(fl[i], zhi);
+        __m256i qh = q8p_top(fh[i], zhi);
         __m256i w = _mm256_packs_epi32(ql, qh);          /* channels in order again */
         __m256i v = L->dst == Q8G_U8 ? _mm256_packus_epi16(w, w) : _mm256_packs_epi16(w, w);
         __m128i bytes = _mm256_castsi256_si128(_mm256_permute4x64_epi64(v, 0x08));
@@ -418,14 +416,13 @@ AVX2_INLINE void finish_half(const layer *L, __m256i *acc, int np, uint8_t *out)
         f[i] = _mm256_mul_ps(f[i], scale);
     }
     q8p_ops(L->ops, L->nops, f, np, mul, 0);
-    const __m256 zlo = _mm256_set1_ps(L->dst == Q8G_U8 ? 0.0f : -FLT_MAX);
     const __m256 zhi = _mm256_set1_ps(L->dst == Q8G_U8 ? 255.0f : 127.0f);
     const __m256 zy = _mm256_set1_ps(L->zy);
 #pragma GCC unroll 12
     for (int i = 0; i < np; i++) {
         if (L->has_zy)
             f[i] = _mm256_add_ps(f[i], zy);
-        __m256i v = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f[i], zlo), zhi));
+        __m256i v = q8p_top(f[i], zhi);
         __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
         __m128i q = L->dst == Q8G_U8 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w);
         uint8_t *o = out + i * L->c;

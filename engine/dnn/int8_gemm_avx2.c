@@ -19,7 +19,6 @@
  * to the other byte, and the tests hold every ISA to the same bytes. */
 #include "engine/dnn/int8_gemm.h"
 
-#include <float.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -232,7 +231,7 @@ AVX2_INLINE void finish(const layer *L, const char *b, __m256i acc[MR][2], int j
         f[r] = _mm256_mul_ps(f[r], scale);
     }
     q8p_ops(L->ops, L->nops, f, mr, L->mul ? (const float *)(b + L->mul) + o0 : NULL, 0);
-    const __m256 zy = _mm256_set1_ps(L->zy), lo = _mm256_set1_ps(L->dst == Q8G_U8 ? 0.0f : -FLT_MAX);
+    const __m256 zy = _mm256_set1_ps(L->zy);
     const __m256 hi = _mm256_set1_ps(L->dst == Q8G_U8 ? 255.0f : 127.0f);
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++) {
@@ -249,9 +248,9 @@ AVX2_INLINE void finish(const layer *L, const char *b, __m256i acc[MR][2], int j
             }
             continue;
         }
-        /* u8: clamped to [0, 255]; s8: below 127 only, as oneDNN does (the
-         * conversion and the signed packs saturate the bottom) */
-        __m256i v = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f[r], lo), hi));
+        /* clamped at the top, the packs saturating the bottom (q8p_top):
+         * the bytes of oneDNN's clamp to [0, 255] or below 127 */
+        __m256i v = q8p_top(f[r], hi);
         __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
         __m128i q = L->dst == Q8G_U8 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w);
         if (n == 8) {

@@ -76,4 +76,15 @@ AVX2_INLINE void q8p_ops(const q8g_op *ops, int nops, __m256 *f, int n, const fl
     }
 }
 
+/* f rounded to int32 for a byte of the top hi (255 for u8, 127 for s8):
+ * clamped at the top only.  The bottom needs no clamp, as the packs that
+ * follow saturate it to the same byte: a value below the type's range
+ * rounds to a lower int32, or converts to INT32_MIN when past it, and
+ * either packs to 0 (u8) or -128 (s8).  hi comes first so that a NaN, if
+ * one came, went to INT32_MIN as a clamp at the bottom would take it. */
+AVX2_INLINE __m256i q8p_top(__m256 f, __m256 hi)
+{
+    return _mm256_cvtps_epi32(_mm256_min_ps(hi, f));
+}
+
 #endif
