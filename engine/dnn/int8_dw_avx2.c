@@ -489,7 +489,7 @@ AVX2 static void out_row(const layer *L, const uint8_t *x, uint8_t *y, int64_t n
                          int64_t cb0, int64_t nb, int16_t *t, int64_t *have)
 {
     int16_t *rows[Q8D_MAX_TAPS];
-    int64_t rowsz = nb * L->wp * 32;
+    int64_t rowsz = nb * L->wp * (L->half ? 16 : 32);
     for (int r = 0; r < L->kh; r++) {
         int64_t iy = oy * L->sh - L->pt + r, slot = ((iy % L->kh) + L->kh) % L->kh;
         int16_t *row = t + slot * rowsz;
@@ -523,7 +523,7 @@ void q8d_run(const void *blob, const uint8_t *x, uint8_t *y, int64_t n)
     #pragma omp parallel
     {
         /* <= max(DW_RING, Q8D_MAX_ROWS) bytes (q8d_pack, q8d_fits) */
-        int16_t t[L->kh * L->wp * L->chunk * 32] __attribute__((aligned(32)));
+        int16_t t[L->kh * L->wp * L->chunk * (L->half ? 16 : 32)] __attribute__((aligned(32)));
         int64_t have[L->kh];
         for (int64_t cb0 = 0; cb0 < L->ncb; cb0 += L->chunk) {
             int64_t nb = L->ncb - cb0 < L->chunk ? L->ncb - cb0 : L->chunk;
