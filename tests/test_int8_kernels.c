@@ -190,6 +190,9 @@ static void test_pointwise_matches_reference(void **state)
     static const int64_t shapes[][3] = {
         { 1, 1, 1 }, { 7, 3, 5 }, { 6, 16, 16 }, { 13, 17, 23 }, { 49, 64, 37 },
         { 100, 33, 130 }, { 5, 1280, 19 }, { 2, 4096, 9 }, { 224, 16, 32 },
+        /* 8 to 15 inputs (widened by two overlapping 8-byte loads); a last
+         * block of 8 or fewer outputs (computed alone) */
+        { 50, 8, 8 }, { 19, 8, 16 }, { 31, 12, 24 }, { 23, 15, 7 }, { 9, 9, 40 }, { 14, 27, 8 },
     };
     rng g = { 17 };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -215,6 +218,8 @@ static void test_pointwise_extremes(void **state)
             check(3, 2, 8, dst, FILL_EXTREME, v, 0, 0, &g);
             check(7, 40, 19, dst, FILL_EXTREME, v, 1, 0, &g);
             check(7, 40, 19, dst, FILL_EXTREME, v, 2, 0, &g);
+            check(13, 8, 8, dst, FILL_EXTREME, v, 0, 0, &g);
+            check(8, 11, 24, dst, FILL_EXTREME, v, 1, 0, &g);
             /* int8 weights of -128 and 127, widened as read */
             check(1, 4095, 21, dst, FILL_EXTREME, v, 0, 1, &g);
             check(5, 33, 40, dst, FILL_EXTREME, v, 0, 1, &g);
@@ -313,6 +318,17 @@ static void test_dw_matches_reference(void **state)
         { 1, 523, 9, 40, 3, 1, 1 }, { 1, 12, 10, 15, 3, 3, 1 }, { 1, 9, 13, 13, 7, 1, 3 },
         { 2, 24, 7, 7, 5, 2, 2 }, { 1, 17, 3, 9, 3, 1, 1 }, { 1, 8, 5, 23, 3, 1, 1 },
         { 1, 16, 6, 31, 3, 2, 1 },
+        /* at most 8 channels, one half block: strides 1, 2 and 3, padding,
+         * rows of every pixel count up to past 8 */
+        { 1, 8, 9, 30, 3, 2, 1 }, { 2, 5, 7, 19, 3, 1, 1 }, { 1, 8, 6, 17, 5, 2, 2 },
+        { 1, 3, 8, 12, 3, 2, 1 }, { 1, 8, 7, 9, 7, 1, 3 }, { 1, 2, 5, 11, 3, 3, 1 },
+        { 2, 8, 10, 61, 3, 1, 1 }, { 1, 6, 4, 3, 3, 1, 1 },
+        /* 8 channels: columns read in pairs as 16 bytes, the edges apart;
+         * images of 1 and 2 columns, stride 3 */
+        { 1, 8, 6, 14, 3, 3, 1 }, { 1, 8, 4, 1, 3, 1, 1 }, { 1, 8, 3, 2, 3, 2, 1 },
+        { 1, 8, 5, 3, 3, 1, 0 },
+        /* half-block rows of 11 and 12 pixels at once */
+        { 1, 8, 5, 24, 3, 1, 1 }, { 1, 7, 4, 12, 3, 1, 1 }, { 1, 8, 4, 45, 3, 2, 1 },
     };
     rng g = { 29 };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)

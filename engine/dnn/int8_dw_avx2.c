@@ -19,10 +19,16 @@
  * small enough for the chunk's rows to stay in the L1 cache.  Per block, up
  * to 6 output pixels at a time, their sums in registers: each pair of
  * taps' weights loaded once for all of them; a row's blocks as even as
- * they come, each run of equal ones in one call. */
+ * they come, each run of equal ones in one call.
+ *
+ * A layer of at most 8 channels is one half block: the interleave of a
+ * column's 8 channels with the next column's (unpacklo/hi of two xmm) fills
+ * one ymm, channels 0-3 in its low lane and 4-7 in its high one, so each
+ * pair of taps costs one vpmaddwd per pixel, not two of which half would
+ * meet weights of 0, and the sums come out in the channels' own order.
+ * With one accumulator a pixel, up to 12 pixels keep theirs in registers. */
 #include "engine/dnn/int8_dw.h"
 
-#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,12 +40,14 @@
 
 #define DW_RING (32 * 1024)      /* bytes of source rows a chunk of channels aims to fit */
 #define DW_PX 6                  /* output pixels a block computes at most */
+#define DW_PXH 12                /* the same for a half block (one accumulator a pixel) */
 
 typedef struct {
     int64_t c, ncb, h, w, oh, ow, wp;  /* ncb: blocks of 16 channels; wp: a widened row's columns */
     int64_t chunk;                     /* blocks of channels a pass keeps rows of */
     int kh, kw, sh, sw, pt, pl, npr;   /* npr: pairs of taps in a kernel row */
     uint8_t flip;
+    int half;                          /* c <= 8: one half block (see above) */
     int zx, fold, has_zy, dst, nops;   /* fold: sums start from the bias */
     float zy;
     q8g_op ops[Q8G_MAX_OPS];
@@ -65,7 +73,7 @@ static int64_t wp_of(const q8d_desc *d)
  * each 16 channels of it beside 16 of the next, int16). */
 static size_t block_rows(const q8d_desc *d)
 {
-    return (size_t)(d->kh * wp_of(d) * 32) * sizeof(int16_t);
+    return (size_t)(d->kh * wp_of(d) * (d->c <= 8 ? 16 : 32)) * sizeof(int16_t);
 }
 
 int q8d_fits(const q8d_desc *d)
@@ -101,6 +109,7 @@ void q8d_pack(void *blob, const q8d_desc *d)
     L->kh = d->kh, L->kw = d->kw, L->sh = d->sh, L->sw = d->sw, L->pt = d->pt, L->pl = d->pl;
     L->npr = (d->kw + 1) / 2;
     L->flip = d->flip;
+    L->half = d->c <= 8;
     L->zx = d->zx;
     L->has_zy = d->zy != 0;
     L->zy = (float)d->zy;
@@ -127,7 +136,7 @@ void q8d_pack(void *blob, const q8d_desc *d)
     L->fold = 1;
     for (int64_t cb = 0; cb < L->ncb; cb++)
         for (int j = 0; j < 16; j++) {
-            int64_t ch = cb * 16 + perm(j), absw = 0;
+            int64_t ch = L->half ? j : cb * 16 + perm(j), absw = 0;
             int in = ch < d->c;
             for (int t = 0; in && t < ntap; t++)
                 absw += abs(d->w8[ch * ntap + t]);
@@ -147,7 +156,10 @@ void q8d_pack(void *blob, const q8d_desc *d)
                         int kx = 2 * p + e;
                         int16_t v = in && kx < d->kw ? d->w8[ch * ntap + ky * d->kw + kx] : 0;
                         int64_t at = ((cb * d->kh + ky) * L->npr + p) * 2 + j / 8;
-                        w[at * 16 + (j % 8) * 2 + e] = v;
+                        if (!L->half)
+                            w[at * 16 + (j % 8) * 2 + e] = v;
+                        else if (j < 8)  /* half: kernel row ky, pair p: 8 channels' pairs */
+                            w[(ky * L->npr + p) * 16 + j * 2 + e] = v;
                     }
         }
 }
@@ -239,7 +251,6 @@ AVX2_INLINE void finish(const layer *L, const __m256i *lo, const __m256i *hi, in
     }
     q8p_ops(L->ops, L->nops, fl, np, mul, 0);
     q8p_ops(L->ops, L->nops, fh, np, mul ? mul + 8 : NULL, 0);
-    const __m256 zlo = _mm256_set1_ps(L->dst == Q8G_U8 ? 0.0f : -FLT_MAX);
     const __m256 zhi = _mm256_set1_ps(L->dst == Q8G_U8 ? 255.0f : 127.0f);
     const __m256 zy = _mm256_set1_ps(L->zy);
     int64_t n = L->c - cb * 16;
@@ -249,8 +260,8 @@ AVX2_INLINE void finish(const layer *L, const __m256i *lo, const __m256i *hi, in
             fl[i] = _mm256_add_ps(fl[i], zy);
             fh[i] = _mm256_add_ps(fh[i], zy);
         }
-        __m256i ql = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(fl[i], zlo), zhi));
-        __m256i qh = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(fh[i], zlo), zhi));
+        __m256i ql = q8p_top(fl[i], zhi);
+        __m256i qh = q8p_top(fh[i], zhi);
         __m256i w = _mm256_packs_epi32(ql, qh);          /* channels in order again */
         __m256i v = L->dst == Q8G_U8 ? _mm256_packus_epi16(w, w) : _mm256_packs_epi16(w, w);
         __m128i bytes = _mm256_castsi256_si128(_mm256_permute4x64_epi64(v, 0x08));
@@ -321,6 +332,155 @@ typedef void px_fn(const layer *, int16_t *const *, int64_t, int64_t, uint8_t *,
 /* [stride 1, 2, other][pixels - 1] */
 static px_fn *const pxs[3][DW_PX] = { PX_ROW(1), PX_ROW(2), PX_ROW(0) };
 
+/* Column q of a source row of exactly 8 channels, widened (0 outside the
+ * image's columns q0 .. q1 - 1). */
+AVX2_INLINE __m128i col8(const uint8_t *s, int64_t q, int64_t q0, int64_t q1, int64_t pl,
+                         __m128i f, __m128i z)
+{
+    if (q < q0 || q >= q1)
+        return _mm_setzero_si128();
+    __m128i v = _mm_xor_si128(_mm_loadl_epi64((const __m128i *)(s + (q - pl) * 8)), f);
+    return _mm_sub_epi16(_mm_cvtepu8_epi16(v), z);
+}
+
+/* widen_row for a half block: row is [wp][16] int16, slot q holding
+ * channels 0-3 of column q interleaved with those of q + 1, then 4-7
+ * likewise.  With exactly 8 channels, columns q and q + 1 are 16
+ * neighbouring bytes: one load, the two columns' bytes interleaved by one
+ * shuffle, and the widening gives the slot as it is; only the slots at the
+ * image's edges, whose partner is padding, are built from their columns.
+ * Fewer channels: the same two passes as widen_row. */
+AVX2_INLINE void widen_half(const layer *L, const uint8_t *x, int64_t n, int64_t iy, int16_t *row)
+{
+    if (iy < 0 || iy >= L->h) {
+        memset(row, 0, sizeof(int16_t) * (size_t)(L->wp * 16));
+        return;
+    }
+    const uint8_t *s = x + (n * L->h + iy) * L->w * L->c;
+    int64_t q0 = L->pl, q1 = L->w + L->pl < L->wp ? L->w + L->pl : L->wp, c = L->c;
+    const __m128i f = _mm_set1_epi8((char)L->flip), z = _mm_set1_epi16((short)L->zx);
+    int64_t step = L->sw % 2 == 0 ? 2 : 1;   /* as in widen_row */
+    if (c == 8) {
+        const __m128i il = _mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        const __m256i z2 = _mm256_set1_epi16((short)L->zx);
+        for (int64_t q = 0; q < L->wp; q += step) {
+            if (q >= q0 && q + 1 < q1) {
+                const __m128i *src = (const __m128i *)(s + (q - L->pl) * 8);
+                __m128i v = _mm_xor_si128(_mm_loadu_si128(src), f);
+                __m256i w = _mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm_shuffle_epi8(v, il)), z2);
+                _mm256_store_si256((__m256i *)(row + q * 16), w);
+            } else {
+                __m128i a = col8(s, q, q0, q1, L->pl, f, z);
+                __m128i nx = col8(s, q + 1, q0, q1, L->pl, f, z);
+                _mm_store_si128((__m128i *)(row + q * 16), _mm_unpacklo_epi16(a, nx));
+                _mm_store_si128((__m128i *)(row + q * 16 + 8), _mm_unpackhi_epi16(a, nx));
+            }
+        }
+        return;
+    }
+    for (int64_t q = 0; q < q0; q++)
+        _mm_store_si128((__m128i *)(row + q * 16 + 8), _mm_setzero_si128());
+    for (int64_t q = q1; q < L->wp; q++)
+        _mm_store_si128((__m128i *)(row + q * 16 + 8), _mm_setzero_si128());
+    const uint8_t *p = s + (q0 - L->pl) * c;
+    int16_t *d = row + q0 * 16 + 8;
+    /* the channels past c meet weights of 0, so any value does there */
+    for (int64_t q = q0; q < q1; q++, p += c, d += 16) {
+        uint8_t tmp[8] = { 0 };
+        memcpy(tmp, p, (size_t)c);
+        __m128i v = _mm_xor_si128(_mm_loadl_epi64((const __m128i *)tmp), f);
+        _mm_store_si128((__m128i *)d, _mm_sub_epi16(_mm_cvtepu8_epi16(v), z));
+    }
+    for (int64_t q = 0; q < L->wp; q += step) {
+        __m128i a = _mm_load_si128((const __m128i *)(row + q * 16 + 8));
+        __m128i nx = q + 1 < L->wp ? _mm_load_si128((const __m128i *)(row + q * 16 + 24))
+                                   : _mm_setzero_si128();
+        _mm_store_si128((__m128i *)(row + q * 16), _mm_unpacklo_epi16(a, nx));
+        _mm_store_si128((__m128i *)(row + q * 16 + 8), _mm_unpackhi_epi16(a, nx));
+    }
+}
+
+/* finish for a half block: one vector of the 8 channels, in order, a pixel. */
+AVX2_INLINE void finish_half(const layer *L, __m256i *acc, int np, uint8_t *out)
+{
+    const char *b = (const char *)L;
+    const float *mul = L->mul ? (const float *)(b + L->mul) : NULL;
+    __m256 f[DW_PXH];
+    const __m256 bias = _mm256_load_ps((const float *)(b + L->bias));
+    const __m256 scale = _mm256_load_ps((const float *)(b + L->scale));
+#pragma GCC unroll 12
+    for (int i = 0; i < np; i++) {
+        f[i] = _mm256_cvtepi32_ps(acc[i]);
+        if (!L->fold)
+            f[i] = _mm256_add_ps(f[i], bias);
+        f[i] = _mm256_mul_ps(f[i], scale);
+    }
+    q8p_ops(L->ops, L->nops, f, np, mul, 0);
+    const __m256 zhi = _mm256_set1_ps(L->dst == Q8G_U8 ? 255.0f : 127.0f);
+    const __m256 zy = _mm256_set1_ps(L->zy);
+#pragma GCC unroll 12
+    for (int i = 0; i < np; i++) {
+        if (L->has_zy)
+            f[i] = _mm256_add_ps(f[i], zy);
+        __m256i v = q8p_top(f[i], zhi);
+        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        __m128i q = L->dst == Q8G_U8 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w);
+        uint8_t *o = out + i * L->c;
+        if (L->c == 8) {
+            _mm_storel_epi64((__m128i *)o, q);
+        } else {
+            uint8_t tmp[16];
+            _mm_storeu_si128((__m128i *)tmp, q);
+            memcpy(o, tmp, (size_t)L->c);
+        }
+    }
+}
+
+/* px_block for a half block. */
+AVX2_INLINE void px_half(const layer *L, int16_t *const *rows, uint8_t *yr, int64_t ox, int np,
+                         int sw)
+{
+    const char *b = (const char *)L;
+    const int16_t *w = (const int16_t *)(b + L->wt);
+    __m256i acc[DW_PXH], init = _mm256_setzero_si256();
+    if (L->fold)
+        init = _mm256_load_si256((const __m256i *)(b + L->init));
+#pragma GCC unroll 12
+    for (int i = 0; i < np; i++)
+        acc[i] = init;
+    for (int ky = 0; ky < L->kh; ky++) {
+        const int16_t *s = rows[ky] + ox * sw * 16;
+        for (int p = 0; p < L->npr; p++, s += 32, w += 16) {
+            __asm__("" : "+r"(s));    /* as in px_block */
+            const __m256i wv = _mm256_load_si256((const __m256i *)w);
+#pragma GCC unroll 12
+            for (int i = 0; i < np; i++) {
+                const __m256i *t = (const __m256i *)(s + i * sw * 16);
+                acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_load_si256(t), wv));
+            }
+        }
+    }
+    finish_half(L, acc, np, yr + ox * L->c);
+}
+
+#define PXH_FOR(np, s)                                                                            \
+    AVX2 static void pxh##np##_s##s(const layer *L, int16_t *const *rows, int64_t cb,             \
+                                    int64_t gcb, uint8_t *yr, int64_t ox, int64_t nblk)           \
+    {                                                                                             \
+        (void)cb, (void)gcb;                                                                      \
+        for (int64_t k = 0; k < nblk; k++, ox += np)                                              \
+            px_half(L, rows, yr, ox, np, s ? s : L->sw);                                          \
+    }
+#define PXH_STRIDE(s)                                                                             \
+    PXH_FOR(1, s) PXH_FOR(2, s) PXH_FOR(3, s) PXH_FOR(4, s) PXH_FOR(5, s) PXH_FOR(6, s)           \
+    PXH_FOR(7, s) PXH_FOR(8, s) PXH_FOR(9, s) PXH_FOR(10, s) PXH_FOR(11, s) PXH_FOR(12, s)
+PXH_STRIDE(1)
+PXH_STRIDE(2)
+PXH_STRIDE(0)
+#define PXH_ROW(s) { pxh1_s##s, pxh2_s##s, pxh3_s##s, pxh4_s##s, pxh5_s##s, pxh6_s##s, pxh7_s##s, \
+                     pxh8_s##s, pxh9_s##s, pxh10_s##s, pxh11_s##s, pxh12_s##s }
+static px_fn *const pxhs[3][DW_PXH] = { PXH_ROW(1), PXH_ROW(2), PXH_ROW(0) };
+
 /* Output row oy of image n, channel blocks cb0 .. cb0 + nb - 1.  The source
  * rows it reads are kept in t, a ring of kh widened rows (slot iy mod kh,
  * have[slot] = which row it holds): consecutive output rows share all but
@@ -329,21 +489,25 @@ AVX2 static void out_row(const layer *L, const uint8_t *x, uint8_t *y, int64_t n
                          int64_t cb0, int64_t nb, int16_t *t, int64_t *have)
 {
     int16_t *rows[Q8D_MAX_TAPS];
-    int64_t rowsz = nb * L->wp * 32;
+    int64_t rowsz = nb * L->wp * (L->half ? 16 : 32);
     for (int r = 0; r < L->kh; r++) {
         int64_t iy = oy * L->sh - L->pt + r, slot = ((iy % L->kh) + L->kh) % L->kh;
         int16_t *row = t + slot * rowsz;
         int64_t key = n * (L->h + 2 * L->kh) + L->kh + iy;   /* > 0, one per (n, iy): pads < kh */
         if (have[slot] != key) {
-            widen_row(L, x, n, iy, cb0, nb, row);
+            if (L->half)
+                widen_half(L, x, n, iy, row);
+            else
+                widen_row(L, x, n, iy, cb0, nb, row);
             have[slot] = key;
         }
         rows[r] = row;
     }
-    px_fn *const *px = pxs[L->sw == 1 ? 0 : L->sw == 2 ? 1 : 2];
+    int si = L->sw == 1 ? 0 : L->sw == 2 ? 1 : 2, maxpx = L->half ? DW_PXH : DW_PX;
+    px_fn *const *px = L->half ? pxhs[si] : pxs[si];
     uint8_t *yr = y + (n * L->oh + oy) * L->ow * L->c;
-    /* the row in blocks of at most DW_PX pixels, as even as they come */
-    int64_t nblk = (L->ow + DW_PX - 1) / DW_PX, np = L->ow / nblk, big = L->ow % nblk;
+    /* the row in blocks of at most maxpx pixels, as even as they come */
+    int64_t nblk = (L->ow + maxpx - 1) / maxpx, np = L->ow / nblk, big = L->ow % nblk;
     for (int64_t cb = 0; cb < nb; cb++) {
         /* big blocks of np + 1 pixels, then the rest of np: one call each */
         if (big)
@@ -359,7 +523,7 @@ void q8d_run(const void *blob, const uint8_t *x, uint8_t *y, int64_t n)
     #pragma omp parallel
     {
         /* <= max(DW_RING, Q8D_MAX_ROWS) bytes (q8d_pack, q8d_fits) */
-        int16_t t[L->kh * L->wp * L->chunk * 32] __attribute__((aligned(32)));
+        int16_t t[L->kh * L->wp * L->chunk * (L->half ? 16 : 32)] __attribute__((aligned(32)));
         int64_t have[L->kh];
         for (int64_t cb0 = 0; cb0 < L->ncb; cb0 += L->chunk) {
             int64_t nb = L->ncb - cb0 < L->chunk ? L->ncb - cb0 : L->chunk;

@@ -19,7 +19,6 @@
  * to the other byte, and the tests hold every ISA to the same bytes. */
 #include "engine/dnn/int8_gemm.h"
 
-#include <float.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -156,6 +155,13 @@ AVX2_INLINE void widen(const uint8_t *x, int64_t k, int64_t kp, uint8_t flip, in
             __m128i v = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(s + k - 16)), f);
             _mm256_storeu_si256((__m256i *)(o + k - 16), _mm256_cvtepu8_epi16(v));
             i = k;
+        } else if (i < k && k >= 8) {
+            /* 8 to 15 inputs: the first 8 bytes and the last 8, overlapping */
+            __m128i v = _mm_xor_si128(_mm_loadl_epi64((const __m128i *)s), f);
+            _mm_storeu_si128((__m128i *)o, _mm_cvtepu8_epi16(v));
+            v = _mm_xor_si128(_mm_loadl_epi64((const __m128i *)(s + k - 8)), f);
+            _mm_storeu_si128((__m128i *)(o + k - 8), _mm_cvtepu8_epi16(v));
+            i = k;
         }
         for (; i < k; i++)
             o[i] = (uint8_t)(s[i] ^ flip);
@@ -166,7 +172,8 @@ AVX2_INLINE void widen(const uint8_t *x, int64_t k, int64_t kp, uint8_t flip, in
 
 /* acc[r][j] = the int32 sums of mr rows of t with blocks w0 (j = 0) and
  * w1 (j = 1) of 8 output channels, their weights int16 or, narrow, int8
- * widened as they are read.  Named accumulators, not an array: GCC keeps
+ * widened as they are read; nb 1: block w0 alone (a layer's last 8 or
+ * fewer channels, where w1 would be all zero weights).  Named accumulators, not an array: GCC keeps
  * an array that is indexed in memory, and the loop then waits on stores. */
 #define DOT_ROW(r)                                                                           \
     if (mr > r) {                                                                            \
@@ -174,24 +181,27 @@ AVX2_INLINE void widen(const uint8_t *x, int64_t k, int64_t kp, uint8_t flip, in
         memcpy(&pair, t + r * kp + 2 * p, sizeof pair);                                      \
         __m256i a = _mm256_set1_epi32(pair);                                                 \
         c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(a, b0));                       \
-        c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(a, b1));                       \
+        if (nb > 1)                                                                          \
+            c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(a, b1));                   \
     }
 AVX2_INLINE void dot(const int16_t *t, int64_t kp, const void *w0, const void *w1, int narrow,
-                     int mr, __m256i i0, __m256i i1, __m256i acc[MR][2])
+                     int nb, int mr, __m256i i0, __m256i i1, __m256i acc[MR][2])
 {
     __m256i c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     c00 = c10 = c20 = c30 = c40 = c50 = i0;
     c01 = c11 = c21 = c31 = c41 = c51 = i1;
     for (int64_t p = 0; p < kp / 2; p++) {
-        __m256i b0, b1;
+        __m256i b0, b1 = _mm256_setzero_si256();
         if (narrow) {
             const __m128i *n0 = (const __m128i *)((const int8_t *)w0 + p * 16);
             const __m128i *n1 = (const __m128i *)((const int8_t *)w1 + p * 16);
             b0 = _mm256_cvtepi8_epi16(_mm_load_si128(n0));
-            b1 = _mm256_cvtepi8_epi16(_mm_load_si128(n1));
+            if (nb > 1)
+                b1 = _mm256_cvtepi8_epi16(_mm_load_si128(n1));
         } else {
             b0 = _mm256_load_si256((const __m256i *)((const int16_t *)w0 + p * 16));
-            b1 = _mm256_load_si256((const __m256i *)((const int16_t *)w1 + p * 16));
+            if (nb > 1)
+                b1 = _mm256_load_si256((const __m256i *)((const int16_t *)w1 + p * 16));
         }
         DOT_ROW(0) DOT_ROW(1) DOT_ROW(2) DOT_ROW(3) DOT_ROW(4) DOT_ROW(5)
     }
@@ -221,7 +231,7 @@ AVX2_INLINE void finish(const layer *L, const char *b, __m256i acc[MR][2], int j
         f[r] = _mm256_mul_ps(f[r], scale);
     }
     q8p_ops(L->ops, L->nops, f, mr, L->mul ? (const float *)(b + L->mul) + o0 : NULL, 0);
-    const __m256 zy = _mm256_set1_ps(L->zy), lo = _mm256_set1_ps(L->dst == Q8G_U8 ? 0.0f : -FLT_MAX);
+    const __m256 zy = _mm256_set1_ps(L->zy);
     const __m256 hi = _mm256_set1_ps(L->dst == Q8G_U8 ? 255.0f : 127.0f);
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++) {
@@ -238,9 +248,9 @@ AVX2_INLINE void finish(const layer *L, const char *b, __m256i acc[MR][2], int j
             }
             continue;
         }
-        /* u8: clamped to [0, 255]; s8: below 127 only, as oneDNN does (the
-         * conversion and the signed packs saturate the bottom) */
-        __m256i v = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(f[r], lo), hi));
+        /* clamped at the top, the packs saturating the bottom (q8p_top):
+         * the bytes of oneDNN's clamp to [0, 255] or below 127 */
+        __m256i v = q8p_top(f[r], hi);
         __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
         __m128i q = L->dst == Q8G_U8 ? _mm_packus_epi16(w, w) : _mm_packs_epi16(w, w);
         if (n == 8) {
@@ -253,9 +263,9 @@ AVX2_INLINE void finish(const layer *L, const char *b, __m256i acc[MR][2], int j
     }
 }
 
-/* Rows r0 .. r0 + mr - 1 by output channels o0 .. o0 + 15, from the rows
- * already widened into t. */
-AVX2_INLINE void tile(const layer *L, char *y, int64_t r0, int mr, int narrow, int64_t o0,
+/* Rows r0 .. r0 + mr - 1 by output channels o0 .. o0 + 15 (nb 1: o0 ..
+ * o0 + 7, all the layer has from o0), from the rows already widened into t. */
+AVX2_INLINE void tile(const layer *L, char *y, int64_t r0, int mr, int narrow, int nb, int64_t o0,
                       const int16_t *t)
 {
     const char *b = (const char *)L, *w = b + L->w;
@@ -267,8 +277,8 @@ AVX2_INLINE void tile(const layer *L, char *y, int64_t r0, int mr, int narrow, i
         i1 = _mm256_load_si256((const __m256i *)((const int32_t *)(b + L->init) + o0 + 8));
     }
     dot(t, L->kp, w + (size_t)((o0 / 8) * L->kp * 8) * wsz,
-        w + (size_t)((o0 / 8 + 1) * L->kp * 8) * wsz, narrow, mr, i0, i1, acc);
-    for (int j = 0; j < 2; j++) {
+        w + (size_t)((o0 / 8 + 1) * L->kp * 8) * wsz, narrow, nb, mr, i0, i1, acc);
+    for (int j = 0; j < nb; j++) {
         int64_t o = o0 + 8 * j;
         if (o >= L->oc)
             break;
@@ -277,29 +287,29 @@ AVX2_INLINE void tile(const layer *L, char *y, int64_t r0, int mr, int narrow, i
     }
 }
 
-/* The tile for a row count and a weight width known at compile time, so
- * that each gets its loop unrolled with its accumulators in registers. */
-#define TILE_FOR(n, nw) \
-    AVX2 static void tile##n##_##nw(const layer *L, char *y, int64_t r0, int64_t o0, \
-                                    const int16_t *t)                                \
-    { tile(L, y, r0, n, nw, o0, t); }
-TILE_FOR(1, 0)
-TILE_FOR(2, 0)
-TILE_FOR(3, 0)
-TILE_FOR(4, 0)
-TILE_FOR(5, 0)
-TILE_FOR(6, 0)
-TILE_FOR(1, 1)
-TILE_FOR(2, 1)
-TILE_FOR(3, 1)
-TILE_FOR(4, 1)
-TILE_FOR(5, 1)
-TILE_FOR(6, 1)
+/* The tile for a row count, a weight width and a count of blocks known at
+ * compile time, so that each gets its loop unrolled with its accumulators
+ * in registers. */
+#define TILE_FOR(n, nw, nb)                                                           \
+    AVX2 static void tile##n##_##nw##_##nb(const layer *L, char *y, int64_t r0, int64_t o0, \
+                                           const int16_t *t)                          \
+    { tile(L, y, r0, n, nw, nb, o0, t); }
+#define TILES(nw, nb)                                                                 \
+    TILE_FOR(1, nw, nb) TILE_FOR(2, nw, nb) TILE_FOR(3, nw, nb) TILE_FOR(4, nw, nb)   \
+    TILE_FOR(5, nw, nb) TILE_FOR(6, nw, nb)
+TILES(0, 1)
+TILES(0, 2)
+TILES(1, 1)
+TILES(1, 2)
 
 typedef void tile_fn(const layer *, char *, int64_t, int64_t, const int16_t *);
-static tile_fn *const tiles[2][MR + 1] = {
-    { NULL, tile1_0, tile2_0, tile3_0, tile4_0, tile5_0, tile6_0 },
-    { NULL, tile1_1, tile2_1, tile3_1, tile4_1, tile5_1, tile6_1 },
+#define TILE_ROW(nw, nb)                                                              \
+    { NULL, tile1_##nw##_##nb, tile2_##nw##_##nb, tile3_##nw##_##nb, tile4_##nw##_##nb, \
+      tile5_##nw##_##nb, tile6_##nw##_##nb }
+/* [narrow][blocks - 1][rows] */
+static tile_fn *const tiles[2][2][MR + 1] = {
+    { TILE_ROW(0, 1), TILE_ROW(0, 2) },
+    { TILE_ROW(1, 1), TILE_ROW(1, 2) },
 };
 
 AVX2 static void widen_rows(const layer *L, const uint8_t *x, int64_t r0, int mr, int16_t *t)
@@ -327,7 +337,7 @@ void q8g_run(const void *blob, const uint8_t *x, void *y, int64_t rows)
                     widen_rows(L, x, r0, mr, t);
                     have = rb;
                 }
-                tiles[L->narrow][mr](L, y, r0, ob * 16, t);
+                tiles[L->narrow][L->oc - ob * 16 > 8][mr](L, y, r0, ob * 16, t);
             }
     }
 }

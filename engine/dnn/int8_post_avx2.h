@@ -25,7 +25,7 @@ AVX2_INLINE void q8p_ops(const q8g_op *ops, int nops, __m256 *f, int n, const fl
         const __m256 a = _mm256_set1_ps(op->a), c = _mm256_set1_ps(op->b);
         switch (op->kind) {
         case Q8G_RELU:
-#pragma GCC unroll 8
+#pragma GCC unroll 12
             for (int r = 0; r < n; r++)
                 if (op->a == 0)
                     f[r] = _mm256_max_ps(f[r], zero);
@@ -34,12 +34,12 @@ AVX2_INLINE void q8p_ops(const q8g_op *ops, int nops, __m256 *f, int n, const fl
                                             _mm256_cmp_ps(f[r], zero, _CMP_GT_OS));
             break;
         case Q8G_LINEAR:
-#pragma GCC unroll 8
+#pragma GCC unroll 12
             for (int r = 0; r < n; r++)
                 f[r] = _mm256_fmadd_ps(f[r], a, c);
             break;
         case Q8G_CLIP:
-#pragma GCC unroll 8
+#pragma GCC unroll 12
             for (int r = 0; r < n; r++)
                 f[r] = _mm256_min_ps(_mm256_max_ps(f[r], a), c);
             break;
@@ -53,7 +53,7 @@ AVX2_INLINE void q8p_ops(const q8g_op *ops, int nops, __m256 *f, int n, const fl
              * of a float x), and 0 stays 0. */
             const __m256 three = _mm256_set1_ps(3.0f), six = _mm256_set1_ps(6.0f);
             const __m256 sixth = _mm256_set1_ps(1.0f / 6.0f), minus6 = _mm256_set1_ps(-6.0f);
-#pragma GCC unroll 8
+#pragma GCC unroll 12
             for (int r = 0; r < n; r++) {
                 __m256 t = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(f[r], three), zero), six);
                 __m256 q = _mm256_mul_ps(t, sixth);
@@ -63,17 +63,28 @@ AVX2_INLINE void q8p_ops(const q8g_op *ops, int nops, __m256 *f, int n, const fl
             break;
         }
         case Q8G_MUL:
-#pragma GCC unroll 8
+#pragma GCC unroll 12
             for (int r = 0; r < n; r++)
                 f[r] = _mm256_mul_ps(f[r], _mm256_load_ps(mul + r * mstride));
             break;
         case Q8G_ROUND:
-#pragma GCC unroll 8
+#pragma GCC unroll 12
             for (int r = 0; r < n; r++)
                 f[r] = _mm256_round_ps(f[r], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             break;
         }
     }
+}
+
+/* f rounded to int32 for a byte of the top hi (255 for u8, 127 for s8):
+ * clamped at the top only.  The bottom needs no clamp, as the packs that
+ * follow saturate it to the same byte: a value below the type's range
+ * rounds to a lower int32, or converts to INT32_MIN when past it, and
+ * either packs to 0 (u8) or -128 (s8).  hi comes first so that a NaN, if
+ * one came, went to INT32_MIN as a clamp at the bottom would take it. */
+AVX2_INLINE __m256i q8p_top(__m256 f, __m256 hi)
+{
+    return _mm256_cvtps_epi32(_mm256_min_ps(hi, f));
 }
 
 #endif
