@@ -46,6 +46,10 @@ typedef struct {
 /* XNNPACK's status as words. */
 const char *xir_status(enum xnn_status s);
 
+/* XNNPACK initialised, and *pool made for `threads` (0: the CPUs this
+ * thread may run on, as the OpenMP team); NULL for one thread. */
+int xir_start(int threads, pthreadpool_t *pool, char *err, size_t errlen);
+
 /* The subgraph runtime of ir (fp32), set up on the external buffers
  * in[i] and out[k]. */
 int xir_runtime(xnn_runtime_t *rt, const xir *ir, pthreadpool_t pool, float *const *in,

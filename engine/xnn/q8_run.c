@@ -1,7 +1,6 @@
 /* q8_run.c: the int8 XNNPACK backend's table (xnn.h: xnp_int8): the
  * model q8.c compiles, with its thread pool, and a plan per batch size
  * that feeds it bytes and runs it a unit at a time. */
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,16 +42,6 @@ static void model_free(xq8_model *m)
     free(m);
 }
 
-static int pool_threads(int threads)
-{
-    if (threads > 0)
-        return threads;
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
-    return 1;
-}
-
 static int model_new(be_ctx **out, const gr_graph *g, int unit, be_prec prec, int threads,
                      char *err, size_t errlen)
 {
@@ -60,24 +49,13 @@ static int model_new(be_ctx **out, const gr_graph *g, int unit, be_prec prec, in
     int ret;
     (void)prec;
     *out = NULL;
-    enum xnn_status st = xnn_initialize(NULL);
-    if (st != xnn_status_success) {
-        snprintf(err, errlen, "xnn_initialize: %s", xir_status(st));
-        free(m);
-        return ENG_EUNSUP;
-    }
     if (!m) {
         snprintf(err, errlen, "out of memory compiling int8 for XNNPACK");
         return ENG_ENOMEM;
     }
     m->unit = unit;
-    int nthreads = pool_threads(threads);
-    if (nthreads > 1 && !(m->pool = pthreadpool_create((size_t)nthreads))) {
-        snprintf(err, errlen, "pthreadpool_create(%d): out of memory or threads", nthreads);
-        ret = ENG_ENOMEM;
-    } else {
+    if ((ret = xir_start(threads, &m->pool, err, errlen)) == 0)
         ret = xq8_compile(m, g, err, errlen);
-    }
     if (ret < 0) {
         model_free(m);
         return ret;

@@ -4,7 +4,6 @@
  * a time. */
 #include "engine/xnn/xnn.h"
 
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +19,6 @@ typedef struct xnp_plan {
 
 /* ------------------------------------------------------- model */
 
-static int pool_threads(int threads)
-{
-    if (threads > 0)
-        return threads;
-    cpu_set_t set;
-    /* as OpenMP sizes its team: the CPUs this thread may run on */
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
-    return 1;
-}
-
 static void model_free(xnp_model *x);
 
 /* be_backend.ctx_new: the graph lowered and compiled once, for the unit
@@ -42,15 +30,10 @@ static int model_new(be_ctx **out, const gr_graph *g, int unit, be_prec prec, in
     xir ir = { 0 };
     int ret = ENG_ENOMEM;
     *out = NULL;
-    /* XNNPACK initialises itself once however often this is called */
-    enum xnn_status init_status = xnn_initialize(NULL);
-    if (init_status != xnn_status_success) {
-        snprintf(err, errlen, "xnn_initialize: %s", xir_status(init_status));
-        free(x);
-        return ENG_EUNSUP;
-    }
     if (!x)
         goto nomem;
+    if ((ret = xir_start(threads, &x->pool, err, errlen)) < 0)
+        goto fail;
     x->unit = unit;
     x->prec = prec;
     x->nin = g->ninputs;
@@ -77,12 +60,6 @@ static int model_new(be_ctx **out, const gr_graph *g, int unit, be_prec prec, in
             x->rin[i] = b;
         else
             x->rout[i - x->nin] = b;
-    }
-    int nthreads = pool_threads(threads);
-    if (nthreads > 1 && !(x->pool = pthreadpool_create((size_t)nthreads))) {
-        snprintf(err, errlen, "pthreadpool_create(%d): out of memory or threads", nthreads);
-        ret = ENG_ENOMEM;
-        goto fail;
     }
     if (prec == BE_F16)
         ret = xf16_new(&x->f16, &ir, x->pool, x->rin, x->rout, err, errlen);
