@@ -86,11 +86,6 @@ static float act(const q8_plan *p, const gr_node *n, float v)
     return gr_op(n->op)->scalar(p->pl.g, n, v);
 }
 
-static int is_act(gr_opkind op)
-{
-    return gr_op(op)->cls == OPC_ELTWISE && gr_op(op)->scalar;
-}
-
 static int c_lut(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
 {
     const gr_node *n = &p->pl.g->n[ni];
@@ -107,17 +102,6 @@ static int c_lut(q8_plan *p, int ni, const char *where, char *err, size_t errlen
     return 0;
 }
 
-/* HardSigmoid node producing t from x alone, used only here: x * h(x) is a
- * function of x's byte, with h's own rounding kept. */
-static int gate_of(const q8_plan *p, int t, int x)
-{
-    int pr = p->pl.g->t[t].producer;
-    if (pr < 0 || !is_act(p->pl.g->n[pr].op) || p->pl.g->n[pr].in[0] != x || p->pl.g->t[t].nuse != 1 ||
-        p->pl.g->t[t].is_output)
-        return -1;
-    return pr;
-}
-
 static int c_binary(q8_plan *p, int ni, const char *where, char *err, size_t errlen)
 {
     const gr_node *n = &p->pl.g->n[ni];
@@ -132,7 +116,7 @@ static int c_binary(q8_plan *p, int ni, const char *where, char *err, size_t err
     int chan = Y->cs || p->q[a].cs || p->q[b].cs;
     /* x * act(x): one table */
     for (int side = 0; op->bin == GB_MUL && side < 2; side++) {
-        int x = side ? b : a, h = side ? a : b, hn = gate_of(p, h, x);
+        int x = side ? b : a, h = side ? a : b, hn = q_gate_of(p->pl.g, h, x);
         if (hn < 0 || !p->absorbed[hn] || chan)
             continue;
         if ((ret = q8_need_u8(p, x, where, err, errlen)) < 0)
@@ -337,24 +321,6 @@ static int compile_node(q8_plan *p, int ni, char *err, size_t errlen)
     return by_class[cls](p, ni, where, err, errlen);
 }
 
-/* Mul(x, act(x)) with act used nowhere else becomes one table (see c_binary). */
-static void find_gates(q8_plan *p)
-{
-    const gr_graph *g = p->pl.g;
-    for (int i = 0; i < g->nn; i++) {
-        const gr_node *m = &g->n[i];
-        if (m->dead || gr_op(m->op)->bin != GB_MUL || m->nin != 2)
-            continue;
-        for (int side = 0; side < 2; side++) {
-            int hn = gate_of(p, m->in[side], m->in[1 - side]);
-            if (hn >= 0 && g->t[m->in[side]].qset && !g->t[m->in[side]].qch) {
-                p->absorbed[hn] = 1;
-                break;
-            }
-        }
-    }
-}
-
 static void plan_free(be_plan *dp)
 {
     q8_plan *p = (q8_plan *)dp;
@@ -405,7 +371,7 @@ static int compile(q8_plan *p, const gr_graph *g, int batch, char *err, size_t e
     }
     p->q[in].live = 1;
     p->pl.v[in].def = p->pl.v[in].last = -1;
-    find_gates(p);
+    q_find_gates(g, p->absorbed);
     for (int i = 0; i < g->nn; i++) {
         if (g->n[i].dead)
             continue;

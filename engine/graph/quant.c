@@ -10,6 +10,7 @@
 
 #include "engine/engine.h"
 #include "engine/file.h"
+#include "engine/graph/ops.h"
 
 #define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return ENG_EMODEL; } while (0)
 
@@ -488,4 +489,34 @@ nomem:
     snprintf(err, errlen, "out of memory quantising '%s'", w->name);
     ret = ENG_ENOMEM;
     goto end;
+}
+
+static int is_act(gr_opkind op)
+{
+    return gr_op(op)->cls == OPC_ELTWISE && gr_op(op)->scalar;
+}
+
+int q_gate_of(const gr_graph *g, int t, int x)
+{
+    int pr = g->t[t].producer;
+    if (pr < 0 || !is_act(g->n[pr].op) || g->n[pr].in[0] != x || g->t[t].nuse != 1 ||
+        g->t[t].is_output)
+        return -1;
+    return pr;
+}
+
+void q_find_gates(const gr_graph *g, unsigned char *absorbed)
+{
+    for (int i = 0; i < g->nn; i++) {
+        const gr_node *m = &g->n[i];
+        if (m->dead || gr_op(m->op)->bin != GB_MUL || m->nin != 2)
+            continue;
+        for (int side = 0; side < 2; side++) {
+            int hn = q_gate_of(g, m->in[side], m->in[1 - side]);
+            if (hn >= 0 && g->t[m->in[side]].qset && !g->t[m->in[side]].qch) {
+                absorbed[hn] = 1;
+                break;
+            }
+        }
+    }
 }

@@ -16,6 +16,14 @@
 /* Does the graph quantise an activation (QuantizeLinear on a computed tensor)? */
 int q_is_qdq(const gr_graph *g);
 
+/* x * act(x), act a scalar activation of x used nowhere else: a function
+ * of x's byte, which the int8 backends run as one table with act's own
+ * rounding kept.  absorbed[n] (g->nn bytes, zeroed) is set for each such
+ * activation node whose output has one range; q_gate_of gives the node
+ * making t from x alone, else -1. */
+int q_gate_of(const gr_graph *g, int t, int x);
+void q_find_gates(const gr_graph *g, unsigned char *absorbed);
+
 /* Fold every activation QuantizeLinear -> DequantizeLinear pair into the
  * tensor's qscale/qzero and drop both nodes; weight and bias dequantisers
  * stay, as constant producers the compiler looks through. */

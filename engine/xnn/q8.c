@@ -165,32 +165,6 @@ static float act(const cc *c, const gr_node *n, float v)
 }
 
 /* The activation node making t from x alone, used only by one Mul. */
-static int gate_of(const cc *c, int t, int x)
-{
-    const gr_graph *g = c->g;
-    int pr = g->t[t].producer;
-    if (pr < 0 || !is_act(g->n[pr].op) || g->n[pr].in[0] != x || g->t[t].nuse != 1 ||
-        g->t[t].is_output)
-        return -1;
-    return pr;
-}
-
-static void find_gates(cc *c)
-{
-    const gr_graph *g = c->g;
-    for (int i = 0; i < g->nn; i++) {
-        const gr_node *m = &g->n[i];
-        if (m->dead || gr_op(m->op)->bin != GB_MUL || m->nin != 2)
-            continue;
-        for (int side = 0; side < 2; side++) {
-            int hn = gate_of(c, m->in[side], m->in[1 - side]);
-            if (hn >= 0 && g->t[m->in[side]].qset && !g->t[m->in[side]].qch) {
-                c->absorbed[hn] = 1;
-                break;
-            }
-        }
-    }
-}
 
 /* A table step from x to y; its entries are filled by the caller. */
 static qstep *lut_step(cc *c, int x, int y, const char *what)
@@ -256,7 +230,7 @@ static int c_binary(cc *c, int ni)
     float k;
     /* x * act(x): one table */
     for (int side = 0; op->bin == GB_MUL && side < 2; side++) {
-        int x = side ? b : a, h = side ? a : b, hn = gate_of(c, h, x);
+        int x = side ? b : a, h = side ? a : b, hn = q_gate_of(c->g, h, x);
         if (hn < 0 || !c->absorbed[hn])
             continue;
         if ((ret = need(c, x)) < 0 || (ret = make(c, y)) < 0)
@@ -562,7 +536,7 @@ static int lower(cc *c)
     m->in = c->v[in];
     m->in_buf = c->v[in].buf;
     m->in_n = numel(&c->v[in]);
-    find_gates(c);
+    q_find_gates(c->g, c->absorbed);
     for (int i = 0; i < g->nn; i++)
         if (!g->n[i].dead && (ret = compile_node(c, i)) < 0)
             return ret;
