@@ -300,3 +300,21 @@ double prov_documented(eng_model *m, const char *file, float got[4])
     free(x);
     return compare_outputs(file, got, d->want, 2, 2, d->probs);
 }
+
+/* A calibration file as lcnetd wrote it before per-channel scales: the
+ * fourth field of every line dropped. */
+void calib_strip_channels(const char *path)
+{
+    size_t len = 0;
+    char *s = (char *)slurp(path, &len), *o = s;
+    assert_non_null(s);
+    for (size_t i = 0, field = 0; i < len; i++) {
+        field = s[i] == '\n' ? 0 : field + (s[i] == '\t');
+        if (field < 3)
+            *o++ = s[i];
+    }
+    FILE *f = fopen(path, "w");
+    fwrite(s, 1, (size_t)(o - s), f);
+    fclose(f);
+    free(s);
+}

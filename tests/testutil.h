@@ -25,6 +25,9 @@ size_t tests_filtered(struct CMUnitTest *t, size_t n);
 
 /* The whole file, NUL-terminated; NULL if it cannot be read.  Caller frees. */
 void *slurp(const char *path, size_t *len);
+/* A calibration file rewritten as lcnetd wrote them before per-channel
+ * scales: the fourth field of every line dropped. */
+void calib_strip_channels(const char *path);
 /* Write n bytes to path, replacing it. */
 void spit(const char *path, const void *b, size_t n);
 /* fixdir()/<printf of fmt>, whole, as slurp; fails the test with "run `make

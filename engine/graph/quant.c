@@ -520,3 +520,40 @@ void q_find_gates(const gr_graph *g, unsigned char *absorbed)
         }
     }
 }
+
+int q_fold_weights(const gr_graph *g, int t, const conv_params *cp, int transpose,
+                   const float *in_scale, int8_t **wq, float **ws, char *err, size_t errlen)
+{
+    int64_t n = cp->cout, k = cp->cin / cp->group * cp->kh * cp->kw;
+    int64_t per_group = cp->cout / cp->group, cin_g = cp->cin / cp->group, khw = cp->kh * cp->kw;
+    float *f = q_const_floats(g, t), *v = malloc(sizeof(float) * (size_t)(n * k));
+    int8_t *q = malloc((size_t)(n * k));
+    float *s = malloc(sizeof(float) * (size_t)n);
+    if (!f || !v || !q || !s) {
+        snprintf(err, errlen, "weights '%s' are not constant (or out of memory)", g->t[t].name);
+        free(f);
+        free(v);
+        free(q);
+        free(s);
+        return f ? ENG_ENOMEM : ENG_EMODEL;
+    }
+    for (int64_t o = 0; o < n; o++) {
+        float mx = 0;
+        for (int64_t i = 0; i < k; i++) {
+            int64_t ci = o / per_group * cin_g + i / khw;
+            float w = (transpose ? f[i * n + o] : f[o * k + i]) * in_scale[ci];
+            v[o * k + i] = w;
+            mx = fabsf(w) > mx ? fabsf(w) : mx;
+        }
+        s[o] = mx > 0 ? mx / 127.0f : 1.0f;
+        for (int64_t i = 0; i < k; i++) {
+            float r = nearbyintf(v[o * k + i] / s[o]);
+            q[o * k + i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
+        }
+    }
+    free(f);
+    free(v);
+    *wq = q;
+    *ws = s;
+    return 0;
+}

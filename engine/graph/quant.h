@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "engine/graph/graph.h"
+#include "engine/graph/ops.h"
 
 /* Does the graph quantise an activation (QuantizeLinear on a computed tensor)? */
 int q_is_qdq(const gr_graph *g);
@@ -64,6 +65,12 @@ void q_hist_range(const q_hist *h, float *lo, float *hi);
  * Gemm weights [K, M] (transB = 0) are transposed.  Caller frees both. */
 int q_weights(const gr_graph *g, int t, int64_t n, int transpose, int8_t **q, float **scale,
               char *err, size_t errlen);
+/* Float weights t of a convolution (or Gemm, transposed when asked) times
+ * their input channel's scale in_scale[], quantised per output channel
+ * (symmetric, +-127): a convolution then reads per-channel int8 inputs as
+ * they are, their scales folded into its weights.  Caller frees both. */
+int q_fold_weights(const gr_graph *g, int t, const conv_params *cp, int transpose,
+                   const float *in_scale, int8_t **q, float **scale, char *err, size_t errlen);
 /* The DequantizeLinear that makes t from constants (a QDQ model's weights
  * and biases), or NULL. */
 const gr_node *q_const_dq(const gr_graph *g, int t);

@@ -128,7 +128,13 @@ static int need(cc *c, int t)
     return 0;
 }
 
-/* Output t's parameters and buffer; per-channel scales are oneDNN's only. */
+static int64_t channels(const qval *v)
+{
+    return v->nd >= 2 ? v->d[1] : 1;
+}
+
+/* Output t's parameters and buffer: one scale and zero point, or one
+ * scale per channel (zero point 0), copied: the model outlives the graph. */
 static int make(cc *c, int t)
 {
     const gr_tensor *gt = &c->g->t[t];
@@ -138,18 +144,60 @@ static int make(cc *c, int t)
                  "model nor in the calibration file)", c->where, gt->name);
         return ENG_EUNSUP;
     }
-    if (gt->qch) {
-        snprintf(c->err, c->errlen, "%s: '%s' has per-channel int8 scales, which XNNPACK's "
-                 "int8 operators do not take: use backend onednn for int8, or fp32/fp16 "
-                 "on XNNPACK", c->where, gt->name);
-        return ENG_EUNSUP;
-    }
     v->q = 1;
     v->s = gt->qscale;
     v->z = gt->qzero - 128;
+    if (gt->qch) {
+        if (gt->nqch != channels(v)) {
+            snprintf(c->err, c->errlen, "%s: '%s' has %d per-channel scales for %lld channels",
+                     c->where, gt->name, gt->nqch, (long long)channels(v));
+            return ENG_EMODEL;
+        }
+        float *cs = own(c->m, sizeof(float) * (size_t)gt->nqch);
+        if (!cs)
+            return nomem(c);
+        memcpy(cs, gt->qch, sizeof(float) * (size_t)gt->nqch);
+        v->cs = cs;
+        v->s = 1.0f;
+        v->z = 0;
+    }
     if (!(v->buf = own(c->m, numel(v))))
         return nomem(c);
     return 0;
+}
+
+/* A tensor of the float tail (the graph's outputs and what feeds a
+ * Softmax have no int8 parameters): floats, NHWC as the bytes are. */
+static int make_float(cc *c, int t)
+{
+    qval *v = &c->v[t];
+    if (!(v->fbuf = own(c->m, sizeof(float) * numel(v))))
+        return nomem(c);
+    return 0;
+}
+
+/* Floats of t for a float operator: its own, or its bytes dequantised
+ * into a buffer of the model's by a step. */
+static float *floats_of(cc *c, int t)
+{
+    qval *v = &c->v[t];
+    if (v->fbuf)
+        return v->fbuf;
+    if (!v->buf || !v->q)
+        return NULL;
+    qstep *s = step_new(c, K_DEQ);
+    float *f = own(c->m, sizeof(float) * numel(v));
+    if (!s || !f)
+        return NULL;
+    s->x = v->buf;
+    s->f = f;
+    s->n = numel(v);
+    s->c = (size_t)channels(v);
+    s->cx = v->cs;
+    s->s = v->s;
+    s->z = v->z;
+    note(c->m, "dequantise (ours)", c->where);
+    return f;
 }
 
 /* ------------------------------------------------------- tables */
@@ -179,12 +227,42 @@ static qstep *lut_step(cc *c, int x, int y, const char *what)
     return s;
 }
 
+/* A table per channel from x to y (either with per-channel scales):
+ * y's byte of fn(x's real value) in each channel. */
+static int lutc_step(cc *c, int x, int y, float (*fn)(const cc *, const void *, float),
+                     const void *arg)
+{
+    qval *X = &c->v[x], *Y = &c->v[y];
+    size_t ch = (size_t)channels(Y);
+    int8_t *tab = own(c->m, ch * 256);
+    qstep *s = step_new(c, K_LUTC);
+    if (!tab || !s)
+        return nomem(c);
+    for (size_t j = 0; j < ch; j++)
+        for (int q = -128; q < 128; q++)
+            tab[j * 256 + (uint8_t)q] = xq8_s8c(Y, (int64_t)j, fn(c, arg, xq8_deqc(X, (int64_t)j, q)));
+    s->x = X->buf;
+    s->y = Y->buf;
+    s->n = numel(Y);
+    s->c = ch;
+    s->tab = tab;
+    note(c->m, "table per channel (ours)", c->where);
+    return 0;
+}
+
+static float act_of(const cc *c, const void *n, float v)
+{
+    return act(c, n, v);
+}
+
 static int c_act(cc *c, int ni)
 {
     const gr_node *n = &c->g->n[ni];
     int x = n->in[0], y = n->out[0], ret;
     if ((ret = need(c, x)) < 0 || (ret = make(c, y)) < 0)
         return ret;
+    if (c->v[x].cs || c->v[y].cs)
+        return lutc_step(c, x, y, act_of, n);
     qstep *s = lut_step(c, x, y, "table (ours)");
     if (!s)
         return nomem(c);
@@ -221,6 +299,43 @@ static size_t shape3(const qval *v, size_t *d)
     return (size_t)v->nd;
 }
 
+typedef struct {
+    const gr_opdef *op;
+    float k;
+    int side;
+} by_const;
+
+static float const_of(const cc *c, const void *arg, float x)
+{
+    const by_const *b = arg;
+    (void)c;
+    return b->side ? b->op->scalar2(b->k, x) : b->op->scalar2(x, b->k);
+}
+
+/* With per-channel scales, only the squeeze-excitation product: x [N, C,
+ * H, W] by g [N, C, 1, 1], all three per channel, a loop of ours. */
+static int chan_mul(cc *c, int se, const qval *x, const qval *g, const qval *y)
+{
+    if (!se || !x->cs || !g->cs || !y->cs)
+        return unsup(c, "int8 with per-channel scales takes, of two-tensor operations, only "
+                     "the squeeze-excitation Mul, per channel on both inputs and its output: "
+                     "use backend onednn for int8, or fp32/fp16 on XNNPACK");
+    qstep *s = step_new(c, K_CMUL);
+    if (!s)
+        return nomem(c);
+    s->x = x->buf;
+    s->g = g->buf;
+    s->y = y->buf;
+    s->n = numel(y);
+    s->c = (size_t)x->d[1];
+    s->hw = (size_t)(x->d[2] * x->d[3]);
+    s->cx = x->cs;
+    s->cg = g->cs;
+    s->cy = y->cs;
+    note(c->m, "multiply per channel (ours)", c->where);
+    return 0;
+}
+
 static int c_binary(cc *c, int ni)
 {
     const gr_node *n = &c->g->n[ni];
@@ -228,10 +343,11 @@ static int c_binary(cc *c, int ni)
     const gr_opdef *op = gr_op(n->op);
     int a = n->in[0], b = n->in[1], y = n->out[0], ret;
     float k;
+    int chan = c->v[a].cs || c->v[b].cs || g->t[y].qch;
     /* x * act(x): one table */
     for (int side = 0; op->bin == GB_MUL && side < 2; side++) {
         int x = side ? b : a, h = side ? a : b, hn = q_gate_of(c->g, h, x);
-        if (hn < 0 || !c->absorbed[hn])
+        if (hn < 0 || !c->absorbed[hn] || chan)
             continue;
         if ((ret = need(c, x)) < 0 || (ret = make(c, y)) < 0)
             return ret;
@@ -253,6 +369,10 @@ static int c_binary(cc *c, int ni)
             continue;
         if ((ret = need(c, x)) < 0 || (ret = make(c, y)) < 0)
             return ret;
+        if (chan) {
+            by_const bc = { op, k, side };
+            return lutc_step(c, x, y, const_of, &bc);
+        }
         qstep *s = lut_step(c, x, y, "table (ours)");
         if (!s)
             return nomem(c);
@@ -273,9 +393,12 @@ static int c_binary(cc *c, int ni)
      * what [N, H*W, C] broadcasting means the same as NCHW's */
     int same = A->nd == B->nd && !memcmp(A->d, B->d, sizeof(int64_t) * (size_t)A->nd);
     const qval *small = numel(A) < numel(B) ? A : B, *big = small == A ? B : A;
-    if (!same && !(A->nd == 4 && B->nd == 4 && na == nb && small->d[0] == big->d[0] &&
-                   small->d[1] == big->d[1] && small->d[2] == 1 && small->d[3] == 1))
+    int se = A->nd == 4 && B->nd == 4 && na == nb && small->d[0] == big->d[0] &&
+             small->d[1] == big->d[1] && small->d[2] == 1 && small->d[3] == 1;
+    if (!same && !se)
         return unsup(c, "int8 broadcasting of these shapes is unsupported");
+    if (chan)
+        return chan_mul(c, se && op->bin == GB_MUL, big, small, Y);
     xnn_operator_t o = NULL;
     enum xnn_status st = op->bin == GB_ADD ?
         xnn_create_add_nd_qs8((int8_t)A->z, A->s, (int8_t)B->z, B->s, (int8_t)Y->z, Y->s, -128,
@@ -310,6 +433,23 @@ static int c_mean(cc *c, int ni)
     if ((ret = make(c, y)) < 0)
         return ret;
     qval *Y = &c->v[y];
+    if (X->cs || Y->cs) {
+        if (!X->cs || !Y->cs)
+            return unsup(c, "an int8 mean takes per-channel scales on both its input and its "
+                         "output, or on neither");
+        qstep *s = step_new(c, K_MEAN);
+        if (!s)
+            return nomem(c);
+        s->x = X->buf;
+        s->y = Y->buf;
+        s->n = numel(X);
+        s->c = (size_t)X->d[1];
+        s->hw = (size_t)(X->d[2] * X->d[3]);
+        s->cx = X->cs;
+        s->cy = Y->cs;
+        note(c->m, "mean per channel (ours)", c->where);
+        return 0;
+    }
     xnn_operator_t o = NULL;
     size_t ch = (size_t)X->d[1];
     enum xnn_status st = xnn_create_global_average_pooling_nwc_qs8(
@@ -331,17 +471,22 @@ static int c_view(cc *c, int ni)
     const gr_node *n = &c->g->n[ni];
     int x = n->in[0], y = n->out[0];
     qval *X = &c->v[x], *Y = &c->v[y];
-    if (!X->buf) {
+    if (!X->buf && !X->fbuf) {
         snprintf(c->err, c->errlen, "%s: input '%s' is not computed", c->where, c->g->t[x].name);
         return ENG_EMODEL;
     }
     int same = X->nd == Y->nd && !memcmp(X->d, Y->d, sizeof(int64_t) * (size_t)X->nd);
     if (!same && ((X->nd == 4 && X->d[2] * X->d[3] != 1) || (Y->nd == 4 && Y->d[2] * Y->d[3] != 1)))
         return unsup(c, "int8 on XNNPACK cannot reshape a tensor with height and width");
+    if (X->cs && channels(Y) != channels(X))
+        return unsup(c, "int8 on XNNPACK cannot reshape the channels of a tensor with "
+                     "per-channel scales");
     Y->buf = X->buf;
+    Y->fbuf = X->fbuf;
     Y->q = X->q;
     Y->s = X->s;
     Y->z = X->z;
+    Y->cs = X->cs;
     return 0;
 }
 
@@ -358,22 +503,290 @@ static void to_ohwi(int8_t *dst, const int8_t *src, int64_t oc, int64_t icg, int
 }
 
 /* The bounds the node's activations leave the int8 output in; -1 when
- * they are not bounds (HardSwish and the like: tables after it). */
-static int post_bounds(cc *c, const gr_node *n, const qval *Y, int8_t *lo, int8_t *hi)
+ * they are not bounds (HardSwish and the like: a table after it). */
+static int post_bounds(const gr_node *n, const qval *Y, int8_t *lo, int8_t *hi)
 {
     *lo = -128;
     *hi = 127;
     for (int i = 0; i < n->npost; i++) {
         const gr_post *p = &n->post[i];
         float a = p->kind == PO_RELU ? 0.0f : p->alpha, b = p->kind == PO_RELU ? INFINITY : p->beta;
-        if (!(p->kind == PO_RELU && p->alpha == 0.0f) && p->kind != PO_CLIP)
+        if (!(p->kind == PO_RELU && p->alpha == 0.0f) && (p->kind != PO_CLIP || Y->cs))
             return -1;
         int8_t l = xq8_s8(Y, a), h = isinf(b) ? 127 : xq8_s8(Y, b);
         *lo = l > *lo ? l : *lo;
         *hi = h < *hi ? h : *hi;
     }
-    (void)c;
     return 0;
+}
+
+/* The real function of the node's fused activations; NAN for one that
+ * reads another tensor. */
+static float post_eval(const gr_node *n, float x)
+{
+    for (int i = 0; i < n->npost; i++) {
+        const gr_post *p = &n->post[i];
+        float r;
+        switch (p->kind) {
+        case PO_RELU: x = x < 0 ? p->alpha * x : x; break;
+        case PO_HARDSWISH:
+            r = x + 3.0f;
+            r = r < 0 ? 0 : r > 6 ? 6 : r;
+            x = x * r / 6.0f;
+            break;
+        case PO_LINEAR: x = p->alpha * x + p->beta; break;
+        case PO_CLIP: x = x < p->alpha ? p->alpha : x > p->beta ? p->beta : x; break;
+        case PO_SIGMOID: x = 1.0f / (1.0f + expf(-x)); break;
+        default: return NAN;
+        }
+    }
+    return x;
+}
+
+/* Where the activations stop changing below (HardSwish under -3,
+ * HardSigmoid's and Clip's floor, ReLU under 0): a convolution's output
+ * need not be told apart under it.  -1 for chains without such a floor. */
+static int flat_below(const gr_node *n, float *at)
+{
+    const gr_post *p = &n->post[0];
+    for (int i = 0; i < n->npost; i++)
+        if (isnan(post_eval(n, 0.0f)) || n->post[i].kind == PO_MUL_T || n->post[i].kind == PO_ADD_T)
+            return -1;
+    if (n->npost < 1)
+        return -1;
+    if (p->kind == PO_HARDSWISH)
+        *at = -3.0f;
+    else if (p->kind == PO_RELU && p->alpha == 0.0f)
+        *at = 0.0f;
+    else if (p->kind == PO_CLIP)
+        *at = p->alpha;
+    else if (p->kind == PO_LINEAR && p->alpha > 0 && n->npost > 1 && n->post[1].kind == PO_CLIP)
+        *at = (n->post[1].alpha - p->beta) / p->alpha;
+    else
+        return -1;
+    return 0;
+}
+
+/* The least input from lo on at which the activations reach top (or
+ * their own ceiling): beyond it the output saturates.  From the floor up
+ * these chains only cross top once, so bisection finds it. */
+static float reach(const gr_node *n, float lo, float top)
+{
+    float hi = 1e6f, ceil_ = post_eval(n, hi), t = top < ceil_ ? top : ceil_;
+    if (!(t > post_eval(n, lo)))
+        return lo + 1.0f;
+    for (int i = 0; i < 64; i++) {
+        float mid = 0.5f * (lo + hi);
+        if (post_eval(n, mid) >= t)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+/* A convolution whose activations are not bounds writes its result before
+ * them as bytes, over [floor, where the output saturates]: per channel
+ * where the output's scales are (the zero point then rides on the bias,
+ * as XNNPACK's is one per tensor), else one range.  A table per channel,
+ * or one, then applies the activations and the output's quantisation. */
+typedef struct {
+    int on;
+    float *t;                    /* per output channel: the step */
+    int *z;                      /* and the zero point */
+    unsigned char *gap;          /* byte -128 is the activations' floor, not its own value */
+    float floor_;                /* that floor */
+    int8_t *buf;
+} pre_act;
+
+static int pre_plan(cc *c, const gr_node *n, const qval *Y, int64_t oc, pre_act *pa)
+{
+    float lo;
+    if (flat_below(n, &lo) < 0)
+        return unsup(c, "a fused activation without a floor (HardSwish, HardSigmoid, ReLU and "
+                     "Clip have one) has no int8 form on XNNPACK: use backend onednn for int8, "
+                     "or fp32/fp16 on XNNPACK");
+    pa->t = own(c->m, sizeof(float) * (size_t)oc);
+    pa->z = own(c->m, sizeof(int) * (size_t)oc);
+    pa->gap = own(c->m, (size_t)oc);
+    pa->buf = own(c->m, numel(Y));
+    if (!pa->t || !pa->z || !pa->gap || !pa->buf)
+        return nomem(c);
+    pa->floor_ = post_eval(n, lo);
+    for (int64_t o = 0; o < oc; o++) {
+        if (o > 0 && !Y->cs) {
+            pa->t[o] = pa->t[0];
+            pa->z[o] = pa->z[0];
+            pa->gap[o] = pa->gap[0];
+            continue;
+        }
+        float top = Y->cs ? 127.0f * Y->cs[o] : Y->s * (float)(127 - Y->z);
+        float bottom = Y->cs ? -128.0f * Y->cs[o] : Y->s * (float)(-128 - Y->z);
+        float hi = reach(n, lo, top), from = lo;
+        /* HardSwish dips to -0.375 at -1.5 and comes back to 0 at -3.  For
+         * a quiet channel, whose output bottoms out well above the dip,
+         * the bytes start where HardSwish falls to that bottom on the dip's
+         * right, and the step under it stands for the floor's 0 (pa->gap):
+         * a finer step for the values seen, at the price of whatever lies
+         * on the dip's left wall, which calibration saw little of.  Where
+         * the output reaches lower than two thirds of the dip that wall
+         * grows too wide: measured on both shared models, the outputs'
+         * mean distance from fp32 is least with this bound. */
+        pa->gap[o] = 0;
+        if (n->npost == 1 && n->post[0].kind == PO_HARDSWISH && bottom > -0.25f) {
+            float right = (-3.0f + sqrtf(9.0f + 24.0f * bottom)) / 2.0f;
+            if (right < hi) {
+                float t = (hi - right) / 254.0f;
+                from = right - t;
+                pa->gap[o] = 1;
+            }
+        }
+        pa->t[o] = (hi - from) / 255.0f;
+        long z = -128 - lrintf(from / pa->t[o]);
+        pa->z[o] = z < -128 ? -128 : z > 127 ? 127 : (int)z;
+    }
+    pa->on = 1;
+    return 0;
+}
+
+/* The activations of pre-activation byte q of channel j */
+static float pre_value(const gr_node *n, const pre_act *pa, size_t j, int q)
+{
+    if (q == -128 && pa->gap[j])
+        return pa->floor_;
+    return post_eval(n, pa->t[j] * (float)(q - pa->z[j]));
+}
+
+static int pre_table(cc *c, const gr_node *n, const pre_act *pa, qval *Y)
+{
+    if (!Y->cs) {
+        qstep *s = step_new(c, K_LUT);
+        if (!s)
+            return nomem(c);
+        s->x = pa->buf;
+        s->y = Y->buf;
+        s->n = numel(Y);
+        for (int q = -128; q < 128; q++)
+            s->lut[(uint8_t)q] = xq8_s8(Y, pre_value(n, pa, 0, q));
+        note(c->m, "table (ours)", c->where);
+        return 0;
+    }
+    size_t ch = (size_t)channels(Y);
+    int8_t *tab = own(c->m, ch * 256);
+    qstep *s = step_new(c, K_LUTC);
+    if (!tab || !s)
+        return nomem(c);
+    for (size_t j = 0; j < ch; j++)
+        for (int q = -128; q < 128; q++)
+            tab[j * 256 + (uint8_t)q] = xq8_s8c(Y, (int64_t)j, pre_value(n, pa, j, q));
+    s->x = pa->buf;
+    s->y = Y->buf;
+    s->n = numel(Y);
+    s->c = ch;
+    s->tab = tab;
+    note(c->m, "table per channel (ours)", c->where);
+    return 0;
+}
+
+/* The float tail: a Gemm, or a 1x1 convolution of a 1x1 image, with
+ * float output (the logits) runs on XNNPACK's fp32 fully connected
+ * operator with the model's float weights, after its input's bytes are
+ * dequantised. */
+static int conv_float(cc *c, int ni)
+{
+    const gr_graph *g = c->g;
+    const gr_node *n = &g->n[ni];
+    int x = n->in[0], y = n->out[0], gemm = n->op == OP_GEMM, ret;
+    gemm_params gp = { 1.0f, 1.0f, 0, 1 };
+    conv_params cp;
+    qval *X = &c->v[x], *Y = &c->v[y];
+    int64_t ic, oc, rows = X->d[0];
+    if (gemm) {
+        gemm_get(n, &gp);
+        if (gp.ta)
+            return unsup(c, "a float Gemm with transA is unsupported in int8 on XNNPACK");
+        ic = X->nd == 4 ? X->d[1] * X->d[2] * X->d[3] : X->d[X->nd - 1];
+        oc = Y->d[Y->nd - 1];
+        rows = (int64_t)numel(X) / ic;
+    } else {
+        if ((ret = conv_get(g, n, &cp, c->err, c->errlen)) < 0)
+            return ret;
+        if (cp.kh != 1 || cp.kw != 1 || cp.group != 1 || X->nd != 4 || X->d[2] * X->d[3] != 1)
+            return unsup(c, "a convolution with float output runs on XNNPACK's int8 plan only "
+                         "as a 1x1 convolution of a 1x1 image: use backend onednn for int8, or "
+                         "fp32/fp16 on XNNPACK");
+        ic = cp.cin;
+        oc = cp.cout;
+    }
+    float lo = -INFINITY, hi = INFINITY;
+    for (int i = 0; i < n->npost; i++) {
+        const gr_post *p = &n->post[i];
+        if (p->kind == PO_RELU && p->alpha == 0.0f)
+            lo = lo > 0 ? lo : 0;
+        else if (p->kind == PO_CLIP) {
+            lo = lo > p->alpha ? lo : p->alpha;
+            hi = hi < p->beta ? hi : p->beta;
+        } else {
+            return unsup(c, "a float tail with an activation other than ReLU or Clip is "
+                         "unsupported in int8 on XNNPACK");
+        }
+    }
+    if (!X->fbuf && (ret = need(c, x)) < 0)
+        return ret;
+    float *xf = floats_of(c, x), *w = q_const_floats(g, n->in[1]), *wt = NULL, *bf = NULL,
+          *bias = NULL;
+    if (!xf || (ret = make_float(c, y)) < 0) {
+        free(w);
+        return xf ? ret : nomem(c);
+    }
+    if (!w || gr_tensor_numel(&g->t[n->in[1]]) != ic * oc) {
+        snprintf(c->err, c->errlen, "%s: weights '%s' must be constants of %lld values",
+                 c->where, g->t[n->in[1]].name, (long long)(ic * oc));
+        free(w);
+        return ENG_EMODEL;
+    }
+    int64_t nb = 0;
+    if (n->nin >= 3 && n->in[2] >= 0) {
+        nb = gr_tensor_numel(&g->t[n->in[2]]);
+        if (!(bf = q_const_floats(g, n->in[2])) || (nb != 1 && nb != oc)) {
+            snprintf(c->err, c->errlen, "%s: bias '%s' must be a constant of 1 or %lld values",
+                     c->where, g->t[n->in[2]].name, (long long)oc);
+            ret = ENG_EMODEL;
+            goto end;
+        }
+    }
+    wt = malloc(sizeof(float) * (size_t)(ic * oc));
+    bias = malloc(sizeof(float) * (size_t)oc);
+    if (!wt || !bias) {
+        ret = nomem(c);
+        goto end;
+    }
+    /* XNNPACK's kernel is [output][input]; a Gemm without transB holds [input][output] */
+    for (int64_t o = 0; o < oc; o++) {
+        for (int64_t i = 0; i < ic; i++)
+            wt[o * ic + i] = gp.alpha * (gemm && !gp.tb ? w[i * oc + o] : w[o * ic + i]);
+        bias[o] = bf ? gp.beta * bf[nb == 1 ? 0 : o] : 0.0f;
+    }
+    xnn_operator_t op = NULL;
+    enum xnn_status st = xnn_create_fully_connected_nc_f32((size_t)ic, (size_t)oc, (size_t)ic,
+                                                           (size_t)oc, wt, bias, lo, hi, 0, &op);
+    if (st != xnn_status_success) {
+        ret = xfail(c, st, "float fully connected");
+        goto end;
+    }
+    st = xnn_setup_fully_connected_nc_f32(op, (size_t)rows, xf, Y->fbuf, c->m->pool);
+    if (st != xnn_status_success) {
+        xnn_delete_operator(op);
+        ret = xfail(c, st, "setup");
+        goto end;
+    }
+    ret = op_step(c, op, "fully_connected_f32 (float tail)");
+end:
+    free(w);
+    free(wt);
+    free(bf);
+    free(bias);
+    return ret;
 }
 
 static int c_conv(cc *c, int ni)
@@ -383,13 +796,21 @@ static int c_conv(cc *c, int ni)
     int x = n->in[0], y = n->out[0], gemm = n->op == OP_GEMM, ret;
     conv_params cp;
     gemm_params gp = { 1.0f, 1.0f, 0, 1 };
-    int8_t *wq = NULL, *w = NULL, lo, hi;
+    int8_t *wq = NULL, *w = NULL, lo = -128, hi = 127;
     float *ws = NULL, *bf = NULL, *ks = NULL;
     int32_t *b32 = NULL;
+    pre_act pa = { 0, NULL, NULL, NULL, 0, NULL };
     char e[256];
+    if (!g->t[y].qset)
+        return conv_float(c, ni);
     if ((ret = need(c, x)) < 0 || (ret = make(c, y)) < 0)
         return ret;
     qval *X = &c->v[x], *Y = &c->v[y];
+    if (!X->cs != !Y->cs) {
+        snprintf(c->err, c->errlen, "%s: '%s' and '%s' must both have per-channel int8 scales, "
+                 "or neither", c->where, g->t[x].name, g->t[y].name);
+        return ENG_EUNSUP;
+    }
     if (gemm) {
         gemm_get(n, &gp);
         if (gp.ta)
@@ -403,14 +824,25 @@ static int c_conv(cc *c, int ni)
     } else if ((ret = conv_get(g, n, &cp, c->err, c->errlen)) < 0) {
         return ret;
     }
-    if (post_bounds(c, n, Y, &lo, &hi) < 0)
-        return unsup(c, "a fused activation other than ReLU or Clip, whose input has no int8 "
-                     "range: use backend onednn for int8, or fp32/fp16 on XNNPACK");
-    if ((ret = q_weights(g, n->in[1], cp.cout, gemm && !gp.tb, &wq, &ws, e, sizeof e)) < 0) {
+    if (X->cs && (cp.cin != channels(X) || cp.group < 1 || cp.cout % cp.group)) {
+        snprintf(c->err, c->errlen, "%s: %lld per-channel scales for %lld input channels",
+                 c->where, (long long)channels(X), (long long)cp.cin);
+        return ENG_EMODEL;
+    }
+    int64_t oc = cp.cout;
+    if (post_bounds(n, Y, &lo, &hi) < 0) {
+        if ((ret = pre_plan(c, n, Y, oc, &pa)) < 0)
+            return ret;
+        lo = -128;
+        hi = 127;
+    }
+    ret = X->cs ? q_fold_weights(g, n->in[1], &cp, gemm && !gp.tb, X->cs, &wq, &ws, e, sizeof e)
+                : q_weights(g, n->in[1], cp.cout, gemm && !gp.tb, &wq, &ws, e, sizeof e);
+    if (ret < 0) {
         snprintf(c->err, c->errlen, "%s: %s", c->where, e);
         return ret;
     }
-    int64_t icg = cp.cin / cp.group, k = icg * cp.kh * cp.kw, oc = cp.cout;
+    int64_t icg = cp.cin / cp.group, k = icg * cp.kh * cp.kw;
     if (gr_tensor_numel(&g->t[n->in[1]]) != oc * k) {
         snprintf(c->err, c->errlen, "%s: weights '%s' hold %lld values, the shapes need %lld",
                  c->where, g->t[n->in[1]].name, (long long)gr_tensor_numel(&g->t[n->in[1]]),
@@ -436,19 +868,28 @@ static int c_conv(cc *c, int ni)
         ret = nomem(c);
         goto end;
     }
+    /* Inputs with per-channel scales have them in the weights: scale 1.
+     * Outputs with per-channel scales (or pre-activation steps) divide
+     * the per-channel weight scales: XNNPACK's output scale is then 1. */
+    float xs = X->cs ? 1.0f : X->s, ys = Y->cs ? 1.0f : pa.on ? pa.t[0] : Y->s;
+    int yz = Y->cs ? 0 : pa.on ? pa.z[0] : Y->z;
     for (int64_t o = 0; o < oc; o++) {
         float bo = bf ? gp.beta * bf[nb == 1 ? 0 : o] : 0.0f;
+        float shift = pa.on && Y->cs ? (float)pa.z[o] * pa.t[o] : 0.0f;
+        float div = !Y->cs ? 1.0f : pa.on ? pa.t[o] : Y->cs[o];
         /* A channel whose weights are all but zero gets a scale so fine
          * that its bias overflows int32 in accumulator units: coarsen it
          * until the bias fits, as oneDNN's int8 plan does. */
-        double need_s = fabs((double)bo) / ((double)gp.alpha * X->s * (1 << 30));
+        double need_s = (fabs((double)bo) + fabs((double)shift)) /
+                        ((double)gp.alpha * xs * (1 << 30));
         if (ws[o] < need_s) {
             for (int64_t i = 0; i < k; i++)
                 wq[o * k + i] = (int8_t)lrint(wq[o * k + i] * ws[o] / need_s);
             ws[o] = (float)need_s;
         }
-        ks[o] = gp.alpha * ws[o];
-        double acc = (double)bo / ((double)X->s * ks[o]);
+        float unit = gp.alpha * ws[o];
+        ks[o] = unit / div;
+        double acc = ((double)bo + shift) / ((double)xs * unit);
         b32[o] = acc > INT_MAX ? INT_MAX : acc < INT_MIN ? INT_MIN : (int32_t)lrint(acc);
     }
     to_ohwi(w, wq, oc, icg, cp.kh, cp.kw);
@@ -458,12 +899,13 @@ static int c_conv(cc *c, int ni)
         (uint32_t)cp.pt, (uint32_t)cp.pr, (uint32_t)cp.pb, (uint32_t)cp.pl, (uint32_t)cp.kh,
         (uint32_t)cp.kw, (uint32_t)cp.sh, (uint32_t)cp.sw, (uint32_t)cp.dh, (uint32_t)cp.dw,
         (uint32_t)cp.group, (size_t)icg, (size_t)(oc / cp.group), (size_t)cp.cin, (size_t)oc,
-        (int8_t)X->z, X->s, ks, w, b32, (int8_t)Y->z, Y->s, lo, hi, 0, &o);
+        (int8_t)(X->cs ? 0 : X->z), xs, ks, w, b32, (int8_t)yz, ys, lo, hi, 0, &o);
     if (st != xnn_status_success) {
         ret = xfail(c, st, "convolution");
         goto end;
     }
-    st = xnn_setup_convolution2d_nhwc_qc8(o, (size_t)X->d[0], ih, iw, X->buf, Y->buf, c->m->pool);
+    st = xnn_setup_convolution2d_nhwc_qc8(o, (size_t)X->d[0], ih, iw, X->buf,
+                                          pa.on ? pa.buf : Y->buf, c->m->pool);
     if (st != xnn_status_success) {
         xnn_delete_operator(o);
         ret = xfail(c, st, "setup");
@@ -471,6 +913,8 @@ static int c_conv(cc *c, int ni)
     }
     ret = op_step(c, o, cp.group > 1 && icg == 1 ? "convolution_qc8 (depthwise)" :
                   "convolution_qc8");
+    if (ret == 0 && pa.on)
+        ret = pre_table(c, n, &pa, Y);
 end:
     free(wq);
     free(ws);
@@ -481,11 +925,35 @@ end:
     return ret;
 }
 
+/* Softmax over the last axis of the float tail: XNNPACK's fp32 operator. */
+static int c_softmax(cc *c, int ni)
+{
+    const gr_node *n = &c->g->n[ni];
+    int x = n->in[0], y = n->out[0], ret;
+    qval *X = &c->v[x];
+    if (!X->fbuf || c->g->t[y].qset || softmax_axis(c->g, n, X->nd) != X->nd - 1 ||
+        (X->nd == 4 && X->d[2] * X->d[3] != 1))
+        return unsup(c, "int8 plans take Softmax over the last axis of a float tail only");
+    if ((ret = make_float(c, y)) < 0)
+        return ret;
+    size_t ch = (size_t)X->d[X->nd - 1], rows = numel(X) / ch;
+    xnn_operator_t o = NULL;
+    enum xnn_status st = xnn_create_softmax_nc_f32(ch, ch, ch, 0, &o);
+    if (st != xnn_status_success)
+        return xfail(c, st, "softmax");
+    st = xnn_setup_softmax_nc_f32(o, rows, X->fbuf, c->v[y].fbuf, c->m->pool);
+    if (st != xnn_status_success) {
+        xnn_delete_operator(o);
+        return xfail(c, st, "setup");
+    }
+    return op_step(c, o, "softmax_f32 (float tail)");
+}
+
 typedef int compile_fn(cc *c, int ni);
 
 static compile_fn *const by_class[OPC_COUNT_] = {
     [OPC_CONV] = c_conv, [OPC_GEMM] = c_conv, [OPC_ELTWISE] = c_act, [OPC_BINARY] = c_binary,
-    [OPC_MEAN] = c_mean, [OPC_VIEW] = c_view, [OPC_COPY] = c_view,
+    [OPC_MEAN] = c_mean, [OPC_SOFTMAX] = c_softmax, [OPC_VIEW] = c_view, [OPC_COPY] = c_view,
 };
 
 static int compile_node(cc *c, int ni)
@@ -503,9 +971,7 @@ static int compile_node(cc *c, int ni)
     if (cls == OPC_ELTWISE && !is_act(n->op))
         return unsup(c, "not supported in int8 on XNNPACK");
     if (!by_class[cls])
-        return unsup(c, cls == OPC_SOFTMAX ? "int8 on XNNPACK has no float tail (Softmax) yet: "
-                     "use backend onednn for int8, or precision fp32/fp16" :
-                     "not supported in int8 on XNNPACK");
+        return unsup(c, "not supported in int8 on XNNPACK");
     return by_class[cls](c, ni);
 }
 
@@ -548,6 +1014,11 @@ static int lower(cc *c)
         int t = g->outputs[i];
         qval *v = &c->v[t];
         snprintf(c->where, sizeof c->where, "graph output '%s'", g->t[t].name);
+        if (v->fbuf) {
+            m->out_n[i] = numel(v);
+            m->out[i] = v->fbuf;
+            continue;
+        }
         if (!v->buf || !v->q)
             return unsup(c, "not computed in int8 on XNNPACK");
         if (v->nd == 4 && v->d[2] * v->d[3] != 1)
@@ -563,6 +1034,8 @@ static int lower(cc *c)
         s->n = m->out_n[i];
         s->s = v->s;
         s->z = v->z;
+        s->c = (size_t)channels(v);
+        s->cx = v->cs;
         note(m, "dequantise (ours)", c->where);
     }
     return 0;

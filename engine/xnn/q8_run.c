@@ -7,6 +7,7 @@
 
 #include "engine/engine.h"
 #include "engine/xnn/q8.h"
+#include "engine/xnn/q8_chan.h"
 #include "engine/xnn/q8_lut.h"
 #include "engine/xnn/xnn.h"
 
@@ -124,7 +125,7 @@ static void put_tensor(be_plan *bp, int i, const float *src)
     for (int64_t b = 0; b < n; b++)
         for (int64_t k = 0; k < hw; k++)
             for (int64_t j = 0; j < ch; j++)
-                p->in[(b * hw + k) * ch + j] = xq8_s8(x, src[(b * ch + j) * hw + k]);
+                p->in[(b * hw + k) * ch + j] = xq8_s8c(x, j, src[(b * ch + j) * hw + k]);
 }
 
 /* Pixels to input bytes through one table per channel: the model's
@@ -137,7 +138,7 @@ static void put_pixels(be_plan *bp, int k, const uint8_t *src, int stride, const
     if (p->lut_of != lut) {
         for (int c = 0; c < 3; c++)
             for (int v = 0; v < 256; v++)
-                p->qlut[c][v] = xq8_s8(x, lut[c][v]);
+                p->qlut[c][v] = xq8_s8c(x, c, lut[c][v]);
         p->lut_of = lut;
     }
     int8_t *dst = p->in + (size_t)h * (size_t)w * 3 * (size_t)k;
@@ -168,9 +169,17 @@ static int run_steps(xq8_model *m, char *err, size_t errlen)
         case K_LUT:
             xq8_lut(s->x, s->y, s->n, s->lut);
             break;
+        case K_LUTC:
+            xq8_lutc(s->x, s->y, s->n, s->c, s->tab);
+            break;
+        case K_MEAN:
+            xq8_mean(s->x, s->y, s->n, s->hw, s->c, s->cx, s->cy);
+            break;
+        case K_CMUL:
+            xq8_cmul(s->x, s->g, s->y, s->n, s->hw, s->c, s->cx, s->cg, s->cy);
+            break;
         default:
-            for (size_t j = 0; j < s->n; j++)
-                s->f[j] = s->s * (float)(s->x[j] - s->z);
+            xq8_deq(s->x, s->f, s->n, s->c, s->cx, s->s, s->z);
             break;
         }
     }
