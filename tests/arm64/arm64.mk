@@ -76,14 +76,15 @@ check-arm64: arm64-build
 # backends, fp16 against fp32 on a Cortex-A76 (the text-line model: the
 # smallest frames, the first 50 of them: emulated fp16 is slow), int8 on
 # XNNPACK against ONNX Runtime's QDQ outputs and its refusals (the 200 photo
-# crops' agreement is check-arm64's), and fp16's refusal on a Cortex-A72,
-# which has no FP16 arithmetic.
+# crops' agreement is check-arm64's), calibrated int8 on XNNPACK against the
+# outputs the x86 run of test_xnn just recorded (make check runs it first),
+# and fp16's refusal on a Cortex-A72, which has no FP16 arithmetic.
 arm64-subset: $(ARM64_SYSROOT)/.stamp arm64-links
 	+$(ARM64_MAKE) $(ARM64_BUILD)/tests/test_engine $(ARM64_BUILD)/tests/test_xnn
 	$(ARM64_RUN) LCNETD_TEST_BACKEND=onednn LCNETD_TEST_FILTER='parity_*x025' \
 	    $(ARM64_EXEC) $(ARM64_BUILD)/tests/test_engine
 	$(ARM64_RUN) LCNETD_TEST_FRAMES=50 \
-	    LCNETD_TEST_FILTER='xnn_parity_*x025,test_shared_*,test_fp16_textlines,test_int8_qdq,test_int8_refusal,test_backend_choice' \
+	    LCNETD_TEST_FILTER='xnn_parity_*x025,test_shared_*,test_fp16_textlines,test_int8_qdq,test_int8_calibrated_*,test_int8_refusal,test_backend_choice' \
 	    $(ARM64_EXEC) $(ARM64_BUILD)/tests/test_xnn
 	$(ARM64_RUN) LCNETD_QEMU_CPU=cortex-a72 LCNETD_TEST_FILTER='test_fp16_refused,test_backend_choice' \
 	    $(ARM64_EXEC) $(ARM64_BUILD)/tests/test_xnn
