@@ -92,10 +92,8 @@ def main():
                 i8 / 1e6, x10 / 1e6, "met" if i8 < x10 else "not met"))
         else:
             o8, o32 = by.get(("onednn", "1.0", "int8")), by.get(("onednn", "1.0", "fp32"))
-            s.append("int8 below fp32 on these calibrated models: not measured on XNNPACK, which "
-                     "refuses their per-channel activation scales (docs/int8.md); on oneDNN "
-                     "(reference code on arm64) x1.0 int8 is %s. The QDQ model below is where "
-                     "XNNPACK's int8 runs." % (
+            s.append("int8 below fp32 on these calibrated models: not measured on XNNPACK (its "
+                     "row says why); on oneDNN (reference code on arm64) x1.0 int8 is %s." % (
                          "%.1fx its fp32" % (o8 / o32) if o8 and o32 else "not measured"))
         s.append("")
     if qdq_rows:

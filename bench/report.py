@@ -376,7 +376,7 @@ def main(argv):
     p("### Fraction of the fp32 FMA peak (x1.0, batch 1, 1 thread)")
     p("")
     if not peaks:
-        p("Not measured: the peak probe is AVX-512 code, and this run's CPU (or its CPUID mask) has no AVX-512.")
+        p("Not measured: the peak probe needs AVX2 and FMA (or AVX-512), and this run's CPU (or its CPUID mask) has neither.")
         p("")
         peaks = [{"clock_mhz": float("nan"), "fp32_fma_per_s": float("nan"), "fp32_fma_per_cycle": float("nan")}]
     clock = max(x["clock_mhz"] for x in peaks)
@@ -425,6 +425,9 @@ def main(argv):
         p("Whole-network figures: they include the depthwise convolutions, the memory-bound classifier "
           "and, for lcnetd, the input preprocessing, none of which can run at the FMA peak.")
         p("")
+    madd = max((x.get("int16_pair_mac_per_s", 0) for x in peaks), default=0)
+    if bits == 256 and has("ort-fp32") and fma == fma:
+        targets_asked(p, configs, macs, med, has, fma, madd)
 
     p("### Where the time goes (oneDNN verbose, x1.0, batch 1, 1 thread)")
     p("")
@@ -477,6 +480,46 @@ def main(argv):
       f"BENCH_MS={a.bench_ms}, BENCH_ROUNDS={nrounds}.")
     print("\n".join(out))
     return 0
+
+
+def targets_asked(p, configs, macs, med, has, fma, madd):
+    """What the AVX2 targets (fp32 at most 0.8x ONNX Runtime at every scale,
+    exact int8 at most 0.6x at x1.0, batch 1) ask of the core, in MACs per
+    second against the measured ceilings of the instructions that do them."""
+    p("### What the targets ask of the core (batch 1)")
+    p("")
+    p("The time a target allows, as whole-network MACs per second, against what this core's "
+      "instructions can do at most, measured by `bench/fmapeak.c`: 12 independent chains of 256-bit "
+      "`vfmadd231ps` for fp32, and of `vpmaddwd` + `vpaddd` for int8 without VNNI (the instructions of "
+      f"lcnetd's exact AVX2 kernels, 16 MACs for two): {fma / 1e9:.1f} G fp32 FMA/s and "
+      + (f"{madd / 1e9:.1f} G int8 MAC/s" if madd else "no int8 figure") +
+      " per core. Two threads have two cores' worth. The whole network includes the depthwise "
+      "convolutions, the stem and the classifier, which run well below either ceiling.")
+    p("")
+    p("| scale | threads | runner | target | ONNX Runtime ms | allowed ms | GMAC/s needed | "
+      "of the ceiling | lcnetd now: ms | GMAC/s | of the ceiling |")
+    p("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for cfg in configs:
+        name, scale, threads, batch = cfg
+        if batch != 1 or name not in macs:
+            continue
+        mac = macs[name]["total"]
+        rows = [("lcnetd-fp32", 0.8, fma)]
+        if scale == "1.0" and madd:
+            rows.append(("lcnetd-int8", 0.6, madd))
+        for who, k, ceil in rows:
+            if not has(who):
+                continue
+            ort = med(cfg, "ort-fp32")
+            allowed = k * ort
+            need = mac / (allowed * 1e-3)
+            now = med(cfg, who)
+            got = mac / (now * 1e-3)
+            cap = ceil * threads
+            p(f"| {scale} | {threads} | {who} | {k}x | {fmt(ort, 3)} | {fmt(allowed, 3)} | "
+              f"{need / 1e9:.1f} | {100 * need / cap:.0f}% | {fmt(now, 3)} | {got / 1e9:.1f} | "
+              f"{100 * got / cap:.0f}% |")
+    p("")
 
 
 def onednn_version(work):

@@ -123,14 +123,17 @@ echo "bench: lcnetd on $isa:$PRECS"
 # ------------------------------------------------------------ MACs and peak
 "$PYTHON" "$here/count_macs.py" $(for m in $MODELS; do printf '%s ' "$fix/${m%%:*}.onnx"; done) >"$work/macs.txt"
 macs_of() { awk -v f="$fix/$1.onnx" '$1 == f { print $2 }' "$work/macs.txt"; }
-# the probe is AVX-512 code (or AVX2 + FMA with `ymm`): an AVX2 mask reports the
-# 256-bit peak; other CPUs have no peak to report
+# the probe's widest loops are AVX-512 code: an AVX2 mask, or an AVX2 CPU,
+# gets the 256-bit peak and the exact int8 ceiling; other CPUs have no peak
+# to report
 peak() {
     if grep -qw avx512f /proc/cpuinfo; then
         case ${BENCH_CPU:-} in
         "") "$work/fmapeak" ;;
         avx2) "$work/fmapeak" ymm ;;
         esac
+    elif grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && [ "${BENCH_CPU:-avx2}" = avx2 ]; then
+        "$work/fmapeak" ymm
     fi
 }
 echo "bench: clock and FMA peak"

@@ -182,26 +182,6 @@ static uint8_t *frames(const char *file, int h, int w, int *n)
     return pix;
 }
 
-/* Calibrate on one frame set, write the file. */
-static void calibrate(const char *model, const char *file, int h, int w, const char *out)
-{
-    eng_calib *c = NULL;
-    eng_options o;
-    char err[1024];
-    int n;
-    eng_options_init(&o);
-    o.threads = 1;
-    if (eng_calib_new(&c, &o, model, err, sizeof err) < 0)
-        fail_msg("calibrate %s: %s", model, err);
-    uint8_t *pix = frames(file, h, w, &n);
-    for (int i = 0; i < n; i++)
-        assert_int_equal(eng_calib_add(c, pix + (size_t)i * h * w * 3, w * 3, err, sizeof err), 0);
-    if (eng_calib_save(c, out, model, err, sizeof err) < 0)
-        fail_msg("%s", err);
-    free(pix);
-    eng_calib_free(c);
-}
-
 /* Percentage of frames whose top-1 in b is a's; b's raw outputs go to
  * *outs (n * classes floats, caller frees) when outs is not NULL. */
 static double agreement_out(eng_model *a, eng_model *b, const char *file, int h, int w,
@@ -281,7 +261,7 @@ static void calibrated_case(const char *file, const char *calib_frames, const ch
     if (stat(cal, &st) != 0) {
         char tmp[600];
         snprintf(tmp, sizeof tmp, "%s.tmp", cal);
-        calibrate(p, calib_frames, h, w, tmp);
+        calibrate_model(p, calib_frames, h, w, tmp);
         if (per_tensor)
             calib_strip_channels(tmp);
         assert_int_equal(rename(tmp, cal), 0);

@@ -374,43 +374,6 @@ static void test_int8_photos(void **state)
  * bits), so arm64 inherits the agreement measured natively. */
 enum { EMULATED_FRAMES = 25 };
 
-static void own_calibration(const char *model, const char *calib_frames, int h, int w,
-                            const char *out)
-{
-    char f[512], err[1024];
-    size_t len = 0;
-    eng_calib *c = NULL;
-    eng_options o;
-    eng_options_init(&o);
-    o.threads = 1;
-    if (eng_calib_new(&c, &o, model, err, sizeof err) < 0)
-        fail_msg("calibrate %s: %s", model, err);
-    snprintf(f, sizeof f, "%s/%s", fixdir(), calib_frames);
-    uint8_t *pix = slurp(f, &len);
-    if (!pix)
-        fail_msg("missing %s: run `make fixtures`", f);
-    for (size_t i = 0; i < len / ((size_t)h * w * 3); i++)
-        assert_int_equal(eng_calib_add(c, pix + i * h * w * 3, w * 3, err, sizeof err), 0);
-    assert_int_equal(eng_calib_save(c, out, model, err, sizeof err), 0);
-    eng_calib_free(c);
-    free(pix);
-}
-
-static eng_model *int8_on(const char *p, const char *cal, eng_backend be)
-{
-    eng_options o;
-    eng_model *m = NULL;
-    char err[1024];
-    eng_options_init(&o);
-    o.threads = 1;
-    o.precision = ENG_PREC_INT8;
-    o.calib_path = cal;
-    o.backend = be;
-    if (eng_load(&m, &o, p, err, sizeof err) < 0)
-        fail_msg("int8 on %s: %s", be == ENG_BACKEND_XNNPACK ? "XNNPACK" : "oneDNN", err);
-    return m;
-}
-
 static void calibrated_on_xnnpack(const char *file, const char *calib_frames,
                                   const char *eval_frames, int h, int w, int per_tensor,
                                   double floor)
@@ -432,7 +395,7 @@ static void calibrated_on_xnnpack(const char *file, const char *calib_frames,
     }
     if (stat(cal, &st) != 0) {
         snprintf(cal, sizeof cal, "%s/xnn-%s.calib", fixdir(), file);
-        own_calibration(p, calib_frames, h, w, cal);
+        calibrate_model(p, calib_frames, h, w, cal);
     }
     if (per_tensor) {
         char tmp[600];
@@ -448,16 +411,10 @@ static void calibrated_on_xnnpack(const char *file, const char *calib_frames,
         calib_strip_channels(tmp);
         snprintf(cal, sizeof cal, "%s", tmp);
     }
-    eng_model *x8 = int8_on(p, cal, ENG_BACKEND_XNNPACK);
+    eng_model *x8 = load_model_on(p, ENG_BACKEND_XNNPACK, ENG_PREC_INT8, cal);
     assert_string_equal(eng_get_info(x8)->backend, "xnnpack");
     assert_int_equal(eng_get_info(x8)->precision, ENG_PREC_INT8);
-    eng_options o;
-    eng_options_init(&o);
-    o.threads = 1;
-    o.precision = ENG_PREC_INT8;
-    o.calib_path = cal;
-    eng_model *au = NULL;
-    assert_int_equal(eng_load(&au, &o, p, err, sizeof err), 0);
+    eng_model *au = load_model_on(p, ENG_BACKEND_AUTO, ENG_PREC_INT8, cal);
     print_message("auto: %s (%s)\n", eng_get_info(au)->backend, eng_get_info(au)->backend_reason);
     assert_string_equal(eng_get_info(au)->backend, arm64() ? "xnnpack" : "onednn");
     eng_free(au);
@@ -487,7 +444,7 @@ static void calibrated_on_xnnpack(const char *file, const char *calib_frames,
     }
     /* oneDNN's int8 beside it, where it runs at speed */
     eng_model *fl = load(p, ENG_BACKEND_XNNPACK, ENG_PREC_FP32);
-    eng_model *d8 = arm64() ? NULL : int8_on(p, cal, ENG_BACKEND_ONEDNN);
+    eng_model *d8 = arm64() ? NULL : load_model_on(p, ENG_BACKEND_ONEDNN, ENG_PREC_INT8, cal);
     int agree = 0, same_top = 0;
     float *rd = calloc((size_t)k, sizeof(float)), *rf = calloc((size_t)k, sizeof(float));
     double err_x = 0, err_d = 0;

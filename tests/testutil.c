@@ -195,7 +195,7 @@ static eng_backend test_backend(void)
            !strcmp(b, "xnnpack") ? ENG_BACKEND_XNNPACK : ENG_BACKEND_AUTO;
 }
 
-eng_model *load_model(const char *path, eng_precision prec, const char *calib)
+eng_model *load_model_on(const char *path, eng_backend be, eng_precision prec, const char *calib)
 {
     eng_options o;
     eng_model *m = NULL;
@@ -204,10 +204,34 @@ eng_model *load_model(const char *path, eng_precision prec, const char *calib)
     o.threads = 1;
     o.precision = prec;
     o.calib_path = calib;
-    o.backend = test_backend();
+    o.backend = be;
     if (eng_load(&m, &o, path, err, sizeof err) < 0)
         fail_msg("load %s: %s", path, err);
     return m;
+}
+
+eng_model *load_model(const char *path, eng_precision prec, const char *calib)
+{
+    return load_model_on(path, test_backend(), prec, calib);
+}
+
+void calibrate_model(const char *model, const char *file, int h, int w, const char *out)
+{
+    eng_calib *c = NULL;
+    eng_options o;
+    char err[1024];
+    size_t len = 0;
+    eng_options_init(&o);
+    o.threads = 1;
+    if (eng_calib_new(&c, &o, model, err, sizeof err) < 0)
+        fail_msg("calibrate %s: %s", model, err);
+    uint8_t *pix = fixture_file(&len, "%s", file);
+    for (size_t i = 0; i < len / ((size_t)h * w * 3); i++)
+        assert_int_equal(eng_calib_add(c, pix + i * h * w * 3, w * 3, err, sizeof err), 0);
+    if (eng_calib_save(c, out, model, err, sizeof err) < 0)
+        fail_msg("%s", err);
+    free(pix);
+    eng_calib_free(c);
 }
 
 double compare_outputs(const char *what, const float *got, const float *want, int n, int classes,

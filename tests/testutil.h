@@ -70,6 +70,11 @@ int read_manifest(const char *rel, manifest_row row, void *arg, int max);
  * the backend LCNETD_TEST_BACKEND (onednn|xnnpack) names, else auto;
  * fails the test with the engine's message.  Caller frees with eng_free. */
 eng_model *load_model(const char *path, eng_precision prec, const char *calib);
+/* The same on the given backend. */
+eng_model *load_model_on(const char *path, eng_backend be, eng_precision prec, const char *calib);
+/* Calibrate model on the frames of fixture `file` (raw h x w RGB), writing
+ * the ranges to out. */
+void calibrate_model(const char *model, const char *file, int h, int w, const char *out);
 
 /* got against want, n items of `classes` outputs: probabilities within
  * 1e-4 absolute (probs), logits within 1e-3 of the item's largest |want|

@@ -1,7 +1,6 @@
-/* q8.c: int8 on XNNPACK (xnn.h: xnp_int8), for models whose activations
- * carry per-tensor int8 parameters (QDQ files; calibrated float models
- * without per-channel scales), after the same int8 graph pass as oneDNN's
- * (engine/pick.c).
+/* q8.c: int8 on XNNPACK (xnn.h: xnp_int8), after the same int8 graph pass
+ * as oneDNN's (engine/pick.c): QDQ files, and calibrated float models
+ * with one scale per tensor or per channel.
  *
  * The engine's quantised bytes are uint8 with a zero point; XNNPACK's are
  * int8: the same numbers less 128, so that a tensor's scale stays and its
@@ -11,8 +10,17 @@
  * qs8 operators.  The activations XNNPACK has no qs8 form of (HardSwish,
  * HardSigmoid, x * HardSigmoid(x)) are 256-entry tables of ours between
  * operators, computed as oneDNN's int8 plan computes them: the real
- * function of each byte, quantised once.  Everything is set up once, for
- * the unit batch, on buffers the model owns; q8_run.c runs the list. */
+ * function of each byte, quantised once.
+ *
+ * Per-channel activation scales (zero point 0) have no place in XNNPACK's
+ * int8 operators but the weights': a convolution's input scales are
+ * folded into its float weights, its output's divide the weight scales.
+ * Activations fused into a convolution that are not bounds (HardSwish
+ * and HardSigmoid) go through bytes of the result before them and a
+ * table per channel; the SE product and the means are loops of ours
+ * (q8_chan.c); the float tail (logits, Softmax) runs on XNNPACK's fp32
+ * operators.  Everything is set up once, for the unit batch, on buffers
+ * the model owns; q8_run.c runs the list. */
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -102,11 +110,6 @@ static int xfail(cc *c, enum xnn_status st, const char *what)
 {
     snprintf(c->err, c->errlen, "%s: XNNPACK int8 %s: %s", c->where, what, xir_status(st));
     return st == xnn_status_out_of_memory ? ENG_ENOMEM : ENG_EUNSUP;
-}
-
-static float deq(const qval *v, int q8)
-{
-    return v->s * (float)(q8 - v->z);
 }
 
 static size_t numel(const qval *v)
@@ -214,45 +217,46 @@ static float act(const cc *c, const gr_node *n, float v)
 
 /* The activation node making t from x alone, used only by one Mul. */
 
-/* A table step from x to y; its entries are filled by the caller. */
-static qstep *lut_step(cc *c, int x, int y, const char *what)
-{
-    qstep *s = step_new(c, K_LUT);
-    if (!s)
-        return NULL;
-    s->x = c->v[x].buf;
-    s->y = c->v[y].buf;
-    s->n = numel(&c->v[y]);
-    note(c->m, what, c->where);
-    return s;
-}
+/* What a table's entry stands for: the real value for byte q of channel
+ * j, from one of the functions below and their arguments. */
+typedef struct {
+    const gr_node *n;            /* the activation, or the convolution's posts */
+    const qval *x;               /* the source's parameters */
+    const gr_tensor *h;          /* x * act(x): the gate's parameters */
+    const gr_opdef *op;          /* by a constant: the operation, */
+    float k;                     /* the constant */
+    int side;                    /* and which operand it is */
+    const struct pre_act *pa;    /* a convolution's bytes before its activations */
+} tab_arg;
 
-/* A table per channel from x to y (either with per-channel scales):
- * y's byte of fn(x's real value) in each channel. */
-static int lutc_step(cc *c, int x, int y, float (*fn)(const cc *, const void *, float),
-                     const void *arg)
+typedef float table_fn(const cc *c, const tab_arg *a, size_t j, int q);
+
+/* A table step from bytes `from` to Y's: one table of 256 (chan 0), else
+ * one per channel of Y; entry q of channel j is Y's byte for fn(j, q). */
+static int table_step(cc *c, const int8_t *from, const qval *Y, int chan, table_fn *fn,
+                      const tab_arg *a, const char *what)
 {
-    qval *X = &c->v[x], *Y = &c->v[y];
-    size_t ch = (size_t)channels(Y);
-    int8_t *tab = own(c->m, ch * 256);
-    qstep *s = step_new(c, K_LUTC);
-    if (!tab || !s)
+    size_t ch = chan ? (size_t)channels(Y) : 1;
+    int8_t *tab = chan ? own(c->m, ch * 256) : NULL;
+    qstep *s = step_new(c, chan ? K_LUTC : K_LUT);
+    if (!s || (chan && !tab))
         return nomem(c);
+    int8_t *t = chan ? tab : s->lut;
     for (size_t j = 0; j < ch; j++)
         for (int q = -128; q < 128; q++)
-            tab[j * 256 + (uint8_t)q] = xq8_s8c(Y, (int64_t)j, fn(c, arg, xq8_deqc(X, (int64_t)j, q)));
-    s->x = X->buf;
+            t[j * 256 + (uint8_t)q] = xq8_s8c(Y, (int64_t)j, fn(c, a, j, q));
+    s->x = from;
     s->y = Y->buf;
     s->n = numel(Y);
     s->c = ch;
     s->tab = tab;
-    note(c->m, "table per channel (ours)", c->where);
+    note(c->m, what, c->where);
     return 0;
 }
 
-static float act_of(const cc *c, const void *n, float v)
+static float act_fn(const cc *c, const tab_arg *a, size_t j, int q)
 {
-    return act(c, n, v);
+    return act(c, a->n, xq8_deqc(a->x, (int64_t)j, q));
 }
 
 static int c_act(cc *c, int ni)
@@ -261,14 +265,10 @@ static int c_act(cc *c, int ni)
     int x = n->in[0], y = n->out[0], ret;
     if ((ret = need(c, x)) < 0 || (ret = make(c, y)) < 0)
         return ret;
-    if (c->v[x].cs || c->v[y].cs)
-        return lutc_step(c, x, y, act_of, n);
-    qstep *s = lut_step(c, x, y, "table (ours)");
-    if (!s)
-        return nomem(c);
-    for (int q = -128; q < 128; q++)
-        s->lut[(uint8_t)q] = xq8_s8(&c->v[y], act(c, n, deq(&c->v[x], q)));
-    return 0;
+    tab_arg a = { .n = n, .x = &c->v[x] };
+    int chan = c->v[x].cs || c->v[y].cs;
+    return table_step(c, c->v[x].buf, &c->v[y], chan, act_fn, &a,
+                      chan ? "table per channel (ours)" : "table (ours)");
 }
 
 /* ------------------------------------------------------- XNNPACK operators */
@@ -299,17 +299,40 @@ static size_t shape3(const qval *v, size_t *d)
     return (size_t)v->nd;
 }
 
-typedef struct {
-    const gr_opdef *op;
-    float k;
-    int side;
-} by_const;
-
-static float const_of(const cc *c, const void *arg, float x)
+/* x * act(x), with act's own rounding in the middle (the gate tensor h's) */
+static float gate_fn(const cc *c, const tab_arg *a, size_t j, int q)
 {
-    const by_const *b = arg;
+    float xr = xq8_deqc(a->x, (int64_t)j, q);
+    int hq = q_u8(act(c, a->n, xr), a->h->qscale, a->h->qzero);
+    return xr * a->h->qscale * (float)(hq - a->h->qzero);
+}
+
+static float const_fn(const cc *c, const tab_arg *a, size_t j, int q)
+{
+    float xr = xq8_deqc(a->x, (int64_t)j, q);
     (void)c;
-    return b->side ? b->op->scalar2(b->k, x) : b->op->scalar2(x, b->k);
+    return a->side ? a->op->scalar2(a->k, xr) : a->op->scalar2(xr, a->k);
+}
+
+/* A loop of q8_chan.c over NCHW x (and g, [N, C, 1, 1]) into y, all with
+ * per-channel scales. */
+static int chan_step(cc *c, int kind, const qval *x, const qval *g, const qval *y,
+                     const char *what)
+{
+    qstep *s = step_new(c, kind);
+    if (!s)
+        return nomem(c);
+    s->x = x->buf;
+    s->g = g ? g->buf : NULL;
+    s->y = y->buf;
+    s->n = numel(x);
+    s->c = (size_t)x->d[1];
+    s->hw = (size_t)(x->d[2] * x->d[3]);
+    s->cx = x->cs;
+    s->cg = g ? g->cs : NULL;
+    s->cy = y->cs;
+    note(c->m, what, c->where);
+    return 0;
 }
 
 /* With per-channel scales, only the squeeze-excitation product: x [N, C,
@@ -320,20 +343,7 @@ static int chan_mul(cc *c, int se, const qval *x, const qval *g, const qval *y)
         return unsup(c, "int8 with per-channel scales takes, of two-tensor operations, only "
                      "the squeeze-excitation Mul, per channel on both inputs and its output: "
                      "use backend onednn for int8, or fp32/fp16 on XNNPACK");
-    qstep *s = step_new(c, K_CMUL);
-    if (!s)
-        return nomem(c);
-    s->x = x->buf;
-    s->g = g->buf;
-    s->y = y->buf;
-    s->n = numel(y);
-    s->c = (size_t)x->d[1];
-    s->hw = (size_t)(x->d[2] * x->d[3]);
-    s->cx = x->cs;
-    s->cg = g->cs;
-    s->cy = y->cs;
-    note(c->m, "multiply per channel (ours)", c->where);
-    return 0;
+    return chan_step(c, K_CMUL, x, g, y, "multiply per channel (ours)");
 }
 
 static int c_binary(cc *c, int ni)
@@ -351,16 +361,8 @@ static int c_binary(cc *c, int ni)
             continue;
         if ((ret = need(c, x)) < 0 || (ret = make(c, y)) < 0)
             return ret;
-        const gr_tensor *H = &g->t[h];
-        qstep *s = lut_step(c, x, y, "table x*act(x) (ours)");
-        if (!s)
-            return nomem(c);
-        for (int q = -128; q < 128; q++) {
-            float xr = deq(&c->v[x], q);
-            int hq = q_u8(act(c, &g->n[hn], xr), H->qscale, H->qzero);
-            s->lut[(uint8_t)q] = xq8_s8(&c->v[y], xr * H->qscale * (float)(hq - H->qzero));
-        }
-        return 0;
+        tab_arg ta = { .n = &g->n[hn], .x = &c->v[x], .h = &g->t[h] };
+        return table_step(c, c->v[x].buf, &c->v[y], 0, gate_fn, &ta, "table x*act(x) (ours)");
     }
     /* by a scalar constant: a table too */
     for (int side = 0; side < 2; side++) {
@@ -369,18 +371,9 @@ static int c_binary(cc *c, int ni)
             continue;
         if ((ret = need(c, x)) < 0 || (ret = make(c, y)) < 0)
             return ret;
-        if (chan) {
-            by_const bc = { op, k, side };
-            return lutc_step(c, x, y, const_of, &bc);
-        }
-        qstep *s = lut_step(c, x, y, "table (ours)");
-        if (!s)
-            return nomem(c);
-        for (int q = -128; q < 128; q++) {
-            float xr = deq(&c->v[x], q);
-            s->lut[(uint8_t)q] = xq8_s8(&c->v[y], side ? op->scalar2(k, xr) : op->scalar2(xr, k));
-        }
-        return 0;
+        tab_arg ta = { .x = &c->v[x], .op = op, .k = k, .side = side };
+        return table_step(c, c->v[x].buf, &c->v[y], chan, const_fn, &ta,
+                          chan ? "table per channel (ours)" : "table (ours)");
     }
     if (op->bin != GB_MUL && op->bin != GB_ADD)
         return unsup(c, "int8 of two tensors other than Add and Mul is unsupported");
@@ -437,18 +430,7 @@ static int c_mean(cc *c, int ni)
         if (!X->cs || !Y->cs)
             return unsup(c, "an int8 mean takes per-channel scales on both its input and its "
                          "output, or on neither");
-        qstep *s = step_new(c, K_MEAN);
-        if (!s)
-            return nomem(c);
-        s->x = X->buf;
-        s->y = Y->buf;
-        s->n = numel(X);
-        s->c = (size_t)X->d[1];
-        s->hw = (size_t)(X->d[2] * X->d[3]);
-        s->cx = X->cs;
-        s->cy = Y->cs;
-        note(c->m, "mean per channel (ours)", c->where);
-        return 0;
+        return chan_step(c, K_MEAN, X, NULL, Y, "mean per channel (ours)");
     }
     xnn_operator_t o = NULL;
     size_t ch = (size_t)X->d[1];
@@ -590,7 +572,7 @@ static float reach(const gr_node *n, float lo, float top)
  * where the output's scales are (the zero point then rides on the bias,
  * as XNNPACK's is one per tensor), else one range.  A table per channel,
  * or one, then applies the activations and the output's quantisation. */
-typedef struct {
+typedef struct pre_act {
     int on;
     float *t;                    /* per output channel: the step */
     int *z;                      /* and the zero point */
@@ -657,34 +639,33 @@ static float pre_value(const gr_node *n, const pre_act *pa, size_t j, int q)
     return post_eval(n, pa->t[j] * (float)(q - pa->z[j]));
 }
 
+static float pre_fn(const cc *c, const tab_arg *a, size_t j, int q)
+{
+    (void)c;
+    return pre_value(a->n, a->pa, j, q);
+}
+
 static int pre_table(cc *c, const gr_node *n, const pre_act *pa, qval *Y)
 {
-    if (!Y->cs) {
-        qstep *s = step_new(c, K_LUT);
-        if (!s)
-            return nomem(c);
-        s->x = pa->buf;
-        s->y = Y->buf;
-        s->n = numel(Y);
-        for (int q = -128; q < 128; q++)
-            s->lut[(uint8_t)q] = xq8_s8(Y, pre_value(n, pa, 0, q));
-        note(c->m, "table (ours)", c->where);
+    tab_arg ta = { .n = n, .pa = pa };
+    return table_step(c, pa->buf, Y, Y->cs != NULL, pre_fn, &ta,
+                      Y->cs ? "table per channel (ours)" : "table (ours)");
+}
+
+/* The node's bias as floats (*bf, *nb of them: 1 or oc), or none. */
+static int bias_of(cc *c, const gr_node *n, int64_t oc, float **bf, int64_t *nb)
+{
+    const gr_graph *g = c->g;
+    *bf = NULL;
+    *nb = 0;
+    if (n->nin < 3 || n->in[2] < 0)
         return 0;
+    *nb = gr_tensor_numel(&g->t[n->in[2]]);
+    if (!(*bf = q_const_floats(g, n->in[2])) || (*nb != 1 && *nb != oc)) {
+        snprintf(c->err, c->errlen, "%s: bias '%s' must be a constant of 1 or %lld values",
+                 c->where, g->t[n->in[2]].name, (long long)oc);
+        return ENG_EMODEL;
     }
-    size_t ch = (size_t)channels(Y);
-    int8_t *tab = own(c->m, ch * 256);
-    qstep *s = step_new(c, K_LUTC);
-    if (!tab || !s)
-        return nomem(c);
-    for (size_t j = 0; j < ch; j++)
-        for (int q = -128; q < 128; q++)
-            tab[j * 256 + (uint8_t)q] = xq8_s8c(Y, (int64_t)j, pre_value(n, pa, j, q));
-    s->x = pa->buf;
-    s->y = Y->buf;
-    s->n = numel(Y);
-    s->c = ch;
-    s->tab = tab;
-    note(c->m, "table per channel (ours)", c->where);
     return 0;
 }
 
@@ -705,7 +686,9 @@ static int conv_float(cc *c, int ni)
         gemm_get(n, &gp);
         if (gp.ta)
             return unsup(c, "a float Gemm with transA is unsupported in int8 on XNNPACK");
-        ic = X->nd == 4 ? X->d[1] * X->d[2] * X->d[3] : X->d[X->nd - 1];
+        if (X->nd == 4 && X->d[2] * X->d[3] != 1)
+            return unsup(c, "int8 on XNNPACK takes a Gemm of a tensor without height and width");
+        ic = X->nd == 4 ? X->d[1] : X->d[X->nd - 1];
         oc = Y->d[Y->nd - 1];
         rows = (int64_t)numel(X) / ic;
     } else {
@@ -746,15 +729,8 @@ static int conv_float(cc *c, int ni)
         return ENG_EMODEL;
     }
     int64_t nb = 0;
-    if (n->nin >= 3 && n->in[2] >= 0) {
-        nb = gr_tensor_numel(&g->t[n->in[2]]);
-        if (!(bf = q_const_floats(g, n->in[2])) || (nb != 1 && nb != oc)) {
-            snprintf(c->err, c->errlen, "%s: bias '%s' must be a constant of 1 or %lld values",
-                     c->where, g->t[n->in[2]].name, (long long)oc);
-            ret = ENG_EMODEL;
-            goto end;
-        }
-    }
+    if ((ret = bias_of(c, n, oc, &bf, &nb)) < 0)
+        goto end;
     wt = malloc(sizeof(float) * (size_t)(ic * oc));
     bias = malloc(sizeof(float) * (size_t)oc);
     if (!wt || !bias) {
@@ -817,10 +793,10 @@ static int c_conv(cc *c, int ni)
             return unsup(c, "int8 Gemm with transA is unsupported");
         memset(&cp, 0, sizeof cp);
         cp.kh = cp.kw = cp.sh = cp.sw = cp.dh = cp.dw = cp.group = 1;
-        cp.cin = X->d[X->nd - 1];
+        if (X->nd == 4 && X->d[2] * X->d[3] != 1)
+            return unsup(c, "int8 on XNNPACK takes a Gemm of a tensor without height and width");
+        cp.cin = X->nd == 4 ? X->d[1] : X->d[X->nd - 1];
         cp.cout = Y->d[Y->nd - 1];
-        if (X->nd == 4)
-            cp.cin = X->d[1] * X->d[2] * X->d[3];
     } else if ((ret = conv_get(g, n, &cp, c->err, c->errlen)) < 0) {
         return ret;
     }
@@ -851,15 +827,8 @@ static int c_conv(cc *c, int ni)
         goto end;
     }
     int64_t nb = 0;
-    if (n->nin >= 3 && n->in[2] >= 0) {
-        nb = gr_tensor_numel(&g->t[n->in[2]]);
-        if (!(bf = q_const_floats(g, n->in[2])) || (nb != 1 && nb != oc)) {
-            snprintf(c->err, c->errlen, "%s: bias '%s' must be a constant of 1 or %lld values",
-                     c->where, g->t[n->in[2]].name, (long long)oc);
-            ret = ENG_EMODEL;
-            goto end;
-        }
-    }
+    if ((ret = bias_of(c, n, oc, &bf, &nb)) < 0)
+        goto end;
     /* XNNPACK packs its own copy of these when it creates the operator */
     w = malloc((size_t)(oc * k));
     b32 = malloc(sizeof(int32_t) * (size_t)oc);
