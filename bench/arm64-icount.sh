@@ -128,9 +128,9 @@ for backend in $BACKENDS; do
 done
 
 # The shared QDQ model (PP-LCNet x0.5 as ONNX Runtime quantised it) beside
-# its dequantised float twin: int8 with the quantiser's own parameters,
-# which XNNPACK's int8 path runs (calibrated fixtures carry per-channel
-# activation scales, which it refuses).  Skipped where ../shared is absent.
+# its dequantised float twin: int8 with the quantiser's own parameters
+# (the fixtures above run calibrated, with per-channel activation scales).
+# Skipped where ../shared is absent.
 shared=${LCNETD_SHARED:-$root/../shared/models}
 qres=$work/qdq.txt
 : >"$qres"
