@@ -88,8 +88,14 @@ def main():
         s.append("")
         i8 = by.get(("xnnpack", "1.0", "int8"))
         if i8:
-            s.append("int8 below fp32: %.1f M against %.1f M, %s." % (
-                i8 / 1e6, x10 / 1e6, "met" if i8 < x10 else "not met"))
+            others = []
+            for sc in sorted({k[1] for k in by if k[0] == "xnnpack"}, key=float):
+                a, b = by.get(("xnnpack", sc, "int8")), by.get(("xnnpack", sc, "fp32"))
+                if sc != "1.0" and a and b:
+                    others.append("x%s %.2fx%s" % (sc, a / b, "" if a < b else " (not below)"))
+            s.append("int8 below fp32 (x1.0, XNNPACK): %.1f M against %.1f M (%.2fx), %s.%s" % (
+                i8 / 1e6, x10 / 1e6, i8 / x10, "met" if i8 < x10 else "not met",
+                " int8 over fp32 at the other scales: " + ", ".join(others) + "." if others else ""))
         else:
             o8, o32 = by.get(("onednn", "1.0", "int8")), by.get(("onednn", "1.0", "fp32"))
             s.append("int8 below fp32 on these calibrated models: not measured on XNNPACK (its "
