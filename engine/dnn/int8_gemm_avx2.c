@@ -173,8 +173,9 @@ AVX2_INLINE void widen(const uint8_t *x, int64_t k, int64_t kp, uint8_t flip, in
 /* acc[r][j] = the int32 sums of mr rows of t with blocks w0 (j = 0) and
  * w1 (j = 1) of 8 output channels, their weights int16 or, narrow, int8
  * widened as they are read; nb 1: block w0 alone (a layer's last 8 or
- * fewer channels, where w1 would be all zero weights).  Named accumulators, not an array: GCC keeps
- * an array that is indexed in memory, and the loop then waits on stores. */
+ * fewer channels, where w1 would be all zero weights).  Named accumulators,
+ * not an array: GCC keeps an array that is indexed in memory, and the loop
+ * then waits on stores. */
 #define DOT_ROW(r)                                                                           \
     if (mr > r) {                                                                            \
         int32_t pair;                                                                        \

@@ -117,7 +117,7 @@ int q8c_need(q8cc *c, int t)
     }
     if (!c->v[t].q)
         return q8c_unsup(c, "an input has no int8 parameters (neither a QDQ model nor in the "
-                     "calibration file)");
+                         "calibration file)");
     return 0;
 }
 
@@ -208,7 +208,7 @@ static float act(const q8cc *c, const gr_node *n, float v)
 /* A table step from bytes `from` to Y's: one table of 256 (chan 0), else
  * one per channel of Y; entry q of channel j is Y's byte for fn(j, q). */
 int q8c_table_step(q8cc *c, const int8_t *from, const qval *Y, int chan, table_fn *fn,
-                      const tab_arg *a, const char *what)
+                   const tab_arg *a, const char *what)
 {
     size_t ch = chan ? (size_t)q8c_channels(Y) : 1;
     int8_t *tab = chan ? q8c_own(c->m, ch * 256) : NULL;
@@ -242,7 +242,7 @@ static int c_act(q8cc *c, int ni)
     tab_arg a = { .n = n, .x = &c->v[x] };
     int chan = c->v[x].cs || c->v[y].cs;
     return q8c_table_step(c, c->v[x].buf, &c->v[y], chan, act_fn, &a,
-                      chan ? "table per channel (ours)" : "table (ours)");
+                          chan ? "table per channel (ours)" : "table (ours)");
 }
 
 /* ------------------------------------------------------- XNNPACK operators */
@@ -315,8 +315,8 @@ static int chan_mul(q8cc *c, int se, const qval *x, const qval *g, const qval *y
 {
     if (!se || !x->cs || !g->cs || !y->cs)
         return q8c_unsup(c, "int8 with per-channel scales takes, of two-tensor operations, only "
-                     "the squeeze-excitation Mul, per channel on both inputs and its output: "
-                     "use backend onednn for int8, or fp32/fp16 on XNNPACK");
+                         "the squeeze-excitation Mul, per channel on both inputs and its output: "
+                         "use backend onednn for int8, or fp32/fp16 on XNNPACK");
     return chan_step(c, K_CMUL, x, g, y, "multiply per channel (ours)");
 }
 
@@ -347,7 +347,7 @@ static int c_binary(q8cc *c, int ni)
             return ret;
         tab_arg ta = { .x = &c->v[x], .op = op, .k = k, .side = side };
         return q8c_table_step(c, c->v[x].buf, &c->v[y], chan, const_fn, &ta,
-                          chan ? "table per channel (ours)" : "table (ours)");
+                              chan ? "table per channel (ours)" : "table (ours)");
     }
     if (op->bin != GB_MUL && op->bin != GB_ADD)
         return q8c_unsup(c, "int8 of two tensors other than Add and Mul is unsupported");
@@ -403,7 +403,7 @@ static int c_mean(q8cc *c, int ni)
     if (X->cs || Y->cs) {
         if (!X->cs || !Y->cs)
             return q8c_unsup(c, "an int8 mean takes per-channel scales on both its input and its "
-                         "output, or on neither");
+                             "output, or on neither");
         return chan_step(c, K_MEAN, X, NULL, Y, "mean per channel (ours)");
     }
     xnn_operator_t o = NULL;
@@ -436,7 +436,7 @@ static int c_view(q8cc *c, int ni)
         return q8c_unsup(c, "int8 on XNNPACK cannot reshape a tensor with height and width");
     if (X->cs && q8c_channels(Y) != q8c_channels(X))
         return q8c_unsup(c, "int8 on XNNPACK cannot reshape the channels of a tensor with "
-                     "per-channel scales");
+                         "per-channel scales");
     Y->buf = X->buf;
     Y->fbuf = X->fbuf;
     Y->q = X->q;
@@ -488,7 +488,7 @@ static int compile_node(q8cc *c, int ni)
         return 0;
     if (cls == OPC_QDQ)
         return q8c_unsup(c, "a quantise/dequantise that does not pair with its counterpart (int8 "
-                     "plans take QuantizeLinear -> DequantizeLinear pairs)");
+                         "plans take QuantizeLinear -> DequantizeLinear pairs)");
     if (cls == OPC_ELTWISE && !is_act(n->op))
         return q8c_unsup(c, "not supported in int8 on XNNPACK");
     if (!by_class[cls])

@@ -70,12 +70,10 @@ static float post_eval(const gr_node *n, float x)
  * need not be told apart under it.  -1 for chains without such a floor. */
 static int flat_below(const gr_node *n, float *at)
 {
-    const gr_post *p = &n->post[0];
-    for (int i = 0; i < n->npost; i++)
-        if (isnan(post_eval(n, 0.0f)) || n->post[i].kind == PO_MUL_T || n->post[i].kind == PO_ADD_T)
-            return -1;
-    if (n->npost < 1)
+    /* post_eval says NAN for a chain that reads another tensor */
+    if (n->npost < 1 || isnan(post_eval(n, 0.0f)))
         return -1;
+    const gr_post *p = &n->post[0];
     if (p->kind == PO_HARDSWISH)
         *at = -3.0f;
     else if (p->kind == PO_RELU && p->alpha == 0.0f)
@@ -126,8 +124,8 @@ static int pre_plan(q8cc *c, const gr_node *n, const qval *Y, int64_t oc, pre_ac
     float lo;
     if (flat_below(n, &lo) < 0)
         return q8c_unsup(c, "a fused activation without a floor (HardSwish, HardSigmoid, ReLU and "
-                     "Clip have one) has no int8 form on XNNPACK: use backend onednn for int8, "
-                     "or fp32/fp16 on XNNPACK");
+                         "Clip have one) has no int8 form on XNNPACK: use backend onednn for int8, "
+                         "or fp32/fp16 on XNNPACK");
     pa->t = q8c_own(c->m, sizeof(float) * (size_t)oc);
     pa->z = q8c_own(c->m, sizeof(int) * (size_t)oc);
     pa->gap = q8c_own(c->m, (size_t)oc);
@@ -189,7 +187,7 @@ static int pre_table(q8cc *c, const gr_node *n, const pre_act *pa, qval *Y)
 {
     tab_arg ta = { .n = n, .pa = pa };
     return q8c_table_step(c, pa->buf, Y, Y->cs != NULL, pre_fn, &ta,
-                      Y->cs ? "table per channel (ours)" : "table (ours)");
+                          Y->cs ? "table per channel (ours)" : "table (ours)");
 }
 
 /* The node's bias as floats (*bf, *nb of them: 1 or oc), or none. */
@@ -225,9 +223,8 @@ static int conv_float(q8cc *c, int ni)
     if (gemm) {
         gemm_get(n, &gp);
         if (gp.ta)
-            return q8c_unsup(c, "a float Gemm with transA is unsupported in int8 on XNNPACK");
-        if (X->nd == 4 && X->d[2] * X->d[3] != 1)
-            return q8c_unsup(c, "int8 on XNNPACK takes a Gemm of a tensor without height and width");
+            return q8c_unsup(c, "a float Gemm with transA is unsupported in int8 on XNNPACK: use "
+                             "backend onednn for int8, or fp32/fp16 on XNNPACK");
         ic = X->nd == 4 ? X->d[1] : X->d[X->nd - 1];
         oc = Y->d[Y->nd - 1];
         rows = (int64_t)q8c_numel(X) / ic;
@@ -236,8 +233,8 @@ static int conv_float(q8cc *c, int ni)
             return ret;
         if (cp.kh != 1 || cp.kw != 1 || cp.group != 1 || X->nd != 4 || X->d[2] * X->d[3] != 1)
             return q8c_unsup(c, "a convolution with float output runs on XNNPACK's int8 plan only "
-                         "as a 1x1 convolution of a 1x1 image: use backend onednn for int8, or "
-                         "fp32/fp16 on XNNPACK");
+                             "as a 1x1 convolution of a 1x1 image: use backend onednn for int8, or "
+                             "fp32/fp16 on XNNPACK");
         ic = cp.cin;
         oc = cp.cout;
     }
@@ -251,7 +248,8 @@ static int conv_float(q8cc *c, int ni)
             hi = hi < p->beta ? hi : p->beta;
         } else {
             return q8c_unsup(c, "a float tail with an activation other than ReLU or Clip is "
-                         "unsupported in int8 on XNNPACK");
+                             "unsupported in int8 on XNNPACK: use backend onednn for int8, or "
+                             "fp32/fp16 on XNNPACK");
         }
     }
     if (!X->fbuf && (ret = q8c_need(c, x)) < 0)
@@ -317,11 +315,16 @@ int q8c_conv(q8cc *c, int ni)
     int32_t *b32 = NULL;
     pre_act pa = { 0, NULL, NULL, NULL, 0, NULL };
     char e[256];
+    qval *X = &c->v[x], *Y = &c->v[y];
+    /* the bytes are NHWC: only without height and width are they the
+     * NCHW flattening a Gemm reads */
+    if (gemm && X->nd == 4 && X->d[2] * X->d[3] != 1)
+        return q8c_unsup(c, "int8 on XNNPACK takes a Gemm of a tensor without height and width: "
+                         "use backend onednn for int8, or fp32/fp16 on XNNPACK");
     if (!g->t[y].qset)
         return conv_float(c, ni);
     if ((ret = q8c_need(c, x)) < 0 || (ret = q8c_make(c, y)) < 0)
         return ret;
-    qval *X = &c->v[x], *Y = &c->v[y];
     if (!X->cs != !Y->cs) {
         snprintf(c->err, c->errlen, "%s: '%s' and '%s' must both have per-channel int8 scales, "
                  "or neither", c->where, g->t[x].name, g->t[y].name);
@@ -330,11 +333,10 @@ int q8c_conv(q8cc *c, int ni)
     if (gemm) {
         gemm_get(n, &gp);
         if (gp.ta)
-            return q8c_unsup(c, "int8 Gemm with transA is unsupported");
+            return q8c_unsup(c, "int8 Gemm with transA is unsupported: use backend onednn for "
+                             "int8, or fp32/fp16 on XNNPACK");
         memset(&cp, 0, sizeof cp);
         cp.kh = cp.kw = cp.sh = cp.sw = cp.dh = cp.dw = cp.group = 1;
-        if (X->nd == 4 && X->d[2] * X->d[3] != 1)
-            return q8c_unsup(c, "int8 on XNNPACK takes a Gemm of a tensor without height and width");
         cp.cin = X->nd == 4 ? X->d[1] : X->d[X->nd - 1];
         cp.cout = Y->d[Y->nd - 1];
     } else if ((ret = conv_get(g, n, &cp, c->err, c->errlen)) < 0) {
@@ -421,7 +423,7 @@ int q8c_conv(q8cc *c, int ni)
         goto end;
     }
     ret = q8c_op_step(c, o, cp.group > 1 && icg == 1 ? "convolution_qc8 (depthwise)" :
-                  "convolution_qc8");
+                      "convolution_qc8");
     if (ret == 0 && pa.on)
         ret = pre_table(c, n, &pa, Y);
 end:
