@@ -1,5 +1,6 @@
 /*
- * cpuid_mask.c: make a process see an older x86 CPU, for benchmarks.
+ * cpuid_mask.c: make a process see an older x86 CPU, for benchmarks and for
+ * the whole test suite (tests/run-masked.sh, make check-cpu).
  *
  *   LD_AUDIT=LIB LD_PRELOAD=LIB CPUID_MASK=avx2|sse41 COMMAND...
  *   (LIB = BUILD/bench/cpuid_mask.so, named twice: see la_version and

@@ -80,6 +80,9 @@ typedef struct {
 
 /* The row of an operator kind (a row of class OPC_NONE for OP_NONE). */
 const gr_opdef *gr_op(gr_opkind op);
+/* Is op a real function of one input (an activation the int8 plans turn
+ * into a byte table)? */
+int gr_op_is_act(gr_opkind op);
 /* The row an ONNX op_type or a Paddle operator names; NULL when none. */
 const gr_opdef *gr_op_onnx(const char *op_type);
 const gr_opdef *gr_op_paddle(const char *type);

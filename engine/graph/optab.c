@@ -176,6 +176,11 @@ const gr_opdef *gr_op(gr_opkind op)
     return op > OP_NONE && op < OP_COUNT_ && rows[op].onnx ? &rows[op] : &rows[OP_NONE];
 }
 
+int gr_op_is_act(gr_opkind op)
+{
+    return gr_op(op)->cls == OPC_ELTWISE && gr_op(op)->scalar;
+}
+
 const gr_opdef *gr_op_onnx(const char *op_type)
 {
     for (int i = OP_NONE + 1; i < OP_COUNT_; i++)

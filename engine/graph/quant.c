@@ -491,15 +491,10 @@ nomem:
     goto end;
 }
 
-static int is_act(gr_opkind op)
-{
-    return gr_op(op)->cls == OPC_ELTWISE && gr_op(op)->scalar;
-}
-
 int q_gate_of(const gr_graph *g, int t, int x)
 {
     int pr = g->t[t].producer;
-    if (pr < 0 || !is_act(g->n[pr].op) || g->n[pr].in[0] != x || g->t[t].nuse != 1 ||
+    if (pr < 0 || !gr_op_is_act(g->n[pr].op) || g->n[pr].in[0] != x || g->t[t].nuse != 1 ||
         g->t[t].is_output)
         return -1;
     return pr;

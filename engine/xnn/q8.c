@@ -195,11 +195,6 @@ float *q8c_floats_of(q8cc *c, int t)
 
 /* ------------------------------------------------------- tables */
 
-static int is_act(gr_opkind op)
-{
-    return gr_op(op)->cls == OPC_ELTWISE && gr_op(op)->scalar;
-}
-
 static float act(const q8cc *c, const gr_node *n, float v)
 {
     return gr_op(n->op)->scalar(c->g, n, v);
@@ -489,7 +484,7 @@ static int compile_node(q8cc *c, int ni)
     if (cls == OPC_QDQ)
         return q8c_unsup(c, "a quantise/dequantise that does not pair with its counterpart (int8 "
                          "plans take QuantizeLinear -> DequantizeLinear pairs)");
-    if (cls == OPC_ELTWISE && !is_act(n->op))
+    if (cls == OPC_ELTWISE && !gr_op_is_act(n->op))
         return q8c_unsup(c, "not supported in int8 on XNNPACK");
     if (!by_class[cls])
         return q8c_unsup(c, "not supported in int8 on XNNPACK");
