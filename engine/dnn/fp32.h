@@ -9,14 +9,12 @@
 
 #include "engine/dnn/dnn.h"
 #include "engine/dnn/plan.h"
-#include "engine/graph/ops.h"
 
 /* Per step: a convolution keeps what built it, to be rebuilt with another
  * dst layout when the next layer asks for one (relayout in fp32_ops.c). */
 typedef struct {
     dnnl_convolution_desc_t cd;
     dnnl_primitive_attr_t attr;
-    void *blob;                  /* a loop step's packed layer (fp32_stem.c), freed with the plan */
 } f32_ext;
 
 typedef struct {
@@ -55,13 +53,6 @@ int f32_to_plain(f32_plan *p, int v, dnnl_data_type_t dt, int *out, const char *
  * plain layout as this use sees it) and kept in the ctx across plans. */
 int f32_weight(f32_plan *p, int t, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *want,
                int *out, const char *where, char *err, size_t errlen);
-
-/* fp32_stem.c: conv node ni, reading graph input value x, as our own stem
- * kernel's loop step: 1 when built, 0 when the kernel does not take it,
- * or an error.  f32_loop runs a plan's loop steps. */
-int f32_op_stem(f32_plan *p, int ni, const conv_params *cp, int x, const char *where, char *err,
-                size_t errlen);
-void f32_loop(pl_plan *pl, int i);
 
 /* fp32_ops.c: node ni of the graph as steps, its output in tval. */
 typedef int f32_op_fn(f32_plan *p, int ni, const char *where, char *err, size_t errlen);

@@ -103,8 +103,6 @@ int f32_op_conv(f32_plan *p, int ni, const char *where, char *err, size_t errlen
      * (nhwc for the brgemm kernels): the engine writes pixels in either. */
     int from_input = p->pl.v[x].def == -1 && !p->pl.v[x].is_const && p->pl.v[x].alias < 0 &&
                      p->pl.g->t[n->in[0]].is_input && p->pl.g->t[n->in[0]].nuse == 1;
-    if (from_input && dt == dnnl_f32 && (ret = f32_op_stem(p, ni, &cp, x, where, err, errlen)) != 0)
-        return ret < 0 ? ret : 0;
     if (src.data_type != dt || from_input)
         f32_md_any(&src, 4, xd, dt);
     f32_md_any(&wei, wnd, wd, dt);

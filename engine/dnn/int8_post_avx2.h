@@ -2,8 +2,7 @@
  * floats, each as oneDNN 2.6's x86 eltwise code computes it (a division
  * where it divides, a fused multiply-add where it fuses), so that our
  * kernels give oneDNN's bytes.  Shared by the pointwise and depthwise
- * kernels (int8_gemm_avx2.c, int8_dw_avx2.c) and the fp32 stem
- * (f32_stem_avx2.c); private to them. */
+ * kernels (int8_gemm_avx2.c, int8_dw_avx2.c); private to them. */
 #ifndef LCNETD_DNN_INT8_POST_AVX2_H
 #define LCNETD_DNN_INT8_POST_AVX2_H
 
