@@ -1,9 +1,10 @@
 #!/bin/sh
 # The engine's suites again with oneDNN's ISA capped (ONEDNN_MAX_CPU_ISA),
 # so that one machine runs what an older CPU would: every tier below this
-# CPU's own that an edge box may have.  The int8 suite compares its outputs
-# with those of the uncapped run before it (byte for byte), so run this
-# after tests/run.sh.  test_pixels capped below AVX2 tests the portable pixel loop.
+# CPU's own that an edge box may have; then with CPUID masked (below).  The
+# int8 suite compares its outputs with those of the uncapped run before it
+# (byte for byte), so run this after tests/run.sh.  test_pixels capped
+# below AVX2 tests the portable pixel loop.
 #
 #   tests/run-isa.sh BUILD
 set -u
@@ -45,6 +46,30 @@ for cap in $caps; do
         fi
     done
 done
+# Then with the CPUID instruction itself answering as each older class
+# (bench/cpuid_mask.c, as make check-cpu runs the whole suite), so that
+# XNNPACK and FFmpeg choose their code as on such a CPU too, not oneDNN and
+# our loops alone.  Where the CPU cannot make CPUID fault, it says so.
+lib=$(cd "$build/bench" 2>/dev/null && pwd)/cpuid_mask.so
+if has cpuid_fault && [ -f "$lib" ]; then
+    classes=""
+    has avx2 && has fma && classes="avx2"
+    has sse4_1 && classes="$classes sse41"
+    for class in $classes; do
+        for t in test_engine test_int8 test_xnn test_scale test_pixels; do
+            total=$((total + 1))
+            echo "=== $t (CPUID_MASK=$class)"
+            if CPUID_MASK=$class LD_AUDIT=$lib LD_PRELOAD=$lib "$build/tests/$t"; then
+                echo "=== $t (CPUID $class): ok"
+            else
+                echo "=== $t (CPUID $class): FAILED"
+                failed="$failed $t(CPUID:$class)"
+            fi
+        done
+    done
+else
+    echo "run-isa: no CPUID faulting here (or no $build/bench/cpuid_mask.so): the masked runs are skipped"
+fi
 if [ -n "$failed" ]; then
     echo "FAILED:$failed (of $total capped runs)"
     exit 1
