@@ -161,8 +161,9 @@ $(BUILD)/clips/.stamp: tests/fixtures/gen-clips.sh
 # reconnect and corrupt-input loops) on the ASan/UBSan/LSan build.  The
 # whole suite under the sanitizers doubles the run: make check-asan.
 # The ISA-capped runs follow the uncapped one, whose int8 outputs they must
-# match byte for byte (tests/run-isa.sh: oneDNN capped, then CPUID masked).  Last, the engine's parity for
-# arm64, cross-built and run under qemu (tests/arm64/arm64.mk).
+# match byte for byte (tests/run-isa.sh: oneDNN capped, then CPUID masked).
+# Last, the engine's parity for arm64, cross-built and run under qemu
+# (tests/arm64/arm64.mk).
 check: all $(UNIT) fixtures clips fuzz-regress
 	tests/layers.sh
 	rm -rf $(FIXDIR)/isa-ref

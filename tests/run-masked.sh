@@ -23,7 +23,7 @@ case $class in
         exit 2
         ;;
 esac
-lib=$(cd "$(dirname "$build/bench/cpuid_mask.so")" 2>/dev/null && pwd)/cpuid_mask.so
+lib=$(cd "$build/bench" 2>/dev/null && pwd)/cpuid_mask.so
 if [ ! -f "$lib" ]; then
     echo "run-masked: $build/bench/cpuid_mask.so is missing (make all builds it)" >&2
     exit 2
