@@ -92,7 +92,8 @@ int q8c_nomem(q8cc *c)
 
 int q8c_unsup(q8cc *c, const char *why)
 {
-    snprintf(c->err, c->errlen, "%s: %s", c->where, why);
+    snprintf(c->err, c->errlen, "%s: %s: use backend onednn for int8, or fp32/fp16 on XNNPACK",
+             c->where, why);
     return ENG_EUNSUP;
 }
 
@@ -115,9 +116,12 @@ int q8c_need(q8cc *c, int t)
                  t >= 0 ? c->g->t[t].name : "?");
         return ENG_EMODEL;
     }
-    if (!c->v[t].q)
-        return q8c_unsup(c, "an input has no int8 parameters (neither a QDQ model nor in the "
-                         "calibration file)");
+    if (!c->v[t].q) {
+        snprintf(c->err, c->errlen, "%s: input '%s' has no int8 parameters (neither a QDQ model "
+                 "nor in the calibration file): calibrate again (lcnet-infer --calibrate), or run "
+                 "fp32", c->where, c->g->t[t].name);
+        return ENG_EUNSUP;
+    }
     return 0;
 }
 
@@ -310,8 +314,7 @@ static int chan_mul(q8cc *c, int se, const qval *x, const qval *g, const qval *y
 {
     if (!se || !x->cs || !g->cs || !y->cs)
         return q8c_unsup(c, "int8 with per-channel scales takes, of two-tensor operations, only "
-                         "the squeeze-excitation Mul, per channel on both inputs and its output: "
-                         "use backend onednn for int8, or fp32/fp16 on XNNPACK");
+                         "the squeeze-excitation Mul, per channel on both inputs and its output");
     return chan_step(c, K_CMUL, x, g, y, "multiply per channel (ours)");
 }
 

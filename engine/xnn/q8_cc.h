@@ -26,7 +26,8 @@ void *q8c_own(xq8_model *m, size_t bytes);
 void q8c_note(xq8_model *m, const char *what, const char *where);
 /* A new step of kind K_* at the end of the list, zeroed; NULL when out of memory */
 qstep *q8c_step(q8cc *c, int kind);
-/* Errors naming c->where: out of memory, unsupported (why), XNNPACK's failure */
+/* Errors naming c->where: out of memory, unsupported (why, then the way out:
+ * oneDNN for int8, or a float precision on XNNPACK), XNNPACK's failure */
 int q8c_nomem(q8cc *c);
 int q8c_unsup(q8cc *c, const char *why);
 int q8c_xfail(q8cc *c, enum xnn_status st, const char *what);

@@ -124,8 +124,7 @@ static int pre_plan(q8cc *c, const gr_node *n, const qval *Y, int64_t oc, pre_ac
     float lo;
     if (flat_below(n, &lo) < 0)
         return q8c_unsup(c, "a fused activation without a floor (HardSwish, HardSigmoid, ReLU and "
-                         "Clip have one) has no int8 form on XNNPACK: use backend onednn for int8, "
-                         "or fp32/fp16 on XNNPACK");
+                         "Clip have one) has no int8 form on XNNPACK");
     pa->t = q8c_own(c->m, sizeof(float) * (size_t)oc);
     pa->z = q8c_own(c->m, sizeof(int) * (size_t)oc);
     pa->gap = q8c_own(c->m, (size_t)oc);
@@ -222,9 +221,6 @@ static int conv_float(q8cc *c, int ni)
     int64_t ic, oc, rows = X->d[0];
     if (gemm) {
         gemm_get(n, &gp);
-        if (gp.ta)
-            return q8c_unsup(c, "a float Gemm with transA is unsupported in int8 on XNNPACK: use "
-                             "backend onednn for int8, or fp32/fp16 on XNNPACK");
         ic = X->nd == 4 ? X->d[1] : X->d[X->nd - 1];
         oc = Y->d[Y->nd - 1];
         rows = (int64_t)q8c_numel(X) / ic;
@@ -233,8 +229,7 @@ static int conv_float(q8cc *c, int ni)
             return ret;
         if (cp.kh != 1 || cp.kw != 1 || cp.group != 1 || X->nd != 4 || X->d[2] * X->d[3] != 1)
             return q8c_unsup(c, "a convolution with float output runs on XNNPACK's int8 plan only "
-                             "as a 1x1 convolution of a 1x1 image: use backend onednn for int8, or "
-                             "fp32/fp16 on XNNPACK");
+                             "as a 1x1 convolution of a 1x1 image");
         ic = cp.cin;
         oc = cp.cout;
     }
@@ -248,8 +243,7 @@ static int conv_float(q8cc *c, int ni)
             hi = hi < p->beta ? hi : p->beta;
         } else {
             return q8c_unsup(c, "a float tail with an activation other than ReLU or Clip is "
-                             "unsupported in int8 on XNNPACK: use backend onednn for int8, or "
-                             "fp32/fp16 on XNNPACK");
+                             "unsupported in int8 on XNNPACK");
         }
     }
     if (!X->fbuf && (ret = q8c_need(c, x)) < 0)
@@ -319,8 +313,12 @@ int q8c_conv(q8cc *c, int ni)
     /* the bytes are NHWC: only without height and width are they the
      * NCHW flattening a Gemm reads */
     if (gemm && X->nd == 4 && X->d[2] * X->d[3] != 1)
-        return q8c_unsup(c, "int8 on XNNPACK takes a Gemm of a tensor without height and width: "
-                         "use backend onednn for int8, or fp32/fp16 on XNNPACK");
+        return q8c_unsup(c, "int8 on XNNPACK takes a Gemm of a tensor without height and width");
+    if (gemm) {
+        gemm_get(n, &gp);
+        if (gp.ta)
+            return q8c_unsup(c, "int8 Gemm with transA is unsupported on XNNPACK");
+    }
     if (!g->t[y].qset)
         return conv_float(c, ni);
     if ((ret = q8c_need(c, x)) < 0 || (ret = q8c_make(c, y)) < 0)
@@ -331,10 +329,6 @@ int q8c_conv(q8cc *c, int ni)
         return ENG_EUNSUP;
     }
     if (gemm) {
-        gemm_get(n, &gp);
-        if (gp.ta)
-            return q8c_unsup(c, "int8 Gemm with transA is unsupported: use backend onednn for "
-                             "int8, or fp32/fp16 on XNNPACK");
         memset(&cp, 0, sizeof cp);
         cp.kh = cp.kw = cp.sh = cp.sw = cp.dh = cp.dw = cp.group = 1;
         cp.cin = X->nd == 4 ? X->d[1] : X->d[X->nd - 1];
