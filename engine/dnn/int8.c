@@ -466,6 +466,9 @@ static void put_pixels(be_plan *dp, int k, const uint8_t *src, int stride, const
         p->lut_of = lut;
     }
     uint8_t *dst = (uint8_t *)pl_ptr(&p->pl, p->pl.g->inputs[0]) + (size_t)h * (size_t)w * 3 * (size_t)k;
+    /* rows over the plan's team, as for fp32 (f32_pixels.c): a frame is
+     * as much work as a small layer */
+#pragma omp parallel for schedule(static) if (h * w >= 64 * 64)
     for (int y = 0; y < h; y++) {
         const uint8_t *row = src + (size_t)y * (size_t)stride;
         uint8_t *o = dst + (size_t)y * (size_t)w * 3;
