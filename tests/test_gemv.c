@@ -57,7 +57,8 @@ static void check(int64_t k, int64_t n, int kn, int with_bias, const q8g_op *ops
     for (int64_t o = 0; o < n; o++)
         b[o] = frand();
     f32v_desc d = { .k = k, .n = n, .w = w, .kn = kn, .bias = with_bias ? b : NULL, .nops = nops };
-    memcpy(d.ops, ops, sizeof(q8g_op) * (size_t)nops);
+    if (nops)
+        memcpy(d.ops, ops, sizeof(q8g_op) * (size_t)nops);
     assert_true(f32v_fits(&d));
     void *blob = aligned_alloc(32, f32v_size(&d));
     assert_non_null(blob);
