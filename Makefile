@@ -111,7 +111,7 @@ $(call tobj,media/resample.c): TCFLAGS += -O3
 $(call obj,engine/dnn/q8_elem.c): CFLAGS += -O3
 # Its float steps must stay those of oneDNN's kernels, one rounding each: no
 # multiply and add fused behind its back.
-$(call obj,engine/dnn/int8_gemm_avx2.c engine/dnn/int8_dw_avx2.c engine/dnn/f32_gemv_avx2.c): CFLAGS += -ffp-contract=off
+$(call obj,engine/dnn/int8_gemm_avx2.c engine/dnn/int8_dw_avx2.c): CFLAGS += -ffp-contract=off
 
 $(LIBENG): $(call obj,$(ENG_SRC))
 	@rm -f $@; ar rcs $@ $^

@@ -443,8 +443,7 @@ def main(argv):
       "The int8 plan also has steps the engine "
       "runs itself between the oneDNN convolutions (kinds \"table\", \"chmul\", \"mean\" in "
       "`--plan`, and on CPUs without VNNI its own int8 convolution kernels, implementations "
-      "\"lcnetd_int8_*\"), and so, on the AVX2 tier, does the fp32 plan for the products of one "
-      "vector (implementation \"lcnetd_gemv:avx2\"): these are not oneDNN primitives, verbose output does not time them, "
+      "\"lcnetd_int8_*\"), and these are not oneDNN primitives: verbose output does not time them, "
       "so a second run of the same command with `--steps` instead of `ONEDNN_VERBOSE=1` times every "
       "step in lcnetd itself, and those steps' medians join the tables.")
     p("")

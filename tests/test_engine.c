@@ -24,11 +24,6 @@
 #include "tests/parity.h"
 #include "tests/testutil.h"
 
-static void count_gemv(void *arg, const char *line)
-{
-    *(int *)arg += strstr(line, "lcnetd_gemv:avx2") != NULL;
-}
-
 static void test_parity(void **state)
 {
     const fixture *fx = *state;
@@ -86,20 +81,6 @@ static void test_parity(void **state)
                   fx->softmax ? "abs prob" : "rel logit", e1, e2, e3, steps, reorders, arena >> 10,
                   fx->ref);
     assert_int_equal(reorders, 0);
-    /* On the AVX2 tier our own matrix-vector kernel (f32_gemv.h) runs the
-     * classifier of a batch-1 plan, above that tier oneDNN's; plans of
-     * more than one image keep oneDNN's matrix products.  The parity above
-     * held either way. */
-    unsigned f = eng_cpu_features();
-    int own = 0, own_batch = 0;
-    eng_plan_dump(m, 1, count_gemv, &own);
-    if (n > 1)
-        eng_plan_dump(m, n, count_gemv, &own_batch);
-    print_message("%s: %d steps on lcnetd_gemv:avx2 at batch 1, %d at batch %d\n", fx->name, own,
-                  own_batch, n);
-    assert_int_equal(own > 0, !strcmp(in->backend, "onednn") && (f & ENG_CPU_AVX2) &&
-                                  !(f & ENG_CPU_AVX512));
-    assert_int_equal(own_batch, 0);
     free(x);
     free(want);
     free(got);
@@ -497,24 +478,22 @@ static void test_step_times(void **state)
     eng_free(m);
 }
 
-/* Head steps of a plan: [0] the head's 1x1 convolution as oneDNN's
- * matmul, [1] as oneDNN's convolution, [2] SE convolutions as oneDNN's
- * matmuls; [3] the head's on our own matrix-vector kernel, [4] SE
- * convolutions on it. */
+/* Head steps of a plan: [0] the head's 1x1 convolution as a matmul, [1] as
+ * a convolution, [2] SE convolutions as matmuls. */
 static void find_head(void *arg, const char *line)
 {
     int *c = arg;
-    int mm = strstr(line, " matmul ") != NULL, own = strstr(line, "lcnetd_gemv:avx2") != NULL;
+    int mm = strstr(line, " matmul ") != NULL;
     if (strstr(line, "/last_conv/Conv"))
-        c[own ? 3 : mm ? 0 : 1]++;
-    if (strstr(line, "/se/conv") && (mm || own))
-        c[own ? 4 : 2]++;
+        c[mm ? 0 : 1]++;
+    if (strstr(line, "/se/conv") && mm)
+        c[2]++;
 }
 
 /* Runs fixture `name`'s inputs one at a time with `threads` threads against
  * its reference outputs; counts its head steps into c when the plan is
  * oneDNN's (returns 1), else leaves c at 0 (returns 0). */
-static int head_plan(const char *name, int threads, int c[5], int *reorders)
+static int head_plan(const char *name, int threads, int c[3], int *reorders)
 {
     char path[512], err[1024];
     const fixture *fx = NULL;
@@ -546,13 +525,13 @@ static int head_plan(const char *name, int threads, int c[5], int *reorders)
     double e = compare_outputs(fx->name, got, want, n, fx->classes, fx->softmax);
     int steps;
     assert_int_equal(eng_plan_stats(m, 1, &steps, reorders, &arena, err, sizeof err), 0);
-    c[0] = c[1] = c[2] = c[3] = c[4] = 0;
+    c[0] = c[1] = c[2] = 0;
     int dnn = !strcmp(eng_get_info(m)->backend, "onednn");
     if (dnn)
         eng_plan_dump(m, 1, find_head, c);
     print_message("%s, %d threads: worst rel logit error %.2g; head 1x1 as matmul %d, as conv %d, "
-                  "on lcnetd_gemv %d; SE convs as matmuls %d, on lcnetd_gemv %d; %d reorders\n",
-                  name, threads, e, c[0], c[1], c[3], c[2], c[4], *reorders);
+                  "SE convs as matmuls %d, %d reorders\n", name, threads, e, c[0], c[1], c[2],
+                  *reorders);
     free(x);
     free(want);
     free(got);
@@ -568,35 +547,23 @@ static int head_plan(const char *name, int threads, int c[5], int *reorders)
 static void test_head_matmul_threads(void **state)
 {
     (void)state;
-    int c[5], reorders;
-    /* On the AVX2 tier our own matrix-vector kernel takes every 1x1
-     * convolution of one pixel at batch 1, whatever the thread count (both
-     * fixtures have two SE blocks of two); above it, oneDNN's matmul takes
-     * those whose weights are worth a second thread. */
-    unsigned f = eng_cpu_features();
-    int own = (f & ENG_CPU_AVX2) && !(f & ENG_CPU_AVX512);
+    int c[3], reorders;
     if (head_plan("timm13_x025", 2, c, &reorders)) {
-        assert_int_equal(c[0], !own);
+        assert_int_equal(c[0], 1);
         assert_int_equal(c[1], 0);
-        assert_int_equal(c[3], own);
         assert_int_equal(c[2], 0);           /* its SE weights are small */
-        assert_int_equal(c[4], own ? 4 : 0);
     }
     assert_int_equal(reorders, 0);
     if (head_plan("timm14_x25", 2, c, &reorders)) {
-        assert_int_equal(c[0], !own);
+        assert_int_equal(c[0], 1);
         assert_int_equal(c[1], 0);
-        assert_int_equal(c[3], own);
-        assert_int_equal(c[2], own ? 0 : 2); /* the last SE block's two */
-        assert_int_equal(c[4], own ? 4 : 0);
+        assert_int_equal(c[2], 2);           /* the last SE block's two */
     }
     assert_int_equal(reorders, 0);
     if (head_plan("timm13_x025", 1, c, &reorders)) {
         assert_int_equal(c[0], 0);
-        assert_int_equal(c[1], !own);
-        assert_int_equal(c[3], own);
+        assert_int_equal(c[1], 1);
         assert_int_equal(c[2], 0);
-        assert_int_equal(c[4], own ? 4 : 0);
     }
     assert_int_equal(reorders, 0);
 }

@@ -306,7 +306,6 @@ static void plan_free(be_plan *dp)
         f32_ext *e = pl_ext(&p->pl, i);
         if (e->attr)
             dnnl_primitive_attr_destroy(e->attr);
-        free(e->blob);
     }
     pl_free(&p->pl);
     free(p->tval);
@@ -321,7 +320,7 @@ static int compile(be_plan **out, be_ctx *bc, const gr_graph *g, int batch, be_p
     f32_plan *p = calloc(1, sizeof(*p));
     int ret = ENG_ENOMEM;
     *out = NULL;
-    if (!p || pl_init(&p->pl, (dnn_ctx *)bc, g, batch, sizeof(f32_ext), f32_loop) < 0)
+    if (!p || pl_init(&p->pl, (dnn_ctx *)bc, g, batch, sizeof(f32_ext), NULL) < 0)
         goto nomem;
     p->prec = prec;
     p->tval = malloc(sizeof(int) * (size_t)(g->nt ? g->nt : 1));

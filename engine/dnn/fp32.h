@@ -9,14 +9,12 @@
 
 #include "engine/dnn/dnn.h"
 #include "engine/dnn/plan.h"
-#include "engine/graph/ops.h"
 
 /* Per step: a convolution keeps what built it, to be rebuilt with another
  * dst layout when the next layer asks for one (relayout in fp32_ops.c). */
 typedef struct {
     dnnl_convolution_desc_t cd;
     dnnl_primitive_attr_t attr;
-    void *blob;                  /* a loop step's packed layer (fp32_gemv.c), freed with the plan */
 } f32_ext;
 
 typedef struct {
@@ -55,25 +53,6 @@ int f32_to_plain(f32_plan *p, int v, dnnl_data_type_t dt, int *out, const char *
  * plain layout as this use sees it) and kept in the ctx across plans. */
 int f32_weight(f32_plan *p, int t, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *want,
                int *out, const char *where, char *err, size_t errlen);
-
-/* A Gemm as f32_op_gemm resolves it: A [m][k] (ta: stored transposed),
- * B [k][n] (tb: stored transposed), C (tensor tc, -1 for none, of cn
- * elements). */
-typedef struct {
-    int64_t m, k, n, cn;
-    int ta, tb, tc;
-    float alpha, beta;
-} f32_gemm_shape;
-
-/* fp32_gemv.c: a conv node ni (reading value x) or a Gemm node ni as our
- * own matrix-vector kernel's loop step: 1 when built, 0 when the node is
- * not one vector's product at batch 1 or the kernel does not take it, or
- * an error.  f32_loop runs a plan's loop steps. */
-int f32_op_gemv_conv(f32_plan *p, int ni, const conv_params *cp, int x, const char *where,
-                     char *err, size_t errlen);
-int f32_op_gemv_gemm(f32_plan *p, int ni, const f32_gemm_shape *wg, const char *where, char *err,
-                     size_t errlen);
-void f32_loop(pl_plan *pl, int i);
 
 /* fp32_ops.c: node ni of the graph as steps, its output in tval. */
 typedef int f32_op_fn(f32_plan *p, int ni, const char *where, char *err, size_t errlen);

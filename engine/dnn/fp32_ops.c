@@ -87,8 +87,6 @@ int f32_op_conv(f32_plan *p, int ni, const char *where, char *err, size_t errlen
     if ((ret = conv_get(p->pl.g, n, &cp, err, errlen)) < 0)
         return ret;
     dnnl_data_type_t dt = wants_bf16(p, n) ? dnnl_bf16 : dnnl_f32;
-    if (dt == dnnl_f32 && (ret = f32_op_gemv_conv(p, ni, &cp, x, where, err, errlen)) != 0)
-        return ret < 0 ? ret : 0;
     const int64_t *xd = tdims(p, n->in[0]), *od = tdims(p, n->out[0]);
     int64_t wd[5];
     int wnd;
@@ -555,13 +553,6 @@ int f32_op_gemm(f32_plan *p, int ni, const char *where, char *err, size_t errlen
     int64_t m = gp.ta ? ad[1] : ad[0], k = gp.ta ? ad[0] : ad[1];
     int64_t nn = gp.tb ? bd[0] : bd[1];
     dnnl_memory_desc_t amd, wmd, wany, dst, cmd;
-
-    f32_gemm_shape sh = { .m = m, .k = k, .n = nn, .ta = gp.ta, .tb = gp.tb, .tc = tc,
-                          .alpha = gp.alpha, .beta = gp.beta };
-    if (tc >= 0)
-        sh.cn = gr_numel(tnd(p, tc), tdims(p, tc));
-    if ((ret = f32_op_gemv_gemm(p, ni, &sh, where, err, errlen)) != 0)
-        return ret < 0 ? ret : 0;
 
     /* A: plain storage, seen transposed through strides when transA */
     if (gr_is_const(p->pl.g, ta)) {
