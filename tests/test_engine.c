@@ -372,7 +372,8 @@ static void test_isa_as_capped(void **state)
         fail_msg("ISA %s is not in the table", isa);
     assert_int_equal(f, isa_table[i].features);
     /* a cap at or below the CPU's own tier is the tier reported */
-    if (cap && strcasecmp(cap, "ALL") && strcasecmp(cap, isa)) {
+    /* (oneDNN takes an empty value as no cap) */
+    if (cap && *cap && strcasecmp(cap, "ALL") && strcasecmp(cap, isa)) {
         unsigned capped = ~0u;
         for (size_t j = 0; j < sizeof isa_table / sizeof isa_table[0]; j++)
             if (!strcasecmp(isa_table[j].isa, cap))

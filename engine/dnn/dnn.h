@@ -22,6 +22,12 @@ extern const be_backend dnn_float;
  * 256-entry tables where it is a function of one byte (int8.c). */
 extern const be_backend dnn_int8;
 
+/* Pixels from which a frame's conversion to the first layer's input is
+ * split over the plan's team (f32_pixels.c, int8.c's put_pixels): below,
+ * waking the team costs more than it saves; above, a frame is as much
+ * work as a small layer. */
+#define DNN_PAR_MIN_PIXELS (64 * 64)
+
 int dnn_cpu_has_bf16(void);
 int dnn_cpu_has_vnni(void);
 

@@ -11,10 +11,9 @@
 
 #include <stddef.h>
 
+#include "engine/dnn/dnn.h"
 #include "engine/engine.h"
 
-/* below this, a second thread costs more to wake than it saves */
-#define PAR_MIN_PIXELS (64 * 64)
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -120,7 +119,7 @@ void f32_pixels(float *dst, int h, int w, int nhwc, const uint8_t *src, int stri
     int vec = use_avx2();
     /* rows split over the team the layers after use, when it has more
      * than one thread: the frame is as much work as a small layer */
-#pragma omp parallel for schedule(static) if (h * w >= PAR_MIN_PIXELS)
+#pragma omp parallel for schedule(static) if (h * w >= DNN_PAR_MIN_PIXELS)
     for (int y = 0; y < h; y++) {
         const uint8_t *row = src + (size_t)y * (size_t)stride;
         if (nhwc) {

@@ -466,9 +466,8 @@ static void put_pixels(be_plan *dp, int k, const uint8_t *src, int stride, const
         p->lut_of = lut;
     }
     uint8_t *dst = (uint8_t *)pl_ptr(&p->pl, p->pl.g->inputs[0]) + (size_t)h * (size_t)w * 3 * (size_t)k;
-    /* rows over the plan's team, as for fp32 (f32_pixels.c): a frame is
-     * as much work as a small layer */
-#pragma omp parallel for schedule(static) if (h * w >= 64 * 64)
+    /* rows over the plan's team, as fp32's (f32_pixels.c) */
+#pragma omp parallel for schedule(static) if (h * w >= DNN_PAR_MIN_PIXELS)
     for (int y = 0; y < h; y++) {
         const uint8_t *row = src + (size_t)y * (size_t)stride;
         uint8_t *o = dst + (size_t)y * (size_t)w * 3;
