@@ -27,8 +27,7 @@
 static void test_parity(void **state)
 {
     const fixture *fx = *state;
-    char path[512];
-    size_t len = 0;
+    char path[512], err[512];
     snprintf(path, sizeof path, "%s/%s.onnx", fixdir(), fx->name);
     eng_model *m = load_model(path, ENG_PREC_FP32, NULL);
     const eng_info *in = eng_get_info(m);
@@ -37,39 +36,9 @@ static void test_parity(void **state)
     assert_int_equal(in->height, fx->h);
     assert_int_equal(in->width, fx->w);
 
-    float *x = fixfile(fx, ".in.f32", &len), *want = fixfile(fx, ".out.f32", NULL);
-    int n = (int)(len / (sizeof(float) * (size_t)fx->c * (size_t)fx->h * (size_t)fx->w));
-    assert_int_equal(n, fx->batch);
-    float *got = calloc((size_t)n * (size_t)fx->classes, sizeof(float));
-    char err[512];
-
-    /* the whole batch in one call */
-    const float *ins[1] = { x };
-    float *outs[1] = { got };
-    assert_int_equal(eng_run_tensors(m, n, ins, outs, err, sizeof err), 0);
-    double e1 = compare_outputs(fx->name, got, want, n, fx->classes, fx->softmax);
-
-    /* one at a time: the batch-1 plan is compiled separately */
-    size_t per = (size_t)fx->c * (size_t)fx->h * (size_t)fx->w;
-    for (int i = 0; i < n; i++) {
-        ins[0] = x + per * (size_t)i;
-        outs[0] = got + (size_t)i * (size_t)fx->classes;
-        assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
-    }
-    double e2 = compare_outputs(fx->name, got, want, n, fx->classes, fx->softmax);
-
-    /* 8-bit pixels, normalised by the engine (ImageNet mean/std, RGB) */
-    uint8_t *pix = fixfile(fx, ".pix.u8", &len);
-    float *pwant = fixfile(fx, ".pix.out.f32", NULL);
-    int np = (int)(len / ((size_t)fx->h * (size_t)fx->w * 3));
-    const uint8_t *frames[8];
-    int strides[8];
-    for (int i = 0; i < np && i < 8; i++) {
-        frames[i] = pix + (size_t)i * (size_t)fx->h * (size_t)fx->w * 3;
-        strides[i] = fx->w * 3;
-    }
-    assert_int_equal(eng_run_pixels(m, frames, strides, np, got, err, sizeof err), 0);
-    double e3 = compare_outputs(fx->name, got, pwant, np, fx->classes, fx->softmax);
+    parity_case pc = { fx->name, fx->c, fx->h, fx->w, fx->classes, fx->batch, fx->softmax };
+    parity_err e;
+    parity_three(m, &pc, &e);
 
     /* Activations stay in the layouts oneDNN picks, the image is written in
      * the first layer's: no reorder anywhere in an fp32 plan. */
@@ -78,14 +47,9 @@ static void test_parity(void **state)
     assert_int_equal(eng_plan_stats(m, 1, &steps, &reorders, &arena, err, sizeof err), 0);
     print_message("%s: worst %s error batch %.2g, single %.2g, pixels %.2g; %d primitives, "
                   "%d reorders, %zu KiB activations (ref: %s)\n", fx->name,
-                  fx->softmax ? "abs prob" : "rel logit", e1, e2, e3, steps, reorders, arena >> 10,
-                  fx->ref);
+                  fx->softmax ? "abs prob" : "rel logit", e.batch, e.single, e.pixels, steps,
+                  reorders, arena >> 10, fx->ref);
     assert_int_equal(reorders, 0);
-    free(x);
-    free(want);
-    free(got);
-    free(pix);
-    free(pwant);
     eng_free(m);
 }
 

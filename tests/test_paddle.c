@@ -198,16 +198,10 @@ static int manifest_fixture(void *arg, int i, const char *line)
                   &x->classes, &x->batch, x->ref) == 8;
 }
 
-static void *fixfile(const fixture *fx, const char *suffix, size_t *len)
-{
-    return fixture_file(len, "paddle/%s%s", fx->name, suffix);
-}
-
 static void test_parity(void **state)
 {
     const fixture *fx = *state;
-    char dir[512], err[512];
-    size_t len = 0;
+    char dir[512];
     snprintf(dir, sizeof dir, "%s/paddle/%s", fixdir(), fx->name);
     eng_model *m = load_model(dir, ENG_PREC_FP32, NULL);
     const eng_info *in = eng_get_info(m);
@@ -216,43 +210,16 @@ static void test_parity(void **state)
     assert_int_equal(in->width, fx->w);
     assert_true(in->ends_in_softmax);
 
-    float *x = fixfile(fx, ".in.f32", &len), *want = fixfile(fx, ".out.f32", NULL);
-    int n = (int)(len / (sizeof(float) * 3 * (size_t)fx->h * (size_t)fx->w));
-    assert_int_equal(n, fx->batch);
-    float *got = calloc((size_t)n * (size_t)fx->classes, sizeof(float));
-    const float *ins[1] = { x };
-    float *outs[1] = { got };
-    assert_int_equal(eng_run_tensors(m, n, ins, outs, err, sizeof err), 0);
-    double e1 = compare_outputs(fx->name, got, want, n, fx->classes, 1);
-    size_t per = (size_t)3 * fx->h * fx->w;
-    for (int i = 0; i < n; i++) {
-        ins[0] = x + per * (size_t)i;
-        outs[0] = got + (size_t)i * (size_t)fx->classes;
-        assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
-    }
-    double e2 = compare_outputs(fx->name, got, want, n, fx->classes, 1);
-
-    /* pixels, normalised by the engine as the folder's inference.yml says */
-    uint8_t *pix = fixfile(fx, ".pix.u8", &len);
-    float *pwant = fixfile(fx, ".pix.out.f32", NULL);
-    int np = (int)(len / ((size_t)fx->h * (size_t)fx->w * 3));
-    const uint8_t *frames[8];
-    int strides[8];
-    for (int i = 0; i < np && i < 8; i++) {
-        frames[i] = pix + (size_t)i * (size_t)fx->h * (size_t)fx->w * 3;
-        strides[i] = fx->w * 3;
-    }
-    assert_int_equal(eng_run_pixels(m, frames, strides, np, got, err, sizeof err), 0);
-    double e3 = compare_outputs(fx->name, got, pwant, np, fx->classes, 1);
+    /* pixels normalised by the engine as the folder's inference.yml says */
+    char stem[128];
+    snprintf(stem, sizeof stem, "paddle/%s", fx->name);
+    parity_case pc = { stem, 3, fx->h, fx->w, fx->classes, fx->batch, 1 };
+    parity_err e;
+    parity_three(m, &pc, &e);
     print_message("%s (%s): worst abs prob error batch %.2g, single %.2g, pixels %.2g; order %s, "
-                  "resize %d, mean %.3f std %.3f (ref: %s)\n", fx->name, fx->format, e1, e2, e3,
-                  in->order == ENG_ORDER_BGR ? "BGR" : "RGB", in->resize, in->mean[0], in->std[0],
-                  fx->ref);
-    free(x);
-    free(want);
-    free(got);
-    free(pix);
-    free(pwant);
+                  "resize %d, mean %.3f std %.3f (ref: %s)\n", fx->name, fx->format, e.batch,
+                  e.single, e.pixels, in->order == ENG_ORDER_BGR ? "BGR" : "RGB", in->resize,
+                  in->mean[0], in->std[0], fx->ref);
     eng_free(m);
 }
 

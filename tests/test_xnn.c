@@ -63,8 +63,7 @@ static int has_fp16(void)
 static void test_parity(void **state)
 {
     const fixture *fx = *state;
-    char path[512], err[512];
-    size_t len = 0;
+    char path[512];
     snprintf(path, sizeof path, "%s/%s.onnx", fixdir(), fx->name);
     eng_model *m = load(path, ENG_BACKEND_XNNPACK, ENG_PREC_FP32);
     const eng_info *in = eng_get_info(m);
@@ -72,41 +71,13 @@ static void test_parity(void **state)
     assert_int_equal(in->precision, ENG_PREC_FP32);
     assert_int_equal(in->classes, fx->classes);
 
-    float *x = fixfile(fx, ".in.f32", &len), *want = fixfile(fx, ".out.f32", NULL);
-    int n = (int)(len / (sizeof(float) * (size_t)fx->c * (size_t)fx->h * (size_t)fx->w));
-    float *got = calloc((size_t)n * (size_t)fx->classes, sizeof(float));
-    const float *ins[1] = { x };
-    float *outs[1] = { got };
     /* a batch runs the one runtime once an item */
-    assert_int_equal(eng_run_tensors(m, n, ins, outs, err, sizeof err), 0);
-    double e1 = compare_outputs(fx->name, got, want, n, fx->classes, fx->softmax);
-    size_t per = (size_t)fx->c * (size_t)fx->h * (size_t)fx->w;
-    memset(got, 0, sizeof(float) * (size_t)n * (size_t)fx->classes);
-    for (int i = 0; i < n; i++) {
-        ins[0] = x + per * (size_t)i;
-        outs[0] = got + (size_t)i * (size_t)fx->classes;
-        assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
-    }
-    double e2 = compare_outputs(fx->name, got, want, n, fx->classes, fx->softmax);
-
-    uint8_t *pix = fixfile(fx, ".pix.u8", &len);
-    float *pwant = fixfile(fx, ".pix.out.f32", NULL);
-    int np = (int)(len / ((size_t)fx->h * (size_t)fx->w * 3));
-    const uint8_t *frames[8];
-    int strides[8];
-    for (int i = 0; i < np && i < 8; i++) {
-        frames[i] = pix + (size_t)i * (size_t)fx->h * (size_t)fx->w * 3;
-        strides[i] = fx->w * 3;
-    }
-    assert_int_equal(eng_run_pixels(m, frames, strides, np, got, err, sizeof err), 0);
-    double e3 = compare_outputs(fx->name, got, pwant, np, fx->classes, fx->softmax);
+    parity_case pc = { fx->name, fx->c, fx->h, fx->w, fx->classes, fx->batch, fx->softmax };
+    parity_err e;
+    parity_three(m, &pc, &e);
     print_message("%s on XNNPACK: worst %s error batch %.2g, single %.2g, pixels %.2g (ref: %s)\n",
-                  fx->name, fx->softmax ? "abs prob" : "rel logit", e1, e2, e3, fx->ref);
-    free(x);
-    free(want);
-    free(got);
-    free(pix);
-    free(pwant);
+                  fx->name, fx->softmax ? "abs prob" : "rel logit", e.batch, e.single, e.pixels,
+                  fx->ref);
     eng_free(m);
 }
 

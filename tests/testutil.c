@@ -261,6 +261,56 @@ double compare_outputs(const char *what, const float *got, const float *want, in
     return worst;
 }
 
+void parity_three(eng_model *m, const parity_case *pc, parity_err *e)
+{
+    char err[512];
+    size_t len = 0, per = (size_t)pc->c * (size_t)pc->h * (size_t)pc->w;
+    float *x = fixture_file(&len, "%s.in.f32", pc->stem);
+    float *want = fixture_file(NULL, "%s.out.f32", pc->stem);
+    int n = (int)(len / (sizeof(float) * per));
+    assert_int_equal(n, pc->batch);
+    size_t nout = (size_t)n * (size_t)pc->classes;
+    float *got = calloc(nout, sizeof(float));
+    assert_non_null(got);
+
+    const float *ins[1] = { x };
+    float *outs[1] = { got };
+    assert_int_equal(eng_run_tensors(m, n, ins, outs, err, sizeof err), 0);
+    e->batch = compare_outputs(pc->stem, got, want, n, pc->classes, pc->probs);
+
+    /* cleared first, so that no score of the batch run can pass for one of these */
+    memset(got, 0, sizeof(float) * nout);
+    for (int i = 0; i < n; i++) {
+        ins[0] = x + per * (size_t)i;
+        outs[0] = got + (size_t)i * (size_t)pc->classes;
+        assert_int_equal(eng_run_tensors(m, 1, ins, outs, err, sizeof err), 0);
+    }
+    e->single = compare_outputs(pc->stem, got, want, n, pc->classes, pc->probs);
+
+    size_t frame = (size_t)pc->h * (size_t)pc->w * 3;
+    uint8_t *pix = fixture_file(&len, "%s.pix.u8", pc->stem);
+    float *pwant = fixture_file(NULL, "%s.pix.out.f32", pc->stem);
+    int np = (int)(len / frame);
+    const uint8_t **frames = calloc((size_t)np + 1, sizeof *frames);
+    int *strides = calloc((size_t)np + 1, sizeof *strides);
+    float *pgot = calloc((size_t)np * (size_t)pc->classes + 1, sizeof(float));
+    assert_true(np > 0 && frames && strides && pgot);
+    for (int i = 0; i < np; i++) {
+        frames[i] = pix + frame * (size_t)i;
+        strides[i] = pc->w * 3;
+    }
+    assert_int_equal(eng_run_pixels(m, frames, strides, np, pgot, err, sizeof err), 0);
+    e->pixels = compare_outputs(pc->stem, pgot, pwant, np, pc->classes, pc->probs);
+    free(frames);
+    free(strides);
+    free(pgot);
+    free(pix);
+    free(pwant);
+    free(got);
+    free(want);
+    free(x);
+}
+
 float *leaky_inputs(const char *ref_file, float **ref)
 {
     size_t nx, nref;

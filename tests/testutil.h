@@ -83,6 +83,24 @@ void calibrate_model(const char *model, const char *file, int h, int w, const ch
 double compare_outputs(const char *what, const float *got, const float *want, int n, int classes,
                        int probs);
 
+/* A model's fixture for parity_three: fixdir()/<stem>.in.f32 holds `batch`
+ * NCHW inputs of c x h x w and <stem>.out.f32 the reference's outputs for
+ * them; <stem>.pix.u8 holds h x w RGB frames and <stem>.pix.out.f32 the
+ * reference's outputs for them, normalised as the model says.  probs: as
+ * compare_outputs takes it. */
+typedef struct {
+    const char *stem;
+    int c, h, w, classes, batch, probs;
+} parity_case;
+typedef struct {
+    double batch, single, pixels;
+} parity_err;
+/* m held to the reference the three ways scores come out of the engine:
+ * the whole batch in one call, one input at a time (the batch-1 plan is
+ * compiled apart), and the frames as 8-bit pixels the engine normalises.
+ * Fails the test as compare_outputs does; the worst errors into e. */
+void parity_three(eng_model *m, const parity_case *pc, parity_err *e);
+
 /* The LeakyRelu graph of tests/fixtures/gen_op_models.py, in every format
  * it is written in: LEAKY_N inputs of 3 x LEAKY_HW x LEAKY_HW, LEAKY_K
  * outputs each. */
