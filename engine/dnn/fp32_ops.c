@@ -69,22 +69,6 @@ static int wants_bf16(const f32_plan *p, const gr_node *n)
     return d[2] * d[3] > 1;
 }
 
-/* On AVX-512 CPUs an fp32 plan holds its convolutions' activations to
- * blocks of 16 channels, where oneDNN 2.6 runs its direct jit kernels.
- * Left to choose, it takes its brgemm kernels over NHWC, which made
- * PP-LCNet's frames slower or no faster (docs/benchmarks.md, "Kernels on
- * AVX-512 (fp32)"). */
-static int blocked16(const f32_plan *p, dnnl_data_type_t dt)
-{
-    return p->prec == BE_F32 && dt == dnnl_f32 && (eng_cpu_features() & ENG_CPU_AVX512);
-}
-
-static void md_blocked16(dnnl_memory_desc_t *md, const int64_t *d)
-{
-    dnnl_dims_t d4 = { d[0], d[1], d[2], d[3] };
-    dnnl_memory_desc_init_by_tag(md, 4, d4, dnnl_f32, dnnl_aBcd16b);
-}
-
 static int conv_matmul(f32_plan *p, int ni, const conv_params *cp, int x,
                        const_dnnl_primitive_desc_t conv_pd, int *out, const char *where, char *err,
                        size_t errlen);
@@ -119,18 +103,13 @@ int f32_op_conv(f32_plan *p, int ni, const char *where, char *err, size_t errlen
      * (nhwc for the brgemm kernels): the engine writes pixels in either. */
     int from_input = p->pl.v[x].def == -1 && !p->pl.v[x].is_const && p->pl.v[x].alias < 0 &&
                      p->pl.g->t[n->in[0]].is_input && p->pl.g->t[n->in[0]].nuse == 1;
-    int b16 = blocked16(p, dt);
     if (src.data_type != dt || from_input)
         f32_md_any(&src, 4, xd, dt);
-    else if (b16)
-        md_blocked16(&src, xd);
     f32_md_any(&wei, wnd, wd, dt);
     f32_md_plain(&wplain, wnd, wd, dnnl_f32);
     int has_b = n->nin > 2 && n->in[2] >= 0;
     f32_md_plain(&bias, 1, &cp.cout, dnnl_f32);
     f32_md_any(&dst, 4, od, dt);
-    if (b16)
-        md_blocked16(&dst, od);
     dnnl_dims_t strides = { cp.sh, cp.sw }, dil = { cp.dh - 1, cp.dw - 1 };
     dnnl_dims_t pl = { cp.pt, cp.pl }, pr = { cp.pb, cp.pr };
     if (!(attr = dnn_attr_new()) || dnn_post_ops(n, attr) < 0) {
@@ -146,7 +125,6 @@ int f32_op_conv(f32_plan *p, int ni, const char *where, char *err, size_t errlen
          * reference code does: let the conv choose, and pay one reorder. */
         dnnl_primitive_desc_t alt = NULL;
         f32_md_any(&src, 4, xd, dt);
-        f32_md_any(&dst, 4, od, dt);
         DNN_TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
                 dnnl_convolution_direct, &src, &wei, has_b ? &bias : NULL, &dst, strides, dil, pl, pr));
         if (dnnl_primitive_desc_create(&alt, &cd, attr, p->pl.c->eng, NULL) == dnnl_success &&
