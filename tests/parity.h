@@ -1,7 +1,7 @@
 /* parity.h: the engine suites' fixtures (tests/fixtures/gen-fixtures.sh),
  * shared by test_engine and test_xnn: a row of the manifest and the files
  * beside each model.  The comparison with ONNX Runtime's outputs is
- * testutil.h's compare_outputs. */
+ * testutil.h's parity_three. */
 #ifndef LCNETD_PARITY_H
 #define LCNETD_PARITY_H
 

@@ -264,12 +264,13 @@ double compare_outputs(const char *what, const float *got, const float *want, in
 void parity_three(eng_model *m, const parity_case *pc, parity_err *e)
 {
     char err[512];
-    size_t len = 0, per = (size_t)pc->c * (size_t)pc->h * (size_t)pc->w;
+    size_t len = 0, wlen = 0, per = (size_t)pc->c * (size_t)pc->h * (size_t)pc->w;
     float *x = fixture_file(&len, "%s.in.f32", pc->stem);
-    float *want = fixture_file(NULL, "%s.out.f32", pc->stem);
+    float *want = fixture_file(&wlen, "%s.out.f32", pc->stem);
     int n = (int)(len / (sizeof(float) * per));
     assert_int_equal(n, pc->batch);
     size_t nout = (size_t)n * (size_t)pc->classes;
+    assert_int_equal(wlen, sizeof(float) * nout);
     float *got = calloc(nout, sizeof(float));
     assert_non_null(got);
 
@@ -289,8 +290,9 @@ void parity_three(eng_model *m, const parity_case *pc, parity_err *e)
 
     size_t frame = (size_t)pc->h * (size_t)pc->w * 3;
     uint8_t *pix = fixture_file(&len, "%s.pix.u8", pc->stem);
-    float *pwant = fixture_file(NULL, "%s.pix.out.f32", pc->stem);
+    float *pwant = fixture_file(&wlen, "%s.pix.out.f32", pc->stem);
     int np = (int)(len / frame);
+    assert_int_equal(wlen, sizeof(float) * (size_t)np * (size_t)pc->classes);
     const uint8_t **frames = calloc((size_t)np + 1, sizeof *frames);
     int *strides = calloc((size_t)np + 1, sizeof *strides);
     float *pgot = calloc((size_t)np * (size_t)pc->classes + 1, sizeof(float));
