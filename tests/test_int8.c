@@ -155,6 +155,42 @@ static void test_qdq_plan_per_isa(void **state)
     eng_free(m);
 }
 
+/* A team of two gives the bytes one thread gives: int8's own loops split
+ * rows and tiles over the plan's team (the pixels' tables on every ISA;
+ * on CPUs without VNNI, or oneDNN capped below it, the pointwise,
+ * depthwise and stem kernels too), and no split may change a byte. */
+static void test_qdq_same_bytes_on_two_threads(void **state)
+{
+    (void)state;
+    enum { FRAMES = 8 };
+    char p[512], err[1024];
+    size_t len = 0;
+    if (!shared_model(p, sizeof p, QDQ))
+        skip();
+    uint8_t *pix = fixture_file(&len, "frames224x224.u8");
+    assert_true(len >= (size_t)FRAMES * 224 * 224 * 3);
+    float y[2][FRAMES * 2];
+    for (int t = 0; t < 2; t++) {
+        eng_options o;
+        eng_model *m = NULL;
+        eng_options_init(&o);
+        o.threads = t + 1;
+        o.precision = ENG_PREC_INT8;
+        if (eng_load(&m, &o, p, err, sizeof err) < 0)
+            fail_msg("load %s on %d threads: %s", p, t + 1, err);
+        for (int i = 0; i < FRAMES; i++) {
+            const uint8_t *fr[1] = { pix + (size_t)i * 224 * 224 * 3 };
+            int stride[1] = { 224 * 3 };
+            assert_int_equal(eng_run_pixels(m, fr, stride, 1, y[t] + i * 2, err, sizeof err), 0);
+        }
+        eng_free(m);
+    }
+    print_message("%d frames on %s, 1 and 2 threads: %s\n", FRAMES, eng_cpu_isa(),
+                  memcmp(y[0], y[1], sizeof y[0]) ? "DIFFER" : "same bytes");
+    assert_memory_equal(y[0], y[1], sizeof y[0]);
+    free(pix);
+}
+
 static void test_qdq_refuses_float_precisions(void **state)
 {
     (void)state;
@@ -429,6 +465,7 @@ int main(void)
     const struct CMUnitTest t[] = {
         cmocka_unit_test(test_qdq_matches_onnxruntime),
         cmocka_unit_test(test_qdq_refuses_float_precisions),
+        cmocka_unit_test(test_qdq_same_bytes_on_two_threads),
         cmocka_unit_test(test_leakyrelu_qdq_matches_onnxruntime),
         cmocka_unit_test(test_qdq_plan_per_isa),
         cmocka_unit_test(test_int8_refusal_names_node_and_way_out),

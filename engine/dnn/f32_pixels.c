@@ -14,7 +14,6 @@
 #include "engine/dnn/dnn.h"
 #include "engine/engine.h"
 
-
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define AVX2 __attribute__((target("avx2")))
